@@ -1,0 +1,3 @@
+"""smollm-tui engine: models, data and the machine. Never imports the UI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""`smollm-tui doctor`: what works on this machine, and the fix for what does not."""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import shutil
+import sys
+from dataclasses import dataclass
+
+from engine import bundled, machine, paths
+from engine.catalog import load_catalog
+from engine.errors import SmollmError
+
+OK, WARNING, PROBLEM = "ok", "warning", "problem"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def run_checks(catalog_path=None) -> list[Check]:
+    checks = [_python(), *_torch_and_quant(), _jtop(), _nvml(), _hf_cache(), _data_dir(),
+              _bundled(), _catalog(catalog_path)]
+    return checks
+
+
+def _python() -> Check:
+    version = platform.python_version()
+    return Check("python", OK, f"{version} ({sys.executable})")
+
+
+def _torch_and_quant() -> list[Check]:
+    try:
+        import torch
+    except Exception as exc:  # an import of a broken torch can raise anything
+        return [Check("torch", PROBLEM, f"cannot import torch: {exc}",
+                      "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack")]
+    from engine.quant import FIX, probe_bitsandbytes
+
+    checks = []
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        kind = "integrated GPU (shares board memory)" if props.is_integrated else "discrete GPU"
+        checks.append(Check("torch", OK, f"{torch.__version__}, CUDA {torch.version.cuda}, "
+                            f"{props.name}, {kind}"))
+        device = "cuda"
+    else:
+        fix = ""
+        if machine.is_jetson():
+            fix = ("this torch has no CUDA: install NVIDIA's torch wheel for your JetPack "
+                   "(see README, 'Jetson')")
+        checks.append(Check("torch", WARNING if fix else OK,
+                            f"{torch.__version__}, no CUDA GPU: models run on the CPU", fix))
+        device = "cpu"
+    probe = probe_bitsandbytes(device)
+    if probe.usable:
+        checks.append(Check("bitsandbytes", OK, f"{probe.version}, 8-bit works on {device}"))
+    else:
+        checks.append(Check("bitsandbytes", WARNING,
+                            f"8-bit/4-bit not available on {device}: {probe.reason}", FIX))
+    return checks
+
+
+def _jtop() -> Check:
+    if not machine.is_jetson():
+        return Check("jtop", OK, "not a Jetson: jtop not needed")
+    if importlib.util.find_spec("jtop") is None:
+        return Check("jtop", WARNING, "jetson-stats is not installed: board memory comes from "
+                     "/proc/meminfo", "pip install -U jetson-stats (then reboot or restart "
+                     "the jtop service)")
+    if not machine.JTOP_SOCKET.exists():
+        return Check("jtop", WARNING, "the jtop service is not running",
+                     "sudo systemctl restart jtop.service")
+    return Check("jtop", OK, "jetson-stats installed, service running")
+
+
+def _nvml() -> Check:
+    if importlib.util.find_spec("pynvml") is None:
+        return Check("nvml", OK, "pynvml not installed (only used for discrete NVIDIA GPUs)")
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+        pynvml.nvmlShutdown()
+    except Exception as exc:
+        return Check("nvml", OK, f"NVML not usable here ({exc.__class__.__name__})")
+    return Check("nvml", OK, f"{count} GPU(s) visible to NVML")
+
+
+def _hf_cache() -> Check:
+    cache = paths.hf_cache_dir()
+    existing = cache
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free_gb = shutil.disk_usage(existing).free / 1e9
+    status = OK if free_gb >= 5 else WARNING
+    fix = "" if status == OK else "free disk space or point HF_HOME at a bigger disk"
+    return Check("hf cache", status, f"{cache} ({free_gb:.1f} GB free)", fix)
+
+
+def _data_dir() -> Check:
+    data = paths.data_dir()
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        probe = data / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return Check("data dir", PROBLEM, f"{data} is not writable: {exc}",
+                     "set SMOLLM_TUI_HOME to a writable folder")
+    return Check("data dir", OK, str(data))
+
+
+def _bundled() -> Check:
+    try:
+        path = bundled.gguf_path()
+    except bundled.BundledModelMissing as exc:
+        return Check("bundled model", WARNING, str(exc), bundled.INSTALL_HINT)
+    return Check("bundled model", OK, f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)")
+
+
+def _catalog(catalog_path) -> Check:
+    try:
+        catalog = load_catalog(catalog_path)
+    except SmollmError as exc:
+        return Check("catalog", PROBLEM, str(exc), "fix the file and line named above")
+    files = ", ".join(str(f) for f in catalog.files)
+    return Check("catalog", OK, f"{len(catalog)} models from {files}")

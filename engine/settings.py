@@ -1,0 +1,100 @@
+"""Generation settings and conversations: plain data, shared by the UI, the CLI and the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from engine.errors import UsageError
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8", "int4")
+DEVICES = ("auto", "cuda", "cpu")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling controls. temperature 0 means greedy decoding."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    no_repeat_ngram_size: int = 0
+    max_new_tokens: int = 256
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def validate(self) -> GenerationSettings:
+        """Return self, or raise UsageError naming the setting and its allowed range."""
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"{name} must be a number in [{low}, {high}] (got {value!r})")
+            if name in INTEGER_SETTINGS and not float(value).is_integer():
+                raise UsageError(f"{name} must be a whole number in [{low}, {high}]")
+            if not low <= value <= high:
+                raise UsageError(f"{name} must be in [{low}, {high}] (got {value})")
+        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+            raise UsageError(f"seed must be a whole number >= 0 (got {self.seed!r})")
+        if any(not isinstance(s, str) or not s for s in self.stop):
+            raise UsageError("stop strings must be non-empty text")
+        return self
+
+    def with_values(self, **changes) -> GenerationSettings:
+        return replace(self, **changes).validate()
+
+
+RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.01, 1.0),
+    "top_k": (0, 1000),
+    "repetition_penalty": (1.0, 2.0),
+    "no_repeat_ngram_size": (0, 10),
+    "max_new_tokens": (1, 4096),
+}
+INTEGER_SETTINGS = ("top_k", "no_repeat_ngram_size", "max_new_tokens")
+
+PRESETS: dict[str, GenerationSettings] = {
+    "precise": GenerationSettings(temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.1),
+    "balanced": GenerationSettings(),
+    "creative": GenerationSettings(temperature=1.0, top_p=0.95, top_k=100,
+                                   repetition_penalty=1.05),
+}
+
+SETTING_NAMES = tuple(f.name for f in fields(GenerationSettings))
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A system prompt and the turns so far; the last turn is the user's new message."""
+
+    system: str = ""
+    turns: tuple[Turn, ...] = field(default_factory=tuple)
+
+    def add(self, role: str, content: str) -> Conversation:
+        return replace(self, turns=(*self.turns, Turn(role, content)))
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What to load and how. ``catalog_path`` is the caller's overlay, so the worker sees
+    the same catalog as the caller."""
+
+    model_id: str
+    precision: str = "auto"
+    device: str = "auto"
+    trust_remote_code: bool = False
+    catalog_path: str | None = None
+
+    def validate(self) -> LoadOptions:
+        if self.precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)} "
+                             f"(got '{self.precision}')")
+        if self.device not in DEVICES:
+            raise UsageError(f"device must be one of {', '.join(DEVICES)} (got '{self.device}')")
+        return self

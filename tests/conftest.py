@@ -1,0 +1,62 @@
+"""Test set-up: every test gets its own app home; nothing reaches the network."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports huggingface_hub or datasets, which read these at import.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="smollm-tui-tests-"))
+os.environ["HF_HOME"] = str(_SESSION_HOME / "hf")
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("SMOLLM_TUI_HOME", str(_SESSION_HOME / "app"))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh SMOLLM_TUI_HOME per test: results, transcripts and overlays stay in it."""
+    home = tmp_path / "smollm-home"
+    monkeypatch.setenv("SMOLLM_TUI_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def cli_env(app_home: Path) -> dict[str, str]:
+    """Environment for running the real `smollm-tui` command in a subprocess."""
+    env = dict(os.environ)
+    env["SMOLLM_TUI_HOME"] = str(app_home)
+    env["COLUMNS"] = "80"
+    env["NO_COLOR"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_llama() -> Path:
+    from tiny_models import tiny_llama_dir
+
+    return tiny_llama_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_t5() -> Path:
+    from tiny_models import tiny_t5_dir
+
+    return tiny_t5_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_catalog(tiny_llama: Path, tiny_t5: Path, tmp_path_factory) -> Path:
+    """A catalog overlay file adding `tiny-llama` and `tiny-t5` (source = "local")."""
+    from tiny_models import overlay_text
+
+    path = tmp_path_factory.mktemp("catalog") / "tiny.toml"
+    path.write_text(overlay_text({"tiny-llama": tiny_llama, "tiny-t5": tiny_t5},
+                                 kind={"tiny-t5": "seq2seq"}))
+    return path

@@ -1,0 +1,1 @@
+"""smollm-tui user interface: the Textual app and the command line. Never imports torch."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `smollm-tui` command line, one module each."""
