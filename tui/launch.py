@@ -10,5 +10,5 @@ def run_app(args: argparse.Namespace) -> int:
     from tui.app import SmollmApp
 
     catalog = load_catalog(args.catalog)
-    SmollmApp(catalog=catalog).run()
+    SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None).run()
     return 0

@@ -1,0 +1,1 @@
+"""The app's screens: catalog (home), chat, evaluate, compare, system, help."""

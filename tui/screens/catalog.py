@@ -1,0 +1,217 @@
+"""Home screen: every catalog model with live metrics, a filter, sorting and details."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input
+
+from engine.overview import ModelOverview
+from tui.safe_text import plain
+from tui.widgets.memory_meter import MemoryMeter
+from tui.widgets.model_details import ModelDetails
+
+# (key, header, how to sort)
+COLUMNS = (
+    ("name", "model", lambda r: r.entry.name.lower()),
+    ("params", "params", lambda r: r.entry.params),
+    ("arch", "arch", lambda r: r.entry.architecture),
+    ("size", "MB", lambda r: r.size_mb or 0.0),
+    ("disk", "disk", lambda r: r.on_disk),
+    ("fit", "fit", lambda r: ("fits", "tight", "does not fit", "unknown").index(r.fit)),
+    ("acc", "acc%", lambda r: r.best_avg_accuracy or -1.0),
+    ("speed", "tok/s", lambda r: r.last_tokens_per_s or -1.0),
+)
+_FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
+_DISK_STYLE = {"yes": "green", "partial": "yellow", "no": "dim", "n/a": "dim"}
+
+
+def row_cells(row: ModelOverview) -> list[Text]:
+    e = row.entry
+    name = plain(e.name, "dim" if e.source == "unavailable" else "")
+    size = Text("—" if row.size_mb is None else f"{row.size_mb:,.0f}", justify="right")
+    fit = Text(row.fit + ("" if row.fit_measured or row.fit == "unknown" else " (est.)"),
+               style=_FIT_STYLE[row.fit])
+    if row.fit_measured:
+        fit.append(" ✓", style="bold")
+    acc = Text("—" if row.best_avg_accuracy is None else f"{row.best_avg_accuracy:.1f}",
+               justify="right")
+    speed = Text("—" if row.last_tokens_per_s is None else f"{row.last_tokens_per_s:.1f}",
+                 justify="right")
+    return [name, Text(e.params_label, justify="right"), plain(e.architecture), size,
+            Text(row.on_disk, style=_DISK_STYLE.get(row.on_disk, "")), fit, acc, speed]
+
+
+def matches(row: ModelOverview, needle: str) -> bool:
+    e = row.entry
+    haystack = " ".join([e.id, e.name, e.family, e.architecture, e.affiliation, *e.tags,
+                         e.repo or ""]).lower()
+    return all(word in haystack for word in needle.lower().split())
+
+
+class CatalogScreen(Screen):
+    DEFAULT_CSS = """
+    CatalogScreen #filter { display: none; height: 3; }
+    CatalogScreen #filter.visible { display: block; }
+    CatalogScreen DataTable { height: 1fr; }
+    CatalogScreen #body { height: 1fr; }
+    CatalogScreen ModelDetails { width: 44; border-left: solid $panel-lighten-2; }
+    CatalogScreen.-narrow #body { layout: vertical; }
+    CatalogScreen.-narrow ModelDetails { width: 1fr; height: 8; border-left: none;
+        border-top: solid $panel-lighten-2; }
+    """
+    BINDINGS = [
+        Binding("enter", "details", "Details", show=False),
+        Binding("c", "chat", "Chat"),
+        Binding("e", "evaluate", "Eval"),
+        Binding("d", "download", "Download"),
+        Binding("x", "delete", "Delete", show=False),
+        Binding("p", "cycle_precision", "Precision"),
+        Binding("m", "compare", "Compare"),
+        Binding("s", "system", "System"),
+        Binding("slash", "filter", "Filter"),
+        Binding("o", "sort", "Sort", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[ModelOverview] = []
+        self.visible_rows: list[ModelOverview] = []
+        self.sort_column = -1
+        self.sort_reverse = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: words in name, family, arch, tags (Esc clears)",
+                    id="filter")
+        with Horizontal(id="body"):
+            yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
+            yield ModelDetails()
+        yield MemoryMeter()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, header, _ in COLUMNS:
+            table.add_column(header, key=key)
+        self.reload()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    # ---- rows ----------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Recompute every row (precision changed, a run finished, a download landed)."""
+        self.rows = self.app.model_overview()
+        self.sub_title = f"precision {self.app.precision} · {len(self.rows)} models"
+        self.refill()
+
+    def refill(self) -> None:
+        table = self.query_one(DataTable)
+        current = self.current_row()
+        needle = self.query_one("#filter", Input).value
+        rows = [r for r in self.rows if matches(r, needle)] if needle else list(self.rows)
+        if self.sort_column >= 0:
+            rows.sort(key=COLUMNS[self.sort_column][2], reverse=self.sort_reverse)
+        self.visible_rows = rows
+        table.clear()
+        for row in rows:
+            table.add_row(*row_cells(row), key=row.entry.id)
+        if current is not None and current in [r.entry.id for r in rows]:
+            table.move_cursor(row=[r.entry.id for r in rows].index(current))
+        self.show_details()
+
+    def current_row(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not self.visible_rows or table.cursor_row >= len(self.visible_rows):
+            return None
+        return self.visible_rows[table.cursor_row].entry.id
+
+    def selected(self) -> ModelOverview | None:
+        table = self.query_one(DataTable)
+        if not self.visible_rows:
+            return None
+        return self.visible_rows[min(table.cursor_row, len(self.visible_rows) - 1)]
+
+    def show_details(self) -> None:
+        self.query_one(ModelDetails).show(self.selected())
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_details()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(event.column_index)
+
+    # ---- filter and sort -----------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.refill()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.remove_class("visible")
+        self.query_one(DataTable).focus()
+
+    def action_sort(self) -> None:
+        self.sort_by((self.sort_column + 1) % len(COLUMNS))
+
+    def sort_by(self, index: int) -> None:
+        if index == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = index, False
+        direction = "descending" if self.sort_reverse else "ascending"
+        self.notify(f"Sorted by {COLUMNS[index][1]} ({direction})", timeout=2)
+        self.refill()
+
+    # ---- actions (the app does the work; the screen names the model) ---------------
+
+    def _with_selected(self, action) -> None:
+        row = self.selected()
+        if row is None:
+            self.notify("No model matches the filter.", severity="warning")
+            return
+        action(row.entry)
+
+    def action_details(self) -> None:
+        self._with_selected(self.app.show_details)
+
+    def action_chat(self) -> None:
+        self._with_selected(self.app.open_chat)
+
+    def action_evaluate(self) -> None:
+        self._with_selected(self.app.open_evaluate)
+
+    def action_download(self) -> None:
+        self._with_selected(self.app.start_download)
+
+    def action_delete(self) -> None:
+        self._with_selected(self.app.delete_model)
+
+    def action_cycle_precision(self) -> None:
+        self.app.cycle_precision()
+        self.reload()
+
+    def action_compare(self) -> None:
+        self.app.open_compare()
+
+    def action_system(self) -> None:
+        self.app.open_system()

@@ -1,0 +1,236 @@
+"""Chat playground: streamed replies, stop at any time, generation controls."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from engine.catalog import ModelEntry
+from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.transcripts import save_transcript
+from tui import messages as m
+from tui.safe_text import plain, visible
+from tui.screens.dialogs import TextEditScreen
+from tui.widgets.gen_controls import GenerationControls
+from tui.widgets.memory_meter import MemoryMeter
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.transcript import ReplyTurn, Transcript
+
+
+class ChatScreen(Screen):
+    DEFAULT_CSS = """
+    ChatScreen #status { height: 1; padding: 0 1; background: $boost; }
+    ChatScreen #context { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "stop_or_back", "Stop / back"),
+        Binding("ctrl+r", "regenerate", "Regenerate"),
+        Binding("ctrl+l", "clear", "Clear"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+t", "toggle_raw", "Chat/raw"),
+        Binding("ctrl+o", "system_prompt", "System prompt"),
+    ]
+
+    def __init__(self, entry: ModelEntry, options: LoadOptions):
+        super().__init__()
+        self.entry = entry
+        self.options = options
+        self.conversation = Conversation()
+        self.settings = GenerationSettings()
+        # Base models continue text; chat needs an instruction-tuned model.
+        self.raw = entry.is_base and entry.kind == "causal"
+        self.generating = False
+        self.dropped_turns = 0
+        self._reply: ReplyTurn | None = None
+        self._pending: Conversation | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical():
+                yield Static(id="status")
+                yield Transcript()
+                yield Static(id="context")
+                yield PromptInput(id="prompt")
+            yield GenerationControls(self.settings, self.raw)
+        yield MemoryMeter()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Chat · {self.entry.name}"
+        self.sub_title = self.options.precision
+        self.update_context(0)
+        self.ensure_loaded()
+        self.query_one(PromptInput).focus()
+
+    # ---- loading -------------------------------------------------------------------
+
+    def ensure_loaded(self) -> None:
+        session = self.app.session
+        if session.is_loaded(self.options):
+            self.set_status(f"ready · {self.describe_loaded()}")
+        else:
+            self.set_status(f"loading {self.entry.name} ({self.options.precision}) …")
+            self._load()
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _load(self) -> None:
+        self.app.session.load(self.options, self.post_message)
+
+    def on_load_stage(self, message: m.LoadStage) -> None:
+        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
+        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+
+    def on_model_loaded(self, message: m.ModelLoaded) -> None:
+        self.set_status(f"ready · {self.describe_loaded()}")
+        self.update_context(0)
+
+    async def on_load_failed(self, message: m.LoadFailed) -> None:
+        self.set_status(f"not loaded: {message.message}", error=True)
+        await self.query_one(Transcript).add_notice(message.message, error=True)
+        self.notify(message.message, title="Could not load the model", severity="error",
+                    timeout=10)
+
+    def describe_loaded(self) -> str:
+        info = self.app.session.info
+        if info is None:
+            return self.entry.name
+        precision = info.quantization or info.dtype.replace("torch.", "")
+        return (f"{info.model_id} · {precision} on {info.device_name or info.device} · "
+                f"{info.size_mb:.0f} MB · loaded in {info.load_seconds:.1f} s")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
+
+    def update_context(self, used: int) -> None:
+        info = self.app.session.info
+        total = info.context_length if info else self.entry.context_length
+        text = Text(f"context {used} / {total} tokens · {'raw completion' if self.raw else 'chat'}")
+        if self.dropped_turns:
+            text.append(f" · {self.dropped_turns} old turn(s) dropped to fit", style="yellow")
+        self.query_one("#context", Static).update(text)
+
+    # ---- sending and streaming -----------------------------------------------------
+
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        if self.generating:
+            self.notify("A reply is still coming: press Esc to stop it first.")
+            return
+        if self.app.session.state not in ("ready",):
+            self.notify("The model is not ready yet.", severity="warning")
+            return
+        message.prompt_input.clear()
+        text = message.text
+        if self.raw:
+            conversation = Conversation(turns=()).add("user", text)
+        else:
+            conversation = self.conversation.add("user", text)
+        await self.query_one(Transcript).add_user(text)
+        await self.start_reply(conversation)
+
+    async def start_reply(self, conversation: Conversation) -> None:
+        self.generating = True
+        self._pending = conversation
+        self._reply = await self.query_one(Transcript).add_reply()
+        self._generate(conversation, self.settings, self.raw)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _generate(self, conversation: Conversation, settings: GenerationSettings,
+                  raw: bool) -> None:
+        self.app.session.generate(conversation, settings, raw, self.post_message)
+
+    async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
+        if self._reply is not None:
+            await self._reply.write(message.text)
+
+    async def on_reply_trimmed(self, message: m.ReplyTrimmed) -> None:
+        self.dropped_turns = message.dropped_turns
+        await self.query_one(Transcript).add_notice(
+            f"The conversation is longer than the context: the {message.dropped_turns} oldest "
+            "turn(s) were left out of the prompt (the system prompt is kept).")
+
+    async def on_reply_finished(self, message: m.ReplyFinished) -> None:
+        reply, pending = self._reply, self._pending
+        self.generating, self._reply, self._pending = False, None, None
+        if reply is None or pending is None:
+            return
+        await reply.finish(message.stats, message.cancelled)
+        self.conversation = pending.add("assistant", reply.text)
+        if message.stats is not None:
+            self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
+            self.app.record_chat_speed(self.options, message.stats)
+
+    async def on_reply_failed(self, message: m.ReplyFailed) -> None:
+        reply = self._reply
+        self.generating, self._reply, self._pending = False, None, None
+        if reply is not None:
+            await reply.fail(message.message)
+        if message.kind == "died":
+            self.set_status(visible(message.message), error=True)
+            self.notify(message.message, title="The model's worker died", severity="error",
+                        timeout=15)
+
+    # ---- actions -------------------------------------------------------------------
+
+    def action_stop_or_back(self) -> None:
+        if self.generating:
+            self.app.session.cancel()
+        else:
+            self.app.pop_screen()
+
+    async def action_regenerate(self) -> None:
+        if self.generating:
+            return
+        if self.app.session.state == "died":
+            self.ensure_loaded()
+            return
+        turns = self.conversation.turns
+        if not turns or turns[-1].role != "assistant":
+            self.notify("Nothing to regenerate yet.")
+            return
+        replies = self.query(ReplyTurn)
+        if replies:
+            await replies.last().remove()
+        await self.start_reply(replace(self.conversation, turns=turns[:-1]))
+
+    async def action_clear(self) -> None:
+        if self.generating:
+            self.app.session.cancel()
+        self.conversation = Conversation(system=self.conversation.system)
+        self.dropped_turns = 0
+        await self.query_one(Transcript).remove_children()
+        self.update_context(0)
+
+    def action_save(self) -> None:
+        if not self.conversation.turns:
+            self.notify("Nothing to save yet.")
+            return
+        md_path, json_path = save_transcript(self.entry.id, self.conversation, self.settings,
+                                             raw=self.raw)
+        self.notify(f"Saved {md_path}\nand {json_path.name}", title="Transcript saved",
+                    timeout=10, markup=False)
+
+    def action_toggle_raw(self) -> None:
+        self.query_one(GenerationControls).set_raw(not self.raw)
+
+    def on_generation_controls_raw_toggled(self, message: GenerationControls.RawToggled) -> None:
+        self.raw = message.raw
+        self.update_context(0)
+
+    def on_generation_controls_changed(self, message: GenerationControls.Changed) -> None:
+        self.settings = message.settings
+
+    def action_system_prompt(self) -> None:
+        def keep(text: str | None) -> None:
+            if text is not None:
+                self.conversation = replace(self.conversation, system=text)
+                self.notify("System prompt set." if text else "System prompt cleared.")
+
+        self.app.push_screen(TextEditScreen("System prompt", self.conversation.system), keep)

@@ -1,0 +1,72 @@
+"""Small modal dialogs: a choice between buttons, and a text editor."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static, TextArea
+
+from tui.safe_text import plain
+
+_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 70; max-width: 95%; height: auto; max-height: 90%;
+    border: thick $accent; background: $surface; padding: 1 2; }}
+{name} .title {{ text-style: bold; margin: 0 0 1 0; }}
+{name} Horizontal {{ height: auto; margin: 1 0 0 0; }}
+{name} Button {{ margin: 0 1 0 0; }}
+"""
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with a button per answer. Dismisses with the answer's key, or None on Esc."""
+
+    DEFAULT_CSS = _CSS.format(name="ChoiceScreen")
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, body: str, choices: list[tuple[str, str]]):
+        super().__init__()
+        self.title_text, self.body, self.choices = title, body, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.title_text), classes="title")
+            yield Static(plain(self.body))
+            with Horizontal():
+                for index, (key, label) in enumerate(self.choices):
+                    yield Button(label, id=f"choice-{key}",
+                                 variant="primary" if index == 0 else "default")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-"))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class TextEditScreen(ModalScreen[str | None]):
+    """Edit a piece of text (the system prompt). Ctrl+S keeps it, Esc drops the edit."""
+
+    DEFAULT_CSS = _CSS.format(name="TextEditScreen") + """
+    TextEditScreen TextArea { height: 10; }
+    """
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"),
+                Binding("ctrl+s", "keep", "Keep", priority=True)]
+
+    def __init__(self, title: str, text: str):
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.title_text), classes="title")
+            yield TextArea(self.text, soft_wrap=True, id="editor")
+            yield Static("ctrl+s keep · esc cancel", classes="hint")
+
+    def action_keep(self) -> None:
+        self.dismiss(self.query_one("#editor", TextArea).text)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

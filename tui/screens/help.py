@@ -1,0 +1,53 @@
+"""The `?` help screen: every key, per screen."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# smollm-tui keys
+
+**Everywhere:** `?` this help · `ctrl+p` command palette · `q` quit (outside text boxes) ·
+`ctrl+q` quit · `esc` back.
+
+## Catalog
+| key | does |
+|---|---|
+| `↑` `↓` | move · `enter` details |
+| `/` | filter by name, family, architecture, tags (`esc` clears) |
+| `o` | sort by the next column (again: reverse); click a header to sort by it |
+| `p` | cycle precision: auto, fp32, fp16, bf16, int8, int4 (sizes and fit follow) |
+| `c` | chat with the model · `e` evaluate it |
+| `d` | download it · `x` delete it from disk |
+| `m` | compare results · `s` system (board memory, GPU, power) |
+
+## Chat
+| key | does |
+|---|---|
+| `enter` | send · `ctrl+j` new line |
+| `esc` | stop the reply (when none is coming: back to the catalog) |
+| `ctrl+r` | regenerate the last reply (after a crash: reload the model) |
+| `ctrl+l` | clear · `ctrl+s` save transcript (Markdown and JSON) |
+| `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
+| `tab` | to the generation controls (temperature, top-p, top-k, repetition penalty, …) |
+
+Sizes marked *(est.)* are estimates (weights + KV cache at full context + overhead);
+after a run on this machine they are replaced by the measured peak (✓).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90; max-width: 100%; height: 90%;
+        border: thick $accent; background: $surface; }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP)

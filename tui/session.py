@@ -1,0 +1,100 @@
+"""The app's one door to the models: a WorkerClient and the relay of its events.
+
+Streams are consumed in Textual thread workers; each protocol event becomes a Textual
+message posted to the widget that asked (post_message is safe from any thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual.message import Message
+
+from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.worker import protocol as p
+from tui import messages as m
+
+
+class ModelSession:
+    """Owns the worker client; knows what is loaded and how."""
+
+    def __init__(self, catalog_path: str | None = None,
+                 client_factory: Callable[..., Any] | None = None):
+        self.catalog_path = catalog_path
+        self._client_factory = client_factory
+        self._client: Any = None
+        self.options: LoadOptions | None = None
+        self.last_error: str | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            factory = self._client_factory
+            if factory is None:
+                from engine.worker.client import WorkerClient as factory
+            self._client = factory(catalog_path=self.catalog_path)
+        return self._client
+
+    @property
+    def state(self) -> str:
+        return self._client.state if self._client is not None else "none"
+
+    @property
+    def info(self) -> p.LoadInfo | None:
+        return self._client.info if self._client is not None else None
+
+    def is_loaded(self, options: LoadOptions) -> bool:
+        return self.state in ("ready", "generating", "evaluating") and self.options == options
+
+    def load(self, options: LoadOptions, post: Callable[[Message], Any]) -> bool:
+        """Load in the calling (worker) thread, posting LoadStage / ModelLoaded / LoadFailed."""
+        self.options = options
+        return relay(self.client.load(options), post, failure=m.LoadFailed)
+
+    def generate(self, conversation: Conversation, settings: GenerationSettings, raw: bool,
+                 post: Callable[[Message], Any]) -> bool:
+        return relay(self.client.generate(conversation, settings, raw=raw), post)
+
+    def cancel(self) -> None:
+        if self._client is not None:
+            self._client.cancel()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def relay(events: Iterable[Any], post: Callable[[Message], Any],
+          failure: type[m.ReplyFailed] | type[m.LoadFailed] = m.ReplyFailed) -> bool:
+    """Post a message for each event; True when the stream ended well.
+
+    ``failure`` is the message for Failed/WorkerDied (a failed load is not a failed reply).
+    """
+    for event in events:
+        message, ok = _translate(event, failure)
+        if message is not None:
+            post(message)
+        if isinstance(event, p.FINAL_EVENTS):
+            return ok
+    return False
+
+
+def _translate(event: Any, failure: Any) -> tuple[Message | None, bool]:
+    if isinstance(event, p.Progress):
+        return m.LoadStage(event.stage, event.fraction), True
+    if isinstance(event, p.Loaded):
+        return m.ModelLoaded(event.info), True
+    if isinstance(event, p.Trimmed):
+        return m.ReplyTrimmed(event.dropped_turns), True
+    if isinstance(event, p.Chunk):
+        return m.ReplyChunk(event.text), True
+    if isinstance(event, p.ReplyDone):
+        return m.ReplyFinished(event.stats), True
+    if isinstance(event, p.Cancelled):
+        return m.ReplyFinished(event.stats, cancelled=True), True
+    if isinstance(event, p.Failed):
+        return failure(event.message, event.kind), False
+    if isinstance(event, p.WorkerDied):
+        return failure(event.message + " — press ctrl+r to reload", "died"), False
+    return None, True

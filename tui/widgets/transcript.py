@@ -1,0 +1,103 @@
+"""The chat transcript: user turns as plain text, replies as streamed Markdown."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Markdown, Static
+
+from engine.worker.protocol import ReplyStats
+from tui.safe_text import plain, visible
+
+
+class UserTurn(Static):
+    DEFAULT_CSS = """
+    UserTurn { margin: 1 0 0 0; padding: 0 1; background: $boost; border-left: thick $accent; }
+    """
+
+    def __init__(self, content: str):
+        super().__init__(plain(content))
+        self.content_text = content
+
+
+class Notice(Static):
+    DEFAULT_CSS = """
+    Notice { color: $text-muted; padding: 0 1; }
+    Notice.error { color: $error; }
+    """
+
+    def __init__(self, content: str, error: bool = False):
+        super().__init__(plain(content), classes="error" if error else "")
+
+
+class ReplyTurn(Vertical):
+    """A reply being streamed. Markdown.get_stream batches updates so the widget does not
+    re-render on every token."""
+
+    DEFAULT_CSS = """
+    ReplyTurn { height: auto; margin: 1 0 0 0; border-left: thick $success; }
+    ReplyTurn Markdown { margin: 0; padding: 0 1; }
+    ReplyTurn .stats { color: $text-muted; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self._stream = None
+
+    def compose(self):
+        yield Markdown()
+        yield Static(Text("…", style="dim"), classes="stats")
+
+    async def write(self, chunk: str) -> None:
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one(Markdown))
+        self.text += chunk
+        await self._stream.write(visible(chunk))
+
+    async def finish(self, stats: ReplyStats | None, cancelled: bool = False) -> None:
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        self.query_one(".stats", Static).update(stats_line(stats, cancelled))
+
+    async def fail(self, message: str) -> None:
+        await self.finish(None)
+        self.query_one(".stats", Static).update(plain(message, style="bold red"))
+
+
+def stats_line(stats: ReplyStats | None, cancelled: bool = False) -> Text:
+    if stats is None:
+        return Text("stopped" if cancelled else "", style="dim")
+    reason = "stopped" if cancelled else stats.stop_reason
+    parts = [f"{stats.new_tokens} tokens", f"{stats.tokens_per_s:.1f} tok/s"]
+    if stats.time_to_first_token_s is not None:
+        parts.append(f"first token {stats.time_to_first_token_s * 1000:.0f} ms")
+    parts.append(reason)
+    if stats.peak_memory_mb:
+        parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
+    return Text(" · ".join(parts), style="dim")
+
+
+class Transcript(VerticalScroll):
+    """Scrolls with the reply only while the view is at the bottom (anchor)."""
+
+    DEFAULT_CSS = """
+    Transcript { height: 1fr; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    async def add_user(self, content: str) -> UserTurn:
+        turn = UserTurn(content)
+        await self.mount(turn)
+        return turn
+
+    async def add_reply(self) -> ReplyTurn:
+        reply = ReplyTurn()
+        await self.mount(reply)
+        return reply
+
+    async def add_notice(self, content: str, error: bool = False) -> None:
+        await self.mount(Notice(content, error))
