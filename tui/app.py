@@ -29,8 +29,10 @@ class SmollmApp(App):
     ]
 
     def __init__(self, catalog: Catalog, *, catalog_path: str | None = None,
-                 session: ModelSession | None = None, telemetry=None, device: str = "auto"):
+                 session: ModelSession | None = None, telemetry=None, device: str = "auto",
+                 overview_source=overview):
         super().__init__()
+        self.overview_source = overview_source
         self.catalog = catalog
         self.catalog_path = catalog_path
         self.session = session or ModelSession(catalog_path)
@@ -50,7 +52,7 @@ class SmollmApp(App):
     # ---- facts for the screens -----------------------------------------------------
 
     def model_overview(self) -> list[ModelOverview]:
-        return overview(self.catalog, self.precision, self.device)
+        return self.overview_source(self.catalog, self.precision, self.device)
 
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]

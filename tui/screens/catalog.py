@@ -26,15 +26,17 @@ COLUMNS = (
     ("speed", "tok/s", lambda r: r.last_tokens_per_s or -1.0),
 )
 _FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
-_DISK_STYLE = {"yes": "green", "partial": "yellow", "no": "dim", "n/a": "dim"}
+_FIT_LABEL = {"fits": "fits", "tight": "tight", "does not fit": "no fit", "unknown": "?"}
+_DISK_STYLE = {"yes": "green", "partial": "yellow", "no": "dim", "n/a": "dim",
+               "bundled": "green", "local": "green"}
 
 
 def row_cells(row: ModelOverview) -> list[Text]:
     e = row.entry
     name = plain(e.name, "dim" if e.source == "unavailable" else "")
     size = Text("—" if row.size_mb is None else f"{row.size_mb:,.0f}", justify="right")
-    fit = Text(row.fit + ("" if row.fit_measured or row.fit == "unknown" else " (est.)"),
-               style=_FIT_STYLE[row.fit])
+    # A tick marks a verdict from a measured run; without it the verdict is estimated.
+    fit = Text(_FIT_LABEL[row.fit], style=_FIT_STYLE[row.fit])
     if row.fit_measured:
         fit.append(" ✓", style="bold")
     acc = Text("—" if row.best_avg_accuracy is None else f"{row.best_avg_accuracy:.1f}",

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
@@ -28,6 +28,9 @@ class ChatScreen(Screen):
     DEFAULT_CSS = """
     ChatScreen #status { height: 1; padding: 0 1; background: $boost; }
     ChatScreen #context { height: 1; padding: 0 1; color: $text-muted; }
+    ChatScreen.-narrow GenerationControls { display: none; }
+    ChatScreen.-narrow.show-controls GenerationControls { display: block; width: 30; }
+    ChatScreen.-wide.hide-controls GenerationControls { display: none; }
     """
     BINDINGS = [
         Binding("escape", "stop_or_back", "Stop / back"),
@@ -36,6 +39,7 @@ class ChatScreen(Screen):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+t", "toggle_raw", "Chat/raw"),
         Binding("ctrl+o", "system_prompt", "System prompt"),
+        Binding("ctrl+g", "toggle_controls", "Settings"),
     ]
 
     def __init__(self, entry: ModelEntry, options: LoadOptions):
@@ -226,6 +230,16 @@ class ChatScreen(Screen):
 
     def on_generation_controls_changed(self, message: GenerationControls.Changed) -> None:
         self.settings = message.settings
+
+    def action_toggle_controls(self) -> None:
+        """Show or hide the generation controls (hidden at first on narrow terminals)."""
+        narrow = self.has_class("-narrow")
+        self.toggle_class("show-controls" if narrow else "hide-controls")
+        controls = self.query_one(GenerationControls)
+        if controls.display:
+            controls.query_one(Input).focus()
+        else:
+            self.query_one(PromptInput).focus()
 
     def action_system_prompt(self) -> None:
         def keep(text: str | None) -> None:

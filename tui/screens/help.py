@@ -35,8 +35,9 @@ HELP = """\
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
 | `tab` | to the generation controls (temperature, top-p, top-k, repetition penalty, …) |
 
-Sizes marked *(est.)* are estimates (weights + KV cache at full context + overhead);
-after a run on this machine they are replaced by the measured peak (✓).
+Sizes and fit verdicts are estimates (weights + KV cache at full context + runtime
+overhead) until the model has run here at that precision: then they come from the
+measured peak memory, marked ✓.
 """
 
 

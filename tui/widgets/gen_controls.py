@@ -53,7 +53,7 @@ class GenerationControls(VerticalScroll):
     GenerationControls Label { width: 12; }
     GenerationControls Input { border: none; height: 1; width: 1fr; padding: 0; }
     GenerationControls Input.-invalid { background: $error 30%; }
-    GenerationControls Select { margin: 0 0 1 0; }
+    GenerationControls Select { margin: 0 0 1 0; width: 1fr; }
     GenerationControls Switch { border: none; height: 1; padding: 0; }
     GenerationControls #problem { color: $error; height: auto; }
     GenerationControls .title { text-style: bold; margin: 0 0 1 0; }
@@ -77,8 +77,8 @@ class GenerationControls(VerticalScroll):
         with Horizontal():
             yield Label("raw mode")
             yield Switch(value=self._raw, id="raw")
-        yield Select([(name, name) for name in PRESETS], prompt="preset", id="preset",
-                     allow_blank=True)
+        yield Select([(name, name) for name in PRESETS], prompt="preset…", id="preset",
+                     allow_blank=True, compact=True)
         for name, label in CONTROLS:
             with Horizontal():
                 yield Label(label)

@@ -17,7 +17,7 @@ class MemoryMeter(Static):
     """Reads the app's telemetry sampler and model session once a second; never blocks."""
 
     DEFAULT_CSS = """
-    MemoryMeter { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    MemoryMeter { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
     def on_mount(self) -> None:

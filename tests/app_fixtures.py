@@ -1,0 +1,98 @@
+"""Apps for Pilot and snapshot tests: the real app with the machine's edges fixed.
+
+Telemetry comes from a fixed snapshot and the overview from fixed figures so that
+screenshots are the same on every machine; everything else is real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.catalog import Catalog, load_catalog
+from engine.overview import ModelOverview
+from tui.app import SmollmApp
+
+
+@dataclass
+class FixedSnapshot:
+    ram_total_mb: float = 7620.0
+    ram_used_mb: float = 3140.0
+    gpu_load_pct: float | None = 12.0
+
+
+class FixedTelemetry:
+    def __init__(self) -> None:
+        self.snapshot = FixedSnapshot()
+
+    def latest(self) -> FixedSnapshot:
+        return self.snapshot
+
+    def stop(self) -> None:
+        pass
+
+
+def fixed_overview(catalog: Catalog, precision: str, device: str) -> list[ModelOverview]:
+    rows = []
+    factor = {"int8": 1, "int4": 0.5, "fp16": 2, "bf16": 2}.get(precision, 4)
+    for index, entry in enumerate(catalog):
+        size = entry.params * factor / 2**20 * 1.2
+        fit = "fits" if size < 2500 else ("tight" if size < 4000 else "does not fit")
+        rows.append(ModelOverview(
+            entry=entry, size_mb=size, fit=fit,
+            on_disk="bundled" if entry.source == "bundled" else ("yes" if index < 3 else "no"),
+            fit_measured=index == 0, best_avg_accuracy=41.5 if index == 0 else None,
+            last_tokens_per_s=35.2 if index == 0 else None,
+        ))
+    return rows
+
+
+def make_app(overlay: Path | None = None, **kwargs) -> SmollmApp:
+    catalog = load_catalog(overlay, use_user_overlay=False)
+    kwargs.setdefault("telemetry", FixedTelemetry())
+    kwargs.setdefault("overview_source", fixed_overview)
+    return SmollmApp(catalog, catalog_path=str(overlay) if overlay else None, **kwargs)
+
+
+class ScriptedClient:
+    """Replays fixed protocol events, for snapshots only: timings there must not vary.
+    Every behavioural chat test uses the real worker instead."""
+
+    def __init__(self, catalog_path=None, reply: str = "The capital of France is **Paris**."):
+        from engine.worker import protocol as p
+
+        self.p = p
+        self.reply = reply
+        self.state = "none"
+        self.info = None
+
+    def load(self, options):
+        p = self.p
+        self.state = "ready"
+        self.info = p.LoadInfo(
+            model_id=options.model_id, repo="HuggingFaceTB/SmolLM2-135M-Instruct",
+            revision=None, kind="causal", params=134_515_008, size_mb=513.1, dtype="float32",
+            device="cpu", device_name="cpu", quantization=None, load_seconds=0.8,
+            context_length=8192, has_chat_template=True)
+        yield p.Progress(1, "reading weights", 0.5)
+        yield p.Loaded(1, self.info)
+
+    def generate(self, conversation, settings, raw=False):
+        p = self.p
+        for word in self.reply.split(" "):
+            yield p.Chunk(2, word + " ")
+        yield p.ReplyDone(2, p.ReplyStats(
+            prompt_tokens=38, new_tokens=9, time_to_first_token_s=0.055, tokens_per_s=35.2,
+            total_s=0.31, stop_reason="eos", peak_memory_mb=612.0))
+
+    def cancel(self):
+        pass
+
+    def close(self):
+        self.state = "none"
+
+
+def make_scripted_app(**kwargs) -> SmollmApp:
+    from tui.session import ModelSession
+
+    return make_app(session=ModelSession(client_factory=ScriptedClient), **kwargs)
