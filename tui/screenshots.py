@@ -1,0 +1,70 @@
+"""`make screenshots`: SVG screenshots of every screen, driven through the real app.
+
+The chat screenshot shows the bundled model answering for real (through the worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from engine.catalog import load_catalog
+from tui.app import SmollmApp
+
+SIZE = (120, 40)
+
+
+async def _catalog(pilot: Pilot) -> None:
+    await pilot.pause()
+
+
+async def _help(pilot: Pilot) -> None:
+    await pilot.press("question_mark")
+
+
+async def _details(pilot: Pilot) -> None:
+    await pilot.press("down", "enter")
+
+
+async def _chat(pilot: Pilot) -> None:
+    await pilot.press("c")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press(*"What is the capital of France? Answer in one sentence.", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.5)
+
+
+SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
+    "catalog": _catalog,
+    "details": _details,
+    "help": _help,
+    "chat": _chat,
+}
+
+
+async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path) -> Path:
+    app = SmollmApp(load_catalog(use_user_overlay=False))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await steps(pilot)
+        await pilot.pause()
+        path = out / f"{name}.svg"
+        path.write_text(app.export_screenshot(title=f"smollm-tui · {name}"), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = argv[1:] or list(SHOTS)
+    for name in wanted:
+        print(asyncio.run(take(name, SHOTS[name], out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
