@@ -67,30 +67,56 @@ def _torch_and_quant() -> list[Check]:
 
 
 def _jtop() -> Check:
+    """Is jtop usable: installed, its service answering, same version as the client."""
     if not machine.is_jetson():
         return Check("jtop", OK, "not a Jetson: jtop not needed")
     if importlib.util.find_spec("jtop") is None:
         return Check("jtop", WARNING, "jetson-stats is not installed: board memory comes from "
-                     "/proc/meminfo", "pip install -U jetson-stats (then reboot or restart "
-                     "the jtop service)")
-    if not machine.JTOP_SOCKET.exists():
-        return Check("jtop", WARNING, "the jtop service is not running",
-                     "sudo systemctl restart jtop.service")
-    return Check("jtop", OK, "jetson-stats installed, service running")
+                     "/proc/meminfo and there are no power figures",
+                     "sudo pip3 install -U jetson-stats (then reboot or restart the jtop "
+                     "service)")
+    from engine.telemetry.base import ReaderUnavailable
+    from engine.telemetry.jtop_reader import JtopReader
+
+    try:
+        reader = JtopReader()
+    except ReaderUnavailable as exc:
+        text = str(exc)
+        if "Mismatch" in text:
+            fix = ("install the service's jetson-stats version for this Python too, or "
+                   "`sudo pip3 install -U jetson-stats && sudo systemctl restart jtop.service`")
+        elif "access" in text or "group" in text:
+            fix = "sudo usermod -aG jtop $USER, then log out and in again"
+        else:
+            fix = "sudo systemctl restart jtop.service"
+        return Check("jtop", WARNING, text, fix)
+    except Exception as exc:  # a broken jetson-stats install can raise anything
+        return Check("jtop", WARNING, f"jtop failed: {exc.__class__.__name__}: {exc}",
+                     "sudo pip3 install -U jetson-stats")
+    version = reader.version
+    reader.close()
+    return Check("jtop", OK, f"jetson-stats {version}, service answering")
 
 
 def _nvml() -> Check:
-    if importlib.util.find_spec("pynvml") is None:
-        return Check("nvml", OK, "pynvml not installed (only used for discrete NVIDIA GPUs)")
-    try:
-        import pynvml
+    """Which telemetry reader the app will use, and why the better ones are not used
+    (NVML among them: it is the reader for discrete NVIDIA GPUs)."""
+    from engine.telemetry.selection import select_reader
 
-        pynvml.nvmlInit()
-        count = pynvml.nvmlDeviceGetCount()
-        pynvml.nvmlShutdown()
-    except Exception as exc:
-        return Check("nvml", OK, f"NVML not usable here ({exc.__class__.__name__})")
-    return Check("nvml", OK, f"{count} GPU(s) visible to NVML")
+    chain = select_reader()
+    try:
+        detail = f"reading from {chain.describe()}"
+        # On a Jetson NVML is expected to be absent or memory-less: not worth a line.
+        skipped = [s for s in chain.skipped if not (s.name == "nvml" and machine.is_jetson())]
+        if skipped:
+            detail += "; not used: " + "; ".join(f"{s.name}: {s.reason}" for s in skipped)
+    finally:
+        chain.close()
+    status = OK if chain.name != "none" else WARNING
+    fix = "" if status == OK else "pip install psutil"
+    if chain.name == "psutil" and machine.is_jetson():
+        status, fix = WARNING, "see the jtop line above"
+    return Check("telemetry", status, detail, fix)
 
 
 def _hf_cache() -> Check:

@@ -39,7 +39,7 @@ def test_list_json(cli_env):
 def test_doctor_json_reports_every_check(cli_env):
     done = smollm("doctor", "--json", env=cli_env)
     checks = {c["name"]: c for c in json.loads(done.stdout)}
-    assert {"python", "torch", "bitsandbytes", "jtop", "nvml", "hf cache", "data dir",
+    assert {"python", "torch", "bitsandbytes", "jtop", "telemetry", "hf cache", "data dir",
             "bundled model", "catalog"} <= set(checks)
     assert all(c["status"] in ("ok", "warning", "problem") for c in checks.values())
     assert checks["catalog"]["status"] == "ok"

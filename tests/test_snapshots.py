@@ -22,6 +22,7 @@ def test_help(snap_compare, size):
 def test_chat_mid_conversation(snap_compare, size):
     async def converse(pilot):
         await pilot.press("c")
+        await pilot.pause()  # the chat screen mounts and starts loading
         await pilot.app.workers.wait_for_complete()
         await pilot.press(*"What is the capital of France?", "enter")
         await pilot.app.workers.wait_for_complete()

@@ -117,7 +117,12 @@ class SmollmApp(App):
         self.notify("Comparison is not available yet.", severity="warning")
 
     def open_system(self) -> None:
-        self.notify("The System screen is not available yet.", severity="warning")
+        from tui.screens.system import SystemScreen
+
+        if self.telemetry is None:
+            self.notify("Telemetry is off in this session.", severity="warning")
+            return
+        self.push_screen(SystemScreen(self.telemetry))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -7,8 +7,12 @@ import argparse
 
 def run_app(args: argparse.Namespace) -> int:
     from engine.catalog import load_catalog
+    from engine.telemetry.sampler import Sampler
     from tui.app import SmollmApp
 
     catalog = load_catalog(args.catalog)
-    SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None).run()
+    telemetry = Sampler(interval=1.0).start()
+    app = SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None,
+                    telemetry=telemetry)
+    app.run()
     return 0

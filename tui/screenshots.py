@@ -13,6 +13,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from engine.catalog import load_catalog
+from engine.telemetry.sampler import Sampler
 from tui.app import SmollmApp
 
 SIZE = (120, 40)
@@ -30,8 +31,14 @@ async def _details(pilot: Pilot) -> None:
     await pilot.press("down", "enter")
 
 
+async def _system(pilot: Pilot) -> None:
+    await pilot.press("s")
+    await pilot.pause(3)  # a few samples for the charts
+
+
 async def _chat(pilot: Pilot) -> None:
     await pilot.press("c")
+    await pilot.pause()  # the chat screen mounts and starts loading
     await pilot.app.workers.wait_for_complete()
     await pilot.press(*"What is the capital of France? Answer in one sentence.", "enter")
     await pilot.app.workers.wait_for_complete()
@@ -42,12 +49,14 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "catalog": _catalog,
     "details": _details,
     "help": _help,
+    "system": _system,
     "chat": _chat,
 }
 
 
 async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path) -> Path:
-    app = SmollmApp(load_catalog(use_user_overlay=False))
+    telemetry = Sampler(interval=0.5).start()
+    app = SmollmApp(load_catalog(use_user_overlay=False), telemetry=telemetry)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await steps(pilot)
