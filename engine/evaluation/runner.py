@@ -1,0 +1,364 @@
+"""Run lm-eval tasks on a model that is already loaded, streaming progress and results.
+
+``evaluate()`` is what the worker calls. Each task runs through lm-eval's own
+``evaluator.evaluate`` after the same preparation that ``simple_evaluate`` does (seeds,
+few-shot override, few-shot seed), so the figures equal lm-eval's to the last digit; we
+skip only ``simple_evaluate``'s environment report, which costs seconds per call.
+
+Definitions (also in the README):
+- time per sample: wall time spent inside the model calls of one task (loglikelihood,
+  loglikelihood_rolling, generate_until, tokenisation included) divided by the number of
+  documents evaluated. Task loading and metric computation are not counted.
+- peak memory: on CUDA, torch's peak allocated memory during the task; on CPU, the peak
+  resident set size of the process during the task (VmHWM, reset per task where the
+  kernel allows it, else the peak since the process started).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.evaluation.tasks import (
+    DatasetUnavailable,
+    check_dataset,
+    hub_reachable,
+    include_paths,
+    lookup,
+    resolve_name,
+    suggest,
+)
+from engine.loaded import LoadedModel
+from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone, TaskResult
+
+log = logging.getLogger(__name__)
+
+CHUNK = 16  # requests between two cancel checks / progress events
+_END = object()
+
+
+class EvalCancelled(Exception):
+    """Raised inside lm-eval's call stack when the cancel event is set."""
+
+
+# ---- memory ------------------------------------------------------------------------------
+
+
+def _is_cuda(loaded: LoadedModel) -> bool:
+    return str(loaded.device).startswith("cuda")
+
+
+def _reset_peak(cuda: bool) -> None:
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        return
+    try:  # "5" resets the peak RSS (VmHWM) of this process (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_mb(cuda: bool) -> float | None:
+    if cuda:
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except (ImportError, OSError):
+        return None
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Out of memory, whatever raised it (torch on CUDA, the allocator on CPU)."""
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+def _free_memory(cuda: bool) -> None:
+    gc.collect()
+    if cuda:
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+# ---- the watched model -----------------------------------------------------------------
+
+
+class _Watch:
+    """Wraps an lm-eval model's request methods: chunks, cancel checks, progress, timing."""
+
+    def __init__(self, lm: Any, cancel: threading.Event, emit: Callable[[int, int, float], None]):
+        self.cancel = cancel
+        self.emit = emit
+        self.done = 0
+        self.total = 0
+        self.model_seconds = 0.0
+        for name in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
+            # An instance attribute shadows the class method that lm-eval looks up by name.
+            setattr(lm, name, self._wrap(getattr(lm, name)))
+
+    def reset(self) -> None:
+        self.done = self.total = 0
+        self.model_seconds = 0.0
+
+    def _wrap(self, method: Callable[..., list]) -> Callable[..., list]:
+        def watched(requests: list, disable_tqdm: bool = True) -> list:
+            self.total += len(requests)
+            out: list = []
+            for start in range(0, len(requests), CHUNK):
+                if self.cancel.is_set():
+                    raise EvalCancelled
+                chunk = requests[start:start + CHUNK]
+                began = time.perf_counter()
+                out.extend(method(chunk, disable_tqdm=True))
+                self.model_seconds += time.perf_counter() - began
+                self.done += len(chunk)
+                self.emit(self.done, self.total, self.model_seconds)
+            return out
+
+        return watched
+
+
+def _make_lm(loaded: LoadedModel, spec: EvalSpec) -> Any:
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer,
+                backend="seq2seq" if loaded.is_seq2seq else "causal",
+                batch_size=spec.batch_size)
+
+
+# ---- tasks -------------------------------------------------------------------------------
+
+
+class _Tasks:
+    """lm-eval's task index: the include paths' own (instant), and the built-in one (4 s)
+    built only when a task is not found in the include paths."""
+
+    def __init__(self, names: tuple[str, ...], extra_paths: list[str]):
+        from lm_eval.tasks import TaskManager
+
+        self.paths = extra_paths
+        self.local = (TaskManager(include_path=extra_paths, include_defaults=False)
+                      if extra_paths else None)
+        self.full = None
+        self.builtin_needed = any(not self._is_local(n) for n in names)
+
+    def _is_local(self, name: str) -> bool:
+        return self.local is not None and name in self.local.all_tasks
+
+    def for_task(self, name: str) -> Any:
+        if self._is_local(name):
+            return self.local
+        if self.full is None:
+            from lm_eval.tasks import TaskManager
+
+            self.full = TaskManager(include_path=self.paths or None, include_defaults=True)
+        return self.full
+
+
+def _prepare(task_manager: Any, name: str, num_fewshot: int | None) -> dict:
+    """Load one task as simple_evaluate does (lm-eval 0.4.x): same overrides, same seeds."""
+    import random
+
+    import numpy as np
+    from lm_eval.defaults import DEFAULT_OTHER_SEED, DEFAULT_RANDOM_SEED
+    from lm_eval.utils import set_torch_seed
+
+    if name not in task_manager.all_tasks:
+        raise KeyError(name)
+    random.seed(DEFAULT_RANDOM_SEED)
+    np.random.seed(DEFAULT_OTHER_SEED)
+    set_torch_seed(DEFAULT_OTHER_SEED)
+    loaded = task_manager.load([name])
+    for task_obj in loaded["tasks"].values():
+        if num_fewshot is not None:
+            if task_obj.get_config("num_fewshot") != 0:
+                task_obj.set_config(key="num_fewshot", value=num_fewshot)
+        elif task_obj.get_config("num_fewshot") is None:
+            task_obj.set_config(key="num_fewshot", value=0)
+        task_obj.set_fewshot_seed(seed=DEFAULT_OTHER_SEED)
+    return loaded
+
+
+def metrics_of(task_results: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval's result dict for one task -> {"acc": .., "acc_stderr": ..}; the default
+    filter's ",none" suffix is dropped, other filters keep theirs ("exact_match,strict-match")."""
+    metrics: dict[str, Any] = {}
+    for key, value in task_results.items():
+        if key in ("alias", "name", "sample_len", "samples") or "," not in key:
+            continue
+        metric, _, filt = key.partition(",")
+        label = metric if filt == "none" else key
+        metrics[label] = value if isinstance(value, (int, float)) else None
+    return metrics
+
+
+def _summary(results: dict[str, Any], name: str) -> tuple[dict, int, str | None, int | None]:
+    task_results = results["results"][name]
+    subtasks = results.get("group_subtasks", {}).get(name) or [name]
+    leaves = [t for t in subtasks if t in results.get("n-samples", {})]
+    samples = sum(results["n-samples"][t]["effective"] for t in leaves)
+    version = results.get("versions", {}).get(name)
+    shots = results.get("n-shot", {}).get(name)
+    if shots is None and leaves:
+        shots = results["n-shot"].get(leaves[0])
+    return (metrics_of(task_results), samples,
+            None if version is None else str(version), None if shots is None else int(shots))
+
+
+# ---- the run -----------------------------------------------------------------------------
+
+
+def evaluate(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
+             request_id: int) -> Iterator[EvalProgress | TaskDone]:
+    """Run ``spec.tasks`` on ``loaded`` one by one; yield progress and one TaskDone per task.
+
+    A task that fails (out of memory, missing data, a bad YAML) gives a TaskDone with status
+    oom / failed and the next task runs. When ``cancel`` is set, the running task ends within
+    one chunk of requests with status cancelled and no further task starts.
+    """
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()  # set when the consumer goes away
+
+    def run() -> None:
+        try:
+            _run_tasks(loaded, spec, cancel, stop, request_id, events.put)
+        except BaseException as exc:  # handed to the consumer, raised there
+            events.put(exc)
+        finally:
+            events.put(_END)
+
+    thread = threading.Thread(target=run, name="smollm-eval", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = events.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
+               stop: threading.Event, request_id: int, put: Callable[[Any], None]) -> None:
+    names = tuple(resolve_name(n) for n in spec.tasks)
+    # lm-eval warns about every pre-loaded model and custom dataset; errors still show, and
+    # a task's failure reaches the caller in its TaskDone.
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    paths = include_paths(spec.include_path)
+    either = _Either(cancel, stop)
+    tasks = _Tasks(names, paths)
+    reachable: bool | None = None
+    if tasks.builtin_needed and any(lookup(n) for n in names):
+        reachable = hub_reachable()
+        if not reachable:
+            _go_offline()
+    cuda = _is_cuda(loaded)
+    lm = None
+    watch: _Watch | None = None
+    current = {"task": ""}
+
+    def emit(done: int, total: int, seconds: float) -> None:
+        eta = seconds / done * (total - done) if done else None
+        put(EvalProgress(request_id, current["task"], done, total, eta))
+
+    for name in names:
+        if either.is_set():
+            return
+        current["task"] = name
+        started = time.time()
+        base = {"task": name, "limit": spec.limit, "started": started}
+        try:
+            check_dataset(name, reachable)
+            manager = tasks.for_task(name)
+            try:
+                task_dict = _prepare(manager, name, spec.num_fewshot)
+            except KeyError:
+                raise DatasetUnavailable(
+                    f"unknown task '{name}'.{suggest(name, manager.all_tasks)} Add a folder "
+                    "of task YAML files with --include-path for your own tasks") from None
+            if lm is None:
+                lm = _make_lm(loaded, spec)
+                watch = _Watch(lm, either, emit)
+            watch.reset()
+            _reset_peak(cuda)
+            result = _evaluate_one(lm, task_dict, spec.limit)
+            metrics, samples, version, shots = _summary(result, name)
+            per_sample = watch.model_seconds * 1000 / samples if samples else None
+            put(TaskDone(request_id, TaskResult(
+                status="ok", metrics=metrics, samples=samples, time_per_sample_ms=per_sample,
+                peak_memory_mb=_peak_mb(cuda), num_fewshot=shots, task_version=version,
+                ended=time.time(), **base)))
+        except EvalCancelled:
+            put(TaskDone(request_id, TaskResult(status="cancelled", ended=time.time(),
+                                                error="cancelled by the user", **base)))
+            return
+        except Exception as exc:  # one task's failure never stops the batch
+            oom = is_oom(exc)
+            if not oom and not isinstance(exc, DatasetUnavailable):
+                log.exception("task %s failed", name)
+            _free_memory(cuda)
+            message = str(exc) or type(exc).__name__
+            put(TaskDone(request_id, TaskResult(
+                status="oom" if oom else "failed", ended=time.time(),
+                peak_memory_mb=_peak_mb(cuda) if oom else None, error=message,
+                num_fewshot=spec.num_fewshot, **base)))
+
+
+def _go_offline() -> None:
+    """No Hub: make `datasets` use its cache at once instead of retrying for 30 s."""
+    import os
+
+    os.environ["HF_DATASETS_OFFLINE"] = "1"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import datasets.config
+
+        datasets.config.HF_HUB_OFFLINE = True
+        datasets.config.HF_DATASETS_OFFLINE = True
+    except ImportError:  # pragma: no cover - datasets comes with lm-eval
+        pass
+
+
+def _evaluate_one(lm: Any, task_dict: dict, limit: int | None) -> dict:
+    from lm_eval.evaluator import evaluate as lm_eval_evaluate
+
+    result = lm_eval_evaluate(lm=lm, task_dict=task_dict, limit=limit, bootstrap_iters=100000,
+                              log_samples=False, fewshot_as_multiturn=True)
+    if result is None:  # only on non-zero ranks, which we never are
+        raise RuntimeError("lm-eval returned no results")
+    return result
+
+
+class _Either:
+    """Set when either event is set: the user's cancel or the consumer going away."""
+
+    def __init__(self, a: threading.Event, b: threading.Event):
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return self.a.is_set() or self.b.is_set()

@@ -1,0 +1,216 @@
+"""Comparison matrices like the seed report's four tables: model x task, plus an Avg column.
+
+A cell is the latest successful run for (model, task) under the filters; with no successful
+run it shows the latest failure (oom or failed), else "not run". Accuracy cells carry the
+published reference figure, the difference, and a flag when the two differ by more than
+three standard errors of our measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.evaluation.tasks import REGISTRY, primary_metric, short_name
+from engine.results.references import References
+from engine.results.store import EvalRun
+
+# metric key -> (title, unit scale from the stored value)
+MATRIX_METRICS = {
+    "accuracy": "Accuracy (%)",
+    "time": "Time per sample (ms)",
+    "memory": "Peak memory (GB)",
+    "size": "Model size (MB)",
+}
+ACCURACY_CHOICES = ("primary", "acc", "acc_norm")
+NOT_RUN = "not run"
+FLAG_SIGMAS = 3.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    precision: str | None = None
+    device: str | None = None
+    mode: str | None = None  # quick | full | None (both)
+    num_fewshot: int | None = None
+    models: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+
+    def accepts(self, run: EvalRun) -> bool:
+        if self.precision and run.precision != self.precision:
+            return False
+        if self.device and run.device != self.device:
+            return False
+        if self.mode == "quick" and run.limit is None:
+            return False
+        if self.mode == "full" and run.limit is not None:
+            return False
+        if self.num_fewshot is not None and run.num_fewshot != self.num_fewshot:
+            return False
+        if self.models and run.model_id not in self.models:
+            return False
+        return not (self.tasks and run.task not in self.tasks)
+
+
+@dataclass(frozen=True)
+class Cell:
+    status: str  # ok | oom | failed | not run
+    value: float | None = None
+    stderr: float | None = None
+    metric: str | None = None  # for accuracy: which lm-eval metric the value is
+    run_id: int | None = None
+    error: str | None = None
+    reference: float | None = None
+    reference_source: str | None = None
+    difference: float | None = None
+    flagged: bool = False
+
+
+@dataclass
+class Row:
+    model_id: str
+    label: str
+    params: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def average(self) -> float | None:
+        """Mean over the cells with a value (the seed report skipped its nan cells too)."""
+        values = [c.value for c in self.cells.values() if c.value is not None]
+        return sum(values) / len(values) if values else None
+
+
+@dataclass
+class Matrix:
+    metric: str  # accuracy | time | memory | size
+    title: str
+    tasks: list[str]
+    rows: list[Row]
+    accuracy_metric: str = "primary"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "title": self.title, "accuracy_metric": self.accuracy_metric,
+            "tasks": [{"task": t, "short": short_name(t)} for t in self.tasks],
+            "rows": [{"model": r.model_id, "label": r.label, "params": r.params,
+                      "average": r.average,
+                      "cells": {t: c.__dict__ for t, c in r.cells.items()}}
+                     for r in self.rows],
+        }
+
+
+def _task_order(tasks: set[str]) -> list[str]:
+    known = [t.name for t in REGISTRY if t.name in tasks]
+    return known + sorted(tasks - set(known))
+
+
+def pick_cells(runs: list[EvalRun], filters: Filters) -> dict[tuple[str, str], EvalRun]:
+    """(model, task) -> the run to show: the latest ok run, else the latest oom/failed one."""
+    best: dict[tuple[str, str], EvalRun] = {}
+    for run in sorted(runs, key=lambda r: (r.ended, r.id or 0)):
+        if not filters.accepts(run) or run.status == "cancelled":
+            continue
+        key = (run.model_id, run.task)
+        if run.status == "ok" or best.get(key) is None or best[key].status != "ok":
+            best[key] = run
+    return best
+
+
+def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, float | None, str]:
+    """(value %, stderr %, metric used). A metric lm-eval does not give for a task (acc_norm
+    of boolq) falls back to the primary one, then to acc."""
+    wanted = primary_metric(run.task) if choice == "primary" else choice
+    for metric in (wanted, primary_metric(run.task), "acc"):
+        value = run.metrics.get(metric)
+        if isinstance(value, (int, float)):
+            stderr = run.metrics.get(_stderr_key(metric))
+            return (value * 100, stderr * 100 if isinstance(stderr, (int, float)) else None,
+                    metric)
+    return None, None, wanted
+
+
+def _stderr_key(metric: str) -> str:
+    name, sep, filt = metric.partition(",")
+    return f"{name}_stderr{sep}{filt}"
+
+
+def _value(run: EvalRun, metric: str, choice: str) -> tuple[float | None, float | None, str]:
+    if metric == "accuracy":
+        return accuracy_of(run, choice)
+    if metric == "time":
+        return run.time_per_sample_ms, None, "time_per_sample_ms"
+    if metric == "memory":
+        return (None if run.peak_memory_mb is None else run.peak_memory_mb / 1024, None,
+                "peak_memory_gb")
+    return run.model_size_mb, None, "model_size_mb"
+
+
+def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
+                 filters: Filters | None = None, references: References | None = None,
+                 accuracy_metric: str = "primary", params: dict[str, str] | None = None,
+                 labels: dict[str, str] | None = None) -> Matrix:
+    """The matrix for one metric over the stored runs."""
+    if metric not in MATRIX_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(MATRIX_METRICS)}")
+    filters = filters or Filters()
+    chosen = pick_cells(runs, filters)
+    tasks = list(filters.tasks) if filters.tasks else _task_order({t for _, t in chosen})
+    models = list(filters.models) if filters.models else sorted({m for m, _ in chosen})
+    repos = {r.model_id: r.repo for r in runs if r.repo}
+    rows = []
+    for model in models:
+        label = (labels or {}).get(model) or (repos.get(model) or model).split("/")[-1]
+        row = Row(model, label, (params or {}).get(model, ""))
+        for task in tasks:
+            run = chosen.get((model, task))
+            row.cells[task] = _cell(run, metric, accuracy_metric, references)
+        rows.append(row)
+    return Matrix(metric, MATRIX_METRICS[metric], tasks, rows, accuracy_metric)
+
+
+def _cell(run: EvalRun | None, metric: str, choice: str,
+          references: References | None) -> Cell:
+    if run is None:
+        return Cell(NOT_RUN)
+    if run.status != "ok":
+        return Cell(run.status, run_id=run.id, error=run.error)
+    value, stderr, used = _value(run, metric, choice)
+    cell = Cell("ok", value, stderr, used, run.id)
+    if metric == "accuracy" and references is not None and value is not None:
+        ref = references.published(run.model_id, run.task, used, run.num_fewshot)
+        if ref is not None and ref.value is not None:
+            diff = value - ref.value
+            flagged = stderr is not None and abs(diff) > FLAG_SIGMAS * stderr
+            cell = Cell("ok", value, stderr, used, run.id, reference=ref.value,
+                        reference_source=ref.source, difference=diff, flagged=flagged)
+    return cell
+
+
+def reference_matrix(references: References, metric: str = "accuracy", *,
+                     source: str = "seed-000", params: dict[str, str] | None = None,
+                     labels: dict[str, str] | None = None) -> Matrix:
+    """A shipped table (by default the seed report's) as a Matrix, for side-by-side display."""
+    ref_metric = {"accuracy": "acc", "time": "time_per_sample_ms",
+                  "memory": "peak_memory_gb", "size": "model_size_mb"}[metric]
+    items = [r for r in references.items if r.source == source and r.metric == ref_metric]
+    tasks = _task_order({r.task for r in items})
+    rows = []
+    for model in dict.fromkeys(r.model for r in items):
+        row = Row(model, (labels or {}).get(model, model), (params or {}).get(model, ""))
+        for task in tasks:
+            found = [r for r in items if r.model == model and r.task == task]
+            if not found:
+                row.cells[task] = Cell(NOT_RUN)
+            elif found[0].value is None:
+                row.cells[task] = Cell(found[0].status)
+            else:
+                row.cells[task] = Cell("ok", found[0].value, metric=ref_metric)
+        rows.append(row)
+    title = f"{MATRIX_METRICS[metric]}, {references.sources[source].key}"
+    return Matrix(metric, title, tasks, rows)
+
+
+def comparisons(matrix: Matrix) -> list[tuple[Row, str, Cell]]:
+    """The accuracy cells that have a published figure beside them."""
+    return [(row, task, cell) for row in matrix.rows for task, cell in row.cells.items()
+            if cell.reference is not None]

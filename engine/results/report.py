@@ -1,0 +1,104 @@
+"""Matrices as Markdown (the seed report's table layout), CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from engine.evaluation.tasks import short_name
+from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
+
+FORMATS = ("md", "csv", "json")
+LEGEND = ("oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "
+          "-: not run · !: differs from the published figure by more than 3 standard errors")
+
+
+def number(value: float) -> str:
+    """Six significant digits, as the seed report's tables print them."""
+    return f"{value:.6g}"
+
+
+def cell_text(cell: Cell) -> str:
+    if cell.status == "ok":
+        if cell.value is None:
+            return "-"
+        return number(cell.value) + (" !" if cell.flagged else "")
+    return "-" if cell.status == NOT_RUN else cell.status
+
+
+def _rows(matrix: Matrix) -> tuple[list[str], list[list[str]]]:
+    header = ["Model", "Parameters", *[short_name(t) for t in matrix.tasks], "Avg."]
+    body = []
+    for row in matrix.rows:
+        avg = row.average
+        body.append([row.label, row.params, *[cell_text(row.cells[t]) for t in matrix.tasks],
+                     "-" if avg is None else number(avg)])
+    return header, body
+
+
+def markdown_table(matrix: Matrix) -> str:
+    """One pipe table: text columns left-aligned, figures right-aligned, padded to width."""
+    header, body = _rows(matrix)
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    left = {0, 1}
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    rule = "|" + "|".join((":" + "-" * (w + 1)) if i in left else ("-" * (w + 1) + ":")
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), rule, *[line(r) for r in body]])
+
+
+def comparison_table(matrix: Matrix) -> str:
+    pairs = comparisons(matrix)
+    if not pairs:
+        return ""
+    lines = ["| Model | Task | Metric | Measured | ± | Published | Difference | Source |",
+             "|:--|:--|:--|--:|--:|--:|--:|:--|"]
+    for row, task, cell in pairs:
+        stderr = "-" if cell.stderr is None else number(cell.stderr)
+        flag = " !" if cell.flagged else ""
+        lines.append(f"| {row.label} | {short_name(task)} | {cell.metric} | "
+                     f"{number(cell.value)} | {stderr} | {number(cell.reference)} | "
+                     f"{cell.difference:+.3g}{flag} | {cell.reference_source} |")
+    return "\n".join(lines)
+
+
+def to_markdown(matrices: list[Matrix], heading: str = "Evaluation Result") -> str:
+    """The seed report's layout: a numbered '####' section per matrix."""
+    parts = [f"### {heading}", LEGEND]
+    for n, matrix in enumerate(matrices, start=1):
+        parts.append(f"#### {n}. {matrix.title}\n{markdown_table(matrix)}")
+        versus = comparison_table(matrix)
+        if versus:
+            parts.append(f"Measured against published figures:\n\n{versus}")
+    return "\n\n".join(parts) + "\n"
+
+
+def to_csv(matrices: list[Matrix]) -> str:
+    """One CSV: a 'table' column names the matrix, then Model, Parameters, tasks, Avg."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for matrix in matrices:
+        header, body = _rows(matrix)
+        writer.writerow(["table", *header])
+        for row in body:
+            writer.writerow([matrix.title, *[c.removesuffix(" !") for c in row]])
+    return out.getvalue()
+
+
+def to_json(matrices: list[Matrix]) -> str:
+    return json.dumps([m.to_dict() for m in matrices], indent=2, sort_keys=True) + "\n"
+
+
+def render(matrices: list[Matrix], fmt: str) -> str:
+    if fmt == "md":
+        return to_markdown(matrices)
+    if fmt == "csv":
+        return to_csv(matrices)
+    if fmt == "json":
+        return to_json(matrices)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}")

@@ -1,0 +1,200 @@
+"""`smollm-tui eval`: lm-eval tasks on one model or a matrix of models, stored for `report`."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.text import Text
+
+from engine.errors import SmollmError, UsageError
+from engine.evaluation.batch import InProcessSession, run_batch
+from engine.evaluation.tasks import lookup, parse_task_list, task_available
+from engine.results.store import ResultsStore
+from engine.settings import DEVICES, PRECISIONS, LoadOptions
+from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskDone, TaskResult
+from engine.worker.protocol import Progress as LoadProgress
+from tui.commands.common import catalog_from, stderr_console, stdout_console
+
+NAME = "eval"
+ORDER = 40
+HELP = "evaluate models on lm-eval tasks and store the results"
+DEFAULT_LIMIT = 100
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", help="catalog id of the model to evaluate")
+    parser.add_argument("--models", help="several catalog ids, comma-separated (a matrix run)")
+    parser.add_argument("--tasks", required=True,
+                        help="tasks, comma-separated: lm-eval names or short names "
+                             "(ARC-e, BoolQ, OBQA, PIQA, SIQA, WinoGrande, HellaSwag, ...)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--limit", type=int, metavar="N",
+                      help=f"quick run: the first N samples of each task "
+                           f"(default {DEFAULT_LIMIT})")
+    size.add_argument("--full", action="store_true", help="every sample of each task")
+    parser.add_argument("--fewshot", type=int, metavar="K",
+                        help="few-shot examples (default: each task's own)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--include-path", metavar="DIR",
+                        help="folder of your own lm-eval task YAML files")
+    parser.add_argument("--batch-size", type=int, default=1, metavar="B")
+    parser.add_argument("--force", action="store_true",
+                        help="run cells again even when already measured with these settings")
+    parser.add_argument("--in-process", action="store_true",
+                        help="load models in this process instead of a worker (scripts)")
+
+
+def _spec(args: argparse.Namespace) -> EvalSpec:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1 (or use --full)")
+    if args.fewshot is not None and args.fewshot < 0:
+        raise UsageError("--fewshot must be 0 or more")
+    limit = None if args.full else (args.limit or DEFAULT_LIMIT)
+    return EvalSpec(tasks=parse_task_list(args.tasks), limit=limit, num_fewshot=args.fewshot,
+                    include_path=args.include_path, batch_size=args.batch_size)
+
+
+def _models(args: argparse.Namespace) -> list[str]:
+    names = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    if args.model:
+        names.insert(0, args.model)
+    if not names:
+        raise UsageError("name a model (smollm-tui eval MODEL --tasks ...) or several with "
+                         "--models a,b,c; `smollm-tui list` shows the ids")
+    catalog = catalog_from(args)
+    return list(dict.fromkeys(catalog.get(name).id for name in names))
+
+
+def _session_factory(args: argparse.Namespace):
+    if args.in_process:
+        return InProcessSession
+    try:
+        from engine.worker.client import WorkerClient
+    except ImportError as exc:
+        raise SmollmError("the worker is not available in this installation; run again "
+                          "with --in-process") from exc
+    return WorkerClient
+
+
+def _availability(spec: EvalSpec) -> Text:
+    line = Text("tasks: ")
+    for n, task in enumerate(spec.tasks):
+        line.append(", " if n else "")
+        line.append(task)
+        cached = task_available(task)
+        if cached is not None:
+            info = lookup(task)
+            line.append(f" ({info.dataset} {'cached' if cached else 'not cached'})",
+                        style="green" if cached else "yellow")
+    return line
+
+
+def result_line(model_id: str, result: TaskResult) -> Text:
+    from engine.evaluation.tasks import primary_metric
+
+    text = Text(f"{model_id}  {result.task}  ")
+    if result.status != "ok":
+        text.append(result.status, style="red" if result.status != "cancelled" else "yellow")
+        if result.error:
+            text.append(f": {result.error.splitlines()[0][:400]}")
+        return text
+    metric = primary_metric(result.task)
+    if metric not in result.metrics:
+        metric = "acc" if "acc" in result.metrics else next(iter(result.metrics), "")
+    value = result.metrics.get(metric)
+    stderr = result.metrics.get(metric.replace(",", "_stderr,", 1) if "," in metric
+                                else f"{metric}_stderr")
+    if isinstance(value, (int, float)):
+        text.append(f"{metric} {value * 100:.2f}", style="bold")
+        if isinstance(stderr, (int, float)):
+            text.append(f" ± {stderr * 100:.2f}")
+    per = result.time_per_sample_ms
+    text.append(f"  ({result.samples} samples"
+                + (f", {per:.1f} ms/sample" if per is not None else "")
+                + (f", peak {result.peak_memory_mb:.0f} MB" if result.peak_memory_mb else "")
+                + ")")
+    return text
+
+
+class _Display:
+    """The Rich progress bar and one line per finished task."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.bar: Any = None
+
+    def __call__(self, model_id: str, event: Any) -> None:
+        p = self.progress
+        if isinstance(event, LoadProgress):
+            self._bar(f"{model_id}: {event.stage}", None, 0)
+        elif isinstance(event, Loaded):
+            info = event.info
+            p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
+                                 f"({info.dtype}, {info.size_mb:.0f} MB) in "
+                                 f"{info.load_seconds:.1f} s"))
+        elif isinstance(event, EvalProgress):
+            eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"
+            self._bar(f"{model_id} {event.task}", event.total, event.done, eta)
+        elif isinstance(event, TaskDone):
+            p.console.print(result_line(model_id, event.result))
+        elif isinstance(event, tuple) and event[0] == "skipped":
+            p.console.print(Text(f"{model_id}: already measured, skipped: "
+                                 f"{', '.join(event[1])} (--force runs them again)"))
+        elif isinstance(event, tuple) and event[0] == "load-failed":
+            p.console.print(Text(f"{model_id}: {event[1]}", style="red"))
+
+    def _bar(self, label: str, total: int | None, done: int, eta: str = "") -> None:
+        if self.bar is None:
+            self.bar = self.progress.add_task(label, total=total, eta=eta)
+        self.progress.update(self.bar, description=label, total=total, completed=done, eta=eta)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    models = _models(args)
+    factory = _session_factory(args)
+    catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
+
+    def options(model_id: str) -> LoadOptions:
+        return LoadOptions(model_id=model_id, precision=args.precision, device=args.device,
+                           catalog_path=catalog_path).validate()
+
+    console = stdout_console()
+    console.print(_availability(spec))
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[eta]}"))
+    with ResultsStore() as store, Progress(*columns, console=console,
+                                           transient=True) as progress:
+        def work() -> None:
+            try:
+                outcome["summary"] = run_batch(models, spec, store=store,
+                                               session_factory=factory,
+                                               load_options=options, force=args.force,
+                                               on_event=_Display(progress), cancel=cancel)
+            except BaseException as exc:  # re-raised in the main thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=work, name="smollm-eval-batch", daemon=True)
+        thread.start()
+        try:
+            while thread.is_alive():
+                thread.join(0.2)
+        except KeyboardInterrupt:
+            stderr_console().print("cancelling (the running task stops within seconds)...")
+            cancel.set()
+            thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    summary = outcome["summary"]
+    console.print(Text(f"stored {len(summary.stored)} result(s) in {store.path}; "
+                       f"{summary.count('ok')} ok, {summary.count('oom')} oom, "
+                       f"{summary.count('failed')} failed, {len(summary.skipped)} skipped"))
+    if summary.cancelled:
+        return 130
+    return 0 if summary.count("oom") + summary.count("failed") == 0 else 1

@@ -1,0 +1,46 @@
+"""`smollm-tui import`: results JSON files written by lm-eval elsewhere, into the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.text import Text
+
+from engine.catalog import UnknownModelError
+from engine.results.importer import import_results
+from engine.results.store import ResultsStore
+from tui.commands.common import catalog_from, stdout_console
+
+NAME = "import"
+ORDER = 50
+HELP = "import lm-eval results files (results_*.json) run elsewhere"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="an lm-eval results file, or a folder of them")
+    parser.add_argument("--model", metavar="ID",
+                        help="catalog id to file the results under (default: found from the "
+                             "file's pretrained= repo, else its last path part)")
+
+
+def run(args: argparse.Namespace) -> int:
+    catalog = catalog_from(args)
+
+    def model_id_for(repo: str) -> str:
+        if args.model:
+            return catalog.get(args.model).id
+        try:
+            return catalog.get(repo).id
+        except UnknownModelError:
+            return repo.rstrip("/").split("/")[-1].lower()
+
+    with ResultsStore() as store:
+        added = import_results(store, args.path, model_id_for=model_id_for)
+        where = store.path
+    console = stdout_console()
+    for run_ in added:
+        console.print(Text(f"{run_.model_id}  {run_.task}  {run_.samples} samples  "
+                           f"({run_.source})"))
+    console.print(Text(f"imported {len(added)} result(s) into {where}"))
+    return 0

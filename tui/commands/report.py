@@ -1,0 +1,75 @@
+"""`smollm-tui report`: the stored results as the seed report's tables (Markdown, CSV, JSON)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.text import Text
+
+from engine.errors import UsageError
+from engine.evaluation.tasks import parse_task_list
+from engine.results.matrix import ACCURACY_CHOICES, MATRIX_METRICS, Filters, build_matrix
+from engine.results.references import load_references
+from engine.results.report import FORMATS, render
+from engine.results.store import ResultsStore
+from tui.commands.common import catalog_from, stdout_console
+
+NAME = "report"
+ORDER = 45
+HELP = "print or save the comparison tables of stored results"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", choices=(*MATRIX_METRICS, "all"), default="all",
+                        help="which table: accuracy, time, memory, size, or all four "
+                             "(the seed report's order: size, accuracy, time, memory)")
+    parser.add_argument("--accuracy", choices=ACCURACY_CHOICES, default="primary",
+                        help="accuracy metric: each task's primary one, acc or acc_norm")
+    parser.add_argument("--format", choices=FORMATS, default="md")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="write to FILE")
+    parser.add_argument("--precision", help="only runs at this precision (fp32, int8, ...)")
+    parser.add_argument("--device", help="only runs on this device (cuda, cpu)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", const="quick", dest="mode",
+                      help="only quick runs (with a sample limit)")
+    mode.add_argument("--full", action="store_const", const="full", dest="mode",
+                      help="only full runs")
+    parser.add_argument("--fewshot", type=int, metavar="K", help="only runs with K shots")
+    parser.add_argument("--models", help="only these catalog ids, comma-separated, in order")
+    parser.add_argument("--tasks", help="only these tasks, comma-separated, in order")
+
+
+def run(args: argparse.Namespace) -> int:
+    models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip()) or None
+    tasks = parse_task_list(args.tasks) if args.tasks else None
+    filters = Filters(precision=args.precision, device=args.device, mode=args.mode,
+                      num_fewshot=args.fewshot, models=models, tasks=tasks)
+    params, labels = {}, {}
+    try:
+        catalog = catalog_from(args)
+        for entry in catalog:
+            params[entry.id] = entry.params_label
+            labels[entry.id] = (entry.repo or entry.name).split("/")[-1]
+    except UsageError:  # a broken overlay should not stop a report: ids are enough
+        pass
+    with ResultsStore() as store:
+        runs = store.eval_runs()
+        db_path = store.path
+    if not runs:
+        raise UsageError(f"no results stored yet in {db_path}: run `smollm-tui eval MODEL "
+                         "--tasks ...` or `smollm-tui import FILE` first")
+    metrics = ("size", "accuracy", "time", "memory") if args.metric == "all" else (args.metric,)
+    references = load_references()
+    matrices = [build_matrix(runs, m, filters=filters, references=references,
+                             accuracy_metric=args.accuracy, params=params, labels=labels)
+                for m in metrics]
+    text = render(matrices, args.format)
+    console = stdout_console()
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        console.print(Text(f"wrote {args.output.resolve()}"))
+    else:
+        console.out(text, end="", highlight=False)
+    return 0
