@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
     )
     task = progress.add_task(entry.id, total=None, speed="", eta="")
 
+    started = threading.Event()
+
     def on_progress(done: int, total: int, speed: float, eta: float | None, name: str) -> None:
+        started.set()
         progress.update(task, completed=done, total=total, description=name or entry.id,
                         speed=f"{hub.format_bytes(speed)}/s" if speed else "",
                         eta=_eta(eta))
@@ -51,15 +54,19 @@ def run(args: argparse.Namespace) -> int:
             outcome["error"] = exc
 
     worker = threading.Thread(target=work, name="download", daemon=True)
-    with progress:
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.2)
-        except KeyboardInterrupt:
-            # Ctrl+C: stop between chunks; the partial file stays for the next run.
-            cancel.set()
-            worker.join(30)
+    worker.start()
+    try:
+        # No bar until the file list is in: an error before that is one line, nothing more.
+        while worker.is_alive() and not started.wait(0.2):
+            pass
+        if worker.is_alive():
+            with progress:
+                while worker.is_alive():
+                    worker.join(0.2)
+    except KeyboardInterrupt:
+        # Ctrl+C: stop between chunks; the partial file stays for the next run.
+        cancel.set()
+        worker.join(30)
     if "error" in outcome:
         raise outcome["error"]
     result: hub.DownloadResult | None = outcome.get("result")

@@ -1,0 +1,103 @@
+"""Remembered consent to run a model's own Python code (trust_remote_code).
+
+Consent is given per catalog model id AND revision: code at another commit is other code,
+so a new revision asks again. Kept as JSON in data_dir()/remote-code-consent.json::
+
+    {"version": 1, "models": {"phonelm-1.5b": {"<commit>": "2026-03-01T12:00:00Z"}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from engine.catalog import ModelEntry
+from engine.paths import data_dir
+
+UNKNOWN_REVISION = "unknown"
+_VERSION = 1
+
+
+def consent_path() -> Path:
+    return data_dir() / "remote-code-consent.json"
+
+
+def _read() -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(consent_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: ask again rather than trust a broken file
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        return {}
+    return {k: dict(v) for k, v in models.items() if isinstance(v, dict)}
+
+
+def _write(models: dict[str, dict[str, str]]) -> None:
+    path = consent_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a crash never leaves half a file.
+    fd, tmp = tempfile.mkstemp(prefix=".consent-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"version": _VERSION, "models": models}, out, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _key(revision: str | None) -> str:
+    return revision or UNKNOWN_REVISION
+
+
+def has_consent(model_id: str, revision: str | None) -> bool:
+    """Whether the user allowed this model's code at this revision to run."""
+    return _key(revision) in _read().get(model_id, {})
+
+
+def give_consent(model_id: str, revision: str | None) -> None:
+    """Remember that the user allowed this model's code at this revision to run."""
+    models = _read()
+    models.setdefault(model_id, {})[_key(revision)] = time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _write(models)
+
+
+def revoke_consent(model_id: str) -> bool:
+    """Forget every consent for a model; returns whether there was any."""
+    models = _read()
+    if models.pop(model_id, None) is None:
+        return False
+    _write(models)
+    return True
+
+
+def consent_revision(entry: ModelEntry) -> str | None:
+    """The revision a load would run: the commit on disk, else the catalog's pin."""
+    from engine.hub import local_status
+
+    return local_status(entry).commit or entry.revision
+
+
+def needs_consent(entry: ModelEntry, revision: str | None = None) -> bool:
+    """True when the entry runs its own code and no consent covers `revision` (default:
+    the revision on disk)."""
+    if not entry.trust_remote_code:
+        return False
+    return not has_consent(entry.id, revision or consent_revision(entry))
+
+
+def consent_question(entry: ModelEntry, revision: str | None = None) -> str:
+    """Plain text for the dialog (or the CLI): what will run, and what saying yes means."""
+    from engine.hub import local_status
+
+    status = local_status(entry)
+    revision = revision or status.commit or entry.revision
+    code = [f for f in status.files if f.endswith(".py")]
+    where = f"{entry.repo or entry.path} at revision {(revision or 'unknown')[:12]}"
+    files = f" ({', '.join(code)})" if code else ""
+    return (
+        f"{entry.name} ships its own Python code{files} from {where}. Loading it runs that "
+        "code on this machine with your user's rights. Only allow it if you trust its "
+        "authors. Your answer is remembered for this revision; a new revision asks again."
+    )

@@ -1,0 +1,128 @@
+"""`smollm-tui download / models / rm` as real subprocesses against the test Hub server."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hub_server import WEIGHTS, HubServer, Slow, isolate_hf, standard_overlay, standard_server
+
+CLI = [sys.executable, "-m", "tui.cli"]
+
+
+@pytest.fixture
+def server(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    isolate_hf(tmp_path, monkeypatch)
+    with standard_server(tiny_llama) as hub_server:
+        monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+        yield hub_server
+
+
+@pytest.fixture
+def cli(server: HubServer, cli_env: dict[str, str], tmp_path: Path):
+    """Run `smollm-tui --catalog <overlay> ARGS` with the test Hub; returns CompletedProcess."""
+    overlay = standard_overlay(server, tmp_path / "hub.toml")
+    env = dict(cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE",
+                                                      "HF_TOKEN_PATH")})
+    env.pop("HF_TOKEN", None)
+
+    def run(*args: str, popen: bool = False, **kwargs):
+        command = [*CLI, "--catalog", str(overlay), *args]
+        kwargs.setdefault("env", env)
+        if popen:
+            return subprocess.Popen(command, text=True, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, **kwargs)
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        return subprocess.run(command, text=True, capture_output=True, timeout=60,
+                              **kwargs)
+
+    run.env = env
+    return run
+
+
+def _status(cli, model_id: str) -> dict:
+    result = cli("models", "--json")
+    assert result.returncode == 0, result.stderr
+    return next(row for row in json.loads(result.stdout) if row["model_id"] == model_id)
+
+
+def test_download_then_models_then_rm(cli, server):
+    commit = server.repos["tests/tiny-llama"].commit
+    result = cli("download", "tiny-hub")
+    assert result.returncode == 0, result.stderr
+    assert f"tiny-hub: 6 files, 16.4 MB (16.4 MB fetched now) at revision {commit[:12]}" in (
+        result.stdout.replace("\n", " "))
+
+    row = _status(cli, "tiny-hub")
+    assert (row["state"], row["on_disk"], row["commit"]) == ("yes", True, commit)
+    table = cli("models")
+    line = next(x for x in table.stdout.splitlines() if x.startswith("tiny-hub "))
+    assert line.split()[:5] == ["tiny-hub", "yes", "16.4", "MB", commit[:12]]
+
+    again = cli("download", "tiny-hub")
+    assert "(0 B fetched now)" in again.stdout
+
+    refused = cli("rm", "tiny-hub")  # stdin is not a terminal
+    assert refused.returncode == 2
+    assert "pass --yes" in refused.stderr and _status(cli, "tiny-hub")["on_disk"]
+    removed = cli("rm", "tiny-hub", "--yes")
+    assert removed.returncode == 0 and "deleted tiny-hub: 16.4 MB freed" in removed.stdout
+    assert _status(cli, "tiny-hub")["state"] == "no"
+    assert "nothing to delete" in cli("rm", "tiny-hub", "--yes").stdout
+
+
+def test_rm_asks_on_a_terminal(cli, server):
+    assert cli("download", "tiny-hub").returncode == 0
+    for answer, kept in ((b"n\n", True), (b"y\n", False)):
+        main, child = pty.openpty()
+        process = cli("rm", "tiny-hub", popen=True, stdin=child)
+        os.close(child)
+        os.write(main, answer)
+        out, err = process.communicate(timeout=60)
+        os.close(main)
+        assert process.returncode == 0, err
+        assert "Delete tiny-hub (16.4 MB)" in out
+        assert _status(cli, "tiny-hub")["on_disk"] is kept
+
+
+def test_ctrl_c_cancels_and_a_rerun_resumes(cli, server):
+    size = len(server.repos["tests/tiny-llama"].files[WEIGHTS])
+    server.slow[WEIGHTS] = Slow(after=2**20)
+    process = cli("download", "tiny-hub", popen=True)
+    assert server.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=60)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "cancelled; run the same command again to resume" in err
+    assert "Traceback" not in err
+    kept = _status(cli, "tiny-hub")["partial_bytes"]
+    assert 2**20 <= kept < size
+
+    server.slow.clear()
+    assert server.wait_idle()
+    server.reset_counts()
+    result = cli("download", "tiny-hub")
+    assert result.returncode == 0, result.stderr
+    assert server.sent[WEIGHTS] == size - kept
+    assert _status(cli, "tiny-hub")["state"] == "yes"
+
+
+def test_errors_are_one_line_and_never_show_the_token(cli, server):
+    missing = cli("download", "missing-hub")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("smollm-tui: error: tests/no-such-repo was not found")
+    assert missing.stderr.count("\n") == 1
+
+    wrong = "hf_NotTheRightToken_abcdefghijkl"
+    gated = cli("download", "gated-hub", env=dict(cli.env, HF_TOKEN=wrong))
+    assert gated.returncode == 1 and "has no access" in gated.stderr
+    assert wrong not in gated.stderr + gated.stdout
+
+    bundled = cli("download", "smollm2-135m-instruct")
+    assert bundled.returncode == 2 and "bundled with the app" in bundled.stderr
