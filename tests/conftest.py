@@ -17,6 +17,8 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("SMOLLM_TUI_HOME", str(_SESSION_HOME / "app"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# One conversion of the bundled GGUF (about 15 s) shared by every test and test run.
+os.environ.setdefault("SMOLLM_TUI_BUNDLED_DIR", str(REPO_ROOT / ".cache" / "bundled"))
 
 
 @pytest.fixture(autouse=True)

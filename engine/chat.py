@@ -1,0 +1,319 @@
+"""Streamed replies: prompt building, generation with the user's settings, per-reply stats.
+
+``stream_reply`` runs ``model.generate`` in a helper thread and yields protocol events
+as text is decoded: Trimmed (first, if turns were dropped), Chunk..., then exactly one
+of ReplyDone or Cancelled. Used in-process (tests, scripts) and by the worker.
+"""
+
+from __future__ import annotations
+
+import queue
+import resource
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from engine.errors import UsageError
+from engine.loaded import LoadedModel
+from engine.prompts import build_prompt
+from engine.settings import Conversation, GenerationSettings
+from engine.worker.protocol import Cancelled, Chunk, ReplyDone, ReplyStats, Trimmed
+
+MB = 2**20
+_END = object()
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def stream_reply(
+    loaded: LoadedModel,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    *,
+    raw: bool = False,
+    cancel: CancelFlag,
+    request_id: int = 0,
+) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
+    """Generate a reply to the last user turn, yielding events as text arrives.
+
+    ``cancel`` (a threading or multiprocessing Event) is checked between tokens; the
+    reply then ends with Cancelled carrying the stats so far. Raises UsageError for
+    invalid settings, an empty message or a message that cannot fit the context.
+    """
+    settings.validate()
+    import torch
+
+    tokenizer = loaded.tokenizer
+    seq2seq = loaded.is_seq2seq
+    context = loaded.info.context_length
+    # An encoder-decoder reads the prompt in its encoder: the reply does not share it.
+    room = context if seq2seq else context - settings.max_new_tokens
+    if room < 1:
+        raise UsageError(f"max_new_tokens ({settings.max_new_tokens}) leaves no room for the "
+                         f"prompt in this model's context of {context} tokens; lower it")
+    prompt = build_prompt(tokenizer, conversation, entry_format=loaded.entry.prompt_format,
+                          is_seq2seq=seq2seq, max_prompt_tokens=room, raw=raw)
+    if prompt.dropped_turns:
+        yield Trimmed(request_id, prompt.dropped_turns)
+
+    stops = tuple(dict.fromkeys(settings.stop + prompt.stops))
+    events: queue.Queue = queue.Queue()
+    streamer = _Streamer(tokenizer, events, stops, request_id, loaded.device)
+    abort = threading.Event()
+    criteria = _stopping_criteria(torch, cancel, abort, streamer)
+    kwargs = _generate_kwargs(loaded, settings, prompt.input_ids, torch)
+    memory = _PeakMemory(loaded.device, torch)
+    streamer.memory = memory
+    if settings.seed is not None:
+        torch.manual_seed(settings.seed)
+        if loaded.device == "cuda":
+            torch.cuda.manual_seed_all(settings.seed)
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=criteria)
+        except BaseException as exc:  # handed to the consumer thread, which re-raises it
+            failure.append(exc)
+        finally:
+            events.put(_END)
+
+    started = time.perf_counter()
+    streamer.started = started
+    thread = threading.Thread(target=run, name="smollm-generate", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = events.get()
+            if item is _END:
+                break
+            yield item
+    finally:
+        # The consumer may stop early (closed generator): stop generating, then wait.
+        abort.set()
+        thread.join()
+    if failure:
+        raise failure[0]
+    streamer.flush()
+    for item in _drain(events):
+        yield item
+    stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(), prompt.dropped_turns,
+                           _eos_ids(loaded), settings.max_new_tokens, cancel.is_set())
+    if stats.stop_reason == "cancelled":
+        yield Cancelled(request_id, stats)
+    else:
+        yield ReplyDone(request_id, stats)
+
+
+def _drain(events: queue.Queue) -> list[Any]:
+    items = []
+    while True:
+        try:
+            item = events.get_nowait()
+        except queue.Empty:
+            return items
+        if item is not _END:
+            items.append(item)
+
+
+def _generate_kwargs(loaded: LoadedModel, settings: GenerationSettings, ids: list[int],
+                     torch) -> dict[str, Any]:
+    tokenizer = loaded.tokenizer
+    device = loaded.model.device
+    input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+    kwargs: dict[str, Any] = {
+        "input_ids": input_ids,
+        "attention_mask": torch.ones_like(input_ids),
+        "max_new_tokens": settings.max_new_tokens,
+        "do_sample": settings.temperature > 0,
+        "repetition_penalty": settings.repetition_penalty,
+        "no_repeat_ngram_size": settings.no_repeat_ngram_size,
+        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+        else tokenizer.eos_token_id,
+    }
+    if settings.temperature > 0:
+        kwargs.update(temperature=settings.temperature, top_p=settings.top_p,
+                      top_k=settings.top_k)
+    else:
+        # Greedy: neutralise sampling defaults a model's generation_config may carry.
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    return kwargs
+
+
+def _eos_ids(loaded: LoadedModel) -> set[int]:
+    ids: set[int] = set()
+    for source in (loaded.model.generation_config, loaded.tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(v for v in value if isinstance(v, int))
+    return ids
+
+
+def _stopping_criteria(torch, cancel: CancelFlag, abort: threading.Event, streamer: _Streamer):
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Stop(StoppingCriteria):
+        """Checked after every token: user cancel, consumer gone, or a stop string seen."""
+
+        def __call__(self, input_ids, scores, **kwargs):
+            stop = cancel.is_set() or abort.is_set() or streamer.stopped
+            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool,
+                              device=input_ids.device)
+
+    return StoppingCriteriaList([_Stop()])
+
+
+class _PeakMemory:
+    """Peak memory during one reply: CUDA's allocator peak, or process RSS on CPU."""
+
+    def __init__(self, device: str, torch):
+        self.device = device
+        self.torch = torch
+        self.rss_peak = 0
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            return
+        import psutil
+
+        self.process = psutil.Process()
+        self.maxrss_before = _maxrss()
+        self.sample()
+
+    def sample(self) -> None:
+        if self.device != "cuda":
+            self.rss_peak = max(self.rss_peak, self.process.memory_info().rss)
+
+    def peak_mb(self) -> float:
+        if self.device == "cuda":
+            return self.torch.cuda.max_memory_allocated() / MB
+        self.sample()
+        # A new lifetime maximum was reached during this reply (e.g. in the prefill,
+        # between samples): the kernel's figure is then exact.
+        maxrss = _maxrss()
+        if maxrss > self.maxrss_before:
+            self.rss_peak = max(self.rss_peak, maxrss)
+        return self.rss_peak / MB
+
+
+def _maxrss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+
+
+class _Streamer:
+    """Receives token ids from generate (in its thread) and queues decoded text.
+
+    Incremental decoding compares the text of a short window with and without the new
+    tokens (the prefix-offset method), so a character split over several byte tokens is
+    only emitted once complete. Text that could be the start of a stop string is held
+    back until it is clear that it is not.
+    """
+
+    def __init__(self, tokenizer, events: queue.Queue, stops: tuple[str, ...],
+                 request_id: int, device: str):
+        self.tokenizer = tokenizer
+        self.events = events
+        self.stops = stops
+        self.request_id = request_id
+        self.skip_prompt = True
+        self.ids: list[int] = []
+        self.prefix = 0
+        self.read = 0
+        self.text = ""
+        self.emitted = 0
+        self.stopped = False  # a stop string was seen
+        self.started = 0.0
+        self.first_token_at: float | None = None
+        self.last_token_at: float | None = None
+        self.memory: _PeakMemory | None = None
+
+    def put(self, value) -> None:
+        if self.skip_prompt:  # the first call carries the prompt (or decoder start token)
+            self.skip_prompt = False
+            return
+        if self.stopped:
+            return
+        now = time.perf_counter()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        self.last_token_at = now
+        self.ids.extend(int(i) for i in value.reshape(-1).tolist())
+        if self.memory is not None:
+            self.memory.sample()
+        self._decode()
+
+    def end(self) -> None:
+        pass  # flush() runs in the consumer after the thread is joined
+
+    def _decode(self) -> None:
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
+        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            self.text += after[len(before):]
+            self.prefix, self.read = self.read, len(self.ids)
+            self._emit(final=False)
+
+    def flush(self) -> None:
+        """After generation: whatever is left (an incomplete character is dropped)."""
+        if not self.stopped:
+            rest = self.tokenizer.decode(self.ids[self.prefix:], skip_special_tokens=True)
+            done = self.tokenizer.decode(self.ids[self.prefix:self.read],
+                                         skip_special_tokens=True)
+            tail = rest[len(done):].rstrip("\ufffd")
+            self.text += tail
+            self._emit(final=True)
+
+    def _emit(self, *, final: bool) -> None:
+        text = self.text
+        end = len(text)
+        search_from = max(0, self.emitted - max((len(s) for s in self.stops), default=0))
+        hits = [i for i in (text.find(s, search_from) for s in self.stops) if i >= 0]
+        if hits:
+            end = min(hits)
+            self.stopped = True
+        elif not final:
+            end -= _held_back(text, self.stops)
+        if end > self.emitted:
+            self.events.put(Chunk(self.request_id, text[self.emitted:end]))
+            self.emitted = end
+
+    def stats(self, prompt_tokens: int, peak_mb: float, dropped: int, eos: set[int],
+              max_new: int, cancelled: bool) -> ReplyStats:
+        now = time.perf_counter()
+        count = len(self.ids)
+        ttft = self.first_token_at - self.started if self.first_token_at else None
+        if count > 1 and self.first_token_at and self.last_token_at > self.first_token_at:
+            rate = (count - 1) / (self.last_token_at - self.first_token_at)
+        else:
+            rate = count / max(now - self.started, 1e-9)
+        if self.stopped:
+            reason = "stop-string"
+        elif count and self.ids[-1] in eos:
+            reason = "eos"
+        elif count >= max_new:
+            reason = "length"
+        elif cancelled:
+            reason = "cancelled"
+        else:
+            reason = "eos"
+        return ReplyStats(prompt_tokens=prompt_tokens, new_tokens=count,
+                          time_to_first_token_s=ttft, tokens_per_s=rate,
+                          total_s=now - self.started, stop_reason=reason,
+                          peak_memory_mb=peak_mb, dropped_turns=dropped)
+
+
+def _held_back(text: str, stops: tuple[str, ...]) -> int:
+    """Length of the longest end of ``text`` that starts some stop string."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest

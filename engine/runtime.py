@@ -1,0 +1,342 @@
+"""Load a catalog model into memory with a precision and a device.
+
+Torch and transformers are imported inside the functions that need them, so the checks
+that need no model (``check_loadable``, ``resolve_source``) stay cheap for the UI and
+the worker client.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine.catalog import Catalog, ModelEntry, load_catalog
+from engine.errors import SmollmError, UsageError
+from engine.loaded import LoadedModel
+from engine.paths import hf_cache_dir
+from engine.settings import LoadOptions
+from engine.worker.protocol import LoadInfo
+
+ProgressFn = Callable[[str, "float | None"], None]
+
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+class ModelNotDownloaded(UsageError):
+    """A hub model is not in the local Hugging Face cache (loading never downloads)."""
+
+
+class RemoteCodeRefused(UsageError):
+    """The model needs its repo's own Python code and the caller did not consent."""
+
+
+class ModelUnavailable(UsageError):
+    """The catalog marks the model as not runnable here."""
+
+
+class LocalPathMissing(UsageError):
+    """A local catalog entry points at a path that does not exist."""
+
+
+class DeviceUnavailable(UsageError):
+    """CUDA was asked for and torch sees no GPU."""
+
+
+class QuantizationUnavailable(SmollmError):
+    """int8/int4 asked for and bitsandbytes is missing or broken on this machine."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the weights of an entry are on disk, resolved without loading anything."""
+
+    folder: Path
+    gguf_file: str | None = None  # a file name inside folder
+    revision: str | None = None
+
+
+def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
+    """Refuse early, without torch, what can never load: raises a UsageError subclass."""
+    options.validate()
+    if entry.source == "unavailable":
+        raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
+    if entry.trust_remote_code and not options.trust_remote_code:
+        raise RemoteCodeRefused(
+            f"{entry.id} needs to run Python code from its repository ({entry.repo or entry.path}"
+            "): its own modelling files would be imported and executed in the worker. "
+            "Allow it only if you trust that repository, with --trust-remote-code "
+            "(or the consent prompt in the app)."
+        )
+    if entry.source == "local":
+        path = Path(entry.path or "").expanduser()
+        if not path.exists():
+            where = f" (catalog entry at {entry.origin})" if entry.origin else ""
+            raise LocalPathMissing(
+                f"the local model path {path} of {entry.id} does not exist{where}; "
+                "fix the path in your catalog overlay"
+            )
+
+
+def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
+    """Find the weights on disk. Never downloads; may convert the bundled model once."""
+    if entry.source == "bundled":
+        from engine.bundled import ensure_converted
+
+        return ModelSource(ensure_converted(progress))
+    if entry.source == "local":
+        path = Path(entry.path or "").expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            return ModelSource(path.parent, gguf_file=path.name)
+        return ModelSource(path)
+    if entry.source == "hub":
+        return _hub_snapshot(entry)
+    raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
+
+
+def _hub_snapshot(entry: ModelEntry) -> ModelSource:
+    """The snapshot folder of entry.repo in the standard Hugging Face cache."""
+    assert entry.repo
+    repo_dir = hf_cache_dir() / f"models--{entry.repo.replace('/', '--')}"
+    wanted = entry.revision or "main"
+    commit: str | None = None
+    if _COMMIT_RE.match(wanted):
+        commit = wanted
+    else:
+        ref = repo_dir / "refs" / wanted
+        if ref.is_file():
+            commit = ref.read_text().strip()
+    if commit is None:
+        # No ref file (e.g. copied caches): take the only snapshot there is.
+        snapshots = sorted((repo_dir / "snapshots").glob("*")) if repo_dir.is_dir() else []
+        if len(snapshots) == 1:
+            commit = snapshots[0].name
+    folder = repo_dir / "snapshots" / commit if commit else None
+    if folder is None or not (folder / "config.json").is_file():
+        raise ModelNotDownloaded(
+            f"{entry.id} ({entry.repo}) is not downloaded yet; fetch it with: "
+            f"smollm-tui download {entry.id}"
+        )
+    return ModelSource(folder, revision=commit if _COMMIT_RE.match(commit or "") else None)
+
+
+def resolve_device(device: str) -> str:
+    """auto -> cuda when torch sees a GPU, else cpu."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("no CUDA GPU is visible to torch here; use --device cpu")
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """auto -> fp16 on CUDA, fp32 on CPU (bf16 is slower than fp32 on CPUs we measured)."""
+    if precision == "auto":
+        return "fp16" if device == "cuda" else "fp32"
+    return precision
+
+
+@lru_cache(maxsize=4)
+def _bitsandbytes_probe(device: str):
+    from engine.quant import probe_bitsandbytes
+
+    return probe_bitsandbytes(device)
+
+
+def _require_bitsandbytes(device: str) -> None:
+    """One clear message when 8/4-bit cannot work; the probe runs a real op in a child."""
+    from engine.quant import FIX
+
+    probe = _bitsandbytes_probe(device)
+    if not probe.usable:
+        raise QuantizationUnavailable(f"8-bit and 4-bit loading need bitsandbytes: "
+                                      f"{probe.reason}. To fix: {FIX}")
+    # bitsandbytes logs a warning on every CPU matmul; only errors are worth showing.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def load_model(
+    options: LoadOptions,
+    catalog: Catalog | None = None,
+    progress: ProgressFn | None = None,
+) -> LoadedModel:
+    """Load the catalog model named by ``options`` and report what was loaded.
+
+    Raises a SmollmError subclass for everything a user can cause or fix: unknown or
+    unavailable model, not downloaded, remote code without consent, missing local path,
+    no GPU, bitsandbytes unusable.
+    """
+    options.validate()
+    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path
+                                      else None)
+    entry = catalog.get(options.model_id)
+    check_loadable(entry, options)
+    report = progress or (lambda stage, fraction: None)
+    if "transformers" not in sys.modules:
+        report("starting the model runtime (torch, transformers)", None)
+    import torch
+
+    _quiet_transformers()
+    model_class = _model_class(entry)
+    from transformers import PreTrainedModel  # noqa: F401 - the bulk of the library's import
+    # The clock starts after the libraries are imported: that cost belongs to starting
+    # the worker, not to this model.
+    started = time.perf_counter()
+    source = resolve_source(entry, report)
+    device = resolve_device(options.device)
+    precision = resolve_precision(options.precision, device)
+    kwargs = _load_kwargs(entry, source, precision, device, options)
+
+    report("loading tokenizer", None)
+    tokenizer = _load_tokenizer(source, kwargs.get("trust_remote_code", False))
+    report("loading weights", None)
+    try:
+        model = model_class.from_pretrained(str(source.folder), **kwargs)
+    except OSError as exc:
+        raise UsageError(f"cannot load {entry.id} from {source.folder}: {exc}") from exc
+    if "quantization_config" not in kwargs and "device_map" not in kwargs:
+        model.to(device)
+    model.eval()
+    if tokenizer.pad_token_id is None and tokenizer.eos_token_id is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+    info = LoadInfo(
+        model_id=entry.id,
+        repo=entry.repo,
+        revision=source.revision,
+        kind=entry.kind,
+        params=_count_params(model),
+        size_mb=_size_mb(model),
+        dtype=str(_compute_dtype(model)).replace("torch.", ""),
+        device=device,
+        device_name=_device_name(device, torch),
+        quantization=precision if precision in ("int8", "int4") else None,
+        load_seconds=time.perf_counter() - started,
+        context_length=_context_length(model.config, entry),
+        has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
+    )
+    report("ready", 1.0)
+    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info)
+
+
+def _quiet_transformers() -> None:
+    """Progress bars and advice go to the worker log, not the user's terminal."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _model_class(entry: ModelEntry):
+    if entry.kind == "seq2seq":
+        from transformers import AutoModelForSeq2SeqLM
+
+        return AutoModelForSeq2SeqLM
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM
+
+
+def _load_tokenizer(source: ModelSource, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    extra: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if source.gguf_file:
+        extra["gguf_file"] = source.gguf_file
+    return AutoTokenizer.from_pretrained(str(source.folder), local_files_only=True, **extra)
+
+
+def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device: str,
+                 options: LoadOptions) -> dict[str, Any]:
+    import torch
+
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    # Remote code runs only when the catalog says it is needed AND the caller consented.
+    kwargs["trust_remote_code"] = bool(entry.trust_remote_code and options.trust_remote_code)
+    if source.gguf_file:
+        kwargs["gguf_file"] = source.gguf_file
+    elif any(source.folder.glob("*.safetensors")):
+        kwargs["use_safetensors"] = True
+    else:
+        # Pickle checkpoints (.bin) only through torch's weights-only unpickler.
+        kwargs["weights_only"] = True
+    if precision in ("int8", "int4"):
+        _require_bitsandbytes(device)
+        from transformers import BitsAndBytesConfig
+
+        compute = torch.float16 if device == "cuda" else torch.float32
+        if precision == "int8":
+            quant = BitsAndBytesConfig(load_in_8bit=True)
+        else:
+            quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                       bnb_4bit_compute_dtype=compute)
+        kwargs["quantization_config"] = quant
+        kwargs["dtype"] = compute
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    else:
+        kwargs["dtype"] = dtypes[precision]
+        if device == "cuda":
+            # Straight to the GPU: staging a CPU copy first would double the peak on a
+            # Jetson, where both live in the same RAM.
+            kwargs["device_map"] = {"": 0}
+    return kwargs
+
+
+def _count_params(model) -> int:
+    """Parameters as the model has them; 4-bit packs two per byte, so count its shape."""
+    total = 0
+    for param in model.parameters():
+        state = getattr(param, "quant_state", None)
+        shape = getattr(state, "shape", None)
+        if shape is not None:
+            count = 1
+            for dim in shape:
+                count *= int(dim)
+            total += count
+        else:
+            total += param.numel()
+    return total
+
+
+def _size_mb(model) -> float:
+    """Parameter and buffer bytes as loaded (the seed report's 'Model Size')."""
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    size += sum(b.numel() * b.element_size() for b in model.buffers())
+    return size / 2**20
+
+
+def _compute_dtype(model):
+    for param in model.parameters():
+        if param.dtype.is_floating_point:
+            return param.dtype
+    return model.dtype
+
+
+def _context_length(config, entry: ModelEntry) -> int:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return entry.context_length
+
+
+def _device_name(device: str, torch) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name(0)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"

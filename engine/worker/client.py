@@ -1,0 +1,374 @@
+"""The client side of the worker: start it, send requests, stream its events back.
+
+Never imports torch: the UI and the CLI start in a fraction of a second and only the
+worker process pays for the model libraries. One request is open at a time; cancel(),
+status() and close() may be called from any thread while one is.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import signal
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from multiprocessing import resource_tracker
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from engine.errors import SmollmError, UsageError
+from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.worker import server
+from engine.worker.protocol import (
+    FINAL_EVENTS,
+    Cancelled,
+    EvalSpec,
+    EvaluateRequest,
+    Failed,
+    GenerateRequest,
+    Loaded,
+    LoadRequest,
+    ShutdownRequest,
+    WorkerDied,
+    WorkerStatus,
+)
+
+MB = 2**20
+STATES = ("none", "loading", "ready", "generating", "evaluating", "died")
+_SHUTDOWN_WAIT_S = 5.0
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """How the worker ended, in words. SIGKILL is almost always the kernel's OOM killer."""
+    if exitcode is None:
+        return "the worker stopped answering"
+    if exitcode < 0:
+        number = -exitcode
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        if number == signal.SIGKILL:
+            return "the worker was killed, most likely out of memory (SIGKILL)"
+        if number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL):
+            return f"the worker crashed ({name}); details are in the worker log"
+        return f"the worker was stopped by {name}"
+    return f"the worker exited unexpectedly with exit code {exitcode}"
+
+
+class WorkerClient:
+    """Thread-safe client of one worker process (one per loaded model)."""
+
+    def __init__(self, catalog_path: str | None = None, log_path: str | None = None):
+        self.catalog_path = catalog_path
+        self._log_path = log_path
+        self._lock = threading.RLock()  # guards the fields below
+        self._busy = threading.Lock()  # held while a request is open
+        self._ctx = multiprocessing.get_context("spawn")
+        self._proc = None
+        self._conn = None
+        self._cancel = None
+        self._shared = None
+        self._state = "none"
+        self._info = None
+        self._next_id = 0
+        self._interrupted = False  # cancel during a load, or close() during a request
+        self._callbacks: list[Callable[[str], None]] = []
+        ref = weakref.ref(self)
+        atexit.register(lambda: (client := ref()) is not None and client.close())
+
+    # ---- properties ---------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def info(self):
+        """LoadInfo of the loaded model, or None."""
+        return self._info
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None else None
+
+    def on_state(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(state)`` (from the thread that caused it) on every change."""
+        self._callbacks.append(callback)
+
+    # ---- requests -----------------------------------------------------------------
+
+    def load(self, options: LoadOptions) -> Iterator:
+        """Start a fresh worker and load a model in it. Events: Progress..., then one of
+        Loaded, Failed, Cancelled (cancel() during a load stops the worker), WorkerDied."""
+        if options.catalog_path is None and self.catalog_path is not None:
+            options = replace(options, catalog_path=self.catalog_path)
+        return self._run("loading", lambda rid: LoadRequest(rid, options),
+                         precheck=lambda: _precheck_load(options), fresh=True)
+
+    def generate(self, conversation: Conversation, settings: GenerationSettings,
+                 raw: bool = False) -> Iterator:
+        """Stream a reply: Trimmed?, Chunk..., then ReplyDone, Cancelled, Failed or
+        WorkerDied."""
+        return self._run("generating", lambda rid: GenerateRequest(rid, conversation,
+                                                                  settings, raw),
+                         precheck=lambda: (settings.validate(), self._need_model()))
+
+    def evaluate(self, spec: EvalSpec) -> Iterator:
+        """Run an evaluation: EvalProgress/TaskDone..., then EvalDone, Cancelled, Failed
+        or WorkerDied."""
+        return self._run("evaluating", lambda rid: EvaluateRequest(rid, spec),
+                         precheck=self._need_model)
+
+    def cancel(self) -> None:
+        """Stop the open request soon (between tokens / request chunks); safe from any
+        thread. A load is stopped by ending its worker."""
+        with self._lock:
+            if self._cancel is not None:
+                self._cancel.set()
+            if self._state == "loading" and self._proc is not None:
+                self._interrupted = True
+                self._proc.kill()
+
+    def status(self) -> WorkerStatus | None:
+        """The worker's memory now, without asking it (works while it is busy)."""
+        with self._lock:
+            proc, shared, info = self._proc, self._shared, self._info
+        if proc is None or not proc.is_alive():
+            return None
+        import psutil
+
+        try:
+            rss = psutil.Process(proc.pid).memory_info().rss / MB
+        except psutil.Error:
+            return None
+        figures = [shared[i] for i in range(server.SHARED_SLOTS)]
+        cuda = [None if f < 0 else f for f in figures]
+        return WorkerStatus(proc.pid, rss, info.model_id if info else None, *cuda)
+
+    def unload(self) -> None:
+        """Drop the model by ending its worker: all of its memory is returned."""
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker (idempotent). An open request ends with Cancelled."""
+        with self._lock:
+            proc, conn = self._proc, self._conn
+            if proc is None:
+                return
+            if self._busy.locked():
+                self._interrupted = True
+                if self._cancel is not None:
+                    self._cancel.set()  # a reply in progress ends at the next token
+            self._proc = self._conn = self._cancel = self._shared = None
+            self._info = None
+        _stop_process(proc, conn)
+        self._set_state("none")
+
+    # ---- machinery ----------------------------------------------------------------
+
+    def _need_model(self) -> None:
+        if self._proc is None or self._info is None:
+            raise UsageError("no model is loaded: load one first")
+
+    def _set_state(self, state: str) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for callback in list(self._callbacks):
+            callback(state)
+
+    def _start(self) -> None:
+        # multiprocessing's resource tracker is started with the caller's stderr fd; inside
+        # a Textual app stderr is a capture without one ("bad value(s) in fds_to_keep").
+        with contextlib.redirect_stderr(sys.__stderr__):
+            resource_tracker.ensure_running()
+        log = self._log_path or str(_default_log_path())
+        parent, child = self._ctx.Pipe(duplex=True)
+        cancel = self._ctx.Event()
+        shared = self._ctx.Array("d", [-1.0] * server.SHARED_SLOTS, lock=False)
+        proc = self._ctx.Process(target=server.main, args=(child, cancel, shared, log),
+                                 name="smollm-worker", daemon=True)
+        proc.start()
+        child.close()  # so that the worker's death reads as EOF here
+        self._proc, self._conn, self._cancel, self._shared = proc, parent, cancel, shared
+
+    def _run(self, state: str, make_request, precheck=None, fresh: bool = False) -> Iterator:
+        if not self._busy.acquire(blocking=False):
+            yield Failed(0, "the worker is busy with another request; cancel it first", "usage")
+            return
+        try:
+            with self._lock:
+                self._next_id += 1
+                rid = self._next_id
+            try:
+                if precheck:
+                    precheck()
+            except SmollmError as exc:
+                yield Failed(rid, str(exc), _kind_of(exc))
+                return
+            with self._lock:
+                if fresh:
+                    self.close()
+                    self._start()
+                self._interrupted = False
+                self._cancel.clear()
+                conn = self._conn
+            self._set_state(state)
+            conn.send(make_request(rid))
+            yield from self._events(rid, state)
+        finally:
+            self._busy.release()
+
+    def _events(self, rid: int, state: str) -> Iterator:
+        """Yield the worker's events for request ``rid`` up to and including the final one.
+
+        If the caller stops iterating early, the request is cancelled and drained so the
+        next request starts clean.
+        """
+        proc, conn = self._proc, self._conn
+        finished = False
+        try:
+            while True:
+                event = self._next_event(proc, conn, rid)
+                if isinstance(event, WorkerDied):
+                    finished = True
+                    yield self._after_death(proc, rid, event)
+                    return
+                if getattr(event, "request_id", rid) != rid:
+                    continue  # left over from an abandoned request
+                if isinstance(event, FINAL_EVENTS):
+                    finished = True
+                    self._after_final(event, state)
+                    yield event
+                    return
+                yield event
+        finally:
+            if not finished:
+                self._abandon(proc, conn, rid, state)
+
+    def _next_event(self, proc, conn, rid: int):
+        while True:
+            try:
+                if conn.poll():
+                    return conn.recv()
+            except (EOFError, OSError):
+                return WorkerDied(rid, describe_exit(_exitcode(proc)), _exitcode(proc))
+            try:
+                ready = wait([conn, proc.sentinel])
+            except (OSError, ValueError):  # close() from another thread closed the pipe
+                return WorkerDied(rid, describe_exit(_exitcode(proc)), _exitcode(proc))
+            if conn in ready:
+                continue
+            if proc.sentinel in ready:
+                try:
+                    if conn.poll():
+                        continue  # read what it sent before it ended
+                except (EOFError, OSError):
+                    pass
+                return WorkerDied(rid, describe_exit(_exitcode(proc)), _exitcode(proc))
+
+    def _after_death(self, proc, rid: int, died: WorkerDied):
+        with self._lock:
+            interrupted = self._interrupted
+            if self._proc is proc:
+                self._proc = self._conn = self._cancel = self._shared = None
+                self._info = None
+        proc.join(timeout=_SHUTDOWN_WAIT_S)
+        if interrupted:  # we ended it on purpose: a cancelled load or close()
+            self._set_state("none")
+            return Cancelled(rid)
+        self._set_state("died")
+        return died
+
+    def _after_final(self, event, state: str) -> None:
+        if isinstance(event, Loaded):
+            self._info = event.info
+            self._set_state("ready")
+        elif state == "loading":
+            # A failed load leaves no model: end that worker so its memory is returned.
+            self.close()
+        else:
+            self._set_state("ready")
+
+    def _abandon(self, proc, conn, rid: int, state: str) -> None:
+        """The caller stopped reading: cancel and drain, or end the worker if loading."""
+        if state == "loading":
+            self.close()
+            return
+        with self._lock:
+            if self._cancel is not None:
+                self._cancel.set()
+        try:
+            while True:
+                event = self._next_event(proc, conn, rid)
+                if isinstance(event, WorkerDied):
+                    self._after_death(proc, rid, event)
+                    return
+                if getattr(event, "request_id", None) == rid and isinstance(event,
+                                                                            FINAL_EVENTS):
+                    self._after_final(event, state)
+                    return
+        except Exception:
+            self.close()
+
+
+def _exitcode(proc) -> int | None:
+    proc.join(timeout=_SHUTDOWN_WAIT_S)
+    return proc.exitcode
+
+
+def _stop_process(proc, conn) -> None:
+    """Ask nicely, then terminate, then kill: close() must never hang."""
+    try:
+        if proc.is_alive():
+            conn.send(ShutdownRequest(0))
+    except (OSError, ValueError):
+        pass
+    proc.join(timeout=_SHUTDOWN_WAIT_S)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(timeout=_SHUTDOWN_WAIT_S)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    try:
+        conn.close()
+    except OSError:
+        pass
+
+
+def _kind_of(exc: SmollmError) -> str:
+    from engine.runtime import ModelNotDownloaded, RemoteCodeRefused
+
+    if isinstance(exc, RemoteCodeRefused):
+        return "remote-code"
+    if isinstance(exc, ModelNotDownloaded):
+        return "missing-model"
+    return "usage" if isinstance(exc, UsageError) else "error"
+
+
+def _precheck_load(options: LoadOptions) -> None:
+    """What can be refused without starting a worker: bad options, unknown or
+    unavailable models, remote code without consent, missing local paths, hub models
+    not downloaded."""
+    from engine.catalog import load_catalog
+    from engine.runtime import check_loadable, resolve_source
+
+    options.validate()
+    catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
+    entry = catalog.get(options.model_id)
+    check_loadable(entry, options)
+    if entry.source == "hub":
+        resolve_source(entry)
+
+
+def _default_log_path() -> Path:
+    from engine.paths import data_dir
+
+    return data_dir() / "worker.log"

@@ -1,0 +1,203 @@
+"""The worker process: holds one model and answers requests from the client's pipe.
+
+Started by WorkerClient with the spawn context. This module imports nothing heavy at
+module level (the client imports it to name the target function); torch and
+transformers arrive with the first load request.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SmollmError, UsageError
+from engine.worker.protocol import (
+    Cancelled,
+    EvalDone,
+    EvaluateRequest,
+    Failed,
+    GenerateRequest,
+    Loaded,
+    LoadRequest,
+    Progress,
+    ShutdownRequest,
+    StatusReply,
+    StatusRequest,
+    WorkerStatus,
+)
+
+MB = 2**20
+# Indexes into the shared array of CUDA figures (MB; -1 = not known).
+CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
+SHARED_SLOTS = 3
+_LOG_LIMIT = 5 * MB
+
+
+def main(conn, cancel, shared, log_path: str | None = None) -> None:
+    """The server loop. ``cancel`` is a multiprocessing Event the client sets;
+    ``shared`` a multiprocessing Array of CUDA memory figures the client reads."""
+    # Ctrl+C in the terminal reaches the whole process group; the client decides what a
+    # cancel means, so the worker ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _redirect_output(log_path)
+    server = _Server(conn, cancel, shared)
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):  # the client is gone
+            break
+        if isinstance(request, ShutdownRequest):
+            break
+        try:
+            server.handle(request)
+        except (BrokenPipeError, EOFError, OSError):
+            break
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown of torch threads: the client is waiting
+
+
+def _redirect_output(log_path: str | None) -> None:
+    """Library chatter and crash dumps go to a log file, never over the user's screen."""
+    if not log_path:
+        return
+    path = Path(log_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = "w" if path.exists() and path.stat().st_size > _LOG_LIMIT else "a"
+        # Kept open for the life of the process: it receives fd 1 and 2.
+        log = open(path, mode, buffering=1, encoding="utf-8")
+    except OSError:
+        return
+    log.write(f"--- worker {os.getpid()} started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    faulthandler.enable(log)
+
+
+class _Server:
+    def __init__(self, conn, cancel, shared):
+        self.conn = conn
+        self.cancel = cancel
+        self.shared = shared
+        self.loaded: Any = None
+
+    def send(self, event) -> None:
+        self.conn.send(event)
+
+    def handle(self, request) -> None:
+        rid = request.request_id
+        try:
+            if isinstance(request, LoadRequest):
+                self.load(request)
+            elif isinstance(request, GenerateRequest):
+                self.generate(request)
+            elif isinstance(request, EvaluateRequest):
+                self.evaluate(request)
+            elif isinstance(request, StatusRequest):
+                self.send(StatusReply(rid, self.status()))
+            else:
+                self.send(Failed(rid, f"unknown request {type(request).__name__}", "error"))
+        except (BrokenPipeError, EOFError):
+            raise
+        except BaseException as exc:  # every failure becomes one Failed event
+            self.send(_failure(exc, rid))
+            self.after_failure(exc)
+
+    def load(self, request: LoadRequest) -> None:
+        from engine.runtime import load_model
+
+        rid = request.request_id
+        self.loaded = None
+        self.loaded = load_model(
+            request.options, progress=lambda stage, fraction: self.send(
+                Progress(rid, stage, fraction)))
+        self.publish_cuda()
+        self.send(Loaded(rid, self.loaded.info))
+
+    def generate(self, request: GenerateRequest) -> None:
+        from engine.chat import stream_reply
+
+        if self.loaded is None:
+            raise UsageError("no model is loaded: load one first")
+        cuda = self.loaded.device == "cuda"
+        last = time.monotonic()
+        for event in stream_reply(self.loaded, request.conversation, request.settings,
+                                  raw=request.raw, cancel=self.cancel,
+                                  request_id=request.request_id):
+            self.send(event)
+            if cuda and time.monotonic() - last > 0.5:
+                self.publish_cuda()
+                last = time.monotonic()
+        self.publish_cuda()
+
+    def evaluate(self, request: EvaluateRequest) -> None:
+        rid = request.request_id
+        if self.loaded is None:
+            raise UsageError("no model is loaded: load one first")
+        try:
+            from engine.evaluation.runner import evaluate
+        except ImportError:
+            self.send(Failed(rid, "evaluation is not available", "error"))
+            return
+        for event in evaluate(self.loaded, request.spec, self.cancel, rid):
+            self.send(event)
+        self.publish_cuda()
+        self.send(Cancelled(rid) if self.cancel.is_set() else EvalDone(rid))
+
+    def status(self) -> WorkerStatus:
+        import psutil
+
+        self.publish_cuda()
+        figures = [self.shared[i] for i in range(SHARED_SLOTS)]
+        known = [None if f < 0 else f for f in figures]
+        return WorkerStatus(os.getpid(), psutil.Process().memory_info().rss / MB,
+                            self.loaded.info.model_id if self.loaded else None, *known)
+
+    def publish_cuda(self) -> None:
+        """Copy CUDA memory figures where the client can read them without asking."""
+        if self.loaded is None or self.loaded.device != "cuda":
+            return
+        import torch
+
+        self.shared[CUDA_ALLOCATED] = torch.cuda.memory_allocated() / MB
+        self.shared[CUDA_RESERVED] = torch.cuda.memory_reserved() / MB
+        self.shared[CUDA_PEAK] = torch.cuda.max_memory_allocated() / MB
+
+    def after_failure(self, exc: BaseException) -> None:
+        if _is_oom(exc) and "torch" in sys.modules:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or any(
+        cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__)
+
+
+def _failure(exc: BaseException, rid: int) -> Failed:
+    """One Failed event: the user's message and a kind the caller can act on."""
+    from engine.bundled import BundledModelMissing
+    from engine.runtime import ModelNotDownloaded, QuantizationUnavailable, RemoteCodeRefused
+
+    if _is_oom(exc):
+        return Failed(rid, "out of memory: try a smaller model, int8, a shorter conversation "
+                      "or fewer max new tokens", "oom")
+    kinds = [(RemoteCodeRefused, "remote-code"), (ModelNotDownloaded, "missing-model"),
+             (BundledModelMissing, "missing-model"), (QuantizationUnavailable, "bitsandbytes"),
+             (UsageError, "usage"), (SmollmError, "error")]
+    for cls, kind in kinds:
+        if isinstance(exc, cls):
+            return Failed(rid, str(exc), kind)
+    traceback.print_exception(type(exc), exc, exc.__traceback__)  # into the worker log
+    return Failed(rid, f"{type(exc).__name__}: {exc}", "error")

@@ -1,0 +1,177 @@
+"""`smollm-tui generate [MODEL] PROMPT`: one reply, streamed, through the worker.
+
+With one positional argument it is the prompt and the bundled model answers; with two,
+the first is the model (a catalog id or a Hub repo id). A prompt of "-" is read from
+standard input. The reply goes to stdout as it is generated and the stats to stderr, or
+everything as one JSON object with --json. Ctrl+C stops the reply and keeps what was
+generated so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import signal
+import sys
+import threading
+
+from engine.errors import SmollmError, UsageError
+from engine.settings import DEVICES, PRECISIONS, Conversation, GenerationSettings, LoadOptions
+from tui.commands.common import catalog_from, print_json
+
+NAME = "generate"
+ORDER = 20
+HELP = "generate one reply to a prompt (streams to stdout, stats to stderr)"
+
+_EXIT_CODES = {"usage": 2, "remote-code": 2, "missing-model": 2}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", metavar="MODEL",
+                        help="catalog id or Hub repo id; leave out to use the bundled model "
+                        "(a single argument is the prompt)")
+    parser.add_argument("prompt", nargs="?", metavar="PROMPT",
+                        help="the message; '-' reads it from standard input")
+    parser.add_argument("--system", default="", metavar="S", help="system prompt")
+    parser.add_argument("--raw", action="store_true",
+                        help="continue the prompt text as-is (no chat template), for base models")
+    defaults = GenerationSettings()
+    parser.add_argument("--temperature", type=float, default=defaults.temperature, metavar="T",
+                        help=f"0 = greedy (default {defaults.temperature})")
+    parser.add_argument("--top-p", type=float, default=defaults.top_p, metavar="P")
+    parser.add_argument("--top-k", type=int, default=defaults.top_k, metavar="K")
+    parser.add_argument("--repetition-penalty", type=float,
+                        default=defaults.repetition_penalty, metavar="R")
+    parser.add_argument("--no-repeat-ngram-size", type=int,
+                        default=defaults.no_repeat_ngram_size, metavar="N")
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens,
+                        metavar="N")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="make sampling reproducible")
+    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                        help="stop when the reply contains TEXT (repeatable)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto = fp16 on CUDA, fp32 on CPU; int8/int4 need bitsandbytes")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow this model's own Python code from its repository to run")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (text, stats, load info) instead of streaming")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.consent import resolve_trust
+    from engine.worker.client import WorkerClient
+    from engine.worker.protocol import Chunk, Failed, Loaded, ReplyDone, Trimmed, WorkerDied
+
+    catalog = catalog_from(args)
+    model, prompt = _positionals(args)
+    entry = catalog.get(model) if model else catalog.default()
+    settings = GenerationSettings(
+        temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        no_repeat_ngram_size=args.no_repeat_ngram_size, max_new_tokens=args.max_new_tokens,
+        seed=args.seed, stop=tuple(args.stop)).validate()
+    options = LoadOptions(entry.id, precision=args.precision, device=args.device,
+                          trust_remote_code=resolve_trust(entry, args.trust_remote_code),
+                          catalog_path=str(args.catalog) if args.catalog else None).validate()
+    conversation = Conversation(system=args.system).add("user", prompt)
+
+    client = WorkerClient(options.catalog_path)
+    try:
+        info = None
+        for event in client.load(options):
+            if isinstance(event, Loaded):
+                info = event.info
+            elif isinstance(event, (Failed, WorkerDied)):
+                _fail(event)
+        pieces: list[str] = []
+        final = None
+        dropped = 0
+        with _ctrl_c_cancels(client):
+            for event in client.generate(conversation, settings, raw=args.raw):
+                if isinstance(event, Chunk):
+                    pieces.append(event.text)
+                    if not args.json:
+                        sys.stdout.write(event.text)
+                        sys.stdout.flush()
+                elif isinstance(event, Trimmed):
+                    dropped = event.dropped_turns
+                elif isinstance(event, (Failed, WorkerDied)):
+                    _fail(event)
+                else:
+                    final = event
+        stats = getattr(final, "stats", None)
+    finally:
+        client.close()
+    text = "".join(pieces)
+    if args.json:
+        print_json({"model": entry.id, "prompt": prompt, "text": text,
+                    "stats": dataclasses.asdict(stats) if stats else None,
+                    "load": dataclasses.asdict(info) if info else None,
+                    "settings": dataclasses.asdict(settings), "raw": args.raw})
+    else:
+        if text and not text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        print(_stats_line(stats, info, dropped), file=sys.stderr)
+    return 130 if not isinstance(final, ReplyDone) else 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_cancels(client):
+    """While a reply streams, the first Ctrl+C cancels it (the reply then ends with its
+    stats as usual); a second one interrupts outright."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, previous)
+        client.cancel()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _positionals(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(model or None, prompt). One positional is the prompt for the default model."""
+    model, prompt = args.model, args.prompt
+    if prompt is None:
+        model, prompt = None, model
+    if prompt == "-":
+        prompt = sys.stdin.read()
+    if prompt is None or not prompt.strip():
+        raise UsageError("the prompt is empty: give it as the last argument, e.g. "
+                         "smollm-tui generate \"What is the capital of France?\"")
+    return model, prompt
+
+
+def _fail(event) -> None:
+    error = SmollmError(event.message)
+    error.exit_code = _EXIT_CODES.get(getattr(event, "kind", "error"), 1)
+    raise error
+
+
+def _stats_line(stats, info, dropped: int) -> str:
+    if stats is None:
+        return "no reply"
+    parts = [f"{stats.prompt_tokens} prompt tokens", f"{stats.new_tokens} new tokens"]
+    if stats.time_to_first_token_s is not None:
+        parts.append(f"first token {stats.time_to_first_token_s * 1000:.0f} ms")
+    parts.append(f"{stats.tokens_per_s:.1f} tok/s")
+    parts.append(f"stop: {stats.stop_reason}")
+    if stats.peak_memory_mb is not None:
+        parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
+    if dropped:
+        parts.append(f"{dropped} oldest turns dropped")
+    if info is not None:
+        quant = f" {info.quantization}" if info.quantization else ""
+        parts.append(f"{info.model_id} {info.dtype}{quant} on {info.device}, "
+                     f"loaded in {info.load_seconds:.1f} s")
+    return " · ".join(parts)
