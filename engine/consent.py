@@ -101,3 +101,15 @@ def consent_question(entry: ModelEntry, revision: str | None = None) -> str:
         "code on this machine with your user's rights. Only allow it if you trust its "
         "authors. Your answer is remembered for this revision; a new revision asks again."
     )
+
+
+def resolve_trust(entry: ModelEntry, allow_now: bool) -> bool:
+    """Whether a load may run the entry's own code. ``allow_now`` (the CLI's
+    --trust-remote-code) is consent for the revision on disk and is remembered; without it
+    a consent given earlier for that revision counts."""
+    if not entry.trust_remote_code:
+        return False
+    if allow_now:
+        give_consent(entry.id, consent_revision(entry))
+        return True
+    return not needs_consent(entry)

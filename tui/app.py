@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from dataclasses import replace
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -10,8 +12,9 @@ from textual.screen import Screen
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
-from engine.settings import PRECISIONS, LoadOptions
+from engine.settings import PRECISIONS, GenerationSettings, LoadOptions
 from engine.worker.protocol import ReplyStats
+from tui.model_files import ModelFiles
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.dialogs import ChoiceScreen
@@ -40,12 +43,14 @@ class SmollmApp(App):
         self.device = device
         self.precision = "auto"
         self._chat: ChatScreen | None = None
+        self.files = ModelFiles(self)
 
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
 
     def on_unmount(self) -> None:
         self.session.close()
+        self.files.close()
         if self.telemetry is not None:
             self.telemetry.stop()
 
@@ -58,8 +63,23 @@ class SmollmApp(App):
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]
         self.notify(f"Precision: {self.precision}", timeout=2)
 
-    def record_chat_speed(self, options: LoadOptions, stats: ReplyStats) -> None:
-        """Keep the reply's speed so the catalog shows the last measured tok/s."""
+    def record_chat_speed(self, stats: ReplyStats, settings: GenerationSettings) -> None:
+        """Keep the reply's speed and peak memory: the catalog shows the last measured
+        tok/s, and the measured peak replaces the estimate in the fit verdict."""
+        from engine.results.store import ResultsStore, SpeedRun, precision_label
+
+        info = self.session.info
+        if info is None or stats.new_tokens == 0:
+            return
+        with ResultsStore() as store:
+            store.add_speed(SpeedRun(
+                model_id=info.model_id, precision=precision_label(info.dtype, info.quantization),
+                device=info.device, device_name=info.device_name,
+                prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
+                tokens_per_s=stats.tokens_per_s,
+                time_to_first_token_s=stats.time_to_first_token_s,
+                peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
+            ))
 
     # ---- actions opened from the catalog -------------------------------------------
 
@@ -70,16 +90,43 @@ class SmollmApp(App):
         self.push_screen(DetailsScreen(row))
 
     def open_chat(self, entry: ModelEntry) -> None:
+        self._prepare(entry, self._push_chat)
+
+    def _prepare(self, entry: ModelEntry, go) -> None:
+        """Say why a model cannot run, ask for remote-code consent and about memory, then go."""
         if entry.source == "unavailable":
             self.notify(f"{entry.name} cannot be run: {entry.unavailable_reason}",
                         severity="warning", markup=False)
             return
+        row = next(r for r in self.model_overview() if r.entry.id == entry.id)
+        if entry.source == "hub" and row.on_disk != "yes":
+            what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
+            self.notify(f"{entry.name} {what}: press d to download it.", severity="warning",
+                        markup=False)
+            return
         options = LoadOptions(entry.id, precision=self.precision, device=self.device,
                               catalog_path=self.catalog_path)
-        self._confirm_fit(entry, options, self._push_chat)
+        if not entry.trust_remote_code:
+            self._confirm_fit(row, options, go)
+            return
+        from engine import consent
 
-    def _confirm_fit(self, entry: ModelEntry, options: LoadOptions, go) -> None:
-        row = next(r for r in self.model_overview() if r.entry.id == entry.id)
+        trusted = replace(options, trust_remote_code=True)
+        if not consent.needs_consent(entry):
+            self._confirm_fit(row, trusted, go)
+            return
+
+        def answer(choice: str | None) -> None:
+            if choice == "allow":
+                consent.give_consent(entry.id, consent.consent_revision(entry))
+                self._confirm_fit(row, trusted, go)
+
+        self.push_screen(ChoiceScreen(
+            f"{entry.name} runs its own code", consent.consent_question(entry),
+            [("allow", "Allow and load"), ("no", "Do not load")]), answer)
+
+    def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:
+        entry = row.entry
         if row.fit != "does not fit":
             go(entry, options)
             return
@@ -88,8 +135,7 @@ class SmollmApp(App):
             if choice == "anyway":
                 go(entry, options)
             elif choice == "int8":
-                go(entry, LoadOptions(options.model_id, "int8", options.device,
-                                      options.trust_remote_code, options.catalog_path))
+                go(entry, replace(options, precision="int8"))
 
         self.push_screen(ChoiceScreen(
             f"{entry.name} may not fit in memory",
@@ -105,16 +151,25 @@ class SmollmApp(App):
         self.push_screen(self._chat)
 
     def open_evaluate(self, entry: ModelEntry) -> None:
-        self.notify("Evaluation is not available yet.", severity="warning")
+        from tui.screens.evaluate import EvaluateScreen
+
+        self._prepare(entry, lambda e, o: self.push_screen(EvaluateScreen(e, o)))
 
     def start_download(self, entry: ModelEntry) -> None:
-        self.notify("Downloads are not available yet.", severity="warning")
+        self.files.download(entry)
 
     def delete_model(self, entry: ModelEntry) -> None:
-        self.notify("Deleting is not available yet.", severity="warning")
+        self.files.delete(entry)
+
+    def refresh_catalog(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.reload()
 
     def open_compare(self) -> None:
-        self.notify("Comparison is not available yet.", severity="warning")
+        from tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen())
 
     def open_system(self) -> None:
         from tui.screens.system import SystemScreen

@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.errors import SmollmError
 from engine.evaluation.tasks import default_fewshot
-from engine.results.store import ResultsStore, eval_run_from_task, precision_label
+from engine.results.store import EvalRun, ResultsStore, eval_run_from_task, precision_label
 from engine.settings import LoadOptions
 from engine.worker.protocol import (
     Cancelled,
@@ -127,6 +127,9 @@ def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
                             device=options.device, device_name="", quantization=None,
                             load_seconds=0.0, context_length=0, has_chat_template=False)
             store.add_eval(replace(eval_run_from_task(result, fake), model_size_mb=None))
+        _kept(result)
+
+    def _kept(result: TaskResult) -> None:
         summary.stored.append((model_id, result))
         notify(model_id, TaskDone(0, result))
 
@@ -148,31 +151,62 @@ def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
             notify(model_id, ("skipped", tuple(skipped)))
         if not todo:
             return
-        done: set[str] = set()
+        todo_spec = replace(spec, tasks=todo)
         watcher = _CancelForwarder(cancel, session)
         try:
-            for event in session.evaluate(replace(spec, tasks=todo)):
-                if isinstance(event, TaskDone):
-                    done.add(event.result.task)
-                    keep(event.result)
-                    continue
-                notify(model_id, event)
-                if isinstance(event, (EvalDone, Cancelled)):
-                    summary.cancelled = summary.cancelled or isinstance(event, Cancelled)
-                    break
-                if isinstance(event, (Failed, WorkerDied)):
-                    status = _died_status(event.message) if isinstance(event, WorkerDied) \
-                        else ("oom" if event.kind == "oom" else "failed")
-                    running = [t for t in todo if t not in done]
-                    if running:  # the task in flight takes the blame; the rest were not run
-                        keep(_failure(running[0], spec, status, event.message))
-                    break
+            final = stream_and_store(session.evaluate(todo_spec), todo_spec, info, store,
+                                     on_result=lambda result, run: _kept(result),
+                                     on_event=lambda event: notify(model_id, event))
         finally:
             watcher.stop()
+        summary.cancelled = summary.cancelled or isinstance(final, Cancelled)
         if cancel.is_set():
             summary.cancelled = True
     finally:
         session.close()
+
+
+def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo) -> EvalRun:
+    """Store one task's outcome on the model ``info`` describes; the stored row (with id)."""
+    run = eval_run_from_task(result, info)
+    return replace(run, id=store.add_eval(run))
+
+
+def stream_and_store(events: Iterable[Any], spec: EvalSpec, info: LoadInfo,
+                     store: ResultsStore, *,
+                     on_result: Callable[[TaskResult, EvalRun], None] | None = None,
+                     on_event: Callable[[Any], None] | None = None) -> Any:
+    """Consume an evaluate() stream on a loaded model, storing every TaskDone as it arrives.
+
+    Shared by the `eval` command and the Evaluate screen so both store the same rows. When
+    the stream ends in Failed or WorkerDied, the task in flight is stored as oom / failed
+    (the tasks after it were not run). ``on_result`` gets each stored result and its row;
+    ``on_event`` every other event. Returns the final event (None if the stream just ended).
+    """
+    done: set[str] = set()
+
+    def keep(result: TaskResult) -> None:
+        done.add(result.task)
+        run = store_task(store, result, info)
+        if on_result is not None:
+            on_result(result, run)
+
+    for event in events:
+        if isinstance(event, TaskDone):
+            keep(event.result)
+            continue
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, (EvalDone, Cancelled)):
+            return event
+        if isinstance(event, (Failed, WorkerDied)):
+            status = _died_status(event.message) if isinstance(event, WorkerDied) \
+                else ("oom" if event.kind == "oom" else "failed")
+            running = [t for t in spec.tasks if t not in done]
+            if running:  # the task in flight takes the blame; the rest were not run
+                keep(_failure(running[0], spec, status, event.message))
+            return event
+    return None
 
 
 class _CancelForwarder:

@@ -28,6 +28,7 @@ from typing import Any
 from engine.evaluation.tasks import (
     DatasetUnavailable,
     check_dataset,
+    default_fewshot,
     hub_reachable,
     include_paths,
     lookup,
@@ -296,7 +297,11 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             check_dataset(name, reachable)
             manager = tasks.for_task(name)
             try:
-                task_dict = _prepare(manager, name, spec.num_fewshot)
+                # The registry's default (MMLU: 5-shot) when none is asked for; tasks we do not
+                # know keep their YAML's own.
+                shots = spec.num_fewshot if spec.num_fewshot is not None \
+                    else default_fewshot(name)
+                task_dict = _prepare(manager, name, shots)
             except KeyError:
                 raise DatasetUnavailable(
                     f"unknown task '{name}'.{suggest(name, manager.all_tasks)} Add a folder "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +194,21 @@ def include_paths(extra: str | None) -> list[str]:
                                      "lm-eval task YAML files to --include-path")
                 paths.append(str(path.resolve()))
     return paths
+
+
+_TASK_LINE = re.compile(r"^task:\s*['\"]?([A-Za-z0-9_.\-]+)['\"]?\s*$", re.MULTILINE)
+
+
+def local_task_names(paths: list[str]) -> list[str]:
+    """Task names defined by the YAML files under ``paths`` (top-level ``task:`` keys),
+    read as text so that listing them needs neither lm_eval nor a YAML loader (task files
+    use lm-eval's own tags such as ``!function``)."""
+    names: list[str] = []
+    for folder in paths:
+        for path in sorted(Path(folder).rglob("*.y*ml")):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            names += _TASK_LINE.findall(text)
+    return list(dict.fromkeys(names))

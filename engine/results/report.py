@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from engine.evaluation.tasks import short_name
 from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
@@ -102,3 +103,15 @@ def render(matrices: list[Matrix], fmt: str) -> str:
     if fmt == "json":
         return to_json(matrices)
     raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+
+
+def write_reports(matrices: list[Matrix], folder: Path, stem: str) -> list[Path]:
+    """Write the matrices as ``stem``.md, .csv and .json into ``folder`` (created);
+    the paths written, in that order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in FORMATS:
+        path = folder / f"{stem}.{fmt}"
+        path.write_text(render(matrices, fmt), encoding="utf-8")
+        paths.append(path)
+    return paths

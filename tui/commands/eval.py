@@ -9,6 +9,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
+from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import InProcessSession, run_batch
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
@@ -42,6 +43,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-path", metavar="DIR",
                         help="folder of your own lm-eval task YAML files")
     parser.add_argument("--batch-size", type=int, default=1, metavar="B")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow models that ship their own Python code (remembered per "
+                        "model and revision)")
     parser.add_argument("--force", action="store_true",
                         help="run cells again even when already measured with these settings")
     parser.add_argument("--in-process", action="store_true",
@@ -159,9 +163,12 @@ def run(args: argparse.Namespace) -> int:
     factory = _session_factory(args)
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
 
+    catalog = catalog_from(args)
+
     def options(model_id: str) -> LoadOptions:
+        trust = resolve_trust(catalog.get(model_id), args.trust_remote_code)
         return LoadOptions(model_id=model_id, precision=args.precision, device=args.device,
-                           catalog_path=catalog_path).validate()
+                           trust_remote_code=trust, catalog_path=catalog_path).validate()
 
     console = stdout_console()
     console.print(_availability(spec))

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from engine.overview import ModelOverview
 from tui.safe_text import plain
+from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.model_details import ModelDetails
 
@@ -90,6 +91,7 @@ class CatalogScreen(Screen):
         yield Header()
         yield Input(placeholder="filter: words in name, family, arch, tags (Esc clears)",
                     id="filter")
+        yield DownloadBar()
         with Horizontal(id="body"):
             yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
             yield ModelDetails()
@@ -128,6 +130,13 @@ class CatalogScreen(Screen):
         if current is not None and current in [r.entry.id for r in rows]:
             table.move_cursor(row=[r.entry.id for r in rows].index(current))
         self.show_details()
+
+    def show_download(self, event, waiting: int) -> None:
+        from engine.downloads import FINAL_EVENTS
+
+        self.query_one(DownloadBar).show_event(event, waiting)
+        if isinstance(event, FINAL_EVENTS):
+            self.reload()
 
     def current_row(self) -> str | None:
         table = self.query_one(DataTable)

@@ -169,7 +169,7 @@ class ChatScreen(Screen):
         self.conversation = pending.add("assistant", reply.text)
         if message.stats is not None:
             self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
-            self.app.record_chat_speed(self.options, message.stats)
+            self.app.record_chat_speed(message.stats, self.settings)
 
     async def on_reply_failed(self, message: m.ReplyFailed) -> None:
         reply = self._reply

@@ -35,6 +35,24 @@ HELP = """\
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
 | `tab` | to the generation controls (temperature, top-p, top-k, repetition penalty, …) |
 
+## Evaluate
+| key | does |
+|---|---|
+| `space` | tick a task (each says whether its dataset is cached) |
+| `enter` / `ctrl+r` | run the ticked tasks (quick: first N samples; or full) |
+| `esc` | cancel a running evaluation (when none runs: back) |
+
+## Compare
+| key | does |
+|---|---|
+| `1` `2` `3` `4` | accuracy % · time per sample ms · peak memory GB · model size MB |
+| `a` | accuracy as each task's primary metric, acc or acc_norm |
+| `r` | show published figures; `!` marks a cell > 3 standard errors off |
+| `x` | export the tables as Markdown, CSV and JSON (the path is shown) |
+
+## System
+`b` or `esc` back. Charts of the last minutes; marks where a model was loaded.
+
 Sizes and fit verdicts are estimates (weights + KV cache at full context + runtime
 overhead) until the model has run here at that precision: then they come from the
 measured peak memory, marked ✓.

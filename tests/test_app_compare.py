@@ -1,0 +1,132 @@
+"""The Compare screen with Pilot, on a store filled with fixed runs: tabs, filters,
+statuses, references, the chart's column, export."""
+
+from __future__ import annotations
+
+from app_fixtures import fill_results_store, make_app
+from textual.widgets import DataTable, Select, Static, Tabs
+
+from engine.paths import data_dir
+from tui.screens.catalog import CatalogScreen
+from tui.screens.compare import CompareScreen
+
+
+def matrix_text(screen) -> dict[str, list[str]]:
+    """Model label -> the row's cells as plain text."""
+    table = screen.query_one("#matrix", DataTable)
+    return {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]]
+            for i in range(table.row_count)}
+
+
+def header(screen) -> list[str]:
+    return [str(c.label) for c in screen.query_one("#matrix", DataTable).columns.values()]
+
+
+async def open_compare(pilot) -> CompareScreen:
+    screen = CompareScreen()
+    pilot.app.push_screen(screen)
+    await pilot.pause()
+    return screen
+
+
+async def test_accuracy_matrix_statuses_flags_and_tabs():
+    fill_results_store()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        assert header(screen) == ["Model", "Params", "ARC-e", "BoolQ", "PIQA", "Avg"]
+        rows = matrix_text(screen)
+        # latest ok run per cell (the later cancelled ARC-e run does not hide it);
+        # 30.0 is 13.5 points (13.5 standard errors) under the published 43.5: flagged
+        assert rows["pythia-160m"] == ["162M", "30.0 !", "55.0", "62.5", "49.2"]
+        assert rows["opt-125m"] == ["125M", "43.5", "—", "failed", "43.5"]
+        assert rows["TinyLlama_v1.1"] == ["1.1B", "oom", "—", "73.0", "73.0"]
+
+        await pilot.press("2")
+        assert screen.metric == "time" and app.screen.query_one(Tabs).active == "time"
+        assert matrix_text(screen)["pythia-160m"][1:4] == ["40.0", "55.5", "40.0"]
+        await pilot.press("3")
+        assert matrix_text(screen)["TinyLlama_v1.1"][3] == "2.34"  # 2400 MB in GB
+        await pilot.press("4")
+        assert matrix_text(screen)["opt-125m"][1] == "478"
+        await pilot.press("1", "a")  # acc -> acc_norm
+        assert screen.accuracy_metric == "acc"
+        await pilot.press("a")
+        assert screen.accuracy_metric == "acc_norm"
+        assert matrix_text(screen)["pythia-160m"][1] == "28.0"
+        assert "acc_norm" in screen.sub_title
+        await pilot.press("escape")
+        assert isinstance(app.screen, CatalogScreen)
+
+
+async def test_cell_details_references_and_markup_in_errors():
+    fill_results_store()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        table = screen.query_one("#matrix", DataTable)
+        info = screen.query_one("#cell-info", Static)
+        table.cursor_coordinate = (1, 2)  # pythia-160m, ARC-e
+        await pilot.pause()
+        line = str(info.render())
+        assert "30.0 ± 1.0" in line and "published 43.5" in line and "-13.5" in line
+        assert "3 standard errors" in line
+        table.cursor_coordinate = (0, 4)  # opt-125m, PIQA: failed, error with markup
+        await pilot.pause()
+        assert "failed: [bold]boom[/] dataset piqa broke" in str(info.render())
+        await pilot.press("r")
+        assert matrix_text(screen)["pythia-160m"][1:4] == ["30.0 (43.5) !", "55.0",
+                                                            "62.5 (62.7)"]
+
+
+async def test_filters_change_the_matrix():
+    fill_results_store()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        precision = screen.query_one("#f-precision", Select)
+        assert [str(o[0]) for o in precision._options[1:]] == ["fp32", "int8"]
+        precision.value = "int8"
+        await pilot.pause()
+        assert list(matrix_text(screen)) == ["TinyLlama_v1.1"]
+        assert header(screen) == ["Model", "Params", "PIQA", "Avg"]
+        precision.clear()
+        screen.query_one("#f-mode", Select).value = "full"
+        await pilot.pause()
+        assert matrix_text(screen) == {"pythia-160m": ["162M", "55.0", "55.0"]}
+        screen.query_one("#f-mode", Select).clear()
+        screen.query_one("#f-fewshot", Select).value = 0
+        await pilot.pause()
+        assert "TinyLlama_v1.1" in matrix_text(screen)  # its oom ARC-e run is 0-shot
+        assert matrix_text(screen)["TinyLlama_v1.1"][1:] == ["oom", "—", "—", "—"]
+        screen.query_one("#f-device", Select).value = "cuda"
+        await pilot.pause()
+        assert "8 of 8" not in screen.sub_title and "run(s) match" in screen.sub_title
+
+
+async def test_export_writes_markdown_csv_and_json_and_shows_the_path():
+    fill_results_store()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        await pilot.press("x")
+        md, csv_path, json_path = screen.last_export
+        assert md.parent == data_dir() / "reports"
+        assert [p.suffix for p in screen.last_export] == [".md", ".csv", ".json"]
+        text = md.read_text()
+        assert "#### 1. Model size (MB)" in text and "#### 2. Accuracy (%)" in text
+        assert "| pythia-160m" in text and "30 !" in text and "oom" in text
+        assert csv_path.read_text().startswith("table,Model,Parameters")
+        assert '"metric": "memory"' in json_path.read_text()
+        notes = [n.message for n in app._notifications]
+        assert any(str(md) in n for n in notes), notes
+
+
+async def test_empty_store_says_what_to_do():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(pilot)
+        assert screen.query_one("#matrix", DataTable).row_count == 0
+        assert "No results stored yet" in str(screen.query_one("#cell-info", Static).render())
+        await pilot.press("x")
+        assert any("Nothing to export" in n.message for n in app._notifications)

@@ -1,0 +1,106 @@
+"""Downloads and deletes started from the catalog: a queue in the background, progress on
+the catalog screen, a question before anything is deleted."""
+
+from __future__ import annotations
+
+from engine import downloads as dl
+from engine import hub
+from engine.catalog import ModelEntry
+from tui.screens.dialogs import ChoiceScreen
+
+
+class ModelFiles:
+    """Owned by the app. The queue's thread reports through app.call_from_thread."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._queue: dl.DownloadQueue | None = None
+
+    @property
+    def queue(self) -> dl.DownloadQueue:
+        if self._queue is None:
+            self._queue = dl.DownloadQueue(listener=self._from_thread)
+        return self._queue
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+
+    def is_busy(self, model_id: str) -> bool:
+        return self._queue is not None and self._queue.is_busy(model_id)
+
+    # ---- download ------------------------------------------------------------------
+
+    def download(self, entry: ModelEntry) -> None:
+        if entry.source != "hub":
+            why = {"bundled": "it comes with the app", "local": "it is a local folder or file",
+                   "unavailable": entry.unavailable_reason or "it is not published"}
+            self.app.notify(f"{entry.name} is not downloaded from the Hub: "
+                            f"{why.get(entry.source, entry.source)}.", markup=False)
+            return
+        if self.is_busy(entry.id):
+            self.app.push_screen(ChoiceScreen(
+                f"Cancel the download of {entry.name}?",
+                "What was fetched stays on disk: downloading again resumes from there.",
+                [("cancel", "Cancel the download"), ("keep", "Keep downloading")],
+            ), lambda choice: choice == "cancel" and self.queue.cancel(entry.id))
+            return
+        if hub.local_status(entry).state == "yes":
+            self.app.notify(f"{entry.name} is already on disk.", markup=False)
+            return
+        self.queue.submit(entry)
+
+    def _from_thread(self, event) -> None:
+        self.app.call_from_thread(self.on_event, event)
+
+    def on_event(self, event) -> None:
+        from tui.screens.catalog import CatalogScreen
+
+        waiting = max(0, len(self.queue.jobs()) - 1)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, CatalogScreen):
+                screen.show_download(event, waiting)
+        name = event.job.model_id
+        if isinstance(event, dl.DownloadQueued) and event.position > 0:
+            self.app.notify(f"{name}: queued ({event.position} before it)", markup=False)
+        elif isinstance(event, dl.DownloadNotice):
+            self.app.notify(event.message, title=name, severity="warning", markup=False)
+        elif isinstance(event, dl.DownloadDone):
+            self.app.notify(f"{name} is on disk ({hub.format_bytes(event.result.bytes_total)})",
+                            title="Download finished", markup=False)
+        elif isinstance(event, dl.DownloadFailed):
+            self.app.notify(event.message, title=f"Download of {name} failed",
+                            severity="error", timeout=15, markup=False)
+        elif isinstance(event, dl.DownloadCancelled):
+            self.app.notify(f"Download of {name} cancelled; downloading again resumes it.",
+                            markup=False)
+
+    # ---- delete --------------------------------------------------------------------
+
+    def delete(self, entry: ModelEntry) -> None:
+        if entry.source != "hub":
+            self.app.notify(f"Only models downloaded from the Hub can be deleted here "
+                            f"({entry.name} is {entry.source}).", markup=False)
+            return
+        if self.is_busy(entry.id):
+            self.app.notify(f"{entry.name} is being downloaded: cancel it first (d).",
+                            markup=False)
+            return
+        status = hub.local_status(entry)
+        if status.state == "no":
+            self.app.notify(f"{entry.name} is not on disk.", markup=False)
+            return
+
+        def answer(choice: str | None) -> None:
+            if choice == "delete":
+                freed = hub.delete(entry)
+                self.app.notify(f"Deleted {entry.name}: {hub.format_bytes(freed)} freed.",
+                                markup=False)
+                self.app.refresh_catalog()
+
+        self.app.push_screen(ChoiceScreen(
+            f"Delete {entry.name} from disk?",
+            f"{hub.format_bytes(status.size_bytes)} in {status.path or 'the Hugging Face cache'}"
+            ". Other tools that use the same cache lose it too.",
+            [("delete", "Delete"), ("keep", "Keep")],
+        ), answer)

@@ -1,0 +1,267 @@
+"""Compare stored results side by side: the seed report's four tables, filters, a chart,
+and export to Markdown, CSV and JSON.
+
+Reads the results store directly (SQLite, no torch); the matrices come from
+engine.results.matrix, the same code as `smollm-tui report`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Select, Static, Tab, Tabs
+from textual_plotext import PlotextPlot
+
+from engine.evaluation.tasks import short_name
+from engine.paths import data_dir
+from engine.results.matrix import ACCURACY_CHOICES, Filters, Matrix, build_matrix
+from engine.results.references import References, load_references
+from engine.results.report import write_reports
+from engine.results.store import EvalRun, ResultsStore
+from tui.safe_text import visible
+from tui.widgets.compare_cells import cell_details, row_cells
+from tui.widgets.memory_meter import MemoryMeter
+
+# (matrix metric, tab label)
+METRIC_TABS = (
+    ("accuracy", "Accuracy %"),
+    ("time", "Time per sample ms"),
+    ("memory", "Peak memory GB"),
+    ("size", "Model size MB"),
+)
+REPORT_ORDER = ("size", "accuracy", "time", "memory")  # the seed report's order
+FILTERS = ("precision", "device", "mode", "fewshot")
+
+
+def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
+    """The choices each filter offers: only values present in the store."""
+    def distinct(values) -> list:
+        return sorted({v for v in values if v is not None})
+
+    return {
+        "precision": [(v, v) for v in distinct(r.precision for r in runs)],
+        "device": [(v, v) for v in distinct(r.device for r in runs)],
+        "mode": [("quick", "quick"), ("full", "full")],
+        "fewshot": [(f"{n}-shot", n) for n in distinct(r.num_fewshot for r in runs)],
+    }
+
+
+class CompareScreen(Screen):
+    """`CompareScreen()`: reads the results store (engine.paths.results_db_path()) when
+    shown, and labels models with the app's catalog when it knows them."""
+
+    DEFAULT_CSS = """
+    CompareScreen Tabs { height: 2; }
+    CompareScreen #filters { height: 1; }
+    CompareScreen #filters Select { width: 1fr; }
+    CompareScreen #filters Button { width: auto; min-width: 10; }
+    CompareScreen #matrix { height: 1fr; min-height: 4; }
+    CompareScreen #cell-info { height: 1; padding: 0 1; background: $boost; }
+    CompareScreen #chart { height: 8; }
+    CompareScreen.-tall #chart { height: 14; }
+    """
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("1", "metric('accuracy')", "Acc", show=False),
+        Binding("2", "metric('time')", "Time", show=False),
+        Binding("3", "metric('memory')", "Memory", show=False),
+        Binding("4", "metric('size')", "Size", show=False),
+        Binding("a", "cycle_accuracy", "acc/acc_norm"),
+        Binding("r", "toggle_references", "References"),
+        Binding("x", "export", "Export"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metric = "accuracy"
+        self.accuracy_metric = "primary"
+        self.with_references = False
+        self.runs: list[EvalRun] = []
+        self.matrix: Matrix | None = None
+        self.last_export: list = []
+        self._references: References | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tabs(*[Tab(label, id=key) for key, label in METRIC_TABS], id="metrics")
+        with Horizontal(id="filters"):
+            for name in FILTERS:
+                yield Select([], prompt=f"{name}: any", id=f"f-{name}", compact=True)
+            yield Button("Export", id="export", compact=True)
+        yield DataTable(id="matrix", cursor_type="cell", zebra_stripes=True)
+        yield Static(id="cell-info")
+        yield PlotextPlot(id="chart")
+        yield MemoryMeter()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Compare"
+        self.reload()
+        self.query_one("#matrix", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    # ---- data ----------------------------------------------------------------------
+
+    @property
+    def references(self) -> References:
+        if self._references is None:
+            self._references = load_references()
+        return self._references
+
+    def reload(self) -> None:
+        """Read the store again and refill filters, matrix and chart."""
+        with ResultsStore() as store:
+            self.runs = store.eval_runs()
+        for name, options in filter_options(self.runs).items():
+            select = self.query_one(f"#f-{name}", Select)
+            current = select.value
+            with self.prevent(Select.Changed):
+                select.set_options(options)
+                if current in [v for _, v in options]:
+                    select.value = current
+        self.rebuild()
+
+    def filters(self) -> Filters:
+        def value(name: str):
+            chosen = self.query_one(f"#f-{name}", Select).value
+            return None if chosen is Select.NULL else chosen
+
+        return Filters(precision=value("precision"), device=value("device"),
+                       mode=value("mode"), num_fewshot=value("fewshot"))
+
+    def labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        params, labels = {}, {}
+        catalog = getattr(self.app, "catalog", None)
+        for entry in catalog or ():
+            params[entry.id] = entry.params_label
+            labels[entry.id] = (entry.repo or entry.name).split("/")[-1]
+        return params, labels
+
+    def build(self, metric: str) -> Matrix:
+        params, labels = self.labels()
+        return build_matrix(self.runs, metric, filters=self.filters(),
+                            references=self.references, accuracy_metric=self.accuracy_metric,
+                            params=params, labels=labels)
+
+    # ---- drawing -------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        self.matrix = matrix = self.build(self.metric)
+        table = self.query_one("#matrix", DataTable)
+        where = table.cursor_coordinate
+        table.clear(columns=True)
+        table.add_column("Model", key="model")
+        table.add_column("Params", key="params")
+        for task in matrix.tasks:
+            table.add_column(short_name(task), key=task)
+        table.add_column("Avg", key="avg")
+        for row in matrix.rows:
+            table.add_row(*row_cells(row, matrix, self.with_references), key=row.model_id)
+        self.sub_title = self.describe()
+        if matrix.rows:
+            table.cursor_coordinate = where  # clamped by the table
+        self.show_cell()
+
+    def describe(self) -> str:
+        title = self.matrix.title if self.matrix else ""
+        if self.metric == "accuracy" and self.accuracy_metric != "primary":
+            title += f" · {self.accuracy_metric}"
+        shown = sum(1 for r in self.runs if self.filters().accepts(r))
+        return f"{title} · {shown} of {len(self.runs)} run(s) match the filters"
+
+    def current(self) -> tuple[int | None, str | None]:
+        """(row index, task or None for the model / Avg columns) under the cursor."""
+        table = self.query_one("#matrix", DataTable)
+        if self.matrix is None or not self.matrix.rows:
+            return None, None
+        row, column = table.cursor_coordinate
+        tasks = self.matrix.tasks
+        task = tasks[column - 2] if 2 <= column < 2 + len(tasks) else None
+        return min(row, len(self.matrix.rows) - 1), task
+
+    def show_cell(self) -> None:
+        info = self.query_one("#cell-info", Static)
+        row, task = self.current()
+        if row is None:
+            info.update(Text("No results match: evaluate a model (e on the catalog), "
+                             "`smollm-tui eval`, or `smollm-tui import FILE`; or widen "
+                             "the filters.", style="dim") if self.runs else
+                        Text("No results stored yet: evaluate a model (e on the catalog) "
+                             "or `smollm-tui import FILE`.", style="dim"))
+        else:
+            info.update(cell_details(self.matrix.rows[row], task, self.matrix))
+        self.draw_chart(task)
+
+    def draw_chart(self, task: str | None) -> None:
+        plot = self.query_one("#chart", PlotextPlot)
+        plt = plot.plt
+        plt.clear_figure()
+        matrix = self.matrix
+        column = short_name(task) if task else "average"
+        points = []
+        for row in matrix.rows if matrix else []:
+            value = row.cells[task].value if task else row.average
+            if value is not None:
+                points.append((visible(row.label)[:14], value))
+        if points:
+            plt.bar([p[0] for p in points], [p[1] for p in points], width=0.5)
+            plt.title(f"{matrix.title}: {column}")
+        else:
+            plt.title(f"{matrix.title if matrix else ''}: nothing to chart")
+        plot.refresh()
+
+    # ---- events and keys -----------------------------------------------------------
+
+    def on_tabs_tab_activated(self, message: Tabs.TabActivated) -> None:
+        if message.tab.id and message.tab.id != self.metric:
+            self.metric = message.tab.id
+            self.rebuild()
+
+    def on_select_changed(self, message: Select.Changed) -> None:
+        self.rebuild()
+
+    def on_data_table_cell_highlighted(self, message: DataTable.CellHighlighted) -> None:
+        self.show_cell()
+
+    def on_button_pressed(self, message: Button.Pressed) -> None:
+        if message.button.id == "export":
+            self.action_export()
+
+    def action_metric(self, metric: str) -> None:
+        self.query_one(Tabs).active = metric
+
+    def action_cycle_accuracy(self) -> None:
+        choices = ACCURACY_CHOICES
+        self.accuracy_metric = choices[(choices.index(self.accuracy_metric) + 1) % len(choices)]
+        self.notify(f"Accuracy metric: {self.accuracy_metric}", timeout=2)
+        if self.metric == "accuracy":
+            self.rebuild()
+
+    def action_toggle_references(self) -> None:
+        self.with_references = not self.with_references
+        self.notify("Published figures shown in brackets" if self.with_references
+                    else "Published figures hidden", timeout=2)
+        self.rebuild()
+
+    def action_export(self) -> None:
+        """All four tables under the current filters, as Markdown, CSV and JSON."""
+        if not self.runs:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        matrices = [self.build(metric) for metric in REPORT_ORDER]
+        stem = "compare-" + time.strftime("%Y%m%d-%H%M%S")
+        self.last_export = write_reports(matrices, data_dir() / "reports", stem)
+        md, *others = self.last_export
+        self.notify(f"{md}\nand {', '.join(p.name for p in others)}", title="Report exported",
+                    timeout=15, markup=False)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,386 @@
+"""Evaluate one model: choose tasks, quick or full, few-shot; progress; results; history.
+
+The run goes through the model's worker (loading it first if needed) in a thread worker;
+every finished task is stored by engine.evaluation.batch.stream_and_store, the same code
+the `eval` command stores with, and reported back as this module's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    RadioButton,
+    RadioSet,
+    Static,
+)
+
+from engine.catalog import ModelEntry
+from engine.errors import SmollmError, UsageError
+from engine.evaluation.batch import stream_and_store
+from engine.evaluation.tasks import REGISTRY, include_paths, local_task_names, short_name
+from engine.results.store import EvalRun, ResultsStore
+from engine.settings import LoadOptions
+from engine.worker import protocol as p
+from tui import messages as m
+from tui.safe_text import plain
+from tui.widgets.eval_tables import (
+    HISTORY_COLUMNS,
+    RESULT_COLUMNS,
+    history_cells,
+    result_cells,
+)
+from tui.widgets.eval_task_list import EvalTaskList, task_details
+from tui.widgets.memory_meter import MemoryMeter
+
+DEFAULT_LIMIT = 100
+HISTORY_ROWS = 200
+
+
+# ---- messages from the evaluation worker -------------------------------------------------
+
+
+@dataclass
+class EvalProgressed(Message):
+    task: str
+    done: int
+    total: int
+    eta_s: float | None
+
+
+@dataclass
+class EvalTaskStored(Message):
+    run: EvalRun
+
+
+@dataclass
+class EvalFinished(Message):
+    outcome: str  # done | cancelled | failed | died
+    message: str | None = None
+
+
+def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
+               include_path: str | None) -> p.EvalSpec:
+    """The form's values as an EvalSpec; a UsageError says what to fix."""
+    if not tasks:
+        raise UsageError("tick at least one task (space), then press enter")
+    n = None
+    if not full:
+        raw = limit.strip() or str(DEFAULT_LIMIT)
+        if not raw.isdigit() or int(raw) < 1:
+            raise UsageError("the sample limit must be a whole number of at least 1 "
+                             "(or choose full)")
+        n = int(raw)
+    shots = None
+    if fewshot.strip():
+        if not fewshot.strip().isdigit():
+            raise UsageError("few-shot must be a whole number of 0 or more, or blank for "
+                             "each task's default")
+        shots = int(fewshot.strip())
+    return p.EvalSpec(tasks=tuple(tasks), limit=n, num_fewshot=shots,
+                      include_path=include_path or None)
+
+
+class EvaluateScreen(Screen):
+    """`EvaluateScreen(entry, options, include_path=None)`: evaluate ``entry`` loaded with
+    ``options`` through the app's ModelSession. ``include_path``: a folder (several joined
+    with os.pathsep) of the user's own lm-eval task YAML files, listed beside the built-in
+    tasks (SMOLLM_TUI_TASKS is honoured too)."""
+
+    DEFAULT_CSS = """
+    EvaluateScreen #status { height: 1; padding: 0 1; background: $boost; }
+    EvaluateScreen #setup { height: 9; }
+    EvaluateScreen.-tall #setup { height: 16; }
+    EvaluateScreen EvalTaskList { width: 1fr; height: 100%; border: none; padding: 0; }
+    EvaluateScreen #form { width: 30; padding: 0 1; border-left: solid $panel-lighten-2; }
+    EvaluateScreen #form Horizontal { height: 1; }
+    EvaluateScreen #form Label { width: 10; }
+    EvaluateScreen #form Input { width: 1fr; }
+    EvaluateScreen #form RadioSet { height: 2; width: 1fr; }
+    EvaluateScreen #form Button { width: 1fr; margin: 1 0 0 0; }
+    EvaluateScreen #task-info { height: 1; padding: 0 1; color: $text-muted; }
+    EvaluateScreen #progress-row { height: 1; padding: 0 1; }
+    EvaluateScreen ProgressBar { width: 30; }
+    EvaluateScreen #progress-text { width: 1fr; }
+    EvaluateScreen .title { height: 1; padding: 0 1; text-style: bold; background: $panel; }
+    EvaluateScreen #results { height: 1fr; min-height: 3; }
+    EvaluateScreen #history { height: 1fr; min-height: 3; }
+    """
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("escape", "cancel_or_back", "Cancel / back"),
+        Binding("ctrl+r", "run", "Run"),
+    ]
+
+    def __init__(self, entry: ModelEntry, options: LoadOptions, *,
+                 include_path: str | None = None):
+        super().__init__()
+        self.entry = entry
+        self.options = options
+        self.include_path = include_path
+        self.running = False
+        self.cancelling = False
+        self.spec: p.EvalSpec | None = None
+        self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
+
+    # ---- layout --------------------------------------------------------------------
+
+    def task_names(self) -> list[str]:
+        """Built-in registry tasks, then the tasks of the include path(s)."""
+        try:
+            local = local_task_names(include_paths(self.include_path))
+        except UsageError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            local = []
+        builtin = [t.name for t in REGISTRY]
+        return [*[t for t in local if t not in builtin], *builtin]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="status")
+        with Horizontal(id="setup"):
+            yield EvalTaskList(self.task_names(), id="tasks", compact=True)
+            with Vertical(id="form"):
+                yield RadioSet(RadioButton("quick", value=True, id="quick"),
+                               RadioButton("full", id="full"), id="mode", compact=True)
+                with Horizontal():
+                    yield Label("limit")
+                    yield Input(str(DEFAULT_LIMIT), id="limit", compact=True, type="integer")
+                with Horizontal():
+                    yield Label("few-shot")
+                    yield Input(placeholder="task default", id="fewshot", compact=True,
+                                type="integer")
+                yield Button("Run (enter)", id="run", variant="primary", compact=True)
+        yield Static(id="task-info")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=1, id="progress", show_eta=False)
+            yield Static(id="progress-text")
+        yield Static("Results", classes="title")
+        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Static(id="history-title", classes="title")
+        yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+        yield MemoryMeter()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Evaluate · {self.entry.name}"
+        self.sub_title = f"precision {self.options.precision} · device {self.options.device}"
+        for table, columns in (("#results", RESULT_COLUMNS), ("#history", HISTORY_COLUMNS)):
+            self.query_one(table, DataTable).add_columns(*columns)
+        self.set_progress_text(Text("tick tasks with space, then enter runs them",
+                                    style="dim"))
+        self.show_status()
+        self.load_history()
+        chooser = self.query_one(EvalTaskList)
+        chooser.focus()
+        if chooser.option_count:
+            chooser.highlighted = 0
+
+    def on_screen_resume(self) -> None:
+        self.load_history()
+
+    # ---- status lines --------------------------------------------------------------
+
+    def show_status(self) -> None:
+        session = self.app.session
+        if session.is_loaded(self.options) and session.info is not None:
+            info = session.info
+            precision = info.quantization or info.dtype.replace("torch.", "")
+            self.set_status(f"ready · {info.model_id} · {precision} on "
+                            f"{info.device_name or info.device} · {info.size_mb:.0f} MB")
+        elif session.state == "died":
+            self.set_status("the model's worker died: enter reloads it and runs", error=True)
+        else:
+            self.set_status(f"{self.entry.name} loads ({self.options.precision}) when you run")
+
+    def set_status(self, text: str, error: bool = False) -> None:
+        self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
+
+    def set_progress_text(self, text: Text) -> None:
+        self.query_one("#progress-text", Static).update(text)
+
+    def on_selection_list_selection_highlighted(
+            self, message: EvalTaskList.SelectionHighlighted) -> None:
+        self.query_one("#task-info", Static).update(task_details(message.selection.value))
+
+    # ---- history -------------------------------------------------------------------
+
+    def load_history(self) -> None:
+        with ResultsStore() as store:
+            runs = store.eval_runs(model_id=self.entry.id)
+        runs = sorted(runs, key=lambda r: (r.ended, r.id or 0), reverse=True)[:HISTORY_ROWS]
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for run in runs:
+            table.add_row(*history_cells(run))
+        title = Text(f"History of {self.entry.name}: ", style="bold")
+        title.append(f"{len(runs)} stored run(s)" if runs else "nothing stored yet",
+                     style="not bold")
+        self.query_one("#history-title", Static).update(title)
+
+    # ---- running -------------------------------------------------------------------
+
+    def on_eval_task_list_run_requested(self, message: EvalTaskList.RunRequested) -> None:
+        self.action_run()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        self.action_run()
+
+    def on_button_pressed(self, message: Button.Pressed) -> None:
+        if message.button.id == "run":
+            self.action_run()
+
+    def form_spec(self) -> p.EvalSpec:
+        full = self.query_one("#full", RadioButton).value
+        return parse_spec(list(self.query_one(EvalTaskList).selected), full,
+                          self.query_one("#limit", Input).value,
+                          self.query_one("#fewshot", Input).value, self.include_path)
+
+    def action_run(self) -> None:
+        if self.running:
+            self.notify("An evaluation is running: Esc cancels it.")
+            return
+        try:
+            spec = self.form_spec()
+        except SmollmError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.start(spec)
+
+    def start(self, spec: p.EvalSpec) -> None:
+        self.running, self.cancelling, self.spec = True, False, spec
+        self.query_one("#results", DataTable).clear()
+        self.stored = []
+        self.query_one("#run", Button).disabled = True
+        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+        names = ", ".join(short_name(t) for t in spec.tasks)
+        mode = f"quick, {spec.limit} samples" if spec.limit else "full"
+        self.set_progress_text(plain(f"starting {names} ({mode})"))
+        self._evaluate(spec)
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def _evaluate(self, spec: p.EvalSpec) -> None:
+        post = self.post_message
+        session = self.app.session
+        try:
+            if not session.is_loaded(self.options):
+                failures: list[str] = []
+
+                def post_load(message: Message) -> None:
+                    if isinstance(message, m.LoadFailed):
+                        failures.append(message.message)
+                    post(message)
+
+                session.load(self.options, post_load)
+                if not session.is_loaded(self.options) or session.info is None:
+                    outcome = "cancelled" if self.cancelling else "failed"
+                    post(EvalFinished(outcome, failures[-1] if failures else None))
+                    return
+            final = self._stream(spec, session)
+        except Exception as exc:  # a broken store or worker must not leave the screen stuck
+            post(EvalFinished("failed", str(exc) or type(exc).__name__))
+            return
+        if isinstance(final, p.WorkerDied):
+            post(EvalFinished("died", final.message))
+        elif isinstance(final, p.Failed):
+            post(EvalFinished("failed", final.message))
+        elif isinstance(final, p.Cancelled) or self.cancelling:
+            post(EvalFinished("cancelled"))
+        else:
+            post(EvalFinished("done"))
+
+    def _stream(self, spec: p.EvalSpec, session) -> object:
+        post = self.post_message
+
+        def on_event(event: object) -> None:
+            if isinstance(event, p.EvalProgress):
+                post(EvalProgressed(event.task, event.done, event.total, event.eta_s))
+
+        with ResultsStore() as store:
+            return stream_and_store(session.client.evaluate(spec), spec, session.info, store,
+                                    on_result=lambda result, run: post(EvalTaskStored(run)),
+                                    on_event=on_event)
+
+    # ---- what the worker reports ---------------------------------------------------
+
+    def on_load_stage(self, message: m.LoadStage) -> None:
+        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
+        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+
+    def on_model_loaded(self, message: m.ModelLoaded) -> None:
+        self.show_status()
+
+    def on_load_failed(self, message: m.LoadFailed) -> None:
+        self.set_status(f"not loaded: {message.message}", error=True)
+
+    def on_eval_progressed(self, message: EvalProgressed) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=max(message.total, 1), progress=message.done)
+        tasks = self.spec.tasks if self.spec else ()
+        index = tasks.index(message.task) + 1 if message.task in tasks else 0
+        text = Text(f"task {index}/{len(tasks)} ", style="bold")
+        text.append_text(plain(short_name(message.task)))
+        text.append(f" · {message.done}/{message.total} requests")
+        if message.eta_s is not None:
+            text.append(f" · ETA {_duration(message.eta_s)}")
+        if self.cancelling:
+            text.append(" · cancelling…", style="yellow")
+        self.set_progress_text(text)
+
+    def on_eval_task_stored(self, message: EvalTaskStored) -> None:
+        self.stored.append(message.run)
+        self.query_one("#results", DataTable).add_row(*result_cells(message.run))
+
+    def on_eval_finished(self, message: EvalFinished) -> None:
+        self.running = False
+        self.query_one("#run", Button).disabled = False
+        ok = sum(1 for r in self.stored if r.status == "ok")
+        text = Text(f"{message.outcome}: ", style=_OUTCOME_STYLE.get(message.outcome, ""))
+        text.append(f"{ok} of {len(self.spec.tasks) if self.spec else 0} task(s) ok, "
+                    f"{len(self.stored)} stored")
+        if message.message:
+            text.append(" · ")
+            text.append_text(plain(message.message.splitlines()[0][:200]))
+        self.set_progress_text(text)
+        if message.outcome == "done":
+            self.query_one("#progress", ProgressBar).update(total=1, progress=1)
+        if message.outcome in ("failed", "died") and message.message:
+            self.notify(message.message, title="Evaluation stopped", severity="error",
+                        timeout=10, markup=False)
+        self.show_status()
+        self.load_history()
+
+    # ---- keys ----------------------------------------------------------------------
+
+    def action_cancel_or_back(self) -> None:
+        if self.running:
+            if not self.cancelling:
+                self.cancelling = True
+                self.app.session.cancel()
+                self.set_progress_text(Text("cancelling… the running task stops within "
+                                            "seconds", style="yellow"))
+            return
+        self.app.pop_screen()
+
+
+_OUTCOME_STYLE = {"done": "bold green", "cancelled": "bold yellow", "failed": "bold red",
+                  "died": "bold red"}
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"

@@ -1,0 +1,84 @@
+"""Cells of the Compare screen's matrix and the detail line of one cell, as rich Text."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from engine.evaluation.tasks import short_name
+from engine.results.matrix import NOT_RUN, Cell, Matrix, Row
+from tui.safe_text import plain
+
+# digits per metric: accuracy %, ms, GB, MB
+DIGITS = {"accuracy": 1, "time": 1, "memory": 2, "size": 0}
+STATUS_STYLE = {"oom": "bold red", "failed": "red", NOT_RUN: "dim"}
+
+
+def number(value: float, metric: str) -> str:
+    return f"{value:,.{DIGITS.get(metric, 1)}f}"
+
+
+def cell_text(cell: Cell, metric: str, with_reference: bool = False) -> Text:
+    """ok: the figure ('!' when 3 standard errors off the published one); oom / failed in
+    red; not run as a dim dash."""
+    if cell.status != "ok":
+        label = "—" if cell.status == NOT_RUN else cell.status
+        return Text(label, style=STATUS_STYLE.get(cell.status, ""), justify="right")
+    if cell.value is None:
+        return Text("—", style="dim", justify="right")
+    text = Text(number(cell.value, metric), justify="right",
+                style="bold yellow" if cell.flagged else "")
+    if with_reference and cell.reference is not None:
+        text.append(f" ({number(cell.reference, metric)})", style="cyan")
+    if cell.flagged:
+        text.append(" !", style="bold yellow")
+    return text
+
+
+def average_text(row: Row, metric: str) -> Text:
+    avg = row.average
+    return Text("—" if avg is None else number(avg, metric), justify="right", style="bold")
+
+
+def row_cells(row: Row, matrix: Matrix, with_reference: bool = False) -> list[Text]:
+    return [plain(row.label), Text(row.params, justify="right"),
+            *[cell_text(row.cells[t], matrix.metric, with_reference) for t in matrix.tasks],
+            average_text(row, matrix.metric)]
+
+
+def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
+    """The line under the matrix: what the cursor's cell is, its reference and error."""
+    text = plain(row.label, "bold")
+    if task is None:
+        avg = row.average
+        text.append(f" · average over {sum(c.value is not None for c in row.cells.values())} "
+                    "task(s): ")
+        text.append("—" if avg is None else number(avg, matrix.metric))
+        return text
+    cell = row.cells[task]
+    text.append(" · ")
+    text.append_text(plain(short_name(task)))
+    text.append(" · ")
+    if cell.status == NOT_RUN:
+        text.append("not run with these filters", style="dim")
+        return text
+    if cell.status != "ok":
+        text.append(cell.status, style=STATUS_STYLE.get(cell.status, ""))
+        if cell.error:
+            text.append(": ")
+            text.append_text(plain(cell.error.splitlines()[0][:300]))
+        return text
+    if cell.value is None:
+        return text.append("no figure", style="dim")
+    text.append(number(cell.value, matrix.metric), style="bold")
+    if cell.stderr is not None:
+        text.append(f" ± {number(cell.stderr, matrix.metric)}")
+    if cell.metric:
+        text.append(f" ({cell.metric.split(',')[0]})", style="dim")
+    if cell.reference is not None:
+        text.append(f" · published {number(cell.reference, matrix.metric)}")
+        text.append(f" ({cell.reference_source})", style="dim")
+        text.append(f" · difference {cell.difference:+.1f}",
+                    style="bold yellow" if cell.flagged else "")
+        if cell.flagged:
+            text.append(" · more than 3 standard errors off", style="bold yellow")
+    return text
