@@ -32,9 +32,12 @@ run: setup
 
 lint: setup
 	$(VENV)/bin/ruff check engine tui tests bench
-	@if command -v python3.10 >/dev/null 2>&1; then \
-	  python3.10 -m compileall -q engine tui && echo "byte-compiled with python3.10"; \
-	fi
+	@py310=$$(for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
+	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done); \
+	if [ -n "$$py310" ]; then \
+	  "$$py310" -m compileall -q -x '/__pycache__/' engine tui && \
+	  echo "byte-compiled engine/ and tui/ with $$py310"; \
+	else echo "no python3.10 here: skipped the 3.10 byte-compile"; fi
 
 imports: setup
 	$(VENV)/bin/lint-imports

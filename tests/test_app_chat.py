@@ -1,0 +1,175 @@
+"""The chat screen with Pilot and the real worker process running a tiny model:
+catalog -> chat -> send -> streamed reply -> stop -> regenerate -> a setting applied;
+a killed worker; bad text shown literally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+from app_fixtures import make_app, make_scripted_app
+from textual.widgets import Input, Static
+
+from engine.settings import LoadOptions
+from tui import messages as m
+from tui.screens.catalog import CatalogScreen
+from tui.screens.chat import ChatScreen
+from tui.widgets.transcript import ReplyTurn, UserTurn
+
+
+class WatchedChat(ChatScreen):
+    """The real chat screen, telling the test when the first chunk of a reply arrived."""
+
+    def __init__(self, *args, on_first_chunk=None) -> None:
+        super().__init__(*args)
+        self.first_chunk = asyncio.Event()
+        self.on_first_chunk = on_first_chunk
+
+    async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
+        await super().on_reply_chunk(message)
+        if not self.first_chunk.is_set():
+            self.first_chunk.set()
+            if self.on_first_chunk is not None:
+                self.on_first_chunk()
+
+
+async def open_watched_chat(pilot, model_id: str, on_first_chunk=None) -> WatchedChat:
+    app = pilot.app
+    options = LoadOptions(model_id, catalog_path=app.catalog_path)
+    screen = WatchedChat(app.catalog.get(model_id), options, on_first_chunk=on_first_chunk)
+    await app.push_screen(screen)
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    return screen
+
+
+async def open_chat(pilot, model_id: str) -> ChatScreen:
+    await pilot.press("slash", *model_id, "enter", "c")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    screen = pilot.app.screen
+    assert isinstance(screen, ChatScreen)
+    return screen
+
+
+async def send(pilot, text: str) -> ReplyTurn:
+    await pilot.press(*text, "enter")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    return pilot.app.screen.query(ReplyTurn).last()
+
+
+def stats_of(reply: ReplyTurn) -> str:
+    return str(reply.query_one(".stats", Static).render())
+
+
+async def set_control(pilot, screen: ChatScreen, name: str, value: str) -> None:
+    box = screen.query_one(f"#set-{name}", Input)
+    box.value = value
+    await pilot.pause()
+
+
+async def test_send_stream_stop_regenerate_and_settings(tiny_catalog: Path):
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_chat(pilot, "tiny-llama")
+        assert app.session.state == "ready" and app.session.info.model_id == "tiny-llama"
+
+        await set_control(pilot, screen, "temperature", "0")
+        await set_control(pilot, screen, "max_new_tokens", "12")
+        reply = await send(pilot, "Hello there")
+        assert reply.text and "12 tokens" in stats_of(reply) and "length" in stats_of(reply)
+        assert [t.role for t in screen.conversation.turns] == ["user", "assistant"]
+        assert screen.conversation.turns[1].content == reply.text
+        assert "context " in str(screen.query_one("#context", Static).render())
+
+        # Regenerate: greedy, so the same text comes back in a new reply; still one exchange.
+        first = reply.text
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(screen.query(ReplyTurn)) == 1
+        assert screen.query(ReplyTurn).last().text == first
+        assert len(screen.conversation.turns) == 2
+
+        # A changed setting is applied to the next reply.
+        await set_control(pilot, screen, "max_new_tokens", "3")
+        reply = await send(pilot, "Again")
+        assert "3 tokens" in stats_of(reply)
+
+        # A bad value is refused with its range and does not change the settings.
+        await set_control(pilot, screen, "top_p", "7")
+        problem = str(screen.query_one("#problem", Static).render())
+        assert "top_p must be in [0.01, 1.0]" in problem
+        assert screen.settings.top_p == 0.9
+
+        await pilot.press("escape")  # nothing running: back to the catalog
+        assert isinstance(app.screen, CatalogScreen)
+
+
+async def test_esc_stops_a_long_reply_at_once(tiny_catalog: Path):
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_watched_chat(pilot, "tiny-llama")
+        await set_control(pilot, screen, "max_new_tokens", "2000")
+        await pilot.press(*"Tell me everything", "enter")
+        await asyncio.wait_for(screen.first_chunk.wait(), 60)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        stats = stats_of(screen.query(ReplyTurn).last())
+        assert "stopped" in stats
+        assert int(stats.split(" tokens")[0]) < 2000
+        assert isinstance(app.screen, WatchedChat)  # Esc stopped the reply, did not leave
+
+
+async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_watched_chat(
+            pilot, "tiny-llama",
+            on_first_chunk=lambda: os.kill(app.session.client.pid, signal.SIGKILL))
+        await set_control(pilot, screen, "max_new_tokens", "1500")
+        await pilot.press(*"Go on", "enter")
+        await asyncio.wait_for(screen.first_chunk.wait(), 60)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.state == "died"
+        assert any("killed, most likely out of memory" in str(n.message)
+                   for n in app._notifications)
+        assert "killed" in stats_of(screen.query(ReplyTurn).last())
+
+        await pilot.press("ctrl+r")  # reload
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        assert app.session.state == "ready"
+        await set_control(pilot, screen, "max_new_tokens", "2")
+        assert "2 tokens" in stats_of(await send(pilot, "Still there?"))
+
+
+BAD = ["[bold]x[/]", "[/]", "[link=x]y[/link]", "\x1b[31mred\x1b[0m", "bell\x07 and nul\x00"]
+
+
+async def test_bad_text_from_the_user_and_the_model_is_shown_literally():
+    reply = " ".join(BAD)
+    app = make_scripted_app()
+    app.session._client_factory = lambda catalog_path=None: __import__(
+        "app_fixtures").ScriptedClient(reply=reply)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_chat(pilot, "smollm2-135m-instruct")
+        for text in [*BAD, "x" * 100_000]:
+            screen.query_one("#prompt").insert(text)
+            await pilot.press("enter")
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        users = [str(u.render()) for u in screen.query(UserTurn)]
+        assert users[0] == "[bold]x[/]" and users[2] == "[link=x]y[/link]"
+        assert users[3] == "\u241b[31mred\u241b[0m" and users[4] == "bell\u2407 and nul\u2400"
+        assert len(users[5]) == 100_000
+        last = screen.query(ReplyTurn).last()
+        assert last.text.strip() == reply.strip()
+        assert isinstance(app.screen, ChatScreen)
