@@ -33,7 +33,7 @@ HELP = """\
 | `ctrl+r` | regenerate the last reply (after a crash: reload the model) |
 | `ctrl+l` | clear · `ctrl+s` save transcript (Markdown and JSON) |
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
-| `tab` | to the generation controls (temperature, top-p, top-k, repetition penalty, …) |
+| `ctrl+g` | show/hide the generation controls (temperature, top-p, top-k, repetition penalty, …); `tab` moves between them |
 
 ## Evaluate
 | key | does |
