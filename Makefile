@@ -47,8 +47,10 @@ pytest: setup
 
 test: lint imports pytest
 
+# A fresh app home each time, so the pictures do not depend on (or change) your own data.
 screenshots: setup
-	$(PY) -m tui.screenshots screenshots
+	SMOLLM_TUI_HOME=$$(mktemp -d) SMOLLM_TUI_BUNDLED_DIR=$(CURDIR)/.cache/bundled \
+	  $(PY) -m tui.screenshots screenshots
 
 bench: setup
 	$(PY) bench/startup.py

@@ -36,6 +36,16 @@ async def _system(pilot: Pilot) -> None:
     await pilot.pause(3)  # a few samples for the charts
 
 
+async def _evaluate(pilot: Pilot) -> None:
+    await pilot.press("e")
+    await pilot.pause()
+
+
+async def _compare(pilot: Pilot) -> None:
+    await pilot.press("m")
+    await pilot.pause()
+
+
 async def _chat(pilot: Pilot) -> None:
     await pilot.press("c")
     await pilot.pause()  # the chat screen mounts and starts loading
@@ -51,7 +61,22 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "help": _help,
     "system": _system,
     "chat": _chat,
+    "evaluate": _evaluate,
+    "compare": _compare,
 }
+
+# Our own small multiple-choice tasks (tests/fixtures/tasks): a real quick evaluation of the
+# bundled model gives the Compare screenshot real figures without any download.
+FIXTURE_TASKS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tasks"
+
+
+def measure_for_compare() -> None:
+    import subprocess
+
+    for precision in ("fp32", "int8"):
+        subprocess.run([sys.executable, "-m", "tui.cli", "eval", "smollm2-135m-instruct",
+                        "--tasks", "fx_choice4,fx_yesno,fx_choice2", "--include-path",
+                        str(FIXTURE_TASKS), "--precision", precision, "--full"], check=True)
 
 
 async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path) -> Path:
@@ -70,6 +95,8 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     wanted = argv[1:] or list(SHOTS)
+    if "compare" in wanted and FIXTURE_TASKS.is_dir():
+        measure_for_compare()
     for name in wanted:
         print(asyncio.run(take(name, SHOTS[name], out)))
     return 0

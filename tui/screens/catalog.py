@@ -61,7 +61,7 @@ class CatalogScreen(Screen):
     CatalogScreen #filter.visible { display: block; }
     CatalogScreen DataTable { height: 1fr; }
     CatalogScreen #body { height: 1fr; }
-    CatalogScreen ModelDetails { width: 44; border-left: solid $panel-lighten-2; }
+    CatalogScreen ModelDetails { width: 34; border-left: solid $panel-lighten-2; }
     CatalogScreen.-narrow #body { layout: vertical; }
     CatalogScreen.-narrow ModelDetails { width: 1fr; height: 8; border-left: none;
         border-top: solid $panel-lighten-2; }
