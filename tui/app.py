@@ -59,6 +59,20 @@ class SmollmApp(App):
     def model_overview(self) -> list[ModelOverview]:
         return self.overview_source(self.catalog, self.precision, self.device)
 
+    def fit_text(self, entry: ModelEntry) -> str:
+        """'needs about 1,489 MB: fits (estimated)' for the loading line."""
+        row = next((r for r in self.model_overview() if r.entry.id == entry.id), None)
+        if row is None or row.size_mb is None:
+            return "memory need unknown"
+        how = "measured" if row.fit_measured else "estimated"
+        return f"needs about {row.size_mb:,.0f} MB: {row.fit} ({how})"
+
+    def model_loaded(self, info) -> None:
+        """Mark the load on the telemetry charts and follow the worker's memory."""
+        if self.telemetry is not None and hasattr(self.telemetry, "add_mark"):
+            self.telemetry.add_mark(f"loaded {info.model_id} {info.dtype} on {info.device}")
+            self.telemetry.watch_process("worker", getattr(self.session.client, "pid", None))
+
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]
         self.notify(f"Precision: {self.precision}", timeout=2)

@@ -81,7 +81,8 @@ class ChatScreen(Screen):
         if session.is_loaded(self.options):
             self.set_status(f"ready · {self.describe_loaded()}")
         else:
-            self.set_status(f"loading {self.entry.name} ({self.options.precision}) …")
+            self.set_status(f"loading {self.entry.name} ({self.options.precision}) · "
+                            f"{self.app.fit_text(self.entry)} …")
             self._load()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -94,6 +95,7 @@ class ChatScreen(Screen):
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
         self.set_status(f"ready · {self.describe_loaded()}")
+        self.app.model_loaded(message.info)
         self.update_context(0)
 
     async def on_load_failed(self, message: m.LoadFailed) -> None:

@@ -33,7 +33,8 @@ HELP = """\
 | `ctrl+r` | regenerate the last reply (after a crash: reload the model) |
 | `ctrl+l` | clear · `ctrl+s` save transcript (Markdown and JSON) |
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
-| `ctrl+g` | show/hide the generation controls (temperature, top-p, top-k, repetition penalty, …); `tab` moves between them |
+| `ctrl+g` | show/hide the generation controls (temperature, top-p, top-k, …) |
+| `tab` | move between the prompt and the controls |
 
 ## Evaluate
 | key | does |

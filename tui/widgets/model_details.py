@@ -33,11 +33,52 @@ def details_renderable(row: ModelOverview, full: bool = False):
     if e.trust_remote_code:
         parts.append(plain("Runs the repository's own Python code when loaded: you will be "
                            "asked for consent first.", "bold yellow"))
+    parts.append(results_line(row))
     if e.notes:
         parts.append(plain(e.notes, "italic"))
+    if full:
+        history = history_table(e.id)
+        if history is not None:
+            parts.append(history)
     if full and e.facts_from:
         parts.append(plain("Facts from: " + ", ".join(e.facts_from), "dim"))
     return Group(*parts)
+
+
+def results_line(row: ModelOverview) -> Text:
+    """Results so far, as the catalog knows them (the Compare screen has every run)."""
+    text = Text("results ", style="dim")
+    if row.best_avg_accuracy is None and row.last_tokens_per_s is None:
+        text.append("none yet: e evaluates, c chats (its speed is kept)", style="dim")
+        return text
+    if row.best_avg_accuracy is not None:
+        text.append(f"best average accuracy {row.best_avg_accuracy:.1f}%  ")
+    if row.last_tokens_per_s is not None:
+        text.append(f"last speed {row.last_tokens_per_s:.1f} tok/s  ")
+    if row.fit_measured and row.size_mb is not None:
+        text.append(f"measured peak {row.size_mb:,.0f} MB")
+    return text
+
+
+def history_table(model_id: str) -> Table | None:
+    """Every stored evaluation of the model, newest first (for the full details)."""
+    from engine.results.matrix import accuracy_of
+    from engine.results.store import ResultsStore
+
+    with ResultsStore() as store:
+        runs = store.eval_runs(model_id=model_id)
+    if not runs:
+        return None
+    table = Table(title="evaluations", title_justify="left", box=None, padding=(0, 1))
+    for column in ("task", "status", "accuracy %", "ms/sample", "precision", "samples"):
+        table.add_column(column, no_wrap=True)
+    for run in reversed(runs[-12:]):
+        value = accuracy_of(run)[0]
+        table.add_row(plain(run.task), plain(run.status),
+                      "—" if value is None else f"{value:.1f}",
+                      "—" if run.time_per_sample_ms is None else f"{run.time_per_sample_ms:.0f}",
+                      plain(run.precision), str(run.samples))
+    return table
 
 
 class ModelDetails(Static):
