@@ -51,9 +51,13 @@ def hf_cache_dir() -> Path:
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HUGGINGFACE_HUB_CACHE"):
         return Path(os.environ["HUGGINGFACE_HUB_CACHE"]).expanduser()
-    hf_home = os.environ.get("HF_HOME")
-    if hf_home:
-        return Path(hf_home).expanduser() / "hub"
+    return hf_home() / "hub"
+
+
+def hf_home() -> Path:
+    """HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface."""
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "hub"
+    return base / "huggingface"

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from engine.errors import SmollmError, UsageError
-from engine.paths import hf_cache_dir
+from engine.paths import hf_cache_dir, hf_home
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,7 @@ def datasets_cache_dir() -> Path:
     """Where `datasets` keeps prepared (Arrow) datasets, honouring its variables."""
     if os.environ.get("HF_DATASETS_CACHE"):
         return Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
-    hf_home = os.environ.get("HF_HOME")
-    if hf_home:
-        return Path(hf_home).expanduser() / "datasets"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "datasets"
+    return hf_home() / "datasets"
 
 
 def dataset_cached(dataset: str) -> bool:
