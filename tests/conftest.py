@@ -62,3 +62,15 @@ def tiny_catalog(tiny_llama: Path, tiny_t5: Path, tmp_path_factory) -> Path:
     path.write_text(overlay_text({"tiny-llama": tiny_llama, "tiny-t5": tiny_t5},
                                  kind={"tiny-t5": "seq2seq"}))
     return path
+
+
+@pytest.fixture
+def local_hub(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A Hub on 127.0.0.1 (tests/hub_server.py) serving the tiny model and its variants,
+    a fresh Hugging Face cache, and HF_ENDPOINT pointed at the server."""
+    from hub_server import isolate_hf, standard_server
+
+    isolate_hf(tmp_path, monkeypatch)
+    with standard_server(tiny_llama) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server

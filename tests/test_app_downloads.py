@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from app_fixtures import make_app
-from hub_server import isolate_hf, overlay_text, standard_server
+from hub_server import overlay_text
 
 from engine import consent
 from engine.downloads import FINAL_EVENTS
@@ -18,14 +18,10 @@ from tui.screens.dialogs import ChoiceScreen
 
 
 @pytest.fixture
-def hub_overlay(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    isolate_hf(tmp_path, monkeypatch)
-    with standard_server(tiny_llama) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        path = tmp_path / "hub.toml"
-        path.write_text(overlay_text({"tiny-hub": "tests/tiny-llama"},
-                                     remote_code=("tiny-hub",)))
-        yield path
+def hub_overlay(local_hub, tmp_path: Path) -> Path:
+    path = tmp_path / "hub.toml"
+    path.write_text(overlay_text({"tiny-hub": "tests/tiny-llama"}, remote_code=("tiny-hub",)))
+    return path
 
 
 def row_of(screen: CatalogScreen, model_id: str):

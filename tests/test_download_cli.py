@@ -11,23 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hub_server import WEIGHTS, HubServer, Slow, isolate_hf, standard_overlay, standard_server
+from hub_server import WEIGHTS, HubServer, Slow, standard_overlay
 
 CLI = [sys.executable, "-m", "tui.cli"]
 
 
 @pytest.fixture
-def server(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    isolate_hf(tmp_path, monkeypatch)
-    with standard_server(tiny_llama) as hub_server:
-        monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-        yield hub_server
-
-
-@pytest.fixture
-def cli(server: HubServer, cli_env: dict[str, str], tmp_path: Path):
+def cli(local_hub: HubServer, cli_env: dict[str, str], tmp_path: Path):
     """Run `smollm-tui --catalog <overlay> ARGS` with the test Hub; returns CompletedProcess."""
-    overlay = standard_overlay(server, tmp_path / "hub.toml")
+    overlay = standard_overlay(local_hub, tmp_path / "hub.toml")
     env = dict(cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE",
                                                       "HF_TOKEN_PATH")})
     env.pop("HF_TOKEN", None)
@@ -52,8 +44,8 @@ def _status(cli, model_id: str) -> dict:
     return next(row for row in json.loads(result.stdout) if row["model_id"] == model_id)
 
 
-def test_download_then_models_then_rm(cli, server):
-    commit = server.repos["tests/tiny-llama"].commit
+def test_download_then_models_then_rm(cli, local_hub):
+    commit = local_hub.repos["tests/tiny-llama"].commit
     result = cli("download", "tiny-hub")
     assert result.returncode == 0, result.stderr
     assert f"tiny-hub: 6 files, 16.4 MB (16.4 MB fetched now) at revision {commit[:12]}" in (
@@ -77,7 +69,7 @@ def test_download_then_models_then_rm(cli, server):
     assert "nothing to delete" in cli("rm", "tiny-hub", "--yes").stdout
 
 
-def test_rm_asks_on_a_terminal(cli, server):
+def test_rm_asks_on_a_terminal(cli, local_hub):
     assert cli("download", "tiny-hub").returncode == 0
     for answer, kept in ((b"n\n", True), (b"y\n", False)):
         main, child = pty.openpty()
@@ -91,11 +83,11 @@ def test_rm_asks_on_a_terminal(cli, server):
         assert _status(cli, "tiny-hub")["on_disk"] is kept
 
 
-def test_ctrl_c_cancels_and_a_rerun_resumes(cli, server):
-    size = len(server.repos["tests/tiny-llama"].files[WEIGHTS])
-    server.slow[WEIGHTS] = Slow(after=2**20)
+def test_ctrl_c_cancels_and_a_rerun_resumes(cli, local_hub):
+    size = len(local_hub.repos["tests/tiny-llama"].files[WEIGHTS])
+    local_hub.slow[WEIGHTS] = Slow(after=2**20)
     process = cli("download", "tiny-hub", popen=True)
-    assert server.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=60)
+    assert local_hub.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=60)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
@@ -104,16 +96,16 @@ def test_ctrl_c_cancels_and_a_rerun_resumes(cli, server):
     kept = _status(cli, "tiny-hub")["partial_bytes"]
     assert 2**20 <= kept < size
 
-    server.slow.clear()
-    assert server.wait_idle()
-    server.reset_counts()
+    local_hub.slow.clear()
+    assert local_hub.wait_idle()
+    local_hub.reset_counts()
     result = cli("download", "tiny-hub")
     assert result.returncode == 0, result.stderr
-    assert server.sent[WEIGHTS] == size - kept
+    assert local_hub.sent[WEIGHTS] == size - kept
     assert _status(cli, "tiny-hub")["state"] == "yes"
 
 
-def test_errors_are_one_line_and_never_show_the_token(cli, server):
+def test_errors_are_one_line_and_never_show_the_token(cli, local_hub):
     missing = cli("download", "missing-hub")
     assert missing.returncode == 1
     assert missing.stderr.startswith("smollm-tui: error: tests/no-such-repo was not found")

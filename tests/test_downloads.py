@@ -6,7 +6,7 @@ import queue
 from pathlib import Path
 
 import pytest
-from hub_server import WEIGHTS, HubServer, Slow, isolate_hf, standard_overlay, standard_server
+from hub_server import WEIGHTS, HubServer, Slow, standard_overlay
 
 from engine import hub
 from engine.catalog import load_catalog
@@ -24,16 +24,8 @@ from engine.downloads import (
 
 
 @pytest.fixture
-def server(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    isolate_hf(tmp_path, monkeypatch)
-    with standard_server(tiny_llama) as hub_server:
-        monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-        yield hub_server
-
-
-@pytest.fixture
-def catalog(server: HubServer, tmp_path: Path):
-    return load_catalog(standard_overlay(server, tmp_path / "hub.toml"))
+def catalog(local_hub: HubServer, tmp_path: Path):
+    return load_catalog(standard_overlay(local_hub, tmp_path / "hub.toml"))
 
 
 @pytest.fixture
@@ -80,11 +72,11 @@ def test_one_download_at_a_time_in_order_with_progress(downloads, catalog):
     assert hub.local_status(catalog.get("tiny-hub")).on_disk
 
 
-def test_cancel_the_current_download_then_the_next_runs(downloads, catalog, server):
-    server.slow[WEIGHTS] = Slow(after=2**20)
+def test_cancel_the_current_download_then_the_next_runs(downloads, catalog, local_hub):
+    local_hub.slow[WEIGHTS] = Slow(after=2**20)
     downloads.submit(catalog.get("tiny-hub"))
     downloads.submit(catalog.get("bin-hub"))
-    assert server.wait_sent(WEIGHTS, 2**20 + 8192)
+    assert local_hub.wait_sent(WEIGHTS, 2**20 + 8192)
     assert downloads.is_busy("tiny-hub")
     assert downloads.cancel()  # the running one
     events = _until_final(downloads, 2)
@@ -95,8 +87,8 @@ def test_cancel_the_current_download_then_the_next_runs(downloads, catalog, serv
     assert hub.local_status(catalog.get("tiny-hub")).state == "partial"
 
 
-def test_cancel_a_waiting_download_removes_it(downloads, catalog, server):
-    server.slow[WEIGHTS] = Slow(after=0, chunk=64 * 1024)
+def test_cancel_a_waiting_download_removes_it(downloads, catalog, local_hub):
+    local_hub.slow[WEIGHTS] = Slow(after=0, chunk=64 * 1024)
     downloads.submit(catalog.get("tiny-hub"))
     waiting = downloads.submit(catalog.get("bin-hub"))
     assert downloads.cancel("bin-hub")

@@ -20,7 +20,6 @@ from hub_server import (
     Slow,
     isolate_hf,
     standard_overlay,
-    standard_server,
 )
 
 from engine import hub
@@ -36,23 +35,16 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def server(tiny_llama: Path, hf_cache: Path, monkeypatch: pytest.MonkeyPatch):
-    with standard_server(tiny_llama) as hub_server:
-        monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-        yield hub_server
-
-
-@pytest.fixture
-def catalog(server: HubServer, tmp_path: Path):
-    return load_catalog(standard_overlay(server, tmp_path / "hub.toml"))
+def catalog(local_hub: HubServer, tmp_path: Path):
+    return load_catalog(standard_overlay(local_hub, tmp_path / "hub.toml"))
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _file_gets(server: HubServer) -> int:
-    return sum(1 for r in server.requests if r.method == "GET" and "/resolve/" in r.path)
+def _file_gets(local_hub: HubServer) -> int:
+    return sum(1 for r in local_hub.requests if r.method == "GET" and "/resolve/" in r.path)
 
 
 # ---- choosing files -----------------------------------------------------------------------
@@ -107,9 +99,9 @@ def test_choose_files_remote_code_adds_python_files_and_no_weights_is_an_error()
 # ---- downloading --------------------------------------------------------------------------
 
 
-def test_full_download_uses_the_standard_cache_layout(catalog, server, hf_cache):
+def test_full_download_uses_the_standard_cache_layout(catalog, local_hub, hf_cache):
     entry = catalog.get("tiny-hub")
-    repo = server.repos["tests/tiny-llama"]
+    repo = local_hub.repos["tests/tiny-llama"]
     assert hub.local_status(entry).state == "no"
 
     result = hub.download(entry)
@@ -127,7 +119,7 @@ def test_full_download_uses_the_standard_cache_layout(catalog, server, hf_cache)
         assert link.resolve() == storage / "blobs" / repo.etag(name)
         assert link.read_bytes() == repo.files[name]
     assert not list(storage.glob("blobs/*.incomplete"))
-    fetched = {r.path.rsplit("/", 1)[-1] for r in server.requests if "/resolve/" in r.path}
+    fetched = {r.path.rsplit("/", 1)[-1] for r in local_hub.requests if "/resolve/" in r.path}
     assert fetched == NEEDED  # no TF/Flax/ONNX/GGUF/pickle duplicates, nothing twice
 
     status = hub.local_status(entry)
@@ -143,7 +135,7 @@ def test_full_download_uses_the_standard_cache_layout(catalog, server, hf_cache)
     assert Path(found) == snapshot / WEIGHTS
 
 
-def test_progress_events_count_up_to_the_total(catalog, server):
+def test_progress_events_count_up_to_the_total(catalog, local_hub):
     events = []
     result = hub.download(catalog.get("tiny-hub"),
                           progress=lambda *event: events.append(event))
@@ -156,17 +148,17 @@ def test_progress_events_count_up_to_the_total(catalog, server):
     assert any(e[2] > 0 and e[3] is not None and e[3] > 0 for e in events)  # speed and ETA
 
 
-def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, server, hf_cache):
+def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, local_hub, hf_cache):
     entry = catalog.get("tiny-hub")
-    repo = server.repos["tests/tiny-llama"]
+    repo = local_hub.repos["tests/tiny-llama"]
     size = len(repo.files[WEIGHTS])
-    server.slow[WEIGHTS] = Slow(after=2**20)
+    local_hub.slow[WEIGHTS] = Slow(after=2**20)
     cancel = threading.Event()
     box = {}
     worker = threading.Thread(
         target=lambda: box.update(result=hub.download(entry, cancel=cancel)))
     worker.start()
-    assert server.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=30)
+    assert local_hub.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=30)
     cancel.set()
     worker.join(10)
     assert not worker.is_alive() and box["result"].cancelled
@@ -179,62 +171,62 @@ def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, server, hf_c
     assert status.state == "partial" and status.partial_bytes == kept
     assert "1 unfinished download(s)" in status.missing
 
-    server.slow.clear()
-    assert server.wait_idle()
-    server.reset_counts()
+    local_hub.slow.clear()
+    assert local_hub.wait_idle()
+    local_hub.reset_counts()
     events = []
     result = hub.download(entry, progress=lambda *e: events.append(e))
 
     assert not result.cancelled
-    assert server.sent[WEIGHTS] == size - kept == result.bytes_fetched
-    assert [r.range for r in server.gets(WEIGHTS)] == [f"bytes={kept}-"]
-    assert _file_gets(server) == 1  # the finished small files were not fetched again
+    assert local_hub.sent[WEIGHTS] == size - kept == result.bytes_fetched
+    assert [r.range for r in local_hub.gets(WEIGHTS)] == [f"bytes={kept}-"]
+    assert _file_gets(local_hub) == 1  # the finished small files were not fetched again
     assert events[0][0] == result.bytes_total - (size - kept)  # progress starts where it was
     assert _sha256(Path(result.path) / WEIGHTS) == repo.sha256(WEIGHTS)
     assert hub.local_status(entry).state == "yes"
 
 
-def test_connection_dropped_mid_file_is_resumed_at_once(catalog, server):
-    repo = server.repos["tests/tiny-llama"]
+def test_connection_dropped_mid_file_is_resumed_at_once(catalog, local_hub):
+    repo = local_hub.repos["tests/tiny-llama"]
     size = len(repo.files[WEIGHTS])
-    server.drop[WEIGHTS] = Drop([2 * 2**20])
+    local_hub.drop[WEIGHTS] = Drop([2 * 2**20])
     result = hub.download(catalog.get("tiny-hub"))
-    assert [r.range for r in server.gets(WEIGHTS)] == [None, f"bytes={2 * 2**20}-"]
-    assert server.sent[WEIGHTS] == size
+    assert [r.range for r in local_hub.gets(WEIGHTS)] == [None, f"bytes={2 * 2**20}-"]
+    assert local_hub.sent[WEIGHTS] == size
     assert _sha256(Path(result.path) / WEIGHTS) == repo.sha256(WEIGHTS)
 
 
-def test_connection_that_keeps_failing_gives_one_message_and_a_rerun_resumes(catalog, server):
+def test_connection_that_keeps_failing_gives_one_message_and_a_rerun_resumes(catalog, local_hub):
     entry = catalog.get("tiny-hub")
-    size = len(server.repos["tests/tiny-llama"].files[WEIGHTS])
-    server.drop[WEIGHTS] = Drop([2**20, 0, 0, 0, 0])
+    size = len(local_hub.repos["tests/tiny-llama"].files[WEIGHTS])
+    local_hub.drop[WEIGHTS] = Drop([2**20, 0, 0, 0, 0])
     with pytest.raises(hub.DownloadError, match="run the download again to resume"):
         hub.download(entry)
     assert hub.local_status(entry).partial_bytes == 2**20
 
-    server.drop.clear()
-    server.reset_counts()
+    local_hub.drop.clear()
+    local_hub.reset_counts()
     hub.download(entry)
-    assert server.sent[WEIGHTS] == size - 2**20
+    assert local_hub.sent[WEIGHTS] == size - 2**20
     assert hub.local_status(entry).state == "yes"
 
 
-def test_server_that_ignores_range_is_handled(catalog, server):
+def test_server_that_ignores_range_is_handled(catalog, local_hub):
     entry = catalog.get("tiny-hub")
-    repo = server.repos["tests/tiny-llama"]
-    server.drop[WEIGHTS] = Drop([2**20, 0, 0, 0])
+    repo = local_hub.repos["tests/tiny-llama"]
+    local_hub.drop[WEIGHTS] = Drop([2**20, 0, 0, 0])
     with pytest.raises(hub.DownloadError):
         hub.download(entry)
-    server.drop.clear()
-    server.honour_range = False
-    server.reset_counts()
+    local_hub.drop.clear()
+    local_hub.honour_range = False
+    local_hub.reset_counts()
     result = hub.download(entry)
-    assert [r.range for r in server.gets(WEIGHTS)] == [f"bytes={2**20}-"]
-    assert server.sent[WEIGHTS] == len(repo.files[WEIGHTS])  # all of it, written over
+    assert [r.range for r in local_hub.gets(WEIGHTS)] == [f"bytes={2**20}-"]
+    assert local_hub.sent[WEIGHTS] == len(repo.files[WEIGHTS])  # all of it, written over
     assert _sha256(Path(result.path) / WEIGHTS) == repo.sha256(WEIGHTS)
 
 
-def test_unknown_repo_is_one_clear_error(catalog, server, hf_cache):
+def test_unknown_repo_is_one_clear_error(catalog, local_hub, hf_cache):
     with pytest.raises(hub.RepoNotFoundError) as caught:
         hub.download(catalog.get("missing-hub"))
     assert "tests/no-such-repo was not found" in str(caught.value)
@@ -242,27 +234,27 @@ def test_unknown_repo_is_one_clear_error(catalog, server, hf_cache):
     assert not (hf_cache / "models--tests--no-such-repo").exists()
 
 
-def test_gated_repo_without_token(catalog, server):
+def test_gated_repo_without_token(catalog, local_hub):
     with pytest.raises(hub.GatedRepoError, match="accept its conditions.*HF_TOKEN"):
         hub.download(catalog.get("gated-hub"))
-    assert _file_gets(server) == 0
+    assert _file_gets(local_hub) == 0
 
 
 def test_gated_repo_wrong_token_gets_401_and_the_token_is_never_shown(
-        catalog, server, monkeypatch, caplog, capsys):
+        catalog, local_hub, monkeypatch, caplog, capsys):
     wrong = "hf_WrongToken9876543210abcdefXYZ"
     monkeypatch.setenv("HF_TOKEN", wrong)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(hub.GatedRepoError) as caught:
         hub.download(catalog.get("gated-hub"))
     assert "your Hugging Face token has no access" in str(caught.value)
-    assert server.gets("config.json")[0].authorization  # it was sent, and refused (401)
+    assert local_hub.gets("config.json")[0].authorization  # it was sent, and refused (401)
     captured = capsys.readouterr()
     for text in (str(caught.value), repr(caught.value), caplog.text, captured.out, captured.err):
         assert wrong not in text
 
 
-def test_gated_repo_with_token_from_the_token_file(catalog, server, tmp_path, monkeypatch,
+def test_gated_repo_with_token_from_the_token_file(catalog, local_hub, tmp_path, monkeypatch,
                                                    caplog, capsys):
     token_file = tmp_path / "hf-token"
     token_file.write_text(TOKEN + "\n")
@@ -277,18 +269,19 @@ def test_gated_repo_with_token_from_the_token_file(catalog, server, tmp_path, mo
     assert hub.redact(f"a message with {TOKEN} in it") == "a message with hf_*** in it"
 
 
-def test_lfs_redirect_to_another_host_does_not_carry_the_token(catalog, server, monkeypatch):
+def test_lfs_redirect_to_another_host_does_not_carry_the_token(catalog, local_hub, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    server.redirect_lfs = True
+    local_hub.redirect_lfs = True
     result = hub.download(catalog.get("gated-hub"))
-    assert _sha256(Path(result.path) / WEIGHTS) == server.repos["tests/gated-llama"].sha256(WEIGHTS)
-    resolve = [r for r in server.requests if "/resolve/" in r.path]
-    cdn = [r for r in server.requests if r.path.startswith("/cdn/")]
+    repo = local_hub.repos["tests/gated-llama"]
+    assert _sha256(Path(result.path) / WEIGHTS) == repo.sha256(WEIGHTS)
+    resolve = [r for r in local_hub.requests if "/resolve/" in r.path]
+    cdn = [r for r in local_hub.requests if r.path.startswith("/cdn/")]
     assert resolve and all(r.authorization for r in resolve)
     assert cdn and all(r.host.startswith("localhost") and not r.authorization for r in cdn)
 
 
-def test_disk_too_small_stops_before_downloading(catalog, server, monkeypatch, hf_cache):
+def test_disk_too_small_stops_before_downloading(catalog, local_hub, monkeypatch, hf_cache):
     real = shutil.disk_usage
 
     def small_disk(path):
@@ -301,7 +294,7 @@ def test_disk_too_small_stops_before_downloading(catalog, server, monkeypatch, h
     message = str(caught.value)
     assert "not enough free disk space for tests/tiny-llama" in message
     assert "5.2 MB free" in message and "HF_HOME" in message
-    assert _file_gets(server) == 0
+    assert _file_gets(local_hub) == 0
 
 
 def test_hub_unreachable_fails_fast_with_one_message(catalog, monkeypatch, hf_cache):
@@ -318,45 +311,45 @@ def test_hub_unreachable_fails_fast_with_one_message(catalog, monkeypatch, hf_ca
     assert "models already on disk keep working" in str(caught.value)
 
 
-def test_offline_mode_refuses_without_a_request(catalog, server, monkeypatch):
+def test_offline_mode_refuses_without_a_request(catalog, local_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.HubOfflineError, match="HF_HUB_OFFLINE"):
         hub.download(catalog.get("tiny-hub"))
-    assert server.requests == []
+    assert local_hub.requests == []
 
 
 def test_model_cached_by_huggingface_hub_is_recognised_and_not_fetched_again(
-        catalog, server, hf_cache):
+        catalog, local_hub, hf_cache):
     from huggingface_hub import hf_hub_download
 
     entry = catalog.get("tiny-hub")
     for name in sorted(NEEDED):
-        hf_hub_download("tests/tiny-llama", name, cache_dir=str(hf_cache), endpoint=server.url)
+        hf_hub_download("tests/tiny-llama", name, cache_dir=str(hf_cache), endpoint=local_hub.url)
     status = hub.local_status(entry)
     assert status.state == "yes" and set(status.files) == NEEDED
 
-    server.reset_counts()
+    local_hub.reset_counts()
     result = hub.download(entry)
-    assert result.bytes_fetched == 0 and _file_gets(server) == 0
-    assert sum(server.sent.values()) == 0
+    assert result.bytes_fetched == 0 and _file_gets(local_hub) == 0
+    assert sum(local_hub.sent.values()) == 0
 
 
-def test_half_a_model_from_another_tool_is_partial(catalog, server, hf_cache):
+def test_half_a_model_from_another_tool_is_partial(catalog, local_hub, hf_cache):
     from huggingface_hub import hf_hub_download
 
     hf_hub_download("tests/tiny-llama", "config.json", cache_dir=str(hf_cache),
-                    endpoint=server.url)
+                    endpoint=local_hub.url)
     status = hub.local_status(catalog.get("tiny-hub"))
     assert status.state == "partial"
     assert status.missing == ("tokenizer files", "weights")
 
 
-def test_pinned_revision_is_used(catalog, server, hf_cache):
+def test_pinned_revision_is_used(catalog, local_hub, hf_cache):
     entry = catalog.get("pinned-hub")
-    commit = server.repos["tests/tiny-llama"].commit
+    commit = local_hub.repos["tests/tiny-llama"].commit
     hub.download(entry)
     assert any(r.path == f"/api/models/tests/tiny-llama/revision/{commit}"
-               for r in server.requests)
+               for r in local_hub.requests)
     assert not (hf_cache / "models--tests--tiny-llama" / "refs").exists()
     status = hub.local_status(entry)
     assert (status.state, status.revision, status.commit) == ("yes", commit, commit)
@@ -364,7 +357,7 @@ def test_pinned_revision_is_used(catalog, server, hf_cache):
     assert hub.local_status(catalog.get("tiny-hub")).commit == commit
 
 
-def test_delete_removes_the_repo_from_the_cache(catalog, server, hf_cache):
+def test_delete_removes_the_repo_from_the_cache(catalog, local_hub, hf_cache):
     entry = catalog.get("tiny-hub")
     result = hub.download(entry)
     freed = hub.delete(entry)
@@ -374,7 +367,7 @@ def test_delete_removes_the_repo_from_the_cache(catalog, server, hf_cache):
     assert hub.delete(entry) == 0
 
 
-def test_bin_only_repo_gets_the_notice(catalog, server):
+def test_bin_only_repo_gets_the_notice(catalog, local_hub):
     notices = []
     result = hub.download(catalog.get("bin-hub"), on_notice=notices.append)
     assert "pytorch_model.bin" in result.files and WEIGHTS not in result.files

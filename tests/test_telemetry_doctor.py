@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
+from telemetry_fakes import fake_jtop, fake_pynvml
 
 from engine import doctor, machine
-
-FIXTURES = Path(__file__).parent / "fixtures" / "telemetry"
-
-
-def load_fake(name: str):
-    spec = importlib.util.spec_from_file_location(f"_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_jtop = load_fake("fake_jtop")
-fake_pynvml = load_fake("fake_pynvml")
 
 
 @pytest.fixture

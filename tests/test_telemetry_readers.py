@@ -3,13 +3,13 @@ pynvml's API (fakes only at the import edge), and psutil for real."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
+from telemetry_fakes import FIXTURES, fake_jtop, fake_pynvml
 
 from engine import machine
 from engine.telemetry import ReaderUnavailable, Snapshot
@@ -19,19 +19,7 @@ from engine.telemetry.nvml_reader import NvmlReader
 from engine.telemetry.psutil_reader import PsutilReader, process_rss_mb
 from engine.telemetry.selection import ReaderChain, default_factories
 
-FIXTURES = Path(__file__).parent / "fixtures" / "telemetry"
 ORIN = FIXTURES / "meminfo_orin_nano_8gb.txt"
-
-
-def load_fake(name: str):
-    spec = importlib.util.spec_from_file_location(f"_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_jtop = load_fake("fake_jtop")
-fake_pynvml = load_fake("fake_pynvml")
 
 
 @pytest.fixture

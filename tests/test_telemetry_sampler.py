@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from telemetry_fakes import FIXTURES, fake_jtop
 
 from engine.telemetry import PeakTracker, Reader, ReaderChain, Sampler, Snapshot
 from engine.telemetry.jetson_proc import JetsonProcReader
 from engine.telemetry.jtop_reader import JtopReader
 from engine.telemetry.psutil_reader import PsutilReader
-
-FIXTURES = Path(__file__).parent / "fixtures" / "telemetry"
-
-
-def load_fake(name: str):
-    spec = importlib.util.spec_from_file_location(f"_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_jtop = load_fake("fake_jtop")
 
 
 class ScriptedReader(Reader):
