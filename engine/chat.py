@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from engine.background import iterate_in_thread
 from engine.errors import UsageError
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
@@ -21,7 +22,6 @@ from engine.settings import Conversation, GenerationSettings
 from engine.worker.protocol import Cancelled, Chunk, ReplyDone, ReplyStats, Trimmed
 
 MB = 2**20
-_END = object()
 
 
 class CancelFlag(Protocol):
@@ -72,35 +72,14 @@ def stream_reply(
         if loaded.device == "cuda":
             torch.cuda.manual_seed_all(settings.seed)
 
-    failure: list[BaseException] = []
+    def run(put) -> None:  # the streamer puts the chunks into `events` itself
+        loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=criteria)
 
-    def run() -> None:
-        try:
-            loaded.model.generate(**kwargs, streamer=streamer, stopping_criteria=criteria)
-        except BaseException as exc:  # handed to the consumer thread, which re-raises it
-            failure.append(exc)
-        finally:
-            events.put(_END)
-
-    started = time.perf_counter()
-    streamer.started = started
-    thread = threading.Thread(target=run, name="smollm-generate", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = events.get()
-            if item is _END:
-                break
-            yield item
-    finally:
-        # The consumer may stop early (closed generator): stop generating, then wait.
-        abort.set()
-        thread.join()
-    if failure:
-        raise failure[0]
+    streamer.started = time.perf_counter()
+    # A consumer that stops early (closed generator) sets `abort`: generation stops.
+    yield from iterate_in_thread(run, name="smollm-generate", stop=abort, events=events)
     streamer.flush()
-    for item in _drain(events):
-        yield item
+    yield from _drain(events)
     stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(), prompt.dropped_turns,
                            _eos_ids(loaded), settings.max_new_tokens, cancel.is_set())
     if stats.stop_reason == "cancelled":
@@ -116,8 +95,7 @@ def _drain(events: queue.Queue) -> list[Any]:
             item = events.get_nowait()
         except queue.Empty:
             return items
-        if item is not _END:
-            items.append(item)
+        items.append(item)
 
 
 def _generate_kwargs(loaded: LoadedModel, settings: GenerationSettings, ids: list[int],

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from engine.background import iterate_in_thread
 from engine.evaluation.tasks import (
     DatasetUnavailable,
     check_dataset,
@@ -41,7 +41,6 @@ from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone, TaskResult
 log = logging.getLogger(__name__)
 
 CHUNK = 16  # requests between two cancel checks / progress events
-_END = object()
 
 
 class EvalCancelled(Exception):
@@ -238,30 +237,10 @@ def evaluate(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
     oom / failed and the next task runs. When ``cancel`` is set, the running task ends within
     one chunk of requests with status cancelled and no further task starts.
     """
-    events: queue.Queue = queue.Queue()
     stop = threading.Event()  # set when the consumer goes away
-
-    def run() -> None:
-        try:
-            _run_tasks(loaded, spec, cancel, stop, request_id, events.put)
-        except BaseException as exc:  # handed to the consumer, raised there
-            events.put(exc)
-        finally:
-            events.put(_END)
-
-    thread = threading.Thread(target=run, name="smollm-eval", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = events.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    yield from iterate_in_thread(
+        lambda put: _run_tasks(loaded, spec, cancel, stop, request_id, put),
+        name="smollm-eval", stop=stop, join_timeout=30)
 
 
 def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
