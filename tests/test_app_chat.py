@@ -10,9 +10,12 @@ import signal
 from pathlib import Path
 
 from app_fixtures import make_app, make_scripted_app
+from telemetry_fakes import ScriptedReader
 from textual.widgets import Input, Static
 
+from engine.results.store import ResultsStore
 from engine.settings import LoadOptions
+from engine.telemetry import ReaderChain, Sampler
 from tui import messages as m
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -73,7 +76,11 @@ async def set_control(pilot, screen: ChatScreen, name: str, value: str) -> None:
 
 
 async def test_send_stream_stop_regenerate_and_settings(tiny_catalog: Path):
-    app = make_app(tiny_catalog)
+    # A stepped sampler: a reply reads the board when it starts and when it ends.
+    board = [{"ram_total_mb": 7619.6, "ram_used_mb": 2000.0 + 100 * i,
+              "gpu_load_pct": 10.0 * i} for i in range(20)]
+    app = make_app(tiny_catalog, telemetry=Sampler(ReaderChain([
+        ("jtop", lambda: ScriptedReader(board))])))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_chat(pilot, "tiny-llama")
         assert app.session.state == "ready" and app.session.info.model_id == "tiny-llama"
@@ -82,6 +89,11 @@ async def test_send_stream_stop_regenerate_and_settings(tiny_catalog: Path):
         await set_control(pilot, screen, "max_new_tokens", "12")
         reply = await send(pilot, "Hello there")
         assert reply.text and "12 tokens" in stats_of(reply) and "length" in stats_of(reply)
+        with ResultsStore() as store:  # the reply's speed and the board's peaks are kept
+            [speed] = store.speed_runs(model_id="tiny-llama")
+        assert (speed.new_tokens, speed.precision, speed.device) == (12, "fp32", "cpu")
+        assert (speed.peak_board_mb, speed.max_gpu_load_pct) == (2100.0, 10.0)
+        assert speed.telemetry_source == "scripted" and speed.peak_memory_mb > 0
         assert [t.role for t in screen.conversation.turns] == ["user", "assistant"]
         assert screen.conversation.turns[1].content == reply.text
         assert "context " in str(screen.query_one("#context", Static).render())

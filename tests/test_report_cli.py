@@ -46,6 +46,33 @@ def test_eval_stores_results_then_skips_them_and_reports(cli_env, tiny_catalog, 
     assert "#### 1. Time per sample (ms)" in md and "| tiny-llama" in md
 
 
+def test_matrix_run_goes_model_by_model_in_workers_and_resumes(cli_env, tiny_catalog):
+    """`eval --models a,b` through real worker processes; a second, wider run does only the
+    cells that are missing, so an interrupted night run resumes."""
+    common = ["--catalog", str(tiny_catalog), "eval", "--models", "tiny-llama,tiny-t5",
+              "--limit", "3", "--include-path", str(TASKS_DIR), "--precision", "fp32",
+              "--device", "cpu"]
+    first = cli(cli_env, *common, "--tasks", "fx_yesno")
+    out = first.stdout
+    assert out.index("tiny-llama: loaded on") < out.index("tiny-t5: loaded on")
+    assert "(fp32, " in out and "2 ok, 0 oom, 0 failed, 0 skipped" in out
+    with ResultsStore() as store:
+        rows = store.eval_runs()
+    assert sorted((r.model_id, r.task, r.status) for r in rows) == [
+        ("tiny-llama", "fx_yesno", "ok"), ("tiny-t5", "fx_yesno", "ok")]
+    # each row keeps the worker's own peak and the board's peak while its task ran
+    assert all(r.peak_memory_mb and r.peak_board_mb and r.telemetry_source for r in rows)
+    assert all(r.peak_board_mb > r.peak_memory_mb for r in rows)
+
+    again = cli(cli_env, *common, "--tasks", "fx_yesno,fx_choice2").stdout
+    assert again.count("already measured, skipped: fx_yesno") == 2
+    assert "2 ok, 0 oom, 0 failed, 2 skipped" in again
+    with ResultsStore() as store:
+        assert sorted((r.model_id, r.task) for r in store.eval_runs()) == [
+            ("tiny-llama", "fx_choice2"), ("tiny-llama", "fx_yesno"),
+            ("tiny-t5", "fx_choice2"), ("tiny-t5", "fx_yesno")]
+
+
 def test_eval_unknown_model_and_bad_limit_are_usage_errors(cli_env, tiny_catalog):
     out = cli(cli_env, "--catalog", str(tiny_catalog), "eval", "tiny-lama", "--tasks", "boolq",
               check=False)

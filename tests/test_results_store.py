@@ -41,7 +41,8 @@ def test_eval_run_round_trips_every_field(tmp_path):
         row = run(revision="abc123", device_name="Orin", task_version="1.0",
                   time_per_sample_ms=12.5, peak_memory_mb=512.0, model_size_mb=477.75,
                   lm_eval_version="0.4.13", torch_version="2.13", app_version="0.1.0",
-                  transformers_version="5.23", error=None)
+                  transformers_version="5.23", error=None, peak_board_mb=5120.5,
+                  max_gpu_load_pct=99.0, telemetry_source="jtop")
         row_id = store.add_eval(row)
     with ResultsStore(tmp_path / "r.db") as store:
         [back] = store.eval_runs(model_id="opt-125m")
@@ -87,6 +88,26 @@ def test_migration_from_schema_1_keeps_rows(tmp_path):
             "pythia-160m", {"acc": 0.6}, None, "local")
         store.add_speed(SpeedRun(model_id="m", precision="fp32", device="cpu", prompt_tokens=1,
                                  new_tokens=1, tokens_per_s=1.0))
+
+
+def test_migration_from_schema_2_adds_board_telemetry_to_both_tables(tmp_path):
+    path = tmp_path / "v2.db"
+    db = sqlite3.connect(path)  # a store written before board telemetry was kept
+    db.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version=2;")
+    db.execute("INSERT INTO speed_runs (model_id, precision, device, prompt_tokens, new_tokens, "
+               "tokens_per_s, created) VALUES ('opt-125m', 'fp16', 'cuda', 10, 64, 41.5, 5)")
+    db.commit()
+    db.close()
+    with ResultsStore(path) as store:
+        [old] = store.speed_runs()
+        assert (old.tokens_per_s, old.peak_board_mb, old.telemetry_source) == (41.5, None, None)
+        store.add_speed(SpeedRun(model_id="opt-125m", precision="fp16", device="cuda",
+                                 prompt_tokens=10, new_tokens=64, tokens_per_s=40.0,
+                                 peak_board_mb=3390.4, max_gpu_load_pct=97.0,
+                                 telemetry_source="jtop"))
+        new = store.speed_runs()[-1]
+    assert (new.peak_board_mb, new.max_gpu_load_pct, new.telemetry_source) == (
+        3390.4, 97.0, "jtop")
 
 
 def test_store_from_a_newer_version_is_refused(tmp_path):

@@ -8,34 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from telemetry_fakes import FIXTURES, fake_jtop
+from telemetry_fakes import FIXTURES, ScriptedReader, fake_jtop
 
-from engine.telemetry import PeakTracker, Reader, ReaderChain, Sampler, Snapshot
+from engine.telemetry import PeakTracker, ReaderChain, Sampler, Snapshot
 from engine.telemetry.jetson_proc import JetsonProcReader
 from engine.telemetry.jtop_reader import JtopReader
 from engine.telemetry.psutil_reader import PsutilReader
-
-
-class ScriptedReader(Reader):
-    """Hands out the given snapshots in turn (times from a counter), then raises."""
-
-    name = "scripted"
-
-    def __init__(self, values: list[dict], fail_with: Exception | None = None):
-        self.values = list(values)
-        self.fail_with = fail_with or RuntimeError("sensor went away")
-        self.reads = 0
-        self.closed = False
-
-    def read(self) -> Snapshot:
-        if self.reads >= len(self.values):
-            raise self.fail_with
-        values = self.values[self.reads]
-        self.reads += 1
-        return Snapshot(time=float(values.pop("t", self.reads)), source=self.name, **values)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class Clock:

@@ -20,6 +20,7 @@ from engine.errors import SmollmError
 from engine.evaluation.tasks import default_fewshot
 from engine.results.store import EvalRun, ResultsStore, eval_run_from_task, precision_label
 from engine.settings import LoadOptions
+from engine.telemetry.peak import finish_peak, start_peak
 from engine.worker.protocol import (
     Cancelled,
     EvalDone,
@@ -43,6 +44,14 @@ class BatchSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for _, r in self.stored if r.status == status)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Told to run_batch's ``on_event`` for every row it stored (the task's result and row)."""
+
+    result: TaskResult
+    run: EvalRun
 
 
 def _fewshot_for(task: str, spec: EvalSpec) -> int | None:
@@ -87,8 +96,11 @@ def _died_status(message: str) -> str:
 def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
               session_factory: Callable[[], Any], load_options: Callable[[str], LoadOptions],
               force: bool = False, on_event: EventFn | None = None,
-              cancel: threading.Event | None = None) -> BatchSummary:
-    """Evaluate ``spec.tasks`` on each model in turn and store every outcome."""
+              cancel: threading.Event | None = None, telemetry: Any = None) -> BatchSummary:
+    """Evaluate ``spec.tasks`` on each model in turn and store every outcome.
+
+    ``telemetry`` (a Sampler or Reader, optional) gives each row its peak board memory and
+    GPU load."""
     notify = on_event or (lambda model, event: None)
     cancel = cancel or threading.Event()
     summary = BatchSummary()
@@ -107,7 +119,7 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
         if not todo:
             continue
         _run_model(model_id, replace(spec, tasks=todo), store, session_factory(), options,
-                   force, summary, notify, cancel)
+                   force, summary, notify, cancel, telemetry)
         if summary.cancelled:
             break
     return summary
@@ -115,23 +127,20 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
 
 def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
                options: LoadOptions, force: bool, summary: BatchSummary, notify: EventFn,
-               cancel: threading.Event) -> None:
+               cancel: threading.Event, telemetry: Any) -> None:
     info: LoadInfo | None = None
 
-    def keep(result: TaskResult) -> None:
-        if info is not None:
-            store.add_eval(eval_run_from_task(result, info))
-        else:  # no model loaded: keep the failure under the requested settings
-            fake = LoadInfo(model_id=model_id, repo=None, revision=None, kind="causal",
-                            params=0, size_mb=0.0, dtype=options.precision,
-                            device=options.device, device_name="", quantization=None,
-                            load_seconds=0.0, context_length=0, has_chat_template=False)
-            store.add_eval(replace(eval_run_from_task(result, fake), model_size_mb=None))
-        _kept(result)
+    def keep_failure(result: TaskResult) -> None:
+        # no model loaded: keep the failure under the requested settings
+        fake = LoadInfo(model_id=model_id, repo=None, revision=None, kind="causal",
+                        params=0, size_mb=0.0, dtype=options.precision,
+                        device=options.device, device_name="", quantization=None,
+                        load_seconds=0.0, context_length=0, has_chat_template=False)
+        _kept(result, store_task(store, result, fake, model_size_mb=None))
 
-    def _kept(result: TaskResult) -> None:
+    def _kept(result: TaskResult, run: EvalRun) -> None:
         summary.stored.append((model_id, result))
-        notify(model_id, TaskDone(0, result))
+        notify(model_id, Stored(result, run))
 
     try:
         try:
@@ -139,7 +148,7 @@ def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
         except SmollmError as exc:
             notify(model_id, ("load-failed", str(exc)))
             for task in spec.tasks:
-                keep(_failure(task, spec, _died_status(str(exc)),
+                keep_failure(_failure(task, spec, _died_status(str(exc)),
                               f"loading {model_id} failed: {exc}"))
             return
         notify(model_id, Loaded(0, info))
@@ -155,8 +164,9 @@ def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
         watcher = _CancelForwarder(cancel, session)
         try:
             final = stream_and_store(session.evaluate(todo_spec), todo_spec, info, store,
-                                     on_result=lambda result, run: _kept(result),
-                                     on_event=lambda event: notify(model_id, event))
+                                     on_result=_kept,
+                                     on_event=lambda event: notify(model_id, event),
+                                     telemetry=telemetry)
         finally:
             watcher.stop()
         summary.cancelled = summary.cancelled or isinstance(final, Cancelled)
@@ -166,31 +176,48 @@ def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
         session.close()
 
 
-def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo) -> EvalRun:
-    """Store one task's outcome on the model ``info`` describes; the stored row (with id)."""
-    run = eval_run_from_task(result, info)
+def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo,
+               **fields: Any) -> EvalRun:
+    """Store one task's outcome on the model ``info`` describes; the stored row (with id).
+    ``fields`` set further EvalRun fields (the board telemetry of the run)."""
+    run = replace(eval_run_from_task(result, info), **fields)
     return replace(run, id=store.add_eval(run))
 
 
 def stream_and_store(events: Iterable[Any], spec: EvalSpec, info: LoadInfo,
                      store: ResultsStore, *,
                      on_result: Callable[[TaskResult, EvalRun], None] | None = None,
-                     on_event: Callable[[Any], None] | None = None) -> Any:
+                     on_event: Callable[[Any], None] | None = None,
+                     telemetry: Any = None) -> Any:
     """Consume an evaluate() stream on a loaded model, storing every TaskDone as it arrives.
 
     Shared by the `eval` command and the Evaluate screen so both store the same rows. When
     the stream ends in Failed or WorkerDied, the task in flight is stored as oom / failed
     (the tasks after it were not run). ``on_result`` gets each stored result and its row;
-    ``on_event`` every other event. Returns the final event (None if the stream just ended).
+    ``on_event`` every other event. With ``telemetry`` (a Sampler or Reader) each row keeps
+    the peak board memory and GPU load seen while its task ran. Returns the final event
+    (None if the stream just ended).
     """
     done: set[str] = set()
+    tracker = start_peak(telemetry)
 
     def keep(result: TaskResult) -> None:
+        nonlocal tracker
         done.add(result.task)
-        run = store_task(store, result, info)
+        board = finish_peak(tracker)
+        tracker = start_peak(telemetry)  # the next task's peaks start now
+        run = store_task(store, result, info, **board)
         if on_result is not None:
             on_result(result, run)
 
+    try:
+        return _consume(events, spec, keep, done, on_event)
+    finally:
+        finish_peak(tracker)
+
+
+def _consume(events: Iterable[Any], spec: EvalSpec, keep: Callable[[TaskResult], None],
+             done: set[str], on_event: Callable[[Any], None] | None) -> Any:
     for event in events:
         if isinstance(event, TaskDone):
             keep(event.result)

@@ -75,13 +75,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX speed_runs_model ON speed_runs (model_id, precision, device);
     """,
+    # 3: board telemetry during the run (peak board memory, max GPU load, which reader)
+    """
+    ALTER TABLE eval_runs ADD COLUMN peak_board_mb REAL;
+    ALTER TABLE eval_runs ADD COLUMN max_gpu_load_pct REAL;
+    ALTER TABLE eval_runs ADD COLUMN telemetry_source TEXT;
+    ALTER TABLE speed_runs ADD COLUMN peak_board_mb REAL;
+    ALTER TABLE speed_runs ADD COLUMN max_gpu_load_pct REAL;
+    ALTER TABLE speed_runs ADD COLUMN telemetry_source TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
 class EvalRun:
-    """One row of eval_runs. ``limit`` None means the full task."""
+    """One row of eval_runs. ``limit`` None means the full task.
+
+    ``peak_memory_mb`` is the model's own peak (CUDA peak allocated on a GPU, the worker
+    process's peak RSS on CPU); ``peak_board_mb`` is the board's memory in use at its peak
+    while the run went (all processes, from the telemetry reader ``telemetry_source``).
+    """
 
     model_id: str
     precision: str
@@ -107,6 +121,9 @@ class EvalRun:
     app_version: str | None = None
     error: str | None = None
     source: str = "local"
+    peak_board_mb: float | None = None
+    max_gpu_load_pct: float | None = None
+    telemetry_source: str | None = None
     id: int | None = None
 
     @property
@@ -129,6 +146,9 @@ class SpeedRun:
     device_name: str | None = None
     app_version: str | None = None
     created: float = 0.0
+    peak_board_mb: float | None = None
+    max_gpu_load_pct: float | None = None
+    telemetry_source: str | None = None
     id: int | None = None
 
 
@@ -159,11 +179,12 @@ _EVAL_COLUMNS = (
     "task_version", "num_fewshot", "limit_n", "samples", "metrics", "time_per_sample_ms",
     "peak_memory_mb", "model_size_mb", "lm_eval_version", "transformers_version",
     "torch_version", "app_version", "started", "ended", "status", "error", "source",
+    "peak_board_mb", "max_gpu_load_pct", "telemetry_source",
 )
 _SPEED_COLUMNS = (
     "model_id", "precision", "device", "device_name", "prompt", "prompt_tokens", "new_tokens",
     "tokens_per_s", "time_to_first_token_s", "peak_memory_mb", "settings", "app_version",
-    "created",
+    "created", "peak_board_mb", "max_gpu_load_pct", "telemetry_source",
 )
 
 

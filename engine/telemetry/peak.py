@@ -39,6 +39,11 @@ class PeakResult:
             return None
         return round(self.peak_ram_used_mb - self.baseline_ram_used_mb, 1)
 
+    def record_fields(self) -> dict[str, float | str | None]:
+        """The columns a stored run keeps (EvalRun / SpeedRun field names)."""
+        return {"peak_board_mb": self.peak_board_mb, "max_gpu_load_pct": self.max_gpu_load_pct,
+                "telemetry_source": self.source or None}
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["peak_board_mb"] = self.peak_board_mb
@@ -131,3 +136,20 @@ class PeakTracker:
                 peak_gpu_shared_mb=self._shared, peak_gpu_mem_used_mb=self._gpu_mem,
                 max_gpu_load_pct=self._load, ram_total_mb=self._total,
             )
+
+
+NO_PEAK: dict[str, float | str | None] = {
+    "peak_board_mb": None, "max_gpu_load_pct": None, "telemetry_source": None}
+
+
+def start_peak(source: Sampler | Reader | None) -> PeakTracker | None:
+    """An entered PeakTracker on ``source``, or None when there is no telemetry."""
+    return PeakTracker(source).__enter__() if source is not None else None
+
+
+def finish_peak(tracker: PeakTracker | None) -> dict[str, float | str | None]:
+    """Stop ``tracker`` (from start_peak) and give its record fields (all None without one)."""
+    if tracker is None:
+        return dict(NO_PEAK)
+    tracker.__exit__(None, None, None)
+    return tracker.result().record_fields()

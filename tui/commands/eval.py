@@ -11,11 +11,12 @@ from rich.text import Text
 
 from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
-from engine.evaluation.batch import InProcessSession, run_batch
+from engine.evaluation.batch import InProcessSession, Stored, run_batch
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
-from engine.results.store import ResultsStore
+from engine.results.store import ResultsStore, precision_label
 from engine.settings import DEVICES, PRECISIONS, LoadOptions
-from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskDone, TaskResult
+from engine.telemetry.sampler import Sampler
+from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
 from tui.commands.common import catalog_from, stderr_console, stdout_console
 
@@ -97,7 +98,7 @@ def _availability(spec: EvalSpec) -> Text:
     return line
 
 
-def result_line(model_id: str, result: TaskResult) -> Text:
+def result_line(model_id: str, result: TaskResult, board: dict | None = None) -> Text:
     from engine.evaluation.tasks import primary_metric
 
     text = Text(f"{model_id}  {result.task}  ")
@@ -120,8 +121,18 @@ def result_line(model_id: str, result: TaskResult) -> Text:
     text.append(f"  ({result.samples} samples"
                 + (f", {per:.1f} ms/sample" if per is not None else "")
                 + (f", peak {result.peak_memory_mb:.0f} MB" if result.peak_memory_mb else "")
-                + ")")
+                + _board_text(board or {}) + ")")
     return text
+
+
+def _board_text(board: dict) -> str:
+    """', board 5,120 MB, GPU 97%' from a stored row's telemetry fields."""
+    out = ""
+    if board.get("peak_board_mb") is not None:
+        out += f", board {board['peak_board_mb']:,.0f} MB"
+    if board.get("max_gpu_load_pct") is not None:
+        out += f", GPU {board['max_gpu_load_pct']:.0f}%"
+    return out
 
 
 class _Display:
@@ -137,14 +148,17 @@ class _Display:
             self._bar(f"{model_id}: {event.stage}", None, 0)
         elif isinstance(event, Loaded):
             info = event.info
+            label = precision_label(info.dtype, info.quantization)
             p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
-                                 f"({info.dtype}, {info.size_mb:.0f} MB) in "
+                                 f"({label}, {info.size_mb:.0f} MB) in "
                                  f"{info.load_seconds:.1f} s"))
         elif isinstance(event, EvalProgress):
             eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"
             self._bar(f"{model_id} {event.task}", event.total, event.done, eta)
-        elif isinstance(event, TaskDone):
-            p.console.print(result_line(model_id, event.result))
+        elif isinstance(event, Stored):
+            run = event.run
+            p.console.print(result_line(model_id, event.result, {
+                "peak_board_mb": run.peak_board_mb, "max_gpu_load_pct": run.max_gpu_load_pct}))
         elif isinstance(event, tuple) and event[0] == "skipped":
             p.console.print(Text(f"{model_id}: already measured, skipped: "
                                  f"{', '.join(event[1])} (--force runs them again)"))
@@ -176,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
     outcome: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[eta]}"))
+    # Board memory and GPU load are sampled beside the run for each row (twice a second).
+    telemetry = Sampler(interval=0.5).start()
     with ResultsStore() as store, Progress(*columns, console=console,
                                            transient=True) as progress:
         def work() -> None:
@@ -183,9 +199,12 @@ def run(args: argparse.Namespace) -> int:
                 outcome["summary"] = run_batch(models, spec, store=store,
                                                session_factory=factory,
                                                load_options=options, force=args.force,
-                                               on_event=_Display(progress), cancel=cancel)
+                                               on_event=_Display(progress), cancel=cancel,
+                                               telemetry=telemetry)
             except BaseException as exc:  # re-raised in the main thread
                 outcome["error"] = exc
+            finally:
+                telemetry.stop()
 
         thread = threading.Thread(target=work, name="smollm-eval-batch", daemon=True)
         thread.start()

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.telemetry.peak import PeakTracker, finish_peak
 from engine.transcripts import save_transcript
 from tui import messages as m
 from tui.safe_text import plain, visible
@@ -54,6 +55,7 @@ class ChatScreen(Screen):
         self.dropped_turns = 0
         self._reply: ReplyTurn | None = None
         self._pending: Conversation | None = None
+        self._peak: PeakTracker | None = None  # board peaks during the reply in flight
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -144,6 +146,8 @@ class ChatScreen(Screen):
     async def start_reply(self, conversation: Conversation) -> None:
         self.generating = True
         self._pending = conversation
+        finish_peak(self._peak)  # a reply that never finished leaves nothing to keep
+        self._peak = self.app.begin_peak()
         self._reply = await self.query_one(Transcript).add_reply()
         self._generate(conversation, self.settings, self.raw)
 
@@ -163,19 +167,23 @@ class ChatScreen(Screen):
             "turn(s) were left out of the prompt (the system prompt is kept).")
 
     async def on_reply_finished(self, message: m.ReplyFinished) -> None:
-        reply, pending = self._reply, self._pending
-        self.generating, self._reply, self._pending = False, None, None
+        reply, pending, peak = self._reply, self._pending, self._peak
+        self.generating, self._reply, self._pending, self._peak = False, None, None, None
+        if reply is None or pending is None or message.stats is None:
+            finish_peak(peak)
         if reply is None or pending is None:
             return
         await reply.finish(message.stats, message.cancelled)
         self.conversation = pending.add("assistant", reply.text)
         if message.stats is not None:
             self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
-            self.app.record_chat_speed(message.stats, self.settings)
+            self.app.record_chat_speed(message.stats, self.settings, peak)
 
     async def on_reply_failed(self, message: m.ReplyFailed) -> None:
         reply = self._reply
         self.generating, self._reply, self._pending = False, None, None
+        finish_peak(self._peak)
+        self._peak = None
         if reply is not None:
             await reply.fail(message.message)
         if message.kind == "died":

@@ -12,7 +12,7 @@ from engine.results.store import EvalRun
 from tui.safe_text import plain
 
 STATUS_STYLE = {"ok": "green", "oom": "bold red", "failed": "red", "cancelled": "yellow"}
-RESULT_COLUMNS = ("task", "status", "metric ± stderr", "ms/sample", "peak MB")
+RESULT_COLUMNS = ("task", "status", "metric ± stderr", "ms/sample", "peak MB", "board MB")
 HISTORY_COLUMNS = ("when", "task", "status", "metric ± stderr", "precision", "samples", "shots",
                    "ms/sample")
 
@@ -42,7 +42,8 @@ def _number(value: float | None, fmt: str) -> Text:
 
 def result_cells(run: EvalRun) -> list[Text]:
     return [plain(short_name(run.task)), status_text(run.status), metric_text(run),
-            _number(run.time_per_sample_ms, ".1f"), _number(run.peak_memory_mb, ",.0f")]
+            _number(run.time_per_sample_ms, ".1f"), _number(run.peak_memory_mb, ",.0f"),
+            _number(run.peak_board_mb, ",.0f")]
 
 
 def _samples(run: EvalRun) -> str:
