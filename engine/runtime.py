@@ -124,6 +124,17 @@ def _hub_snapshot(entry: ModelEntry) -> ModelSource:
             f"{entry.id} ({entry.repo}) is not downloaded yet; fetch it with: "
             f"smollm-tui download {entry.id}"
         )
+    from engine.hub import local_status
+
+    # A config without all its weights would fail later, obscurely. (An unfinished
+    # download beside a complete snapshot is no reason to refuse it.)
+    lacking = [m for m in local_status(entry).missing if "unfinished download" not in m]
+    if lacking:
+        why = "; ".join(lacking)
+        raise ModelNotDownloaded(
+            f"{entry.id} ({entry.repo}) is only partly downloaded ({why}); finish it with: "
+            f"smollm-tui download {entry.id}"
+        )
     return ModelSource(folder, revision=commit if _COMMIT_RE.match(commit or "") else None)
 
 

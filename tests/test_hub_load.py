@@ -34,3 +34,10 @@ def test_downloaded_model_loads_and_generates(tiny_llama: Path, tmp_path: Path,
     new_tokens = output[0, inputs["input_ids"].shape[1]:]
     assert len(new_tokens) == 5
     assert isinstance(loaded.tokenizer.decode(new_tokens), str)
+
+    # Weights lost from the snapshot: the load says so and how to finish, before transformers.
+    snapshot = Path(hub.local_status(catalog.get("tiny-hub")).path)
+    (snapshot / "model.safetensors").unlink()
+    with pytest.raises(runtime.ModelNotDownloaded,
+                       match=r"only partly downloaded .*smollm-tui download tiny-hub"):
+        runtime.load_model(LoadOptions(model_id="tiny-hub", device="cpu"), catalog)
