@@ -48,7 +48,8 @@ CONVERSION_VERSION = "1"
 
 
 def converted_root() -> Path:
-    """Where converted copies live: data_dir()/bundled, or SMOLLM_TUI_BUNDLED_DIR.
+    """Where converted copies (the bundled model, local GGUF files) live: data_dir()/bundled,
+    or SMOLLM_TUI_BUNDLED_DIR.
 
     The override lets a test session (or a shared machine) keep one conversion for
     every app home, because converting costs about 13 s.
@@ -72,20 +73,23 @@ def converted_dir(gguf: Path | None = None) -> Path:
     return converted_root() / f"{gguf.stem}-{stamp}"
 
 
-def ensure_converted(progress: Callable[[str, float | None], None] | None = None) -> Path:
-    """Return a folder holding the bundled model as bf16 safetensors, converting it once.
+def ensure_converted(progress: Callable[[str, float | None], None] | None = None,
+                     gguf: Path | None = None) -> Path:
+    """Return a folder holding the bundled model (or the GGUF file ``gguf``, a local catalog
+    entry) as bf16 safetensors, converting it once.
 
     transformers dequantizes the GGUF on load (slow); saving that model needs its GGUF
     quantizer cleared first (else "quantized with gguf and is not serializable"). The
     copy is written to a temporary folder and renamed into place, so a concurrent
     conversion or an interrupted one never leaves half a model behind.
     """
-    gguf = gguf_path()
+    what = "the bundled model" if gguf is None else gguf.name
+    gguf = gguf or gguf_path()
     final = converted_dir(gguf)
     if (final / "config.json").is_file():
         return final
     if progress:
-        progress("converting the bundled model (once, about 15 s)", None)
+        progress(f"converting {what} from GGUF (once; about 15 s per 100M parameters)", None)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

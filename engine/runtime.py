@@ -59,7 +59,6 @@ class ModelSource:
     """Where the weights of an entry are on disk, resolved without loading anything."""
 
     folder: Path
-    gguf_file: str | None = None  # a file name inside folder
     revision: str | None = None
 
 
@@ -86,7 +85,7 @@ def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
 
 
 def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
-    """Find the weights on disk. Never downloads; may convert the bundled model once."""
+    """Find the weights on disk. Never downloads; may convert a GGUF file once."""
     if entry.source == "bundled":
         from engine.bundled import ensure_converted
 
@@ -94,7 +93,10 @@ def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> Mod
     if entry.source == "local":
         path = Path(entry.path or "").expanduser()
         if path.is_file() and path.suffix == ".gguf":
-            return ModelSource(path.parent, gguf_file=path.name)
+            # transformers dequantizes a GGUF on every load (~13 s for 135M): convert once.
+            from engine.bundled import ensure_converted
+
+            return ModelSource(ensure_converted(progress, gguf=path.resolve()))
         return ModelSource(path)
     if entry.source == "hub":
         return _hub_snapshot(entry)
@@ -260,10 +262,8 @@ def _model_class(entry: ModelEntry):
 def _load_tokenizer(source: ModelSource, trust_remote_code: bool):
     from transformers import AutoTokenizer
 
-    extra: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if source.gguf_file:
-        extra["gguf_file"] = source.gguf_file
-    return AutoTokenizer.from_pretrained(str(source.folder), local_files_only=True, **extra)
+    return AutoTokenizer.from_pretrained(str(source.folder), local_files_only=True,
+                                         trust_remote_code=trust_remote_code)
 
 
 def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device: str,
@@ -274,9 +274,7 @@ def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device:
     kwargs: dict[str, Any] = {"local_files_only": True}
     # Remote code runs only when the catalog says it is needed AND the caller consented.
     kwargs["trust_remote_code"] = bool(entry.trust_remote_code and options.trust_remote_code)
-    if source.gguf_file:
-        kwargs["gguf_file"] = source.gguf_file
-    elif any(source.folder.glob("*.safetensors")):
+    if any(source.folder.glob("*.safetensors")):
         kwargs["use_safetensors"] = True
     else:
         # Pickle checkpoints (.bin) only through torch's weights-only unpickler.

