@@ -1,5 +1,6 @@
 """The Evaluate screen with Pilot: a real evaluation of the fixture tasks on the tiny model
-through the real worker, stored like the CLI stores it; cancel; a killed worker; history."""
+through the real worker, stored like the CLI stores it; cancel; a killed worker; history;
+the saved task-folder setting; skipping cells already measured."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import time
 import pytest
 from app_fixtures import make_app
 from fixtures.tasks.helpers import TASKS_DIR
-from textual.widgets import DataTable, Input, RadioButton, Static
+from telemetry_fakes import ScriptedReader
+from textual.widgets import Checkbox, DataTable, Input, RadioButton, Static
 
+from engine import preferences
 from engine.results.store import EvalRun, ResultsStore
 from engine.settings import LoadOptions
+from engine.telemetry import ReaderChain, Sampler
 from tui.screens.catalog import CatalogScreen
+from tui.screens.dialogs import InputScreen
 from tui.screens.evaluate import EvalFinished, EvalProgressed, EvaluateScreen, parse_spec
 from tui.widgets.eval_task_list import EvalTaskList
 
@@ -195,3 +200,147 @@ async def test_task_availability_and_details_are_shown(tiny_catalog):
         await pilot.pause()
         info = str(screen.query_one("#task-info", Static).render())
         assert "cais/mmlu" in info and "5-shot" in info and "needs network" in info
+
+
+# ---- the task-folder setting -------------------------------------------------------------
+
+
+def listed(screen) -> list[str]:
+    return [o.value for o in screen.query_one(EvalTaskList)._options]
+
+
+async def set_folders_in_dialog(pilot, text: str) -> None:
+    await pilot.press("f")
+    dialog = pilot.app.screen
+    assert isinstance(dialog, InputScreen)
+    dialog.query_one(Input).value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_task_folder_dialog_lists_the_folders_tasks_and_keeps_them(tiny_catalog, tmp_path):
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        options = LoadOptions("tiny-llama", catalog_path=str(tiny_catalog))
+        screen = EvaluateScreen(app.catalog.get("tiny-llama"), options)
+        app.push_screen(screen)
+        await pilot.pause()
+        assert "fx_yesno" not in listed(screen) and listed(screen)[0] == "arc_easy"
+
+        # Esc in the dialog changes nothing
+        await pilot.press("f")
+        assert isinstance(app.screen, InputScreen)
+        await pilot.press("escape")
+        assert app.screen is screen and preferences.task_folders() == []
+
+        await set_folders_in_dialog(pilot, str(TASKS_DIR))
+        assert app.screen is screen
+        assert listed(screen)[:3] == ["fx_choice2", "fx_choice4", "fx_yesno"]
+        assert listed(screen)[3] == "arc_easy"
+        prompts = {o.value: str(o.prompt) for o in screen.query_one(EvalTaskList)._options}
+        assert "local task" in prompts["fx_yesno"]
+        info = str(screen.query_one("#task-info", Static).render())
+        assert "fx_choice2" in info and f"local task from {TASKS_DIR}" in info
+        assert preferences.task_folders() == [str(TASKS_DIR)]
+        assert any("3 local task(s) from 1 saved folder" in n.message
+                   for n in app._notifications)
+
+        # a bad folder: one clear notification, nothing saved, the list unchanged
+        await set_folders_in_dialog(pilot, f"{TASKS_DIR}{os.pathsep}{tmp_path / 'nope'}")
+        assert any("does not exist" in n.message and "nope" in n.message
+                   for n in app._notifications)
+        assert preferences.task_folders() == [str(TASKS_DIR)]
+        assert "fx_yesno" in listed(screen)
+
+        # a new screen (and the eval command) sees the saved folder
+        await pilot.press("escape")
+        second = EvaluateScreen(app.catalog.get("tiny-llama"), options)
+        app.push_screen(second)
+        await pilot.pause()
+        assert listed(second)[:3] == ["fx_choice2", "fx_choice4", "fx_yesno"]
+        # the dialog opens with the saved folder; emptied, it clears the setting
+        await pilot.press("f")
+        assert app.screen.query_one(Input).value == str(TASKS_DIR)
+        await pilot.press("escape")
+        await set_folders_in_dialog(pilot, "")
+        assert preferences.task_folders() == [] and "fx_yesno" not in listed(second)
+
+
+async def test_a_vanished_saved_folder_is_a_warning_not_an_error(tiny_catalog, tmp_path):
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    preferences.set_task_folders([str(folder), str(TASKS_DIR)])
+    folder.rmdir()
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = open_screen(app, tiny_catalog, cls=EvaluateScreen)
+        await pilot.pause()
+        assert "fx_yesno" in listed(screen)
+        notes = [n.message for n in app._notifications]
+        assert any(str(folder) in n and "press f" in n for n in notes), notes
+
+
+# ---- skipping what is already measured ---------------------------------------------------
+
+
+def measured(task: str, limit: int) -> EvalRun:
+    now = time.time()
+    return EvalRun(model_id="tiny-llama", precision="fp32", device="cpu", task=task,
+                   status="ok", started=now - 5, ended=now, num_fewshot=0, limit=limit,
+                   samples=limit, metrics={"acc": 0.5, "acc_stderr": 0.1},
+                   time_per_sample_ms=10.0, peak_memory_mb=100.0, model_size_mb=1.0)
+
+
+async def test_cells_already_measured_are_skipped_unless_rerun_is_ticked(tiny_catalog):
+    with ResultsStore() as store:
+        store.add_eval(measured("fx_yesno", 3))
+        store.add_eval(measured("fx_choice4", 8))  # another limit: not the same cell
+    board = [{"ram_total_mb": 7619.6, "ram_used_mb": 2000.0 + 10 * i} for i in range(400)]
+    sampler = Sampler(ReaderChain([("jtop", lambda: ScriptedReader(board))]))
+    app = make_app(tiny_catalog, telemetry=sampler)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = open_screen(app, tiny_catalog)
+        await pilot.pause()
+        results = screen.query_one("#results", DataTable)
+        progress = screen.query_one("#progress-text", Static)
+
+        await choose(pilot, screen, ["fx_choice4", "fx_yesno"], limit="3")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.finished[-1].outcome == "done"
+        assert cells(results, 0) == ["fx_yesno", "fx_choice4"]
+        assert cells(results, 1) == ["skipped", "ok"]
+        assert "already measured" in cells(results, 2)[0]
+        summary = str(progress.render())
+        assert "1 of 1 task(s) ok" in summary and "1 skipped (already measured)" in summary
+        ran = [r for r in stored_rows() if r.limit == 3]
+        assert sorted(r.task for r in ran) == ["fx_choice4", "fx_yesno"]  # one new row
+        new = next(r for r in ran if r.task == "fx_choice4")
+        assert new.precision == "fp32" and new.device == "cpu"
+        # the load is marked on the System charts, and the sampler gave the run its peak
+        assert any(mark.text.startswith("loaded tiny-llama") for mark in sampler.marks())
+        assert new.peak_board_mb is not None and new.peak_board_mb >= 2000.0
+
+        # nothing left to run: a clear message, no evaluation
+        screen.progressed.clear()
+        await choose(pilot, screen, ["fx_yesno", "fx_choice4"], limit="3")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.finished[-1].outcome == "done"
+        assert "re-run measured" in (screen.finished[-1].message or "")
+        assert not screen.progressed.is_set()
+        assert cells(results, 1) == ["skipped", "skipped"]
+        assert "2 skipped" in str(progress.render())
+        assert len(stored_rows()) == 3  # two stored before, one measured above
+
+        # ticked: measured again
+        screen.query_one("#rerun", Checkbox).value = True
+        await choose(pilot, screen, ["fx_yesno"], limit="3")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cells(results, 0) == ["fx_yesno"] and cells(results, 1) == ["ok"]
+        assert "skipped" not in str(progress.render())
+        assert [r.task for r in stored_rows() if r.limit == 3].count("fx_yesno") == 2

@@ -41,6 +41,19 @@ def test_evaluate_task_chooser(snap_compare, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=open_evaluate)
 
 
+def test_evaluate_task_folder_dialog(snap_compare):
+    """The `f` dialog at the smallest size (nothing saved yet: the placeholder shows)."""
+    async def open_dialog(pilot):
+        app = pilot.app
+        app.push_screen(EvaluateScreen(app.catalog.get("pythia-160m"),
+                                       LoadOptions("pythia-160m")))
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_dialog)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_compare_accuracy(snap_compare, size):
     async def open_compare(pilot):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from engine import preferences
 from engine.errors import SmollmError, UsageError
 from engine.paths import hf_cache_dir, hf_home
 
@@ -177,8 +178,11 @@ def check_dataset(task: str, reachable: bool | None = None) -> None:
 
 
 def include_paths(extra: str | None) -> list[str]:
-    """Task folders from --include-path (several joined with os.pathsep) and
-    SMOLLM_TUI_TASKS, each checked to exist."""
+    """Task folders, first to last: --include-path (several joined with os.pathsep),
+    SMOLLM_TUI_TASKS, then the folders saved from the Evaluate screen; resolved, without
+    duplicates. A missing folder given on the command line or in the variable is a
+    UsageError; a saved folder that has since disappeared is skipped (the Evaluate screen
+    warns about it, see engine.preferences.missing_task_folders)."""
     paths = []
     for source in (extra, os.environ.get("SMOLLM_TUI_TASKS")):
         for part in (source or "").split(os.pathsep):
@@ -188,7 +192,8 @@ def include_paths(extra: str | None) -> list[str]:
                     raise UsageError(f"task folder {path} does not exist: pass a folder of "
                                      "lm-eval task YAML files to --include-path")
                 paths.append(str(path.resolve()))
-    return paths
+    paths += [str(Path(f).resolve()) for f in preferences.task_folders() if Path(f).is_dir()]
+    return list(dict.fromkeys(paths))
 
 
 _TASK_LINE = re.compile(r"^task:\s*['\"]?([A-Za-z0-9_.\-]+)['\"]?\s*$", re.MULTILINE)

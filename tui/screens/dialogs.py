@@ -1,4 +1,4 @@
-"""Small modal dialogs: a choice between buttons, and a text editor."""
+"""Small modal dialogs: a choice between buttons, a text editor, and a one-line input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from tui.safe_text import plain
 
@@ -67,6 +67,34 @@ class TextEditScreen(ModalScreen[str | None]):
 
     def action_keep(self) -> None:
         self.dismiss(self.query_one("#editor", TextArea).text)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class InputScreen(ModalScreen[str | None]):
+    """One line of text (the Evaluate screen's task folders). Enter keeps it, even empty;
+    Esc dismisses with None."""
+
+    DEFAULT_CSS = _CSS.format(name="InputScreen") + """
+    InputScreen .hint { color: $text-muted; margin: 1 0 0 0; }
+    """
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, body: str, value: str, *, placeholder: str = ""):
+        super().__init__()
+        self.title_text, self.body, self.value, self.placeholder = title, body, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(plain(self.title_text), classes="title")
+            yield Static(plain(self.body))
+            yield Input(self.value, placeholder=self.placeholder, id="value")
+            yield Static("enter keep · esc cancel", classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

@@ -2,12 +2,15 @@
 
 The run goes through the model's worker (loading it first if needed) in a thread worker;
 every finished task is stored by engine.evaluation.batch.stream_and_store, the same code
-the `eval` command stores with, and reported back as this module's messages.
+the `eval` command stores with, and reported back as this module's messages. As with the
+command, tasks already measured with the same settings are skipped unless "re-run measured"
+is ticked. `f` sets the folders of the user's own task YAML files (engine.preferences).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import work
@@ -18,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
+    Checkbox,
     DataTable,
     Footer,
     Header,
@@ -29,15 +33,17 @@ from textual.widgets import (
     Static,
 )
 
+from engine import preferences
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
-from engine.evaluation.batch import stream_and_store
+from engine.evaluation.batch import remaining_tasks, stream_and_store
 from engine.evaluation.tasks import REGISTRY, include_paths, local_task_names, short_name
-from engine.results.store import EvalRun, ResultsStore
+from engine.results.store import EvalRun, ResultsStore, precision_label
 from engine.settings import LoadOptions
 from engine.worker import protocol as p
 from tui import messages as m
 from tui.safe_text import plain
+from tui.screens.dialogs import InputScreen
 from tui.widgets.eval_tables import (
     HISTORY_COLUMNS,
     RESULT_COLUMNS,
@@ -65,6 +71,13 @@ class EvalProgressed(Message):
 @dataclass
 class EvalTaskStored(Message):
     run: EvalRun
+
+
+@dataclass
+class EvalSkipped(Message):
+    """Tasks already measured with these settings: not run again."""
+
+    tasks: tuple[str, ...]
 
 
 @dataclass
@@ -98,8 +111,8 @@ def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
 class EvaluateScreen(Screen):
     """`EvaluateScreen(entry, options, include_path=None)`: evaluate ``entry`` loaded with
     ``options`` through the app's ModelSession. ``include_path``: a folder (several joined
-    with os.pathsep) of the user's own lm-eval task YAML files, listed beside the built-in
-    tasks (SMOLLM_TUI_TASKS is honoured too)."""
+    with os.pathsep) of the user's own lm-eval task YAML files, listed first, beside the
+    built-in tasks; SMOLLM_TUI_TASKS and the task folders saved with `f` are honoured too."""
 
     DEFAULT_CSS = """
     EvaluateScreen #status { height: 1; padding: 0 1; background: $boost; }
@@ -111,6 +124,7 @@ class EvaluateScreen(Screen):
     EvaluateScreen #form Label { width: 10; }
     EvaluateScreen #form Input { width: 1fr; }
     EvaluateScreen #form RadioSet { height: 2; width: 1fr; }
+    EvaluateScreen #form Checkbox { width: 1fr; }
     EvaluateScreen #form Button { width: 1fr; margin: 1 0 0 0; }
     EvaluateScreen #task-info { height: 1; padding: 0 1; color: $text-muted; }
     EvaluateScreen #progress-row { height: 1; padding: 0 1; }
@@ -124,6 +138,7 @@ class EvaluateScreen(Screen):
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("ctrl+r", "run", "Run"),
+        Binding("f", "task_folders", "Task folder"),
     ]
 
     def __init__(self, entry: ModelEntry, options: LoadOptions, *,
@@ -136,18 +151,38 @@ class EvaluateScreen(Screen):
         self.cancelling = False
         self.spec: p.EvalSpec | None = None
         self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
+        self.skipped: tuple[str, ...] = ()  # ticked but already measured (this run)
+        self.folders: list[str] = []  # the task folders listed, passed on to the worker
+        self.local_origin: dict[str, str] = {}  # local task -> the folder that defines it
 
     # ---- layout --------------------------------------------------------------------
 
-    def task_names(self) -> list[str]:
-        """Built-in registry tasks, then the tasks of the include path(s)."""
+    def task_folders(self) -> list[str]:
+        """The task folders to list, first to last (see include_paths); problems become
+        warnings, so that the built-in tasks can always be run."""
         try:
-            local = local_task_names(include_paths(self.include_path))
-        except UsageError as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            local = []
+            for folder in preferences.missing_task_folders():
+                self.notify(f"the saved task folder {folder} no longer exists: its tasks are "
+                            "not listed; press f to change the task folders",
+                            severity="warning", timeout=10, markup=False)
+            try:
+                return include_paths(self.include_path)
+            except UsageError as exc:  # the screen's own folder is gone: keep the others
+                self.notify(str(exc), severity="warning", markup=False)
+                return include_paths(None)
+        except SmollmError as exc:  # a broken settings file, or SMOLLM_TUI_TASKS is wrong
+            self.notify(str(exc), severity="warning", timeout=10, markup=False)
+            return []
+
+    def task_names(self) -> list[str]:
+        """The tasks of the task folders (first), then the built-in registry tasks."""
+        self.local_origin = {}
+        self.folders = self.task_folders()
+        for folder in self.folders:
+            for name in local_task_names([folder]):
+                self.local_origin.setdefault(name, folder)
         builtin = [t.name for t in REGISTRY]
-        return [*[t for t in local if t not in builtin], *builtin]
+        return [*[t for t in self.local_origin if t not in builtin], *builtin]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -164,6 +199,7 @@ class EvaluateScreen(Screen):
                     yield Label("few-shot")
                     yield Input(placeholder="task default", id="fewshot", compact=True,
                                 type="integer")
+                yield Checkbox("re-run measured", id="rerun", compact=True)
                 yield Button("Run (enter)", id="run", variant="primary", compact=True)
         yield Static(id="task-info")
         with Horizontal(id="progress-row"):
@@ -215,7 +251,39 @@ class EvaluateScreen(Screen):
 
     def on_selection_list_selection_highlighted(
             self, message: EvalTaskList.SelectionHighlighted) -> None:
-        self.query_one("#task-info", Static).update(task_details(message.selection.value))
+        task = message.selection.value
+        self.query_one("#task-info", Static).update(
+            task_details(task, self.local_origin.get(task)))
+
+    # ---- task folders --------------------------------------------------------------
+
+    def action_task_folders(self) -> None:
+        try:
+            current = preferences.task_folders()
+        except SmollmError as exc:
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
+        self.app.push_screen(InputScreen(
+            "Task folders",
+            "Folders of your own lm-eval task YAML files, several separated by "
+            f"{os.pathsep!r}. Their tasks are listed first, marked \"local task\". "
+            "Saved for the app and the eval command; empty clears.",
+            os.pathsep.join(current), placeholder="/path/to/my-tasks"), self.folders_chosen)
+
+    def folders_chosen(self, text: str | None) -> None:
+        """Save the dialog's folders (None: cancelled) and list their tasks."""
+        if text is None:
+            return
+        try:
+            saved = preferences.set_task_folders(preferences.split_folders(text))
+        except SmollmError as exc:
+            self.notify(str(exc), title="Task folders not saved", severity="error",
+                        timeout=10, markup=False)
+            return
+        self.query_one(EvalTaskList).set_tasks(self.task_names())
+        found = sum(1 for f in self.local_origin.values() if f in saved)
+        self.notify(f"{found} local task(s) from {len(saved)} saved folder(s)" if saved
+                    else "task folders cleared", markup=False)
 
     # ---- history -------------------------------------------------------------------
 
@@ -248,7 +316,8 @@ class EvaluateScreen(Screen):
         full = self.query_one("#full", RadioButton).value
         return parse_spec(list(self.query_one(EvalTaskList).selected), full,
                           self.query_one("#limit", Input).value,
-                          self.query_one("#fewshot", Input).value, self.include_path)
+                          self.query_one("#fewshot", Input).value,
+                          os.pathsep.join(self.folders))
 
     def action_run(self) -> None:
         if self.running:
@@ -264,16 +333,16 @@ class EvaluateScreen(Screen):
     def start(self, spec: p.EvalSpec) -> None:
         self.running, self.cancelling, self.spec = True, False, spec
         self.query_one("#results", DataTable).clear()
-        self.stored = []
+        self.stored, self.skipped = [], ()
         self.query_one("#run", Button).disabled = True
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         names = ", ".join(short_name(t) for t in spec.tasks)
         mode = f"quick, {spec.limit} samples" if spec.limit else "full"
         self.set_progress_text(plain(f"starting {names} ({mode})"))
-        self._evaluate(spec)
+        self._evaluate(spec, rerun=self.query_one("#rerun", Checkbox).value)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def _evaluate(self, spec: p.EvalSpec) -> None:
+    def _evaluate(self, spec: p.EvalSpec, rerun: bool = False) -> None:
         post = self.post_message
         session = self.app.session
         try:
@@ -290,6 +359,12 @@ class EvaluateScreen(Screen):
                     outcome = "cancelled" if self.cancelling else "failed"
                     post(EvalFinished(outcome, failures[-1] if failures else None))
                     return
+            if not rerun:
+                spec = self._skip_measured(spec, session.info)
+                if not spec.tasks:
+                    post(EvalFinished("done", "every ticked task is already measured with "
+                                      "these settings: tick re-run measured to run them again"))
+                    return
             final = self._stream(spec, session)
         except Exception as exc:  # a broken store or worker must not leave the screen stuck
             post(EvalFinished("failed", str(exc) or type(exc).__name__))
@@ -303,6 +378,18 @@ class EvaluateScreen(Screen):
         else:
             post(EvalFinished("done"))
 
+    def _skip_measured(self, spec: p.EvalSpec, info: p.LoadInfo) -> p.EvalSpec:
+        """``spec`` without the tasks already measured on this model as loaded (the same
+        rule as the `eval` command); the skipped ones are reported as EvalSkipped."""
+        with ResultsStore() as store:
+            todo = remaining_tasks(store, info.model_id,
+                                   precision_label(info.dtype, info.quantization),
+                                   info.device, spec)
+        skipped = tuple(t for t in spec.tasks if t not in todo)
+        if skipped:
+            self.post_message(EvalSkipped(skipped))
+        return replace(spec, tasks=todo)
+
     def _stream(self, spec: p.EvalSpec, session) -> object:
         post = self.post_message
 
@@ -313,7 +400,8 @@ class EvaluateScreen(Screen):
         with ResultsStore() as store:
             return stream_and_store(session.client.evaluate(spec), spec, session.info, store,
                                     on_result=lambda result, run: post(EvalTaskStored(run)),
-                                    on_event=on_event)
+                                    on_event=on_event,
+                                    telemetry=getattr(self.app, "telemetry", None))
 
     # ---- what the worker reports ---------------------------------------------------
 
@@ -322,6 +410,7 @@ class EvaluateScreen(Screen):
         self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
+        self.app.model_loaded(message.info)
         self.show_status()
 
     def on_load_failed(self, message: m.LoadFailed) -> None:
@@ -341,6 +430,18 @@ class EvaluateScreen(Screen):
             text.append(" · cancelling…", style="yellow")
         self.set_progress_text(text)
 
+    def on_eval_skipped(self, message: EvalSkipped) -> None:
+        self.skipped = message.tasks
+        if self.spec is not None:  # progress counts "task i/N" over the tasks that run
+            self.spec = replace(self.spec, tasks=tuple(
+                t for t in self.spec.tasks if t not in message.tasks))
+        table = self.query_one("#results", DataTable)
+        for task in message.tasks:
+            cells = [plain(short_name(task)), Text("skipped", style="dim"),
+                     Text("already measured · tick re-run measured to redo", style="dim")]
+            cells += [Text("—", justify="right")] * (len(RESULT_COLUMNS) - len(cells))
+            table.add_row(*cells)
+
     def on_eval_task_stored(self, message: EvalTaskStored) -> None:
         self.stored.append(message.run)
         self.query_one("#results", DataTable).add_row(*result_cells(message.run))
@@ -350,8 +451,11 @@ class EvaluateScreen(Screen):
         self.query_one("#run", Button).disabled = False
         ok = sum(1 for r in self.stored if r.status == "ok")
         text = Text(f"{message.outcome}: ", style=_OUTCOME_STYLE.get(message.outcome, ""))
-        text.append(f"{ok} of {len(self.spec.tasks) if self.spec else 0} task(s) ok, "
-                    f"{len(self.stored)} stored")
+        ran = len(self.spec.tasks) if self.spec else 0
+        counts = [f"{ok} of {ran} task(s) ok", f"{len(self.stored)} stored"] if ran else []
+        if self.skipped:
+            counts.append(f"{len(self.skipped)} skipped (already measured)")
+        text.append(", ".join(counts))
         if message.message:
             text.append(" · ")
             text.append_text(plain(message.message.splitlines()[0][:200]))

@@ -41,6 +41,8 @@ HELP = """\
 |---|---|
 | `space` | tick a task (each says whether its dataset is cached) |
 | `enter` / `ctrl+r` | run the ticked tasks (quick: first N samples; or full) |
+| | tasks measured before with the same settings are skipped; tick "re-run measured" |
+| `f` | your own lm-eval task YAML folders (saved; their tasks are listed first) |
 | `esc` | cancel a running evaluation (when none runs: back) |
 
 ## Compare

@@ -29,12 +29,15 @@ def task_prompt(task: str) -> Text:
     return text
 
 
-def task_details(task: str) -> Text:
-    """One line on the highlighted task: lm-eval name, dataset, default shots, chance."""
+def task_details(task: str, folder: str | None = None) -> Text:
+    """One line on the highlighted task: lm-eval name, dataset, default shots, chance; for
+    a local task, the task folder it comes from (``folder``)."""
     info: TaskInfo | None = lookup(task)
     text = plain(task, "bold")
     if info is None:
-        text.append(" · from your task folder · few-shot as its YAML says", style="dim")
+        text.append(" · local task from ", style="dim")
+        text.append_text(plain(folder or "your task folder", "cyan"))
+        text.append(" (f: task folders) · few-shot as its YAML says", style="dim")
         return text
     text.append(" · ")
     text.append(info.dataset)
@@ -58,6 +61,15 @@ class EvalTaskList(SelectionList[str]):
 
     def __init__(self, tasks: list[str], **kwargs):
         super().__init__(*[Selection(task_prompt(t), t, False) for t in tasks], **kwargs)
+
+    def set_tasks(self, tasks: list[str]) -> None:
+        """Replace the listed tasks (ticks of those still listed stay); the first is
+        highlighted, so that the task line shows where it comes from."""
+        ticked = set(self.selected)
+        self.clear_options()
+        self.add_options([Selection(task_prompt(t), t, t in ticked) for t in tasks])
+        if self.option_count:
+            self.highlighted = 0
 
     def action_run(self) -> None:
         self.post_message(self.RunRequested())

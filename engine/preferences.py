@@ -1,0 +1,111 @@
+"""Small user settings kept between runs: ``settings.json`` in the app's config folder.
+
+Today one key, ``task_folders``: folders of the user's own lm-eval task YAML files, set
+from the Evaluate screen and used by the app and the `eval` command alike. The file is
+plain JSON so that it can be read and fixed by hand; it is written atomically so that a
+crash mid-write never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engine.errors import SmollmError, UsageError
+from engine.paths import config_dir
+
+SETTINGS_NAME = "settings.json"
+TASK_FOLDERS = "task_folders"
+
+
+class SettingsError(SmollmError):
+    """The settings file exists but cannot be read as our settings."""
+
+
+def settings_path() -> Path:
+    """Where the settings live (under SMOLLM_TUI_HOME when it is set)."""
+    return config_dir() / SETTINGS_NAME
+
+
+def _broken(path: Path, why: str) -> SettingsError:
+    return SettingsError(f"the settings file {path} is broken ({why}): fix it by hand, or "
+                         "delete it to start again from the default settings")
+
+
+def load_settings() -> dict[str, Any]:
+    """All saved settings; {} when none were saved. A SettingsError names a broken file."""
+    path = settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"cannot read the settings file {path}: {exc.strerror or exc}; "
+                            "check its permissions") from exc
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _broken(path, f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _broken(path, "expected a JSON object such as {\"task_folders\": []}")
+    return data
+
+
+def save_settings(data: dict[str, Any]) -> None:
+    """Replace the settings file with ``data`` (a temporary file, then an atomic rename)."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def task_folders() -> list[str]:
+    """The saved task folders (absolute paths), whether or not they still exist."""
+    value = load_settings().get(TASK_FOLDERS, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _broken(settings_path(), f"{TASK_FOLDERS} must be a list of folder paths")
+    return list(value)
+
+
+def missing_task_folders() -> list[str]:
+    """Saved task folders that are no longer directories (moved or deleted since)."""
+    return [folder for folder in task_folders() if not Path(folder).is_dir()]
+
+
+def split_folders(text: str) -> list[str]:
+    """'a:b' (os.pathsep between folders) -> ['a', 'b']; blanks dropped."""
+    return [part.strip() for part in text.split(os.pathsep) if part.strip()]
+
+
+def set_task_folders(folders: list[str]) -> list[str]:
+    """Save ``folders`` as the task folders; an empty list clears the setting.
+
+    Each must be an existing directory (a UsageError names the first that is not, and
+    nothing is saved). Stored resolved and absolute, without duplicates; returns them.
+    """
+    resolved: list[str] = []
+    for folder in folders:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            what = "is a file, not a folder" if path.exists() else "does not exist"
+            raise UsageError(f"task folder {path} {what}: give folders of lm-eval task YAML "
+                             f"files, several separated by {os.pathsep!r} (nothing was saved)")
+        resolved.append(str(path.resolve()))
+    resolved = list(dict.fromkeys(resolved))
+    data = load_settings()
+    if resolved:
+        data[TASK_FOLDERS] = resolved
+    else:
+        data.pop(TASK_FOLDERS, None)
+    save_settings(data)
+    return resolved
