@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 from engine.results.store import ResultsStore
 from engine.settings import LoadOptions
 from engine.telemetry import ReaderChain, Sampler
+from engine.telemetry.psutil_reader import PsutilReader
 from tui import messages as m
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -140,7 +141,8 @@ async def test_esc_stops_a_long_reply_at_once(tiny_catalog: Path):
 
 
 async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
-    app = make_app(tiny_catalog)
+    sampler = Sampler(ReaderChain([("psutil", PsutilReader)]))
+    app = make_app(tiny_catalog, telemetry=sampler)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_watched_chat(
             pilot, "tiny-llama",
@@ -159,6 +161,12 @@ async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
         await pilot.pause()
         await app.workers.wait_for_complete()
         assert app.session.state == "ready"
+        await pilot.pause()
+        # The System charts show the load, the death and the reload.
+        assert [mark.text for mark in sampler.marks()] == [
+            "loaded tiny-llama float32 on cpu",
+            "unloaded tiny-llama float32 on cpu: the worker died",
+            "loaded tiny-llama float32 on cpu"]
         await set_control(pilot, screen, "max_new_tokens", "2")
         assert "2 tokens" in stats_of(await send(pilot, "Still there?"))
 

@@ -45,6 +45,7 @@ class SmollmApp(App):
         self.device = device
         self.precision = "auto"
         self._chat: ChatScreen | None = None
+        self._marked_model: str | None = None  # the load last marked on the charts
         self.files = ModelFiles(self)
 
     def on_mount(self) -> None:
@@ -70,10 +71,24 @@ class SmollmApp(App):
         return f"needs about {row.size_mb:,.0f} MB: {row.fit} ({how})"
 
     def model_loaded(self, info) -> None:
-        """Mark the load on the telemetry charts and follow the worker's memory."""
-        if self.telemetry is not None and hasattr(self.telemetry, "add_mark"):
-            self.telemetry.add_mark(f"loaded {info.model_id} {info.dtype} on {info.device}")
-            self.telemetry.watch_process("worker", getattr(self.session.client, "pid", None))
+        """Mark the load (and the unload of the model it replaced) on the telemetry charts
+        and follow the worker's memory."""
+        if self.telemetry is None or not hasattr(self.telemetry, "add_mark"):
+            return
+        label = f"{info.model_id} {info.quantization or info.dtype} on {info.device}"
+        if self._marked_model not in (None, label):
+            self.telemetry.add_mark(f"unloaded {self._marked_model}")
+        self.telemetry.add_mark(f"loaded {label}")
+        self._marked_model = label
+        self.telemetry.watch_process("worker", getattr(self.session.client, "pid", None))
+
+    def model_unloaded(self, why: str) -> None:
+        """Mark on the telemetry charts that the loaded model is gone (its worker died)."""
+        if self._marked_model is None or not hasattr(self.telemetry, "add_mark"):
+            return
+        self.telemetry.add_mark(f"unloaded {self._marked_model}: {why}")
+        self._marked_model = None
+        self.telemetry.watch_process("worker", None)
 
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]

@@ -187,6 +187,7 @@ class ChatScreen(Screen):
         if reply is not None:
             await reply.fail(message.message)
         if message.kind == "died":
+            self.app.model_unloaded("the worker died")
             self.set_status(visible(message.message), error=True)
             self.notify(message.message, title="The model's worker died", severity="error",
                         timeout=15)

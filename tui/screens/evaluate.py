@@ -462,6 +462,8 @@ class EvaluateScreen(Screen):
         self.set_progress_text(text)
         if message.outcome == "done":
             self.query_one("#progress", ProgressBar).update(total=1, progress=1)
+        if message.outcome == "died":
+            self.app.model_unloaded("the worker died")
         if message.outcome in ("failed", "died") and message.message:
             self.notify(message.message, title="Evaluation stopped", severity="error",
                         timeout=10, markup=False)
