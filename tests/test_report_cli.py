@@ -56,6 +56,7 @@ def test_matrix_run_goes_model_by_model_in_workers_and_resumes(cli_env, tiny_cat
     out = first.stdout
     assert out.index("tiny-llama: loaded on") < out.index("tiny-t5: loaded on")
     assert "(fp32, " in out and "2 ok, 0 oom, 0 failed, 0 skipped" in out
+    assert "leaked semaphore" not in first.stderr  # the workers left nothing behind
     with ResultsStore() as store:
         rows = store.eval_runs()
     assert sorted((r.model_id, r.task, r.status) for r in rows) == [

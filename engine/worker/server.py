@@ -58,6 +58,12 @@ def main(conn, cancel, shared, log_path: str | None = None) -> None:
             server.handle(request)
         except (BrokenPipeError, EOFError, OSError):
             break
+    # os._exit skips the interpreter's exit hooks, so run multiprocessing's own first: they
+    # unlink the semaphores libraries made here (tqdm's lock, used by lm-eval), which the
+    # resource tracker would otherwise report as leaked when the app exits.
+    from multiprocessing import util
+
+    util._run_finalizers()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown of torch threads: the client is waiting
