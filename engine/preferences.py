@@ -93,6 +93,19 @@ def set_task_folders(folders: list[str]) -> list[str]:
     Each must be an existing directory (a UsageError names the first that is not, and
     nothing is saved). Stored resolved and absolute, without duplicates; returns them.
     """
+    resolved = check_task_folders(folders)
+    data = load_settings()
+    if resolved:
+        data[TASK_FOLDERS] = resolved
+    else:
+        data.pop(TASK_FOLDERS, None)
+    save_settings(data)
+    return resolved
+
+
+def check_task_folders(folders: list[str]) -> list[str]:
+    """``folders`` resolved and absolute, without duplicates; a UsageError names the first
+    that is not an existing directory."""
     resolved: list[str] = []
     for folder in folders:
         path = Path(folder).expanduser()
@@ -101,11 +114,4 @@ def set_task_folders(folders: list[str]) -> list[str]:
             raise UsageError(f"task folder {path} {what}: give folders of lm-eval task YAML "
                              f"files, several separated by {os.pathsep!r} (nothing was saved)")
         resolved.append(str(path.resolve()))
-    resolved = list(dict.fromkeys(resolved))
-    data = load_settings()
-    if resolved:
-        data[TASK_FOLDERS] = resolved
-    else:
-        data.pop(TASK_FOLDERS, None)
-    save_settings(data)
-    return resolved
+    return list(dict.fromkeys(resolved))

@@ -214,6 +214,7 @@ async def set_folders_in_dialog(pilot, text: str) -> None:
     dialog = pilot.app.screen
     assert isinstance(dialog, InputScreen)
     dialog.query_one(Input).value = text
+    dialog.query_one(Input).focus()
     await pilot.press("enter")
     await pilot.pause()
 
@@ -245,12 +246,16 @@ async def test_task_folder_dialog_lists_the_folders_tasks_and_keeps_them(tiny_ca
         assert any("3 local task(s) from 1 saved folder" in n.message
                    for n in app._notifications)
 
-        # a bad folder: one clear notification, nothing saved, the list unchanged
-        await set_folders_in_dialog(pilot, f"{TASKS_DIR}{os.pathsep}{tmp_path / 'nope'}")
-        assert any("does not exist" in n.message and "nope" in n.message
-                   for n in app._notifications)
+        # a bad folder: the dialog says why and stays open with the text; nothing saved
+        typed = f"{TASKS_DIR}{os.pathsep}{tmp_path / 'nope'}"
+        await set_folders_in_dialog(pilot, typed)
+        dialog = app.screen
+        assert isinstance(dialog, InputScreen) and dialog.query_one(Input).value == typed
+        problem = str(dialog.query_one("#problem", Static).render())
+        assert "does not exist" in problem and "nope" in problem
         assert preferences.task_folders() == [str(TASKS_DIR)]
-        assert "fx_yesno" in listed(screen)
+        await pilot.press("escape")
+        assert app.screen is screen and "fx_yesno" in listed(screen)
 
         # a new screen (and the eval command) sees the saved folder
         await pilot.press("escape")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -74,26 +76,35 @@ class TextEditScreen(ModalScreen[str | None]):
 
 class InputScreen(ModalScreen[str | None]):
     """One line of text (the Evaluate screen's task folders). Enter keeps it, even empty;
-    Esc dismisses with None."""
+    Esc dismisses with None. ``check(text)`` may return what is wrong with the text: it is
+    shown in the dialog, which stays open so that the text can be corrected."""
 
     DEFAULT_CSS = _CSS.format(name="InputScreen") + """
     InputScreen .hint { color: $text-muted; margin: 1 0 0 0; }
+    InputScreen #problem { color: $error; height: auto; }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, title: str, body: str, value: str, *, placeholder: str = ""):
+    def __init__(self, title: str, body: str, value: str, *, placeholder: str = "",
+                 check: Callable[[str], str | None] | None = None):
         super().__init__()
         self.title_text, self.body, self.value, self.placeholder = title, body, value, placeholder
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(plain(self.title_text), classes="title")
             yield Static(plain(self.body))
             yield Input(self.value, placeholder=self.placeholder, id="value")
+            yield Static(id="problem")
             yield Static("enter keep · esc cancel", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        problem = self.check(event.value) if self.check is not None else None
+        if problem:
+            self.query_one("#problem", Static).update(plain(problem))
+            return
         self.dismiss(event.value)
 
     def action_dismiss_none(self) -> None:

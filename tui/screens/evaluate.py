@@ -268,7 +268,8 @@ class EvaluateScreen(Screen):
             "Folders of your own lm-eval task YAML files, several separated by "
             f"{os.pathsep!r}. Their tasks are listed first, marked \"local task\". "
             "Saved for the app and the eval command; empty clears.",
-            os.pathsep.join(current), placeholder="/path/to/my-tasks"), self.folders_chosen)
+            os.pathsep.join(current), placeholder="/path/to/my-tasks",
+            check=_folders_problem), self.folders_chosen)
 
     def folders_chosen(self, text: str | None) -> None:
         """Save the dialog's folders (None: cancelled) and list their tasks."""
@@ -481,6 +482,15 @@ class EvaluateScreen(Screen):
                                             "seconds", style="yellow"))
             return
         self.app.pop_screen()
+
+
+def _folders_problem(text: str) -> str | None:
+    """What is wrong with the task-folder dialog's text (shown in the dialog), or None."""
+    try:
+        preferences.check_task_folders(preferences.split_folders(text))
+    except SmollmError as exc:
+        return str(exc)
+    return None
 
 
 _OUTCOME_STYLE = {"done": "bold green", "cancelled": "bold yellow", "failed": "bold red",
