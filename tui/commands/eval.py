@@ -15,7 +15,6 @@ from engine.evaluation.batch import InProcessSession, Stored, run_batch
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
 from engine.results.store import ResultsStore, precision_label
 from engine.settings import DEVICES, PRECISIONS, LoadOptions
-from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
 from tui.commands.common import catalog_from, stderr_console, stdout_console
@@ -190,7 +189,10 @@ def run(args: argparse.Namespace) -> int:
     outcome: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[eta]}"))
-    # Board memory and GPU load are sampled beside the run for each row (twice a second).
+    # Board memory and GPU load are sampled beside the run for each row (twice a second);
+    # imported here so that the other commands do not pay for it at start-up.
+    from engine.telemetry.sampler import Sampler
+
     telemetry = Sampler(interval=0.5).start()
     with ResultsStore() as store, Progress(*columns, console=console,
                                            transient=True) as progress:
