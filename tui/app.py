@@ -13,7 +13,7 @@ from textual.screen import Screen
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
 from engine.settings import PRECISIONS, GenerationSettings, LoadOptions
-from engine.telemetry.peak import PeakTracker, finish_peak, start_peak
+from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import ReplyStats
 from tui.model_files import ModelFiles
@@ -100,13 +100,13 @@ class SmollmApp(App):
         return start_peak(self.telemetry) if isinstance(self.telemetry, Sampler) else None
 
     def record_chat_speed(self, stats: ReplyStats, settings: GenerationSettings,
-                          peak: PeakTracker | None = None) -> None:
+                          board: dict | None = None) -> None:
         """Keep the reply's speed and peak memory: the catalog shows the last measured
-        tok/s, and the measured peak replaces the estimate in the fit verdict. ``peak``
-        (from begin_peak) adds the board's peak memory and GPU load during the reply."""
+        tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
+        (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
+        load during the reply."""
         from engine.results.store import ResultsStore, SpeedRun, precision_label
 
-        board = finish_peak(peak)
         info = self.session.info
         if info is None or stats.new_tokens == 0:
             return
@@ -118,7 +118,7 @@ class SmollmApp(App):
                 tokens_per_s=stats.tokens_per_s,
                 time_to_first_token_s=stats.time_to_first_token_s,
                 peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
-                **board,
+                **(board or {}),
             ))
 
     # ---- actions opened from the catalog -------------------------------------------

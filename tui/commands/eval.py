@@ -13,7 +13,7 @@ from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import InProcessSession, Stored, run_batch
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
-from engine.results.store import ResultsStore, precision_label
+from engine.results.store import EvalRun, ResultsStore, precision_label
 from engine.settings import DEVICES, PRECISIONS, LoadOptions
 from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
@@ -97,7 +97,7 @@ def _availability(spec: EvalSpec) -> Text:
     return line
 
 
-def result_line(model_id: str, result: TaskResult, board: dict | None = None) -> Text:
+def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -> Text:
     from engine.evaluation.tasks import primary_metric
 
     text = Text(f"{model_id}  {result.task}  ")
@@ -120,17 +120,17 @@ def result_line(model_id: str, result: TaskResult, board: dict | None = None) ->
     text.append(f"  ({result.samples} samples"
                 + (f", {per:.1f} ms/sample" if per is not None else "")
                 + (f", peak {result.peak_memory_mb:.0f} MB" if result.peak_memory_mb else "")
-                + _board_text(board or {}) + ")")
+                + (_board_text(run) if run is not None else "") + ")")
     return text
 
 
-def _board_text(board: dict) -> str:
+def _board_text(run: EvalRun) -> str:
     """', board 5,120 MB, GPU 97%' from a stored row's telemetry fields."""
     out = ""
-    if board.get("peak_board_mb") is not None:
-        out += f", board {board['peak_board_mb']:,.0f} MB"
-    if board.get("max_gpu_load_pct") is not None:
-        out += f", GPU {board['max_gpu_load_pct']:.0f}%"
+    if run.peak_board_mb is not None:
+        out += f", board {run.peak_board_mb:,.0f} MB"
+    if run.max_gpu_load_pct is not None:
+        out += f", GPU {run.max_gpu_load_pct:.0f}%"
     return out
 
 
@@ -155,9 +155,7 @@ class _Display:
             eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"
             self._bar(f"{model_id} {event.task}", event.total, event.done, eta)
         elif isinstance(event, Stored):
-            run = event.run
-            p.console.print(result_line(model_id, event.result, {
-                "peak_board_mb": run.peak_board_mb, "max_gpu_load_pct": run.max_gpu_load_pct}))
+            p.console.print(result_line(model_id, event.result, event.run))
         elif isinstance(event, tuple) and event[0] == "skipped":
             p.console.print(Text(f"{model_id}: already measured, skipped: "
                                  f"{', '.join(event[1])} (--force runs them again)"))

@@ -167,17 +167,17 @@ class ChatScreen(Screen):
             "turn(s) were left out of the prompt (the system prompt is kept).")
 
     async def on_reply_finished(self, message: m.ReplyFinished) -> None:
-        reply, pending, peak = self._reply, self._pending, self._peak
-        self.generating, self._reply, self._pending, self._peak = False, None, None, None
-        if reply is None or pending is None or message.stats is None:
-            finish_peak(peak)
+        reply, pending = self._reply, self._pending
+        self.generating, self._reply, self._pending = False, None, None
+        board = finish_peak(self._peak)
+        self._peak = None
         if reply is None or pending is None:
             return
         await reply.finish(message.stats, message.cancelled)
         self.conversation = pending.add("assistant", reply.text)
         if message.stats is not None:
             self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
-            self.app.record_chat_speed(message.stats, self.settings, peak)
+            self.app.record_chat_speed(message.stats, self.settings, board)
 
     async def on_reply_failed(self, message: m.ReplyFailed) -> None:
         reply = self._reply
