@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SmollmError, UsageError
+from engine.hub_names import revision_problem
 from engine.paths import user_catalog_path
 
 if sys.version_info >= (3, 11):
@@ -383,6 +384,10 @@ def _check_value(key: str, value: Any, problem: Any) -> Any:
         return _INVALID
     if key == "repo" and not _REPO_RE.match(value):
         problem(key, f"repo must look like 'owner/name' (got '{value}')")
+        return _INVALID
+    if key == "revision" and revision_problem(value):
+        problem(key, f"revision {value!r} is not a branch, tag or commit name: "
+                f"{revision_problem(value)}")
         return _INVALID
     if key == "released" and not _MONTH_RE.match(value):
         problem(key, f"released must be 'YYYY-MM' or 'unknown' (got '{value}')")

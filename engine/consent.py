@@ -1,7 +1,9 @@
 """Remembered consent to run a model's own Python code (trust_remote_code).
 
 Consent is given per catalog model id AND revision: code at another commit is other code,
-so a new revision asks again. Kept as JSON in data_dir()/remote-code-consent.json::
+so a new revision asks again. A local folder (``source = "local"``) has no commit; its
+"revision" is a hash of its Python files, so changed code asks again. Kept as JSON in
+data_dir()/remote-code-consent.json::
 
     {"version": 1, "models": {"phonelm-1.5b": {"<commit>": "2026-03-01T12:00:00Z"}}}
 """
@@ -73,10 +75,37 @@ def revoke_consent(model_id: str) -> bool:
 
 
 def consent_revision(entry: ModelEntry) -> str | None:
-    """The revision a load would run: the commit on disk, else the catalog's pin."""
+    """The revision a load would run: the commit on disk, else the catalog's pin. A local
+    folder has no commit: its code is named by a hash of its Python files, so pointing the
+    same id at other code asks again."""
+    if entry.source == "local":
+        return local_code_key(Path(entry.path or "").expanduser())
     from engine.hub import local_status
 
     return local_status(entry).commit or entry.revision
+
+
+def local_code_files(folder: Path) -> list[Path]:
+    """The Python files a local model folder could run (what trust_remote_code imports)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*.py")
+                  if p.is_file() and "__pycache__" not in p.relative_to(folder).parts)
+
+
+def local_code_key(folder: Path) -> str:
+    """"local-sha256:<hex>" over the names and contents of the folder's Python files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in local_code_files(folder):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+        digest.update(b"\0")
+    return "local-sha256:" + digest.hexdigest()
 
 
 def needs_consent(entry: ModelEntry, revision: str | None = None) -> bool:
@@ -92,10 +121,17 @@ def consent_question(entry: ModelEntry, revision: str | None = None) -> str:
     from engine.hub import local_status
 
     status = local_status(entry)
-    revision = revision or status.commit or entry.revision
-    code = [f for f in status.files if f.endswith(".py")]
-    where = f"{entry.repo or entry.path} at revision {(revision or 'unknown')[:12]}"
+    code = [f for f in status.files if f.endswith(".py") and "__pycache__" not in f]
     files = f" ({', '.join(code)})" if code else ""
+    if entry.source == "local":
+        return (
+            f"{entry.name} ships its own Python code{files} in {entry.path}. Loading it runs "
+            "that code on this machine with your user's rights. Only allow it if you trust "
+            "its authors. Your answer is remembered for these files as they are now; if "
+            "they change, you are asked again."
+        )
+    revision = revision or status.commit or entry.revision
+    where = f"{entry.repo or entry.path} at revision {(revision or 'unknown')[:12]}"
     return (
         f"{entry.name} ships its own Python code{files} from {where}. Loading it runs that "
         "code on this machine with your user's rights. Only allow it if you trust its "

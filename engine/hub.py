@@ -22,7 +22,6 @@ import collections
 import http.client
 import json
 import os
-import re
 import shutil
 import stat
 import threading
@@ -38,6 +37,15 @@ from typing import Any
 from engine import __version__
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
+from engine.hub_names import (
+    COMMIT_RE,
+    file_name_problem,
+    inside,
+    is_blob_id,
+    is_commit,
+    is_sha256,
+    revision_problem,
+)
 from engine.paths import hf_cache_dir
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -48,7 +56,7 @@ CHUNK_BYTES = 256 * 1024
 PROGRESS_INTERVAL_S = 0.1
 SPEED_WINDOW_S = 5.0
 MAX_ATTEMPTS_WITHOUT_PROGRESS = 3
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_LISTING_BYTES = 32 * 2**20  # a file list this long is no Hub's answer
 
 ProgressCallback = Callable[[int, int, float, "float | None", str], None]
 
@@ -92,6 +100,11 @@ class DownloadError(HubError):
     pass
 
 
+class InvalidHubAnswer(DownloadError):
+    """The Hub's answer would put a file outside the model's folder, or fails its own
+    checksum: nothing of it is written."""
+
+
 class NotOnHubError(UsageError):
     """The catalog entry is not a Hub model (bundled, local or unavailable)."""
 
@@ -105,6 +118,15 @@ class RepoFile:
     size: int
     blob: str  # file name under blobs/: the LFS sha256, else the git blob id
     lfs: bool = False
+
+    @property
+    def checksum(self) -> str:
+        """How the fetched contents are checked against `blob`: "sha256" (an LFS file),
+        "git" (the git blob id of a small file), or "" (an LFS file listed without its
+        sha256: nothing to check against)."""
+        if self.lfs:
+            return "sha256" if is_sha256(self.blob) else ""
+        return "git" if len(self.blob) == 40 else ""
 
 
 @dataclass(frozen=True)
@@ -316,6 +338,10 @@ def _open(url: str, token: str | None, headers: dict[str, str] | None = None):
                 raise
             url = urllib.parse.urljoin(url, exc.headers["Location"])
             exc.close()
+            if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise InvalidHubAnswer(
+                    f"the Hub redirected to a non-HTTP address ({_shown(url)}); refused"
+                ) from None
     raise DownloadError(f"too many redirects while fetching {url}")
 
 
@@ -394,34 +420,83 @@ def fetch_listing(repo: str, revision: str = "main") -> RepoListing:
     url = (f"{hub_endpoint()}/api/models/{repo}/revision/"
            f"{urllib.parse.quote(revision, safe='')}?blobs=true")
 
-    def get() -> dict:
+    def get() -> object:
         try:
             with _open(url, token) as response:
-                return json.loads(response.read().decode("utf-8"))
+                body = response.read(MAX_LISTING_BYTES + 1)
+                if len(body) > MAX_LISTING_BYTES:
+                    raise InvalidHubAnswer(f"the Hub's file list for {repo} is over "
+                                           f"{format_bytes(MAX_LISTING_BYTES)}; refused")
+                return json.loads(body.decode("utf-8"))
         except urllib.error.HTTPError as exc:
             exc.close()
             raise _http_error(exc, repo, revision, bool(token)) from None
         except (urllib.error.URLError, OSError) as exc:
             raise _unreachable(exc) from None
-        except ValueError as exc:
+        except ValueError as exc:  # UnicodeDecodeError too
             raise DownloadError(f"the Hub's answer for {repo} is not valid JSON "
                                 f"({exc}); is HF_ENDPOINT a Hub?") from None
 
     data = _with_deadline(get, LISTING_DEADLINE_S)
+    return _parse_listing(data, repo, revision)
+
+
+def _parse_listing(data: object, repo: str, revision: str) -> RepoListing:
+    """The listing, with every name that becomes a path checked (see engine.hub_names)."""
+    if not isinstance(data, dict):
+        raise DownloadError(f"the Hub's answer for {repo} is not a file list; is HF_ENDPOINT "
+                            "a Hub?")
     commit = data.get("sha")
-    if not isinstance(commit, str) or not commit:
+    if not commit:
         raise DownloadError(f"the Hub's answer for {repo} has no commit hash; is HF_ENDPOINT "
                             "a Hub?")
+    if not is_commit(commit):
+        raise InvalidHubAnswer(f"the Hub answered with an invalid commit hash for {repo} "
+                               f"({_shown(commit)}: not 40 hex characters); nothing was "
+                               "written. Is HF_ENDPOINT a Hub you trust?")
+    siblings = data.get("siblings") or []
+    if not isinstance(siblings, list):
+        raise DownloadError(f"the Hub's file list for {repo} is not a list")
     files = []
-    for sibling in data.get("siblings") or []:
+    for sibling in siblings:
+        if not isinstance(sibling, dict):
+            raise DownloadError(f"the Hub's file list for {repo} has an entry that is not a "
+                                "file")
+        name = sibling.get("rfilename")
+        problem = file_name_problem(name)
+        if problem:
+            raise InvalidHubAnswer(f"the Hub answered with an invalid file name for {repo}: "
+                                   f"{_shown(name)} ({problem}); nothing was written. Is "
+                                   "HF_ENDPOINT a Hub you trust?")
         lfs = sibling.get("lfs") or {}
+        if not isinstance(lfs, dict):
+            lfs = {}
         blob = lfs.get("sha256") or lfs.get("oid") or sibling.get("blobId")
         size = lfs.get("size", sibling.get("size"))
-        if not isinstance(blob, str) or not isinstance(size, int):
+        if blob is None or not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise DownloadError(f"the Hub's file list for {repo} lacks sizes or ids")
-        files.append(RepoFile(sibling["rfilename"], size, blob, bool(lfs)))
+        if not is_blob_id(blob):
+            raise InvalidHubAnswer(f"the Hub answered with an invalid file id for {name} of "
+                                   f"{repo}: {_shown(blob)} (not 40 or 64 hex characters); "
+                                   "nothing was written. Is HF_ENDPOINT a Hub you trust?")
+        files.append(RepoFile(name, size, blob, bool(lfs)))
     return RepoListing(repo, revision, commit, tuple(files), gated=bool(data.get("gated")),
                        private=bool(data.get("private")))
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """A value from outside, quoted on one line with control characters escaped."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_revision(revision: str) -> str:
+    """The revision a user or a catalog overlay asked for, if it is a usable name."""
+    problem = revision_problem(revision)
+    if problem:
+        raise UsageError(f"invalid revision {_shown(revision)}: {problem}. Give a branch, "
+                         "tag or commit hash, such as main or a 40-character commit")
+    return revision
 
 
 # ---- local status ------------------------------------------------------------------------
@@ -496,11 +571,14 @@ def _snapshot_files(snapshot: Path) -> tuple[str, ...]:
 def _commit_for(storage: Path, revision: str) -> str | None:
     if COMMIT_RE.match(revision):
         return revision
+    if revision_problem(revision):
+        return None
     ref = storage / "refs" / revision
     try:
-        return ref.read_text(encoding="utf-8").strip() or None
-    except OSError:
+        commit = ref.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
         return None
+    return commit if is_commit(commit) else None  # a damaged or foreign ref: no snapshot
 
 
 def _hub_status(entry: ModelEntry, repo: str, revision: str) -> LocalStatus:
@@ -654,7 +732,7 @@ def download(
     Raises a HubError subclass (one clear message) for anything the user must act on.
     """
     repo = _hub_repo(entry, "download")
-    revision = revision or entry.revision or "main"
+    revision = check_revision(revision or entry.revision or "main")
     cancel = cancel or threading.Event()
     started = time.monotonic()
     listing = fetch_listing(repo, revision)
@@ -662,6 +740,7 @@ def download(
     plan = choose_files(listing.files, repo, remote_code=entry.trust_remote_code)
     storage = repo_folder(repo)
     snapshot = storage / "snapshots" / listing.commit
+    _check_paths(storage, snapshot, revision, plan.files, repo)
     have = {f.name: _bytes_present(storage, snapshot, f) for f in plan.files}
     needed = sum(f.size - have[f.name] for f in plan.files)
     if listing.gated and not token and needed:
@@ -689,6 +768,19 @@ def download(
         tuple(f.name for f in plan.files), plan.total_bytes, meter.fetched,
         time.monotonic() - started, cancelled, plan.notices,
     )
+
+
+def _check_paths(storage: Path, snapshot: Path, revision: str, files: Iterable[RepoFile],
+                 repo: str) -> None:
+    """Every path a download writes stays inside the repo's folder (the names were checked
+    one by one already; this also catches a link planted inside the folder)."""
+    paths = [storage / "refs" / revision, snapshot]
+    for f in files:
+        paths += [snapshot / f.name, storage / "blobs" / f.blob]
+    for path in paths:
+        if not inside(path, storage):
+            raise InvalidHubAnswer(f"a download of {repo} would write {path}, outside "
+                                   f"{storage}; refused, nothing was written")
 
 
 def _bytes_present(storage: Path, snapshot: Path, f: RepoFile) -> int:
@@ -790,7 +882,31 @@ def _fetch_blob(repo: str, commit: str, f: RepoFile, blob: Path, token: str | No
             raise DownloadError(
                 f"{f.name} of {repo} came back with {size} bytes instead of {f.size}; "
                 "it was discarded, run the download again")
+    _verify(partial, f, repo, cancel)
     os.replace(partial, blob)
+
+
+def _verify(partial: Path, f: RepoFile, repo: str, cancel: threading.Event) -> None:
+    """Check a finished file against the id the listing gave (the sha256 of an LFS file,
+    the git blob id of a small one); a mismatch is removed and refused."""
+    if not f.checksum:
+        return
+    import hashlib
+
+    digest = hashlib.sha256() if f.checksum == "sha256" else hashlib.sha1(
+        b"blob %d\0" % f.size)
+    with open(partial, "rb") as data:
+        while chunk := data.read(4 * 2**20):
+            if cancel.is_set():
+                raise _Cancelled
+            digest.update(chunk)
+    if digest.hexdigest() != f.blob:
+        partial.unlink()
+        kind = "sha256" if f.checksum == "sha256" else "git blob id"
+        raise InvalidHubAnswer(
+            f"{f.name} of {repo} does not match the {kind} the Hub listed for it "
+            f"({f.blob[:12]}…); it was removed. Run the download again; if this repeats, the "
+            "server (HF_ENDPOINT) or something between is changing the data")
 
 
 class _Dropped(Exception):
@@ -831,6 +947,12 @@ def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: 
                     chunk = response.read1(CHUNK_BYTES)
                     if not chunk:
                         break
+                    if out.tell() + len(chunk) > f.size:
+                        out.close()
+                        partial.unlink()
+                        raise InvalidHubAnswer(
+                            f"the server sent more than the {f.size} bytes listed for "
+                            f"{f.name} of {repo}; the partial file was discarded")
                     out.write(chunk)
                     received += len(chunk)
                     meter.add(len(chunk))

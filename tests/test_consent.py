@@ -68,3 +68,39 @@ def test_needs_consent_follows_the_revision_on_disk(catalog, tiny_llama, tmp_pat
     assert second.commit != first.commit
     assert consent.consent_revision(entry) == second.commit
     assert consent.needs_consent(entry)
+
+
+def test_a_local_model_is_asked_again_when_its_code_changes(tmp_path: Path):
+    """Consent for a local folder is keyed on its code: the same id pointed at a folder with
+    other .py files (or the files edited) asks again, and the question names the files."""
+    from tiny_models import overlay_text as local_overlay
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, body in ((first, b"print('one')\n"), (second, b"print('two')\n")):
+        (folder / "sub").mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "modeling_x.py").write_bytes(body)
+        (folder / "sub" / "helpers.py").write_bytes(b"X = 1\n")
+
+    def entry_at(folder: Path):
+        overlay = tmp_path / f"{folder.name}.toml"
+        text = local_overlay({"my-local": folder}).replace(
+            "trust_remote_code = false", "trust_remote_code = true")
+        assert "trust_remote_code = true" in text
+        overlay.write_text(text)
+        return load_catalog(overlay).get("my-local")
+
+    entry = entry_at(first)
+    assert consent.needs_consent(entry)
+    question = consent.consent_question(entry)
+    assert "modeling_x.py" in question and "sub/helpers.py" in question
+    assert consent.resolve_trust(entry, allow_now=True)
+    assert not consent.needs_consent(entry)
+    assert consent.resolve_trust(entry, allow_now=False)
+
+    moved = entry_at(second)  # same id, other code
+    assert consent.needs_consent(moved)
+    assert not consent.resolve_trust(moved, allow_now=False)
+
+    (first / "sub" / "helpers.py").write_bytes(b"X = 2\n")  # the consented code edited
+    assert consent.needs_consent(entry)
