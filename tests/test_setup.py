@@ -1,0 +1,155 @@
+"""tools/setup_env.py on a fake board: pip is never asked to touch torch, nor to install
+PyPI's bitsandbytes on aarch64, and a too-old torch stops set-up with one message.
+
+The board is faked at its edges only: a `torch` package reporting NVIDIA's version string,
+a `jtop` package, and an /etc/nv_tegra_release under a fake root. The real set-up script
+probes them with a real Python and prints its plan (--dry-run); the plan is then run with a
+recording stand-in for pip, so the constraint actually handed to pip is checked too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "tools" / "setup_env.py"
+NV_TORCH = "2.8.0a0+5228986c39.nv25.06"
+OLD_NV_TORCH = "2.5.0a0+872d972e41.nv24.08"
+L4T_R36 = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64\n"
+TORCH_REQUIREMENT = re.compile(r"^torch($|[<>=!~ ;\[])")
+
+
+def _board(tmp_path: Path, *, torch: str | None, jtop: bool = True,
+           release: str | None = L4T_R36) -> tuple[Path, Path]:
+    """(site folder to put on PYTHONPATH, fake root)."""
+    site, root = tmp_path / "site", tmp_path / "root"
+    site.mkdir()
+    (root / "etc").mkdir(parents=True)
+    # Shadows whatever the test's own Python has: a package that is "not there" raises.
+    absent = "raise ImportError('not on this board')\n"
+    (site / "torch").mkdir()
+    (site / "torch" / "__init__.py").write_text(
+        absent if torch is None else
+        f"__version__ = {torch!r}\n\nclass version:\n    cuda = '12.6'\n")
+    (site / "jtop").mkdir()
+    (site / "jtop" / "__init__.py").write_text("__version__ = '4.3.2'\n" if jtop else absent)
+    if release is not None:
+        (root / "etc" / "nv_tegra_release").write_text(release)
+    return site, root
+
+
+def _dry_run(site: Path, root: Path, machine: str = "aarch64", *extra: str):
+    env = dict(os.environ, PYTHONPATH=str(site), SMOLLM_SETUP_MACHINE=machine)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--dry-run", "--python", sys.executable,
+         "--root", str(root), *extra],
+        env=env, capture_output=True, text=True, timeout=60)
+
+
+def _requirements(command: list[str]) -> list[str]:
+    """The requirement arguments of a pip install command (what pip is asked to install)."""
+    args = command[command.index("install") + 1:]
+    return [a for a in args if not a.startswith("-")]
+
+
+def test_a_jetson_torch_is_never_touched_and_no_pypi_bitsandbytes(tmp_path):
+    site, root = _board(tmp_path, torch=NV_TORCH)
+    done = _dry_run(site, root)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["facts"]["torch"] == NV_TORCH and report["facts"]["jetpack"]
+    plan = report["plan"]
+    asked = [r for c in plan["commands"] for r in _requirements(c)]
+    assert asked, "set-up installs our own package"
+    assert not [r for r in asked if TORCH_REQUIREMENT.match(r)]
+    assert not [r for r in asked if "bitsandbytes" in r or re.search(r"\[.*quant.*\]", r)]
+    # jtop is there system-wide: no other jetson-stats that its service would refuse.
+    assert not [r for r in asked if "jetson" in r]
+    assert plan["constraints"] == [f"torch=={NV_TORCH}"]
+    assert any("jetson-stats 4.3.2 found" in n for n in plan["notes"])
+
+
+def test_without_jtop_a_jetson_gets_the_jetson_extra(tmp_path):
+    site, root = _board(tmp_path, torch=NV_TORCH, jtop=False)
+    plan = json.loads(_dry_run(site, root).stdout)["plan"]
+    own = next(r for c in plan["commands"] for r in _requirements(c) if str(REPO) in r)
+    assert own.endswith("[dev,jetson]")
+
+
+def test_a_too_old_torch_stops_with_one_message_and_installs_nothing(tmp_path):
+    site, root = _board(tmp_path, torch=OLD_NV_TORCH)
+    done = _dry_run(site, root)
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert "plan" not in report
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert f"torch {OLD_NV_TORCH}" in lines[0] and ">= 2.6" in lines[0]
+    assert "https://pypi.jetson-ai-lab.io/jp6/cu126" in lines[0]
+    assert "Nothing was installed or replaced" in lines[0]
+
+
+def test_a_jetson_without_torch_is_sent_to_nvidias_index(tmp_path):
+    site, root = _board(tmp_path, torch=None)
+    done = _dry_run(site, root)
+    assert done.returncode == 1
+    assert "PyPI's aarch64 torch fails" in done.stderr
+    assert "jetson-ai-lab.io" in done.stderr
+
+
+def test_elsewhere_without_torch_the_pinned_build_is_installed(tmp_path):
+    site, root = _board(tmp_path, torch=None, jtop=False, release=None)
+    done = _dry_run(site, root, "x86_64", "--torch-spec", "torch==2.13.0")
+    plan = json.loads(done.stdout)["plan"]
+    first = _requirements(plan["commands"][0])
+    assert first == ["torch==2.13.0"]
+    own = next(r for c in plan["commands"] for r in _requirements(c) if str(REPO) in r)
+    assert own.endswith("[dev,quant]")  # x86-64 keeps PyPI's bitsandbytes
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("setup_env", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules["setup_env"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
+    """The plan run for real, with a stand-in for pip that records what it was given."""
+    setup = _load_script()
+    log = tmp_path / "pip-calls.jsonl"
+    fake_pip = tmp_path / "pip"
+    fake_pip.write_text(
+        "#!" + sys.executable + "\n"
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        "pins = open(args[args.index('-c') + 1]).read() if '-c' in args else None\n"
+        f"open({str(log)!r}, 'a').write(json.dumps([args, pins]) + '\\n')\n")
+    fake_pip.chmod(0o755)
+    facts = setup.Facts("aarch64", "3.10", NV_TORCH, "12.6", None, None, L4T_R36, True, True)
+    plan = setup.make_plan(facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0",
+                           extras=["quant"], llama="try")
+    assert setup.run_plan(plan) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == len(plan.commands) == 3
+    for args, pins in calls:
+        assert pins == f"torch=={NV_TORCH}\n", args
+        assert not [a for a in args[1:] if TORCH_REQUIREMENT.match(a)]
+    llama_env = plan.env[2]
+    assert llama_env == {"CMAKE_ARGS": "-DGGML_CUDA=on"}  # nvcc and a GPU: the CUDA build
+
+
+@pytest.mark.parametrize(("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"),
+                                                ("garbage", None)])
+def test_jetpack_from_the_l4t_release(release, major):
+    assert _load_script().jetpack_major(release) == major

