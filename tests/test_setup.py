@@ -39,6 +39,10 @@ def _board(tmp_path: Path, *, torch: str | None, jtop: bool = True,
     (site / "torch" / "__init__.py").write_text(
         absent if torch is None else
         f"__version__ = {torch!r}\n\nclass version:\n    cuda = '12.6'\n")
+    if torch is not None:  # pip's record of it, as NVIDIA's wheel leaves one
+        info = site / f"torch-{torch}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {torch}\n")
     (site / "jtop").mkdir()
     (site / "jtop" / "__init__.py").write_text("__version__ = '4.3.2'\n" if jtop else absent)
     if release is not None:

@@ -48,6 +48,11 @@ try:
     import torch
     facts["torch"] = str(torch.__version__)
     facts["torch_cuda"] = getattr(getattr(torch, "version", None), "cuda", None)
+    try:  # what pip knows it as ("2.6.0" for a torch whose __version__ says "2.6.0+cu124")
+        from importlib.metadata import version
+        facts["torch"] = version("torch")
+    except Exception:
+        pass
 except Exception:
     pass
 for name, module in (("jtop", "jtop"), ("llama_cpp", "llama_cpp")):
