@@ -1,46 +1,17 @@
 """A results store that cannot be written: `eval` refuses before any model loads (its
 work would be lost at the end), `import` says so in one line, and `report` still reads a
-store in a read-only folder (WAL would want to create its -shm file there).
-
-Root ignores permission bits, so as root the file or folder is made read-only with a
-read-only bind mount in a private mount namespace (unshare); as another user, chmod a-w.
-"""
+store in a read-only folder (WAL would want to create its -shm file there)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from fixtures.tasks.helpers import TASKS_DIR
+from read_only import run_read_only
 
 from engine.paths import data_dir, results_db_path
 from engine.results.store import EvalRun, ResultsStore
-
-_RO_MOUNT = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
-
-
-def run_read_only(env: dict, read_only: Path, *args: str) -> subprocess.CompletedProcess:
-    """`smollm-tui ARGS` with ``read_only`` (a file or a folder) not writable."""
-    command = [sys.executable, "-m", "tui.cli", *args]
-    if os.geteuid() == 0:
-        if shutil.which("unshare") is None:
-            pytest.skip("root without unshare: cannot make a path read-only for root")
-        probe = subprocess.run(["unshare", "--mount", "sh", "-c", _RO_MOUNT, "sh",
-                                str(read_only), "true"], capture_output=True, text=True)
-        if probe.returncode != 0:
-            pytest.skip(f"read-only bind mounts are not allowed here: {probe.stderr}")
-        command = ["unshare", "--mount", "sh", "-c", _RO_MOUNT, "sh", str(read_only), *command]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    mode = read_only.stat().st_mode
-    read_only.chmod(mode & ~0o222)
-    try:
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    finally:
-        read_only.chmod(mode)
 
 
 def store_one_row() -> None:
