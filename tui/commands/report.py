@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(matrices, args.format)
     console = stdout_console()
     if args.output:
-        write_output(args.output, text)
+        write_output(args.output, text, args.format)
         console.print(Text(f"wrote {args.output.resolve()}"))
     else:
         console.out(text, end="", highlight=False)
@@ -90,9 +90,9 @@ def check_output(path: Path, fmt: str) -> None:
                          f"{path / ('report.' + fmt)}")
 
 
-def write_output(path: Path, text: str) -> None:
+def write_output(path: Path, text: str, fmt: str) -> None:
     """Write the report; a missing folder is made, anything else is one clear line."""
-    check_output(path, "md")
+    check_output(path, fmt)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
