@@ -212,3 +212,21 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
         await pilot.pause()
         assert app.screen.query(ReplyTurn).last().text
     assert digest(path) == before
+
+
+def test_a_store_that_cannot_be_opened_is_not_called_damaged(cli_env):
+    """A file that cannot be read at all (here a symlink loop, which even root cannot
+    open) is a permissions or file-system problem: no `mv`, and nothing is made."""
+    path = results_db_path()
+    path.parent.mkdir(parents=True)
+    path.symlink_to(path.name)  # results.db -> results.db
+    out = cli(cli_env, "report")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert f"the results store {path} cannot be opened" in out.stderr
+    assert "damaged" not in out.stderr and "mv " not in out.stderr
+    from engine.catalog import load_catalog
+    from engine.overview import overview
+
+    rows = overview(load_catalog(None, use_user_overlay=False), "fp32", "cpu")
+    assert rows and all("cannot be opened" in r.results_problem for r in rows)
+    assert path.is_symlink() and sorted(p.name for p in path.parent.iterdir()) == [path.name]

@@ -44,6 +44,10 @@ class StoreTooNew(StoreUnavailable):
     """The store was written by a newer smollm-tui with a schema this one does not know."""
 
 
+class StoreUnreadable(StoreUnavailable):
+    """The file cannot be opened at all (its permissions, an I/O error): not damage."""
+
+
 def sidecars(path: Path) -> list[Path]:
     """The store's -wal, -shm and -journal files that exist: they belong with it."""
     return [Path(f"{path}{suffix}") for suffix in SIDECARS if Path(f"{path}{suffix}").exists()]
@@ -79,9 +83,16 @@ def too_new(path: Path, found: int, known: int) -> StoreTooNew:
         f"one knows {known}): upgrade smollm-tui"))
 
 
+def unreadable(path: Path, why: str) -> StoreUnreadable:
+    return StoreUnreadable(path, why, (
+        f"the results store {path} cannot be opened ({why}): check its permissions "
+        f"(ls -l {shlex.quote(str(path))}) or set SMOLLM_TUI_HOME to a folder of your own"))
+
+
 def header_problem(path: Path) -> str | None:
     """Why the file at ``path`` cannot be an SQLite database, from its first bytes alone;
-    None when it may be one (or is empty: SQLite starts an empty file as a new store)."""
+    None when it may be one (or is empty: SQLite starts an empty file as a new store).
+    A file that cannot be read at all raises StoreUnreadable."""
     if path.is_dir():
         return "a folder, not a file"
     try:
@@ -90,7 +101,7 @@ def header_problem(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
+        raise unreadable(path, exc.strerror or str(exc)) from exc
     if not head:
         return None
     if not head.startswith(SQLITE_HEADER[: len(head)]) or len(head) < len(SQLITE_HEADER):
@@ -183,7 +194,7 @@ def check_file(path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         if is_damage(exc):
             raise damaged(path, str(exc)) from exc
-        raise SmollmError(f"cannot open the results store {path}: {exc}") from exc
+        raise unreadable(path, str(exc)) from exc
     try:
         why = integrity_problem(db)
     finally:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
-from engine.errors import SmollmError
 from engine.paths import PRIVATE_FILE_MODE, make_private_dir, results_db_path, tighten
 from engine.results import health
 from engine.results.metrics import primary_of
@@ -286,7 +285,7 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         why = health.not_writable_reason(path)
         if why is not None or health.is_read_only_error(exc):
             raise health.read_only(path, why or str(exc)) from exc
-        raise SmollmError(f"cannot open the results store {path}: {exc}") from exc
+        raise health.unreadable(path, str(exc)) from exc
     except BaseException:
         db.close()
         raise
@@ -303,7 +302,7 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
     try:
         db = health.open_read_only(path)
     except sqlite3.DatabaseError as exc:
-        raise SmollmError(f"cannot read the results store {path}: {exc}") from exc
+        raise health.unreadable(path, str(exc)) from exc
     try:
         schema_version(db, path)
     except BaseException:
