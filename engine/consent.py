@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from engine.catalog import ModelEntry
-from engine.paths import data_dir
+from engine.paths import data_dir, make_private_dir
 
 UNKNOWN_REVISION = "unknown"
 _VERSION = 1
@@ -40,7 +40,7 @@ def _read() -> dict[str, dict[str, str]]:
 
 def _write(models: dict[str, dict[str, str]]) -> None:
     path = consent_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     # Write then rename, so a crash never leaves half a file.
     fd, tmp = tempfile.mkstemp(prefix=".consent-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -25,7 +25,7 @@ class Check:
 
 def run_checks(catalog_path=None) -> list[Check]:
     checks = [_python(), *_torch_and_quant(), _jtop(), _nvml(), _hf_cache(), _data_dir(),
-              _bundled(), _catalog(catalog_path)]
+              _results_store(), _bundled(), _catalog(catalog_path)]
     return checks
 
 
@@ -133,14 +133,45 @@ def _hf_cache() -> Check:
 def _data_dir() -> Check:
     data = paths.data_dir()
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        paths.make_private_dir(data)
         probe = data / ".write-test"
-        probe.write_text("ok")
+        paths.write_private_text(probe, "ok")
         probe.unlink()
     except OSError as exc:
         return Check("data dir", PROBLEM, f"{data} is not writable: {exc}",
                      "set SMOLLM_TUI_HOME to a writable folder")
-    return Check("data dir", OK, str(data))
+    if data.stat().st_mode & 0o077:  # not ours, so it could not be tightened
+        return Check("data dir", WARNING, f"{data} can be read by other users",
+                     f"chmod 700 {data} (as its owner)")
+    return Check("data dir", OK, f"{data} (readable by you only)")
+
+
+def _results_store() -> Check:
+    """PRAGMA quick_check on the results store, its schema, and whether runs can be kept."""
+    from engine.results import health
+    from engine.results.store import ResultsStore
+
+    path = paths.results_db_path()
+    if not path.exists():
+        return Check("results store", OK, f"{path}: none yet (made by the first run)")
+    try:
+        health.check_file(path)  # the header, then PRAGMA quick_check
+        with ResultsStore(path, read_only=True) as store:
+            evals, speeds = len(store.eval_runs()), len(store.speed_runs())
+    except health.StoreDamaged as exc:
+        return Check("results store", PROBLEM,
+                     f"{path} is damaged ({exc.reason}); smollm-tui leaves it as it is and "
+                     "shows no results until it is moved aside",
+                     f"move it aside (a new store is started): {health.move_aside_command(path)}")
+    except SmollmError as exc:
+        return Check("results store", PROBLEM, str(exc), "see the message")
+    detail = f"{path}: quick_check ok, {evals} evaluation(s), {speeds} chat speed(s)"
+    why = health.not_writable_reason(path)
+    if why is not None:
+        return Check("results store", WARNING, f"{detail}; cannot be written ({why}): "
+                     "evaluations refuse to start", f"chmod u+w {path} {path.parent}, or set "
+                     "SMOLLM_TUI_HOME to a writable folder")
+    return Check("results store", OK, detail)
 
 
 def _bundled() -> Check:

@@ -1,16 +1,19 @@
 """One row of live facts per catalog model, for the catalog screen. Never imports torch.
 
 Size and fit come from a measured run when there is one for (model, precision, device),
-else from the estimate; the row says which.
+else from the estimate; the row says which. A results store that cannot be read (damaged,
+too new) leaves the rows without results and says why in ``results_problem``: the
+catalog, chat and downloads work without it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine import hub, memory
 from engine.catalog import Catalog, ModelEntry
+from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
 
@@ -24,20 +27,18 @@ class ModelOverview:
     fit_measured: bool
     best_avg_accuracy: float | None  # percent
     last_tokens_per_s: float | None
+    results_problem: str | None = None  # why stored results are unavailable, if they are
 
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
              store: ResultsStore | None = None) -> list[ModelOverview]:
     """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed)."""
     budget = memory.budget(device)
-    owned = store is None
-    store = store or ResultsStore()
+    problem = None
     try:
-        evals = store.eval_runs(status="ok")
-        speeds = store.speed_runs()
-    finally:
-        if owned:
-            store.close()
+        evals, speeds = _results(store)
+    except StoreUnavailable as exc:
+        evals, speeds, problem = [], [], str(exc)
     evals_by_model: dict[str, list[EvalRun]] = defaultdict(list)
     for run in evals:
         evals_by_model[run.model_id].append(run)
@@ -46,9 +47,17 @@ def overview(catalog: Catalog, precision: str, device: str = "auto",
         speeds_by_model[speed.model_id].append(speed)
     rows = []
     for entry in catalog:
-        rows.append(_row(entry, precision, device, budget, evals_by_model[entry.id],
-                         speeds_by_model[entry.id]))
+        row = _row(entry, precision, device, budget, evals_by_model[entry.id],
+                   speeds_by_model[entry.id])
+        rows.append(replace(row, results_problem=problem) if problem else row)
     return rows
+
+
+def _results(store: ResultsStore | None) -> tuple[list[EvalRun], list[SpeedRun]]:
+    if store is not None:
+        return store.eval_runs(status="ok"), store.speed_runs()
+    with ResultsStore(read_only=True) as own:
+        return own.eval_runs(status="ok"), own.speed_runs()
 
 
 def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,

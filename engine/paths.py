@@ -1,11 +1,16 @@
-"""Where the app keeps its data and where models live on disk."""
+"""Where the app keeps its data and where models live on disk, and how its private files
+are made: the data dir holds prompts, replies and results, so on a shared board it is
+readable by its owner only (folders 0700, files 0600), whatever the umask."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 APP_NAME = "smollm-tui"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 def app_home() -> Path | None:
@@ -61,3 +66,52 @@ def hf_home() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "huggingface"
+
+
+# ---- private folders and files ------------------------------------------------------------
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (parents as the system makes them) readable by its owner only, and
+    tighten it to 0700 if it exists, is ours and is open to others. Returns ``path``."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    tighten(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def private_data_dir() -> Path:
+    """data_dir(), created (or tightened) 0700."""
+    return make_private_dir(data_dir())
+
+
+def tighten(path: Path, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Take away group and other permissions from ``path`` when it is ours; a file that is
+    missing or not ours (another user's, a shared mount) is left alone."""
+    try:
+        st = path.stat()
+    except OSError:
+        return
+    if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+        try:
+            os.chmod(path, st.st_mode & mode & 0o7777)
+        except OSError:
+            pass  # a read-only file system: nothing we can do, and nothing to break
+
+
+def open_private(path: Path, mode: str = "w", **kwargs) -> IO:
+    """open() for a file only its owner may read: a new file is created 0600 (whatever the
+    umask), an existing one of ours is tightened. ``mode`` is "w", "a", "wb" or "ab"."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), PRIVATE_FILE_MODE)
+    try:
+        tighten(path)
+        return os.fdopen(fd, mode, **kwargs)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` as a private file."""
+    with open_private(path, "w", encoding="utf-8") as out:
+        out.write(text)

@@ -130,3 +130,20 @@ async def test_empty_store_says_what_to_do():
         assert "No results stored yet" in str(screen.query_one("#cell-info", Static).render())
         await pilot.press("x")
         assert any("Nothing to export" in n.message for n in app._notifications)
+
+
+async def test_key_5_shows_peak_board_memory():
+    from dataclasses import replace
+
+    from app_fixtures import fixed_eval_runs
+
+    fill_results_store([replace(r, peak_board_mb=None if r.peak_memory_mb is None else 5120.0)
+                        for r in fixed_eval_runs()])
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_compare(pilot)
+        await pilot.press("5")
+        assert screen.metric == "board" and app.screen.query_one(Tabs).active == "board"
+        assert matrix_text(screen)["pythia-160m"] == ["162M", "5.00", "5.00", "5.00", "5.00"]
+        assert matrix_text(screen)["TinyLlama_v1.1"][1] == "oom"
+        assert "Peak board memory (GB)" in screen.sub_title

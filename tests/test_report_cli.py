@@ -99,3 +99,85 @@ def test_report_markdown_filters(cli_env):
     assert "50" not in out
     csv_out = cli(cli_env, "report", "--format", "csv", "--metric", "accuracy", "--full").stdout
     assert csv_out.splitlines()[0] == "table,Model,Parameters,PIQA,Avg."
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, as JSON itself does."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_report_json_is_valid_even_with_non_finite_figures_stored(cli_env):
+    with ResultsStore() as store:  # as an import of an older version could have stored
+        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
+                               task="boolq", status="ok", started=1, ended=2,
+                               metrics={"acc": float("nan"), "acc_stderr": float("inf")},
+                               time_per_sample_ms=float("inf"), peak_memory_mb=512.0))
+        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
+                               task="piqa", status="ok", started=1, ended=2,
+                               metrics={"acc": 0.5, "acc_stderr": float("nan")}))
+    data = strict_json(cli(cli_env, "report", "--format", "json").stdout)
+    accuracy = next(m for m in data if m["metric"] == "accuracy")
+    cells = accuracy["rows"][0]["cells"]
+    assert cells["boolq"]["value"] is None and cells["piqa"]["value"] == 50
+    assert cells["piqa"]["stderr"] is None and accuracy["rows"][0]["average"] == 50
+    time_cells = next(m for m in data if m["metric"] == "time")["rows"][0]["cells"]
+    assert time_cells["boolq"]["value"] is None
+    md = cli(cli_env, "report", "--metric", "time").stdout
+    assert "nan" not in md.lower() and "inf" not in md.lower()
+
+
+def test_report_output_that_cannot_be_written_is_one_line(cli_env, tmp_path):
+    with ResultsStore() as store:
+        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
+                               task="boolq", status="ok", started=1, ended=2,
+                               metrics={"acc": 0.5}))
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for target, says in ((folder, "is a folder: give a file name, such as"),
+                         (a_file / "report.md", "a file is in the way of its folder")):
+        out = cli(cli_env, "report", "--output", str(target), check=False)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+        assert str(target) in out.stderr and says in out.stderr
+    assert a_file.read_text() == "mine"
+    # a missing folder is made
+    made = tmp_path / "new" / "deeper" / "report.md"
+    assert cli(cli_env, "report", "--output", str(made)).returncode == 0
+    assert "#### 2. Accuracy (%)" in made.read_text()
+
+
+def test_report_output_in_a_read_only_folder_is_one_line(cli_env, tmp_path):
+    from read_only import run_read_only
+
+    with ResultsStore() as store:
+        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
+                               task="boolq", status="ok", started=1, ended=2,
+                               metrics={"acc": 0.5}))
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    out = run_read_only(cli_env, folder, "report", "--output", str(folder / "r.md"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"cannot write --output {folder / 'r.md'}: " in out.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_peak_board_memory_is_the_fifth_table(cli_env):
+    with ResultsStore() as store:
+        for task, board in (("boolq", 3072.0), ("piqa", 4608.0)):
+            store.add_eval(EvalRun(model_id="opt-125m", precision="fp16", device="cuda",
+                                   task=task, status="ok", started=1, ended=2,
+                                   metrics={"acc": 0.5}, peak_memory_mb=700.0,
+                                   peak_board_mb=board, telemetry_source="jtop"))
+    md = cli(cli_env, "report", "--metric", "board").stdout
+    assert "#### 1. Peak board memory (GB)" in md
+    assert "| opt-125m | 125M       |     3 |  4.5 | 3.75 |" in md
+    everything = cli(cli_env, "report").stdout
+    titles = [line for line in everything.splitlines() if line.startswith("#### ")]
+    assert titles == ["#### 1. Model size (MB)", "#### 2. Accuracy (%)",
+                      "#### 3. Time per sample (ms)", "#### 4. Peak memory (GB)",
+                      "#### 5. Peak board memory (GB)"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from fixtures.tasks.helpers import TASKS_DIR
@@ -58,3 +60,64 @@ def test_import_refuses_other_json(tmp_path):
         import_results(store, bad)
     with ResultsStore() as store, pytest.raises(UsageError, match="does not exist"):
         import_results(store, tmp_path / "missing.json")
+
+
+GOOD = {"results": {"boolq": {"alias": "boolq", "acc,none": 0.5, "acc_stderr,none": 0.05}},
+        "config": {"model": "hf", "model_args": "pretrained=facebook/opt-125m,dtype=float16",
+                   "limit": 10},
+        "n-samples": {"boolq": {"original": 3270, "effective": 10}}, "n-shot": {"boolq": 0},
+        "date": 1700000000.5, "total_evaluation_time_seconds": "12.5"}
+
+
+def cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def stored() -> list:
+    with ResultsStore(read_only=True) as store:
+        return store.eval_runs()
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("null", "the file holds null"),
+    ('"results"', "the file holds 'results'"),
+    (json.dumps({**GOOD, "date": "yesterday"}), "'date' must be a time in seconds since 1970"),
+    (json.dumps({**GOOD, "config": "x"}), "'config' must be an object, not 'x'"),
+    (json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("nan")}}}),
+     "task boolq: acc is NaN: figures must be finite"),
+    (json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("inf")}}}),
+     "task boolq: acc is Infinity: figures must be finite"),
+    (json.dumps({**GOOD, "results": {"boolq": {"acc_stderr,none": float("-inf"),
+                                                "acc,none": 0.5}}}),
+     "acc_stderr is -Infinity"),
+    (json.dumps({**GOOD, "results": {"boolq": [0.5]}}), "must be an object of metrics"),
+    (json.dumps({**GOOD, "n-samples": {"boolq": {"effective": "ten"}}}),
+     "'n-samples' of task boolq must be a number"),
+    (json.dumps({**GOOD, "config": {"model_args": ["pretrained=x"]}}), "'model_args' must be"),
+    ("[" * 100_000, "cannot read"),
+], ids=["null", "a string", "date", "config", "nan", "inf", "-inf stderr", "list metrics",
+        "n-samples", "model_args", "deep nesting"])
+def test_a_broken_results_file_is_one_line_and_stores_nothing(text, says, cli_env, tmp_path):
+    folder = tmp_path / "runs"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "results_1.json").write_text(json.dumps(GOOD))  # good, read first
+    bad = folder / "b" / "results_2.json"
+    bad.parent.mkdir()
+    bad.write_text(text)
+    out = cli(cli_env, "import", str(folder))
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert str(bad) in out.stderr and says in out.stderr
+    assert stored() == []  # the good file before it was not stored either
+
+
+def test_a_good_file_imports_with_its_figures(cli_env, tmp_path):
+    good = tmp_path / "results_1.json"
+    good.write_text(json.dumps(GOOD))
+    out = cli(cli_env, "import", str(good))
+    assert out.returncode == 0, out.stderr
+    [run] = stored()
+    assert (run.model_id, run.precision, run.limit, run.samples) == ("opt-125m", "fp16", 10, 10)
+    assert (run.started, run.ended) == (1700000000.5, 1700000013.0)
+    assert run.metrics == {"acc": 0.5, "acc_stderr": 0.05} and run.primary_metric == "acc"

@@ -46,6 +46,7 @@ class SmollmApp(App):
         self.precision = "auto"
         self._chat: ChatScreen | None = None
         self._marked_model: str | None = None  # the load last marked on the charts
+        self._store_notice: str | None = None  # the results-store problem last shown
         self.files = ModelFiles(self)
 
     def on_mount(self) -> None:
@@ -60,7 +61,16 @@ class SmollmApp(App):
     # ---- facts for the screens -----------------------------------------------------
 
     def model_overview(self) -> list[ModelOverview]:
-        return self.overview_source(self.catalog, self.precision, self.device)
+        rows = self.overview_source(self.catalog, self.precision, self.device)
+        self.store_problem(next((r.results_problem for r in rows if r.results_problem), None))
+        return rows
+
+    def store_problem(self, problem: str | None) -> None:
+        """Say once (per problem) that stored results are unavailable, and why."""
+        if problem and problem != self._store_notice:
+            self.notify(problem, title="Results unavailable", severity="warning", timeout=30,
+                        markup=False)
+        self._store_notice = problem
 
     def fit_text(self, entry: ModelEntry) -> str:
         """'needs about 1,489 MB: fits (estimated)' for the loading line."""
@@ -105,21 +115,26 @@ class SmollmApp(App):
         tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
         (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
         load during the reply."""
+        from engine.results.health import StoreUnavailable
         from engine.results.store import ResultsStore, SpeedRun, precision_label
 
         info = self.session.info
         if info is None or stats.new_tokens == 0:
             return
-        with ResultsStore() as store:
-            store.add_speed(SpeedRun(
-                model_id=info.model_id, precision=precision_label(info.dtype, info.quantization),
-                device=info.device, device_name=info.device_name,
-                prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
-                tokens_per_s=stats.tokens_per_s,
-                time_to_first_token_s=stats.time_to_first_token_s,
-                peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
-                **(board or {}),
-            ))
+        try:
+            with ResultsStore() as store:
+                store.add_speed(SpeedRun(
+                    model_id=info.model_id,
+                    precision=precision_label(info.dtype, info.quantization),
+                    device=info.device, device_name=info.device_name,
+                    prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
+                    tokens_per_s=stats.tokens_per_s,
+                    time_to_first_token_s=stats.time_to_first_token_s,
+                    peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
+                    **(board or {}),
+                ))
+        except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
+            self.store_problem(str(exc))
 
     # ---- actions opened from the catalog -------------------------------------------
 

@@ -8,6 +8,7 @@ so imported rows have none; their source is ``import:<file name>``.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.evaluation.runner import metrics_of
+from engine.results.metrics import primary_of
 from engine.results.store import EvalRun, ResultsStore, precision_label
 
 _DTYPE_RE = re.compile(r"(?:^|,)\s*(?:dtype|torch_dtype)=([A-Za-z0-9_.]+)")
@@ -33,61 +35,167 @@ def find_results_files(path: Path) -> list[Path]:
     raise UsageError(f"{path} does not exist: give an lm-eval results JSON file or its folder")
 
 
+class _Bad(Exception):
+    """What is wrong in a results file; becomes one UsageError naming the file."""
+
+
 def _model_args(config: dict[str, Any]) -> dict[str, str]:
     args = config.get("model_args") or {}
     if isinstance(args, dict):
-        return {k: str(v) for k, v in args.items()}
-    return dict(part.split("=", 1) for part in str(args).split(",") if "=" in part)
+        return {str(k): str(v) for k, v in args.items()}
+    if not isinstance(args, str):
+        raise _Bad(f"'model_args' must be text such as \"pretrained=...\", not {_show(args)}")
+    return dict(part.split("=", 1) for part in args.split(",") if "=" in part)
 
 
-def _top_level_tasks(data: dict[str, Any]) -> list[str]:
-    groups = data.get("group_subtasks") or {}
-    children = {t for subs in groups.values() for t in subs}
-    names = [t for t in data.get("results", {}) if t not in children]
-    return names or list(data.get("results", {}))
+def _show(value: Any) -> str:
+    text = json.dumps(value, allow_nan=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def runs_from_results(data: dict[str, Any], *, source: str,
-                      model_id_for: Callable[[str], str] | None = None) -> list[EvalRun]:
-    """EvalRuns from one parsed lm-eval results file."""
-    if "results" not in data or not isinstance(data["results"], dict):
-        raise UsageError(f"{source}: not an lm-eval results file (no 'results' table)")
-    config = data.get("config") or {}
+def _table(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional JSON object field ({} when absent or null)."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Bad(f"'{key}' must be an object, not {_show(value)}")
+    return value
+
+
+def _text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any, what: str, *, allow_text: bool = True) -> float:
+    """A finite number (lm-eval writes some as text: "12.5")."""
+    if isinstance(value, bool):
+        raise _Bad(f"{what} must be a number, not {_show(value)}")
+    if isinstance(value, str) and allow_text:
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Bad(f"{what} must be a number, not {_show(value)}") from None
+    if not isinstance(value, (int, float)):
+        raise _Bad(f"{what} must be a number, not {_show(value)}")
+    return _finite(value, what)
+
+
+def _finite(value: int | float, what: str) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _Bad(f"{what} is {_show(value)}: figures must be finite numbers")
+    return number
+
+
+def _count(value: Any, what: str) -> int:
+    number = _number(value, what, allow_text=False)
+    if number < 0 or number != int(number):
+        raise _Bad(f"{what} must be a whole number of 0 or more, not {_show(value)}")
+    return int(number)
+
+
+def _top_level_tasks(results: dict[str, Any], groups: dict[str, Any]) -> list[str]:
+    children = {t for subs in groups.values() if isinstance(subs, list) for t in subs}
+    names = [t for t in results if t not in children]
+    return names or list(results)
+
+
+def _metrics(task: str, entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        raise _Bad(f"'results' of task {task} must be an object of metrics, "
+                   f"not {_show(entry)}")
+    metrics = metrics_of(entry)
+    for name, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            _finite(value, f"task {task}: {name}")
+    return metrics
+
+
+def runs_from_results(data: Any, *, source: str,
+                      model_id_for: Callable[[str], str] | None = None,
+                      where: str | None = None) -> list[EvalRun]:
+    """EvalRuns from one parsed lm-eval results file. A UsageError names ``where`` (the
+    file; default ``source``) and the first thing wrong in it (a missing table, a field of
+    the wrong kind, a NaN figure)."""
+    try:
+        return _runs(data, source, model_id_for)
+    except _Bad as exc:
+        raise UsageError(f"{where or source}: {exc}; nothing was imported") from None
+
+
+def _date(value: Any) -> float:
+    try:
+        return _number(value, "'date'")
+    except _Bad:
+        raise _Bad(f"'date' must be a time in seconds since 1970, as lm-eval writes it, "
+                   f"not {_show(value)}") from None
+
+
+def _runs(data: Any, source: str,
+          model_id_for: Callable[[str], str] | None) -> list[EvalRun]:
+    if not isinstance(data, dict):
+        raise _Bad(f"not an lm-eval results file (the file holds {_show(data)}, "
+                   "not an object with a 'results' table)")
+    if not isinstance(data.get("results"), dict) or not data["results"]:
+        raise _Bad("not an lm-eval results file (no 'results' table)")
+    results: dict[str, Any] = data["results"]
+    config = _table(data, "config")
     args = _model_args(config)
-    repo = args.get("pretrained") or data.get("model_name") or config.get("model") or "unknown"
+    repo = (args.get("pretrained") or _text(data, "model_name")
+            or (config.get("model") if isinstance(config.get("model"), str) else None)
+            or "unknown")
     model_id = model_id_for(repo) if model_id_for else repo.rstrip("/").split("/")[-1].lower()
     dtype = args.get("dtype") or args.get("torch_dtype") or "auto"
     quant = "int8" if args.get("load_in_8bit") == "True" else (
         "int4" if args.get("load_in_4bit") == "True" else None)
     device = str(config.get("device") or "unknown").split(":")[0]
-    gpu = _GPU_RE.search(data.get("pretty_env_info") or "")
-    started = float(data.get("date") or 0.0)
+    env = _text(data, "pretty_env_info") or ""
+    gpu = _GPU_RE.search(env)
+    date = data.get("date")
+    started = 0.0 if date is None else _date(date)
     try:
-        ended = started + float(data.get("total_evaluation_time_seconds") or 0.0)
-    except ValueError:
-        ended = started
+        ended = started + _number(data.get("total_evaluation_time_seconds") or 0.0, "")
+    except _Bad:
+        ended = started  # lm-eval's own timing is optional
     limit = config.get("limit")
-    groups = data.get("group_subtasks") or {}
+    if limit is not None:
+        limit = _count(limit, "'config.limit'")
+    groups = _table(data, "group_subtasks")
+    n_samples, n_shot, versions = (_table(data, "n-samples"), _table(data, "n-shot"),
+                                   _table(data, "versions"))
     runs = []
-    for task in _top_level_tasks(data):
-        leaves = [t for t in groups.get(task, [task]) if t in data.get("n-samples", {})]
-        samples = sum(int(data["n-samples"][t]["effective"]) for t in leaves)
-        shots = data.get("n-shot", {}).get(task)
+    for task in _top_level_tasks(results, groups):
+        subtasks = groups.get(task, [task])
+        leaves = [t for t in (subtasks if isinstance(subtasks, list) else [task])
+                  if t in n_samples]
+        samples = 0
+        for leaf in leaves:
+            counts = n_samples[leaf]
+            if not isinstance(counts, dict) or "effective" not in counts:
+                raise _Bad(f"'n-samples' of task {leaf} must be an object with 'effective'")
+            samples += _count(counts["effective"], f"'n-samples' of task {leaf}")
+        shots = n_shot.get(task)
         if shots is None and leaves:
-            shots = data.get("n-shot", {}).get(leaves[0])
-        version = data.get("versions", {}).get(task)
+            shots = n_shot.get(leaves[0])
+        version = versions.get(task)
+        metrics = _metrics(task, results[task])  # lm-eval's order: the first is primary
         runs.append(EvalRun(
             model_id=model_id, repo=repo, revision=args.get("revision"),
             precision=precision_label(dtype, quant), device=device,
-            device_name=gpu.group(1).strip() if gpu else None, task=task,
+            device_name=gpu.group(1).strip() if gpu else None, task=str(task),
             task_version=None if version is None else str(version),
-            num_fewshot=None if shots is None else int(shots),
-            limit=None if limit is None else int(limit), samples=samples,
-            metrics=metrics_of(data["results"][task]), started=started, ended=ended,
-            status="ok", lm_eval_version=data.get("lm_eval_version"),
-            transformers_version=data.get("transformers_version"),
-            torch_version=_torch_version(data.get("pretty_env_info") or ""),
-            app_version=None, source=source))
+            num_fewshot=None if shots is None else _count(shots, f"'n-shot' of task {task}"),
+            limit=limit, samples=samples, metrics=metrics,
+            primary_metric=primary_of(str(task), metrics),
+            started=started, ended=ended, status="ok",
+            lm_eval_version=_text(data, "lm_eval_version"),
+            transformers_version=_text(data, "transformers_version"),
+            torch_version=_torch_version(env), app_version=None, source=source))
     return runs
 
 
@@ -99,18 +207,23 @@ def _torch_version(env: str) -> str | None:
 def import_results(store: ResultsStore, path: Path, *,
                    model_id_for: Callable[[str], str] | None = None) -> list[EvalRun]:
     """Import every results file at ``path``; a file already imported is skipped.
-    Returns the rows added."""
-    added = []
+    Every file is read and checked first, so that one bad file imports nothing (a
+    UsageError names it and what is wrong). Returns the rows added."""
+    parsed = []
     for file in find_results_files(path):
         try:
             data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read {file}: {exc}") from exc
-        source = f"import:{file.name}"
-        for run in runs_from_results(data, source=source, model_id_for=model_id_for):
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"cannot read {file}: {why}") from None
+        parsed.append(runs_from_results(data, source=f"import:{file.name}",
+                                        model_id_for=model_id_for, where=str(file)))
+    added = []
+    for runs in parsed:
+        for run in runs:
             seen = [r for r in store.eval_runs(model_id=run.model_id, task=run.task)
-                    if r.source == source and r.started == run.started]
-            if not seen:
-                store.add_eval(run)
+                    if r.source == run.source and r.started == run.started]
+            if not seen and run not in added:
                 added.append(run)
+    store.add_evals(added)
     return added

@@ -1,4 +1,5 @@
-"""Comparison matrices like the seed report's four tables: model x task, plus an Avg column.
+"""Comparison matrices like the seed report's four tables (and the board's peak memory):
+model x task, plus an Avg column.
 
 A cell is the latest successful run for (model, task) under the filters; with no successful
 run it shows the latest failure (oom or failed), else "not run". Accuracy cells carry the
@@ -11,17 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.evaluation.tasks import REGISTRY, primary_metric, short_name
+from engine.evaluation.tasks import REGISTRY, short_name
+from engine.results.metrics import is_figure, metric_label, stderr_key, stored_primary
 from engine.results.references import References
 from engine.results.store import EvalRun
 
-# metric key -> (title, unit scale from the stored value)
+# metric key -> table title
 MATRIX_METRICS = {
     "accuracy": "Accuracy (%)",
     "time": "Time per sample (ms)",
     "memory": "Peak memory (GB)",
     "size": "Model size (MB)",
+    "board": "Peak board memory (GB)",
 }
+# The seed report's four tables in its order, then the board's peak memory it did not have.
+REPORT_ORDER = ("size", "accuracy", "time", "memory", "board")
 ACCURACY_CHOICES = ("primary", "acc", "acc_norm")
 NOT_RUN = "not run"
 FLAG_SIGMAS = 3.0
@@ -82,16 +87,28 @@ class Row:
 
 @dataclass
 class Matrix:
-    metric: str  # accuracy | time | memory | size
+    metric: str  # accuracy | time | memory | size | board
     title: str
     tasks: list[str]
     rows: list[Row]
     accuracy_metric: str = "primary"
 
+    def column_metric(self, task: str) -> str | None:
+        """Which lm-eval metric the accuracy column of ``task`` shows ("acc", "exact_match
+        (strict-match)"; "acc / acc_norm" when its cells differ); None for other tables
+        or a column without a figure."""
+        if self.metric != "accuracy":
+            return None
+        used = dict.fromkeys(metric_label(r.cells[task].metric) for r in self.rows
+                             if task in r.cells and r.cells[task].value is not None
+                             and r.cells[task].metric)
+        return " / ".join(used) or None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric, "title": self.title, "accuracy_metric": self.accuracy_metric,
-            "tasks": [{"task": t, "short": short_name(t)} for t in self.tasks],
+            "tasks": [{"task": t, "short": short_name(t), "metric": self.column_metric(t)}
+                      for t in self.tasks],
             "rows": [{"model": r.model_id, "label": r.label, "params": r.params,
                       "average": r.average,
                       "cells": {t: c.__dict__ for t, c in r.cells.items()}}
@@ -118,31 +135,32 @@ def pick_cells(runs: list[EvalRun], filters: Filters) -> dict[tuple[str, str], E
 
 def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, float | None, str]:
     """(value %, stderr %, metric used). A metric lm-eval does not give for a task (acc_norm
-    of boolq) falls back to the primary one, then to acc."""
-    wanted = primary_metric(run.task) if choice == "primary" else choice
-    for metric in (wanted, primary_metric(run.task), "acc"):
+    of boolq) falls back to the primary one, then to acc. A figure that is not a finite
+    number (a NaN stored by an older version) counts as none."""
+    primary = stored_primary(run.task, run.metrics, run.primary_metric)
+    wanted = primary if choice == "primary" else choice
+    for metric in (wanted, primary, "acc"):
         value = run.metrics.get(metric)
-        if isinstance(value, (int, float)):
-            stderr = run.metrics.get(_stderr_key(metric))
-            return (value * 100, stderr * 100 if isinstance(stderr, (int, float)) else None,
-                    metric)
+        if is_figure(value):
+            stderr = run.metrics.get(stderr_key(metric))
+            return (value * 100, stderr * 100 if is_figure(stderr) else None, metric)
     return None, None, wanted
 
 
-def _stderr_key(metric: str) -> str:
-    name, sep, filt = metric.partition(",")
-    return f"{name}_stderr{sep}{filt}"
+def _figure(value: float | None, scale: float = 1.0) -> float | None:
+    return value / scale if is_figure(value) else None
 
 
 def _value(run: EvalRun, metric: str, choice: str) -> tuple[float | None, float | None, str]:
     if metric == "accuracy":
         return accuracy_of(run, choice)
     if metric == "time":
-        return run.time_per_sample_ms, None, "time_per_sample_ms"
+        return _figure(run.time_per_sample_ms), None, "time_per_sample_ms"
     if metric == "memory":
-        return (None if run.peak_memory_mb is None else run.peak_memory_mb / 1024, None,
-                "peak_memory_gb")
-    return run.model_size_mb, None, "model_size_mb"
+        return _figure(run.peak_memory_mb, 1024), None, "peak_memory_gb"
+    if metric == "board":
+        return _figure(run.peak_board_mb, 1024), None, "peak_board_gb"
+    return _figure(run.model_size_mb), None, "model_size_mb"
 
 
 def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
@@ -190,8 +208,8 @@ def reference_matrix(references: References, metric: str = "accuracy", *,
                      source: str = "seed-000", params: dict[str, str] | None = None,
                      labels: dict[str, str] | None = None) -> Matrix:
     """A shipped table (by default the seed report's) as a Matrix, for side-by-side display."""
-    ref_metric = {"accuracy": "acc", "time": "time_per_sample_ms",
-                  "memory": "peak_memory_gb", "size": "model_size_mb"}[metric]
+    ref_metric = {"accuracy": "acc", "time": "time_per_sample_ms", "memory": "peak_memory_gb",
+                  "size": "model_size_mb", "board": "peak_board_gb"}[metric]
     items = [r for r in references.items if r.source == source and r.metric == ref_metric]
     tasks = _task_order({r.task for r in items})
     rows = []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 from engine.evaluation.tasks import short_name
+from engine.paths import write_private_text
 from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
 
 FORMATS = ("md", "csv", "json")
@@ -68,11 +71,21 @@ def comparison_table(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
+def metrics_line(matrix: Matrix) -> str:
+    """'Metric per column: ARC-e acc, fx_gen exact_match (strict-match).' for accuracy."""
+    named = [f"{short_name(t)} {m}" for t in matrix.tasks
+             if (m := matrix.column_metric(t)) is not None]
+    return f"Metric per column: {', '.join(named)}." if named else ""
+
+
 def to_markdown(matrices: list[Matrix], heading: str = "Evaluation Result") -> str:
     """The seed report's layout: a numbered '####' section per matrix."""
     parts = [f"### {heading}", LEGEND]
     for n, matrix in enumerate(matrices, start=1):
         parts.append(f"#### {n}. {matrix.title}\n{markdown_table(matrix)}")
+        which = metrics_line(matrix)
+        if which:
+            parts.append(which)
         versus = comparison_table(matrix)
         if versus:
             parts.append(f"Measured against published figures:\n\n{versus}")
@@ -92,7 +105,20 @@ def to_csv(matrices: list[Matrix]) -> str:
 
 
 def to_json(matrices: list[Matrix]) -> str:
-    return json.dumps([m.to_dict() for m in matrices], indent=2, sort_keys=True) + "\n"
+    """Always valid JSON: a figure that is not finite (NaN, Infinity) is written as null."""
+    return json.dumps(finite([m.to_dict() for m in matrices]), indent=2, sort_keys=True,
+                      allow_nan=False) + "\n"
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float inside it replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def render(matrices: list[Matrix], fmt: str) -> str:
@@ -112,6 +138,6 @@ def write_reports(matrices: list[Matrix], folder: Path, stem: str) -> list[Path]
     paths = []
     for fmt in FORMATS:
         path = folder / f"{stem}.{fmt}"
-        path.write_text(render(matrices, fmt), encoding="utf-8")
+        write_private_text(path, render(matrices, fmt))  # results are the user's own
         paths.append(path)
     return paths

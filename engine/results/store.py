@@ -4,89 +4,38 @@ One file (engine.paths.results_db_path()), WAL so the app can read while a run w
 schema version in PRAGMA user_version, forward migrations applied on open. This module
 never imports torch: the UI reads the store directly. Library versions come from package
 metadata, which is the same installation the worker runs.
+
+Opened for writing (the default), the file is checked first (engine.results.health): a
+damaged store is never migrated or written, it raises StoreDamaged. Opened with
+``read_only=True`` (reports, Compare, the catalog) nothing is ever written, a missing
+store reads as empty, and a store in a read-only folder can still be read.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from engine import __version__
-from engine.paths import results_db_path
+from engine.paths import PRIVATE_FILE_MODE, make_private_dir, results_db_path, tighten
+from engine.results import health
+from engine.results.metrics import primary_of
+from engine.results.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+
+# MIGRATIONS, SCHEMA_VERSION and migrate live in engine.results.schema; kept importable here.
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATUSES", "EvalRun", "ResultsStore", "SpeedRun",
+           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate",
+           "precision_label"]
 
 STATUSES = ("ok", "oom", "failed", "cancelled")
-
-# Each entry takes the schema from version i to i + 1. Never edit a released entry: add one.
-MIGRATIONS: tuple[str, ...] = (
-    # 1: evaluation runs
-    """
-    CREATE TABLE eval_runs (
-        id INTEGER PRIMARY KEY,
-        model_id TEXT NOT NULL,
-        repo TEXT,
-        revision TEXT,
-        precision TEXT NOT NULL,
-        device TEXT NOT NULL,
-        device_name TEXT,
-        task TEXT NOT NULL,
-        task_version TEXT,
-        num_fewshot INTEGER,
-        limit_n INTEGER,
-        samples INTEGER NOT NULL DEFAULT 0,
-        metrics TEXT NOT NULL DEFAULT '{}',
-        time_per_sample_ms REAL,
-        peak_memory_mb REAL,
-        model_size_mb REAL,
-        lm_eval_version TEXT,
-        transformers_version TEXT,
-        torch_version TEXT,
-        app_version TEXT,
-        started REAL NOT NULL,
-        ended REAL NOT NULL,
-        status TEXT NOT NULL,
-        error TEXT
-    );
-    CREATE INDEX eval_runs_cell ON eval_runs (model_id, task, precision, device);
-    """,
-    # 2: where a run came from (imports), and chat speed runs
-    """
-    ALTER TABLE eval_runs ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
-    CREATE TABLE speed_runs (
-        id INTEGER PRIMARY KEY,
-        model_id TEXT NOT NULL,
-        precision TEXT NOT NULL,
-        device TEXT NOT NULL,
-        device_name TEXT,
-        prompt TEXT,
-        prompt_tokens INTEGER NOT NULL,
-        new_tokens INTEGER NOT NULL,
-        tokens_per_s REAL NOT NULL,
-        time_to_first_token_s REAL,
-        peak_memory_mb REAL,
-        settings TEXT NOT NULL DEFAULT '{}',
-        app_version TEXT,
-        created REAL NOT NULL
-    );
-    CREATE INDEX speed_runs_model ON speed_runs (model_id, precision, device);
-    """,
-    # 3: board telemetry during the run (peak board memory, max GPU load, which reader)
-    """
-    ALTER TABLE eval_runs ADD COLUMN peak_board_mb REAL;
-    ALTER TABLE eval_runs ADD COLUMN max_gpu_load_pct REAL;
-    ALTER TABLE eval_runs ADD COLUMN telemetry_source TEXT;
-    ALTER TABLE speed_runs ADD COLUMN peak_board_mb REAL;
-    ALTER TABLE speed_runs ADD COLUMN max_gpu_load_pct REAL;
-    ALTER TABLE speed_runs ADD COLUMN telemetry_source TEXT;
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
 
 @dataclass(frozen=True)
 class EvalRun:
@@ -95,6 +44,7 @@ class EvalRun:
     ``peak_memory_mb`` is the model's own peak (CUDA peak allocated on a GPU, the worker
     process's peak RSS on CPU); ``peak_board_mb`` is the board's memory in use at its peak
     while the run went (all processes, from the telemetry reader ``telemetry_source``).
+    ``primary_metric`` is the metric the tables show for it (engine.results.metrics).
     """
 
     model_id: str
@@ -124,6 +74,7 @@ class EvalRun:
     peak_board_mb: float | None = None
     max_gpu_load_pct: float | None = None
     telemetry_source: str | None = None
+    primary_metric: str | None = None
     id: int | None = None
 
     @property
@@ -179,7 +130,7 @@ _EVAL_COLUMNS = (
     "task_version", "num_fewshot", "limit_n", "samples", "metrics", "time_per_sample_ms",
     "peak_memory_mb", "model_size_mb", "lm_eval_version", "transformers_version",
     "torch_version", "app_version", "started", "ended", "status", "error", "source",
-    "peak_board_mb", "max_gpu_load_pct", "telemetry_source",
+    "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "primary_metric",
 )
 _SPEED_COLUMNS = (
     "model_id", "precision", "device", "device_name", "prompt", "prompt_tokens", "new_tokens",
@@ -189,17 +140,21 @@ _SPEED_COLUMNS = (
 
 
 class ResultsStore:
-    """Open (creating or migrating) the store. Use as a context manager or call close()."""
+    """Open the store (for writing: creating or migrating it; ``read_only``: as it is).
+    Use as a context manager or call close(). Raises health.StoreUnavailable (damaged,
+    read-only, too new) with one message naming the file and what to do."""
 
-    def __init__(self, path: Path | str | None = None):
+    def __init__(self, path: Path | str | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else results_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread off: the app writes from a worker thread; sqlite serialises.
-        self.db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        self.read_only = read_only
+        # The default store lives in the data dir, which is private (0700); a path given
+        # by a caller keeps its folder's permissions.
+        own_folder = path is None
+        if read_only:
+            self.db = _open_for_reading(self.path)
+        else:
+            self.db = _open_for_writing(self.path, own_folder)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -210,17 +165,40 @@ class ResultsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """sqlite3 errors that mean damage or a read-only file -> one clear message."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if health.is_damage(exc):
+                raise health.damaged(self.path, str(exc)) from exc
+            if health.is_read_only_error(exc):
+                why = health.not_writable_reason(self.path) or str(exc)
+                raise health.read_only(self.path, why) from exc
+            raise
+
     # ---- evaluation runs -------------------------------------------------------------
 
     def add_eval(self, run: EvalRun) -> int:
         if run.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {run.status!r}")
         values = _eval_values(run)
-        with self.db:
+        with self._guard(), self.db:
             cursor = self.db.execute(
                 f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})", values)
         return int(cursor.lastrowid)
+
+    def add_evals(self, runs: Sequence[EvalRun]) -> list[int]:
+        """Store several runs in one transaction: all of them, or none."""
+        for run in runs:
+            if run.status not in STATUSES:
+                raise ValueError(f"status must be one of {STATUSES}, not {run.status!r}")
+        sql = (f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})")
+        with self._guard(), self.db:
+            return [int(self.db.execute(sql, _eval_values(run)).lastrowid) for run in runs]
 
     def eval_runs(self, *, model_id: str | None = None, task: str | None = None,
                   precision: str | None = None, device: str | None = None,
@@ -228,7 +206,9 @@ class ResultsStore:
         """Runs matching the given fields, oldest first."""
         where, params = _where(model_id=model_id, task=task, precision=precision,
                                device=device, status=status)
-        rows = self.db.execute(f"SELECT * FROM eval_runs{where} ORDER BY ended, id", params)
+        with self._guard():
+            rows = self.db.execute(f"SELECT * FROM eval_runs{where} ORDER BY ended, id",
+                                   params).fetchall()
         return [_eval_from_row(row) for row in rows]
 
     def has_result(self, *, model_id: str, task: str, precision: str, device: str,
@@ -241,7 +221,8 @@ class ResultsStore:
         if num_fewshot is not None:
             sql += " AND num_fewshot=?"
             params.append(num_fewshot)
-        return self.db.execute(sql + " LIMIT 1", params).fetchone() is not None
+        with self._guard():
+            return self.db.execute(sql + " LIMIT 1", params).fetchone() is not None
 
     # ---- chat speed runs -------------------------------------------------------------
 
@@ -250,7 +231,7 @@ class ResultsStore:
         row["settings"] = json.dumps(run.settings, sort_keys=True)
         row["app_version"] = run.app_version or __version__
         row["created"] = run.created or time.time()
-        with self.db:
+        with self._guard(), self.db:
             cursor = self.db.execute(
                 f"INSERT INTO speed_runs ({', '.join(_SPEED_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_SPEED_COLUMNS))})",
@@ -259,7 +240,9 @@ class ResultsStore:
 
     def speed_runs(self, *, model_id: str | None = None) -> list[SpeedRun]:
         where, params = _where(model_id=model_id)
-        rows = self.db.execute(f"SELECT * FROM speed_runs{where} ORDER BY created, id", params)
+        with self._guard():
+            rows = self.db.execute(f"SELECT * FROM speed_runs{where} ORDER BY created, id",
+                                   params).fetchall()
         out = []
         for row in rows:
             data = {k: row[k] for k in row.keys()}
@@ -268,19 +251,64 @@ class ResultsStore:
         return out
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
-    found = db.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        from engine.errors import SmollmError
+def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
+    """Check, create (0600) or migrate the store; never touches a damaged file."""
+    try:
+        if own_folder:
+            make_private_dir(path.parent)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise health.read_only(path, f"its folder cannot be made: {exc.strerror or exc}") \
+            from exc
+    health.check_file(path)  # StoreDamaged before anything is written
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+        except FileExistsError:
+            pass  # another process made it first
+        except OSError as exc:
+            raise health.read_only(path, health.not_writable_reason(path)
+                                   or exc.strerror or str(exc)) from exc
+    for file in (path, *health.sidecars(path)):
+        tighten(file)  # a store made by an older version was readable by everyone
+    # check_same_thread off: the app writes from a worker thread; sqlite serialises.
+    db = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrate(db, path)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        if health.is_damage(exc):
+            raise health.damaged(path, str(exc)) from exc
+        why = health.not_writable_reason(path)
+        if why is not None or health.is_read_only_error(exc):
+            raise health.read_only(path, why or str(exc)) from exc
+        raise health.unreadable(path, str(exc)) from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
 
-        raise SmollmError(f"the results store was written by a newer smollm-tui (schema "
-                          f"{found}, this one knows {SCHEMA_VERSION}): upgrade smollm-tui")
-    for version in range(found, SCHEMA_VERSION):
-        with db:
-            db.executescript("BEGIN;" + MIGRATIONS[version]
-                             + f";PRAGMA user_version={version + 1};COMMIT;")
-    return found
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    """A connection that never writes; a store not made yet reads as an empty one."""
+    health.check_file(path)
+    if not path.exists() or path.stat().st_size == 0:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        migrate(db)
+        return db
+    try:
+        db = health.open_read_only(path)
+    except sqlite3.DatabaseError as exc:
+        raise health.unreadable(path, str(exc)) from exc
+    try:
+        schema_version(db, path)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _where(**fields: Any) -> tuple[str, list[Any]]:
@@ -312,7 +340,8 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
         precision=precision_label(info.dtype, info.quantization), device=info.device,
         device_name=info.device_name, task=result.task, task_version=result.task_version,
         num_fewshot=result.num_fewshot, limit=result.limit, samples=result.samples,
-        metrics=dict(result.metrics), time_per_sample_ms=result.time_per_sample_ms,
+        metrics=dict(result.metrics), primary_metric=primary_of(result.task, result.metrics),
+        time_per_sample_ms=result.time_per_sample_ms,
         peak_memory_mb=result.peak_memory_mb, model_size_mb=info.size_mb,
         started=result.started, ended=result.ended, status=result.status, error=result.error,
         source=source, **(versions or library_versions()))
@@ -320,3 +349,27 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
 
 def add_many(store: ResultsStore, runs: Iterable[EvalRun]) -> list[int]:
     return [store.add_eval(run) for run in runs]
+
+
+def ensure_writable(path: Path | str | None = None) -> Path:
+    """Check, before any model loads, that a run's results can be stored: the store opens
+    for writing (it is not damaged, not too new) and a write would go through (the file,
+    its folder and the file system are writable). Raises health.StoreUnavailable with the
+    one message to show; returns the store's path."""
+    with ResultsStore(path) as store:
+        why = health.not_writable_reason(store.path)
+        if why is not None:
+            raise health.read_only(store.path, why)
+        try:
+            # A real write that is rolled back: BEGIN IMMEDIATE alone succeeds on a
+            # read-only file in WAL mode (its lock lives in the -shm file).
+            store.db.execute("BEGIN IMMEDIATE")
+            version = store.db.execute("PRAGMA user_version").fetchone()[0]
+            store.db.execute(f"PRAGMA user_version={int(version)}")
+        except sqlite3.DatabaseError as exc:
+            if health.is_read_only_error(exc):
+                raise health.read_only(store.path, "the file system refused a write") from exc
+            raise
+        finally:
+            store.db.rollback()
+        return store.path

@@ -369,6 +369,10 @@ def _precheck_load(options: LoadOptions) -> None:
 
 
 def _default_log_path() -> Path:
-    from engine.paths import data_dir
+    from engine.paths import data_dir, make_private_dir
 
+    try:
+        make_private_dir(data_dir())  # 0700: the log can quote prompts
+    except OSError:
+        pass  # the worker then runs without its log (server._redirect_output)
     return data_dir() / "worker.log"

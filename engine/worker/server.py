@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SmollmError, UsageError
+from engine.paths import open_private
 from engine.worker.protocol import (
     Cancelled,
     EvalDone,
@@ -77,8 +78,9 @@ def _redirect_output(log_path: str | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = "w" if path.exists() and path.stat().st_size > _LOG_LIMIT else "a"
-        # Kept open for the life of the process: it receives fd 1 and 2.
-        log = open(path, mode, buffering=1, encoding="utf-8")
+        # Kept open for the life of the process: it receives fd 1 and 2. Private (0600):
+        # library chatter can quote prompts.
+        log = open_private(path, mode, buffering=1, encoding="utf-8")
     except OSError:
         return
     log.write(f"--- worker {os.getpid()} started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")

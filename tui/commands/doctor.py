@@ -11,7 +11,7 @@ from rich.text import Text
 from tui.commands.common import print_json, stdout_console
 
 ORDER = 90
-HELP = "check torch, CUDA, bitsandbytes, jtop, disk and the bundled model"
+HELP = "check torch, CUDA, bitsandbytes, jtop, disk, the results store and the bundled model"
 
 _STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red"}
 

@@ -13,7 +13,7 @@ from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import InProcessSession, Stored, run_batch
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
-from engine.results.store import EvalRun, ResultsStore, precision_label
+from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
 from engine.settings import DEVICES, PRECISIONS, LoadOptions
 from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
@@ -171,6 +171,7 @@ class _Display:
 def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     models = _models(args)
+    ensure_writable()  # before any model loads: results that cannot be kept are lost
     factory = _session_factory(args)
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
 

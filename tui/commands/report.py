@@ -9,7 +9,13 @@ from rich.text import Text
 
 from engine.errors import UsageError
 from engine.evaluation.tasks import parse_task_list
-from engine.results.matrix import ACCURACY_CHOICES, MATRIX_METRICS, Filters, build_matrix
+from engine.results.matrix import (
+    ACCURACY_CHOICES,
+    MATRIX_METRICS,
+    REPORT_ORDER,
+    Filters,
+    build_matrix,
+)
 from engine.results.references import load_references
 from engine.results.report import FORMATS, render
 from engine.results.store import ResultsStore
@@ -22,8 +28,9 @@ HELP = "print or save the comparison tables of stored results"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", choices=(*MATRIX_METRICS, "all"), default="all",
-                        help="which table: accuracy, time, memory, size, or all four "
-                             "(the seed report's order: size, accuracy, time, memory)")
+                        help="which table: accuracy, time, memory, size, board (peak board "
+                             "memory), or all five (the seed report's order: size, "
+                             "accuracy, time, memory; then board)")
     parser.add_argument("--accuracy", choices=ACCURACY_CHOICES, default="primary",
                         help="accuracy metric: each task's primary one, acc or acc_norm")
     parser.add_argument("--format", choices=FORMATS, default="md")
@@ -53,13 +60,15 @@ def run(args: argparse.Namespace) -> int:
             labels[entry.id] = (entry.repo or entry.name).split("/")[-1]
     except UsageError:  # a broken overlay should not stop a report: ids are enough
         pass
-    with ResultsStore() as store:
+    if args.output is not None:
+        check_output(args.output, args.format)
+    with ResultsStore(read_only=True) as store:
         runs = store.eval_runs()
         db_path = store.path
     if not runs:
         raise UsageError(f"no results stored yet in {db_path}: run `smollm-tui eval MODEL "
                          "--tasks ...` or `smollm-tui import FILE` first")
-    metrics = ("size", "accuracy", "time", "memory") if args.metric == "all" else (args.metric,)
+    metrics = REPORT_ORDER if args.metric == "all" else (args.metric,)
     references = load_references()
     matrices = [build_matrix(runs, m, filters=filters, references=references,
                              accuracy_metric=args.accuracy, params=params, labels=labels)
@@ -67,9 +76,28 @@ def run(args: argparse.Namespace) -> int:
     text = render(matrices, args.format)
     console = stdout_console()
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        write_output(args.output, text, args.format)
         console.print(Text(f"wrote {args.output.resolve()}"))
     else:
         console.out(text, end="", highlight=False)
     return 0
+
+
+def check_output(path: Path, fmt: str) -> None:
+    """Refuse an --output that can only fail, before the store is read."""
+    if path.is_dir():
+        raise UsageError(f"--output {path} is a folder: give a file name, such as "
+                         f"{path / ('report.' + fmt)}")
+
+
+def write_output(path: Path, text: str, fmt: str) -> None:
+    """Write the report; a missing folder is made, anything else is one clear line."""
+    check_output(path, fmt)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            why = "a file is in the way of its folder"
+        raise UsageError(f"cannot write --output {path}: {why}") from None

@@ -1,8 +1,9 @@
-"""Compare stored results side by side: the seed report's four tables, filters, a chart,
-and export to Markdown, CSV and JSON.
+"""Compare stored results side by side: the seed report's four tables and the board's peak
+memory, filters, a chart, and export to Markdown, CSV and JSON.
 
-Reads the results store directly (SQLite, no torch); the matrices come from
-engine.results.matrix, the same code as `smollm-tui report`.
+Reads the results store directly (SQLite, read-only, no torch); the matrices come from
+engine.results.matrix, the same code as `smollm-tui report`. A store that cannot be read
+(damaged, too new) leaves the screen empty with the reason and what to do.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from textual.widgets import Button, DataTable, Footer, Header, Select, Static, T
 from textual_plotext import PlotextPlot
 
 from engine.evaluation.tasks import short_name
-from engine.paths import data_dir
-from engine.results.matrix import ACCURACY_CHOICES, Filters, Matrix, build_matrix
+from engine.paths import make_private_dir, private_data_dir
+from engine.results.health import StoreUnavailable
+from engine.results.matrix import ACCURACY_CHOICES, REPORT_ORDER, Filters, Matrix, build_matrix
 from engine.results.references import References, load_references
-from engine.results.report import write_reports
+from engine.results.report import metrics_line, write_reports
 from engine.results.store import EvalRun, ResultsStore
 from tui.safe_text import visible
 from tui.widgets.compare_cells import cell_details, row_cells
@@ -33,8 +35,8 @@ METRIC_TABS = (
     ("time", "Time per sample ms"),
     ("memory", "Peak memory GB"),
     ("size", "Model size MB"),
+    ("board", "Board memory GB"),
 )
-REPORT_ORDER = ("size", "accuracy", "time", "memory")  # the seed report's order
 FILTERS = ("precision", "device", "mode", "fewshot")
 
 
@@ -72,6 +74,7 @@ class CompareScreen(Screen):
         Binding("2", "metric('time')", "Time", show=False),
         Binding("3", "metric('memory')", "Memory", show=False),
         Binding("4", "metric('size')", "Size", show=False),
+        Binding("5", "metric('board')", "Board", show=False),
         Binding("a", "cycle_accuracy", "acc/acc_norm"),
         Binding("r", "toggle_references", "References"),
         Binding("x", "export", "Export"),
@@ -86,6 +89,7 @@ class CompareScreen(Screen):
         self.matrix: Matrix | None = None
         self.last_export: list = []
         self._references: References | None = None
+        self.store_problem: StoreUnavailable | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -118,8 +122,16 @@ class CompareScreen(Screen):
 
     def reload(self) -> None:
         """Read the store again and refill filters, matrix and chart."""
-        with ResultsStore() as store:
-            self.runs = store.eval_runs()
+        try:
+            with ResultsStore(read_only=True) as store:
+                self.runs = store.eval_runs()
+            self.store_problem = None
+        except StoreUnavailable as exc:
+            self.runs = []
+            if self.store_problem is None or str(exc) != str(self.store_problem):
+                self.notify(str(exc), title="Results unavailable", severity="warning",
+                            timeout=30, markup=False)
+            self.store_problem = exc
         for name, options in filter_options(self.runs).items():
             select = self.query_one(f"#f-{name}", Select)
             current = select.value
@@ -190,14 +202,21 @@ class CompareScreen(Screen):
     def show_cell(self) -> None:
         info = self.query_one("#cell-info", Static)
         row, task = self.current()
-        if row is None:
+        if row is None and self.store_problem is not None:
+            info.update(Text(f"The results store is unavailable ({self.store_problem.reason}): "
+                             "`smollm-tui doctor` says what to do.", style="yellow"))
+        elif row is None:
             info.update(Text("No results match: evaluate a model (e on the catalog), "
                              "`smollm-tui eval`, or `smollm-tui import FILE`; or widen "
                              "the filters.", style="dim") if self.runs else
                         Text("No results stored yet: evaluate a model (e on the catalog) "
                              "or `smollm-tui import FILE`.", style="dim"))
         else:
-            info.update(cell_details(self.matrix.rows[row], task, self.matrix))
+            details = cell_details(self.matrix.rows[row], task, self.matrix)
+            if task is None and metrics_line(self.matrix):  # say what each column is
+                details.append(" · " + metrics_line(self.matrix).removesuffix("."),
+                               style="dim")
+            info.update(details)
         self.draw_chart(task)
 
     def draw_chart(self, task: str | None) -> None:
@@ -252,13 +271,18 @@ class CompareScreen(Screen):
         self.rebuild()
 
     def action_export(self) -> None:
-        """All four tables under the current filters, as Markdown, CSV and JSON."""
+        """All five tables under the current filters, as Markdown, CSV and JSON."""
         if not self.runs:
             self.notify("Nothing to export yet.", severity="warning")
             return
         matrices = [self.build(metric) for metric in REPORT_ORDER]
         stem = "compare-" + time.strftime("%Y%m%d-%H%M%S")
-        self.last_export = write_reports(matrices, data_dir() / "reports", stem)
+        try:
+            folder = make_private_dir(private_data_dir() / "reports")
+            self.last_export = write_reports(matrices, folder, stem)
+        except OSError as exc:
+            self.notify(f"Not exported: {exc}", severity="error", markup=False)
+            return
         md, *others = self.last_export
         self.notify(f"{md}\nand {', '.join(p.name for p in others)}", title="Report exported",
                     timeout=15, markup=False)

@@ -38,7 +38,8 @@ from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
 from engine.evaluation.tasks import REGISTRY, include_paths, local_task_names, short_name
-from engine.results.store import EvalRun, ResultsStore, precision_label
+from engine.results.health import StoreUnavailable
+from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
 from engine.settings import LoadOptions
 from engine.worker import protocol as p
 from tui import messages as m
@@ -289,16 +290,23 @@ class EvaluateScreen(Screen):
     # ---- history -------------------------------------------------------------------
 
     def load_history(self) -> None:
-        with ResultsStore() as store:
-            runs = store.eval_runs(model_id=self.entry.id)
+        problem = None
+        try:
+            with ResultsStore(read_only=True) as store:
+                runs = store.eval_runs(model_id=self.entry.id)
+        except StoreUnavailable as exc:
+            runs, problem = [], exc
         runs = sorted(runs, key=lambda r: (r.ended, r.id or 0), reverse=True)[:HISTORY_ROWS]
         table = self.query_one("#history", DataTable)
         table.clear()
         for run in runs:
             table.add_row(*history_cells(run))
         title = Text(f"History of {self.entry.name}: ", style="bold")
-        title.append(f"{len(runs)} stored run(s)" if runs else "nothing stored yet",
-                     style="not bold")
+        if problem is not None:
+            title.append(f"the results store is unavailable ({problem.reason}): "
+                         "`smollm-tui doctor` says what to do", style="not bold yellow")
+        title.append(f"{len(runs)} stored run(s)" if runs else
+                     "" if problem else "nothing stored yet", style="not bold")
         self.query_one("#history-title", Static).update(title)
 
     # ---- running -------------------------------------------------------------------
@@ -347,6 +355,7 @@ class EvaluateScreen(Screen):
         post = self.post_message
         session = self.app.session
         try:
+            ensure_writable()  # before any model loads: results that cannot be kept are lost
             if not session.is_loaded(self.options):
                 failures: list[str] = []
 

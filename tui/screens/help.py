@@ -48,7 +48,7 @@ HELP = """\
 ## Compare
 | key | does |
 |---|---|
-| `1` `2` `3` `4` | accuracy % · time per sample ms · peak memory GB · model size MB |
+| `1`–`5` | accuracy % · time per sample ms · peak memory GB · model size MB · board GB |
 | `a` | accuracy as each task's primary metric, acc or acc_norm |
 | `r` | show published figures; `!` marks a cell > 3 standard errors off |
 | `x` | export the tables as Markdown, CSV and JSON (the path is shown) |

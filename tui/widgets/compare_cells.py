@@ -6,10 +6,11 @@ from rich.text import Text
 
 from engine.evaluation.tasks import short_name
 from engine.results.matrix import NOT_RUN, Cell, Matrix, Row
+from engine.results.metrics import metric_label
 from tui.safe_text import plain
 
-# digits per metric: accuracy %, ms, GB, MB
-DIGITS = {"accuracy": 1, "time": 1, "memory": 2, "size": 0}
+# digits per metric: accuracy %, ms, GB, MB, GB
+DIGITS = {"accuracy": 1, "time": 1, "memory": 2, "size": 0, "board": 2}
 STATUS_STYLE = {"oom": "bold red", "failed": "red", NOT_RUN: "dim"}
 
 
@@ -73,7 +74,7 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
     if cell.stderr is not None:
         text.append(f" ± {number(cell.stderr, matrix.metric)}")
     if cell.metric:
-        text.append(f" ({cell.metric.split(',')[0]})", style="dim")
+        text.append(f" ({metric_label(cell.metric)})", style="dim")
     if cell.reference is not None:
         text.append(f" · published {number(cell.reference, matrix.metric)}")
         text.append(f" ({cell.reference_source})", style="dim")

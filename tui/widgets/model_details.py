@@ -48,6 +48,8 @@ def details_renderable(row: ModelOverview, full: bool = False):
 def results_line(row: ModelOverview) -> Text:
     """Results so far, as the catalog knows them (the Compare screen has every run)."""
     text = Text("results ", style="dim")
+    if row.results_problem:
+        return text.append_text(plain(f"unavailable: {row.results_problem}", "yellow"))
     if row.best_avg_accuracy is None and row.last_tokens_per_s is None:
         text.append("none yet: e evaluates, c chats (its speed is kept)", style="dim")
         return text
@@ -62,11 +64,15 @@ def results_line(row: ModelOverview) -> Text:
 
 def history_table(model_id: str) -> Table | None:
     """Every stored evaluation of the model, newest first (for the full details)."""
+    from engine.results.health import StoreUnavailable
     from engine.results.matrix import accuracy_of
     from engine.results.store import ResultsStore
 
-    with ResultsStore() as store:
-        runs = store.eval_runs(model_id=model_id)
+    try:
+        with ResultsStore(read_only=True) as store:
+            runs = store.eval_runs(model_id=model_id)
+    except StoreUnavailable:  # the results line above already says why
+        return None
     if not runs:
         return None
     table = Table(title="evaluations", title_justify="left", box=None, padding=(0, 1))

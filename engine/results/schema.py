@@ -1,0 +1,96 @@
+"""The results store's schema: forward migrations, numbered by PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from engine.results import health
+
+# Each entry takes the schema from version i to i + 1. Never edit a released entry: add one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: evaluation runs
+    """
+    CREATE TABLE eval_runs (
+        id INTEGER PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        repo TEXT,
+        revision TEXT,
+        precision TEXT NOT NULL,
+        device TEXT NOT NULL,
+        device_name TEXT,
+        task TEXT NOT NULL,
+        task_version TEXT,
+        num_fewshot INTEGER,
+        limit_n INTEGER,
+        samples INTEGER NOT NULL DEFAULT 0,
+        metrics TEXT NOT NULL DEFAULT '{}',
+        time_per_sample_ms REAL,
+        peak_memory_mb REAL,
+        model_size_mb REAL,
+        lm_eval_version TEXT,
+        transformers_version TEXT,
+        torch_version TEXT,
+        app_version TEXT,
+        started REAL NOT NULL,
+        ended REAL NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX eval_runs_cell ON eval_runs (model_id, task, precision, device);
+    """,
+    # 2: where a run came from (imports), and chat speed runs
+    """
+    ALTER TABLE eval_runs ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+    CREATE TABLE speed_runs (
+        id INTEGER PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        precision TEXT NOT NULL,
+        device TEXT NOT NULL,
+        device_name TEXT,
+        prompt TEXT,
+        prompt_tokens INTEGER NOT NULL,
+        new_tokens INTEGER NOT NULL,
+        tokens_per_s REAL NOT NULL,
+        time_to_first_token_s REAL,
+        peak_memory_mb REAL,
+        settings TEXT NOT NULL DEFAULT '{}',
+        app_version TEXT,
+        created REAL NOT NULL
+    );
+    CREATE INDEX speed_runs_model ON speed_runs (model_id, precision, device);
+    """,
+    # 3: board telemetry during the run (peak board memory, max GPU load, which reader)
+    """
+    ALTER TABLE eval_runs ADD COLUMN peak_board_mb REAL;
+    ALTER TABLE eval_runs ADD COLUMN max_gpu_load_pct REAL;
+    ALTER TABLE eval_runs ADD COLUMN telemetry_source TEXT;
+    ALTER TABLE speed_runs ADD COLUMN peak_board_mb REAL;
+    ALTER TABLE speed_runs ADD COLUMN max_gpu_load_pct REAL;
+    ALTER TABLE speed_runs ADD COLUMN telemetry_source TEXT;
+    """,
+    # 4: the metric a run is read by (for a user's own task: the first lm-eval reported)
+    """
+    ALTER TABLE eval_runs ADD COLUMN primary_metric TEXT;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+
+def migrate(db: sqlite3.Connection, path: Path | None = None) -> int:
+    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    found = schema_version(db, path)
+    for version in range(found, SCHEMA_VERSION):
+        with db:
+            db.executescript("BEGIN;" + MIGRATIONS[version]
+                             + f";PRAGMA user_version={version + 1};COMMIT;")
+    return found
+
+
+def schema_version(db: sqlite3.Connection, path: Path | None = None) -> int:
+    """The store's PRAGMA user_version; StoreTooNew when a newer smollm-tui wrote it."""
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise health.too_new(path or Path("results.db"), found, SCHEMA_VERSION)
+    return found
