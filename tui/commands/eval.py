@@ -50,6 +50,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run cells again even when already measured with these settings")
     parser.add_argument("--in-process", action="store_true",
                         help="load models in this process instead of a worker (scripts)")
+    # background jobs (tui/commands/eval_jobs.py)
+    parser.add_argument("--background", action="store_true",
+                        help="queue the run as a background job and return at once with its "
+                        "id; it goes on when the terminal closes (`smollm-tui jobs`)")
 
 
 def _spec(args: argparse.Namespace) -> EvalSpec:
@@ -171,6 +175,10 @@ class _Display:
 def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     models = _models(args)
+    if args.background:  # validated above; queued, not run here
+        from tui.commands.eval_jobs import queue_background
+
+        return queue_background(args, spec, models)
     factory = _session_factory(args)
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
 
