@@ -54,6 +54,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--background", action="store_true",
                         help="queue the run as a background job and return at once with its "
                         "id; it goes on when the terminal closes (`smollm-tui jobs`)")
+    parser.add_argument("--print-lm-eval", action="store_true",
+                        help="print the equivalent lm_eval command lines (hf, vLLM, "
+                        "accelerate launch) to run the same matrix on a GPU server; runs "
+                        "nothing")
 
 
 def _spec(args: argparse.Namespace) -> EvalSpec:
@@ -175,10 +179,10 @@ class _Display:
 def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     models = _models(args)
-    if args.background:  # validated above; queued, not run here
-        from tui.commands.eval_jobs import queue_background
+    if args.background or args.print_lm_eval:  # validated above; not run here
+        from tui.commands.eval_jobs import print_lm_eval, queue_background
 
-        return queue_background(args, spec, models)
+        return (print_lm_eval if args.print_lm_eval else queue_background)(args, spec, models)
     factory = _session_factory(args)
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
 

@@ -1,4 +1,5 @@
-"""`eval --background`: the same validated run, queued as a background job (engine.jobs)."""
+"""`eval --background`: the same validated run, queued as a background job (engine.jobs);
+`eval --print-lm-eval`: the same run as lm_eval command lines for a GPU server."""
 
 from __future__ import annotations
 
@@ -39,4 +40,21 @@ def queue_background(args: argparse.Namespace, spec: EvalSpec, models: list[str]
     print(f"job {job.id} queued: {len(models)} model(s) × {len(spec.tasks)} task(s). "
           f"`smollm-tui jobs` lists jobs, `smollm-tui jobs wait {job.id}` waits for this one, "
           f"`smollm-tui jobs log {job.id} --follow` shows its output")
+    return 0
+
+
+def print_lm_eval(args: argparse.Namespace, spec: EvalSpec, models: list[str]) -> int:
+    """Print the lm_eval command lines for ``models`` × ``spec`` (runs nothing)."""
+    from engine.evaluation.lm_eval_commands import lm_eval_commands
+
+    catalog = catalog_from(args)
+    folders = [str(Path(p.strip()).expanduser().resolve())
+               for p in (spec.include_path or "").split(os.pathsep) if p.strip()]
+    lines = lm_eval_commands([catalog.get(m) for m in models], spec.tasks, limit=spec.limit,
+                             fewshot=spec.num_fewshot, precision=args.precision,
+                             include_path=folders[0] if len(folders) == 1 else None,
+                             batch_size=spec.batch_size)
+    if len(folders) > 1:
+        lines.insert(2, "# lm-eval takes one --include_path: put your task folders in one")
+    print("\n".join(lines))
     return 0
