@@ -248,3 +248,24 @@ def test_a_sqlite_full_error_reads_as_a_full_disk():
 
     text = write_failure(sqlite3.OperationalError("database or disk is full"), Path("x.db"))
     assert "database or disk is full" in text and "Is the disk full?" in text
+
+
+def test_sigterm_stops_the_job_as_failed_so_that_it_can_resume(tiny_catalog, monkeypatch):
+    from fixtures.tasks.helpers import TASKS_DIR
+
+    from engine.evaluation.batch import InProcessSession
+    from engine.jobs.runner import JobRun, _Signals
+
+    monkeypatch.setenv("SMOLLM_TUI_JOB_HEARTBEAT_S", "0.05")
+    spec = JobSpec(models=("tiny-llama",), tasks=("fx_yesno",), limit=2, precision="fp32",
+                   device="cpu", include_path=str(TASKS_DIR), catalog_path=str(tiny_catalog))
+    with JobStore() as store:
+        store.queue(spec)
+        job = store.claim_next(os.getpid(), own_start_time())
+    signals = _Signals()
+    signals.on_term(15, None)  # as the signal handler would
+    assert JobRun(job, os.getpid(), signals, session_factory=InProcessSession).run() == "failed"
+    with JobStore() as store:
+        stopped = store.get(job.id)
+        assert stopped.state == "failed" and "SIGTERM" in stopped.error
+        assert store.resume(job.id).state == "queued"
