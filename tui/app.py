@@ -16,6 +16,7 @@ from engine.settings import PRECISIONS, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import ReplyStats
+from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -31,6 +32,7 @@ class SmollmApp(App):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+c", "quit", "Quit", show=False),
+        Binding("j", "jobs", "Jobs", show=False),
     ]
 
     def __init__(self, catalog: Catalog, *, catalog_path: str | None = None,
@@ -48,9 +50,11 @@ class SmollmApp(App):
         self._marked_model: str | None = None  # the load last marked on the charts
         self._store_notice: str | None = None  # the results-store problem last shown
         self.files = ModelFiles(self)
+        self.jobs_watch = JobsWatch(self)
 
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
+        self.jobs_watch.start()
 
     def on_unmount(self) -> None:
         self.session.close()
@@ -201,6 +205,7 @@ class SmollmApp(App):
         ), answer)
 
     def _push_chat(self, entry: ModelEntry, options: LoadOptions) -> None:
+        warn_shared_board(self, entry)
         if self._chat is None or self._chat.options != options:
             self._chat = ChatScreen(entry, options)
         self.push_screen(self._chat)
@@ -234,6 +239,12 @@ class SmollmApp(App):
             return
         self.push_screen(SystemScreen(self.telemetry))
 
+    def action_jobs(self) -> None:
+        from tui.screens.jobs import JobsScreen
+
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -241,6 +252,8 @@ class SmollmApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Every key, per screen", self.action_help)
+        yield SystemCommand("Jobs", "Background evaluations: progress, cancel, resume (j)",
+                            self.action_jobs)
         yield SystemCommand("Cycle precision", "auto, fp32, fp16, bf16, int8, int4",
                             self._palette_precision)
         if isinstance(screen, CatalogScreen):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.background import iterate_in_thread
+from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
 from engine.evaluation.tasks import (
     DatasetUnavailable,
     check_dataset,
@@ -105,23 +107,28 @@ def _free_memory(cuda: bool) -> None:
 
 
 class _Watch:
-    """Wraps an lm-eval model's request methods: chunks, cancel checks, progress, timing."""
+    """Wraps an lm-eval model's request methods: chunks, cancel checks, progress, timing,
+    and (for a background job) answers from the request cache."""
 
-    def __init__(self, lm: Any, cancel: threading.Event, emit: Callable[[int, int, float], None]):
+    def __init__(self, lm: Any, cancel: Any, emit: Callable[[int, int, float, int], None],
+                 cache: RequestCache | None = None):
         self.cancel = cancel
         self.emit = emit
-        self.done = 0
-        self.total = 0
-        self.model_seconds = 0.0
+        self.cache = cache
+        self.reset()
         for name in ("loglikelihood", "loglikelihood_rolling", "generate_until"):
             # An instance attribute shadows the class method that lm-eval looks up by name.
-            setattr(lm, name, self._wrap(getattr(lm, name)))
+            setattr(lm, name, self._wrap(name, getattr(lm, name)))
 
     def reset(self) -> None:
-        self.done = self.total = 0
+        self.done = self.total = self.cached = 0
         self.model_seconds = 0.0
 
-    def _wrap(self, method: Callable[..., list]) -> Callable[..., list]:
+    @property
+    def computed(self) -> int:
+        return self.done - self.cached
+
+    def _wrap(self, name: str, method: Callable[..., list]) -> Callable[..., list]:
         def watched(requests: list, disable_tqdm: bool = True) -> list:
             self.total += len(requests)
             out: list = []
@@ -129,14 +136,29 @@ class _Watch:
                 if self.cancel.is_set():
                     raise EvalCancelled
                 chunk = requests[start:start + CHUNK]
-                began = time.perf_counter()
-                out.extend(method(chunk, disable_tqdm=True))
-                self.model_seconds += time.perf_counter() - began
+                out.extend(self._answer(name, method, chunk))
                 self.done += len(chunk)
-                self.emit(self.done, self.total, self.model_seconds)
+                self.emit(self.done, self.total, self.model_seconds, self.computed)
             return out
 
         return watched
+
+    def _answer(self, name: str, method: Callable[..., list], chunk: list) -> list:
+        known = self.cache.lookup(name, chunk) if self.cache else [MISSING] * len(chunk)
+        todo = [request for request, answer in zip(chunk, known, strict=True)
+                if answer is MISSING]
+        fresh: list = []
+        if todo:
+            began = time.perf_counter()
+            fresh = list(method(todo, disable_tqdm=True))
+            if len(fresh) != len(todo):
+                raise RuntimeError(f"the model answered {len(fresh)} of {len(todo)} requests")
+            self.model_seconds += time.perf_counter() - began
+            if self.cache is not None:
+                self.cache.store(name, todo, fresh)  # committed before the next cancel check
+        self.cached += len(chunk) - len(todo)
+        answers = iter(fresh)
+        return [next(answers) if answer is MISSING else answer for answer in known]
 
 
 def _make_lm(loaded: LoadedModel, spec: EvalSpec) -> Any:
@@ -238,13 +260,31 @@ def evaluate(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
     one chunk of requests with status cancelled and no further task starts.
     """
     stop = threading.Event()  # set when the consumer goes away
-    yield from iterate_in_thread(
-        lambda put: _run_tasks(loaded, spec, cancel, stop, request_id, put),
-        name="smollm-eval", stop=stop, join_timeout=30)
+    cache = _open_cache(loaded, spec)
+    try:
+        yield from iterate_in_thread(
+            lambda put: _run_tasks(loaded, spec, cancel, stop, request_id, put, cache),
+            name="smollm-eval", stop=stop, join_timeout=30)
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _open_cache(loaded: LoadedModel, spec: EvalSpec) -> RequestCache | None:
+    """The job's request cache for this model, or None (no job, or it cannot be opened:
+    the job then computes everything, as without a cache)."""
+    if not spec.request_cache:
+        return None
+    try:
+        return RequestCache(cache_file(spec.request_cache, loaded.info, spec.batch_size))
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("request cache not used: %s", exc)
+        return None
 
 
 def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
-               stop: threading.Event, request_id: int, put: Callable[[Any], None]) -> None:
+               stop: threading.Event, request_id: int, put: Callable[[Any], None],
+               cache: RequestCache | None = None) -> None:
     names = tuple(resolve_name(n) for n in spec.tasks)
     # lm-eval warns about every pre-loaded model and custom dataset; errors still show, and
     # a task's failure reaches the caller in its TaskDone.
@@ -262,8 +302,8 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
     watch: _Watch | None = None
     current = {"task": ""}
 
-    def emit(done: int, total: int, seconds: float) -> None:
-        eta = seconds / done * (total - done) if done else None
+    def emit(done: int, total: int, seconds: float, computed: int) -> None:
+        eta = seconds / computed * (total - done) if computed else None
         put(EvalProgress(request_id, current["task"], done, total, eta))
 
     for name in names:
@@ -287,16 +327,17 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                     "of task YAML files with --include-path for your own tasks") from None
             if lm is None:
                 lm = _make_lm(loaded, spec)
-                watch = _Watch(lm, either, emit)
+                watch = _Watch(lm, either, emit, cache)
             watch.reset()
             _reset_peak(cuda)
             result = _evaluate_one(lm, task_dict, spec.limit)
             metrics, samples, version, shots = _summary(result, name)
-            per_sample = watch.model_seconds * 1000 / samples if samples else None
             put(TaskDone(request_id, TaskResult(
-                status="ok", metrics=metrics, samples=samples, time_per_sample_ms=per_sample,
+                status="ok", metrics=metrics, samples=samples,
+                time_per_sample_ms=_per_sample_ms(watch, samples),
                 peak_memory_mb=_peak_mb(cuda), num_fewshot=shots, task_version=version,
-                ended=time.time(), **base)))
+                ended=time.time(), requests=watch.total, cached_requests=watch.cached,
+                **base)))
         except EvalCancelled:
             put(TaskDone(request_id, TaskResult(status="cancelled", ended=time.time(),
                                                 error="cancelled by the user", **base)))
@@ -311,6 +352,14 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                 status="oom" if oom else "failed", ended=time.time(),
                 peak_memory_mb=_peak_mb(cuda) if oom else None, error=message,
                 num_fewshot=spec.num_fewshot, **base)))
+
+
+def _per_sample_ms(watch: _Watch, samples: int) -> float | None:
+    """Model time per sample. When a resumed job took some answers from its request cache,
+    the time of the requests computed now stands for all of them."""
+    if not samples or not watch.computed:
+        return None
+    return watch.model_seconds * watch.done / watch.computed * 1000 / samples
 
 
 def _go_offline() -> None:

@@ -73,6 +73,33 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE eval_runs ADD COLUMN primary_metric TEXT;
     """,
+    # 5: background jobs: the queue a detached runner works through (engine/jobs/store.py)
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        cells_done INTEGER NOT NULL DEFAULT 0,
+        cells_total INTEGER NOT NULL DEFAULT 0,
+        cells_at_start INTEGER NOT NULL DEFAULT 0,
+        current_model TEXT,
+        current_task TEXT,
+        requests_done INTEGER,
+        requests_total INTEGER,
+        task_eta_s REAL,
+        heartbeat REAL,
+        pid INTEGER,
+        pid_started REAL,
+        log_path TEXT,
+        runs TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        created REAL NOT NULL,
+        started REAL,
+        ended REAL
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -36,6 +36,8 @@ class EvalSpec:
     num_fewshot: int | None = None  # None = the task's default
     include_path: str | None = None
     batch_size: int = 1
+    # A background job's folder for lm-eval's request cache (engine.evaluation.request_cache)
+    request_cache: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class TaskResult:
     started: float = 0.0  # unix time
     ended: float = 0.0
     error: str | None = None
+    requests: int = 0  # lm-eval requests of the task
+    cached_requests: int = 0  # of which answered by the request cache (a resumed job)
 
 
 # ---- events (worker -> client) ---------------------------------------------------------

@@ -50,6 +50,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run cells again even when already measured with these settings")
     parser.add_argument("--in-process", action="store_true",
                         help="load models in this process instead of a worker (scripts)")
+    # background jobs (tui/commands/eval_jobs.py)
+    parser.add_argument("--background", action="store_true",
+                        help="queue the run as a background job and return at once with its "
+                        "id; it goes on when the terminal closes (`smollm-tui jobs`)")
+    parser.add_argument("--print-lm-eval", action="store_true",
+                        help="print the equivalent lm_eval command lines (hf, vLLM, "
+                        "accelerate launch) to run the same matrix on a GPU server; runs "
+                        "nothing")
 
 
 def _spec(args: argparse.Namespace) -> EvalSpec:
@@ -171,7 +179,15 @@ class _Display:
 def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
     models = _models(args)
-    ensure_writable()  # before any model loads: results that cannot be kept are lost
+    if args.print_lm_eval:  # validated above; nothing runs here
+        from tui.commands.eval_jobs import print_lm_eval
+
+        return print_lm_eval(args, spec, models)
+    ensure_writable()  # before any model loads (or a job is queued): results must be kept
+    if args.background:
+        from tui.commands.eval_jobs import queue_background
+
+        return queue_background(args, spec, models)
     factory = _session_factory(args)
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
 

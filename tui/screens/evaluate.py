@@ -201,6 +201,7 @@ class EvaluateScreen(Screen):
                     yield Input(placeholder="task default", id="fewshot", compact=True,
                                 type="integer")
                 yield Checkbox("re-run measured", id="rerun", compact=True)
+                yield Checkbox("in background", id="background", compact=True)
                 yield Button("Run (enter)", id="run", variant="primary", compact=True)
         yield Static(id="task-info")
         with Horizontal(id="progress-row"):
@@ -336,6 +337,12 @@ class EvaluateScreen(Screen):
             spec = self.form_spec()
         except SmollmError as exc:
             self.notify(str(exc), severity="warning", markup=False)
+            return
+        if self.query_one("#background", Checkbox).value:  # a job, run by the job runner
+            from tui.jobs_watch import queue_evaluation
+
+            queue_evaluation(self.app, self.entry, self.options, spec,
+                             rerun=self.query_one("#rerun", Checkbox).value)
             return
         self.start(spec)
 

@@ -24,6 +24,7 @@ HELP = """\
 | `c` | chat with the model · `e` evaluate it |
 | `d` | download it · `x` delete it from disk |
 | `m` | compare results · `s` system (board memory, GPU, power) |
+| `j` | background jobs: progress and ETA, `c` cancel, `r` resume a failed one |
 
 ## Chat
 | key | does |
@@ -43,6 +44,7 @@ HELP = """\
 | `enter` / `ctrl+r` | run the ticked tasks (quick: first N samples; or full) |
 | | tasks measured before with the same settings are skipped; tick "re-run measured" |
 | `f` | your own lm-eval task YAML folders (saved; their tasks are listed first) |
+| | tick "in background" to queue the run as a job that outlives the app (`j`) |
 | `esc` | cancel a running evaluation (when none runs: back) |
 
 ## Compare

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.jobs_watch import meter_text as job_meter_text
 from tui.safe_text import visible
 
 _STATE_STYLE = {
@@ -53,4 +54,8 @@ def meter_text(app) -> Text:
     if info is not None and state != "died":
         precision = info.quantization or info.dtype.replace("torch.", "")
         text.append(f"  {visible(info.model_id)} {precision} on {info.device}")
+    job = job_meter_text(app)  # a background job on the board (tui/jobs_watch.py)
+    if job is not None:
+        text.append("  ")
+        text.append_text(job)
     return text
