@@ -36,6 +36,7 @@ Planner = Callable[[tuple[ModelEntry, ModelEntry], tuple[SideConfig, SideConfig]
 
 
 class ArenaScreen(Screen):
+    panel_class = ArenaPanel  # tests watch the panels through a subclass
     DEFAULT_CSS = """
     ArenaScreen #plan { height: 1; padding: 0 1; background: $boost; }
     ArenaScreen #sides { height: 1fr; }
@@ -47,8 +48,8 @@ class ArenaScreen(Screen):
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+b", "toggle_blind", "Blind"),
         Binding("ctrl+g", "settings", "Settings"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+l", "clear", "Clear"),
+        Binding("ctrl+s", "save", "Save", show=False),
+        Binding("ctrl+l", "clear", "Clear / new round", show=False),
     ]
 
     def __init__(self, entries: tuple[ModelEntry, ModelEntry],
@@ -74,8 +75,8 @@ class ArenaScreen(Screen):
     def compose(self) -> ComposeResult:
         catalog_path = getattr(self.app, "catalog_path", None)
         self.panels = [
-            ArenaPanel(entry, config, ModelSession(catalog_path, self._client_factory),
-                       catalog_path, id=f"side-{index}")
+            self.panel_class(entry, config, ModelSession(catalog_path, self._client_factory),
+                             catalog_path, id=f"side-{index}")
             for index, (entry, config) in enumerate(zip(self.entries, self.configs,
                                                         strict=True))]
         self.shown = list(self.panels)
@@ -125,7 +126,7 @@ class ArenaScreen(Screen):
     def show_plan(self) -> None:
         text = Text()
         if self.blind:
-            text.append("blind" if self.hidden else "blind: revealed",
+            text.append("blind" if self.hidden else "blind, revealed",
                         style="bold yellow" if self.hidden else "yellow")
             text.append(" · ")
         if self.plan is None:

@@ -25,7 +25,7 @@ from engine.settings import Conversation, GenerationSettings
 from tui import messages as m
 from tui.safe_text import plain
 from tui.session import ModelSession
-from tui.widgets.transcript import ReplyTurn, Transcript, stats_line
+from tui.widgets.transcript import ReplyTurn, Transcript
 
 Phase = Literal["unloaded", "loading", "ready", "answering", "failed", "died"]
 
@@ -36,7 +36,8 @@ class ArenaPanel(Vertical):
     ArenaPanel:focus-within { border: round $accent; }
     ArenaPanel .state { height: 1; padding: 0 1; color: $text-muted; }
     ArenaPanel .state.error { color: $error; text-style: bold; }
-    ArenaPanel.-hidden ReplyTurn .stats { display: none; }
+    /* the state line carries the figures; a failure is added as a notice */
+    ArenaPanel ReplyTurn .stats { display: none; }
     """
 
     @dataclass
@@ -98,9 +99,8 @@ class ArenaPanel(Vertical):
             self.set_state(f"answered: {stats.new_tokens} tokens · figures shown after the "
                            "vote")
             return
-        line = stats_line(stats, cancelled)
-        line.append(f" · {self.identity().split(' · ', 1)[1]}", style="dim")
-        self.set_state(line)
+        self.set_state(compact_stats(stats, cancelled,
+                                     self.identity().split(" · ", 1)[1].replace(" · ", " ")))
 
     # ---- rounds ------------------------------------------------------------------------
 
@@ -208,8 +208,7 @@ class ArenaPanel(Vertical):
                        f"not loaded: {message.message} — ctrl+r retries", error=True)
         if self._reply is not None:
             await self._reply.fail(message.message)
-        else:
-            await self.query_one(Transcript).add_notice(message.message, error=True)
+        await self.query_one(Transcript).add_notice(message.message, error=True)
         self._reply = self._pending = None
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
@@ -251,6 +250,7 @@ class ArenaPanel(Vertical):
         self._reply = self._pending = None
         if reply is not None:
             await reply.fail(message.message)
+        await self.query_one(Transcript).add_notice(message.message, error=True)
         if message.kind == "died":
             self.phase = "died"
             self.set_state(message.message, error=True)
@@ -262,3 +262,16 @@ class ArenaPanel(Vertical):
     def close(self) -> None:
         self.session.close()
 
+
+
+def compact_stats(stats, cancelled: bool, how: str) -> Text:
+    """'9 tokens · 35.2 tok/s · first 55 ms · peak 612 MB · fp32 transformers'."""
+    parts = [f"{stats.new_tokens} tokens", f"{stats.tokens_per_s:.1f} tok/s"]
+    if stats.time_to_first_token_s is not None:
+        parts.append(f"first {stats.time_to_first_token_s * 1000:.0f} ms")
+    if stats.peak_memory_mb:
+        parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
+    parts.append(how)
+    if cancelled:
+        parts.append("stopped")
+    return Text(" · ".join(parts), style="dim")

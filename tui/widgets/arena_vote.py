@@ -30,9 +30,8 @@ class VoteBar(Static, can_focus=True):
     def on_mount(self) -> None:
         text = Text("Which answer is better?  ", style="bold")
         for key, outcome in KEYS:
-            text.append(key, style="bold reverse")
+            text.append(f" {key} ", style="bold reverse")
             text.append(f" {OUTCOME_LABELS[outcome]}  ")
-        text.append("(names shown after the vote)", style="dim")
         self.update(text)
 
     def open(self) -> None:
