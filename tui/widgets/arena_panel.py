@@ -34,7 +34,7 @@ class ArenaPanel(Vertical):
     DEFAULT_CSS = """
     ArenaPanel { width: 1fr; height: 1fr; border: round $panel-lighten-2; }
     ArenaPanel:focus-within { border: round $accent; }
-    ArenaPanel .state { height: 1; padding: 0 1; color: $text-muted; }
+    ArenaPanel .state { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     ArenaPanel .state.error { color: $error; text-style: bold; }
     /* the state line carries the figures; a failure is added as a notice */
     ArenaPanel ReplyTurn .stats { display: none; }
