@@ -129,7 +129,8 @@ async def test_both_stream_with_own_settings_regenerate_stop_and_save(tiny_catal
         await asyncio.wait_for(asyncio.gather(a.first_chunk.wait(), b.first_chunk.wait()),
                                120)
         await pilot.press("escape")
-        await settle(pilot)
+        # Both stop between two tokens; the bound only keeps a broken stop from hanging.
+        await asyncio.wait_for(settle(pilot), 90)
         for panel in (a, b):
             assert "stopped" in state_of(panel)
             assert int(state_of(panel).split(" tokens")[0]) < 2000
@@ -223,3 +224,49 @@ async def test_blind_sides_take_turns_and_the_vote_is_stored_then_revealed(
         assert "tiny-llama" in str(a.border_title) and not screen.hidden
         assert not bar.is_open
         assert any("Vote stored" in str(n.title) for n in app._notifications)
+
+
+async def test_the_catalog_picks_one_model_in_two_configurations(tiny_catalog: Path):
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", *"tiny-llama", "enter")
+        await pilot.press("a", "a")  # the same model and precision twice: the pick is cleared
+        assert app.arena.marked is None and isinstance(app.screen, CatalogScreen)
+        assert any("Arena pick cleared" in str(n.message) for n in app._notifications)
+
+        await pilot.press("a")
+        assert "arena: tiny-llama · auto marked" in app.screen.sub_title
+        await pilot.press("p", "a")  # precision auto -> fp32, then the same model again
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ArenaScreen)
+        assert [c.label() for c in screen.configs] == ["tiny-llama · auto",
+                                                       "tiny-llama · fp32"]
+        await settle(pilot)
+        await pilot.press("escape")  # back; both workers end
+        await pilot.pause()
+        assert isinstance(app.screen, CatalogScreen) and app.arena.marked is None
+
+
+async def test_a_bad_setting_is_refused_with_its_range_and_the_dialog_stays():
+    from engine.settings import GenerationSettings
+    from tui.widgets.arena_settings import ArenaSettingsScreen
+
+    app = make_app()
+    kept = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        dialog = ArenaSettingsScreen(GenerationSettings(), ({}, {"seed": 5}), ("A", "B"))
+        await app.push_screen(dialog, kept.append)
+        await pilot.pause()
+        dialog.query_one("#b-top_p", Input).value = "7"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "B: top_p must be in [0.01, 1.0]" in str(
+            dialog.query_one("#problem", Static).render())
+        assert app.screen is dialog and not kept
+        dialog.query_one("#b-top_p", Input).value = ""
+        dialog.query_one("#a-max_new_tokens", Input).value = "9"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    [(shared, a, b)] = kept
+    assert shared == GenerationSettings() and a == {"max_new_tokens": 9} and b == {"seed": 5}
