@@ -173,12 +173,20 @@ async def test_one_side_killed_the_other_finishes_and_ctrl_r_reloads(tiny_catalo
             assert b.session.state == "ready" and "30 tokens" in state_of(b)
             assert len(b.conversation.turns) == 2 and len(a.conversation.turns) == 0
 
+            await set_settings(pilot, {"both-max_new_tokens": "3", "b-max_new_tokens": ""})
+            await ask(pilot, "Still there?")  # B alone answers; A says how to reload it
+            assert len(b.conversation.turns) == 4 and "ctrl+r" in state_of(a)
+
             await pilot.press("ctrl+r")  # reloads the dead side only
             await settle(pilot)
             assert a.session.state == "ready" and a.session.client.pid != killed[0]
-            await set_settings(pilot, {"both-max_new_tokens": "3", "b-max_new_tokens": ""})
-            await ask(pilot, "Still there?")
+            assert len(b.conversation.turns) == 4
+
+            await pilot.press("ctrl+r")  # regenerate: B answers again, A gets the question
+            await settle(pilot)
             assert "3 tokens" in state_of(a) and "3 tokens" in state_of(b)
+            assert len(b.conversation.turns) == 4 and len(a.conversation.turns) == 2
+            assert len(a.query(ReplyTurn)) == 2  # the killed reply stays in A's history
     finally:
         WatchedPanel.on_first_chunk = None
 

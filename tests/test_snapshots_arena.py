@@ -8,6 +8,7 @@ import random
 
 import pytest
 from app_fixtures import ScriptedClient, make_app
+from textual.worker import WorkerState
 
 from engine.arena import PairPlan, SideConfig
 from tui.screens.arena import ArenaScreen
@@ -40,21 +41,26 @@ def arena_screen() -> ArenaScreen:
                        planner=lambda entries, configs: PairPlan(True, (612.0, 310.0), 4480.0))
 
 
+async def settle(pilot) -> None:
+    """Wait until no worker is pending or running (the memory plan starts the loads)."""
+    while True:
+        await pilot.pause()
+        active = [w for w in pilot.app.workers
+                  if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not active:
+            await pilot.pause()
+            return
+        await pilot.app.workers.wait_for_complete(active)
+
+
 async def converse(pilot, blind: bool = False) -> None:
-    app = pilot.app
-    await app.push_screen(arena_screen())
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    await pilot.app.push_screen(arena_screen())
+    await settle(pilot)
     if blind:
         await pilot.press("ctrl+b")
-        await pilot.pause()
-        await app.workers.wait_for_complete()
+        await settle(pilot)
     await pilot.press(*"What is the capital of France?", "enter")
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
+    await settle(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)

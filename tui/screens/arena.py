@@ -71,6 +71,7 @@ class ArenaScreen(Screen):
         self.prompt = ""  # the last round's prompt
         self.queue: list[tuple[ArenaPanel, Conversation]] = []  # sides waiting their turn
         self.in_round: list[ArenaPanel] = []
+        self.last_round: list[ArenaPanel] = []  # the sides that took part in the last one
 
     def compose(self) -> ComposeResult:
         catalog_path = getattr(self.app, "catalog_path", None)
@@ -170,7 +171,7 @@ class ArenaScreen(Screen):
         self.prompt = text
         self.query_one(VoteBar).close()
         conversations = {p: await p.begin_round(text) for p in sides}
-        self.in_round = sides
+        self.in_round, self.last_round = list(sides), list(sides)
         if self.plan is not None and self.plan.together:
             for panel in sides:
                 panel.start(conversations[panel], panel.settings(self.settings))
@@ -226,7 +227,7 @@ class ArenaScreen(Screen):
         for panel in self.panels:
             await panel.clear()
         self.query_one(VoteBar).close()
-        self.prompt = ""
+        self.prompt, self.last_round = "", []
         if self.blind:
             self.shown = list(self.panels)
             self.rng.shuffle(self.shown)
@@ -300,7 +301,7 @@ class ArenaScreen(Screen):
         if not self.prompt:
             self.notify("Nothing to regenerate yet.")
             return
-        for panel in self.panels:
+        for panel in self.last_round:  # a side that sat the last round out keeps its own
             await panel.rollback()
         await self.start_round(self.prompt)
 
