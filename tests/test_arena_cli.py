@@ -91,3 +91,20 @@ def test_report_arena_prints_the_leaderboard_with_its_method(capsys):
     assert main(["report", "--arena", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [s["player"] for s in data["standings"]] == [fp32, int8]
+
+
+def test_a_pair_that_does_not_fit_together_answers_in_turns(tiny_catalog, capsys,
+                                                             monkeypatch):
+    import engine.arena
+    from engine.arena import PairPlan
+
+    monkeypatch.setattr(engine.arena, "plan_pair",
+                        lambda entries, configs: PairPlan(False, (400.0, 400.0), 500.0))
+    code = main(["--catalog", str(tiny_catalog), "arena", "tiny-llama", "tiny-llama", "Hi",
+                 "--precision-b", "bf16", "--temperature", "0", "--max-new-tokens", "3"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "one after the other" in captured.err
+    out = captured.out
+    assert out.index("── A · tiny-llama · auto ──") < out.index("── B · tiny-llama · bf16 ──")
+    assert out.count("3 new tokens") == 2 and "tiny-llama bfloat16 on cpu" in out
