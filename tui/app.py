@@ -18,6 +18,7 @@ from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import ReplyStats
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
+from tui.screens.arena_pick import ArenaPicker
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.dialogs import ChoiceScreen
@@ -51,6 +52,7 @@ class SmollmApp(App):
         self._store_notice: str | None = None  # the results-store problem last shown
         self.files = ModelFiles(self)
         self.jobs_watch = JobsWatch(self)
+        self.arena = ArenaPicker(self)
 
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
@@ -215,6 +217,11 @@ class SmollmApp(App):
 
         self._prepare(entry, lambda e, o: self.push_screen(EvaluateScreen(e, o)))
 
+    def arena_pick(self, entry: ModelEntry) -> None:
+        """`a` on the catalog: mark the first side, or open the Arena on the marked one and
+        this one (tui.screens.arena_pick)."""
+        self._prepare(entry, self.arena.pick)
+
     def start_download(self, entry: ModelEntry) -> None:
         self.files.download(entry)
 
@@ -260,6 +267,7 @@ class SmollmApp(App):
             for name, action, text in (
                 ("Chat", "chat", "Chat with the selected model"),
                 ("Evaluate", "evaluate", "Evaluate the selected model"),
+                ("Arena", "arena", "Mark the model for the Arena, or open it on the pair"),
                 ("Download", "download", "Download the selected model"),
                 ("Delete from disk", "delete", "Remove the selected model's files"),
                 ("Compare results", "compare", "Side-by-side tables and charts"),

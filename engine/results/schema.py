@@ -100,6 +100,27 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_state ON jobs (state);
     """,
+    # 6: arena votes: one prompt, two sides as shown (a first), the outcome; the players are
+    # the ranked configurations (engine.results.arena)
+    """
+    CREATE TABLE arena_votes (
+        id INTEGER PRIMARY KEY,
+        created REAL NOT NULL,
+        blind INTEGER NOT NULL DEFAULT 1,
+        prompt TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        player_a TEXT NOT NULL,
+        player_b TEXT NOT NULL,
+        config_a TEXT NOT NULL DEFAULT '{}',
+        config_b TEXT NOT NULL DEFAULT '{}',
+        settings_a TEXT NOT NULL DEFAULT '{}',
+        settings_b TEXT NOT NULL DEFAULT '{}',
+        reply_a TEXT,
+        reply_b TEXT,
+        app_version TEXT
+    );
+    CREATE INDEX arena_votes_players ON arena_votes (player_a, player_b);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

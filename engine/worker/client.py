@@ -40,6 +40,7 @@ from engine.worker.protocol import (
 MB = 2**20
 STATES = ("none", "loading", "ready", "generating", "evaluating", "died")
 _SHUTDOWN_WAIT_S = 5.0
+_START_LOCK = threading.Lock()
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -186,7 +187,9 @@ class WorkerClient:
     def _start(self) -> None:
         # multiprocessing's resource tracker is started with the caller's stderr fd; inside
         # a Textual app stderr is a capture without one ("bad value(s) in fds_to_keep").
-        with contextlib.redirect_stderr(sys.__stderr__):
+        # redirect_stderr swaps a process-wide global: two clients starting at once (the
+        # Arena) could leave the capture replaced, so one start at a time.
+        with _START_LOCK, contextlib.redirect_stderr(sys.__stderr__):
             resource_tracker.ensure_running()
         log = self._log_path or str(_default_log_path())
         parent, child = self._ctx.Pipe(duplex=True)

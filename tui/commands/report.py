@@ -45,9 +45,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fewshot", type=int, metavar="K", help="only runs with K shots")
     parser.add_argument("--models", help="only these catalog ids, comma-separated, in order")
     parser.add_argument("--tasks", help="only these tasks, comma-separated, in order")
+    parser.add_argument("--arena", action="store_true",
+                        help="the Arena leaderboard of your votes instead (Bradley–Terry)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "arena", False):
+        from tui.commands.arena import report_leaderboard
+
+        return report_leaderboard(args)
     models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip()) or None
     tasks = parse_task_list(args.tasks) if args.tasks else None
     filters = Filters(precision=args.precision, device=args.device, mode=args.mode,

@@ -70,6 +70,7 @@ class CatalogScreen(Screen):
         Binding("enter", "details", "Details", show=False),
         Binding("c", "chat", "Chat"),
         Binding("e", "evaluate", "Eval"),
+        Binding("a", "arena", "Arena"),
         Binding("d", "download", "Download"),
         Binding("x", "delete", "Delete", show=False),
         Binding("p", "cycle_precision", "Precision"),
@@ -114,6 +115,9 @@ class CatalogScreen(Screen):
         """Recompute every row (precision changed, a run finished, a download landed)."""
         self.rows = self.app.model_overview()
         self.sub_title = f"precision {self.app.precision} · {len(self.rows)} models"
+        marked = self.app.arena.marked_text() if hasattr(self.app, "arena") else None
+        if marked:
+            self.sub_title += f" · {marked}"
         self.refill()
 
     def refill(self) -> None:
@@ -210,6 +214,9 @@ class CatalogScreen(Screen):
 
     def action_evaluate(self) -> None:
         self._with_selected(self.app.open_evaluate)
+
+    def action_arena(self) -> None:
+        self._with_selected(self.app.arena_pick)
 
     def action_download(self) -> None:
         self._with_selected(self.app.start_download)

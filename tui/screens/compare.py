@@ -78,6 +78,7 @@ class CompareScreen(Screen):
         Binding("a", "cycle_accuracy", "acc/acc_norm"),
         Binding("r", "toggle_references", "References"),
         Binding("x", "export", "Export"),
+        Binding("l", "arena", "Arena board"),
     ]
 
     def __init__(self) -> None:
@@ -286,6 +287,12 @@ class CompareScreen(Screen):
         md, *others = self.last_export
         self.notify(f"{md}\nand {', '.join(p.name for p in others)}", title="Report exported",
                     timeout=15, markup=False)
+
+    def action_arena(self) -> None:
+        """The Arena leaderboard of the blind votes (tui.screens.arena_board)."""
+        from tui.screens.arena_board import ArenaBoardScreen
+
+        self.app.push_screen(ArenaBoardScreen())
 
     def action_back(self) -> None:
         self.app.pop_screen()

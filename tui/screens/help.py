@@ -22,6 +22,7 @@ HELP = """\
 | `o` | sort by the next column (again: reverse); click a header to sort by it |
 | `p` | cycle precision: auto, fp32, fp16, bf16, int8, int4 (sizes and fit follow) |
 | `c` | chat with the model · `e` evaluate it |
+| `a` | Arena: mark this model; `a` on a second one (or on the same one after `p`) opens it |
 | `d` | download it · `x` delete it from disk |
 | `m` | compare results · `s` system (board memory, GPU, power) |
 | `j` | background jobs: progress and ETA, `c` cancel, `r` resume a failed one |
@@ -54,6 +55,18 @@ HELP = """\
 | `a` | accuracy as each task's primary metric, acc or acc_norm |
 | `r` | show published figures; `!` marks a cell > 3 standard errors off |
 | `x` | export the tables as Markdown, CSV and JSON (the path is shown) |
+| `l` | the Arena leaderboard of your blind votes (Bradley–Terry) |
+
+## Arena
+| key | does |
+|---|---|
+| `enter` | send the prompt to both sides (each keeps its own history) |
+| `esc` | stop both replies (when none is coming: back) |
+| `ctrl+r` | regenerate both (after a crash: reload the side that died) |
+| `ctrl+b` | blind mode: A and B in random order, names hidden until the vote |
+| `a` `b` `t` `n` | vote (after both answered in blind mode): A better, B better, tie, both bad |
+| `ctrl+g` | settings for both, and per-side overrides |
+| `ctrl+s` | save both transcripts (Markdown and JSON) · `ctrl+l` clear / new blind round |
 
 ## System
 `b` or `esc` back. Charts of the last minutes; marks where a model was loaded.
