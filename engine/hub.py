@@ -832,6 +832,7 @@ def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: 
                     if not chunk:
                         break
                     out.write(chunk)
+                    out.flush()  # on disk now: a process that ends at once loses nothing
                     received += len(chunk)
                     meter.add(len(chunk))
         except _Cancelled:
