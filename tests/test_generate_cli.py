@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tui.cli import main
@@ -17,9 +20,34 @@ BUNDLED_CACHE = REPO_ROOT / ".cache" / "bundled"
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """The command in a session of its own: a signal sent to its process group reaches it
+    and its worker, as Ctrl+C in a terminal does."""
     env = dict(env, SMOLLM_TUI_BUNDLED_DIR=str(BUNDLED_CACHE))
     return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def worker_of(proc: subprocess.Popen) -> psutil.Process:
+    [worker] = [child for child in psutil.Process(proc.pid).children()
+                if "spawn_main" in " ".join(child.cmdline())]
+    return worker
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_json_reply_with_stats(cli_env, tiny_catalog):
@@ -38,11 +66,27 @@ def test_stream_to_stdout_and_ctrl_c_cancels(cli_env, tiny_catalog):
                "--max-new-tokens", "1900", "--temperature", "1", env=cli_env)
     first = proc.stdout.read(1)  # the reply has started streaming
     assert first
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    worker = worker_of(proc)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
+    assert first + out  # what was generated is kept
     assert "stop: cancelled" in err and "new tokens" in err
     assert "Traceback" not in err
+    assert gone(worker)
+
+
+def test_ctrl_c_while_the_model_loads(cli_env, tiny_catalog, app_home):
+    log = app_home / "data" / "worker.log"  # the worker's first line: it has started
+    proc = cli("--catalog", str(tiny_catalog), "generate", "tiny-llama", "Hello",
+               "--max-new-tokens", "1900", "--temperature", "1", env=cli_env)
+    while not (log.is_file() and "started" in log.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)  # polls for the file; no assumption on how long it takes
+    worker = worker_of(proc)
+    out, err = ctrl_c(proc)
+    assert proc.returncode == 130, err
+    assert err.strip() == "cancelled before tiny-llama answered"
+    assert gone(worker)
 
 
 @pytest.mark.parametrize("args, words", [
