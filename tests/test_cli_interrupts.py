@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -117,3 +118,25 @@ def test_a_killed_worker_blames_its_task_and_a_fresh_one_runs_the_rest(
             "fx_long; 1 task not run yet (fx_choice2): starting a fresh worker for it") in out
     assert "2 ok, 1 oom, 0 failed, 0 skipped" in out
     assert rows() == {"fx_yesno": "ok", "fx_long": "oom", "fx_choice2": "ok"}
+
+
+def test_ctrl_c_while_the_model_loads_runs_nothing_and_stores_nothing(
+        cli_env, tiny_catalog, long_tasks, app_home):
+    log = app_home / "data" / "worker.log"  # the worker's first line: it has started
+    proc = start_eval(cli_env, tiny_catalog, long_tasks)
+    try:
+        while not (log.is_file() and "started" in log.read_text()):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.01)  # polls for the file; no assumption on how long it takes
+        worker = worker_of(proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err + out
+    assert "Traceback" not in err
+    assert "stored 0 result(s)" in out
+    assert "not run: tiny-llama fx_yesno, tiny-llama fx_long, tiny-llama fx_choice2" in out
+    assert rows() == {}
+    assert gone(worker)
