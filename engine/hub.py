@@ -954,6 +954,7 @@ def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: 
                             f"the server sent more than the {f.size} bytes listed for "
                             f"{f.name} of {repo}; the partial file was discarded")
                     out.write(chunk)
+                    out.flush()  # on disk now: a process that ends at once loses nothing
                     received += len(chunk)
                     meter.add(len(chunk))
         except _Cancelled:

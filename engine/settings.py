@@ -28,19 +28,35 @@ class GenerationSettings:
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UsageError(f"{name} must be a number in [{low}, {high}] (got {value!r})")
+                raise UsageError(f"{name} must be a number in [{low}, {high}] "
+                                 f"(got {_short(value)})")
+            if not low <= value <= high:  # also refuses nan
+                raise UsageError(f"{name} must be in [{low}, {high}] (got {_short(value)})")
             if name in INTEGER_SETTINGS and not float(value).is_integer():
                 raise UsageError(f"{name} must be a whole number in [{low}, {high}]")
-            if not low <= value <= high:
-                raise UsageError(f"{name} must be in [{low}, {high}] (got {value})")
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
-            raise UsageError(f"seed must be a whole number >= 0 (got {self.seed!r})")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(
+                self.seed, int) or not 0 <= self.seed <= MAX_SEED):
+            raise UsageError(f"seed must be a whole number in [0, {MAX_SEED}] "
+                             f"(got {_short(self.seed)})")
         if any(not isinstance(s, str) or not s for s in self.stop):
             raise UsageError("stop strings must be non-empty text")
         return self
 
     def with_values(self, **changes) -> GenerationSettings:
         return replace(self, **changes).validate()
+
+
+# Seeds torch, random and llama.cpp all take (llama.cpp's is a 32-bit unsigned number).
+MAX_SEED = 2**32 - 1
+
+
+def _short(value: object) -> str:
+    """A value for an error message, cut short: a 10,000-digit number stays one line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print (Python's 4,300-digit limit)
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 RANGES: dict[str, tuple[float, float]] = {

@@ -84,11 +84,15 @@ class Drop:
 
 @dataclass
 class Slow:
-    """From byte offset `after` of the file on, send `chunk` bytes every `interval` s."""
+    """From byte offset `after` of the file on, send `chunk` bytes every `interval` s. With
+    `stall_at`, send nothing from that offset on (the connection stays open) until `resume`
+    is set; the response then ends there."""
 
     after: int
     chunk: int = 4096
     interval: float = 0.01
+    stall_at: int | None = None
+    resume: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -325,6 +329,10 @@ class _Handler(BaseHTTPRequestHandler):
         hub._busy(+1)
         try:
             while offset < limit and not hub._stopping.is_set():
+                if slow is not None and slow.stall_at is not None and offset >= slow.stall_at:
+                    while not (slow.resume.wait(0.05) or hub._stopping.is_set()):
+                        pass
+                    break
                 step = 64 * 1024
                 if slow is not None and offset >= slow.after:
                     step = slow.chunk
@@ -332,6 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
                         break
                 elif slow is not None:
                     step = min(step, slow.after - offset)
+                if slow is not None and slow.stall_at is not None:
+                    step = min(step, slow.stall_at - offset)
                 piece = data[offset:min(offset + step, limit)]
                 self.wfile.write(piece)
                 self.wfile.flush()

@@ -71,3 +71,12 @@ def test_debug_shows_the_traceback(cli_env, tmp_path: Path):
 def test_missing_overlay_file(cli_env, tmp_path: Path):
     done = smollm("--catalog", str(tmp_path / "nope.toml"), "list", env=cli_env)
     assert done.returncode == 2 and "catalog file not found" in done.stderr
+
+
+
+def test_a_path_the_system_refuses_is_one_line_not_a_traceback(cli_env):
+    long = "/" + "a" * 300 + "/catalog.toml"  # longer than a file name may be
+    done = smollm("--catalog", long, "list", env=cli_env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("smollm-tui: error: File name too long: /aaaa")
+    assert len(done.stderr.strip().splitlines()) == 1 and len(done.stderr) < 200

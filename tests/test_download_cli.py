@@ -83,19 +83,23 @@ def test_rm_asks_on_a_terminal(cli, local_hub):
         assert _status(cli, "tiny-hub")["on_disk"] is kept
 
 
-def test_ctrl_c_cancels_and_a_rerun_resumes(cli, local_hub):
-    size = len(local_hub.repos["tests/tiny-llama"].files[WEIGHTS])
-    local_hub.slow[WEIGHTS] = Slow(after=2**20)
-    process = cli("download", "tiny-hub", popen=True)
-    assert local_hub.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=60)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "cancelled; run the same command again to resume" in err
-    assert "Traceback" not in err
-    kept = _status(cli, "tiny-hub")["partial_bytes"]
-    assert 2**20 <= kept < size
+# The weights come fast up to 1 MiB, then in 1,000-byte pieces 50 ms apart, then stop
+# (the connection stays open) at STALL: the last pieces are small writes, which a buffered
+# file keeps in memory until it is flushed or closed.
+STALL = 2**20 + 5 * 1000
 
+
+def _stalled_download(cli, local_hub) -> tuple[subprocess.Popen, Slow]:
+    slow = Slow(after=2**20, chunk=1000, interval=0.05, stall_at=STALL)
+    local_hub.slow[WEIGHTS] = slow
+    process = cli("download", "tiny-hub", popen=True)
+    assert local_hub.wait_sent(WEIGHTS, STALL, timeout=60)
+    return process, slow
+
+
+def _resume_then_rerun(cli, local_hub, slow: Slow, kept: int) -> None:
+    size = len(local_hub.repos["tests/tiny-llama"].files[WEIGHTS])
+    slow.resume.set()
     local_hub.slow.clear()
     assert local_hub.wait_idle()
     local_hub.reset_counts()
@@ -103,6 +107,47 @@ def test_ctrl_c_cancels_and_a_rerun_resumes(cli, local_hub):
     assert result.returncode == 0, result.stderr
     assert local_hub.sent[WEIGHTS] == size - kept
     assert _status(cli, "tiny-hub")["state"] == "yes"
+
+
+def test_ctrl_c_keeps_every_byte_received_and_a_rerun_resumes(cli, local_hub):
+    process, slow = _stalled_download(cli, local_hub)
+    try:
+        process.send_signal(signal.SIGINT)
+        # the stalled read ends at the socket timeout; then the partial file is closed
+        out, err = process.communicate(timeout=60)
+    finally:
+        slow.resume.set()
+    assert process.returncode == 130, err
+    assert "cancelled; run the same command again to resume" in err
+    assert "Traceback" not in err
+    kept = _status(cli, "tiny-hub")["partial_bytes"]
+    assert kept == STALL  # nothing received was lost
+    _resume_then_rerun(cli, local_hub, slow, kept)
+
+
+def test_a_second_ctrl_c_leaves_at_once_and_still_keeps_every_byte(cli, local_hub):
+    process, slow = _stalled_download(cli, local_hub)
+    try:
+        process.send_signal(signal.SIGINT)
+        for line in process.stderr:  # the first press is taken: "stopping the download"
+            if "stopping the download" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        slow.resume.set()
+    assert process.returncode == 130, err
+    assert "stopped; run the same command again to resume" in err
+    assert "Traceback" not in err
+    kept = _status(cli, "tiny-hub")["partial_bytes"]
+    assert kept == STALL
+    _resume_then_rerun(cli, local_hub, slow, kept)
+
+
+def test_an_empty_revision_is_refused(cli, local_hub):
+    result = cli("download", "tiny-hub", "--revision", "")
+    assert result.returncode == 2 and "--revision is empty" in result.stderr
+    assert local_hub.requests == []
 
 
 def test_errors_are_one_line_and_never_show_the_token(cli, local_hub):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tui.cli import main
@@ -17,9 +20,34 @@ BUNDLED_CACHE = REPO_ROOT / ".cache" / "bundled"
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """The command in a session of its own: a signal sent to its process group reaches it
+    and its worker, as Ctrl+C in a terminal does."""
     env = dict(env, SMOLLM_TUI_BUNDLED_DIR=str(BUNDLED_CACHE))
     return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def worker_of(proc: subprocess.Popen) -> psutil.Process:
+    [worker] = [child for child in psutil.Process(proc.pid).children()
+                if "spawn_main" in " ".join(child.cmdline())]
+    return worker
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_json_reply_with_stats(cli_env, tiny_catalog):
@@ -38,11 +66,27 @@ def test_stream_to_stdout_and_ctrl_c_cancels(cli_env, tiny_catalog):
                "--max-new-tokens", "1900", "--temperature", "1", env=cli_env)
     first = proc.stdout.read(1)  # the reply has started streaming
     assert first
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    worker = worker_of(proc)
+    out, err = ctrl_c(proc)
     assert proc.returncode == 130, err
+    assert first + out  # what was generated is kept
     assert "stop: cancelled" in err and "new tokens" in err
     assert "Traceback" not in err
+    assert gone(worker)
+
+
+def test_ctrl_c_while_the_model_loads(cli_env, tiny_catalog, app_home):
+    log = app_home / "data" / "worker.log"  # the worker's first line: it has started
+    proc = cli("--catalog", str(tiny_catalog), "generate", "tiny-llama", "Hello",
+               "--max-new-tokens", "1900", "--temperature", "1", env=cli_env)
+    while not (log.is_file() and "started" in log.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)  # polls for the file; no assumption on how long it takes
+    worker = worker_of(proc)
+    out, err = ctrl_c(proc)
+    assert proc.returncode == 130, err
+    assert err.strip() == "cancelled before tiny-llama answered"
+    assert gone(worker)
 
 
 @pytest.mark.parametrize("args, words", [
@@ -50,6 +94,16 @@ def test_stream_to_stdout_and_ctrl_c_cancels(cli_env, tiny_catalog):
     (["generate"], "prompt is empty"),
     (["generate", "tiny-llama", "hi", "--top-p", "3"], "top_p must be in"),
     (["generate", "tiny-llama", "hi", "--max-new-tokens", "0"], "max_new_tokens must be in"),
+    (["generate", "tiny-llama", "hi", "--max-new-tokens", "-5"], "max_new_tokens must be in"),
+    (["generate", "tiny-llama", "hi", "--temperature", "nan"], "temperature must be in"),
+    (["generate", "tiny-llama", "hi", "--top-p", "inf"], "top_p must be in"),
+    (["generate", "tiny-llama", "hi", "--top-k", str(10**40)], "top_k must be in"),
+    (["generate", "tiny-llama", "hi", "--seed", "100000000000000000000000"],
+     "seed must be a whole number in [0, 4294967295]"),
+    (["generate", "tiny-llama", "hi", "--seed", "-1"], "seed must be a whole number"),
+    (["generate", "tiny-llama", "hi", "--stop", ""], "stop strings must be non-empty"),
+    (["generate", "", "hi"], "the model id is empty"),
+    (["generate", "  ", "hi"], "the model id is empty"),
     (["generate", "no-such-model", "hi"], "unknown model 'no-such-model'"),
     (["generate", "phonelm-0.5b", "hi"], "--trust-remote-code"),
     (["generate", "qwen2.5-0.5b", "hi"], "smollm-tui download qwen2.5-0.5b"),

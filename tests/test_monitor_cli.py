@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.telemetry import Snapshot
+from tui.cli import main
 from tui.commands.monitor import format_line
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +45,18 @@ def test_bad_interval_is_a_usage_error(cli_env):
     assert result.returncode == 2
     assert "--interval must be a positive number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("interval", ["inf", "nan", "-1", "-inf", "1e-9", "100000000"])
+def test_an_interval_that_is_no_pause_is_refused_in_one_line(interval, capsys):
+    # inf ended in an OverflowError traceback; nan and tiny values were a busy loop
+    assert main(["monitor", f"--interval={interval}", "--count", "2", "--reader",
+                 "psutil"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("smollm-tui: error: --interval must be a positive number of "
+                          "seconds from 0.01 to 86,400")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_reader_that_cannot_work_here_says_so(cli_env):

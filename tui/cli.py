@@ -69,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("smollm-tui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file that cannot be written, a full disk, ...
+        if args.debug:
+            raise
+        name = str(exc.filename or "")
+        where = f": {name if len(name) <= 100 else name[:97] + '...'}" if name else ""
+        print(f"smollm-tui: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,10 @@ def run_app(args: argparse.Namespace) -> int:
 
     catalog = load_catalog(args.catalog)
     telemetry = Sampler(interval=1.0).start()
-    app = SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None,
-                    telemetry=telemetry)
-    app.run()
+    try:
+        app = SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None,
+                        telemetry=telemetry)
+        app.run()
+    finally:
+        telemetry.stop()
     return 0

@@ -4,8 +4,10 @@ Shared by the `eval` command and the Evaluate screen. The transport is a *sessio
 with load(options), evaluate(spec), cancel() and close(): the worker client, or
 InProcessSession for scripts. Every TaskDone is stored as it arrives, so an interrupted
 night run resumes where it stopped (cells already measured with the same settings are
-skipped unless forced). A model that fails to load, or a worker that dies, marks that
-model's remaining cells and the batch moves on to the next model.
+skipped unless forced). A model that fails to load marks that model's remaining cells
+and the batch moves on to the next model. A worker that dies during a task (killed by the
+kernel when memory runs out) takes the blame for that task only: the model's later tasks
+go to a fresh worker.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ EventFn = Callable[[str, Any], None]  # (model_id, event)
 class BatchSummary:
     stored: list[tuple[str, TaskResult]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # (model, task) pairs that never ran to an outcome: the run was cancelled first
+    not_run: list[tuple[str, str]] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)  # models left when cancelled
+    restarts: int = 0  # fresh workers started after one died mid-task
     cancelled: bool = False
 
     def count(self, status: str) -> int:
@@ -52,6 +58,34 @@ class Stored:
 
     result: TaskResult
     run: EvalRun
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """These tasks are already measured with the same settings (not run again)."""
+
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoadFailed:
+    """The model did not load; its tasks are stored as failed (or oom)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Restarting:
+    """The worker ended during ``task`` (stored as oom / failed; ``message`` says how); a
+    fresh worker runs the model's ``remaining`` tasks."""
+
+    message: str
+    task: str
+    remaining: tuple[str, ...]
+
+
+class LoadCancelled(SmollmError):
+    """The load was stopped by a cancel (the worker was ended)."""
 
 
 def _fewshot_for(task: str, spec: EvalSpec) -> int | None:
@@ -68,17 +102,21 @@ def remaining_tasks(store: ResultsStore, model_id: str, precision: str, device: 
 
 def load_info_from(result: Any, on_event: Callable[[Any], None]) -> LoadInfo:
     """The LoadInfo from whatever the session's load() gives: a LoadInfo, a Loaded event, or
-    an iterable of events ending in Loaded / Failed / WorkerDied."""
+    an iterable of events ending in Loaded / Failed / WorkerDied / Cancelled. ``on_event``
+    gets the events before the last (load progress); the caller tells of the load itself.
+    Raises LoadCancelled when the load was cancelled, SmollmError when it failed."""
     if isinstance(result, LoadInfo):
         return result
     if isinstance(result, Loaded):
         return result.info
     for event in result if isinstance(result, Iterable) else ():
-        on_event(event)
         if isinstance(event, Loaded):
             return event.info
+        if isinstance(event, Cancelled):
+            raise LoadCancelled("the load was cancelled")
         if isinstance(event, (Failed, WorkerDied)):
             raise SmollmError(event.message)
+        on_event(event)
     raise SmollmError("the worker ended the load without a result")
 
 
@@ -96,84 +134,127 @@ def _died_status(message: str) -> str:
 def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
               session_factory: Callable[[], Any], load_options: Callable[[str], LoadOptions],
               force: bool = False, on_event: EventFn | None = None,
-              cancel: threading.Event | None = None, telemetry: Any = None) -> BatchSummary:
+              cancel: threading.Event | None = None, abort: threading.Event | None = None,
+              telemetry: Any = None) -> BatchSummary:
     """Evaluate ``spec.tasks`` on each model in turn and store every outcome.
 
-    ``telemetry`` (a Sampler or Reader, optional) gives each row its peak board memory and
-    GPU load."""
+    ``cancel`` stops the running task within one chunk of requests (it is stored as
+    cancelled) and starts nothing more; ``abort`` ends the worker at once. ``telemetry`` (a
+    Sampler or Reader, optional) gives each row its peak board memory and GPU load."""
     notify = on_event or (lambda model, event: None)
-    cancel = cancel or threading.Event()
-    summary = BatchSummary()
-    for model_id in models:
-        if cancel.is_set():
-            summary.cancelled = True
+    run = _Batch(spec, store, session_factory, force, notify, cancel or threading.Event(),
+                 abort, telemetry)
+    for n, model_id in enumerate(models):
+        if run.cancel.is_set():
+            run.summary.cancelled = True
+            run.summary.not_started += models[n:]
             break
         options = load_options(model_id)
         todo = spec.tasks
         if not force and options.precision != "auto" and options.device != "auto":
             todo = remaining_tasks(store, model_id, options.precision, options.device, spec)
-        skipped = [t for t in spec.tasks if t not in todo]
-        summary.skipped += [(model_id, t) for t in skipped]
+        skipped = tuple(t for t in spec.tasks if t not in todo)
+        run.summary.skipped += [(model_id, t) for t in skipped]
         if skipped:
-            notify(model_id, ("skipped", tuple(skipped)))
-        if not todo:
-            continue
-        _run_model(model_id, replace(spec, tasks=todo), store, session_factory(), options,
-                   force, summary, notify, cancel, telemetry)
-        if summary.cancelled:
-            break
-    return summary
+            notify(model_id, Skipped(skipped))
+        while todo:  # more than once only when a worker died mid-task
+            todo = run.one_worker(model_id, options, todo)
+    return run.summary
 
 
-def _run_model(model_id: str, spec: EvalSpec, store: ResultsStore, session: Any,
-               options: LoadOptions, force: bool, summary: BatchSummary, notify: EventFn,
-               cancel: threading.Event, telemetry: Any) -> None:
-    info: LoadInfo | None = None
+class _Batch:
+    """One run_batch call: its settings, its summary, and one worker's share of a model."""
 
-    def keep_failure(result: TaskResult) -> None:
+    def __init__(self, spec: EvalSpec, store: ResultsStore, session_factory: Callable[[], Any],
+                 force: bool, notify: EventFn, cancel: threading.Event,
+                 abort: threading.Event | None, telemetry: Any):
+        self.spec, self.store, self.session_factory = spec, store, session_factory
+        self.force, self.notify, self.cancel, self.abort = force, notify, cancel, abort
+        self.telemetry = telemetry
+        self.summary = BatchSummary()
+
+    def not_run(self, model_id: str, tasks: Iterable[str]) -> tuple[str, ...]:
+        self.summary.cancelled = True
+        self.summary.not_run += [(model_id, t) for t in tasks]
+        return ()
+
+    def keep(self, model_id: str, result: TaskResult, run: EvalRun) -> None:
+        self.summary.stored.append((model_id, result))
+        self.notify(model_id, Stored(result, run))
+
+    def keep_failure(self, model_id: str, options: LoadOptions, result: TaskResult) -> None:
         # no model loaded: keep the failure under the requested settings
         fake = LoadInfo(model_id=model_id, repo=None, revision=None, kind="causal",
                         params=0, size_mb=0.0, dtype=options.precision,
                         device=options.device, device_name="", quantization=None,
                         load_seconds=0.0, context_length=0, has_chat_template=False)
-        _kept(result, store_task(store, result, fake, model_size_mb=None))
+        self.keep(model_id, result, store_task(self.store, result, fake, model_size_mb=None))
 
-    def _kept(result: TaskResult, run: EvalRun) -> None:
-        summary.stored.append((model_id, result))
-        notify(model_id, Stored(result, run))
-
-    try:
+    def one_worker(self, model_id: str, options: LoadOptions,
+                   todo: tuple[str, ...]) -> tuple[str, ...]:
+        """Load the model in a fresh session and run ``todo`` on it. Returns the tasks a
+        fresh worker should run next: those after a task during which the worker died."""
+        if self.cancel.is_set():
+            return self.not_run(model_id, todo)
+        spec = replace(self.spec, tasks=todo)
+        session = self.session_factory()
+        watcher = _CancelForwarder(self.cancel, session, self.abort)
         try:
-            info = load_info_from(session.load(options), lambda e: notify(model_id, e))
-        except SmollmError as exc:
-            notify(model_id, ("load-failed", str(exc)))
-            for task in spec.tasks:
-                keep_failure(_failure(task, spec, _died_status(str(exc)),
-                              f"loading {model_id} failed: {exc}"))
-            return
-        notify(model_id, Loaded(0, info))
-        todo = spec.tasks if force else remaining_tasks(
-            store, model_id, precision_label(info.dtype, info.quantization), info.device, spec)
-        if len(todo) < len(spec.tasks):
-            skipped = [t for t in spec.tasks if t not in todo]
-            summary.skipped += [(model_id, t) for t in skipped]
-            notify(model_id, ("skipped", tuple(skipped)))
-        if not todo:
-            return
-        todo_spec = replace(spec, tasks=todo)
-        watcher = _CancelForwarder(cancel, session)
-        try:
-            final = stream_and_store(session.evaluate(todo_spec), todo_spec, info, store,
-                                     on_result=_kept,
-                                     on_event=lambda event: notify(model_id, event),
-                                     telemetry=telemetry)
+            try:
+                info = load_info_from(session.load(options),
+                                      lambda e: self.notify(model_id, e))
+            except LoadCancelled:
+                return self.not_run(model_id, todo)
+            except SmollmError as exc:
+                self.notify(model_id, LoadFailed(str(exc)))
+                for task in todo:
+                    self.keep_failure(model_id, options, _failure(
+                        task, spec, _died_status(str(exc)), f"loading {model_id} failed: {exc}"))
+                return ()
+            self.notify(model_id, Loaded(0, info))
+            if self.cancel.is_set():
+                return self.not_run(model_id, todo)
+            if not self.force:
+                todo = self._skip_measured(model_id, info, spec)
+                spec = replace(spec, tasks=todo)
+            return self._evaluate(model_id, session, spec, info) if todo else ()
         finally:
             watcher.stop()
-        summary.cancelled = summary.cancelled or isinstance(final, Cancelled)
-        if cancel.is_set():
-            summary.cancelled = True
-    finally:
-        session.close()
+            session.close()
+
+    def _skip_measured(self, model_id: str, info: LoadInfo, spec: EvalSpec) -> tuple[str, ...]:
+        todo = remaining_tasks(self.store, model_id, precision_label(info.dtype,
+                               info.quantization), info.device, spec)
+        skipped = tuple(t for t in spec.tasks if t not in todo)
+        if skipped:
+            self.summary.skipped += [(model_id, t) for t in skipped]
+            self.notify(model_id, Skipped(skipped))
+        return todo
+
+    def _evaluate(self, model_id: str, session: Any, spec: EvalSpec,
+                  info: LoadInfo) -> tuple[str, ...]:
+        kept: list[TaskResult] = []
+
+        def on_result(result: TaskResult, run: EvalRun) -> None:
+            kept.append(result)
+            self.keep(model_id, result, run)
+
+        final = stream_and_store(session.evaluate(spec), spec, info, self.store,
+                                 on_result=on_result,
+                                 on_event=lambda event: self.notify(model_id, event),
+                                 telemetry=self.telemetry)
+        done = {r.task for r in kept}
+        left = tuple(t for t in spec.tasks if t not in done)
+        if isinstance(final, Cancelled) or self.cancel.is_set():
+            return self.not_run(model_id, left)
+        if isinstance(final, (Failed, WorkerDied)) and left:
+            # The task in flight was stored as oom / failed; each death uses up one task,
+            # so this ends.
+            self.summary.restarts += 1
+            self.notify(model_id, Restarting(final.message, kept[-1].task if kept else "",
+                                             left))
+            return left
+        return ()
 
 
 def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo,
@@ -237,18 +318,28 @@ def _consume(events: Iterable[Any], spec: EvalSpec, keep: Callable[[TaskResult],
 
 
 class _CancelForwarder:
-    """Passes the caller's cancel event on to the session (the worker's own cancel)."""
+    """Passes the caller's cancel on to the session while it loads and evaluates, and ends
+    the session at once on ``abort``. A set cancel is passed on again every 0.1 s: a
+    request that starts after the first pass clears the session's own flag."""
 
-    def __init__(self, cancel: threading.Event, session: Any):
+    def __init__(self, cancel: threading.Event, session: Any,
+                 abort: threading.Event | None = None):
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(cancel, session), daemon=True)
+        self._thread = threading.Thread(target=self._watch, args=(cancel, session, abort),
+                                        name="smollm-eval-cancel", daemon=True)
         self._thread.start()
 
-    def _watch(self, cancel: threading.Event, session: Any) -> None:
+    def _watch(self, cancel: threading.Event, session: Any,
+               abort: threading.Event | None) -> None:
         while not self._stop.is_set():
-            if cancel.wait(0.1):
-                session.cancel()
+            if abort is not None and abort.is_set():
+                session.close()
                 return
+            if cancel.is_set():
+                session.cancel()
+                self._stop.wait(0.1)
+            else:
+                cancel.wait(0.1)
 
     def stop(self) -> None:
         self._stop.set()

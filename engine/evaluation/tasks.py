@@ -189,7 +189,8 @@ def include_paths(extra: str | None) -> list[str]:
             if part.strip():
                 path = Path(part.strip()).expanduser()
                 if not path.is_dir():
-                    raise UsageError(f"task folder {path} does not exist: pass a folder of "
+                    what = "is not a folder" if path.exists() else "does not exist"
+                    raise UsageError(f"task folder {path} {what}: pass a folder of "
                                      "lm-eval task YAML files to --include-path")
                 paths.append(str(path.resolve()))
     paths += [str(Path(f).resolve()) for f in preferences.task_folders() if Path(f).is_dir()]

@@ -9,7 +9,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 from rich.text import Text
 
 from engine import hub
-from tui.commands.common import catalog_from, stderr_console, stdout_console
+from engine.errors import UsageError
+from tui.commands.common import catalog_from, run_in_thread, stderr_console, stdout_console
 
 NAME = "download"
 ORDER = 30
@@ -24,9 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     entry = catalog_from(args).get(args.model)
+    if args.revision is not None and not args.revision.strip():
+        raise UsageError("--revision is empty: name a branch, tag or commit, or leave it out")
     err = stderr_console()
     cancel = threading.Event()
-    outcome: dict = {}
     progress = Progress(
         TextColumn("{task.description}", markup=False),
         BarColumn(),
@@ -37,40 +39,38 @@ def run(args: argparse.Namespace) -> int:
     )
     task = progress.add_task(entry.id, total=None, speed="", eta="")
 
-    started = threading.Event()
+    shown = threading.Event()
 
     def on_progress(done: int, total: int, speed: float, eta: float | None, name: str) -> None:
-        started.set()
+        # No bar until the file list is in: an error before that is one line, nothing more.
+        if not shown.is_set():
+            shown.set()
+            progress.start()
         progress.update(task, completed=done, total=total, description=name or entry.id,
                         speed=f"{hub.format_bytes(speed)}/s" if speed else "",
                         eta=_eta(eta))
 
-    def work() -> None:
-        try:
-            outcome["result"] = hub.download(
-                entry, args.revision, on_progress, cancel,
-                on_notice=lambda text: err.print(Text(f"note: {text}")))
-        except BaseException as exc:  # re-raised in the main thread
-            outcome["error"] = exc
+    def on_ctrl_c(presses: int) -> bool:
+        # The first Ctrl+C stops between chunks (within seconds even on a stalled
+        # connection) and closes the partial file; the next one leaves at once.
+        if presses == 1:
+            cancel.set()
+            err.print("stopping the download (Ctrl+C again leaves at once)")
+        return presses >= 2
 
-    worker = threading.Thread(target=work, name="download", daemon=True)
-    worker.start()
     try:
-        # No bar until the file list is in: an error before that is one line, nothing more.
-        while worker.is_alive() and not started.wait(0.2):
-            pass
-        if worker.is_alive():
-            with progress:
-                while worker.is_alive():
-                    worker.join(0.2)
+        result: hub.DownloadResult = run_in_thread(
+            lambda: hub.download(entry, args.revision, on_progress, cancel,
+                                 on_notice=lambda text: err.print(Text(f"note: {text}"))),
+            name="download", on_ctrl_c=on_ctrl_c)
     except KeyboardInterrupt:
-        # Ctrl+C: stop between chunks; the partial file stays for the next run.
-        cancel.set()
-        worker.join(30)
-    if "error" in outcome:
-        raise outcome["error"]
-    result: hub.DownloadResult | None = outcome.get("result")
-    if result is None or result.cancelled:
+        _hide(progress, shown)
+        err.print(Text(f"download of {entry.id} stopped; run the same command again to "
+                       "resume where it stopped"))
+        return 130
+    finally:
+        _hide(progress, shown)
+    if result.cancelled:
         err.print(Text(f"download of {entry.id} cancelled; run the same command again to "
                        "resume where it stopped"))
         return 130
@@ -80,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
         f"{entry.id}: {len(result.files)} files, {size} ({fetched} fetched now) at revision "
         f"{result.commit[:12]} in {result.path}"))
     return 0
+
+
+def _hide(progress: Progress, shown: threading.Event) -> None:
+    # Rich ends a bar on a plain stream with an empty line: only end one that was shown.
+    if shown.is_set():
+        shown.clear()
+        progress.stop()
 
 
 def _eta(eta: float | None) -> str:

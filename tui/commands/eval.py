@@ -9,20 +9,39 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
+from engine.catalog import Catalog
 from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
-from engine.evaluation.batch import InProcessSession, Stored, run_batch
+from engine.evaluation.batch import (
+    BatchSummary,
+    InProcessSession,
+    LoadFailed,
+    Restarting,
+    Skipped,
+    Stored,
+    run_batch,
+)
+from engine.evaluation.task_names import check_tasks
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
 from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
 from engine.settings import DEVICES, PRECISIONS, LoadOptions
 from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
-from tui.commands.common import catalog_from, stderr_console, stdout_console
+from tui.commands.common import (
+    catalog_from,
+    check_range,
+    run_in_thread,
+    stderr_console,
+    stdout_console,
+)
 
 NAME = "eval"
 ORDER = 40
 HELP = "evaluate models on lm-eval tasks and store the results"
 DEFAULT_LIMIT = 100
+MAX_LIMIT = 1_000_000_000  # the store keeps it as a 64-bit integer
+MAX_FEWSHOT = 100
+MAX_BATCH_SIZE = 1024
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -61,24 +80,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _spec(args: argparse.Namespace) -> EvalSpec:
-    if args.limit is not None and args.limit < 1:
-        raise UsageError("--limit must be at least 1 (or use --full)")
-    if args.fewshot is not None and args.fewshot < 0:
-        raise UsageError("--fewshot must be 0 or more")
+    """The run's settings, checked: bad numbers and unknown tasks stop here, before any
+    model is loaded."""
+    check_range("--limit", args.limit, 1, MAX_LIMIT, hint="; or use --full")
+    check_range("--fewshot", args.fewshot, 0, MAX_FEWSHOT)
+    check_range("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE)
     limit = None if args.full else (args.limit or DEFAULT_LIMIT)
     return EvalSpec(tasks=parse_task_list(args.tasks), limit=limit, num_fewshot=args.fewshot,
                     include_path=args.include_path, batch_size=args.batch_size)
 
 
-def _models(args: argparse.Namespace) -> list[str]:
+def _models(args: argparse.Namespace, catalog: Catalog) -> list[str]:
     names = [m.strip() for m in (args.models or "").split(",") if m.strip()]
-    if args.model:
-        names.insert(0, args.model)
+    if args.model and args.model.strip():
+        names.insert(0, args.model.strip())
     if not names:
         raise UsageError("name a model (smollm-tui eval MODEL --tasks ...) or several with "
                          "--models a,b,c; `smollm-tui list` shows the ids")
-    catalog = catalog_from(args)
     return list(dict.fromkeys(catalog.get(name).id for name in names))
+
+
+def _load_options(args: argparse.Namespace, catalog: Catalog,
+                  models: list[str]) -> dict[str, LoadOptions]:
+    """Each model's load options, settled (remote-code consent included) before the run."""
+    catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
+    return {m: LoadOptions(model_id=m, precision=args.precision, device=args.device,
+                           trust_remote_code=resolve_trust(catalog.get(m),
+                                                           args.trust_remote_code),
+                           catalog_path=catalog_path).validate()
+            for m in models}
 
 
 def _session_factory(args: argparse.Namespace):
@@ -164,11 +194,18 @@ class _Display:
             self._bar(f"{model_id} {event.task}", event.total, event.done, eta)
         elif isinstance(event, Stored):
             p.console.print(result_line(model_id, event.result, event.run))
-        elif isinstance(event, tuple) and event[0] == "skipped":
+        elif isinstance(event, Skipped):
             p.console.print(Text(f"{model_id}: already measured, skipped: "
-                                 f"{', '.join(event[1])} (--force runs them again)"))
-        elif isinstance(event, tuple) and event[0] == "load-failed":
-            p.console.print(Text(f"{model_id}: {event[1]}", style="red"))
+                                 f"{', '.join(event.tasks)} (--force runs them again)"))
+        elif isinstance(event, LoadFailed):
+            p.console.print(Text(f"{model_id}: {event.message}", style="red"))
+        elif isinstance(event, Restarting):
+            left = len(event.remaining)
+            p.console.print(Text(
+                f"{model_id}: {event.message} during {event.task or 'a task'}; "
+                f"{left} task{'s' if left != 1 else ''} not run yet "
+                f"({', '.join(event.remaining)}): starting a fresh worker for "
+                f"{'them' if left != 1 else 'it'}", style="yellow"))
 
     def _bar(self, label: str, total: int | None, done: int, eta: str = "") -> None:
         if self.bar is None:
@@ -178,30 +215,50 @@ class _Display:
 
 def run(args: argparse.Namespace) -> int:
     spec = _spec(args)
-    models = _models(args)
+    catalog = catalog_from(args)
+    models = _models(args, catalog)
+    check_tasks(spec.tasks, spec.include_path)
     if args.print_lm_eval:  # validated above; nothing runs here
         from tui.commands.eval_jobs import print_lm_eval
 
         return print_lm_eval(args, spec, models)
+    options = _load_options(args, catalog, models)
     ensure_writable()  # before any model loads (or a job is queued): results must be kept
     if args.background:
         from tui.commands.eval_jobs import queue_background
 
         return queue_background(args, spec, models)
     factory = _session_factory(args)
-    catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
-
-    catalog = catalog_from(args)
-
-    def options(model_id: str) -> LoadOptions:
-        trust = resolve_trust(catalog.get(model_id), args.trust_remote_code)
-        return LoadOptions(model_id=model_id, precision=args.precision, device=args.device,
-                           trust_remote_code=trust, catalog_path=catalog_path).validate()
-
     console = stdout_console()
     console.print(_availability(spec))
-    cancel = threading.Event()
-    outcome: dict[str, Any] = {}
+    with ResultsStore() as store:
+        summary = _run(models, spec, store, factory, options, args.force, console)
+        db_path = store.path
+    for line in _summary_lines(summary, db_path):
+        console.print(line)
+    if summary.cancelled:
+        return 130
+    return 0 if summary.count("oom") + summary.count("failed") == 0 else 1
+
+
+def _run(models: list[str], spec: EvalSpec, store: ResultsStore, factory: Any,
+         options: dict[str, LoadOptions], force: bool, console: Any) -> BatchSummary:
+    """The batch in a thread, with a progress bar. The first Ctrl+C cancels (the running
+    task stops at its next chunk and is stored as cancelled), the second ends the worker at
+    once, a third leaves without waiting."""
+    cancel, abort = threading.Event(), threading.Event()
+    err = stderr_console()
+
+    def on_ctrl_c(presses: int) -> bool:
+        if presses == 1:
+            cancel.set()
+            err.print("cancelling: the running task stops within seconds "
+                      "(Ctrl+C again ends the worker at once)")
+        elif presses == 2:
+            abort.set()
+            err.print("ending the worker now (Ctrl+C again leaves without waiting)")
+        return presses >= 3
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[eta]}"))
     # Board memory and GPU load are sampled beside the run for each row (twice a second);
@@ -209,35 +266,34 @@ def run(args: argparse.Namespace) -> int:
     from engine.telemetry.sampler import Sampler
 
     telemetry = Sampler(interval=0.5).start()
-    with ResultsStore() as store, Progress(*columns, console=console,
-                                           transient=True) as progress:
-        def work() -> None:
-            try:
-                outcome["summary"] = run_batch(models, spec, store=store,
-                                               session_factory=factory,
-                                               load_options=options, force=args.force,
-                                               on_event=_Display(progress), cancel=cancel,
-                                               telemetry=telemetry)
-            except BaseException as exc:  # re-raised in the main thread
-                outcome["error"] = exc
-            finally:
-                telemetry.stop()
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            return run_in_thread(
+                lambda: run_batch(models, spec, store=store, session_factory=factory,
+                                  load_options=options.__getitem__, force=force,
+                                  on_event=_Display(progress), cancel=cancel, abort=abort,
+                                  telemetry=telemetry),
+                name="smollm-eval-batch", on_ctrl_c=on_ctrl_c)
+    finally:
+        telemetry.stop()
 
-        thread = threading.Thread(target=work, name="smollm-eval-batch", daemon=True)
-        thread.start()
-        try:
-            while thread.is_alive():
-                thread.join(0.2)
-        except KeyboardInterrupt:
-            stderr_console().print("cancelling (the running task stops within seconds)...")
-            cancel.set()
-            thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    summary = outcome["summary"]
-    console.print(Text(f"stored {len(summary.stored)} result(s) in {store.path}; "
-                       f"{summary.count('ok')} ok, {summary.count('oom')} oom, "
-                       f"{summary.count('failed')} failed, {len(summary.skipped)} skipped"))
+
+def _summary_lines(summary: BatchSummary, db_path: Any) -> list[Text]:
+    cancelled = summary.count("cancelled")
+    lines = [Text(f"stored {len(summary.stored)} result(s) in {db_path}; "
+                  f"{summary.count('ok')} ok, {summary.count('oom')} oom, "
+                  f"{summary.count('failed')} failed, {len(summary.skipped)} skipped"
+                  + (f", {cancelled} cancelled" if cancelled else ""))]
+    if summary.restarts:
+        lines.append(Text(f"{summary.restarts} fresh worker(s) started after a worker "
+                          "ended during a task"))
     if summary.cancelled:
-        return 130
-    return 0 if summary.count("oom") + summary.count("failed") == 0 else 1
+        parts = []
+        if summary.not_run:
+            parts.append("not run: " + ", ".join(f"{m} {t}" for m, t in summary.not_run))
+        if summary.not_started:
+            parts.append("not started: " + ", ".join(summary.not_started))
+        left = f" ({'; '.join(parts)})" if parts else ""
+        lines.append(Text(f"cancelled{left}. Run the same command again to finish: "
+                          "measured tasks are skipped", style="yellow"))
+    return lines

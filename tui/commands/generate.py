@@ -15,6 +15,7 @@ import dataclasses
 import signal
 import sys
 import threading
+import types
 
 from engine.errors import SmollmError, UsageError
 from engine.settings import DEVICES, PRECISIONS, Conversation, GenerationSettings, LoadOptions
@@ -63,16 +64,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.consent import resolve_trust
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import Chunk, Failed, Loaded, ReplyDone, Trimmed, WorkerDied
+    from engine.worker.protocol import (
+        Cancelled,
+        Chunk,
+        Failed,
+        Loaded,
+        ReplyDone,
+        Trimmed,
+        WorkerDied,
+    )
 
+    if args.model is not None and args.prompt is not None and not args.model.strip():
+        raise UsageError("the model id is empty: name one (`smollm-tui list` shows them), or "
+                         "give only the prompt to use the bundled model")
     catalog = catalog_from(args)
-    model, prompt = _positionals(args)
-    entry = catalog.get(model) if model else catalog.default()
     settings = GenerationSettings(
         temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
         repetition_penalty=args.repetition_penalty,
         no_repeat_ngram_size=args.no_repeat_ngram_size, max_new_tokens=args.max_new_tokens,
         seed=args.seed, stop=tuple(args.stop)).validate()
+    model, prompt = _positionals(args)
+    entry = catalog.get(model) if model is not None else catalog.default()
     options = LoadOptions(entry.id, precision=args.precision, device=args.device,
                           trust_remote_code=resolve_trust(entry, args.trust_remote_code),
                           catalog_path=str(args.catalog) if args.catalog else None).validate()
@@ -81,15 +93,20 @@ def run(args: argparse.Namespace) -> int:
     client = WorkerClient(options.catalog_path)
     try:
         info = None
-        for event in client.load(options):
-            if isinstance(event, Loaded):
-                info = event.info
-            elif isinstance(event, (Failed, WorkerDied)):
-                _fail(event)
         pieces: list[str] = []
         final = None
         dropped = 0
-        with _ctrl_c_cancels(client):
+        with _ctrl_c_cancels(client) as ctrl_c:
+            for event in client.load(options):
+                if isinstance(event, Loaded):
+                    info = event.info
+                elif isinstance(event, Cancelled):  # Ctrl+C while loading ended the worker
+                    break
+                elif isinstance(event, (Failed, WorkerDied)):
+                    _fail(event)
+            if info is None or ctrl_c.pressed:
+                print(f"cancelled before {entry.id} answered", file=sys.stderr)
+                return 130
             for event in client.generate(conversation, settings, raw=args.raw):
                 if isinstance(event, Chunk):
                     pieces.append(event.text)
@@ -121,20 +138,22 @@ def run(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _ctrl_c_cancels(client):
-    """While a reply streams, the first Ctrl+C cancels it (the reply then ends with its
-    stats as usual); a second one interrupts outright."""
+    """While the model loads or a reply streams, the first Ctrl+C cancels (a load ends its
+    worker; a reply ends with its stats as usual); a second one interrupts outright."""
+    state = types.SimpleNamespace(pressed=False)
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
         signal.signal(signal.SIGINT, previous)
+        state.pressed = True
         client.cancel()
 
     signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield state
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -13,6 +13,8 @@ from engine.errors import UsageError
 NAME = "monitor"
 ORDER = 60
 HELP = "print live board telemetry (memory, GPU, power, temperature) for scripts and logs"
+MIN_INTERVAL_S = 0.01  # shorter is a busy loop, not a measurement
+MAX_INTERVAL_S = 86_400
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +69,9 @@ def _factories(choice: str, interval: float):
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise UsageError("--interval must be a positive number of seconds, e.g. --interval 0.5")
+    if not MIN_INTERVAL_S <= args.interval <= MAX_INTERVAL_S:  # nan compares False
+        raise UsageError(f"--interval must be a positive number of seconds from "
+                         f"{MIN_INTERVAL_S} to {MAX_INTERVAL_S:,} (a day), e.g. --interval 0.5")
     if args.count < 0:
         raise UsageError("--count must be 0 (no limit) or a positive number")
     from engine.telemetry import ReaderChain, Sampler
