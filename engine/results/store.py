@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -261,7 +262,7 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
     except OSError as exc:
         raise health.read_only(path, f"its folder cannot be made: {exc.strerror or exc}") \
             from exc
-    health.check_file(path)  # StoreDamaged before anything is written
+    _check_once(path)  # StoreDamaged before anything is written
     if not path.exists():
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
@@ -292,9 +293,30 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
     return db
 
 
+_CHECKED: set[str] = set()
+_CHECKED_LOCK = threading.Lock()
+
+
+def _check_once(path: Path) -> None:
+    """health.check_file, once per file and process.
+
+    Reading the header opens the file with a plain file descriptor, and closing any
+    descriptor of a file drops every POSIX lock this process holds on it: SQLite's own locks
+    of a connection already open here (a runner's heartbeat) would be lost, and with them
+    writes to the WAL. So the file is checked before this process first opens it, not again;
+    later damage is reported from SQLite's own errors (see ResultsStore._guard)."""
+    key = str(path.resolve()) if path.exists() else str(path)
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            return
+        health.check_file(path)
+        if path.exists() and path.stat().st_size > 0:
+            _CHECKED.add(key)
+
+
 def _open_for_reading(path: Path) -> sqlite3.Connection:
     """A connection that never writes; a store not made yet reads as an empty one."""
-    health.check_file(path)
+    _check_once(path)
     if not path.exists() or path.stat().st_size == 0:
         db = sqlite3.connect(":memory:", check_same_thread=False)
         migrate(db)
