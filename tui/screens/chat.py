@@ -22,7 +22,7 @@ from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.prompt_input import PromptInput
-from tui.widgets.transcript import ReplyTurn, Transcript
+from tui.widgets.transcript import QueuedTurn, ReplyTurn, Transcript
 
 
 class ChatScreen(Screen):
@@ -52,6 +52,8 @@ class ChatScreen(Screen):
         # Base models continue text; chat needs an instruction-tuned model.
         self.raw = entry.is_base and entry.kind == "causal"
         self.generating = False
+        self.model_loading = False  # this screen's load is under way (until Loaded / Failed)
+        self._queued: QueuedTurn | None = None  # a question sent before the model was ready
         self.dropped_turns = 0
         self._reply: ReplyTurn | None = None
         self._pending: Conversation | None = None
@@ -83,25 +85,33 @@ class ChatScreen(Screen):
         if session.is_loaded(self.options):
             self.set_status(f"ready · {self.describe_loaded()}")
         else:
+            self.model_loading = True
             self.set_status(f"loading {self.entry.name} ({self.options.precision}) · "
                             f"{self.app.fit_text(self.entry)} …")
             self._load()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def _load(self) -> None:
-        self.app.session.load(self.options, self.post_message)
+        try:
+            self.app.session.load(self.options, self.post_message)
+        except Exception as exc:  # a waiting question must not wait for ever
+            self.post_message(m.LoadFailed(str(exc) or type(exc).__name__, "error"))
 
     def on_load_stage(self, message: m.LoadStage) -> None:
         share = f" {message.fraction:.0%}" if message.fraction is not None else ""
         self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
 
-    def on_model_loaded(self, message: m.ModelLoaded) -> None:
+    async def on_model_loaded(self, message: m.ModelLoaded) -> None:
+        self.model_loading = False
         self.set_status(f"ready · {self.describe_loaded()}")
         self.app.model_loaded(message.info)
         self.update_context(0)
+        await self.send_queued()
 
     async def on_load_failed(self, message: m.LoadFailed) -> None:
-        self.set_status(f"not loaded: {message.message}", error=True)
+        self.model_loading = False
+        self.withdraw_queued()
+        self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
         await self.query_one(Transcript).add_notice(message.message, error=True)
         self.notify(message.message, title="Could not load the model", severity="error",
                     timeout=10)
@@ -131,11 +141,43 @@ class ChatScreen(Screen):
         if self.generating:
             self.notify("A reply is still coming: press Esc to stop it first.")
             return
+        if self._queued is not None:
+            self.notify("A question is already waiting for the model: Esc withdraws it.")
+            return
+        if self.model_loading:  # keep it; it goes as soon as the model is ready
+            message.prompt_input.clear()
+            self._queued = await self.query_one(Transcript).add_queued(message.text)
+            return
         if self.app.session.state not in ("ready",):
-            self.notify("The model is not ready yet.", severity="warning")
+            self.notify("The model is not loaded: ctrl+r loads it again.", severity="warning")
             return
         message.prompt_input.clear()
-        text = message.text
+        await self.send(message.text)
+
+    async def send_queued(self) -> None:
+        """Send the question that waited for the model, in its place in the transcript."""
+        if self._queued is None:
+            return
+        if self.app.session.state != "ready" or self.generating:
+            self.withdraw_queued()
+            return
+        queued, self._queued = self._queued, None
+        await queued.remove()
+        await self.send(queued.content_text)
+
+    def withdraw_queued(self) -> None:
+        """Take the waiting question out of the transcript and back into the input."""
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return
+        queued.remove()
+        prompt = self.query_one(PromptInput)
+        rest = prompt.text
+        prompt.text = queued.content_text + ("\n" + rest if rest.strip() else "")
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+
+    async def send(self, text: str) -> None:
         if self.raw:
             conversation = Conversation(turns=()).add("user", text)
         else:
@@ -197,13 +239,16 @@ class ChatScreen(Screen):
     def action_stop_or_back(self) -> None:
         if self.generating:
             self.app.session.cancel()
+        elif self._queued is not None:
+            self.withdraw_queued()
+            self.notify("Question withdrawn: it is back in the input.", timeout=3)
         else:
             self.app.pop_screen()
 
     async def action_regenerate(self) -> None:
-        if self.generating:
+        if self.generating or self.model_loading:
             return
-        if self.app.session.state == "died":
+        if self.app.session.state in ("died", "none"):  # died, or a load that failed
             self.ensure_loaded()
             return
         turns = self.conversation.turns
