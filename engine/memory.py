@@ -2,7 +2,7 @@
 
 No torch here: the UI calls this for every catalog row. The figures are for the whole
 worker process (the libraries it imports, the tokenizer, the weights, the KV cache at
-full context, activations), so they compare directly with available memory before
+the context asked for, activations), so they compare directly with available memory before
 the worker starts. Constants were measured on the development machine (x86-64, torch
 2.13 CPU, transformers 5.23) and are documented next to each.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from engine import hub, memory
+from engine import hub, memory, preferences
 from engine.catalog import Catalog, ModelEntry
 from engine.results.matrix import accuracy_of
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
@@ -24,12 +24,20 @@ class ModelOverview:
     fit_measured: bool
     best_avg_accuracy: float | None  # percent
     last_tokens_per_s: float | None
+    # The context (tokens) the estimated size assumes: the working context, or the
+    # model's own when shorter; and the estimate at the model's full context when longer.
+    context_length: int | None = None
+    full_context_mb: float | None = None
 
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
-             store: ResultsStore | None = None) -> list[ModelOverview]:
-    """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed)."""
+             store: ResultsStore | None = None,
+             working_context: int | None = None) -> list[ModelOverview]:
+    """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed), sizes
+    estimated at ``working_context`` tokens (default: the setting, see
+    engine.preferences.working_context)."""
     budget = memory.budget(device)
+    working = working_context or preferences.working_context_or_default()
     owned = store is None
     store = store or ResultsStore()
     try:
@@ -47,15 +55,19 @@ def overview(catalog: Catalog, precision: str, device: str = "auto",
     rows = []
     for entry in catalog:
         rows.append(_row(entry, precision, device, budget, evals_by_model[entry.id],
-                         speeds_by_model[entry.id]))
+                         speeds_by_model[entry.id], working))
     return rows
 
 
 def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
-         evals: list[EvalRun], speeds: list[SpeedRun]) -> ModelOverview:
+         evals: list[EvalRun], speeds: list[SpeedRun], working: int) -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
-    estimate = memory.estimate(entry, precision, device)
+    context = min(entry.context_length, working)
+    estimate = memory.estimate(entry, precision, device, context_length=context)
+    full = None
+    if entry.context_length > context:
+        full = memory.estimate(entry, precision, device).total_mb
     same = (estimate.precision, estimate.device)
     peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device) == same]
     peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device) == same]
@@ -69,6 +81,7 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
         entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(peaks),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
+        context_length=context, full_context_mb=full,
     )
 
 

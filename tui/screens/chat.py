@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from engine import preferences
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, finish_peak
@@ -129,7 +130,8 @@ class ChatScreen(Screen):
 
     def update_context(self, used: int) -> None:
         info = self.app.session.info
-        total = info.context_length if info else self.entry.context_length
+        total = info.context_length if info else min(self.entry.context_length,
+                                                     preferences.working_context_or_default())
         text = Text(f"context {used} / {total} tokens · {'raw completion' if self.raw else 'chat'}")
         if self.dropped_turns:
             text.append(f" · {self.dropped_turns} old turn(s) dropped to fit", style="yellow")
@@ -304,3 +306,4 @@ class ChatScreen(Screen):
                 self.notify("System prompt set." if text else "System prompt cleared.")
 
         self.app.push_screen(TextEditScreen("System prompt", self.conversation.system), keep)
+
