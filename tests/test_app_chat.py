@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -251,6 +252,10 @@ async def test_a_question_typed_while_loading_waits_and_goes_when_ready(tiny_cat
             await pilot.pause()
             # Still loading: the question is shown as waiting, the input is free.
             assert screen.model_loading and "loading" in status_of(screen)
+            screen._load_started -= 12  # the loading line counts the seconds of a long load
+            screen.show_loading()
+            seconds = re.search(r" · (\d+) s$", status_of(screen))
+            assert seconds and int(seconds.group(1)) >= 12
             [queued] = screen.query(QueuedTurn)
             shown = str(queued.render())
             assert "Hello there" in shown and "waiting for the model to load" in shown
@@ -266,6 +271,7 @@ async def test_a_question_typed_while_loading_waits_and_goes_when_ready(tiny_cat
             assert "5 tokens" in stats_of(screen.query(ReplyTurn).last())
             assert [t.role for t in screen.conversation.turns] == ["user", "assistant"]
             assert screen.conversation.turns[0].content == "Hello there"
+            assert status_of(screen).startswith("ready") and not screen.model_loading
         finally:
             session.gate.set()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from rich.text import Text
@@ -54,6 +55,8 @@ class ChatScreen(Screen):
         self.raw = entry.is_base and entry.kind == "causal"
         self.generating = False
         self.model_loading = False  # this screen's load is under way (until Loaded / Failed)
+        self._load_started = 0.0
+        self._load_stage = ""
         self._queued: QueuedTurn | None = None  # a question sent before the model was ready
         self.dropped_turns = 0
         self._reply: ReplyTurn | None = None
@@ -76,6 +79,8 @@ class ChatScreen(Screen):
         self.title = f"Chat · {self.entry.name}"
         self.sub_title = self.options.precision
         self.update_context(0)
+        # While a load runs, its line counts the seconds: a slow step still shows life.
+        self._load_ticker = self.set_interval(1, self.show_loading, pause=True)
         self.ensure_loaded()
         self.query_one(PromptInput).focus()
 
@@ -87,8 +92,11 @@ class ChatScreen(Screen):
             self.set_status(f"ready · {self.describe_loaded()}")
         else:
             self.model_loading = True
-            self.set_status(f"loading {self.entry.name} ({self.options.precision}) · "
-                            f"{self.app.fit_text(self.entry)} …")
+            self._load_started = time.monotonic()
+            self._load_stage = (f"loading {self.entry.name} ({self.options.precision}) · "
+                                f"{self.app.fit_text(self.entry)} …")
+            self.show_loading()
+            self._load_ticker.resume()
             self._load()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -100,17 +108,29 @@ class ChatScreen(Screen):
 
     def on_load_stage(self, message: m.LoadStage) -> None:
         share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+        self._load_stage = f"loading {self.entry.name}: {message.stage}{share}"
+        self.show_loading()
+
+    def show_loading(self) -> None:
+        """The load's last stage, and the seconds since the load began."""
+        if not self.model_loading:
+            return
+        seconds = int(time.monotonic() - self._load_started)
+        self.set_status(self._load_stage + (f" · {seconds} s" if seconds else ""))
+
+    def load_ended(self) -> None:
+        self.model_loading = False
+        self._load_ticker.pause()
 
     async def on_model_loaded(self, message: m.ModelLoaded) -> None:
-        self.model_loading = False
+        self.load_ended()
         self.set_status(f"ready · {self.describe_loaded()}")
         self.app.model_loaded(message.info)
         self.update_context(0)
         await self.send_queued()
 
     async def on_load_failed(self, message: m.LoadFailed) -> None:
-        self.model_loading = False
+        self.load_ended()
         self.withdraw_queued()
         self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
         await self.query_one(Transcript).add_notice(message.message, error=True)
