@@ -56,7 +56,8 @@ class ChatScreen(Screen):
         self.generating = False
         self.model_loading = False  # this screen's load is under way (until Loaded / Failed)
         self._load_started = 0.0
-        self._load_stage = ""
+        self._load_stage = ""  # what the load is doing, as the worker last said
+        self._load_share: float | None = None  # and how much of it is done
         self._queued: QueuedTurn | None = None  # a question sent before the model was ready
         self.dropped_turns = 0
         self._reply: ReplyTurn | None = None
@@ -93,8 +94,9 @@ class ChatScreen(Screen):
         else:
             self.model_loading = True
             self._load_started = time.monotonic()
-            self._load_stage = (f"loading {self.entry.name} ({self.options.precision}) · "
-                                f"{self.app.fit_text(self.entry)} …")
+            self._load_stage = (f"{self.entry.name} ({self.options.precision}), "
+                                f"{self.app.fit_text(self.entry)}")
+            self._load_share = None
             self.show_loading()
             self._load_ticker.resume()
             self._load()
@@ -107,16 +109,21 @@ class ChatScreen(Screen):
             self.post_message(m.LoadFailed(str(exc) or type(exc).__name__, "error"))
 
     def on_load_stage(self, message: m.LoadStage) -> None:
-        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self._load_stage = f"loading {self.entry.name}: {message.stage}{share}"
+        self._load_stage, self._load_share = message.stage, message.fraction
         self.show_loading()
 
     def show_loading(self) -> None:
-        """The load's last stage, and the seconds since the load began."""
+        """'loading · 37% · 41 s · <stage>': the figures first, so that a narrow
+        terminal cuts the words, not them."""
         if not self.model_loading:
             return
+        parts = ["loading"]
+        if self._load_share is not None:
+            parts.append(f"{self._load_share:.0%}")
         seconds = int(time.monotonic() - self._load_started)
-        self.set_status(self._load_stage + (f" · {seconds} s" if seconds else ""))
+        if seconds:
+            parts.append(f"{seconds} s")
+        self.set_status(" · ".join([*parts, self._load_stage]))
 
     def load_ended(self) -> None:
         self.model_loading = False
