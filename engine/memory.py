@@ -2,7 +2,7 @@
 
 No torch here: the UI calls this for every catalog row. The figures are for the whole
 worker process (the libraries it imports, the tokenizer, the weights, the KV cache at
-full context, activations), so they compare directly with available memory before
+the context asked for, activations), so they compare directly with available memory before
 the worker starts. Constants were measured on the development machine (x86-64, torch
 2.13 CPU, transformers 5.23) and are documented next to each.
 """
@@ -76,10 +76,7 @@ def estimate(
     model's full context. ``config`` is the model's config.json as a dict; when absent
     it is read from disk if the model is there, else the catalog's shape fields are used.
     """
-    if device == "auto":
-        device = "cuda" if _has_cuda() else "cpu"
-    if precision == "auto":
-        precision = "fp16" if device == "cuda" else "fp32"
+    precision, device = resolve(precision, device)
     config = config if config is not None else _read_config(entry) or {}
     shape = _shape(entry, config)
     ctx = int(context_length or entry.context_length)
@@ -118,6 +115,16 @@ def estimate(
     return FitEstimate(entry.id, precision, device, ctx, round(weights, 1), round(kv, 1),
                        round(activations, 1), overhead, round(load_extra, 1), round(total, 1),
                        approximate)
+
+
+def resolve(precision: str, device: str) -> tuple[str, str]:
+    """(precision, device) with "auto" resolved as the worker resolves it (engine.runtime:
+    cuda when there is a GPU, then fp16 on cuda and fp32 on cpu), without torch."""
+    if device == "auto":
+        device = "cuda" if _has_cuda() else "cpu"
+    if precision == "auto":
+        precision = "fp16" if device == "cuda" else "fp32"
+    return precision, device
 
 
 def _load_extra(entry: ModelEntry, config: dict[str, Any], precision: str, device: str,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from engine import hub, memory
+from engine import hub, memory, preferences
 from engine.catalog import Catalog, ModelEntry
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
@@ -28,13 +28,21 @@ class ModelOverview:
     best_avg_accuracy: float | None  # percent
     last_tokens_per_s: float | None
     results_problem: str | None = None  # why stored results are unavailable, if they are
+    # The context (tokens) the estimated size assumes: the working context, or the
+    # model's own when shorter; and the estimate at the model's full context when longer.
+    context_length: int | None = None
+    full_context_mb: float | None = None
 
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
-             store: ResultsStore | None = None) -> list[ModelOverview]:
-    """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed)."""
+             store: ResultsStore | None = None,
+             working_context: int | None = None) -> list[ModelOverview]:
+    """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed), sizes
+    estimated at ``working_context`` tokens (default: the setting, see
+    engine.preferences.working_context)."""
     budget = memory.budget(device)
     problem = None
+    working = working_context or preferences.working_context_or_default()
     try:
         evals, speeds = _results(store)
     except StoreUnavailable as exc:
@@ -48,7 +56,7 @@ def overview(catalog: Catalog, precision: str, device: str = "auto",
     rows = []
     for entry in catalog:
         row = _row(entry, precision, device, budget, evals_by_model[entry.id],
-                   speeds_by_model[entry.id])
+                   speeds_by_model[entry.id], working)
         rows.append(replace(row, results_problem=problem) if problem else row)
     return rows
 
@@ -61,10 +69,14 @@ def _results(store: ResultsStore | None) -> tuple[list[EvalRun], list[SpeedRun]]
 
 
 def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
-         evals: list[EvalRun], speeds: list[SpeedRun]) -> ModelOverview:
+         evals: list[EvalRun], speeds: list[SpeedRun], working: int) -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
-    estimate = memory.estimate(entry, precision, device)
+    context = min(entry.context_length, working)
+    estimate = memory.estimate(entry, precision, device, context_length=context)
+    full = None
+    if entry.context_length > context:
+        full = memory.estimate(entry, precision, device).total_mb
     same = (estimate.precision, estimate.device)
     peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device) == same]
     peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device) == same]
@@ -78,6 +90,7 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
         entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(peaks),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
+        context_length=context, full_context_mb=full,
     )
 
 

@@ -1,7 +1,8 @@
 """Small user settings kept between runs: ``settings.json`` in the app's config folder.
 
-Today one key, ``task_folders``: folders of the user's own lm-eval task YAML files, set
-from the Evaluate screen and used by the app and the `eval` command alike. The file is
+Two keys: ``task_folders``, folders of the user's own lm-eval task YAML files, set from
+the Evaluate screen and used by the app and the `eval` command alike; and
+``working_context``, the context in tokens the app plans for (see working_context). The file is
 plain JSON so that it can be read and fixed by hand; it is written atomically so that a
 crash mid-write never leaves half a file behind.
 """
@@ -19,6 +20,9 @@ from engine.paths import config_dir
 
 SETTINGS_NAME = "settings.json"
 TASK_FOLDERS = "task_folders"
+WORKING_CONTEXT = "working_context"
+DEFAULT_WORKING_CONTEXT = 4096
+WORKING_CONTEXT_RANGE = (128, 1_048_576)
 
 
 class SettingsError(SmollmError):
@@ -115,3 +119,26 @@ def check_task_folders(folders: list[str]) -> list[str]:
                              f"files, several separated by {os.pathsep!r} (nothing was saved)")
         resolved.append(str(path.resolve()))
     return list(dict.fromkeys(resolved))
+
+
+def working_context() -> int:
+    """The context, in tokens, the app plans for: a model's memory estimate assumes it, and
+    a chat keeps its conversation within it (or within the model's own context when that
+    is shorter). ``working_context`` in settings.json; 4096 when not set. Most of a small
+    model's memory at its full context is KV cache that a chat on a board never fills:
+    Qwen1.5-0.5B at fp32 needs about 9,850 MB at 32,768 tokens and 3,130 MB at 4,096."""
+    value = load_settings().get(WORKING_CONTEXT, DEFAULT_WORKING_CONTEXT)
+    low, high = WORKING_CONTEXT_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _broken(settings_path(), f"{WORKING_CONTEXT} must be a whole number of tokens "
+                      f"from {low} to {high}, such as {DEFAULT_WORKING_CONTEXT}")
+    return value
+
+
+def working_context_or_default() -> int:
+    """working_context(), or the default when the settings file is broken: for estimates
+    and labels, which must not stop the app opening (loading a model says what is wrong)."""
+    try:
+        return working_context()
+    except SmollmError:
+        return DEFAULT_WORKING_CONTEXT

@@ -22,6 +22,7 @@ from engine.catalog import Catalog, ModelEntry, load_catalog
 from engine.errors import SmollmError, UsageError
 from engine.loaded import LoadedModel
 from engine.paths import hf_cache_dir
+from engine.preferences import working_context
 from engine.settings import LoadOptions
 from engine.worker.protocol import LoadInfo
 
@@ -193,6 +194,7 @@ def load_model(
                                       else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
+    working = working_context()  # read first: a broken settings file costs no load
     report = progress or (lambda stage, fraction: None)
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)
@@ -234,7 +236,9 @@ def load_model(
         device_name=_device_name(device, torch),
         quantization=precision if precision in ("int8", "int4") else None,
         load_seconds=time.perf_counter() - started,
-        context_length=_context_length(model.config, entry),
+        # The working context, not the model's full one when that is longer: the chat
+        # keeps conversations within it, as the memory estimate assumes.
+        context_length=min(_context_length(model.config, entry), working),
         has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
     )
     report("ready", 1.0)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
+import threading
 from pathlib import Path
 
 from app_fixtures import make_app, make_scripted_app
@@ -20,23 +22,52 @@ from engine.telemetry.psutil_reader import PsutilReader
 from tui import messages as m
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
-from tui.widgets.transcript import ReplyTurn, UserTurn
+from tui.session import ModelSession
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.transcript import Notice, QueuedTurn, ReplyTurn, UserTurn
 
 
 class WatchedChat(ChatScreen):
-    """The real chat screen, telling the test when the first chunk of a reply arrived."""
+    """The real chat screen, telling the test when the first chunk of a reply arrived and
+    when a reply finished. (Textual runs the handler of every class in the MRO unless one
+    prevents the default, so each of these runs the screen's own exactly once.)"""
 
     def __init__(self, *args, on_first_chunk=None) -> None:
         super().__init__(*args)
         self.first_chunk = asyncio.Event()
+        self.replied = asyncio.Event()
         self.on_first_chunk = on_first_chunk
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
+        message.prevent_default()
         await super().on_reply_chunk(message)
         if not self.first_chunk.is_set():
             self.first_chunk.set()
             if self.on_first_chunk is not None:
                 self.on_first_chunk()
+
+    async def on_reply_finished(self, message: m.ReplyFinished) -> None:
+        message.prevent_default()
+        await super().on_reply_finished(message)
+        self.replied.set()
+
+
+class GatedSession(ModelSession):
+    """The real session, client and worker; the end of a load (loaded or failed) reaches
+    the screen only once the test opens ``gate``, as when the first load of the bundled
+    model takes 16 s. The question is typed while the gate is shut."""
+
+    def __init__(self, catalog_path: str) -> None:
+        super().__init__(catalog_path)
+        self.gate = threading.Event()
+
+    def load(self, options, post):
+        def gated(message):
+            if isinstance(message, (m.ModelLoaded, m.LoadFailed)):
+                self.gate.wait(120)
+            post(message)
+
+        return super().load(options, gated)
 
 
 async def open_watched_chat(pilot, model_id: str, on_first_chunk=None) -> WatchedChat:
@@ -156,7 +187,6 @@ async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
         assert any("killed, most likely out of memory" in str(n.message)
                    for n in app._notifications)
         assert "killed" in stats_of(screen.query(ReplyTurn).last())
-
         await pilot.press("ctrl+r")  # reload
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -193,3 +223,114 @@ async def test_bad_text_from_the_user_and_the_model_is_shown_literally():
         last = screen.query(ReplyTurn).last()
         assert last.text.strip() == reply.strip()
         assert isinstance(app.screen, ChatScreen)
+
+
+# ---- a question typed while the model is loading ------------------------------------------
+
+
+async def open_loading_chat(pilot, model_id: str, catalog: Path) -> WatchedChat:
+    app = pilot.app
+    screen = WatchedChat(app.catalog.get(model_id), LoadOptions(model_id,
+                                                               catalog_path=str(catalog)))
+    await app.push_screen(screen)
+    await pilot.pause()
+    return screen
+
+
+def status_of(screen: ChatScreen) -> str:
+    return str(screen.query_one("#status", Static).render())
+
+
+async def test_a_question_typed_while_loading_waits_and_goes_when_ready(tiny_catalog: Path):
+    session = GatedSession(str(tiny_catalog))
+    app = make_app(tiny_catalog, session=session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            screen = await open_loading_chat(pilot, "tiny-llama", tiny_catalog)
+            await set_control(pilot, screen, "max_new_tokens", "5")
+            await pilot.press(*"Hello there", "enter")
+            await pilot.pause()
+            # Still loading: the question is shown as waiting, the input is free.
+            assert screen.model_loading and "loading" in status_of(screen)
+            screen._load_started -= 12  # the loading line counts the seconds of a long load
+            screen.show_loading()
+            seconds = re.match(r"loading( · \d+%)? · (\d+) s · ", status_of(screen))
+            assert seconds and int(seconds.group(2)) >= 12
+            [queued] = screen.query(QueuedTurn)
+            shown = str(queued.render())
+            assert "Hello there" in shown and "waiting for the model to load" in shown
+            assert screen.query_one(PromptInput).text == ""
+            assert not screen.query(UserTurn) and not screen.query(ReplyTurn)
+            assert not [n for n in app._notifications if "not ready" in str(n.message)]
+
+            session.gate.set()  # the model is ready: the question goes by itself
+            await asyncio.wait_for(screen.replied.wait(), 120)
+            await pilot.pause()
+            assert not screen.query(QueuedTurn)
+            assert [u.content_text for u in screen.query(UserTurn)] == ["Hello there"]
+            assert "5 tokens" in stats_of(screen.query(ReplyTurn).last())
+            assert [t.role for t in screen.conversation.turns] == ["user", "assistant"]
+            assert screen.conversation.turns[0].content == "Hello there"
+            assert status_of(screen).startswith("ready") and not screen.model_loading
+        finally:
+            session.gate.set()
+
+
+async def test_esc_withdraws_a_waiting_question_back_into_the_input(tiny_catalog: Path):
+    session = GatedSession(str(tiny_catalog))
+    app = make_app(tiny_catalog, session=session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            screen = await open_loading_chat(pilot, "tiny-llama", tiny_catalog)
+            await set_control(pilot, screen, "max_new_tokens", "3")
+            await pilot.press(*"Hi", "enter")
+            await pilot.pause()
+            assert len(screen.query(QueuedTurn)) == 1
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.screen is screen  # Esc withdrew the question; it did not leave
+            assert not screen.query(QueuedTurn)
+            assert screen.query_one(PromptInput).text == "Hi"
+
+            session.gate.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "ready" in status_of(screen)
+            assert not screen.query(ReplyTurn) and not screen.conversation.turns
+            await pilot.press("enter")  # sent now, by the user
+            await asyncio.wait_for(screen.replied.wait(), 120)
+            await pilot.pause()
+            assert [u.content_text for u in screen.query(UserTurn)] == ["Hi"]
+            assert "3 tokens" in stats_of(screen.query(ReplyTurn).last())
+        finally:
+            session.gate.set()
+
+
+async def test_a_failed_load_gives_the_waiting_question_back_and_says_why(tmp_path: Path):
+    from tiny_models import overlay_text
+
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    overlay = tmp_path / "broken.toml"
+    overlay.write_text(overlay_text({"broken-model": empty}))
+    session = GatedSession(str(overlay))
+    app = make_app(overlay, session=session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            screen = await open_loading_chat(pilot, "broken-model", overlay)
+            await pilot.press(*"Are you there?", "enter")
+            await pilot.pause()
+            assert len(screen.query(QueuedTurn)) == 1
+            session.gate.set()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert not screen.model_loading and not screen.query(QueuedTurn)
+            assert screen.query_one(PromptInput).text == "Are you there?"
+            assert "not loaded" in status_of(screen)
+            errors = [str(n.render()) for n in screen.query(Notice) if n.has_class("error")]
+            shown = [str(n.message) for n in app._notifications
+                     if n.title == "Could not load the model"]
+            assert len(errors) == 1 and shown == [errors[0]] and errors[0]
+            assert not screen.query(UserTurn) and not screen.conversation.turns
+        finally:
+            session.gate.set()

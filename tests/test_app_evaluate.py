@@ -349,3 +349,25 @@ async def test_cells_already_measured_are_skipped_unless_rerun_is_ticked(tiny_ca
         assert cells(results, 0) == ["fx_yesno"] and cells(results, 1) == ["ok"]
         assert "skipped" not in str(progress.render())
         assert [r.task for r in stored_rows() if r.limit == 3].count("fx_yesno") == 2
+
+
+async def test_nothing_left_to_run_says_so_without_loading_the_model(tiny_catalog):
+    with ResultsStore() as store:
+        store.add_eval(measured("fx_yesno", 3))
+        store.add_eval(measured("fx_choice4", 3))
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = open_screen(app, tiny_catalog)
+        await pilot.pause()
+        await choose(pilot, screen, ["fx_yesno", "fx_choice4"], limit="3")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.finished[-1].outcome == "done"
+        # No worker was started and nothing was loaded.
+        assert app.session._client is None and app.session.state == "none"
+        assert "the model was not loaded" in (screen.finished[-1].message or "")
+        assert cells(screen.query_one("#results", DataTable), 1) == ["skipped", "skipped"]
+        assert "2 skipped" in str(screen.query_one("#progress-text", Static).render())
+        assert "loads (auto) when you run" in str(screen.query_one("#status", Static).render())
+        assert len(stored_rows()) == 2

@@ -78,3 +78,62 @@ def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
     assert not [s for s in stages if "converting" in s]  # the copy was reused
     assert getattr(loaded.model, "hf_quantizer", None) is None  # not dequantized on load
     assert loaded.info.params == 134_515_008 and loaded.info.has_chat_template
+
+
+# ---- progress of a conversion ------------------------------------------------------------
+
+STEP_WORDS = ["reading the tokenizer", "reading the settings", "reading the weights",
+              "de-quantizing tensors", "saving", "converted"]
+
+
+@pytest.fixture
+def tiny_gguf(tmp_path, monkeypatch) -> Path:
+    """A tiny GGUF file (20 tensors) and an empty place for its converted copy."""
+    from tiny_gguf import write_tiny_gguf
+
+    monkeypatch.setenv("SMOLLM_TUI_BUNDLED_DIR", str(tmp_path / "converted"))
+    return write_tiny_gguf(tmp_path / "tiny.gguf")
+
+
+def check_conversion_progress(events: list[tuple[str, float | None]]) -> None:
+    """Every step and every tensor, in order, with shares that never go back, from 0 to 1."""
+    fractions = [fraction for _, fraction in events]
+    assert None not in fractions and fractions == sorted(fractions)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    stages = [stage for stage, _ in events]
+    assert all(stage.startswith("converting from GGUF, once: ") for stage in stages)
+    steps = [s.split(": ", 1)[1] for s in stages if "tensor " not in s]
+    assert steps == STEP_WORDS
+    tensors = [s.split(": ", 1)[1] for s in stages if "tensor " in s]
+    assert tensors == [f"de-quantizing tensor {n}/20" for n in range(1, 21)]
+
+
+def test_a_conversion_reports_steps_and_tensors_in_order_up_to_100_percent(tiny_gguf):
+    events: list[tuple[str, float | None]] = []
+    folder = bundled.ensure_converted(lambda stage, fraction: events.append((stage, fraction)),
+                                      gguf=tiny_gguf)
+    check_conversion_progress(events)
+    assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+    events.clear()
+    assert bundled.ensure_converted(lambda *event: events.append(event), gguf=tiny_gguf) \
+        == folder
+    assert events == []  # the copy is reused: nothing to report
+
+
+def test_the_worker_passes_the_conversion_progress_on_as_load_stages(tiny_gguf, tmp_path):
+    from tiny_models import overlay_text
+
+    from engine.worker.client import WorkerClient
+    from engine.worker.protocol import Loaded, Progress
+
+    overlay = tmp_path / "gguf.toml"
+    overlay.write_text(overlay_text({"tiny-gguf": tiny_gguf}))
+    client = WorkerClient(catalog_path=str(overlay))
+    try:
+        events = list(client.load(LoadOptions("tiny-gguf")))
+    finally:
+        client.close()
+    assert isinstance(events[-1], Loaded), events[-1]
+    stages = [(e.stage, e.fraction) for e in events if isinstance(e, Progress)]
+    check_conversion_progress([s for s in stages if s[0].startswith("converting")])
+    assert stages[-1] == ("ready", 1.0)

@@ -1,6 +1,7 @@
 """`make screenshots`: SVG screenshots of every screen, driven through the real app.
 
-The chat screenshot shows the bundled model answering for real (through the worker).
+The chat screenshot shows the bundled model answering for real (through the worker); the
+Compare screenshot shows real evaluations of several models (measure_for_compare).
 """
 
 from __future__ import annotations
@@ -65,23 +66,47 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "compare": _compare,
 }
 
-# Our own small multiple-choice tasks (tests/fixtures/tasks): a real quick evaluation of the
-# bundled model gives the Compare screenshot real figures without any download.
-FIXTURE_TASKS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tasks"
+# Our own small multiple-choice tasks (tests/fixtures/tasks) and the tests' tiny random
+# models (tests/tiny_models.py): real evaluations, without any download, for a Compare
+# screenshot that compares.
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+FIXTURE_TASKS = TESTS / "fixtures" / "tasks"
+TASKS = "fx_choice4,fx_yesno,fx_choice2"
+# (models, precision): the bundled model at two precisions, then the two tiny models.
+COMPARE_RUNS = ((("smollm2-135m-instruct",), "fp32"), (("smollm2-135m-instruct",), "int8"),
+                (("tiny-llama", "tiny-t5"), "fp32"))
 
 
-def measure_for_compare() -> None:
+def tiny_models_overlay(folder: Path) -> Path:
+    """A catalog overlay adding the tests' tiny-llama and tiny-t5 (built once into
+    .cache/test-models, in a few seconds, from the bundled model's tokenizer)."""
+    sys.path.insert(0, str(TESTS))
+    from tiny_models import overlay_text, tiny_llama_dir, tiny_t5_dir
+
+    overlay = folder / "tiny-models.toml"
+    overlay.write_text(overlay_text({"tiny-llama": tiny_llama_dir(), "tiny-t5": tiny_t5_dir()},
+                                    kind={"tiny-t5": "seq2seq"}), encoding="utf-8")
+    return overlay
+
+
+def measure_for_compare(overlay: Path) -> None:
+    """Evaluate every COMPARE_RUNS entry in full on the fixture tasks with the `eval`
+    command, which stores the results in this home's store as any user's are stored.
+    Nothing is made up: each figure is a run of the real evaluation code."""
     import subprocess
 
-    for precision in ("fp32", "int8"):
-        subprocess.run([sys.executable, "-m", "tui.cli", "eval", "smollm2-135m-instruct",
-                        "--tasks", "fx_choice4,fx_yesno,fx_choice2", "--include-path",
+    for models, precision in COMPARE_RUNS:
+        subprocess.run([sys.executable, "-m", "tui.cli", "--catalog", str(overlay), "eval",
+                        "--models", ",".join(models), "--tasks", TASKS, "--include-path",
                         str(FIXTURE_TASKS), "--precision", precision, "--full"], check=True)
 
 
-async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path) -> Path:
+async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path,
+               overlay: Path | None = None) -> Path:
     telemetry = Sampler(interval=0.5).start()
-    app = SmollmApp(load_catalog(use_user_overlay=False), telemetry=telemetry)
+    catalog = load_catalog(overlay, use_user_overlay=False)
+    app = SmollmApp(catalog, catalog_path=str(overlay) if overlay else None,
+                    telemetry=telemetry)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await steps(pilot)
@@ -95,10 +120,17 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     wanted = argv[1:] or list(SHOTS)
+    overlay = None
     if "compare" in wanted and FIXTURE_TASKS.is_dir():
-        measure_for_compare()
+        from engine.paths import data_dir
+
+        folder = data_dir()  # the screenshots' own app home (see the Makefile)
+        folder.mkdir(parents=True, exist_ok=True)
+        overlay = tiny_models_overlay(folder)
+        measure_for_compare(overlay)
     for name in wanted:
-        print(asyncio.run(take(name, SHOTS[name], out)))
+        # Only Compare lists the tiny models by name: the catalog shows the shipped models.
+        print(asyncio.run(take(name, SHOTS[name], out, overlay if name == "compare" else None)))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from rich.text import Text
@@ -12,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from engine import preferences
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, finish_peak
@@ -22,7 +24,7 @@ from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.prompt_input import PromptInput
-from tui.widgets.transcript import ReplyTurn, Transcript
+from tui.widgets.transcript import QueuedTurn, ReplyTurn, Transcript
 
 
 class ChatScreen(Screen):
@@ -52,6 +54,11 @@ class ChatScreen(Screen):
         # Base models continue text; chat needs an instruction-tuned model.
         self.raw = entry.is_base and entry.kind == "causal"
         self.generating = False
+        self.model_loading = False  # this screen's load is under way (until Loaded / Failed)
+        self._load_started = 0.0
+        self._load_stage = ""  # what the load is doing, as the worker last said
+        self._load_share: float | None = None  # and how much of it is done
+        self._queued: QueuedTurn | None = None  # a question sent before the model was ready
         self.dropped_turns = 0
         self._reply: ReplyTurn | None = None
         self._pending: Conversation | None = None
@@ -73,6 +80,8 @@ class ChatScreen(Screen):
         self.title = f"Chat · {self.entry.name}"
         self.sub_title = self.options.precision
         self.update_context(0)
+        # While a load runs, its line counts the seconds: a slow step still shows life.
+        self._load_ticker = self.set_interval(1, self.show_loading, pause=True)
         self.ensure_loaded()
         self.query_one(PromptInput).focus()
 
@@ -83,25 +92,54 @@ class ChatScreen(Screen):
         if session.is_loaded(self.options):
             self.set_status(f"ready · {self.describe_loaded()}")
         else:
-            self.set_status(f"loading {self.entry.name} ({self.options.precision}) · "
-                            f"{self.app.fit_text(self.entry)} …")
+            self.model_loading = True
+            self._load_started = time.monotonic()
+            self._load_stage = (f"{self.entry.name} ({self.options.precision}), "
+                                f"{self.app.fit_text(self.entry)}")
+            self._load_share = None
+            self.show_loading()
+            self._load_ticker.resume()
             self._load()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def _load(self) -> None:
-        self.app.session.load(self.options, self.post_message)
+        try:
+            self.app.session.load(self.options, self.post_message)
+        except Exception as exc:  # a waiting question must not wait for ever
+            self.post_message(m.LoadFailed(str(exc) or type(exc).__name__, "error"))
 
     def on_load_stage(self, message: m.LoadStage) -> None:
-        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+        self._load_stage, self._load_share = message.stage, message.fraction
+        self.show_loading()
 
-    def on_model_loaded(self, message: m.ModelLoaded) -> None:
+    def show_loading(self) -> None:
+        """'loading · 37% · 41 s · <stage>': the figures first, so that a narrow
+        terminal cuts the words, not them."""
+        if not self.model_loading:
+            return
+        parts = ["loading"]
+        if self._load_share is not None:
+            parts.append(f"{self._load_share:.0%}")
+        seconds = int(time.monotonic() - self._load_started)
+        if seconds:
+            parts.append(f"{seconds} s")
+        self.set_status(" · ".join([*parts, self._load_stage]))
+
+    def load_ended(self) -> None:
+        self.model_loading = False
+        self._load_ticker.pause()
+
+    async def on_model_loaded(self, message: m.ModelLoaded) -> None:
+        self.load_ended()
         self.set_status(f"ready · {self.describe_loaded()}")
         self.app.model_loaded(message.info)
         self.update_context(0)
+        await self.send_queued()
 
     async def on_load_failed(self, message: m.LoadFailed) -> None:
-        self.set_status(f"not loaded: {message.message}", error=True)
+        self.load_ended()
+        self.withdraw_queued()
+        self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
         await self.query_one(Transcript).add_notice(message.message, error=True)
         self.notify(message.message, title="Could not load the model", severity="error",
                     timeout=10)
@@ -119,7 +157,8 @@ class ChatScreen(Screen):
 
     def update_context(self, used: int) -> None:
         info = self.app.session.info
-        total = info.context_length if info else self.entry.context_length
+        total = info.context_length if info else min(self.entry.context_length,
+                                                     preferences.working_context_or_default())
         text = Text(f"context {used} / {total} tokens · {'raw completion' if self.raw else 'chat'}")
         if self.dropped_turns:
             text.append(f" · {self.dropped_turns} old turn(s) dropped to fit", style="yellow")
@@ -131,11 +170,43 @@ class ChatScreen(Screen):
         if self.generating:
             self.notify("A reply is still coming: press Esc to stop it first.")
             return
+        if self._queued is not None:
+            self.notify("A question is already waiting for the model: Esc withdraws it.")
+            return
+        if self.model_loading:  # keep it; it goes as soon as the model is ready
+            message.prompt_input.clear()
+            self._queued = await self.query_one(Transcript).add_queued(message.text)
+            return
         if self.app.session.state not in ("ready",):
-            self.notify("The model is not ready yet.", severity="warning")
+            self.notify("The model is not loaded: ctrl+r loads it again.", severity="warning")
             return
         message.prompt_input.clear()
-        text = message.text
+        await self.send(message.text)
+
+    async def send_queued(self) -> None:
+        """Send the question that waited for the model, in its place in the transcript."""
+        if self._queued is None:
+            return
+        if self.app.session.state != "ready" or self.generating:
+            self.withdraw_queued()
+            return
+        queued, self._queued = self._queued, None
+        await queued.remove()
+        await self.send(queued.content_text)
+
+    def withdraw_queued(self) -> None:
+        """Take the waiting question out of the transcript and back into the input."""
+        queued, self._queued = self._queued, None
+        if queued is None:
+            return
+        queued.remove()
+        prompt = self.query_one(PromptInput)
+        rest = prompt.text
+        prompt.text = queued.content_text + ("\n" + rest if rest.strip() else "")
+        prompt.move_cursor(prompt.document.end)
+        prompt.focus()
+
+    async def send(self, text: str) -> None:
         if self.raw:
             conversation = Conversation(turns=()).add("user", text)
         else:
@@ -197,13 +268,16 @@ class ChatScreen(Screen):
     def action_stop_or_back(self) -> None:
         if self.generating:
             self.app.session.cancel()
+        elif self._queued is not None:
+            self.withdraw_queued()
+            self.notify("Question withdrawn: it is back in the input.", timeout=3)
         else:
             self.app.pop_screen()
 
     async def action_regenerate(self) -> None:
-        if self.generating:
+        if self.generating or self.model_loading:
             return
-        if self.app.session.state == "died":
+        if self.app.session.state in ("died", "none"):  # died, or a load that failed
             self.ensure_loaded()
             return
         turns = self.conversation.turns
@@ -259,3 +333,4 @@ class ChatScreen(Screen):
                 self.notify("System prompt set." if text else "System prompt cleared.")
 
         self.app.push_screen(TextEditScreen("System prompt", self.conversation.system), keep)
+

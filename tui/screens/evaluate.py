@@ -33,7 +33,7 @@ from textual.widgets import (
     Static,
 )
 
-from engine import preferences
+from engine import memory, preferences
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
@@ -362,6 +362,10 @@ class EvaluateScreen(Screen):
         post = self.post_message
         session = self.app.session
         try:
+            if not rerun and not session.is_loaded(self.options) and self._all_measured(spec):
+                post(EvalSkipped(spec.tasks))
+                post(EvalFinished("done", _ALL_MEASURED + " (the model was not loaded)"))
+                return
             ensure_writable()  # before any model loads: results that cannot be kept are lost
             if not session.is_loaded(self.options):
                 failures: list[str] = []
@@ -377,10 +381,12 @@ class EvaluateScreen(Screen):
                     post(EvalFinished(outcome, failures[-1] if failures else None))
                     return
             if not rerun:
-                spec = self._skip_measured(spec, session.info)
+                info = session.info
+                spec = self._skip_measured(spec, info.model_id,
+                                           precision_label(info.dtype, info.quantization),
+                                           info.device)
                 if not spec.tasks:
-                    post(EvalFinished("done", "every ticked task is already measured with "
-                                      "these settings: tick re-run measured to run them again"))
+                    post(EvalFinished("done", _ALL_MEASURED))
                     return
             final = self._stream(spec, session)
         except Exception as exc:  # a broken store or worker must not leave the screen stuck
@@ -395,13 +401,21 @@ class EvaluateScreen(Screen):
         else:
             post(EvalFinished("done"))
 
-    def _skip_measured(self, spec: p.EvalSpec, info: p.LoadInfo) -> p.EvalSpec:
-        """``spec`` without the tasks already measured on this model as loaded (the same
-        rule as the `eval` command); the skipped ones are reported as EvalSkipped."""
+    def _all_measured(self, spec: p.EvalSpec) -> bool:
+        """Every task of ``spec`` is stored for this model at the precision and device it
+        would be loaded with ("auto" resolved as the worker resolves it), so no load is
+        needed to know that nothing is left to run."""
+        precision, device = memory.resolve(self.options.precision, self.options.device)
         with ResultsStore() as store:
-            todo = remaining_tasks(store, info.model_id,
-                                   precision_label(info.dtype, info.quantization),
-                                   info.device, spec)
+            return not remaining_tasks(store, self.options.model_id, precision, device, spec)
+
+    def _skip_measured(self, spec: p.EvalSpec, model_id: str, precision: str,
+                       device: str) -> p.EvalSpec:
+        """``spec`` without the tasks already measured on this model at ``precision`` on
+        ``device`` (the same rule as the `eval` command); the skipped ones are reported as
+        EvalSkipped."""
+        with ResultsStore() as store:
+            todo = remaining_tasks(store, model_id, precision, device, spec)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.post_message(EvalSkipped(skipped))
@@ -509,6 +523,8 @@ def _folders_problem(text: str) -> str | None:
     return None
 
 
+_ALL_MEASURED = ("every ticked task is already measured with these settings: tick re-run "
+                 "measured to run them again")
 _OUTCOME_STYLE = {"done": "bold green", "cancelled": "bold yellow", "failed": "bold red",
                   "died": "bold red"}
 

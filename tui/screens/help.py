@@ -71,9 +71,10 @@ HELP = """\
 ## System
 `b` or `esc` back. Charts of the last minutes; marks where a model was loaded.
 
-Sizes and fit verdicts are estimates (weights + KV cache at full context + runtime
-overhead) until the model has run here at that precision: then they come from the
-measured peak memory, marked ✓.
+Sizes and fit verdicts are estimates (weights + KV cache at the working context, 4,096
+tokens unless settings.json says otherwise, + runtime overhead; the details give the
+figure at the model's full context too) until the model has run here at that precision:
+then they come from the measured peak memory, marked ✓.
 """
 
 

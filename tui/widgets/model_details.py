@@ -23,7 +23,10 @@ def details_renderable(row: ModelOverview, full: bool = False):
     facts.add_row("params", f"{e.params_label} · {e.architecture} · {e.kind}")
     facts.add_row("from", plain(f"{e.affiliation}, {e.released}"))
     facts.add_row("licence", plain(e.license))
-    facts.add_row("context", f"{e.context_length} tokens")
+    facts.add_row("context", f"{e.context_length:,} tokens")
+    memory = memory_text(row)
+    if memory is not None:
+        facts.add_row("memory", memory)
     facts.add_row("tags", plain(", ".join(e.tags)))
     facts.add_row("source", plain(e.source))
     facts.add_row("prompt", plain(e.prompt_format))
@@ -45,6 +48,22 @@ def details_renderable(row: ModelOverview, full: bool = False):
     return Group(*parts)
 
 
+def memory_text(row: ModelOverview) -> Text | None:
+    """'about 3,853 MB at 4,096 tokens: fits' and, when the model's own context is longer,
+    the estimate at that full context on a second line."""
+    if row.size_mb is None:
+        return None
+    if row.fit_measured:
+        text = Text(f"{row.size_mb:,.0f} MB measured: {row.fit}")
+    else:
+        context = f" at {row.context_length:,} tokens" if row.context_length else ""
+        text = Text(f"about {row.size_mb:,.0f} MB{context}: {row.fit}")
+    if row.full_context_mb is not None:
+        text.append(f"\n{row.full_context_mb:,.0f} MB at the full "
+                    f"{row.entry.context_length:,}", style="dim")
+    return text
+
+
 def results_line(row: ModelOverview) -> Text:
     """Results so far, as the catalog knows them (the Compare screen has every run)."""
     text = Text("results ", style="dim")
@@ -56,9 +75,7 @@ def results_line(row: ModelOverview) -> Text:
     if row.best_avg_accuracy is not None:
         text.append(f"best average accuracy {row.best_avg_accuracy:.1f}%  ")
     if row.last_tokens_per_s is not None:
-        text.append(f"last speed {row.last_tokens_per_s:.1f} tok/s  ")
-    if row.fit_measured and row.size_mb is not None:
-        text.append(f"measured peak {row.size_mb:,.0f} MB")
+        text.append(f"last speed {row.last_tokens_per_s:.1f} tok/s")
     return text
 
 

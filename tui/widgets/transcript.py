@@ -20,6 +20,22 @@ class UserTurn(Static):
         self.content_text = content
 
 
+class QueuedTurn(Static):
+    """A question sent while the model was still loading: shown at once, sent when the
+    model is ready, withdrawn with Esc."""
+
+    DEFAULT_CSS = """
+    QueuedTurn { margin: 1 0 0 0; padding: 0 1; border-left: thick $warning; }
+    """
+    WAITING = "waiting for the model to load… (esc withdraws it)"
+
+    def __init__(self, content: str):
+        text = plain(content)
+        text.append("\n" + self.WAITING, style="dim italic")
+        super().__init__(text)
+        self.content_text = content
+
+
 class Notice(Static):
     DEFAULT_CSS = """
     Notice { color: $text-muted; padding: 0 1; }
@@ -91,6 +107,11 @@ class Transcript(VerticalScroll):
 
     async def add_user(self, content: str) -> UserTurn:
         turn = UserTurn(content)
+        await self.mount(turn)
+        return turn
+
+    async def add_queued(self, content: str) -> QueuedTurn:
+        turn = QueuedTurn(content)
         await self.mount(turn)
         return turn
 
