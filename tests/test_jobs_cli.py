@@ -186,7 +186,8 @@ def test_background_mistakes_are_one_line_before_anything_is_queued(env, tiny_ca
               "--background", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     inproc = cli(env, "--catalog", str(tiny_catalog), "eval", "tiny-llama", "--tasks",
-                 "fx_yesno", "--background", "--in-process", check=False)
+                 "fx_yesno", "--include-path", str(TASKS_DIR), "--background", "--in-process",
+                 check=False)
     assert inproc.returncode == 2
     assert inproc.stderr.strip() == ("smollm-tui: error: --background runs models in worker "
                                      "processes: drop --in-process")
