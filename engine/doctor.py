@@ -7,6 +7,7 @@ import platform
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine import bundled, machine, paths
 from engine.catalog import load_catalog
@@ -95,7 +96,11 @@ def _jtop() -> Check:
                      "sudo pip3 install -U jetson-stats")
     version = reader.version
     reader.close()
-    return Check("jtop", OK, f"jetson-stats {version}, service answering")
+    spec = importlib.util.find_spec("jtop")
+    where = f" ({Path(spec.origin).parent.parent})" if spec and spec.origin else ""
+    # The client refuses a service of another version, so answering means both are this one.
+    return Check("jtop", OK, f"jetson-stats client {version}{where} and service {version}, "
+                 "answering")
 
 
 def _nvml() -> Check:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 FIX = (
     "install a bitsandbytes that matches this machine: `pip install bitsandbytes` on "
-    "x86-64; on a Jetson build it on the device or take the wheel from the Jetson AI Lab "
-    "index (see README, 'Jetson')"
+    "x86-64; on a Jetson with JetPack 6 take NVIDIA's build, `pip install bitsandbytes "
+    "--index-url https://pypi.jetson-ai-lab.io/jp6/cu126`, or build it on the device "
+    "(README, 'On a Jetson')"
 )
 
 _PROBE = r"""

@@ -31,7 +31,7 @@ def test_jtop_service_answering(monkeypatch, on_a_jetson):
     install_jtop(monkeypatch, fake_jtop.make_module("up", version="4.3.2"))
     check = doctor._jtop()
     assert check.status == doctor.OK
-    assert check.detail == "jetson-stats 4.3.2, service answering"
+    assert check.detail == "jetson-stats client 4.3.2 and service 4.3.2, answering"
 
 
 def test_jtop_service_down(monkeypatch, on_a_jetson):
