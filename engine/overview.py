@@ -24,6 +24,9 @@ class ModelOverview:
     fit_measured: bool
     best_avg_accuracy: float | None  # percent
     last_tokens_per_s: float | None
+    # The fastest measured decode on this device, any precision, and its runtime.
+    best_tokens_per_s: float | None = None
+    best_speed_runtime: str | None = None
 
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
@@ -65,10 +68,14 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
     if budget.available_mb is not None:
         fit = memory.verdict(size, budget.available_mb)
     speed = [s.tokens_per_s for s in speeds if (s.precision, s.device) == same]
+    here = [s for s in speeds if s.device == estimate.device]
+    best = max(here, key=lambda s: s.tokens_per_s) if here else None
     return ModelOverview(
         entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(peaks),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
+        best_tokens_per_s=best.tokens_per_s if best else None,
+        best_speed_runtime=best.runtime if best else None,
     )
 
 

@@ -117,7 +117,7 @@ class WorkerClient:
         WorkerDied."""
         return self._run("generating", lambda rid: GenerateRequest(rid, conversation,
                                                                   settings, raw),
-                         precheck=lambda: (settings.validate(), self._need_model()))
+                         precheck=lambda: self._check_generate(settings))
 
     def evaluate(self, spec: EvalSpec) -> Iterator:
         """Run an evaluation: EvalProgress/TaskDone..., then EvalDone, Cancelled, Failed
@@ -175,6 +175,13 @@ class WorkerClient:
     def _need_model(self) -> None:
         if self._proc is None or self._info is None:
             raise UsageError("no model is loaded: load one first")
+
+    def _check_generate(self, settings: GenerationSettings) -> None:
+        from engine.runtime_choice import check_settings
+
+        settings.validate()
+        self._need_model()
+        check_settings(self._info.runtime, settings)
 
     def _set_state(self, state: str) -> None:
         if state == self._state:

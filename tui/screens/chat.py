@@ -41,6 +41,7 @@ class ChatScreen(Screen):
         Binding("ctrl+t", "toggle_raw", "Chat/raw"),
         Binding("ctrl+o", "system_prompt", "System prompt"),
         Binding("ctrl+g", "toggle_controls", "Settings"),
+        Binding("ctrl+n", "cycle_runtime", "Runtime"),
     ]
 
     def __init__(self, entry: ModelEntry, options: LoadOptions):
@@ -71,7 +72,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Chat · {self.entry.name}"
-        self.sub_title = self.options.precision
+        self.sub_title = f"{self.options.precision} · {self.options.runtime}"
         self.update_context(0)
         self.ensure_loaded()
         self.query_one(PromptInput).focus()
@@ -82,9 +83,10 @@ class ChatScreen(Screen):
         session = self.app.session
         if session.is_loaded(self.options):
             self.set_status(f"ready · {self.describe_loaded()}")
+            self.query_one(GenerationControls).set_runtime(session.info.runtime)
         else:
-            self.set_status(f"loading {self.entry.name} ({self.options.precision}) · "
-                            f"{self.app.fit_text(self.entry)} …")
+            self.set_status(f"loading {self.entry.name} ({self.options.precision}, "
+                            f"{self._runtime_label()}) · {self.app.fit_text(self.entry)} …")
             self._load()
 
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
@@ -97,6 +99,7 @@ class ChatScreen(Screen):
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
         self.set_status(f"ready · {self.describe_loaded()}")
+        self.query_one(GenerationControls).set_runtime(message.info.runtime)
         self.app.model_loaded(message.info)
         self.update_context(0)
 
@@ -110,9 +113,18 @@ class ChatScreen(Screen):
         info = self.app.session.info
         if info is None:
             return self.entry.name
-        precision = info.quantization or info.dtype.replace("torch.", "")
-        return (f"{info.model_id} · {precision} on {info.device_name or info.device} · "
-                f"{info.size_mb:.0f} MB · loaded in {info.load_seconds:.1f} s")
+        return (f"{info.model_id} · {info.precision} on {info.device_name or info.device} · "
+                f"{info.runtime} · {info.size_mb:.0f} MB · loaded in {info.load_seconds:.1f} s")
+
+    def _runtime_label(self) -> str:
+        from engine.runtime_choice import resolve_runtime
+
+        asked = self.options.runtime
+        try:
+            chosen = resolve_runtime(self.entry, asked)
+        except Exception:  # the load says what is wrong, in full
+            return asked
+        return chosen if asked == chosen else f"{asked}: {chosen}"
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
@@ -251,6 +263,31 @@ class ChatScreen(Screen):
             controls.query_one(Input).focus()
         else:
             self.query_one(PromptInput).focus()
+
+    def action_cycle_runtime(self) -> None:
+        """Reload this model on its other runtime; the conversation stays."""
+        from engine.runtime_choice import available_runtimes, check_runtime
+
+        if self.generating:
+            self.notify("A reply is still coming: press Esc to stop it first.")
+            return
+        runtimes = available_runtimes(self.entry)
+        info = self.app.session.info
+        current = info.runtime if info is not None and self.app.session.is_loaded(
+            self.options) else self._runtime_label().rsplit(": ", 1)[-1]
+        if len(runtimes) < 2:
+            try:
+                check_runtime(self.entry, "llama.cpp")
+            except Exception as exc:
+                self.notify(f"Only transformers here: {exc}", severity="warning",
+                            timeout=8, markup=False)
+            return
+        following = runtimes[(runtimes.index(current) + 1) % len(runtimes)] \
+            if current in runtimes else runtimes[0]
+        self.options = replace(self.options, runtime=following)
+        self.sub_title = f"{self.options.precision} · {following}"
+        self.notify(f"Runtime: {following}", timeout=2)
+        self.ensure_loaded()
 
     def action_system_prompt(self) -> None:
         def keep(text: str | None) -> None:

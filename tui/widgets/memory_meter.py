@@ -51,6 +51,6 @@ def meter_text(app) -> Text:
     text.append(state, style=_STATE_STYLE.get(state, ""))
     info = session.info
     if info is not None and state != "died":
-        precision = info.quantization or info.dtype.replace("torch.", "")
-        text.append(f"  {visible(info.model_id)} {precision} on {info.device}")
+        text.append(f"  {visible(info.model_id)} {info.precision} on {info.device}")
+        text.append(f" · {info.runtime}", style="dim")
     return text
