@@ -12,13 +12,21 @@ TORCH_SPEC ?= torch==2.13.0
 # the flags chosen below; an llama_cpp that already imports (a Jetson AI Lab wheel) is kept.
 LLAMA_SPEC ?= llama-cpp-python==0.3.36
 LLAMA_CMAKE_ARGS ?=
-# CUDA only when nvcc is there AND a GPU is (nvcc alone is a dev machine without a GPU);
-# AMX off on x86-64: a build for a CPU that advertises AMX crashed at load (SIGSEGV).
+# `make llama-cpp LLAMA_REBUILD=1` builds again even when one imports (pip otherwise
+# reuses the wheel it built before, whatever the flags).
+LLAMA_REBUILD ?=
+# CUDA only when nvcc is there AND a GPU is (nvcc alone is a dev machine without a GPU).
+# AMX off on x86-64: a build for a CPU that advertises AMX crashed at the first decode
+# (SIGSEGV). llama.cpp builds with -march=native, which ignores its GGML_AMX_* options,
+# so the compiler is told instead (-mno-amx-*: explicit ISA flags beat -march).
 define LLAMA_FLAGS
 nvcc=$$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; }); \
 gpu=; { nvidia-smi -L >/dev/null 2>&1 || [ -e /dev/nvidia0 ] || [ -e /etc/nv_tegra_release ]; } && gpu=1; \
 flags=; [ -n "$$nvcc" ] && [ -n "$$gpu" ] && flags="-DGGML_CUDA=on" && export CUDACXX="$$nvcc"; \
-[ "$$(uname -m)" = x86_64 ] && flags="$$flags -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"; \
+if [ "$$(uname -m)" = x86_64 ]; then \
+  flags="$$flags -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"; \
+  export CFLAGS="$$CFLAGS -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; \
+  export CXXFLAGS="$$CXXFLAGS -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; fi; \
 [ -n "$(LLAMA_CMAKE_ARGS)" ] && flags="$(LLAMA_CMAKE_ARGS)"
 endef
 
@@ -45,11 +53,11 @@ $(STAMP): pyproject.toml
 # A failed build leaves the app on transformers with a one-line warning (doctor says how
 # to fix it); in CI (CI=true) llama.cpp is required, so a failure fails the set-up.
 llama-cpp:
-	@if $(PY) -c "import llama_cpp" 2>/dev/null; then \
+	@if [ -z "$(LLAMA_REBUILD)" ] && $(PY) -c "import llama_cpp" 2>/dev/null; then \
 	  echo "llama-cpp-python already importable: keeping it"; exit 0; fi; \
 	$(LLAMA_FLAGS); \
 	echo "building $(LLAMA_SPEC) with CMAKE_ARGS=\"$$flags\" (minutes, once; pip keeps the wheel)"; \
-	if CMAKE_ARGS="$$flags" $(PIP) install -q "$(LLAMA_SPEC)"; then :; \
+	if CMAKE_ARGS="$$flags" $(PIP) install -q $(if $(LLAMA_REBUILD),--no-cache-dir --force-reinstall --no-deps) "$(LLAMA_SPEC)"; then :; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "error: llama-cpp-python did not build, and CI needs the llama.cpp runtime"; exit 1; \
 	else echo "warning: llama-cpp-python did not build: the app runs on transformers only; \

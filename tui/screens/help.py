@@ -21,6 +21,7 @@ HELP = """\
 | `/` | filter by name, family, architecture, tags (`esc` clears) |
 | `o` | sort by the next column (again: reverse); click a header to sort by it |
 | `p` | cycle precision: auto, fp32, fp16, bf16, int8, int4 (sizes and fit follow) |
+| `r` | cycle runtime: auto (llama.cpp for GGUF files), transformers, llama.cpp |
 | `c` | chat with the model · `e` evaluate it |
 | `d` | download it · `x` delete it from disk |
 | `m` | compare results · `s` system (board memory, GPU, power) |
@@ -34,6 +35,7 @@ HELP = """\
 | `ctrl+l` | clear · `ctrl+s` save transcript (Markdown and JSON) |
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
 | `ctrl+g` | show/hide the generation controls (temperature, top-p, top-k, …) |
+| `ctrl+n` | reload on the other runtime (transformers ↔ llama.cpp); the chat stays |
 | `tab` | move between the prompt and the controls |
 
 ## Evaluate
