@@ -10,8 +10,8 @@ from engine.gguf_files import NoGGUFFile, has_gguf_weights
 from engine.settings import GenerationSettings
 
 TRANSFORMERS, LLAMA_CPP = "transformers", "llama.cpp"
-# A short tag for narrow columns (the catalog's tok/s).
-SHORT = {TRANSFORMERS: "hf", LLAMA_CPP: "cpp"}
+# One-letter tags for narrow columns (the catalog's tok/s: "117 L", "35.2 T").
+SHORT = {TRANSFORMERS: "T", LLAMA_CPP: "L"}
 
 # Controls a runtime lacks, and why: shown disabled in the app, refused by the CLI.
 UNSUPPORTED: dict[str, dict[str, str]] = {

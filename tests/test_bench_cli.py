@@ -106,5 +106,5 @@ def test_catalog_speed_is_the_best_figure_with_its_runtime(tiny_catalog):
     row = rows[BUNDLED]
     assert (row.best_tokens_per_s, row.best_speed_runtime) == (117.4, "llama.cpp")
     assert row.last_tokens_per_s == 15.2  # the fp32 row: the precision on show
-    assert str(row_cells(row)[-1]) == "117 cpp"
+    assert str(row_cells(row)[-1]) == "117 L"
     assert str(row_cells(rows["tiny-llama"])[-1]) == "—"

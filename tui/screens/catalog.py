@@ -49,7 +49,7 @@ def row_cells(row: ModelOverview) -> list[Text]:
 
 
 def speed_cell(tokens_per_s: float | None, runtime: str | None) -> Text:
-    """The best measured tok/s and a short tag of its runtime: '117 cpp', '35.2 hf'."""
+    """The best measured tok/s and its runtime's tag: '117 L' (llama.cpp), '35.2 T'."""
     if tokens_per_s is None:
         return Text("—", justify="right")
     figure = f"{tokens_per_s:.0f}" if tokens_per_s >= 100 else f"{tokens_per_s:.1f}"

@@ -72,7 +72,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Chat · {self.entry.name}"
-        self.sub_title = f"{self.options.precision} · {self.options.runtime}"
+        self.sub_title = f"{self.options.precision} · runtime {self.options.runtime}"
         self.update_context(0)
         self.ensure_loaded()
         self.query_one(PromptInput).focus()
@@ -113,8 +113,9 @@ class ChatScreen(Screen):
         info = self.app.session.info
         if info is None:
             return self.entry.name
-        return (f"{info.model_id} · {info.precision} on {info.device_name or info.device} · "
-                f"{info.runtime} · {info.size_mb:.0f} MB · loaded in {info.load_seconds:.1f} s")
+        return (f"{info.runtime} · {info.model_id} · {info.precision} on "
+                f"{info.device_name or info.device} · {info.size_mb:.0f} MB · "
+                f"loaded in {info.load_seconds:.1f} s")
 
     def _runtime_label(self) -> str:
         from engine.runtime_choice import resolve_runtime
@@ -285,7 +286,7 @@ class ChatScreen(Screen):
         following = runtimes[(runtimes.index(current) + 1) % len(runtimes)] \
             if current in runtimes else runtimes[0]
         self.options = replace(self.options, runtime=following)
-        self.sub_title = f"{self.options.precision} · {following}"
+        self.sub_title = f"{self.options.precision} · runtime {following}"
         self.notify(f"Runtime: {following}", timeout=2)
         self.ensure_loaded()
 

@@ -58,6 +58,9 @@ HELP = """\
 ## System
 `b` or `esc` back. Charts of the last minutes; marks where a model was loaded.
 
+tok/s is the fastest measured decode on this device, tagged with its runtime: `L`
+llama.cpp, `T` transformers (`smollm-tui bench` measures each side by side).
+
 Sizes and fit verdicts are estimates (weights + KV cache at full context + runtime
 overhead) until the model has run here at that precision: then they come from the
 measured peak memory, marked ✓.

@@ -103,7 +103,7 @@ class GenerationControls(VerticalScroll):
             box.disabled = why is not None
             box.tooltip = why
             if why is not None:
-                notes.append(f"{label}: off on {runtime} ({why})")
+                notes.append(f"{label}: off ({why})")
                 if getattr(self.settings, name) != getattr(defaults, name):
                     reset[name] = getattr(defaults, name)
         self.query_one("#runtime-note", Static).update(plain("\n".join(notes)))

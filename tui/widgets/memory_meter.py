@@ -51,6 +51,7 @@ def meter_text(app) -> Text:
     text.append(state, style=_STATE_STYLE.get(state, ""))
     info = session.info
     if info is not None and state != "died":
+        # The runtime first: on an 80-column terminal the model's name may be cut.
+        text.append(f" · {info.runtime}")
         text.append(f"  {visible(info.model_id)} {info.precision} on {info.device}")
-        text.append(f" · {info.runtime}", style="dim")
     return text
