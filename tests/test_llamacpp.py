@@ -238,3 +238,28 @@ def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
     expected = "cannot run GPT-J models" if what == "gptj" else "could not load"
     with pytest.raises(UsageError, match=expected):
         load_llamacpp(entry, LoadOptions(BUNDLED, runtime="llama.cpp"), lambda *a: None)
+
+
+@pytest.mark.gpu
+def test_every_layer_on_the_gpu():
+    from engine.machine import cuda_gpu_visible
+
+    if not cuda_gpu_visible():
+        pytest.skip("needs a CUDA GPU")
+    loaded = load_model(LoadOptions(BUNDLED, device="cuda", runtime="llama.cpp"))
+    assert loaded.info.device == "cuda" and loaded.info.runtime == "llama.cpp"
+    text, events = reply(loaded, GREEDY.with_values(max_new_tokens=40), ask(FRANCE))
+    assert text == "The capital of France is Paris."
+    assert events[-1].stats.peak_memory_mb > 0
+
+
+def test_cuda_asked_of_a_cpu_build_or_without_a_gpu_is_refused():
+    import llama_cpp
+
+    from engine.machine import cuda_gpu_visible
+    from engine.runtime import DeviceUnavailable
+
+    if llama_cpp.llama_supports_gpu_offload() and cuda_gpu_visible():
+        pytest.skip("this machine runs llama.cpp on its GPU")
+    with pytest.raises(DeviceUnavailable, match="--device cpu"):
+        load_model(LoadOptions(BUNDLED, device="cuda", runtime="llama.cpp"))

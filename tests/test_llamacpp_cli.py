@@ -78,3 +78,21 @@ def test_llamacpp_not_installed_is_one_line(tiny_catalog, capsys, monkeypatch):
     from engine.runtime_choice import resolve_runtime
 
     assert resolve_runtime(load_catalog().default(), "auto") == "transformers"
+
+
+def test_doctor_checks_llamacpp_with_a_real_decode(monkeypatch):
+    from engine import doctor, llamacpp
+    from engine.llamacpp import probe
+
+    check = doctor._llama_cpp()
+    assert check.status == "ok" and check.detail.startswith("0.3.36, ")
+    # A build that crashes at the first decode (as an AMX build did) is told apart.
+    monkeypatch.setattr(probe, "_PROBE", "import os, signal; os.kill(os.getpid(), 11)")
+    broken = doctor._llama_cpp()
+    assert broken.status == "warning" and "crashed with signal 11" in broken.detail
+    assert "make llama-cpp LLAMA_REBUILD=1" in broken.fix
+    monkeypatch.setattr(llamacpp, "installed", lambda: False)
+    monkeypatch.setattr(llamacpp, "version", lambda: None)
+    missing = doctor._llama_cpp()
+    assert missing.status == "warning" and "not installed" in missing.detail
+    assert "make llama-cpp" in missing.fix and "pypi.jetson-ai-lab.io" in missing.fix
