@@ -19,10 +19,13 @@ LLAMA_REBUILD ?=
 # AMX off on x86-64: a build for a CPU that advertises AMX crashed at the first decode
 # (SIGSEGV). llama.cpp builds with -march=native, which ignores its GGML_AMX_* options,
 # so the compiler is told instead (-mno-amx-*: explicit ISA flags beat -march).
+# LLAVA_BUILD=OFF: the multimodal library is not used here (imported only for images) and
+# is a good part of the build time.
 define LLAMA_FLAGS
 nvcc=$$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; }); \
 gpu=; { nvidia-smi -L >/dev/null 2>&1 || [ -e /dev/nvidia0 ] || [ -e /etc/nv_tegra_release ]; } && gpu=1; \
-flags=; [ -n "$$nvcc" ] && [ -n "$$gpu" ] && flags="-DGGML_CUDA=on" && export CUDACXX="$$nvcc"; \
+flags="-DLLAVA_BUILD=OFF"; \
+[ -n "$$nvcc" ] && [ -n "$$gpu" ] && flags="$$flags -DGGML_CUDA=on" && export CUDACXX="$$nvcc"; \
 if [ "$$(uname -m)" = x86_64 ]; then \
   flags="$$flags -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"; \
   export CFLAGS="$$CFLAGS -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"; \
