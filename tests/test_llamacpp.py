@@ -87,6 +87,7 @@ def test_greedy_answer_streams_then_one_final_event(model):
 
 def test_a_reply_sharing_the_cached_prefix_is_the_same_as_a_fresh_one(model):
     first = reply(model)[0]
+    assert reply(model)[0] == first  # regenerate: the whole prompt is in the cache
     other = reply(model, conversation=ask("Name three colours."))[0]
     assert other != first
     assert reply(model)[0] == first  # after the KV cache held another conversation
@@ -115,6 +116,15 @@ def test_repetition_penalty_and_top_p_change_the_output(model):
     warm = GenerationSettings(temperature=1.0, top_k=0, repetition_penalty=1.0,
                               max_new_tokens=30, seed=5)
     assert reply(model, warm.with_values(top_p=0.05))[0] != reply(model, warm)[0]
+
+
+def test_repetition_penalty_covers_the_prompt_as_in_transformers(model):
+    echo = ask("Paris, Paris, Paris, Paris, Paris,")
+    short = GREEDY.with_values(max_new_tokens=4)
+    assert reply(model, short, echo, raw=True)[0].startswith(" Paris")
+    # The very first token is already penalised: the prompt's tokens count.
+    assert not reply(model, short.with_values(repetition_penalty=1.5), echo,
+                     raw=True)[0].startswith(" Paris")
 
 
 def test_no_repeat_ngram_is_refused_not_ignored(model):
