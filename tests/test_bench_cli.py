@@ -108,3 +108,32 @@ def test_catalog_speed_is_the_best_figure_with_its_runtime(tiny_catalog):
     assert row.last_tokens_per_s == 15.2  # the fp32 row: the precision on show
     assert str(row_cells(row)[-1]) == "117 L"
     assert str(row_cells(rows["tiny-llama"])[-1]) == "—"
+
+
+def test_report_speed_sets_runtimes_side_by_side(capsys):
+    def speed(model, runtime, precision, rate, bench=True, **more):
+        return SpeedRun(model_id=model, precision=precision, device="cpu", prompt_tokens=40,
+                        new_tokens=128, tokens_per_s=rate, runtime=runtime,
+                        settings={"bench": "decode"} if bench else {}, **more)
+
+    assert main(["report", "--metric", "speed"]) == 2
+    assert "run `smollm-tui bench MODEL`" in capsys.readouterr().err
+    with ResultsStore() as store:
+        for run in (speed(BUNDLED, "transformers", "fp32", 15.1, time_to_first_token_s=0.134,
+                          load_seconds=0.9, peak_memory_mb=610.0),
+                    speed(BUNDLED, "transformers", "fp32", 19.0, bench=False),  # a chat reply
+                    speed(BUNDLED, "llama.cpp", "Q4_1", 117.4, time_to_first_token_s=0.01,
+                          load_seconds=0.21, peak_memory_mb=344.0),
+                    speed("tiny-llama", "transformers", "bf16", 300.0, bench=False),
+                    speed("tiny-llama", "transformers", "bf16", 250.0, bench=False)):
+            store.add_speed(run)
+    assert main(["report", "--metric", "speed"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert lines[1:] == [
+        f"| {BUNDLED} | llama.cpp | Q4_1 | cpu | 117.4 | 10 | 0.21 | 344 | bench |",
+        f"| {BUNDLED} | transformers | fp32 | cpu | 15.1 | 134 | 0.90 | 610 | bench |",
+        "| tiny-llama | transformers | bf16 | cpu | 300.0 | — | — | — | chat |"]
+    assert main(["report", "--metric", "speed", "--format", "json", "--models",
+                 "tiny-llama,smollm2-135m-instruct", "--precision", "Q4_1"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["runtime"], row["tokens_per_s"], row["source"]) == ("llama.cpp", 117.4, "bench")

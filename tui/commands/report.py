@@ -21,9 +21,10 @@ HELP = "print or save the comparison tables of stored results"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=(*MATRIX_METRICS, "all"), default="all",
+    parser.add_argument("--metric", choices=(*MATRIX_METRICS, "speed", "all"), default="all",
                         help="which table: accuracy, time, memory, size, or all four "
-                             "(the seed report's order: size, accuracy, time, memory)")
+                             "(the seed report's order: size, accuracy, time, memory); "
+                             "speed: decode speed per model, runtime and precision")
     parser.add_argument("--accuracy", choices=ACCURACY_CHOICES, default="primary",
                         help="accuracy metric: each task's primary one, acc or acc_norm")
     parser.add_argument("--format", choices=FORMATS, default="md")
@@ -53,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             labels[entry.id] = (entry.repo or entry.name).split("/")[-1]
     except UsageError:  # a broken overlay should not stop a report: ids are enough
         pass
+    if args.metric == "speed":
+        return _speed(args, models)
     with ResultsStore() as store:
         runs = store.eval_runs()
         db_path = store.path
@@ -73,3 +76,27 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.out(text, end="", highlight=False)
     return 0
+
+
+def _speed(args: argparse.Namespace, models: tuple[str, ...] | None) -> int:
+    from engine.results.speed import render_speed, speed_rows
+
+    with ResultsStore() as store:
+        rows = speed_rows(store.speed_runs(), models=models, device=args.device,
+                          precision=args.precision)
+        db_path = store.path
+    if not rows:
+        raise UsageError(f"no speed measured yet in {db_path}: run `smollm-tui bench MODEL` "
+                         "(or chat with a model in the app) first")
+    _emit(args, render_speed(rows, args.format))
+    return 0
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    console = stdout_console()
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        console.print(Text(f"wrote {args.output.resolve()}"))
+    else:
+        console.out(text, end="", highlight=False)
