@@ -166,11 +166,13 @@ def main() -> int:
     try:
         for path in paths:
             path.run()  # warm-up
-        for _ in range(args.runs):
+        for index in range(args.runs):
             for path in paths:
                 rate, first = path.run()
                 rates[path.name].append(rate)
                 firsts[path.name].append(first)
+                print(f"run {index + 1}: {path.name:24s} {rate:7.1f} tok/s, first token "
+                      f"{first * 1000:5.0f} ms", file=sys.stderr, flush=True)
     finally:
         for path in paths:
             if isinstance(path, ThroughWorker):
