@@ -159,16 +159,46 @@ def gguf_paths(entry: ModelEntry) -> list[Path]:
     if entry.source == "local":
         path = Path(entry.path or "").expanduser()
         return [path] if path.suffix == ".gguf" and path.is_file() else []
+    if entry.source == "hub" and entry.gguf_repo:
+        return [p for _, p in downloaded_gguf(entry)]
     return []
 
 
+def downloaded_gguf(entry: ModelEntry) -> list[tuple[str, Path]]:
+    """(quant, path) of the catalog's GGUF files of ``entry`` that are in the Hugging Face
+    cache (any snapshot of its GGUF repo; the newest copy of each), in catalog order."""
+    if not entry.gguf_repo:
+        return []
+    from engine.hub import repo_folder
+
+    snapshots = repo_folder(entry.gguf_repo) / "snapshots"
+    found = []
+    for quant, name in entry.gguf_files:
+        copies = [p for p in snapshots.glob(f"*/{name}") if p.is_file()]
+        if copies:
+            found.append((quant, max(copies, key=lambda p: p.stat().st_mtime)))
+    return found
+
+
 def has_gguf_weights(entry: ModelEntry) -> bool:
-    """Whether ``entry``'s weights are GGUF (the bundled model, a local .gguf entry)."""
+    """Whether ``entry`` has GGUF weights here: the bundled model, a local .gguf entry, or a
+    published GGUF build whose file is downloaded."""
     if entry.source == "bundled":
         return True
     if entry.source == "local":
         return (entry.path or "").endswith(".gguf")
-    return False
+    return bool(entry.gguf_repo and downloaded_gguf(entry))
+
+
+def missing_gguf_message(entry: ModelEntry) -> str:
+    """Why ``entry`` cannot run on llama.cpp for want of a file, and what to do."""
+    if entry.gguf_repo:
+        quants = ", ".join(q for q, _ in entry.gguf_files)
+        first = entry.gguf_files[0][0]
+        return (f"{entry.id}'s GGUF build ({entry.gguf_repo}: {quants}) is not downloaded; "
+                f"fetch one with: smollm-tui download {entry.id} --gguf {first}")
+    return (f"{entry.id} has no GGUF file for llama.cpp: use --runtime transformers (or the "
+            "runtime key in the app)")
 
 
 def choose_file(entry: ModelEntry, precision: str) -> GGUFFile:
@@ -176,8 +206,7 @@ def choose_file(entry: ModelEntry, precision: str) -> GGUFFile:
     quant type). Raises NoGGUFFile, naming what there is, when none fits."""
     paths = gguf_paths(entry)
     if not paths:
-        raise NoGGUFFile(f"{entry.id} has no GGUF file for llama.cpp: use --runtime "
-                         "transformers (or the runtime key in the app)")
+        raise NoGGUFFile(missing_gguf_message(entry))
     files = [GGUFFile(p, quant_type(p)) for p in paths]
     by_quant = {f.quant: f for f in files}
     if precision == "auto":
@@ -189,6 +218,11 @@ def choose_file(entry: ModelEntry, precision: str) -> GGUFFile:
         if quant in by_quant:
             return by_quant[quant]
     have = ", ".join(sorted(by_quant))
+    published = [q for q, _ in entry.gguf_files if q in PRECISION_QUANTS.get(precision, ())]
+    if published:
+        raise NoGGUFFile(f"{entry.id}'s {precision} GGUF file ({published[0]}) is not "
+                         f"downloaded (on disk: {have}); fetch it with: smollm-tui download "
+                         f"{entry.id} --gguf {published[0]}")
     raise NoGGUFFile(f"{entry.id} has no {precision} GGUF file for llama.cpp (on disk: "
                      f"{have}); choose precision auto, or the transformers runtime for "
                      f"{precision}")

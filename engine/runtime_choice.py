@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine import llamacpp
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
-from engine.gguf_files import NoGGUFFile, has_gguf_weights
+from engine.gguf_files import NoGGUFFile, has_gguf_weights, missing_gguf_message
 from engine.settings import GenerationSettings
 
 TRANSFORMERS, LLAMA_CPP = "transformers", "llama.cpp"
@@ -28,8 +28,7 @@ def check_runtime(entry: ModelEntry, runtime: str) -> None:
         raise UsageError(f"{entry.id} is an encoder-decoder model: llama.cpp runs causal "
                          "models here; use --runtime transformers")
     if not has_gguf_weights(entry):
-        raise NoGGUFFile(f"{entry.id} has no GGUF file for llama.cpp: use --runtime "
-                         "transformers")
+        raise NoGGUFFile(missing_gguf_message(entry))
 
 
 def resolve_runtime(entry: ModelEntry, runtime: str) -> str:

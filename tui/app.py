@@ -154,7 +154,7 @@ class SmollmApp(App):
                         severity="warning", markup=False)
             return
         row = next(r for r in self.model_overview() if r.entry.id == entry.id)
-        if entry.source == "hub" and row.on_disk != "yes":
+        if entry.source == "hub" and row.on_disk != "yes" and not self._gguf_ready(entry):
             what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
             self.notify(f"{entry.name} {what}: press d to download it.", severity="warning",
                         markup=False)
@@ -179,6 +179,15 @@ class SmollmApp(App):
         self.push_screen(ChoiceScreen(
             f"{entry.name} runs its own code", consent.consent_question(entry),
             [("allow", "Allow and load"), ("no", "Do not load")]), answer)
+
+    def _gguf_ready(self, entry: ModelEntry) -> bool:
+        """Whether the runtime chosen runs this model from a downloaded GGUF file."""
+        from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+
+        try:
+            return resolve_runtime(entry, self.runtime) == LLAMA_CPP
+        except Exception:  # the load says why, in full
+            return False
 
     def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:
         entry = row.entry

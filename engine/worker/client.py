@@ -366,12 +366,17 @@ def _precheck_load(options: LoadOptions) -> None:
     not downloaded."""
     from engine.catalog import load_catalog
     from engine.runtime import check_loadable, resolve_source
+    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
-    if entry.source == "hub":
+    if resolve_runtime(entry, options.runtime) == LLAMA_CPP:
+        from engine.gguf_files import choose_file
+
+        choose_file(entry, options.precision)  # the file for this precision is there
+    elif entry.source == "hub":
         resolve_source(entry)
 
 

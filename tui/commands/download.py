@@ -20,6 +20,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="catalog id or Hub repo id (see `smollm-tui list`)")
     parser.add_argument("--revision", metavar="R",
                         help="branch, tag or commit (default: the catalog's pin, else main)")
+    parser.add_argument("--gguf", metavar="QUANT",
+                        help="fetch only the model's published GGUF file of this quant type "
+                        "(Q8_0, Q4_K_M, F16, ...; `list --json` shows them), for llama.cpp")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,9 +50,13 @@ def run(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            outcome["result"] = hub.download(
-                entry, args.revision, on_progress, cancel,
-                on_notice=lambda text: err.print(Text(f"note: {text}")))
+            if args.gguf:
+                outcome["result"] = hub.download_gguf(entry, args.gguf, args.revision,
+                                                      on_progress, cancel)
+            else:
+                outcome["result"] = hub.download(
+                    entry, args.revision, on_progress, cancel,
+                    on_notice=lambda text: err.print(Text(f"note: {text}")))
         except BaseException as exc:  # re-raised in the main thread
             outcome["error"] = exc
 
