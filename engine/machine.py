@@ -72,3 +72,29 @@ def _nvidia_smi(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 and done.stdout.strip() else None
+
+
+def gpu_process_mb(pid: int) -> float | None:
+    """GPU memory NVML counts for process ``pid`` (discrete GPUs), else None: on a Jetson
+    NVML has no memory figures and that memory is in the board's (see telemetry)."""
+    try:
+        import pynvml as nv
+
+        nv.nvmlInit()
+    except Exception:  # not installed, no driver: nothing to say
+        return None
+    try:
+        total = 0
+        for index in range(nv.nvmlDeviceGetCount()):
+            handle = nv.nvmlDeviceGetHandleByIndex(index)
+            for proc in nv.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid == pid and proc.usedGpuMemory:
+                    total += proc.usedGpuMemory
+        return total / 2**20 if total else None
+    except Exception:
+        return None
+    finally:
+        try:
+            nv.nvmlShutdown()
+        except Exception:
+            pass

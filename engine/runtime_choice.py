@@ -51,6 +51,17 @@ def available_runtimes(entry: ModelEntry) -> list[str]:
     return [*out, LLAMA_CPP]
 
 
+def next_runtime(entry: ModelEntry, current: str) -> str:
+    """The runtime after ``current`` among those ``entry`` can use here. Raises the
+    UsageError that says why llama.cpp cannot run it when transformers is all there is."""
+    runtimes = available_runtimes(entry)
+    if len(runtimes) < 2:
+        check_runtime(entry, LLAMA_CPP)  # raises: that is why there is no other
+    if current not in runtimes:
+        return runtimes[0]
+    return runtimes[(runtimes.index(current) + 1) % len(runtimes)]
+
+
 def unsupported_settings(runtime: str, settings: GenerationSettings) -> list[str]:
     """Why each control set to a non-default value cannot work on ``runtime``."""
     missing = UNSUPPORTED.get(runtime, {})

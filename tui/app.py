@@ -182,11 +182,12 @@ class SmollmApp(App):
 
     def _gguf_ready(self, entry: ModelEntry) -> bool:
         """Whether the runtime chosen runs this model from a downloaded GGUF file."""
+        from engine.errors import SmollmError
         from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
         try:
             return resolve_runtime(entry, self.runtime) == LLAMA_CPP
-        except Exception:  # the load says why, in full
+        except SmollmError:  # the load says why, in full
             return False
 
     def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:

@@ -66,12 +66,26 @@ def stream_reply_llamacpp(
         sampler.close()
     streamer.flush()
     yield from _drain(events)
-    stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(), prompt.dropped_turns,
-                           eog, settings.max_new_tokens, cancel.is_set(), runtime=LLAMA_CPP)
+    stats = streamer.stats(len(prompt.input_ids), _peak_mb(memory, loaded.device),
+                           prompt.dropped_turns, eog, settings.max_new_tokens,
+                           cancel.is_set(), runtime=LLAMA_CPP)
     if stats.stop_reason == "cancelled":
         yield Cancelled(request_id, stats)
     else:
         yield ReplyDone(request_id, stats)
+
+
+def _peak_mb(memory: _PeakMemory, device: str) -> float:
+    """The process's peak RSS, plus on CUDA the GPU memory NVML counts for it (weights and
+    KV cache offloaded there; a Jetson's NVML has none: the board reader counts it)."""
+    peak = memory.peak_mb()
+    if device == "cuda":
+        import os
+
+        from engine.machine import gpu_process_mb
+
+        peak += gpu_process_mb(os.getpid()) or 0.0
+    return peak
 
 
 def _tokens(llama, prompt: list[int], sampler, max_new: int) -> Iterator[int]:

@@ -118,12 +118,13 @@ class ChatScreen(Screen):
                 f"loaded in {info.load_seconds:.1f} s")
 
     def _runtime_label(self) -> str:
+        from engine.errors import SmollmError
         from engine.runtime_choice import resolve_runtime
 
         asked = self.options.runtime
         try:
             chosen = resolve_runtime(self.entry, asked)
-        except Exception:  # the load says what is wrong, in full
+        except SmollmError:  # the load says what is wrong, in full
             return asked
         return chosen if asked == chosen else f"{asked}: {chosen}"
 
@@ -267,24 +268,21 @@ class ChatScreen(Screen):
 
     def action_cycle_runtime(self) -> None:
         """Reload this model on its other runtime; the conversation stays."""
-        from engine.runtime_choice import available_runtimes, check_runtime
+        from engine.errors import SmollmError
+        from engine.runtime_choice import next_runtime
 
         if self.generating:
             self.notify("A reply is still coming: press Esc to stop it first.")
             return
-        runtimes = available_runtimes(self.entry)
         info = self.app.session.info
-        current = info.runtime if info is not None and self.app.session.is_loaded(
-            self.options) else self._runtime_label().rsplit(": ", 1)[-1]
-        if len(runtimes) < 2:
-            try:
-                check_runtime(self.entry, "llama.cpp")
-            except Exception as exc:
-                self.notify(f"Only transformers here: {exc}", severity="warning",
-                            timeout=8, markup=False)
+        loaded = info is not None and self.app.session.is_loaded(self.options)
+        current = info.runtime if loaded else self._runtime_label().rsplit(": ", 1)[-1]
+        try:
+            following = next_runtime(self.entry, current)
+        except SmollmError as exc:
+            self.notify(f"Only transformers here: {exc}", severity="warning", timeout=8,
+                        markup=False)
             return
-        following = runtimes[(runtimes.index(current) + 1) % len(runtimes)] \
-            if current in runtimes else runtimes[0]
         self.options = replace(self.options, runtime=following)
         self.sub_title = f"{self.options.precision} · runtime {following}"
         self.notify(f"Runtime: {following}", timeout=2)
