@@ -184,17 +184,23 @@ def main() -> int:
         first = statistics.median(firsts[path.name]) * 1000
         print(f"  {path.name:24s} {path.precision:5s} {median[path.name]:7.1f} tok/s, "
               f"first token {first:5.0f} ms")
-    ratios = [
-        ("llama.cpp / transformers, via worker", median["llama.cpp via worker"]
-         / median["transformers via worker"], 5.0),
-        ("transformers worker / bare", median["transformers via worker"]
-         / median["bare transformers"], 0.95),
-        ("llama.cpp worker / bare", median["llama.cpp via worker"]
-         / median["bare llama-cpp-python"], 0.95),
+    pairs = [
+        ("llama.cpp / transformers, via worker", "llama.cpp via worker",
+         "transformers via worker", 5.0),
+        ("transformers worker / bare", "transformers via worker", "bare transformers", 0.95),
+        ("llama.cpp worker / bare", "llama.cpp via worker", "bare llama-cpp-python", 0.95),
     ]
-    for label, value, target in ratios:
-        verdict = "ok" if value >= target else "BELOW TARGET"
-        print(f"  {label:38s} {value:6.2f}  (target >= {target}) {verdict}")
+    # Two figures per ratio: of the medians, and the median of the ratios within a round
+    # (runs next to each other see the same load, which matters on a shared machine).
+    print(f"  {'ratio':38s} {'medians':>8s} {'rounds':>7s}")
+    for label, top, bottom, target in pairs:
+        of_medians = median[top] / median[bottom]
+        in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom],
+                                                              strict=True))
+        verdict = "ok" if min(of_medians, in_rounds) >= target else (
+            "ok in rounds" if in_rounds >= target else "BELOW TARGET")
+        print(f"  {label:38s} {of_medians:8.2f} {in_rounds:7.2f}  (target >= {target}) "
+              f"{verdict}")
     return 0
 
 
