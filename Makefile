@@ -16,7 +16,7 @@ BOARD_WHEELS ?= $(HOME)/.cache/smollm-tui/board-wheels
 FIND_PY310 = for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
 	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done
 
-.PHONY: setup run test test-board lint imports pytest screenshots bench clean
+.PHONY: setup run test test-board lint imports pytest screenshots bench gpu-check clean
 
 setup: $(STAMP)
 
@@ -71,6 +71,10 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/decode.py
 	$(PY) bench/eval.py
+
+# Every check that needs a CUDA GPU, in one go (under 8 minutes), as one table.
+gpu-check: setup
+	SMOLLM_TUI_BUNDLED_DIR=$(CURDIR)/.cache/bundled $(PY) bench/gpu_check.py
 
 clean:
 	rm -rf $(VENV) $(BOARD_VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -30,6 +30,9 @@ SOURCES = ("hub", "bundled", "local", "unavailable")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _MONTH_RE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])|unknown)$")
+# A file at the top of a GGUF repo: no folders, no "..", ends in .gguf.
+_GGUF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.gguf$")
+_QUANT_RE = re.compile(r"^(F32|F16|BF16|Q[2-8]_[0-9A-Z_]+|IQ[1-4]_[A-Z_]+|TQ[12]_0)$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class ModelEntry:
     heads: int | None = None
     kv_heads: int | None = None
     vocab_size: int | None = None
+    # A published GGUF build for llama.cpp: its repo, one file per quant type (Q8_0, ...),
+    # and where those names were checked.
+    gguf_repo: str | None = None
+    gguf_files: tuple[tuple[str, str], ...] = ()
+    gguf_facts_from: tuple[str, ...] = ()
     # Where the entry was defined (file:line), for messages. Not a catalog key.
     origin: str = field(default="", compare=False)
 
@@ -365,7 +373,22 @@ def _check_value(key: str, value: Any, problem: Any) -> Any:
             problem(key, "trust_remote_code must be true or false")
             return _INVALID
         return value
-    if key in ("tags", "facts_from"):
+    if key == "gguf_files":
+        if not isinstance(value, dict) or not value:
+            problem(key, "gguf_files must be a table of quant type = file name, e.g. "
+                    "{ Q8_0 = \"model.Q8_0.gguf\" }")
+            return _INVALID
+        for quant, name in value.items():
+            if not _QUANT_RE.match(quant):
+                problem(key, f"gguf_files: '{quant}' is not a GGUF quant type (Q8_0, Q4_K_M, "
+                        "F16, ...)")
+                return _INVALID
+            if not isinstance(name, str) or not _GGUF_NAME_RE.match(name):
+                problem(key, f"gguf_files: {quant} must name a .gguf file at the top of the "
+                        f"repo (got {name!r})")
+                return _INVALID
+        return tuple(value.items())
+    if key in ("tags", "facts_from", "gguf_facts_from"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problem(key, f"{key} must be a list of strings")
             return _INVALID
@@ -382,8 +405,8 @@ def _check_value(key: str, value: Any, problem: Any) -> Any:
     if key == "source" and value not in SOURCES:
         problem(key, f"source must be one of {', '.join(SOURCES)} (got '{value}')")
         return _INVALID
-    if key == "repo" and not _REPO_RE.match(value):
-        problem(key, f"repo must look like 'owner/name' (got '{value}')")
+    if key in ("repo", "gguf_repo") and not _REPO_RE.match(value):
+        problem(key, f"{key} must look like 'owner/name' (got '{value}')")
         return _INVALID
     if key == "revision" and revision_problem(value):
         problem(key, f"revision {value!r} is not a branch, tag or commit name: "
@@ -406,5 +429,13 @@ def _check_entry(entry: ModelEntry, problem: Any) -> None:
         problem("source", "source 'local' needs a path (a model folder or a .gguf file)")
     if entry.source == "unavailable" and not entry.unavailable_reason:
         problem("source", "source 'unavailable' needs an unavailable_reason")
+    if bool(entry.gguf_repo) != bool(entry.gguf_files):
+        problem("gguf_repo" if entry.gguf_repo else "gguf_files",
+                "gguf_repo and gguf_files go together")
+    elif entry.gguf_repo and not entry.gguf_facts_from:
+        problem("gguf_repo", "a GGUF build needs gguf_facts_from (where its file names "
+                "were checked)")
+    elif entry.gguf_repo and entry.kind != "causal":
+        problem("gguf_repo", "GGUF builds are run for causal models only")
     if entry.kind == "seq2seq" and entry.prompt_format not in ("t5", "plain"):
         problem("prompt_format", "a seq2seq model takes prompt_format 't5' or 'plain'")

@@ -44,16 +44,17 @@ def stream_reply(
     invalid settings, an empty message or a message that cannot fit the context.
     """
     settings.validate()
+    if loaded.runtime == "llama.cpp":
+        from engine.llamacpp.generate import stream_reply_llamacpp
+
+        yield from stream_reply_llamacpp(loaded, conversation, settings, raw=raw,
+                                         cancel=cancel, request_id=request_id)
+        return
     import torch
 
     tokenizer = loaded.tokenizer
     seq2seq = loaded.is_seq2seq
-    context = loaded.info.context_length
-    # An encoder-decoder reads the prompt in its encoder: the reply does not share it.
-    room = context if seq2seq else context - settings.max_new_tokens
-    if room < 1:
-        raise UsageError(f"max_new_tokens ({settings.max_new_tokens}) leaves no room for the "
-                         f"prompt in this model's context of {context} tokens; lower it")
+    room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=seq2seq)
     prompt = build_prompt(tokenizer, conversation, entry_format=loaded.entry.prompt_format,
                           is_seq2seq=seq2seq, max_prompt_tokens=room, raw=raw)
     if prompt.dropped_turns:
@@ -81,11 +82,22 @@ def stream_reply(
     streamer.flush()
     yield from _drain(events)
     stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(), prompt.dropped_turns,
-                           _eos_ids(loaded), settings.max_new_tokens, cancel.is_set())
+                           _eos_ids(loaded), settings.max_new_tokens, cancel.is_set(),
+                           runtime="transformers")
     if stats.stop_reason == "cancelled":
         yield Cancelled(request_id, stats)
     else:
         yield ReplyDone(request_id, stats)
+
+
+def context_room(context: int, max_new_tokens: int, *, seq2seq: bool) -> int:
+    """Prompt tokens the context leaves after the reply; UsageError when there are none."""
+    # An encoder-decoder reads the prompt in its encoder: the reply does not share it.
+    room = context if seq2seq else context - max_new_tokens
+    if room < 1:
+        raise UsageError(f"max_new_tokens ({max_new_tokens}) leaves no room for the "
+                         f"prompt in this model's context of {context} tokens; lower it")
+    return room
 
 
 def _drain(events: queue.Queue) -> list[Any]:
@@ -148,7 +160,8 @@ def _stopping_criteria(torch, cancel: CancelFlag, abort: threading.Event, stream
 
 
 class _PeakMemory:
-    """Peak memory during one reply: CUDA's allocator peak, or process RSS on CPU."""
+    """Peak memory during one reply: CUDA's allocator peak, or process RSS on CPU (and for
+    runtimes without torch, which pass ``torch`` None and device "cpu")."""
 
     def __init__(self, device: str, torch):
         self.device = device
@@ -214,13 +227,17 @@ class _Streamer:
         if self.skip_prompt:  # the first call carries the prompt (or decoder start token)
             self.skip_prompt = False
             return
+        self.put_ids(value.reshape(-1).tolist())
+
+    def put_ids(self, ids: list[int]) -> None:
+        """New token ids (from any runtime): timed, decoded, queued as text."""
         if self.stopped:
             return
         now = time.perf_counter()
         if self.first_token_at is None:
             self.first_token_at = now
         self.last_token_at = now
-        self.ids.extend(int(i) for i in value.reshape(-1).tolist())
+        self.ids.extend(int(i) for i in ids)
         if self.memory is not None:
             self.memory.sample()
         self._decode()
@@ -262,7 +279,7 @@ class _Streamer:
             self.emitted = end
 
     def stats(self, prompt_tokens: int, peak_mb: float, dropped: int, eos: set[int],
-              max_new: int, cancelled: bool) -> ReplyStats:
+              max_new: int, cancelled: bool, runtime: str | None = None) -> ReplyStats:
         now = time.perf_counter()
         count = len(self.ids)
         ttft = self.first_token_at - self.started if self.first_token_at else None
@@ -283,7 +300,7 @@ class _Streamer:
         return ReplyStats(prompt_tokens=prompt_tokens, new_tokens=count,
                           time_to_first_token_s=ttft, tokens_per_s=rate,
                           total_s=now - self.started, stop_reason=reason,
-                          peak_memory_mb=peak_mb, dropped_turns=dropped)
+                          peak_memory_mb=peak_mb, dropped_turns=dropped, runtime=runtime)
 
 
 def _held_back(text: str, stops: tuple[str, ...]) -> int:

@@ -25,8 +25,8 @@ class Check:
 
 
 def run_checks(catalog_path=None) -> list[Check]:
-    checks = [_python(), *_torch_and_quant(), _jtop(), _nvml(), _hf_cache(), _data_dir(),
-              _results_store(), _bundled(), _catalog(catalog_path)]
+    checks = [_python(), *_torch_and_quant(), _llama_cpp(), _jtop(), _nvml(), _hf_cache(),
+              _data_dir(), _results_store(), _bundled(), _catalog(catalog_path)]
     return checks
 
 
@@ -65,6 +65,22 @@ def _torch_and_quant() -> list[Check]:
         checks.append(Check("bitsandbytes", WARNING,
                             f"8-bit/4-bit not available on {device}: {probe.reason}", FIX))
     return checks
+
+
+def _llama_cpp() -> Check:
+    """The llama.cpp runtime: installed, and a real decode works (a child process)."""
+    from engine.llamacpp.probe import FIX_BROKEN, FIX_MISSING, probe_llamacpp
+
+    probe = probe_llamacpp()
+    if probe.version is None:
+        return Check("llama.cpp", WARNING, "not installed: GGUF models run on transformers "
+                     "(slower; the bundled model is converted once)", FIX_MISSING)
+    if not probe.usable:
+        return Check("llama.cpp", WARNING, f"{probe.version} is installed but {probe.reason}",
+                     FIX_BROKEN)
+    where = "CPU and CUDA (all layers offloaded)" if probe.gpu_offload else "CPU build"
+    note = "; built with AMX, which runs without its AMX buffers" if probe.amx else ""
+    return Check("llama.cpp", OK, f"{probe.version}, {where}{note}")
 
 
 def _jtop() -> Check:

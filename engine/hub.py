@@ -783,6 +783,54 @@ def _check_paths(storage: Path, snapshot: Path, revision: str, files: Iterable[R
                                    f"{storage}; refused, nothing was written")
 
 
+def download_gguf(
+    entry: ModelEntry,
+    quant: str,
+    revision: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> DownloadResult:
+    """Fetch the one GGUF file of ``entry``'s published build for ``quant`` (the catalog's
+    gguf_files), with download()'s progress, cancel, resume and checks."""
+    files = dict(entry.gguf_files)
+    if not entry.gguf_repo or quant not in files:
+        have = ", ".join(files) or "none"
+        raise NotOnHubError(f"{entry.id} has no {quant} GGUF file in the catalog (GGUF "
+                            f"builds: {have})")
+    repo, revision = entry.gguf_repo, check_revision(revision or "main")
+    cancel = cancel or threading.Event()
+    started = time.monotonic()
+    listing = fetch_listing(repo, revision)
+    wanted = [f for f in listing.files if f.name == files[quant]]
+    if not wanted:
+        raise DownloadError(f"{repo} has no file {files[quant]} at {revision} any more; "
+                            "the catalog's GGUF facts need updating")
+    token = _read_token()[0]
+    storage = repo_folder(repo)
+    snapshot = storage / "snapshots" / listing.commit
+    _check_paths(storage, snapshot, revision, wanted, repo)
+    have = _bytes_present(storage, snapshot, wanted[0])
+    if listing.gated and not token and have < wanted[0].size:
+        raise GatedRepoError(
+            f"{repo} is gated: accept its conditions at {hub_endpoint()}/{repo}, then make a "
+            "token available (set HF_TOKEN, or run `hf auth login`)")
+    _check_disk(storage, repo, wanted[0].size - have)
+    _write_ref(storage, revision, listing.commit)
+    meter = _Meter(wanted[0].size, have, progress)
+    meter.file = wanted[0].name
+    meter.report()
+    cancelled = False
+    try:
+        _fetch_file(repo, listing.commit, storage, snapshot, wanted[0], token, meter, cancel)
+        meter.report()
+    except _Cancelled:
+        cancelled = True
+        meter.report()
+    return DownloadResult(entry.id, repo, revision, listing.commit, str(snapshot),
+                          (wanted[0].name,), wanted[0].size, meter.fetched,
+                          time.monotonic() - started, cancelled, ())
+
+
 def _bytes_present(storage: Path, snapshot: Path, f: RepoFile) -> int:
     pointer = snapshot / f.name
     blob = storage / "blobs" / f.blob

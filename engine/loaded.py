@@ -1,4 +1,9 @@
-"""A model in memory, ready to generate or be evaluated (inside the worker, or in-process)."""
+"""A model in memory, ready to generate or be evaluated (inside the worker, or in-process).
+
+The same shape for both runtimes: ``runtime`` says which library ``model`` and
+``tokenizer`` come from, and code that needs the library's own object (evaluation)
+dispatches on it.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,13 @@ from engine.worker.protocol import LoadInfo
 @dataclass
 class LoadedModel:
     entry: ModelEntry
-    model: Any  # a transformers PreTrainedModel (causal LM or seq2seq)
-    tokenizer: Any  # its tokenizer
+    # transformers: a PreTrainedModel (causal LM or seq2seq); llama.cpp: a llama_cpp.Llama
+    model: Any
+    # transformers: its tokenizer; llama.cpp: engine.llamacpp.tokenizer.GGUFTokenizer
+    tokenizer: Any
     info: LoadInfo
+    runtime: str = "transformers"  # transformers | llama.cpp
+    path: str | None = None  # the GGUF file llama.cpp loaded (a second context can reuse it)
 
     @property
     def device(self) -> str:

@@ -32,6 +32,9 @@ class ModelOverview:
     # model's own when shorter; and the estimate at the model's full context when longer.
     context_length: int | None = None
     full_context_mb: float | None = None
+    # The fastest measured decode on this device, any precision, and its runtime.
+    best_tokens_per_s: float | None = None
+    best_speed_runtime: str | None = None
 
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
@@ -86,11 +89,15 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
     if budget.available_mb is not None:
         fit = memory.verdict(size, budget.available_mb)
     speed = [s.tokens_per_s for s in speeds if (s.precision, s.device) == same]
+    here = [s for s in speeds if s.device == estimate.device]
+    best = max(here, key=lambda s: s.tokens_per_s) if here else None
     return ModelOverview(
         entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(peaks),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
         context_length=context, full_context_mb=full,
+        best_tokens_per_s=best.tokens_per_s if best else None,
+        best_speed_runtime=best.runtime if best else None,
     )
 
 

@@ -8,7 +8,6 @@ the worker client.
 from __future__ import annotations
 
 import logging
-import platform
 import re
 import sys
 import time
@@ -83,6 +82,9 @@ def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
                 f"the local model path {path} of {entry.id} does not exist{where}; "
                 "fix the path in your catalog overlay"
             )
+    from engine.runtime_choice import check_runtime
+
+    check_runtime(entry, options.runtime)
 
 
 def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
@@ -183,7 +185,8 @@ def load_model(
     catalog: Catalog | None = None,
     progress: ProgressFn | None = None,
 ) -> LoadedModel:
-    """Load the catalog model named by ``options`` and report what was loaded.
+    """Load the catalog model named by ``options`` on its runtime (transformers, or
+    llama.cpp for GGUF weights: see engine.runtime_choice) and report what was loaded.
 
     Raises a SmollmError subclass for everything a user can cause or fix: unknown or
     unavailable model, not downloaded, remote code without consent, missing local path,
@@ -196,6 +199,12 @@ def load_model(
     check_loadable(entry, options)
     working = working_context()  # read first: a broken settings file costs no load
     report = progress or (lambda stage, fraction: None)
+    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+
+    if resolve_runtime(entry, options.runtime) == LLAMA_CPP:
+        from engine.llamacpp.load import load_llamacpp
+
+        return load_llamacpp(entry, options, report)
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)
     import torch
@@ -346,10 +355,6 @@ def _context_length(config, entry: ModelEntry) -> int:
 def _device_name(device: str, torch) -> str:
     if device == "cuda":
         return torch.cuda.get_device_name(0)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "cpu"
+    from engine.machine import cpu_name
+
+    return cpu_name()

@@ -8,6 +8,8 @@ from engine.errors import UsageError
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8", "int4")
 DEVICES = ("auto", "cuda", "cpu")
+# auto = llama.cpp for GGUF weights when llama-cpp-python is installed, else transformers.
+RUNTIMES = ("auto", "transformers", "llama.cpp")
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,15 @@ class Conversation:
 @dataclass(frozen=True)
 class LoadOptions:
     """What to load and how. ``catalog_path`` is the caller's overlay, so the worker sees
-    the same catalog as the caller."""
+    the same catalog as the caller. ``runtime`` defaults to transformers for callers that
+    need its model object (evaluation); the app and `generate` ask for "auto"."""
 
     model_id: str
     precision: str = "auto"
     device: str = "auto"
     trust_remote_code: bool = False
     catalog_path: str | None = None
+    runtime: str = "transformers"
 
     def validate(self) -> LoadOptions:
         if self.precision not in PRECISIONS:
@@ -113,4 +117,7 @@ class LoadOptions:
                              f"(got '{self.precision}')")
         if self.device not in DEVICES:
             raise UsageError(f"device must be one of {', '.join(DEVICES)} (got '{self.device}')")
+        if self.runtime not in RUNTIMES:
+            raise UsageError(f"runtime must be one of {', '.join(RUNTIMES)} "
+                             f"(got '{self.runtime}')")
         return self

@@ -43,6 +43,8 @@ def fixed_overview(catalog: Catalog, precision: str, device: str) -> list[ModelO
             on_disk="bundled" if entry.source == "bundled" else ("yes" if index < 3 else "no"),
             fit_measured=index == 0, best_avg_accuracy=41.5 if index == 0 else None,
             last_tokens_per_s=35.2 if index == 0 else None,
+            best_tokens_per_s=117.3 if index == 0 else None,
+            best_speed_runtime="llama.cpp" if index == 0 else None,
         ))
     return rows
 
@@ -71,9 +73,9 @@ class ScriptedClient:
         self.state = "ready"
         self.info = p.LoadInfo(
             model_id=options.model_id, repo="HuggingFaceTB/SmolLM2-135M-Instruct",
-            revision=None, kind="causal", params=134_515_008, size_mb=513.1, dtype="float32",
-            device="cpu", device_name="cpu", quantization=None, load_seconds=0.8,
-            context_length=8192, has_chat_template=True)
+            revision=None, kind="causal", params=134_515_008, size_mb=92.1, dtype="Q4_1",
+            device="cpu", device_name="cpu", quantization=None, load_seconds=0.2,
+            context_length=8192, has_chat_template=True, runtime="llama.cpp")
         yield p.Progress(1, "reading weights", 0.5)
         yield p.Loaded(1, self.info)
 
@@ -82,8 +84,8 @@ class ScriptedClient:
         for word in self.reply.split(" "):
             yield p.Chunk(2, word + " ")
         yield p.ReplyDone(2, p.ReplyStats(
-            prompt_tokens=38, new_tokens=9, time_to_first_token_s=0.055, tokens_per_s=35.2,
-            total_s=0.31, stop_reason="eos", peak_memory_mb=612.0))
+            prompt_tokens=38, new_tokens=9, time_to_first_token_s=0.010, tokens_per_s=117.3,
+            total_s=0.09, stop_reason="eos", peak_memory_mb=344.0, runtime="llama.cpp"))
 
     def cancel(self):
         pass

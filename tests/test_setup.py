@@ -150,7 +150,7 @@ def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
         assert pins == f"torch=={NV_TORCH}\n", args
         assert not [a for a in args[1:] if TORCH_REQUIREMENT.match(a)]
     llama_env = plan.env[2]
-    assert llama_env == {"CMAKE_ARGS": "-DGGML_CUDA=on"}  # nvcc and a GPU: the CUDA build
+    assert llama_env == {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DGGML_CUDA=on"}  # nvcc, a GPU: CUDA
 
 
 @pytest.mark.parametrize(("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"),

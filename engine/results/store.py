@@ -76,6 +76,7 @@ class EvalRun:
     max_gpu_load_pct: float | None = None
     telemetry_source: str | None = None
     primary_metric: str | None = None
+    runtime: str = "transformers"
     id: int | None = None
 
     @property
@@ -101,6 +102,8 @@ class SpeedRun:
     peak_board_mb: float | None = None
     max_gpu_load_pct: float | None = None
     telemetry_source: str | None = None
+    runtime: str = "transformers"
+    load_seconds: float | None = None  # the model's load time (bench runs)
     id: int | None = None
 
 
@@ -131,12 +134,13 @@ _EVAL_COLUMNS = (
     "task_version", "num_fewshot", "limit_n", "samples", "metrics", "time_per_sample_ms",
     "peak_memory_mb", "model_size_mb", "lm_eval_version", "transformers_version",
     "torch_version", "app_version", "started", "ended", "status", "error", "source",
-    "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "primary_metric",
+    "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "primary_metric", "runtime",
 )
 _SPEED_COLUMNS = (
     "model_id", "precision", "device", "device_name", "prompt", "prompt_tokens", "new_tokens",
     "tokens_per_s", "time_to_first_token_s", "peak_memory_mb", "settings", "app_version",
-    "created", "peak_board_mb", "max_gpu_load_pct", "telemetry_source",
+    "created", "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "runtime",
+    "load_seconds",
 )
 
 
@@ -203,22 +207,23 @@ class ResultsStore:
 
     def eval_runs(self, *, model_id: str | None = None, task: str | None = None,
                   precision: str | None = None, device: str | None = None,
-                  status: str | None = None) -> list[EvalRun]:
+                  status: str | None = None, runtime: str | None = None) -> list[EvalRun]:
         """Runs matching the given fields, oldest first."""
         where, params = _where(model_id=model_id, task=task, precision=precision,
-                               device=device, status=status)
+                               device=device, status=status, runtime=runtime)
         with self._guard():
             rows = self.db.execute(f"SELECT * FROM eval_runs{where} ORDER BY ended, id",
                                    params).fetchall()
         return [_eval_from_row(row) for row in rows]
 
     def has_result(self, *, model_id: str, task: str, precision: str, device: str,
-                   limit: int | None, num_fewshot: int | None) -> bool:
+                   limit: int | None, num_fewshot: int | None,
+                   runtime: str = "transformers") -> bool:
         """Whether a successful run with these settings exists (for resuming a matrix run).
         ``num_fewshot`` None matches any few-shot count (the task's default was asked for)."""
         sql = ("SELECT 1 FROM eval_runs WHERE model_id=? AND task=? AND precision=? "
-               "AND device=? AND status='ok' AND limit_n IS ?")
-        params: list[Any] = [model_id, task, precision, device, limit]
+               "AND device=? AND runtime=? AND status='ok' AND limit_n IS ?")
+        params: list[Any] = [model_id, task, precision, device, runtime, limit]
         if num_fewshot is not None:
             sql += " AND num_fewshot=?"
             params.append(num_fewshot)
@@ -239,8 +244,9 @@ class ResultsStore:
                 [row[c] for c in _SPEED_COLUMNS])
         return int(cursor.lastrowid)
 
-    def speed_runs(self, *, model_id: str | None = None) -> list[SpeedRun]:
-        where, params = _where(model_id=model_id)
+    def speed_runs(self, *, model_id: str | None = None,
+                   runtime: str | None = None) -> list[SpeedRun]:
+        where, params = _where(model_id=model_id, runtime=runtime)
         with self._guard():
             rows = self.db.execute(f"SELECT * FROM speed_runs{where} ORDER BY created, id",
                                    params).fetchall()
@@ -366,7 +372,8 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
         time_per_sample_ms=result.time_per_sample_ms,
         peak_memory_mb=result.peak_memory_mb, model_size_mb=info.size_mb,
         started=result.started, ended=result.ended, status=result.status, error=result.error,
-        source=source, **(versions or library_versions()))
+        source=source, runtime=getattr(info, "runtime", "transformers"),
+        **(versions or library_versions()))
 
 
 def add_many(store: ResultsStore, runs: Iterable[EvalRun]) -> list[int]:

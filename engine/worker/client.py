@@ -118,7 +118,7 @@ class WorkerClient:
         WorkerDied."""
         return self._run("generating", lambda rid: GenerateRequest(rid, conversation,
                                                                   settings, raw),
-                         precheck=lambda: (settings.validate(), self._need_model()))
+                         precheck=lambda: self._check_generate(settings))
 
     def evaluate(self, spec: EvalSpec) -> Iterator:
         """Run an evaluation: EvalProgress/TaskDone..., then EvalDone, Cancelled, Failed
@@ -176,6 +176,13 @@ class WorkerClient:
     def _need_model(self) -> None:
         if self._proc is None or self._info is None:
             raise UsageError("no model is loaded: load one first")
+
+    def _check_generate(self, settings: GenerationSettings) -> None:
+        from engine.runtime_choice import check_settings
+
+        settings.validate()
+        self._need_model()
+        check_settings(self._info.runtime, settings)
 
     def _set_state(self, state: str) -> None:
         if state == self._state:
@@ -362,12 +369,17 @@ def _precheck_load(options: LoadOptions) -> None:
     not downloaded."""
     from engine.catalog import load_catalog
     from engine.runtime import check_loadable, resolve_source
+    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
-    if entry.source == "hub":
+    if resolve_runtime(entry, options.runtime) == LLAMA_CPP:
+        from engine.gguf_files import choose_file
+
+        choose_file(entry, options.precision)  # the file for this precision is there
+    elif entry.source == "hub":
         resolve_source(entry)
 
 

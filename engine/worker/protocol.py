@@ -67,13 +67,22 @@ class LoadInfo:
     kind: str  # causal | seq2seq
     params: int
     size_mb: float  # size in memory as loaded (the seed report's "Model Size")
-    dtype: str
+    dtype: str  # torch dtype name; on llama.cpp the GGUF file's quant type (Q4_1, Q8_0, F16)
     device: str  # cpu | cuda
     device_name: str
-    quantization: str | None  # None | int8 | int4
+    quantization: str | None  # None | int8 | int4 (bitsandbytes)
     load_seconds: float
     context_length: int
     has_chat_template: bool
+    runtime: str = "transformers"  # transformers | llama.cpp
+
+    @property
+    def precision(self) -> str:
+        """The short label shown and stored: fp32, fp16, int8, ... or a GGUF quant type."""
+        if self.quantization:
+            return self.quantization
+        name = self.dtype.replace("torch.", "")
+        return {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,7 @@ class ReplyStats:
     stop_reason: str  # eos | length | stop-string | cancelled
     peak_memory_mb: float | None
     dropped_turns: int = 0
+    runtime: str | None = None  # transformers | llama.cpp (None from older workers)
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ class _Server:
 
         if self.loaded is None:
             raise UsageError("no model is loaded: load one first")
-        cuda = self.loaded.device == "cuda"
+        cuda = self.loaded.device == "cuda" and self.loaded.runtime == "transformers"
         last = time.monotonic()
         for event in stream_reply(self.loaded, request.conversation, request.settings,
                                   raw=request.raw, cancel=self.cancel,
@@ -151,6 +151,10 @@ class _Server:
         rid = request.request_id
         if self.loaded is None:
             raise UsageError("no model is loaded: load one first")
+        if self.loaded.runtime != "transformers":
+            raise UsageError(f"evaluation runs on the transformers runtime only for now; "
+                             f"{self.loaded.info.model_id} is loaded on {self.loaded.runtime}: "
+                             "load it with runtime transformers to evaluate it")
         try:
             from engine.evaluation.runner import evaluate
         except ImportError:
@@ -174,6 +178,8 @@ class _Server:
         """Copy CUDA memory figures where the client can read them without asking."""
         if self.loaded is None or self.loaded.device != "cuda":
             return
+        if self.loaded.runtime != "transformers":
+            return  # llama.cpp's GPU memory is not torch's: the board reader counts it
         import torch
 
         self.shared[CUDA_ALLOCATED] = torch.cuda.memory_allocated() / MB

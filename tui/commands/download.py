@@ -21,6 +21,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="catalog id or Hub repo id (see `smollm-tui list`)")
     parser.add_argument("--revision", metavar="R",
                         help="branch, tag or commit (default: the catalog's pin, else main)")
+    parser.add_argument("--gguf", metavar="QUANT",
+                        help="fetch only the model's published GGUF file of this quant type "
+                        "(Q8_0, Q4_K_M, F16, ...; `list --json` shows them), for llama.cpp")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,10 +62,14 @@ def run(args: argparse.Namespace) -> int:
         return presses >= 2
 
     try:
-        result: hub.DownloadResult = run_in_thread(
-            lambda: hub.download(entry, args.revision, on_progress, cancel,
-                                 on_notice=lambda text: err.print(Text(f"note: {text}"))),
-            name="download", on_ctrl_c=on_ctrl_c)
+        def fetch() -> hub.DownloadResult:
+            if args.gguf:
+                return hub.download_gguf(entry, args.gguf, args.revision, on_progress, cancel)
+            return hub.download(entry, args.revision, on_progress, cancel,
+                                on_notice=lambda text: err.print(Text(f"note: {text}")))
+
+        result: hub.DownloadResult = run_in_thread(fetch, name="download",
+                                                   on_ctrl_c=on_ctrl_c)
     except KeyboardInterrupt:
         _hide(progress, shown)
         err.print(Text(f"download of {entry.id} stopped; run the same command again to "

@@ -18,7 +18,14 @@ import threading
 import types
 
 from engine.errors import SmollmError, UsageError
-from engine.settings import DEVICES, PRECISIONS, Conversation, GenerationSettings, LoadOptions
+from engine.settings import (
+    DEVICES,
+    PRECISIONS,
+    RUNTIMES,
+    Conversation,
+    GenerationSettings,
+    LoadOptions,
+)
 from tui.commands.common import catalog_from, print_json
 
 NAME = "generate"
@@ -55,6 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto = fp16 on CUDA, fp32 on CPU; int8/int4 need bitsandbytes")
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto = llama.cpp for GGUF weights (the bundled model, local "
+                        ".gguf entries) when it is installed, else transformers")
     parser.add_argument("--trust-remote-code", action="store_true",
                         help="allow this model's own Python code from its repository to run")
     parser.add_argument("--json", action="store_true",
@@ -87,7 +97,12 @@ def run(args: argparse.Namespace) -> int:
     entry = catalog.get(model) if model is not None else catalog.default()
     options = LoadOptions(entry.id, precision=args.precision, device=args.device,
                           trust_remote_code=resolve_trust(entry, args.trust_remote_code),
-                          catalog_path=str(args.catalog) if args.catalog else None).validate()
+                          catalog_path=str(args.catalog) if args.catalog else None,
+                          runtime=args.runtime).validate()
+    from engine.runtime_choice import check_settings, resolve_runtime
+
+    # Refused before anything loads: llama.cpp missing, no GGUF file, a control it lacks.
+    check_settings(resolve_runtime(entry, options.runtime), settings)
     conversation = Conversation(system=args.system).add("user", prompt)
 
     client = WorkerClient(options.catalog_path)
@@ -191,6 +206,6 @@ def _stats_line(stats, info, dropped: int) -> str:
         parts.append(f"{dropped} oldest turns dropped")
     if info is not None:
         quant = f" {info.quantization}" if info.quantization else ""
-        parts.append(f"{info.model_id} {info.dtype}{quant} on {info.device}, "
-                     f"loaded in {info.load_seconds:.1f} s")
+        parts.append(f"{info.model_id} {info.dtype}{quant} on {info.device} "
+                     f"({info.runtime}), loaded in {info.load_seconds:.1f} s")
     return " · ".join(parts)

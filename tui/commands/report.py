@@ -27,10 +27,11 @@ HELP = "print or save the comparison tables of stored results"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=(*MATRIX_METRICS, "all"), default="all",
+    parser.add_argument("--metric", choices=(*MATRIX_METRICS, "speed", "all"), default="all",
                         help="which table: accuracy, time, memory, size, board (peak board "
                              "memory), or all five (the seed report's order: size, "
-                             "accuracy, time, memory; then board)")
+                             "accuracy, time, memory; then board); speed: decode speed per "
+                             "model, runtime and precision")
     parser.add_argument("--accuracy", choices=ACCURACY_CHOICES, default="primary",
                         help="accuracy metric: each task's primary one, acc or acc_norm")
     parser.add_argument("--format", choices=FORMATS, default="md")
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         pass
     if args.output is not None:
         check_output(args.output, args.format)
+    if args.metric == "speed":
+        return _speed(args, models)
     with ResultsStore(read_only=True) as store:
         runs = store.eval_runs()
         db_path = store.path
@@ -107,3 +110,26 @@ def write_output(path: Path, text: str, fmt: str) -> None:
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
             why = "a file is in the way of its folder"
         raise UsageError(f"cannot write --output {path}: {why}") from None
+
+
+def _speed(args: argparse.Namespace, models: tuple[str, ...] | None) -> int:
+    from engine.results.speed import render_speed, speed_rows
+
+    with ResultsStore(read_only=True) as store:
+        rows = speed_rows(store.speed_runs(), models=models, device=args.device,
+                          precision=args.precision)
+        db_path = store.path
+    if not rows:
+        raise UsageError(f"no speed measured yet in {db_path}: run `smollm-tui bench MODEL` "
+                         "(or chat with a model in the app) first")
+    _emit(args, render_speed(rows, args.format))
+    return 0
+
+
+def _emit(args: argparse.Namespace, text: str) -> None:
+    console = stdout_console()
+    if args.output:
+        write_output(args.output, text, args.format)
+        console.print(Text(f"wrote {args.output.resolve()}"))
+    else:
+        console.out(text, end="", highlight=False)

@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
 from engine.overview import ModelOverview
+from engine.runtime_choice import SHORT
 from tui.safe_text import plain
 from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
@@ -24,7 +25,7 @@ COLUMNS = (
     ("disk", "disk", lambda r: r.on_disk),
     ("fit", "fit", lambda r: ("fits", "tight", "does not fit", "unknown").index(r.fit)),
     ("acc", "acc%", lambda r: r.best_avg_accuracy or -1.0),
-    ("speed", "tok/s", lambda r: r.last_tokens_per_s or -1.0),
+    ("speed", "tok/s", lambda r: r.best_tokens_per_s or -1.0),
 )
 _FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
 _FIT_LABEL = {"fits": "fits", "tight": "tight", "does not fit": "no fit", "unknown": "?"}
@@ -42,10 +43,20 @@ def row_cells(row: ModelOverview) -> list[Text]:
         fit.append(" ✓", style="bold")
     acc = Text("—" if row.best_avg_accuracy is None else f"{row.best_avg_accuracy:.1f}",
                justify="right")
-    speed = Text("—" if row.last_tokens_per_s is None else f"{row.last_tokens_per_s:.1f}",
-                 justify="right")
+    speed = speed_cell(row.best_tokens_per_s, row.best_speed_runtime)
     return [name, Text(e.params_label, justify="right"), plain(e.architecture), size,
             Text(row.on_disk, style=_DISK_STYLE.get(row.on_disk, "")), fit, acc, speed]
+
+
+def speed_cell(tokens_per_s: float | None, runtime: str | None) -> Text:
+    """The best measured tok/s and its runtime's tag: '117 L' (llama.cpp), '35.2 T'."""
+    if tokens_per_s is None:
+        return Text("—", justify="right")
+    figure = f"{tokens_per_s:.0f}" if tokens_per_s >= 100 else f"{tokens_per_s:.1f}"
+    text = Text(figure, justify="right")
+    if runtime:
+        text.append(f" {SHORT.get(runtime, runtime)}", style="dim")
+    return text
 
 
 def matches(row: ModelOverview, needle: str) -> bool:
@@ -74,6 +85,7 @@ class CatalogScreen(Screen):
         Binding("d", "download", "Download"),
         Binding("x", "delete", "Delete", show=False),
         Binding("p", "cycle_precision", "Precision"),
+        Binding("r", "cycle_runtime", "Runtime"),
         Binding("m", "compare", "Compare"),
         Binding("s", "system", "System"),
         Binding("slash", "filter", "Filter"),
@@ -114,7 +126,8 @@ class CatalogScreen(Screen):
     def reload(self) -> None:
         """Recompute every row (precision changed, a run finished, a download landed)."""
         self.rows = self.app.model_overview()
-        self.sub_title = f"precision {self.app.precision} · {len(self.rows)} models"
+        self.sub_title = (f"precision {self.app.precision} · runtime {self.app.runtime} · "
+                          f"{len(self.rows)} models")
         marked = self.app.arena.marked_text() if hasattr(self.app, "arena") else None
         if marked:
             self.sub_title += f" · {marked}"
@@ -226,6 +239,10 @@ class CatalogScreen(Screen):
 
     def action_cycle_precision(self) -> None:
         self.app.cycle_precision()
+        self.reload()
+
+    def action_cycle_runtime(self) -> None:
+        self.app.cycle_runtime()
         self.reload()
 
     def action_compare(self) -> None:

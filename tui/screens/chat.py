@@ -43,6 +43,7 @@ class ChatScreen(Screen):
         Binding("ctrl+t", "toggle_raw", "Chat/raw"),
         Binding("ctrl+o", "system_prompt", "System prompt"),
         Binding("ctrl+g", "toggle_controls", "Settings"),
+        Binding("ctrl+n", "cycle_runtime", "Runtime"),
     ]
 
     def __init__(self, entry: ModelEntry, options: LoadOptions):
@@ -78,7 +79,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Chat · {self.entry.name}"
-        self.sub_title = self.options.precision
+        self.sub_title = f"{self.options.precision} · runtime {self.options.runtime}"
         self.update_context(0)
         # While a load runs, its line counts the seconds: a slow step still shows life.
         self._load_ticker = self.set_interval(1, self.show_loading, pause=True)
@@ -91,11 +92,12 @@ class ChatScreen(Screen):
         session = self.app.session
         if session.is_loaded(self.options):
             self.set_status(f"ready · {self.describe_loaded()}")
+            self.query_one(GenerationControls).set_runtime(session.info.runtime)
         else:
             self.model_loading = True
             self._load_started = time.monotonic()
-            self._load_stage = (f"{self.entry.name} ({self.options.precision}), "
-                                f"{self.app.fit_text(self.entry)}")
+            self._load_stage = (f"{self.entry.name} ({self.options.precision}, "
+                                f"{self._runtime_label()}), {self.app.fit_text(self.entry)}")
             self._load_share = None
             self.show_loading()
             self._load_ticker.resume()
@@ -132,6 +134,7 @@ class ChatScreen(Screen):
     async def on_model_loaded(self, message: m.ModelLoaded) -> None:
         self.load_ended()
         self.set_status(f"ready · {self.describe_loaded()}")
+        self.query_one(GenerationControls).set_runtime(message.info.runtime)
         self.app.model_loaded(message.info)
         self.update_context(0)
         await self.send_queued()
@@ -148,9 +151,20 @@ class ChatScreen(Screen):
         info = self.app.session.info
         if info is None:
             return self.entry.name
-        precision = info.quantization or info.dtype.replace("torch.", "")
-        return (f"{info.model_id} · {precision} on {info.device_name or info.device} · "
-                f"{info.size_mb:.0f} MB · loaded in {info.load_seconds:.1f} s")
+        return (f"{info.runtime} · {info.model_id} · {info.precision} on "
+                f"{info.device_name or info.device} · {info.size_mb:.0f} MB · "
+                f"loaded in {info.load_seconds:.1f} s")
+
+    def _runtime_label(self) -> str:
+        from engine.errors import SmollmError
+        from engine.runtime_choice import resolve_runtime
+
+        asked = self.options.runtime
+        try:
+            chosen = resolve_runtime(self.entry, asked)
+        except SmollmError:  # the load says what is wrong, in full
+            return asked
+        return chosen if asked == chosen else f"{asked}: {chosen}"
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
@@ -325,6 +339,28 @@ class ChatScreen(Screen):
             controls.query_one(Input).focus()
         else:
             self.query_one(PromptInput).focus()
+
+    def action_cycle_runtime(self) -> None:
+        """Reload this model on its other runtime; the conversation stays."""
+        from engine.errors import SmollmError
+        from engine.runtime_choice import next_runtime
+
+        if self.generating:
+            self.notify("A reply is still coming: press Esc to stop it first.")
+            return
+        info = self.app.session.info
+        loaded = info is not None and self.app.session.is_loaded(self.options)
+        current = info.runtime if loaded else self._runtime_label().rsplit(": ", 1)[-1]
+        try:
+            following = next_runtime(self.entry, current)
+        except SmollmError as exc:
+            self.notify(f"Only transformers here: {exc}", severity="warning", timeout=8,
+                        markup=False)
+            return
+        self.options = replace(self.options, runtime=following)
+        self.sub_title = f"{self.options.precision} · runtime {following}"
+        self.notify(f"Runtime: {following}", timeout=2)
+        self.ensure_loaded()
 
     def action_system_prompt(self) -> None:
         def keep(text: str | None) -> None:

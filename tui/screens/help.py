@@ -21,6 +21,7 @@ HELP = """\
 | `/` | filter by name, family, architecture, tags (`esc` clears) |
 | `o` | sort by the next column (again: reverse); click a header to sort by it |
 | `p` | cycle precision: auto, fp32, fp16, bf16, int8, int4 (sizes and fit follow) |
+| `r` | cycle runtime: auto (llama.cpp for GGUF files), transformers, llama.cpp |
 | `c` | chat with the model · `e` evaluate it |
 | `a` | Arena: mark this model; `a` on a second one (or on the same one after `p`) opens it |
 | `d` | download it · `x` delete it from disk |
@@ -36,6 +37,7 @@ HELP = """\
 | `ctrl+l` | clear · `ctrl+s` save transcript (Markdown and JSON) |
 | `ctrl+t` | chat / raw completion · `ctrl+o` system prompt |
 | `ctrl+g` | show/hide the generation controls (temperature, top-p, top-k, …) |
+| `ctrl+n` | reload on the other runtime (transformers ↔ llama.cpp); the chat stays |
 | `tab` | move between the prompt and the controls |
 
 ## Evaluate
@@ -70,6 +72,9 @@ HELP = """\
 
 ## System
 `b` or `esc` back. Charts of the last minutes; marks where a model was loaded.
+
+tok/s is the fastest measured decode on this device, tagged with its runtime: `L`
+llama.cpp, `T` transformers (`smollm-tui bench` measures each side by side).
 
 Sizes and fit verdicts are estimates (weights + KV cache at the working context, 4,096
 tokens unless settings.json says otherwise, + runtime overhead; the details give the

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from engine.errors import UsageError
+from engine.runtime_choice import UNSUPPORTED
 from engine.settings import PRESETS, GenerationSettings
 from tui.safe_text import plain
 
@@ -56,6 +57,8 @@ class GenerationControls(VerticalScroll):
     GenerationControls Select { margin: 0 0 1 0; width: 1fr; }
     GenerationControls Switch { border: none; height: 1; padding: 0; }
     GenerationControls #problem { color: $error; height: auto; }
+    GenerationControls #runtime-note { color: $text-muted; height: auto; }
+    GenerationControls Input:disabled { color: $text-disabled; }
     GenerationControls .title { text-style: bold; margin: 0 0 1 0; }
     """
 
@@ -86,6 +89,28 @@ class GenerationControls(VerticalScroll):
                 yield Input("" if value is None else str(value), id=f"set-{name}",
                             compact=True)
         yield Static("", id="problem")
+        yield Static("", id="runtime-note")
+
+    def set_runtime(self, runtime: str) -> None:
+        """Disable, with the reason shown, the controls ``runtime`` does not have; a value
+        set there goes back to its default so nothing is ignored silently."""
+        missing = UNSUPPORTED.get(runtime, {})
+        defaults = GenerationSettings()
+        notes, reset = [], {}
+        for name, label in CONTROLS:
+            box = self.query_one(f"#set-{name}", Input)
+            why = missing.get(name)
+            box.disabled = why is not None
+            box.tooltip = why
+            if why is not None:
+                notes.append(f"{label}: off ({why})")
+                if getattr(self.settings, name) != getattr(defaults, name):
+                    reset[name] = getattr(defaults, name)
+        self.query_one("#runtime-note", Static).update(plain("\n".join(notes)))
+        if reset:
+            settings = self.settings.with_values(**reset)
+            self.show(settings)
+            self._apply(settings)
 
     def set_raw(self, raw: bool) -> None:
         self.query_one("#raw", Switch).value = raw

@@ -52,8 +52,9 @@ def meter_text(app) -> Text:
     text.append(state, style=_STATE_STYLE.get(state, ""))
     info = session.info
     if info is not None and state != "died":
-        precision = info.quantization or info.dtype.replace("torch.", "")
-        text.append(f"  {visible(info.model_id)} {precision} on {info.device}")
+        # The runtime first: on an 80-column terminal the model's name may be cut.
+        text.append(f" · {info.runtime}")
+        text.append(f"  {visible(info.model_id)} {info.precision} on {info.device}")
     job = job_meter_text(app)  # a background job on the board (tui/jobs_watch.py)
     if job is not None:
         text.append("  ")

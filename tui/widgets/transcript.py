@@ -92,6 +92,8 @@ def stats_line(stats: ReplyStats | None, cancelled: bool = False) -> Text:
     parts.append(reason)
     if stats.peak_memory_mb:
         parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
+    if stats.runtime:
+        parts.append(stats.runtime)
     return Text(" · ".join(parts), style="dim")
 
 

@@ -1,0 +1,145 @@
+"""A fixed decode test, the same for every runtime × precision of a model, through the
+worker: the same prompt, greedy, 128 new tokens, median of 3 runs after a warm-up.
+
+Used by `smollm-tui bench`; results become speed rows in the results store, so the
+catalog and Compare show each configuration side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.catalog import ModelEntry
+from engine.errors import UsageError
+from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, available_runtimes, check_runtime
+from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.worker.protocol import LoadInfo
+
+PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+NEW_TOKENS = 128
+RUNS = 3
+SETTINGS = GenerationSettings(temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.0,
+                              max_new_tokens=NEW_TOKENS)
+# A GGUF quant type -> the precision name that selects it (engine.gguf_files).
+_PRECISION_OF_QUANT = {"Q8_0": "int8", "F16": "fp16", "BF16": "bf16", "F32": "fp32"}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    runtime: str
+    precision: str  # as asked: auto, fp32, int8, ...
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    config: BenchConfig
+    info: LoadInfo | None = None
+    tokens_per_s: float | None = None  # median over the runs
+    first_token_s: float | None = None  # median
+    new_tokens: int = 0  # fewest new tokens of a run (the model may stop before 128)
+    prompt_tokens: int = 0
+    peak_memory_mb: float | None = None  # highest of the runs
+    error: str | None = None
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.cancelled and self.tokens_per_s is not None
+
+
+def plan(entry: ModelEntry, runtimes: list[str] | None = None,
+         precisions: list[str] | None = None) -> list[BenchConfig]:
+    """Every runtime × precision to measure. Left out: each runtime the model can use here
+    (transformers at its auto precision; llama.cpp for each GGUF file on disk)."""
+    if runtimes:
+        for runtime in runtimes:
+            check_runtime(entry, runtime)
+    else:
+        runtimes = available_runtimes(entry)
+    configs: list[BenchConfig] = []
+    for runtime in dict.fromkeys(runtimes):
+        chosen = precisions or (_gguf_precisions(entry) if runtime == LLAMA_CPP else ["auto"])
+        configs += [BenchConfig(runtime, p) for p in dict.fromkeys(chosen)]
+    if not configs:
+        raise UsageError(f"nothing to measure for {entry.id}")
+    return configs
+
+
+def _gguf_precisions(entry: ModelEntry) -> list[str]:
+    from engine.gguf_files import gguf_paths, quant_type
+
+    quants = [quant_type(p) for p in gguf_paths(entry)]
+    if len(quants) <= 1:
+        return ["auto"]
+    return list(dict.fromkeys(_PRECISION_OF_QUANT.get(q, "int4" if q.startswith(("Q4", "IQ4"))
+                                                      else "auto") for q in quants))
+
+
+def measure(client: Any, options: LoadOptions, runs: int = RUNS,
+            note: Callable[[str], None] | None = None) -> BenchResult:
+    """Load ``options`` in a fresh worker of ``client`` and time ``runs`` greedy replies
+    after one warm-up. Failures become the result's error; a cancel (client.cancel())
+    its ``cancelled``."""
+    from engine.worker.protocol import Cancelled, Failed, Loaded, ReplyDone, WorkerDied
+
+    config = BenchConfig(options.runtime, options.precision)
+    say = note or (lambda text: None)
+    info = None
+    for event in client.load(options):
+        if isinstance(event, Loaded):
+            info = event.info
+        elif isinstance(event, Cancelled):
+            return BenchResult(config, cancelled=True)
+        elif isinstance(event, (Failed, WorkerDied)):
+            return BenchResult(config, error=event.message)
+    assert info is not None
+    say(f"loaded in {info.load_seconds:.1f} s; decoding {NEW_TOKENS} tokens, "
+        f"1 warm-up + {runs} runs")
+    stats = []
+    for index in range(runs + 1):
+        final = None
+        for event in client.generate(Conversation().add("user", PROMPT), SETTINGS):
+            if isinstance(event, (ReplyDone, Cancelled, Failed, WorkerDied)):
+                final = event
+        if isinstance(final, Cancelled):
+            return BenchResult(config, info, cancelled=True)
+        if not isinstance(final, ReplyDone):
+            return BenchResult(config, info, error=getattr(final, "message", "no reply"))
+        if index:  # the first run warms up
+            stats.append(final.stats)
+            say(f"run {index}/{runs}: {final.stats.tokens_per_s:.1f} tok/s")
+    firsts = [s.time_to_first_token_s for s in stats if s.time_to_first_token_s is not None]
+    peaks = [s.peak_memory_mb for s in stats if s.peak_memory_mb is not None]
+    return BenchResult(
+        config, info,
+        tokens_per_s=statistics.median(s.tokens_per_s for s in stats),
+        first_token_s=statistics.median(firsts) if firsts else None,
+        new_tokens=min(s.new_tokens for s in stats),
+        prompt_tokens=stats[0].prompt_tokens,
+        peak_memory_mb=max(peaks) if peaks else None,
+    )
+
+
+def speed_run(result: BenchResult, runs: int = RUNS):
+    """The results-store row of a finished measurement."""
+    from engine.results.store import SpeedRun
+
+    info = result.info
+    assert info is not None and result.tokens_per_s is not None
+    settings = dataclasses.asdict(SETTINGS)
+    settings.update(bench="decode", runs=runs)
+    return SpeedRun(
+        model_id=info.model_id, precision=info.precision, device=info.device,
+        device_name=info.device_name, prompt=PROMPT, prompt_tokens=result.prompt_tokens,
+        new_tokens=result.new_tokens, tokens_per_s=result.tokens_per_s,
+        time_to_first_token_s=result.first_token_s, peak_memory_mb=result.peak_memory_mb,
+        settings=settings, runtime=info.runtime, load_seconds=info.load_seconds,
+    )
+
+
+__all__ = ["NEW_TOKENS", "PROMPT", "RUNS", "SETTINGS", "TRANSFORMERS", "BenchConfig",
+           "BenchResult", "measure", "plan", "speed_run"]

@@ -1,0 +1,142 @@
+"""Streamed replies on llama.cpp: the same events, stop strings, trimming and stats as
+engine.chat's transformers path, from a token loop this module runs itself.
+
+The loop is pulled by the consumer: every token is sampled only when the previous one
+has been handed on, so a cancel (checked after each token) stops within one token and a
+closed generator stops at once. The sampler chain mirrors transformers' order
+(repetition penalty over the prompt and the reply, temperature, top-k, top-p); a reply
+that starts like the previous prompt reuses its KV cache (follow-up turns are fast).
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+
+from engine.chat import CancelFlag, _drain, _PeakMemory, _Streamer
+from engine.loaded import LoadedModel
+from engine.prompts import build_prompt
+from engine.runtime_choice import LLAMA_CPP, check_settings
+from engine.settings import Conversation, GenerationSettings
+from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed
+
+
+def stream_reply_llamacpp(
+    loaded: LoadedModel,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    *,
+    raw: bool,
+    cancel: CancelFlag,
+    request_id: int,
+) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
+    """engine.chat.stream_reply for a llama.cpp model (see there)."""
+    from engine.chat import context_room
+
+    check_settings(LLAMA_CPP, settings)
+    import llama_cpp
+
+    llama, tokenizer = loaded.model, loaded.tokenizer
+    room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=False)
+    prompt = build_prompt(tokenizer, conversation, entry_format=loaded.entry.prompt_format,
+                          is_seq2seq=False, max_prompt_tokens=room, raw=raw)
+    if prompt.dropped_turns:
+        yield Trimmed(request_id, prompt.dropped_turns)
+    stops = tuple(dict.fromkeys(settings.stop + prompt.stops))
+    events: queue.Queue = queue.Queue()
+    streamer = _Streamer(tokenizer, events, stops, request_id, loaded.device)
+    streamer.skip_prompt = False
+    # Process RSS, read before and after: llama.cpp allocates its buffers at load and in
+    # the prefill, not per token, and the kernel's lifetime peak catches what happens
+    # between, so a read per token would only add a system call to every token.
+    memory = _PeakMemory("cpu", None)
+    vocab = llama._model.vocab
+    eog: set[int] = set()
+    sampler = _sampler(llama, llama_cpp, settings, prompt.input_ids)
+    streamer.started = time.perf_counter()
+    try:
+        for token in _tokens(llama, prompt.input_ids, sampler, settings.max_new_tokens):
+            streamer.put_ids([token])
+            yield from _drain(events)
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                eog.add(token)
+                break
+            if streamer.stopped or cancel.is_set():
+                break
+    finally:
+        sampler.close()
+    streamer.flush()
+    yield from _drain(events)
+    stats = streamer.stats(len(prompt.input_ids), _peak_mb(memory, loaded.device),
+                           prompt.dropped_turns, eog, settings.max_new_tokens,
+                           cancel.is_set(), runtime=LLAMA_CPP)
+    if stats.stop_reason == "cancelled":
+        yield Cancelled(request_id, stats)
+    else:
+        yield ReplyDone(request_id, stats)
+
+
+def _peak_mb(memory: _PeakMemory, device: str) -> float:
+    """The process's peak RSS, plus on CUDA the GPU memory NVML counts for it (weights and
+    KV cache offloaded there; a Jetson's NVML has none: the board reader counts it)."""
+    peak = memory.peak_mb()
+    if device == "cuda":
+        import os
+
+        from engine.machine import gpu_process_mb
+
+        peak += gpu_process_mb(os.getpid()) or 0.0
+    return peak
+
+
+def _tokens(llama, prompt: list[int], sampler, max_new: int) -> Iterator[int]:
+    """Evaluate the prompt, then sample and evaluate one token at a time, lazily."""
+    _prefill(llama, prompt)
+    for produced in range(1, max_new + 1):
+        token = sampler.sample(llama._ctx, -1)  # also feeds the token to the penalties
+        yield token
+        if produced < max_new:
+            llama.eval([token])
+
+
+def _prefill(llama, prompt: list[int]) -> None:
+    """Evaluate ``prompt``, keeping the cached part it shares with what was evaluated last.
+    At least its last token is evaluated again: sampling needs fresh logits."""
+    cached = llama.input_ids[:llama.n_tokens].tolist()
+    common = 0
+    for old, new in zip(cached, prompt, strict=False):
+        if old != new:
+            break
+        common += 1
+    keep = min(common, len(prompt) - 1)
+    if keep > 0 and llama._ctx.kv_cache_seq_rm(-1, keep, -1):
+        llama.n_tokens = keep
+    else:
+        llama.reset()
+    llama.eval(prompt[llama.n_tokens:])
+
+
+def _sampler(llama, llama_cpp, settings: GenerationSettings, prompt: list[int]):
+    """The sampler chain for ``settings``, in transformers' order."""
+    from llama_cpp import _internals
+
+    chain = _internals.LlamaSampler()
+    if settings.repetition_penalty != 1.0:
+        # Over the whole context, prompt included, as transformers applies it.
+        chain.add_penalties(n_vocab=llama.n_vocab(), penalty_last_n=llama.n_ctx(),
+                            penalty_repeat=settings.repetition_penalty, penalty_freq=0.0,
+                            penalty_present=0.0)
+        for token in prompt:
+            llama_cpp.llama_sampler_accept(chain.sampler, token)
+    if settings.temperature == 0:
+        chain.add_greedy()
+        return chain
+    chain.add_temp(settings.temperature)
+    if settings.top_k > 0:
+        chain.add_top_k(settings.top_k)
+    if settings.top_p < 1.0:
+        chain.add_top_p(settings.top_p, 1)
+    seed = settings.seed if settings.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED
+    chain.add_dist(seed)
+    return chain

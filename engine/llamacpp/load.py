@@ -1,0 +1,131 @@
+"""Load a GGUF file into llama.cpp and describe it with the same LoadInfo as transformers.
+
+The file runs as it is (no conversion); precision is its quant type. On CUDA every
+layer is offloaded (n_gpu_layers=-1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+from engine.catalog import ModelEntry
+from engine.errors import UsageError
+from engine.gguf_files import choose_file, read_metadata
+from engine.llamacpp.tokenizer import GGUFTokenizer
+from engine.loaded import LoadedModel
+from engine.settings import LoadOptions
+from engine.worker.protocol import LoadInfo
+
+MB = 2**20
+# The KV cache is allocated for the whole context at load: cap it, so that an 8k- or
+# 32k-context model does not reserve hundreds of MB a chat never uses.
+MAX_CONTEXT = 8192
+# Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.
+UNSUPPORTED_ARCHITECTURES = {"gptj": "GPT-J", "opt": "OPT"}
+
+ProgressFn = Callable[[str, "float | None"], None]
+
+
+def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
+    """Load ``entry``'s GGUF file (chosen by ``options.precision``) into llama.cpp."""
+    from engine.llamacpp import require
+
+    require()
+    chosen = choose_file(entry, options.precision)
+    header = read_metadata(chosen.path, ("general.architecture",))
+    arch = str(header.get("general.architecture", ""))
+    if arch in UNSUPPORTED_ARCHITECTURES:
+        raise UsageError(f"llama.cpp cannot run {UNSUPPORTED_ARCHITECTURES[arch]} models "
+                         f"({chosen.path.name}): use --runtime transformers")
+    trained = read_metadata(chosen.path, (f"{arch}.context_length",)).get(
+        f"{arch}.context_length")
+    n_ctx = min(int(trained), MAX_CONTEXT) if isinstance(trained, int) and trained > 0 \
+        else min(entry.context_length, MAX_CONTEXT)
+    report("starting the model runtime (llama.cpp)", None)
+    # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
+    # the telemetry sampler, other work): measured 15 s instead of 1 s for a prompt on a
+    # busy 2-core machine. Read by libgomp when llama.cpp loads; the user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    device = resolve_device(options.device, llama_cpp)
+    started = time.perf_counter()
+    report(f"loading {chosen.path.name} ({chosen.quant})", None)
+    try:
+        with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
+            llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=n_ctx,
+                                    n_gpu_layers=-1 if device == "cuda" else 0,
+                                    verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise UsageError(f"llama.cpp could not load {chosen.path.name} (architecture "
+                         f"'{arch or '?'}'): the file is damaged or this llama.cpp does not "
+                         "support it; use --runtime transformers") from exc
+    tokenizer = GGUFTokenizer(llama, llama.metadata.get("tokenizer.chat_template"))
+    from engine.machine import cpu_name, gpu_name
+
+    info = LoadInfo(
+        model_id=entry.id, repo=entry.repo, revision=None, kind=entry.kind,
+        params=int(llama._model.n_params()), size_mb=llama._model.size() / MB,
+        dtype=chosen.quant, device=device,
+        device_name=gpu_name() if device == "cuda" else cpu_name(),
+        quantization=None, load_seconds=time.perf_counter() - started,
+        context_length=llama.n_ctx(), has_chat_template=tokenizer.chat_template is not None,
+        runtime="llama.cpp",
+    )
+    report("ready", 1.0)
+    return LoadedModel(entry=entry, model=llama, tokenizer=tokenizer, info=info,
+                       runtime="llama.cpp", path=str(chosen.path))
+
+
+def amx_compiled(llama_cpp) -> bool:
+    """Whether this llama.cpp was built with its AMX kernels (a native build on a CPU that
+    advertises AMX). Those crashed with SIGSEGV at the first decode on one of our hosts,
+    so such a build runs without its extra weight buffers (the AMX path): correct, and
+    for models this small about as fast. `make setup` builds without AMX."""
+    try:
+        info = llama_cpp.llama_print_system_info()
+    except Exception:  # an old or odd build: nothing to learn from it
+        return False
+    text = info.decode(errors="replace") if isinstance(info, bytes) else str(info)
+    return "AMX_INT8 = 1" in text
+
+
+@contextlib.contextmanager
+def _model_params(**fields):
+    """Llama() takes no argument for some model parameters: give them through the
+    defaults it starts from, for the one call (loads are not concurrent in a worker)."""
+    import llama_cpp.llama_cpp as low
+
+    original = low.llama_model_default_params
+
+    def patched():
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    low.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
+
+
+def resolve_device(device: str, llama_cpp) -> str:
+    """auto -> cuda when this llama.cpp build offloads to a GPU and one is present."""
+    from engine.machine import cuda_gpu_visible
+    from engine.runtime import DeviceUnavailable
+
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    if device == "auto":
+        return "cuda" if offload and cuda_gpu_visible() else "cpu"
+    if device == "cuda" and not offload:
+        raise DeviceUnavailable("this llama-cpp-python is a CPU build: rebuild it with CUDA "
+                                "(`make llama-cpp` on a machine with nvcc and a GPU, or the "
+                                "Jetson AI Lab wheel; see README) or use --device cpu")
+    if device == "cuda" and not cuda_gpu_visible():
+        raise DeviceUnavailable("no CUDA GPU is visible here; use --device cpu")
+    return device

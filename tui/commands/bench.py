@@ -1,0 +1,155 @@
+"""`smollm-tui bench MODEL`: decode speed of each runtime × precision, side by side.
+
+The same fixed test for each configuration (engine.decode_bench): the same prompt,
+greedy, 128 new tokens, median of 3 runs after a warm-up, each in a fresh worker. Every
+finished configuration is stored as a speed row at once; the table follows at the end.
+Ctrl+C stops the configuration in progress (nothing of it is stored) and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import threading
+
+from rich.table import Table
+from rich.text import Text
+
+from engine.settings import DEVICES, PRECISIONS, LoadOptions
+from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
+
+NAME = "bench"
+ORDER = 35
+HELP = "measure decode speed per runtime and precision (stored for the catalog and report)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", metavar="MODEL",
+                        help="catalog id or Hub repo id (default: the bundled model)")
+    parser.add_argument("--runtime", action="append", choices=("transformers", "llama.cpp"),
+                        metavar="{transformers,llama.cpp}",
+                        help="runtime to measure (repeatable; default: every runtime the "
+                        "model can use here)")
+    parser.add_argument("--precision", action="append", choices=PRECISIONS,
+                        metavar="{" + ",".join(PRECISIONS) + "}",
+                        help="precision to measure (repeatable; default: auto, and each "
+                        "GGUF file on disk for llama.cpp)")
+    parser.add_argument("--device", choices=DEVICES, default="auto")
+    parser.add_argument("--runs", type=int, default=3, metavar="N",
+                        help="timed runs per configuration after a warm-up (default 3)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow this model's own Python code from its repository to run")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.consent import resolve_trust
+    from engine.decode_bench import NEW_TOKENS, RUNS, measure, plan, speed_run
+    from engine.errors import UsageError
+    from engine.results.store import ResultsStore
+    from engine.worker.client import WorkerClient
+
+    if args.runs < 1 or args.runs > 20:
+        raise UsageError("--runs must be between 1 and 20")
+    catalog = catalog_from(args)
+    entry = catalog.get(args.model) if args.model else catalog.default()
+    configs = plan(entry, args.runtime, args.precision)
+    trust = resolve_trust(entry, args.trust_remote_code)
+    catalog_path = str(args.catalog) if args.catalog else None
+    err = stderr_console()
+    results = []
+    client = WorkerClient(catalog_path)
+    interrupted = threading.Event()
+    try:
+        with _ctrl_c_cancels(client, interrupted):
+            for config in configs:
+                if interrupted.is_set():
+                    break
+                label = f"{entry.id} · {config.runtime} · precision {config.precision}"
+                err.print(Text(f"bench: {label}"))
+                options = LoadOptions(entry.id, precision=config.precision,
+                                      device=args.device, trust_remote_code=trust,
+                                      catalog_path=catalog_path,
+                                      runtime=config.runtime).validate()
+                result = measure(client, options, args.runs,
+                                 note=lambda text: err.print(Text(f"  {text}", style="dim")))
+                results.append(result)
+                if result.ok:
+                    with ResultsStore() as store:
+                        store.add_speed(speed_run(result, args.runs))
+                elif result.error:
+                    err.print(Text(f"  failed: {result.error}", style="red"))
+                if result.cancelled:
+                    interrupted.set()
+    finally:
+        client.close()
+    if args.json:
+        print_json({"model": entry.id, "new_tokens": NEW_TOKENS, "runs": args.runs,
+                    "results": [_as_json(r) for r in results]})
+    else:
+        stdout_console().print(_table(entry.id, results, args.runs or RUNS))
+    if interrupted.is_set():
+        return 130
+    return 0 if results and all(r.ok for r in results) else 1
+
+
+def _as_json(result) -> dict:
+    data = dataclasses.asdict(result)
+    data["runtime"], data["precision_asked"] = result.config.runtime, result.config.precision
+    data.pop("config")
+    if result.info is not None:
+        data["precision"] = result.info.precision
+    return data
+
+
+def _table(model_id: str, results, runs: int) -> Table:
+    from engine.decode_bench import NEW_TOKENS
+
+    table = Table(title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
+                  title_justify="left")
+    for header in ("runtime", "precision", "device", "tok/s", "first token", "load",
+                   "peak MB"):
+        table.add_column(header, justify="left" if header in ("runtime", "precision",
+                                                              "device") else "right")
+    for r in results:
+        info = r.info
+        precision = info.precision if info else r.config.precision
+        device = info.device if info else "—"
+        if not r.ok:
+            why = "cancelled" if r.cancelled else (r.error or "failed")
+            table.add_row(r.config.runtime, precision, device,
+                          Text(why, style="red", overflow="fold"), "", "", "")
+            continue
+        first = f"{r.first_token_s * 1000:.0f} ms" if r.first_token_s is not None else "—"
+        peak = f"{r.peak_memory_mb:,.0f}" if r.peak_memory_mb is not None else "—"
+        speed = f"{r.tokens_per_s:.1f}"
+        if r.new_tokens < NEW_TOKENS:
+            speed += f" ({r.new_tokens} tok)"
+        table.add_row(r.config.runtime, precision, device, speed, first,
+                      f"{info.load_seconds:.1f} s", peak)
+    return table
+
+
+class _ctrl_c_cancels:
+    """While measuring, Ctrl+C cancels the configuration in progress and stops the rest."""
+
+    def __init__(self, client, interrupted: threading.Event):
+        self.client, self.interrupted = client, interrupted
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        signal.signal(signal.SIGINT, self.previous)
+        self.interrupted.set()
+        self.client.cancel()
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
