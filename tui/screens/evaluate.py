@@ -42,7 +42,7 @@ from engine.results.store import EvalRun, ResultsStore, precision_label
 from engine.settings import LoadOptions
 from engine.worker import protocol as p
 from tui import messages as m
-from tui.safe_text import plain
+from tui.safe_text import plain, visible
 from tui.screens.dialogs import InputScreen
 from tui.widgets.eval_tables import (
     HISTORY_COLUMNS,
@@ -296,7 +296,7 @@ class EvaluateScreen(Screen):
         table.clear()
         for run in runs:
             table.add_row(*history_cells(run))
-        title = Text(f"History of {self.entry.name}: ", style="bold")
+        title = Text(f"History of {visible(self.entry.name)}: ", style="bold")
         title.append(f"{len(runs)} stored run(s)" if runs else "nothing stored yet",
                      style="not bold")
         self.query_one("#history-title", Static).update(title)
