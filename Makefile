@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/decode.py
 	$(PY) bench/eval.py
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
