@@ -71,6 +71,7 @@ bench: setup
 	$(PY) bench/startup.py
 	$(PY) bench/decode.py
 	$(PY) bench/eval.py
+	$(PY) bench/latency.py
 
 # Every check that needs a CUDA GPU, in one go (under 8 minutes), as one table.
 gpu-check: setup

@@ -30,6 +30,10 @@ CUDA_CONTEXT_MB = 450.0
 # Memory the caching allocator holds beyond what tensors use.
 CUDA_SLACK = 1.10
 
+# /proc/meminfo, where a Jetson's budget is read (its GPU shares the RAM). Overridable for
+# tests, like engine.machine's Jetson files.
+MEMINFO = Path("/proc/meminfo")
+
 _BYTES = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 _DTYPE_BYTES = {"float32": 4.0, "float16": 2.0, "bfloat16": 2.0, "float64": 8.0}
 FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
@@ -203,7 +207,7 @@ def verdict(estimate_mb: float, budget_mb: float) -> str:
     return NO_FIT
 
 
-def budget(device: str, meminfo: Path = Path("/proc/meminfo")) -> Budget:
+def budget(device: str, meminfo: Path | None = None) -> Budget:
     """Memory available to a new worker on ``device`` ("auto" picks cuda when present).
 
     CPU: psutil's available RAM. Jetson: MemAvailable, because its GPU shares the RAM
@@ -213,7 +217,7 @@ def budget(device: str, meminfo: Path = Path("/proc/meminfo")) -> Budget:
     if device == "auto":
         device = "cuda" if _has_cuda() else "cpu"
     if device == "cuda" and is_jetson():
-        available, total = _meminfo(meminfo)
+        available, total = _meminfo(meminfo or MEMINFO)
         return Budget("cuda", available, total, "/proc/meminfo")
     if device == "cuda":
         gpu = _nvml_memory() or _nvidia_smi_memory()

@@ -102,16 +102,16 @@ def build_prompt(
     turns = conversation.turns
     if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
         raise UsageError("the prompt is empty: type a message first")
+    # A cheap bound first: a token is rarely longer than 32 characters, so a message this
+    # long can never fit and is refused without tokenizing megabytes of text.
+    if len(turns[-1].content) > 32 * max_prompt_tokens:
+        raise PromptTooLong(_too_long(None, max_prompt_tokens))
     if raw:
         text = turns[-1].content
         ids = _encode(tokenizer, text, special=True)
         _check_fits(len(ids), max_prompt_tokens)
         return Prompt(text, ids, 0, "raw", ())
     fmt = prompt_format(tokenizer, entry_format, is_seq2seq)
-    # A cheap bound first: a token is rarely longer than 32 characters, so a message this
-    # long can never fit and is refused without tokenizing megabytes of text.
-    if len(turns[-1].content) > 32 * max_prompt_tokens:
-        raise PromptTooLong(_too_long(None, max_prompt_tokens))
     dropped = 0
     while True:
         kept = turns[dropped:]

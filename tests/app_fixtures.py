@@ -150,3 +150,17 @@ def fill_results_store(runs=None) -> None:
 
     with ResultsStore() as store:
         add_many(store, fixed_eval_runs() if runs is None else runs)
+
+
+# ---- what the terminal shows ------------------------------------------------------------
+
+
+def screen_text(app) -> str:
+    """Every line the terminal shows now (notifications included), as plain text: what a
+    user reads, after markup was (or was not) interpreted."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notes(app) -> list[str]:
+    """The messages of the notifications raised so far (shown or expired)."""
+    return [str(n.message) for n in app._notifications]

@@ -27,18 +27,34 @@ async def test_catalog_lists_every_model_and_filters():
         assert screen.query_one(DataTable).row_count == len(app.catalog)
 
 
-async def test_sort_by_params_and_reverse():
+async def click_header(pilot, key: str) -> None:
+    table = pilot.app.screen.query_one(DataTable)
+    x = 0
+    for column in table.columns.values():
+        if column.key.value == key:
+            break
+        x += column.get_render_width(table)
+    await pilot.click(DataTable, offset=(x + 1, 0))
+    await pilot.pause()
+
+
+async def test_sort_by_keys_and_header_clicks():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        screen.sort_by(1)
+        await pilot.press("o", "o")  # o sorts by the next column: model name, then params
         params = [r.entry.params for r in screen.visible_rows]
-        assert params == sorted(params)
-        screen.sort_by(1)
+        assert params == sorted(params) and params != [r.entry.params for r in screen.rows]
+        await click_header(pilot, "params")  # the same column again: reversed
         assert [r.entry.params for r in screen.visible_rows] == sorted(params, reverse=True)
         await pilot.press("o")  # next column: arch
         archs = [r.entry.architecture for r in screen.visible_rows]
         assert archs == sorted(archs)
+        await click_header(pilot, "name")
+        names = [r.entry.name.lower() for r in screen.visible_rows]
+        assert names == sorted(names)
+        assert [str(n.message) for n in app._notifications][-1] == (
+            "Sorted by model (ascending)")
 
 
 async def test_precision_cycles_and_sizes_follow():

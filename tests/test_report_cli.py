@@ -24,8 +24,12 @@ def test_eval_stores_results_then_skips_them_and_reports(cli_env, tiny_catalog, 
               "fx_yesno,fx_choice2", "--limit", "3", "--include-path", str(TASKS_DIR),
               "--precision", "fp32", "--device", "cpu", "--in-process"]
     first = cli(cli_env, *common)
-    assert "fx_yesno  ok" in first.stdout or "fx_yesno  acc" in first.stdout.replace(
-        "tiny-llama  ", "")
+    with ResultsStore() as store:
+        stored = {r.task: r for r in store.eval_runs(model_id="tiny-llama")}
+    for task in ("fx_yesno", "fx_choice2"):  # one result line per task, with its figures
+        acc, stderr = stored[task].metrics["acc"], stored[task].metrics["acc_stderr"]
+        line = f"tiny-llama {task} acc {acc * 100:.2f} ± {stderr * 100:.2f} (3 samples,"
+        assert line in " ".join(first.stdout.split()), first.stdout
     assert "2 ok, 0 oom, 0 failed, 0 skipped" in first.stdout
     again = cli(cli_env, *common)  # an interrupted night run resumes: nothing to redo
     assert "already measured, skipped: fx_yesno, fx_choice2" in again.stdout

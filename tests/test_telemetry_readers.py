@@ -131,7 +131,7 @@ def test_jtop_lost_connection_raises_on_read(monkeypatch):
     monkeypatch.setitem(sys.modules, "jtop", fake_jtop.make_module("up", fail_after=1))
     reader = JtopReader()
     reader.read()
-    with pytest.raises(Exception, match="Lost connection"):
+    with pytest.raises(fake_jtop.JtopException, match="Lost connection"):
         reader.read()
 
 

@@ -8,22 +8,26 @@ import threading
 
 import psutil
 import pytest
+from fixtures.tasks.helpers import TASKS_DIR
 
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.worker.client import WorkerClient, describe_exit
 from engine.worker.protocol import (
     Cancelled,
     Chunk,
+    EvalDone,
+    EvalProgress,
     EvalSpec,
     Failed,
     Loaded,
     Progress,
     ReplyDone,
+    TaskDone,
     WorkerDied,
 )
 
 GREEDY = GenerationSettings(temperature=0, repetition_penalty=1.0, max_new_tokens=16)
-FINAL = (Loaded, ReplyDone, Cancelled, Failed, WorkerDied)
+FINAL = (Loaded, ReplyDone, EvalDone, Cancelled, Failed, WorkerDied)
 
 
 def ask(text="Hello there") -> Conversation:
@@ -100,10 +104,32 @@ def test_bad_requests_become_failed_events(client):
 
 
 def test_evaluate_answers_with_one_final_event(client):
-    events = list(client.evaluate(EvalSpec(tasks=("no-such-task",), limit=1)))
-    assert sum(isinstance(e, (Failed, Cancelled, WorkerDied)) or
-               type(e).__name__ == "EvalDone" for e in events) == 1
+    # An unknown task: one failed TaskDone naming it, then EvalDone, the one final event.
+    events = drain(client.evaluate(EvalSpec(tasks=("no-such-task",), limit=1)))
+    assert [type(e) for e in events] == [TaskDone, EvalDone]
+    result = events[0].result
+    assert (result.task, result.status) == ("no-such-task", "failed")
+    assert "no-such-task" in result.error
     assert client.state == "ready"
+
+
+def test_cancel_during_evaluate_ends_it_with_cancelled(client):
+    """Cancel from another thread at the first progress event of a full run of two tasks:
+    the running task is stored as cancelled, the second never starts, and the stream's one
+    final event is Cancelled."""
+    spec = EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None, include_path=str(TASKS_DIR))
+    events = []
+    for event in client.evaluate(spec):
+        events.append(event)
+        if isinstance(event, EvalProgress) and len(events) == 1:
+            threading.Thread(target=client.cancel).start()
+    drain(events)
+    assert isinstance(events[-1], Cancelled)
+    [done] = [e for e in events if isinstance(e, TaskDone)]
+    assert (done.result.task, done.result.status) == ("fx_choice4", "cancelled")
+    assert not any(isinstance(e, EvalProgress) and e.task == "fx_yesno" for e in events)
+    assert client.state == "ready"
+    assert isinstance(drain(client.generate(ask(), GREEDY))[-1], ReplyDone)  # still serves
 
 
 def test_unknown_model_and_remote_code_fail_without_a_worker(tiny_catalog):

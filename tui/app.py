@@ -8,6 +8,8 @@ from dataclasses import replace
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from engine.catalog import Catalog, ModelEntry
@@ -18,6 +20,7 @@ from engine.telemetry.sampler import Sampler
 from engine.worker.protocol import ReplyStats
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
+from tui.safe_text import visible
 from tui.screens.arena_pick import ArenaPicker
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -58,6 +61,17 @@ class SmollmApp(App):
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
         self.jobs_watch.start()
+
+    # Outside text reaches notifications (markup=False) and screen titles, which Textual
+    # shows without markup but with control characters as they are: an ESC from a model
+    # name or a path would reach the terminal. Shown as visible symbols instead.
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        super().notify(visible(message), title=visible(title), severity=severity,
+                       timeout=timeout, markup=markup)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        return super().format_title(visible(title), visible(sub_title))
 
     def on_unmount(self) -> None:
         self.session.close()

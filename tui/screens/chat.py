@@ -145,7 +145,7 @@ class ChatScreen(Screen):
         self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
         await self.query_one(Transcript).add_notice(message.message, error=True)
         self.notify(message.message, title="Could not load the model", severity="error",
-                    timeout=10)
+                    timeout=10, markup=False)
 
     def describe_loaded(self) -> str:
         info = self.app.session.info

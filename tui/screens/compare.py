@@ -25,7 +25,7 @@ from engine.results.matrix import ACCURACY_CHOICES, REPORT_ORDER, Filters, Matri
 from engine.results.references import References, load_references
 from engine.results.report import metrics_line, write_reports
 from engine.results.store import EvalRun, ResultsStore
-from tui.safe_text import visible
+from tui.safe_text import plain, visible
 from tui.widgets.compare_cells import cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter
 
@@ -174,7 +174,7 @@ class CompareScreen(Screen):
         table.add_column("Model", key="model")
         table.add_column("Params", key="params")
         for task in matrix.tasks:
-            table.add_column(short_name(task), key=task)
+            table.add_column(plain(short_name(task)), key=task)  # a str label is markup
         table.add_column("Avg", key="avg")
         for row in matrix.rows:
             table.add_row(*row_cells(row, matrix, self.with_references), key=row.model_id)

@@ -43,7 +43,7 @@ from engine.results.store import EvalRun, ResultsStore, ensure_writable, precisi
 from engine.settings import LoadOptions
 from engine.worker import protocol as p
 from tui import messages as m
-from tui.safe_text import plain
+from tui.safe_text import plain, visible
 from tui.screens.dialogs import InputScreen
 from tui.widgets.eval_tables import (
     HISTORY_COLUMNS,
@@ -302,7 +302,7 @@ class EvaluateScreen(Screen):
         table.clear()
         for run in runs:
             table.add_row(*history_cells(run))
-        title = Text(f"History of {self.entry.name}: ", style="bold")
+        title = Text(f"History of {visible(self.entry.name)}: ", style="bold")
         if problem is not None:
             title.append(f"the results store is unavailable ({problem.reason}): "
                          "`smollm-tui doctor` says what to do", style="not bold yellow")

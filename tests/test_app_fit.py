@@ -1,0 +1,162 @@
+"""Will it fit, end to end: the real overview (engine/overview.py: estimate, measured
+peaks, the machine's budget, the verdict) on the tiny models, the bundled model and
+catalog models, on a Jetson Orin Nano 8 GB. Only the board's files are fake (its
+device-tree model, /etc/nv_tegra_release and /proc/meminfo, from
+tests/fixtures/telemetry); the verdicts reach the catalog, and a model that does not fit
+goes through the "may not fit" dialog (8-bit / anyway / cancel) to a real worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_fixtures import make_app
+from telemetry_fakes import FIXTURES
+from textual.widgets import DataTable
+
+import engine.machine as machine
+import engine.memory as memory
+from engine.overview import overview
+from tui.screens.catalog import CatalogScreen
+from tui.screens.chat import ChatScreen
+from tui.screens.dialogs import ChoiceScreen
+from tui.screens.evaluate import EvaluateScreen
+
+LOADED = FIXTURES / "meminfo_orin_nano_8gb.txt"  # MemAvailable 4,212,356 kB
+BUSY = FIXTURES / "meminfo_orin_nano_8gb_busy.txt"  # MemAvailable 716,800 kB
+
+
+@pytest.fixture
+def orin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """This machine as an Orin Nano 8 GB: the board's files, and its /proc/meminfo from
+    the fixture passed to the returned function."""
+    model = tmp_path / "device-tree-model"
+    model.write_bytes(b"NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\0")
+    release = tmp_path / "nv_tegra_release"
+    release.write_text("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic\n")
+    monkeypatch.setattr(machine, "DEVICE_TREE_MODEL", model)
+    monkeypatch.setattr(machine, "TEGRA_RELEASE", release)
+
+    def use(meminfo: Path) -> None:
+        monkeypatch.setattr(memory, "MEMINFO", meminfo)
+
+    return use
+
+
+def fit_cells(screen: CatalogScreen) -> dict[str, str]:
+    """Model id -> the fit column as shown."""
+    table = screen.query_one(DataTable)
+    column = [c.key.value for c in table.columns.values()].index("fit")
+    return {r.entry.id: str(table.get_row_at(i)[column]).removesuffix(" ✓")
+            for i, r in enumerate(screen.visible_rows)}
+
+
+def row(screen: CatalogScreen, model_id: str):
+    return next(r for r in screen.rows if r.entry.id == model_id)
+
+
+async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catalog):
+    orin(LOADED)
+    budget = memory.budget("auto")
+    assert (budget.device, budget.source, budget.available_mb) == (
+        "cuda", "/proc/meminfo", 4_212_356 / 1024)
+    app = make_app(tiny_catalog, overview_source=overview)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        # auto on a Jetson is fp16 on its GPU: the estimate counts the CUDA context and,
+        # the GPU sharing the RAM, the CPU-side libraries too
+        for model_id in ("tiny-llama", "tiny-t5", "smollm2-135m-instruct"):
+            entry = app.catalog.get(model_id)
+            guess = memory.estimate(entry, "fp16", "cuda")
+            assert row(screen, model_id).size_mb == guess.total_mb
+            assert guess.overhead_mb == memory.CUDA_CONTEXT_MB + memory.CPU_RUNTIME_MB
+        fits = fit_cells(screen)
+        assert fits["tiny-llama"] == fits["tiny-t5"] == fits["smollm2-135m-instruct"] == "fits"
+
+        await pilot.press("p")  # fp32: 1.1B parameters take 4.2 GB of weights alone
+        assert app.precision == "fp32"
+        fits = fit_cells(screen)
+        assert fits["smollm2-135m-instruct"] == "fits"
+        assert fits["tinyllama-1.1b"] == fits["qwen2.5-0.5b"] == "no fit"
+        assert row(screen, "tinyllama-1.1b").size_mb > budget.available_mb
+
+        await pilot.press("p", "p", "p")  # int8: they fit again
+        assert app.precision == "int8"
+        fits = fit_cells(screen)
+        assert fits["tinyllama-1.1b"] == fits["qwen2.5-0.5b"] == "fits"
+
+        # the same board with 700 MB left: not even the tiny model and its CUDA context
+        orin(BUSY)
+        await pilot.press("p", "p")  # back to auto
+        assert app.precision == "auto"
+        fits = fit_cells(screen)
+        assert set(fits.values()) - {"?"} == {"no fit"}, fits
+        assert row(screen, "tiny-llama").fit == "does not fit"
+
+
+async def open_dialog(pilot, model_id: str, key: str) -> ChoiceScreen:
+    await pilot.press("slash", *model_id, "enter", key)
+    await pilot.pause()
+    dialog = pilot.app.screen
+    assert isinstance(dialog, ChoiceScreen)
+    return dialog
+
+
+async def back_to_catalog(pilot) -> CatalogScreen:
+    while not isinstance(pilot.app.screen, CatalogScreen):
+        await pilot.press("escape")
+        await pilot.pause()
+    await pilot.press("escape")  # clears the filter
+    return pilot.app.screen
+
+
+async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog):
+    orin(BUSY)
+    app = make_app(tiny_catalog, overview_source=overview)
+    async with app.run_test(size=(120, 40)) as pilot:
+        catalog = app.screen
+        need = row(catalog, "smollm2-135m-instruct").size_mb
+        dialog = await open_dialog(pilot, "smollm2-135m", "c")
+        assert dialog.title_text == "SmolLM2-135M-Instruct may not fit in memory"
+        assert f"At auto it needs about {need:,.0f} MB" in dialog.body
+        await pilot.press("escape")  # Esc is cancel too
+        assert app.screen is catalog and app.session.state == "none"
+        await back_to_catalog(pilot)
+
+        need = row(catalog, "tiny-llama").size_mb
+        dialog = await open_dialog(pilot, "tiny-llama", "c")
+        assert f"needs about {need:,.0f} MB" in dialog.body
+        await pilot.press("tab", "tab", "enter")  # the third button: Cancel
+        await pilot.pause()
+        assert app.screen is catalog and app.session.state == "none"
+
+        await open_dialog(pilot, "", "c")
+        await pilot.press("tab", "enter")  # Load anyway: at the precision asked for
+        await pilot.pause()
+        chat = app.screen
+        assert isinstance(chat, ChatScreen) and chat.options.precision == "auto"
+        await app.workers.wait_for_complete()
+        assert app.session.state == "ready"
+        assert (app.session.info.quantization, app.session.info.dtype) == (None, "float32")
+        await back_to_catalog(pilot)
+
+        await open_dialog(pilot, "tiny-llama", "c")
+        await pilot.press("enter")  # the first button, focused: Load in 8-bit
+        await pilot.pause()
+        chat = app.screen
+        assert isinstance(chat, ChatScreen) and chat.options.precision == "int8"
+        assert app.session.options.precision == "int8"  # what the worker is asked to load
+        app.session.cancel()  # (bitsandbytes on this CPU is covered by test_runtime.py)
+        await app.workers.wait_for_complete()
+        await back_to_catalog(pilot)
+
+        # Evaluate asks the same question
+        await open_dialog(pilot, "tiny-llama", "e")
+        await pilot.press("tab", "tab", "enter")
+        await pilot.pause()
+        assert app.screen is catalog
+        await open_dialog(pilot, "", "e")
+        await pilot.press("tab", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, EvaluateScreen)
+        assert app.screen.options.precision == "auto"
