@@ -164,3 +164,27 @@ def screen_text(app) -> str:
 def notes(app) -> list[str]:
     """The messages of the notifications raised so far (shown or expired)."""
     return [str(n.message) for n in app._notifications]
+
+
+async def steady(pilot) -> None:
+    """Before a snapshot: no blinking text cursor, the memory meter read
+    now and tables' column widths measured now (a DataTable measures them when idle), so
+    that the picture does not depend on when it is taken."""
+    from textual.widgets import DataTable, Input, TextArea
+
+    from tui.widgets.memory_meter import MemoryMeter
+
+    await pilot.pause()
+    for widget in pilot.app.screen.query("*"):
+        if isinstance(widget, (Input, TextArea)):
+            widget.cursor_blink = False  # (a TextArea then draws no cursor)
+            widget.refresh()
+        elif isinstance(widget, MemoryMeter):
+            widget.refresh_meter()
+        elif isinstance(widget, DataTable):
+            await widget._on_idle(None)
+            # Cells drawn before the widths were measured stay cached at the old widths
+            # (Textual 8.2): this drops the caches and redraws.
+            widget.notify_style_update()
+    await pilot.pause()  # the widgets ask the screen for a layout,
+    await pilot.pause()  # which it does here

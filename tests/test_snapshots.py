@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_fixtures import make_app, make_scripted_app
+from app_fixtures import make_app, make_scripted_app, steady
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -26,6 +26,6 @@ def test_chat_mid_conversation(snap_compare, size):
         await pilot.app.workers.wait_for_complete()
         await pilot.press(*"What is the capital of France?", "enter")
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_scripted_app(), terminal_size=size, run_before=converse)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from app_fixtures import fill_results_store, make_app
+from app_fixtures import fill_results_store, make_app, steady
 from fixtures.tasks.helpers import TASKS_DIR
 
 from engine.settings import LoadOptions
@@ -36,7 +36,7 @@ def test_evaluate_task_chooser(snap_compare, size):
                                        include_path=str(TASKS_DIR)))
         await pilot.pause()
         await pilot.press("down", "space", "down", "down", "down", "space")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=open_evaluate)
 
@@ -49,7 +49,7 @@ def test_evaluate_task_folder_dialog(snap_compare):
                                        LoadOptions("pythia-160m")))
         await pilot.pause()
         await pilot.press("f")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=open_dialog)
 
@@ -60,7 +60,7 @@ def test_compare_accuracy(snap_compare, size):
         pilot.app.push_screen(CompareScreen())
         await pilot.pause()
         await pilot.press("down", "right", "right")  # pythia-160m ARC-e: the flagged cell
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=open_compare)
 
@@ -71,6 +71,6 @@ def test_compare_time_tab(snap_compare, size):
         pilot.app.push_screen(CompareScreen())
         await pilot.pause()
         await pilot.press("2")
-        await pilot.pause()
+        await steady(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=open_compare)
