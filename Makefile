@@ -16,7 +16,7 @@ BOARD_WHEELS ?= $(HOME)/.cache/smollm-tui/board-wheels
 FIND_PY310 = for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
 	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done
 
-.PHONY: setup run test test-board lint imports pytest screenshots bench gpu-check clean
+.PHONY: setup run test test-board lint imports pytest screenshots bench gpu-check llama-cpp clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,11 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml tools/setup_env.py
 	$(PYTHON) tools/setup_env.py --venv $(VENV) --torch-spec "$(TORCH_SPEC)" --llama $(LLAMA)
 	@touch $(STAMP)
+
+# (Re)build llama-cpp-python for this machine; LLAMA_REBUILD=1 builds again even when pip
+# has a wheel from before (built with other flags).
+llama-cpp: setup
+	$(PYTHON) tools/setup_env.py --venv $(VENV) --llama-only $(if $(LLAMA_REBUILD),--rebuild)
 
 run: setup
 	$(VENV)/bin/smollm-tui

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,10 +81,12 @@ def _gguf_precisions(entry: ModelEntry) -> list[str]:
 
 
 def measure(client: Any, options: LoadOptions, runs: int = RUNS,
-            note: Callable[[str], None] | None = None) -> BenchResult:
+            note: Callable[[str], None] | None = None,
+            stop: threading.Event | None = None) -> BenchResult:
     """Load ``options`` in a fresh worker of ``client`` and time ``runs`` greedy replies
     after one warm-up. Failures become the result's error; a cancel (client.cancel())
-    its ``cancelled``."""
+    its ``cancelled``. ``stop`` is looked at between replies too: a cancel that lands
+    between two requests has no request to stop."""
     from engine.worker.protocol import Cancelled, Failed, Loaded, ReplyDone, WorkerDied
 
     config = BenchConfig(options.runtime, options.precision)
@@ -101,6 +104,8 @@ def measure(client: Any, options: LoadOptions, runs: int = RUNS,
         f"1 warm-up + {runs} runs")
     stats = []
     for index in range(runs + 1):
+        if stop is not None and stop.is_set():
+            return BenchResult(config, info, cancelled=True)
         final = None
         for event in client.generate(Conversation().add("user", PROMPT), SETTINGS):
             if isinstance(event, (ReplyDone, Cancelled, Failed, WorkerDied)):

@@ -83,7 +83,7 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        assert lines[0].startswith("loading SmolLM2-135M-Instruct (auto, auto: llama.cpp) · ")
+        assert lines[0].startswith("loading · SmolLM2-135M bundled (auto, auto: llama.cpp), ")
         assert app.session.info.runtime == "llama.cpp"
         assert "Q4_1 on" in status_of(screen) and "llama.cpp" in status_of(screen)
         assert "ready · llama.cpp  smollm2-135m-instruct Q4_1 on cpu" in str(meter_text(app))
@@ -115,7 +115,7 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
         turns = len(screen.conversation.turns)
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert any(line.startswith("loading SmolLM2-135M-Instruct (auto, transformers)")
+        assert any(line.startswith("loading · SmolLM2-135M bundled (auto, transformers)")
                    for line in lines)
         assert app.session.info.runtime == "transformers"
         assert status_of(screen).startswith("ready · transformers")

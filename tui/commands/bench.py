@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                                       catalog_path=catalog_path,
                                       runtime=config.runtime).validate()
                 result = measure(client, options, args.runs,
-                                 note=lambda text: err.print(Text(f"  {text}", style="dim")))
+                                 note=lambda text: err.print(Text(f"  {text}", style="dim")),
+                                 stop=interrupted)
                 results.append(result)
                 if result.ok:
                     with ResultsStore() as store:
@@ -147,7 +148,9 @@ class _ctrl_c_cancels:
     def _handler(self, signum, frame):
         signal.signal(signal.SIGINT, self.previous)
         self.interrupted.set()
-        self.client.cancel()
+        # Not here: the handler runs in the main thread, which may be inside the client
+        # holding its lock (cancel() takes it too), and would wait for itself for ever.
+        threading.Thread(target=self.client.cancel, name="bench-cancel", daemon=True).start()
 
     def __exit__(self, *exc):
         if self.previous is not None:
