@@ -59,9 +59,9 @@ class SideConfig:
                            catalog_path=catalog_path, **extra).validate()
 
     def label(self) -> str:
-        """'tiny-llama · fp32' (the runtime added when one was chosen)."""
+        """'tiny-llama · fp32' (the runtime added when one other than auto was chosen)."""
         parts = [self.model_id, self.precision]
-        if self.runtime not in (None, DEFAULT_RUNTIME):
+        if self.runtime not in (None, DEFAULT_RUNTIME, "auto"):
             parts.append(str(self.runtime))
         return " · ".join(parts)
 

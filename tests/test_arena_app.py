@@ -243,7 +243,7 @@ async def test_the_catalog_picks_one_model_in_two_configurations(tiny_catalog: P
         assert any("Arena pick cleared" in str(n.message) for n in app._notifications)
 
         await pilot.press("a")
-        assert "arena: tiny-llama · auto · auto marked" in app.screen.sub_title
+        assert "arena: tiny-llama · auto marked" in app.screen.sub_title
         await pilot.press("p", "a")  # precision auto -> fp32, then the same model again
         await pilot.pause()
         screen = app.screen
