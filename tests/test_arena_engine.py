@@ -12,7 +12,6 @@ import pytest
 
 from engine.arena import PairPlan, SideConfig, SideTranscript, plan_pair, save_pair
 from engine.catalog import load_catalog
-from engine.errors import UsageError
 from engine.memory import Budget
 from engine.results.arena import (
     ArenaVote,
