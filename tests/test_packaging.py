@@ -23,7 +23,12 @@ def test_installed_wheel_finds_catalog_and_references(tmp_path: Path):
         "cat = c.load_catalog(use_user_overlay=False); "
         "print(engine.__file__); print(c.shipped_catalog_path()); print(len(cat))"
     )
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(target),
+    path = [str(target)]
+    if sys.version_info < (3, 11):  # tomllib's backport, the one dependency the catalog needs
+        import tomli
+
+        path.append(str(Path(tomli.__file__).resolve().parent.parent))
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join(path),
            "SMOLLM_TUI_HOME": str(tmp_path / "home")}
     # -S: no site-packages, so nothing from the source tree or the editable install leaks in.
     done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,

@@ -215,7 +215,7 @@ class CompareScreen(Screen):
         else:
             details = cell_details(self.matrix.rows[row], task, self.matrix)
             if task is None and metrics_line(self.matrix):  # say what each column is
-                details.append(" · " + metrics_line(self.matrix).removesuffix("."),
+                details.append(" · " + visible(metrics_line(self.matrix).removesuffix(".")),
                                style="dim")
             info.update(details)
         self.draw_chart(task)
