@@ -736,8 +736,16 @@ def download(
     cancel = cancel or threading.Event()
     started = time.monotonic()
     listing = fetch_listing(repo, revision)
-    token = _read_token()[0]
     plan = choose_files(listing.files, repo, remote_code=entry.trust_remote_code)
+    return _transfer(entry.id, listing, revision, plan, started, progress, cancel, on_notice)
+
+
+def _transfer(model_id: str, listing: RepoListing, revision: str, plan: FilePlan,
+              started: float, progress: ProgressCallback | None, cancel: threading.Event,
+              on_notice: Callable[[str], None] | None = None) -> DownloadResult:
+    """Fetch the planned files of a listing into the cache, resuming partial ones, after
+    the path, gated-repo and disk checks; the snapshot links them."""
+    repo, token = listing.repo, _read_token()[0]
     storage = repo_folder(repo)
     snapshot = storage / "snapshots" / listing.commit
     _check_paths(storage, snapshot, revision, plan.files, repo)
@@ -753,6 +761,8 @@ def download(
     _check_disk(storage, repo, needed)
     _write_ref(storage, revision, listing.commit)
     meter = _Meter(plan.total_bytes, sum(have.values()), progress)
+    if len(plan.files) == 1:  # a single file (a GGUF build) is named from the start
+        meter.file = plan.files[0].name
     meter.report()
     cancelled = False
     try:
@@ -764,7 +774,7 @@ def download(
         cancelled = True
         meter.report()
     return DownloadResult(
-        entry.id, repo, revision, listing.commit, str(snapshot),
+        model_id, repo, revision, listing.commit, str(snapshot),
         tuple(f.name for f in plan.files), plan.total_bytes, meter.fetched,
         time.monotonic() - started, cancelled, plan.notices,
     )
@@ -805,30 +815,8 @@ def download_gguf(
     if not wanted:
         raise DownloadError(f"{repo} has no file {files[quant]} at {revision} any more; "
                             "the catalog's GGUF facts need updating")
-    token = _read_token()[0]
-    storage = repo_folder(repo)
-    snapshot = storage / "snapshots" / listing.commit
-    _check_paths(storage, snapshot, revision, wanted, repo)
-    have = _bytes_present(storage, snapshot, wanted[0])
-    if listing.gated and not token and have < wanted[0].size:
-        raise GatedRepoError(
-            f"{repo} is gated: accept its conditions at {hub_endpoint()}/{repo}, then make a "
-            "token available (set HF_TOKEN, or run `hf auth login`)")
-    _check_disk(storage, repo, wanted[0].size - have)
-    _write_ref(storage, revision, listing.commit)
-    meter = _Meter(wanted[0].size, have, progress)
-    meter.file = wanted[0].name
-    meter.report()
-    cancelled = False
-    try:
-        _fetch_file(repo, listing.commit, storage, snapshot, wanted[0], token, meter, cancel)
-        meter.report()
-    except _Cancelled:
-        cancelled = True
-        meter.report()
-    return DownloadResult(entry.id, repo, revision, listing.commit, str(snapshot),
-                          (wanted[0].name,), wanted[0].size, meter.fetched,
-                          time.monotonic() - started, cancelled, ())
+    return _transfer(entry.id, listing, revision, FilePlan((wanted[0],)), started, progress,
+                     cancel)
 
 
 def _bytes_present(storage: Path, snapshot: Path, f: RepoFile) -> int:
