@@ -98,3 +98,11 @@ def gpu_process_mb(pid: int) -> float | None:
             nv.nvmlShutdown()
         except Exception:
             pass
+
+
+def machine_name() -> str:
+    """This machine's name for results (the host name): Compare and `report` filter by it,
+    to tell the board's rows from those imported from a GPU server."""
+    import platform
+
+    return platform.node().strip() or "this machine"

@@ -153,3 +153,44 @@ async def test_key_5_shows_peak_board_memory():
         assert matrix_text(screen)["pythia-160m"] == ["162M", "5.00", "5.00", "5.00", "5.00"]
         assert matrix_text(screen)["TinyLlama_v1.1"][1] == "oom"
         assert "Peak board memory (GB)" in screen.sub_title
+
+
+async def test_machine_filter_appears_with_imported_results_and_keeps_their_origin():
+    """Results imported from a GPU server stand beside the board's; the machine filter
+    (shown only when the store holds more than one machine) tells them apart, and the cell
+    line says where an imported figure came from."""
+    from dataclasses import replace
+
+    from app_fixtures import fixed_eval_runs
+
+    board = [replace(r, machine="orin-nano", backend="smollm-tui") for r in fixed_eval_runs()]
+    server = replace(board[0], model_id="qwen2.5-0.5b", repo="Qwen/Qwen2.5-0.5B",
+                     machine="NVIDIA A100-SXM4-80GB", backend="lm-eval vllm", runtime="vllm",
+                     source="import:results_x.json", metrics={"acc": 0.6})
+    fill_results_store([*board, server])
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        machine = screen.query_one("#f-machine", Select)
+        assert machine.display
+        assert [str(o[0]) for o in machine._options[1:]] == ["NVIDIA A100-SXM4-80GB",
+                                                            "orin-nano"]
+        assert "Qwen2.5-0.5B" in matrix_text(screen)
+        await choose(pilot, "machine", "orin")
+        assert machine.value == "orin-nano"
+        assert "Qwen2.5-0.5B" not in matrix_text(screen)
+        assert "8 of 9 run(s) match" in screen.sub_title
+        await choose(pilot, "machine", "NVIDIA")
+        assert list(matrix_text(screen)) == ["Qwen2.5-0.5B"]
+        await pilot.click("#matrix", offset=(2, 1))  # back to the table, on its one row
+        await pilot.press("right", "right")
+        line = str(screen.query_one("#cell-info", Static).render())
+        assert "60.0" in line and "NVIDIA A100-SXM4-80GB, lm-eval vllm" in line
+
+
+async def test_no_machine_filter_when_every_result_is_from_this_machine():
+    fill_results_store()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_compare(pilot)
+        assert not screen.query_one("#f-machine", Select).display

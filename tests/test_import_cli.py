@@ -97,3 +97,44 @@ def test_import_files_each_result_under_its_catalog_model(lm_eval_results, tiny_
     wrong = smollm(cli_env, "import", str(other), "--model", "tiny-lama")
     assert wrong.returncode == 2 and "unknown model 'tiny-lama'" in wrong.stderr
     assert "Traceback" not in wrong.stderr and len(stored()["tiny-llama"]) == 1
+
+
+def test_import_keeps_machine_and_backend_and_report_filters_by_machine(
+        lm_eval_results, tiny_llama, tiny_catalog, tmp_path, cli_env):
+    """The matrix run on a GPU server with lm-eval's vLLM backend, imported beside a run
+    made here: each row keeps where it ran, and `report --machine` shows one or the other."""
+    server = dict(lm_eval_results, config=dict(lm_eval_results["config"], model="vllm"),
+                  pretty_env_info="PyTorch version: 2.5.1\nGPU 0: NVIDIA A100-SXM4-80GB\n")
+    results_file(tmp_path / "a", "2026-02-01T10-00-00", server, tiny_llama,
+                 "/scratch/one")
+    results_file(tmp_path / "b", "2026-02-02T10-00-00", lm_eval_results, tiny_llama,
+                 "/scratch/two")
+    first = smollm(cli_env, "--catalog", str(tiny_catalog), "import", str(tmp_path / "a"),
+                   "--model", "tiny-llama")
+    assert first.returncode == 0, first.stderr
+    assert "from machine 'NVIDIA A100-SXM4-80GB' (lm-eval vllm)" in first.stdout
+    second = smollm(cli_env, "--catalog", str(tiny_catalog), "import", str(tmp_path / "b"),
+                    "--model", "tiny-t5", "--machine", "lab-box")
+    assert second.returncode == 0, second.stderr
+    rows = stored()
+    [vllm], [hf] = rows["tiny-llama"], rows["tiny-t5"]
+    assert (vllm.machine, vllm.backend, vllm.runtime) == (
+        "NVIDIA A100-SXM4-80GB", "lm-eval vllm", "vllm")
+    assert (hf.machine, hf.backend, hf.runtime) == ("lab-box", "lm-eval hf", "transformers")
+
+    def models_in(*args) -> set[str]:
+        done = smollm(cli_env, "--catalog", str(tiny_catalog), "report", "--metric",
+                      "accuracy", "--format", "json", *args)
+        assert done.returncode == 0, done.stderr
+        [matrix] = json.loads(done.stdout)
+        return {row["model"] for row in matrix["rows"]}
+
+    assert models_in() == {"tiny-llama", "tiny-t5"}
+    assert models_in("--machine", "lab-box") == {"tiny-t5"}
+    assert models_in("--machine", "NVIDIA A100-SXM4-80GB") == {"tiny-llama"}
+    unknown = smollm(cli_env, "report", "--machine", "lab-bx")
+    assert unknown.returncode == 2 and "no runs from machine 'lab-bx'" in unknown.stderr
+    assert "'lab-box'" in unknown.stderr
+
+    bad = smollm(cli_env, "import", str(tmp_path / "b"), "--machine", "a\x1b[2Jb")
+    assert bad.returncode == 2 and "--machine must be a name" in bad.stderr

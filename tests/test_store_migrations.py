@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.machine import machine_name
 from engine.results.store import MIGRATIONS, SCHEMA_VERSION, EvalRun, ResultsStore, SpeedRun
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -83,6 +84,8 @@ def test_a_store_of_each_released_schema_migrates_with_its_rows(version, tmp_pat
         assert (ok.started, ok.ended, ok.status, ok.error, ok.source) == (
             1763900000.0, 1763900041.5, "ok", None, "local")
         assert (ok.peak_board_mb, ok.max_gpu_load_pct, ok.telemetry_source) == (None,) * 3
+        # schema 8: a row made here is this machine's; an imported one keeps its file's GPU
+        assert (ok.machine, ok.backend) == (machine_name(), "smollm-tui")
         oom = runs["tinyllama-1.1b"]
         assert (oom.status, oom.limit, oom.samples, oom.metrics) == ("oom", None, 0, {})
         assert oom.error == "CUDA out of memory. Tried to allocate 1.50 GiB"
@@ -92,6 +95,8 @@ def test_a_store_of_each_released_schema_migrates_with_its_rows(version, tmp_pat
             imported = runs["opt-125m"]
             assert imported.source == "import:results_2025-11-22T10-00-00.json"
             assert (imported.samples, imported.metrics["acc"]) == (3270, 0.5544)
+            assert imported.backend == "lm-eval"
+            assert imported.machine == (imported.device_name or "imported")
             first = speeds[0]
             assert (first.model_id, first.prompt_tokens, first.new_tokens) == (
                 "smollm2-135m-instruct", 38, 64)

@@ -62,7 +62,8 @@ def lm_eval_commands(entries: list[Any], tasks: tuple[str, ...], *, limit: int |
     variants of the same evaluation."""
     lines = ["# The same evaluation with lm-eval's own launchers (pip install "
              "'lm_eval[hf,vllm]' accelerate).",
-             "# Bring the results back with: smollm-tui import results/"]
+             "# Keep one launcher's lines; bring the results back with: "
+             "smollm-tui import results/ --machine NAME"]
     for entry in entries:
         out = f"results/{entry.id}"
         for label, prefix, backend, batch in (

@@ -118,12 +118,13 @@ def _metrics(task: str, entry: Any) -> dict[str, Any]:
 
 def runs_from_results(data: Any, *, source: str,
                       model_id_for: Callable[[str], str] | None = None,
-                      where: str | None = None) -> list[EvalRun]:
+                      where: str | None = None, machine: str | None = None) -> list[EvalRun]:
     """EvalRuns from one parsed lm-eval results file. A UsageError names ``where`` (the
     file; default ``source``) and the first thing wrong in it (a missing table, a field of
-    the wrong kind, a NaN figure)."""
+    the wrong kind, a NaN figure). ``machine`` names the machine it ran on (default: the
+    GPU the file names, else "imported")."""
     try:
-        return _runs(data, source, model_id_for)
+        return _runs(data, source, model_id_for, machine)
     except _Bad as exc:
         raise UsageError(f"{where or source}: {exc}; nothing was imported") from None
 
@@ -136,8 +137,25 @@ def _date(value: Any) -> float:
                    f"not {_show(value)}") from None
 
 
-def _runs(data: Any, source: str,
-          model_id_for: Callable[[str], str] | None) -> list[EvalRun]:
+# lm-eval's model types (its --model) and the runtime each computes with.
+_RUNTIME_OF_BACKEND = {"hf": "transformers", "hf-auto": "transformers",
+                       "huggingface": "transformers", "vllm": "vllm", "sglang": "sglang",
+                       "gguf": "llama.cpp", "ggml": "llama.cpp"}
+
+
+def _backend(config: dict[str, Any]) -> tuple[str, str]:
+    """(backend, runtime) of a results file: lm-eval's model type, e.g. ("lm-eval vllm",
+    "vllm"); a file without one is taken as lm-eval's default, hf."""
+    model = config.get("model")
+    kind = model.strip() if isinstance(model, str) and model.strip() else "hf"
+    if not kind.replace("-", "").replace("_", "").isalnum() or len(kind) > 40:
+        raise _Bad(f"'config.model' must be an lm-eval model type such as \"hf\", "
+                   f"not {_show(model)}")
+    return f"lm-eval {kind}", _RUNTIME_OF_BACKEND.get(kind, kind)
+
+
+def _runs(data: Any, source: str, model_id_for: Callable[[str], str] | None,
+          machine: str | None) -> list[EvalRun]:
     if not isinstance(data, dict):
         raise _Bad(f"not an lm-eval results file (the file holds {_show(data)}, "
                    "not an object with a 'results' table)")
@@ -156,6 +174,8 @@ def _runs(data: Any, source: str,
     device = str(config.get("device") or "unknown").split(":")[0]
     env = _text(data, "pretty_env_info") or ""
     gpu = _GPU_RE.search(env)
+    backend, runtime = _backend(config)
+    gpu_name = gpu.group(1).strip() if gpu else None
     date = data.get("date")
     started = 0.0 if date is None else _date(date)
     try:
@@ -187,7 +207,7 @@ def _runs(data: Any, source: str,
         runs.append(EvalRun(
             model_id=model_id, repo=repo, revision=args.get("revision"),
             precision=precision_label(dtype, quant), device=device,
-            device_name=gpu.group(1).strip() if gpu else None, task=str(task),
+            device_name=gpu_name, task=str(task),
             task_version=None if version is None else str(version),
             num_fewshot=None if shots is None else _count(shots, f"'n-shot' of task {task}"),
             limit=limit, samples=samples, metrics=metrics,
@@ -195,8 +215,18 @@ def _runs(data: Any, source: str,
             started=started, ended=ended, status="ok",
             lm_eval_version=_text(data, "lm_eval_version"),
             transformers_version=_text(data, "transformers_version"),
-            torch_version=_torch_version(env), app_version=None, source=source))
+            torch_version=_torch_version(env), app_version=None, source=source,
+            runtime=runtime, backend=backend, machine=machine or gpu_name or "imported"))
     return runs
+
+
+def machine_label(text: str) -> str:
+    """A machine name given by a user (`import --machine`): 1-64 printable characters."""
+    name = text.strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise UsageError(f"--machine must be a name of 1 to 64 printable characters, such as "
+                         f"'a100-server', not {_show(text)}")
+    return name
 
 
 def _torch_version(env: str) -> str | None:
@@ -205,8 +235,10 @@ def _torch_version(env: str) -> str | None:
 
 
 def import_results(store: ResultsStore, path: Path, *,
-                   model_id_for: Callable[[str], str] | None = None) -> list[EvalRun]:
+                   model_id_for: Callable[[str], str] | None = None,
+                   machine: str | None = None) -> list[EvalRun]:
     """Import every results file at ``path``; a file already imported is skipped.
+    ``machine`` names where they ran (check it with machine_label first).
     Every file is read and checked first, so that one bad file imports nothing (a
     UsageError names it and what is wrong). Returns the rows added."""
     parsed = []
@@ -217,7 +249,8 @@ def import_results(store: ResultsStore, path: Path, *,
             why = getattr(exc, "strerror", None) or exc
             raise UsageError(f"cannot read {file}: {why}") from None
         parsed.append(runs_from_results(data, source=f"import:{file.name}",
-                                        model_id_for=model_id_for, where=str(file)))
+                                        model_id_for=model_id_for, where=str(file),
+                                        machine=machine))
     added = []
     for runs in parsed:
         for run in runs:

@@ -40,8 +40,11 @@ class Filters:
     num_fewshot: int | None = None
     models: tuple[str, ...] | None = None
     tasks: tuple[str, ...] | None = None
+    machine: str | None = None  # the machine that ran it (EvalRun.machine)
 
     def accepts(self, run: EvalRun) -> bool:
+        if self.machine and run.machine != self.machine:
+            return False
         if self.precision and run.precision != self.precision:
             return False
         if self.device and run.device != self.device:
@@ -69,6 +72,8 @@ class Cell:
     reference_source: str | None = None
     difference: float | None = None
     flagged: bool = False
+    machine: str | None = None  # where the run was made
+    backend: str | None = None  # smollm-tui, or lm-eval's model type for an import
 
 
 @dataclass
@@ -193,14 +198,16 @@ def _cell(run: EvalRun | None, metric: str, choice: str,
     if run.status != "ok":
         return Cell(run.status, run_id=run.id, error=run.error)
     value, stderr, used = _value(run, metric, choice)
-    cell = Cell("ok", value, stderr, used, run.id)
+    where = {"machine": run.machine, "backend": run.backend}
+    cell = Cell("ok", value, stderr, used, run.id, **where)
     if metric == "accuracy" and references is not None and value is not None:
         ref = references.published(run.model_id, run.task, used, run.num_fewshot)
         if ref is not None and ref.value is not None:
             diff = value - ref.value
             flagged = stderr is not None and abs(diff) > FLAG_SIGMAS * stderr
             cell = Cell("ok", value, stderr, used, run.id, reference=ref.value,
-                        reference_source=ref.source, difference=diff, flagged=flagged)
+                        reference_source=ref.source, difference=diff, flagged=flagged,
+                        **where)
     return cell
 
 

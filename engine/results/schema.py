@@ -131,6 +131,17 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX IF EXISTS speed_runs_model;
     CREATE INDEX speed_runs_model ON speed_runs (model_id, runtime, precision, device);
     """,
+    # 8: where a run came from: the machine that ran it and the backend that computed it
+    # (smollm-tui here; lm-eval's own hf, vllm... for imported files). Rows from before
+    # this version that ran here are given this machine's name by migrate() (the store lives
+    # in its data dir), an imported one the GPU its file named.
+    """
+    ALTER TABLE eval_runs ADD COLUMN machine TEXT;
+    ALTER TABLE eval_runs ADD COLUMN backend TEXT;
+    UPDATE eval_runs SET backend = 'lm-eval', machine = COALESCE(device_name, 'imported')
+        WHERE source LIKE 'import:%';
+    UPDATE eval_runs SET backend = 'smollm-tui' WHERE source NOT LIKE 'import:%';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -140,10 +151,31 @@ def migrate(db: sqlite3.Connection, path: Path | None = None) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     found = schema_version(db, path)
     for version in range(found, SCHEMA_VERSION):
-        with db:
-            db.executescript("BEGIN;" + MIGRATIONS[version]
-                             + f";PRAGMA user_version={version + 1};COMMIT;")
+        if version + 1 not in _AFTER:
+            with db:
+                db.executescript("BEGIN;" + MIGRATIONS[version]
+                                 + f";PRAGMA user_version={version + 1};COMMIT;")
+            continue
+        db.executescript("BEGIN;" + MIGRATIONS[version])  # one transaction with the step after
+        try:
+            _AFTER[version + 1](db)
+            db.execute(f"PRAGMA user_version={version + 1}")
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
     return found
+
+
+def _name_local_machine(db: sqlite3.Connection) -> None:
+    from engine.machine import machine_name
+
+    db.execute("UPDATE eval_runs SET machine = ? WHERE machine IS NULL AND source = 'local'",
+               (machine_name(),))
+
+
+# Steps that need Python after a migration's SQL, in the same transaction: version -> step.
+_AFTER = {8: _name_local_machine}
 
 
 def schema_version(db: sqlite3.Connection, path: Path | None = None) -> int:

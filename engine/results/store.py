@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.machine import machine_name
 from engine.paths import PRIVATE_FILE_MODE, make_private_dir, results_db_path, tighten
 from engine.results import health
 from engine.results.metrics import primary_of
@@ -77,6 +78,8 @@ class EvalRun:
     telemetry_source: str | None = None
     primary_metric: str | None = None
     runtime: str = "transformers"
+    machine: str | None = None  # the machine that ran it (None: before schema 8)
+    backend: str | None = None  # smollm-tui, or lm-eval's model type for an import
     id: int | None = None
 
     @property
@@ -129,12 +132,16 @@ def precision_label(dtype: str, quantization: str | None) -> str:
     return short.get(name, name)
 
 
+# The backend of a run made here; an imported run names lm-eval's model type ("lm-eval vllm").
+LOCAL_BACKEND = "smollm-tui"
+
 _EVAL_COLUMNS = (
     "model_id", "repo", "revision", "precision", "device", "device_name", "task",
     "task_version", "num_fewshot", "limit_n", "samples", "metrics", "time_per_sample_ms",
     "peak_memory_mb", "model_size_mb", "lm_eval_version", "transformers_version",
     "torch_version", "app_version", "started", "ended", "status", "error", "source",
     "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "primary_metric", "runtime",
+    "machine", "backend",
 )
 _SPEED_COLUMNS = (
     "model_id", "precision", "device", "device_name", "prompt", "prompt_tokens", "new_tokens",
@@ -373,6 +380,7 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
         peak_memory_mb=result.peak_memory_mb, model_size_mb=info.size_mb,
         started=result.started, ended=result.ended, status=result.status, error=result.error,
         source=source, runtime=getattr(info, "runtime", "transformers"),
+        machine=machine_name(), backend=LOCAL_BACKEND,
         **(versions or library_versions()))
 
 

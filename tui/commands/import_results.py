@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.text import Text
 
 from engine.catalog import UnknownModelError
-from engine.results.importer import import_results
+from engine.results.importer import import_results, machine_label
 from engine.results.store import ResultsStore
 from tui.commands.common import catalog_from, stdout_console
 
@@ -22,10 +22,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="ID",
                         help="catalog id to file the results under (default: found from the "
                              "file's pretrained= repo, else its last path part)")
+    parser.add_argument("--machine", metavar="NAME",
+                        help="the machine they ran on, for Compare's and report's machine "
+                             "filter (default: the GPU the files name, else 'imported')")
 
 
 def run(args: argparse.Namespace) -> int:
     catalog = catalog_from(args)
+    machine = machine_label(args.machine) if args.machine is not None else None
 
     def model_id_for(repo: str) -> str:
         if args.model:
@@ -36,11 +40,17 @@ def run(args: argparse.Namespace) -> int:
             return repo.rstrip("/").split("/")[-1].lower()
 
     with ResultsStore() as store:
-        added = import_results(store, args.path, model_id_for=model_id_for)
+        added = import_results(store, args.path, model_id_for=model_id_for, machine=machine)
         where = store.path
     console = stdout_console()
     for run_ in added:
         console.print(Text(f"{run_.model_id}  {run_.task}  {run_.samples} samples  "
                            f"({run_.source})"))
     console.print(Text(f"imported {len(added)} result(s) into {where}"))
+    origins: dict[tuple[str | None, str | None], int] = {}
+    for run_ in added:
+        origins[(run_.machine, run_.backend)] = origins.get((run_.machine, run_.backend), 0) + 1
+    for (machine_, backend), count in origins.items():
+        console.print(Text(f"  {count} from machine {machine_!r} ({backend}); Compare and "
+                           f"`report --machine` filter by it"))
     return 0

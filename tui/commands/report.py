@@ -38,6 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, metavar="FILE", help="write to FILE")
     parser.add_argument("--precision", help="only runs at this precision (fp32, int8, ...)")
     parser.add_argument("--device", help="only runs on this device (cuda, cpu)")
+    parser.add_argument("--machine", metavar="NAME",
+                        help="only runs made on this machine (this one's host name, or the "
+                             "name an import gave: `import --machine`)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", const="quick", dest="mode",
                       help="only quick runs (with a sample limit)")
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip()) or None
     tasks = parse_task_list(args.tasks) if args.tasks else None
     filters = Filters(precision=args.precision, device=args.device, mode=args.mode,
-                      num_fewshot=args.fewshot, models=models, tasks=tasks)
+                      num_fewshot=args.fewshot, models=models, tasks=tasks,
+                      machine=args.machine)
     params, labels = {}, {}
     try:
         catalog = catalog_from(args)
@@ -77,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         raise UsageError(f"no results stored yet in {db_path}: run `smollm-tui eval MODEL "
                          "--tasks ...` or `smollm-tui import FILE` first")
+    machines = sorted({r.machine for r in runs if r.machine})
+    if args.machine is not None and args.machine not in machines:
+        raise UsageError(f"no runs from machine {args.machine!r} in {db_path}; machines there: "
+                         f"{', '.join(map(repr, machines)) or 'none named'}")
     metrics = REPORT_ORDER if args.metric == "all" else (args.metric,)
     references = load_references()
     matrices = [build_matrix(runs, m, filters=filters, references=references,

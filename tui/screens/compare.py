@@ -37,7 +37,7 @@ METRIC_TABS = (
     ("size", "Model size MB"),
     ("board", "Board memory GB"),
 )
-FILTERS = ("precision", "device", "mode", "fewshot")
+FILTERS = ("precision", "device", "mode", "fewshot", "machine")
 
 
 def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
@@ -50,6 +50,7 @@ def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
         "device": [(v, v) for v in distinct(r.device for r in runs)],
         "mode": [("quick", "quick"), ("full", "full")],
         "fewshot": [(f"{n}-shot", n) for n in distinct(r.num_fewshot for r in runs)],
+        "machine": [(plain(v), v) for v in distinct(r.machine for r in runs)],
     }
 
 
@@ -140,6 +141,8 @@ class CompareScreen(Screen):
                 select.set_options(options)
                 if current in [v for _, v in options]:
                     select.value = current
+            if name == "machine":  # only where results from another machine were imported
+                select.display = len(options) > 1
         self.rebuild()
 
     def filters(self) -> Filters:
@@ -148,7 +151,8 @@ class CompareScreen(Screen):
             return None if chosen is Select.NULL else chosen
 
         return Filters(precision=value("precision"), device=value("device"),
-                       mode=value("mode"), num_fewshot=value("fewshot"))
+                       mode=value("mode"), num_fewshot=value("fewshot"),
+                       machine=value("machine"))
 
     def labels(self) -> tuple[dict[str, str], dict[str, str]]:
         params, labels = {}, {}

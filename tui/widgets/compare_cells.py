@@ -7,6 +7,7 @@ from rich.text import Text
 from engine.evaluation.tasks import short_name
 from engine.results.matrix import NOT_RUN, Cell, Matrix, Row
 from engine.results.metrics import metric_label
+from engine.results.store import LOCAL_BACKEND
 from tui.safe_text import plain
 
 # digits per metric: accuracy %, ms, GB, MB, GB
@@ -75,6 +76,9 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
         text.append(f" ± {number(cell.stderr, matrix.metric)}")
     if cell.metric:
         text.append(f" ({metric_label(cell.metric)})", style="dim")
+    if cell.backend and cell.backend != LOCAL_BACKEND:  # imported: say where from
+        text.append(" · ")
+        text.append_text(plain(f"{cell.machine or 'imported'}, {cell.backend}", "dim"))
     if cell.reference is not None:
         text.append(f" · published {number(cell.reference, matrix.metric)}")
         text.append(f" ({cell.reference_source})", style="dim")
