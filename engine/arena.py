@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -151,15 +150,15 @@ def save_pair(sides: Sequence[SideTranscript], *, blind: bool,
               now: float | None = None) -> tuple[Path, Path]:
     """Write <time>-arena-<a>-vs-<b>.md and .json in the transcripts folder, readable by
     their owner only (0600); returns both paths."""
-    from engine.transcripts import transcripts_dir
+    from engine.paths import data_dir, make_private_dir, write_private_text
+    from engine.transcripts import claim_names, transcripts_dir
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     ids = [re.sub(r"[^A-Za-z0-9._-]", "_", str(s.config.get("model_id", "?"))) for s in sides]
-    folder = transcripts_dir()
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    base = f"{stamp}-arena-{ids[0]}-vs-{ids[1]}"
-    md_path, json_path = folder / f"{base}.md", folder / f"{base}.json"
-    _write_private(md_path, _markdown(sides, blind, now))
+    make_private_dir(data_dir())
+    folder = make_private_dir(transcripts_dir())
+    md_path, json_path = claim_names(folder, f"{stamp}-arena-{ids[0]}-vs-{ids[1]}")
+    write_private_text(md_path, _markdown(sides, blind, now))
     record = {
         "saved_at": now if now is not None else time.time(),
         "blind": blind,
@@ -169,7 +168,7 @@ def save_pair(sides: Sequence[SideTranscript], *, blind: bool,
             "turns": [dataclasses.asdict(t) for t in s.conversation.turns],
             "stats": s.stats} for s in sides},
     }
-    _write_private(json_path, json.dumps(record, indent=2, default=str))
+    write_private_text(json_path, json.dumps(record, indent=2, default=str))
     return md_path, json_path
 
 
@@ -189,11 +188,3 @@ def _markdown(sides: Sequence[SideTranscript], blind: bool, now: float | None) -
                     lines += [f"_{stats.get('new_tokens')} tokens · "
                               f"{stats.get('tokens_per_s', 0):.1f} tok/s_", ""]
     return "\n".join(lines)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write UTF-8 text to a file only its owner may read (0600 whatever the umask)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(text)

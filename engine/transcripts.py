@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -16,6 +17,24 @@ def transcripts_dir() -> Path:
     return data_dir() / "transcripts"
 
 
+def claim_names(folder: Path, base: str) -> tuple[Path, Path]:
+    """``base``.md and .json in ``folder``, or base-2, base-3, ... where a save in the same
+    second (another chat, the other arena side) already took them. The .md is created
+    here (empty, 0600, O_EXCL), so that two saves at once cannot pick the same name."""
+    for n in range(1, 1000):
+        stem = base if n == 1 else f"{base}-{n}"
+        md, js = folder / f"{stem}.md", folder / f"{stem}.json"
+        if js.exists():
+            continue
+        try:
+            fd = os.open(md, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return md, js
+    raise OSError(f"too many transcripts named {base}-* in {folder}")
+
+
 def save_transcript(model_id: str, conversation: Conversation,
                     settings: GenerationSettings, *, raw: bool = False,
                     now: float | None = None) -> tuple[Path, Path]:
@@ -26,7 +45,7 @@ def save_transcript(model_id: str, conversation: Conversation,
     make_private_dir(data_dir())  # first, so that the folders it creates are private too
     folder = make_private_dir(transcripts_dir())
     # Not with_suffix: an id with dots ("qwen2.5-0.5b") would lose its end.
-    md_path, json_path = folder / f"{stamp}-{safe_id}.md", folder / f"{stamp}-{safe_id}.json"
+    md_path, json_path = claim_names(folder, f"{stamp}-{safe_id}")
     lines = [f"# Chat with {model_id}", "", f"_{time.ctime(now)} · "
              f"{'raw completion' if raw else 'chat'}_", ""]
     if conversation.system:
