@@ -5,19 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
 
 class PromptInput(TextArea):
     DEFAULT_CSS = """
     PromptInput { height: auto; min-height: 3; max-height: 8; border: round $accent; }
     """
+    # Shown in the footer; the keys themselves are handled in _on_key, in the widget's own
+    # queue, after the characters typed before them. (A priority binding runs as the app
+    # receives the key: with a line and Enter arriving in one read, it ran before the
+    # characters were inserted and sent nothing.)
     BINDINGS = [
-        Binding("enter", "submit", "Send", show=True, priority=True),
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", "New line", show=True,
-                priority=True),
+        Binding("enter", "submit", "Send", show=True),
+        Binding(",".join(NEWLINE_KEYS), "newline", "New line", show=True),
     ]
 
     @dataclass
@@ -28,6 +34,17 @@ class PromptInput(TextArea):
     def __init__(self, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          **kwargs)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter" or event.key in NEWLINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            if event.key == "enter":
+                self.action_submit()
+            else:
+                self.action_newline()
+            return
+        await super()._on_key(event)
 
     def action_submit(self) -> None:
         text = self.text
