@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 import engine.machine as machine
 import engine.memory as memory
+from engine.catalog import Catalog
 from engine.overview import overview
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -116,7 +117,16 @@ async def back_to_catalog(pilot) -> CatalogScreen:
     return pilot.app.screen
 
 
-async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog):
+def meminfo_with(folder: Path, available_mb: float) -> Path:
+    """The busy board's /proc/meminfo with MemAvailable set to ``available_mb``."""
+    lines = [f"MemAvailable:   {int(available_mb * 1024)} kB" if line.startswith("MemAvailable:")
+             else line for line in BUSY.read_text().splitlines()]
+    path = folder / "meminfo"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog, tmp_path):
     orin(BUSY)
     app = make_app(tiny_catalog, overview_source=overview)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -132,12 +142,17 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog):
         need = row(catalog, "tiny-llama").size_mb
         dialog = await open_dialog(pilot, "tiny-llama", "c")
         assert f"needs about {need:,.0f} MB" in dialog.body
-        await pilot.press("tab", "tab", "enter")  # the third button: Cancel
+        # 8-bit is no way out here: the CUDA context alone is more than is free
+        eight = overview(Catalog([app.catalog.get("tiny-llama")]), "int8", "auto")[0]
+        assert eight.fit == "does not fit"
+        assert f"8-bit would need about {eight.size_mb:,.0f} MB: it does not fit" in dialog.body
+        assert [key for key, _ in dialog.choices] == ["anyway", "cancel"]
+        await pilot.press("tab", "enter")  # the second button: Cancel
         await pilot.pause()
         assert app.screen is catalog and app.session.state == "none"
 
         await open_dialog(pilot, "", "c")
-        await pilot.press("tab", "enter")  # Load anyway: at the precision asked for
+        await pilot.press("enter")  # Load anyway, focused: at the precision asked for
         await pilot.pause()
         chat = app.screen
         assert isinstance(chat, ChatScreen) and chat.options.precision == "auto"
@@ -146,7 +161,16 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog):
         assert (app.session.info.quantization, app.session.info.dtype) == (None, "float32")
         await back_to_catalog(pilot)
 
-        await open_dialog(pilot, "tiny-llama", "c")
+        # fp32 just over what is free, 8-bit under it: 8-bit is offered, first
+        await pilot.press("p")
+        entry = app.catalog.get("tiny-llama")
+        full = memory.estimate(entry, "fp32", "cuda", context_length=entry.context_length)
+        eight = memory.estimate(entry, "int8", "cuda", context_length=entry.context_length)
+        assert eight.total_mb < full.total_mb - 1
+        orin(meminfo_with(tmp_path, full.total_mb - 0.5))
+        dialog = await open_dialog(pilot, "tiny-llama", "c")
+        assert f"In 8-bit it needs about {eight.total_mb:,.0f} MB and fits" in dialog.body
+        assert [key for key, _ in dialog.choices] == ["int8", "anyway", "cancel"]
         await pilot.press("enter")  # the first button, focused: Load in 8-bit
         await pilot.pause()
         chat = app.screen
@@ -155,14 +179,17 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog):
         app.session.cancel()  # (bitsandbytes on this CPU is covered by test_runtime.py)
         await app.workers.wait_for_complete()
         await back_to_catalog(pilot)
+        await pilot.press("p", "p", "p", "p", "p")  # fp32 -> ... -> auto
+        assert app.precision == "auto"
+        orin(BUSY)
 
         # Evaluate asks the same question
         await open_dialog(pilot, "tiny-llama", "e")
-        await pilot.press("tab", "tab", "enter")
+        await pilot.press("tab", "enter")  # Cancel
         await pilot.pause()
         assert app.screen is catalog
         await open_dialog(pilot, "", "e")
-        await pilot.press("tab", "enter")
+        await pilot.press("enter")  # Load anyway
         await pilot.pause()
         assert isinstance(app.screen, EvaluateScreen)
         assert app.screen.options.precision == "auto"

@@ -237,13 +237,30 @@ class SmollmApp(App):
             elif choice == "int8":
                 go(entry, replace(options, precision="int8"))
 
-        self.push_screen(ChoiceScreen(
-            f"{entry.name} may not fit in memory",
-            f"At {options.precision} it needs about {row.size_mb or 0:,.0f} MB, more than "
-            "this machine has free. On a Jetson, running out of memory gets the model's "
-            "worker killed (the app stays up). 8-bit needs about half.",
-            [("int8", "Load in 8-bit"), ("anyway", "Load anyway"), ("cancel", "Cancel")],
-        ), answer)
+        question = (f"At {options.precision} it needs about {row.size_mb or 0:,.0f} MB, more "
+                    "than this machine has free. On a Jetson, running out of memory gets the "
+                    "model's worker killed (the app stays up).")
+        choices = [("anyway", "Load anyway"), ("cancel", "Cancel")]
+        eight = self._eight_bit(entry, options)
+        if eight is not None and eight.fit in ("fits", "tight"):
+            question += f" In 8-bit it needs about {eight.size_mb or 0:,.0f} MB and fits."
+            choices.insert(0, ("int8", "Load in 8-bit"))
+        elif eight is not None:
+            question += (f" 8-bit would need about {eight.size_mb or 0:,.0f} MB: it does not "
+                         "fit either. A smaller model, or closing other programs, will.")
+        self.push_screen(ChoiceScreen(f"{entry.name} may not fit in memory", question,
+                                      choices), answer)
+
+    def _eight_bit(self, entry: ModelEntry, options: LoadOptions) -> ModelOverview | None:
+        """The catalog's row for ``entry`` in 8-bit (bitsandbytes), where 8-bit is another
+        choice: not already 8- or 4-bit, and on transformers (llama.cpp's precision is the
+        GGUF file's quant type)."""
+        from engine.catalog import Catalog
+
+        if options.precision in ("int8", "int4") or self._gguf_ready(entry):
+            return None
+        rows = self.overview_source(Catalog([entry]), "int8", options.device)
+        return rows[0] if rows else None
 
     def _push_chat(self, entry: ModelEntry, options: LoadOptions) -> None:
         warn_shared_board(self, entry)
