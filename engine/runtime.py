@@ -8,6 +8,7 @@ the worker client.
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 import sys
 import time
@@ -227,6 +228,8 @@ def load_model(
         model = model_class.from_pretrained(str(source.folder), **kwargs)
     except OSError as exc:
         raise UsageError(f"cannot load {entry.id} from {source.folder}: {exc}") from exc
+    except pickle.UnpicklingError as exc:
+        raise UnsafeWeights(unsafe_weights_message(entry.id, source.folder, exc)) from exc
     if "quantization_config" not in kwargs and "device_map" not in kwargs:
         model.to(device)
     model.eval()
@@ -277,6 +280,20 @@ def _load_tokenizer(source: ModelSource, trust_remote_code: bool):
 
     return AutoTokenizer.from_pretrained(str(source.folder), local_files_only=True,
                                          trust_remote_code=trust_remote_code)
+
+
+class UnsafeWeights(SmollmError):
+    """Pickle weights that hold more than tensors: loading them would run code."""
+
+
+def unsafe_weights_message(model_id: str, folder: Path, exc: BaseException) -> str:
+    """One line for torch's weights-only refusal (its own text is a page of advice on how
+    to load the file anyway): what it found, and what to do instead."""
+    found = re.search(r"Unsupported global: (?:GLOBAL )?([^\s]+)", str(exc))
+    what = f" (it names {found.group(1)[:80]})" if found else ""
+    return (f"refused to load {model_id}: its pickle weights in {folder} hold more than "
+            f"tensors{what}, and unpickling them would run that code; use a copy with "
+            "safetensors weights, or one from a source you trust")
 
 
 def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device: str,

@@ -18,6 +18,7 @@ from engine.runtime import (
     ModelUnavailable,
     QuantizationUnavailable,
     RemoteCodeRefused,
+    UnsafeWeights,
     load_model,
 )
 from engine.settings import Conversation, GenerationSettings, LoadOptions
@@ -185,9 +186,16 @@ def test_pickle_weights_load_weights_only(catalog_file, tiny_llama, tmp_path):
     loaded = load_model(LoadOptions("pickled", catalog_path=path))
     assert loaded.info.params == 3_219_776 and greedy_reply(loaded).stats.new_tokens == 4
     # A pickle that would run code when unpickled is refused, and its code never runs.
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+    # The user reads one line saying what was found, not torch's page of advice on how
+    # to load it anyway.
+    with pytest.raises(UnsafeWeights) as refused:
         load_model(LoadOptions("hostile", catalog_path=path))
     assert not marker.exists()
+    said = str(refused.value)
+    assert said.startswith("refused to load hostile: its pickle weights in ")
+    assert "(it names " in said and "getattr" in said and "safetensors" in said
+    assert "\n" not in said and len(said) < 400 and "weights_only" not in said
+    assert isinstance(refused.value.__cause__, pickle.UnpicklingError)
 
 
 def test_cuda_asked_without_gpu(tiny_catalog):
