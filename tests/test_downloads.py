@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hub_server import WEIGHTS, HubServer, Slow, standard_overlay
 
+from engine import downloads as dl
 from engine import hub
 from engine.catalog import load_catalog
 from engine.downloads import (
@@ -121,3 +122,22 @@ def test_without_a_listener_events_go_to_the_events_queue(catalog):
         assert isinstance(events[-1], DownloadDone)
     finally:
         q.close()
+
+
+def test_the_download_line_keeps_bar_size_and_time_left_in_80_columns():
+    """At 80 columns (78 inside the bar's padding) the cancel hint, the queue and the
+    speed give way; the bar, the bytes and the time left stay. A wide terminal shows all."""
+    from tui.widgets.download_bar import progress_text
+
+    entry = load_catalog().get("smollm2-360m-instruct")
+    job = dl.DownloadJob(1, entry.id, entry.repo, entry.revision, entry)
+    event = dl.DownloadProgress(job, 450_000_000, 988_000_000, 12_300_000.0, 43.0,
+                                "model.safetensors")
+    wide = progress_text(event, 2).plain
+    assert "MB/s" in wide
+    assert "2 waiting" in wide and "cancels" in wide and "43 s left" in wide
+    for width in (78, 70):
+        line = progress_text(event, 2, width)
+        assert line.cell_len <= width, (width, line.plain)
+        assert "46%" in line.plain and "43 s left" in line.plain
+    assert "cancels" not in progress_text(event, 2, 78).plain
