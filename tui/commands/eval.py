@@ -197,7 +197,7 @@ class _Display:
             info = event.info
             label = precision_label(info.dtype, info.quantization)
             p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
-                                 f"({info.runtime} {label}, {info.size_mb:.0f} MB) in "
+                                 f"({label}, {info.size_mb:.0f} MB, {info.runtime}) in "
                                  f"{info.load_seconds:.1f} s"))
         elif isinstance(event, EvalProgress):
             eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"

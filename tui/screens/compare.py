@@ -37,7 +37,7 @@ METRIC_TABS = (
     ("size", "Model size MB"),
     ("board", "Board memory GB"),
 )
-FILTERS = ("precision", "device", "mode", "fewshot")
+FILTERS = ("runtime", "precision", "device", "mode", "fewshot")
 
 
 def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
@@ -46,6 +46,7 @@ def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
         return sorted({v for v in values if v is not None})
 
     return {
+        "runtime": [(v, v) for v in distinct(r.runtime or "transformers" for r in runs)],
         "precision": [(v, v) for v in distinct(r.precision for r in runs)],
         "device": [(v, v) for v in distinct(r.device for r in runs)],
         "mode": [("quick", "quick"), ("full", "full")],
@@ -147,7 +148,8 @@ class CompareScreen(Screen):
             chosen = self.query_one(f"#f-{name}", Select).value
             return None if chosen is Select.NULL else chosen
 
-        return Filters(precision=value("precision"), device=value("device"),
+        return Filters(runtime=value("runtime"), precision=value("precision"),
+                       device=value("device"),
                        mode=value("mode"), num_fewshot=value("fewshot"))
 
     def labels(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -177,7 +179,7 @@ class CompareScreen(Screen):
             table.add_column(plain(short_name(task)), key=task)  # a str label is markup
         table.add_column("Avg", key="avg")
         for row in matrix.rows:
-            table.add_row(*row_cells(row, matrix, self.with_references), key=row.model_id)
+            table.add_row(*row_cells(row, matrix, self.with_references), key=row.key)
         self.sub_title = self.describe()
         if matrix.rows:
             table.cursor_coordinate = where  # clamped by the table
