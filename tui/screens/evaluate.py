@@ -245,8 +245,8 @@ class EvaluateScreen(Screen):
         elif session.state == "died":
             self.set_status("the model's worker died: enter reloads it and runs", error=True)
         else:
-            self.set_status(f"{self.entry.name} loads ({self.runtime}, "
-                            f"{self.options.precision}) when you run")
+            self.set_status(f"{self.entry.name} loads ({self.options.precision}) when you "
+                            f"run · {self.runtime}")
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
