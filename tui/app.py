@@ -271,11 +271,8 @@ class SmollmApp(App):
     def open_evaluate(self, entry: ModelEntry) -> None:
         from tui.screens.evaluate import EvaluateScreen
 
-        if self.runtime == "llama.cpp":
-            self.notify("Evaluations run on the transformers runtime for now.", timeout=4)
-        # Evaluation needs transformers' model object (lm-eval's HFLM).
-        self._prepare(entry, lambda e, o: self.push_screen(
-            EvaluateScreen(e, replace(o, runtime="transformers"))))
+        # On the runtime chosen for chat: a GGUF model is evaluated as it runs there.
+        self._prepare(entry, lambda e, o: self.push_screen(EvaluateScreen(e, o)))
 
     def arena_pick(self, entry: ModelEntry) -> None:
         """`a` on the catalog: mark the first side, or open the Arena on the marked one and

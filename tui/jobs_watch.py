@@ -126,6 +126,7 @@ def queue_evaluation(app: Any, entry: Any, options: Any, spec: Any, rerun: bool)
     queue_job(app, JobSpec(
         models=(entry.id,), tasks=tuple(spec.tasks), limit=spec.limit,
         num_fewshot=spec.num_fewshot, precision=options.precision, device=options.device,
+        runtime=getattr(options, "runtime", "transformers"),
         include_path=spec.include_path or None, batch_size=spec.batch_size, force=rerun,
         catalog_path=absolute(getattr(app, "catalog_path", None))))
 

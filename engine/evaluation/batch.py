@@ -93,11 +93,12 @@ def _fewshot_for(task: str, spec: EvalSpec) -> int | None:
 
 
 def remaining_tasks(store: ResultsStore, model_id: str, precision: str, device: str,
-                    spec: EvalSpec) -> tuple[str, ...]:
-    """The tasks of ``spec`` not yet measured for this model with the same settings."""
+                    spec: EvalSpec, runtime: str = "transformers") -> tuple[str, ...]:
+    """The tasks of ``spec`` not yet measured for this model with the same settings (the
+    runtime included: Q4_1 on llama.cpp is not fp32 on transformers)."""
     return tuple(t for t in spec.tasks if not store.has_result(
         model_id=model_id, task=t, precision=precision, device=device, limit=spec.limit,
-        num_fewshot=_fewshot_for(t, spec)))
+        num_fewshot=_fewshot_for(t, spec), runtime=runtime))
 
 
 def load_info_from(result: Any, on_event: Callable[[Any], None]) -> LoadInfo:
@@ -151,8 +152,10 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
             break
         options = load_options(model_id)
         todo = spec.tasks
-        if not force and options.precision != "auto" and options.device != "auto":
-            todo = remaining_tasks(store, model_id, options.precision, options.device, spec)
+        if not force and options.precision != "auto" and options.device != "auto" \
+                and options.runtime != "auto":
+            todo = remaining_tasks(store, model_id, options.precision, options.device, spec,
+                                   options.runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         run.summary.skipped += [(model_id, t) for t in skipped]
         if skipped:
@@ -187,7 +190,9 @@ class _Batch:
         fake = LoadInfo(model_id=model_id, repo=None, revision=None, kind="causal",
                         params=0, size_mb=0.0, dtype=options.precision,
                         device=options.device, device_name="", quantization=None,
-                        load_seconds=0.0, context_length=0, has_chat_template=False)
+                        load_seconds=0.0, context_length=0, has_chat_template=False,
+                        runtime=options.runtime if options.runtime != "auto"
+                        else "transformers")
         self.keep(model_id, result, store_task(self.store, result, fake, model_size_mb=None))
 
     def one_worker(self, model_id: str, options: LoadOptions,
@@ -224,7 +229,7 @@ class _Batch:
 
     def _skip_measured(self, model_id: str, info: LoadInfo, spec: EvalSpec) -> tuple[str, ...]:
         todo = remaining_tasks(self.store, model_id, precision_label(info.dtype,
-                               info.quantization), info.device, spec)
+                               info.quantization), info.device, spec, info.runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.summary.skipped += [(model_id, t) for t in skipped]

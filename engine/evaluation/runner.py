@@ -53,7 +53,25 @@ class EvalCancelled(Exception):
 
 
 def _is_cuda(loaded: LoadedModel) -> bool:
-    return str(loaded.device).startswith("cuda")
+    """Whether torch's CUDA allocator holds the model (llama.cpp's GPU memory is its own)."""
+    return str(loaded.device).startswith("cuda") and loaded.runtime == "transformers"
+
+
+def _llama_gpu_mb(loaded: LoadedModel) -> float:
+    """On llama.cpp with CUDA: the GPU memory NVML counts for this process (weights and KV
+    cache offloaded there), added to its resident set; a Jetson's NVML has none."""
+    if loaded.runtime == "transformers" or not str(loaded.device).startswith("cuda"):
+        return 0.0
+    import os
+
+    from engine.machine import gpu_process_mb
+
+    return gpu_process_mb(os.getpid()) or 0.0
+
+
+def _peak_of(loaded: LoadedModel) -> float | None:
+    peak = _peak_mb(_is_cuda(loaded))
+    return None if peak is None else peak + _llama_gpu_mb(loaded)
 
 
 def _reset_peak(cuda: bool) -> None:
@@ -162,6 +180,10 @@ class _Watch:
 
 
 def _make_lm(loaded: LoadedModel, spec: EvalSpec) -> Any:
+    if loaded.runtime == "llama.cpp":
+        from engine.llamacpp.lm import LlamaCppLM
+
+        return LlamaCppLM(loaded)  # one request at a time: batch_size does not apply
     from lm_eval.models.huggingface import HFLM
 
     return HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer,
@@ -335,7 +357,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             put(TaskDone(request_id, TaskResult(
                 status="ok", metrics=metrics, samples=samples,
                 time_per_sample_ms=_per_sample_ms(watch, samples),
-                peak_memory_mb=_peak_mb(cuda), num_fewshot=shots, task_version=version,
+                peak_memory_mb=_peak_of(loaded), num_fewshot=shots, task_version=version,
                 ended=time.time(), requests=watch.total, cached_requests=watch.cached,
                 **base)))
         except EvalCancelled:
@@ -350,7 +372,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             message = str(exc) or type(exc).__name__
             put(TaskDone(request_id, TaskResult(
                 status="oom" if oom else "failed", ended=time.time(),
-                peak_memory_mb=_peak_mb(cuda) if oom else None, error=message,
+                peak_memory_mb=_peak_of(loaded) if oom else None, error=message,
                 num_fewshot=spec.num_fewshot, **base)))
 
 

@@ -160,7 +160,8 @@ class JobRun:
             trust = resolve_trust(catalog.get(model_id), False)  # consent given on queueing
             return LoadOptions(model_id=model_id, precision=spec.precision,
                                device=spec.device, trust_remote_code=trust,
-                               catalog_path=spec.catalog_path).validate()
+                               catalog_path=spec.catalog_path,
+                               runtime=spec.runtime).validate()
 
         factory = self.session_factory or self._worker_factory(spec.catalog_path)
         telemetry = _sampler()

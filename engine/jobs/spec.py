@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.errors import SmollmError
-from engine.settings import DEVICES, PRECISIONS
+from engine.settings import DEVICES, PRECISIONS, RUNTIMES
 from engine.worker.protocol import EvalSpec
 
 
@@ -26,6 +26,8 @@ class JobSpec:
     num_fewshot: int | None = None
     precision: str = "auto"
     device: str = "auto"
+    # A spec stored before runtimes were kept ran on transformers, and still does.
+    runtime: str = "transformers"
     include_path: str | None = None
     batch_size: int = 1
     force: bool = False
@@ -59,6 +61,7 @@ class JobSpec:
             limit=_count(data, "limit", 1), num_fewshot=_count(data, "num_fewshot", 0),
             precision=_choice(data, "precision", PRECISIONS),
             device=_choice(data, "device", DEVICES),
+            runtime=_choice(data, "runtime", RUNTIMES, default="transformers"),
             include_path=_text(data, "include_path"),
             batch_size=_count(data, "batch_size", 1, default=1) or 1,
             force=_flag(data, "force"), catalog_path=_text(data, "catalog_path"))
@@ -81,8 +84,8 @@ def _count(data: dict, key: str, low: int, default: Any = None) -> int | None:
     return value
 
 
-def _choice(data: dict, key: str, allowed: tuple[str, ...]) -> str:
-    value = data.get(key, "auto")
+def _choice(data: dict, key: str, allowed: tuple[str, ...], default: str = "auto") -> str:
+    value = data.get(key, default)
     if value not in allowed:
         raise DamagedSpec(f"the job's spec has an invalid {key}: {value!r}")
     return value

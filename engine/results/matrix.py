@@ -1,8 +1,11 @@
 """Comparison matrices like the seed report's four tables (and the board's peak memory):
 model x task, plus an Avg column.
 
-A cell is the latest successful run for (model, task) under the filters; with no successful
-run it shows the latest failure (oom or failed), else "not run". Accuracy cells carry the
+A row is a model, or, when a model has runs on more than one runtime, one row per
+configuration (runtime and precision: fp32 on transformers, Q4_1 on llama.cpp) labelled
+with it ("SmolLM2-135M · llama.cpp Q4_1"), so they stand side by side. A cell is the latest
+successful run for (row, task) under the filters; with no successful run it shows the
+latest failure (oom or failed), else "not run". Accuracy cells carry the
 published reference figure, the difference, and a flag when the two differ by more than
 three standard errors of our measurement.
 """
@@ -36,6 +39,7 @@ FLAG_SIGMAS = 3.0
 class Filters:
     precision: str | None = None
     device: str | None = None
+    runtime: str | None = None  # transformers | llama.cpp
     mode: str | None = None  # quick | full | None (both)
     num_fewshot: int | None = None
     models: tuple[str, ...] | None = None
@@ -48,6 +52,8 @@ class Filters:
         if self.precision and run.precision != self.precision:
             return False
         if self.device and run.device != self.device:
+            return False
+        if self.runtime and (run.runtime or "transformers") != self.runtime:
             return False
         if self.mode == "quick" and run.limit is None:
             return False
@@ -76,12 +82,32 @@ class Cell:
     backend: str | None = None  # smollm-tui, or lm-eval's model type for an import
 
 
+Config = tuple[str, str]  # (runtime, precision) of a run
+
+
+def config_of(run: EvalRun) -> Config:
+    return (run.runtime or "transformers", run.precision)
+
+
+def config_label(config: Config) -> str:
+    """'llama.cpp Q4_1', 'transformers fp32'."""
+    return f"{config[0]} {config[1]}"
+
+
 @dataclass
 class Row:
     model_id: str
     label: str
     params: str
     cells: dict[str, Cell] = field(default_factory=dict)
+    # Set when the model's runs are split by configuration (one row each)
+    config: Config | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique among a matrix's rows: the model, with its configuration when split."""
+        return self.model_id if self.config is None else \
+            f"{self.model_id}|{self.config[0]}|{self.config[1]}"
 
     @property
     def average(self) -> float | None:
@@ -115,6 +141,8 @@ class Matrix:
             "tasks": [{"task": t, "short": short_name(t), "metric": self.column_metric(t)}
                       for t in self.tasks],
             "rows": [{"model": r.model_id, "label": r.label, "params": r.params,
+                      "runtime": r.config[0] if r.config else None,
+                      "precision": r.config[1] if r.config else None,
                       "average": r.average,
                       "cells": {t: c.__dict__ for t, c in r.cells.items()}}
                      for r in self.rows],
@@ -126,16 +154,32 @@ def _task_order(tasks: set[str]) -> list[str]:
     return known + sorted(tasks - set(known))
 
 
-def pick_cells(runs: list[EvalRun], filters: Filters) -> dict[tuple[str, str], EvalRun]:
-    """(model, task) -> the run to show: the latest ok run, else the latest oom/failed one."""
-    best: dict[tuple[str, str], EvalRun] = {}
+def pick_cells(runs: list[EvalRun], filters: Filters,
+               split: set[str] | None = None) -> dict[tuple, EvalRun]:
+    """(model, task) -> the run to show: the latest ok run, else the latest oom/failed one.
+    For a model in ``split``: (model, config, task), one cell per configuration."""
+    best: dict[tuple, EvalRun] = {}
     for run in sorted(runs, key=lambda r: (r.ended, r.id or 0)):
         if not filters.accepts(run) or run.status == "cancelled":
             continue
-        key = (run.model_id, run.task)
+        key = (run.model_id, config_of(run), run.task) if split and run.model_id in split \
+            else (run.model_id, run.task)
         if run.status == "ok" or best.get(key) is None or best[key].status != "ok":
             best[key] = run
     return best
+
+
+def split_models(runs: list[EvalRun], filters: Filters) -> dict[str, list[Config]]:
+    """The models whose runs (under the filters) come from more than one runtime, with
+    their configurations: transformers first, then by runtime and precision. Within one
+    runtime a model keeps one row, as the seed report has it (an oom at fp32 beside the
+    int8 run that fitted)."""
+    configs: dict[str, set[Config]] = {}
+    for run in runs:
+        if filters.accepts(run) and run.status != "cancelled":
+            configs.setdefault(run.model_id, set()).add(config_of(run))
+    return {model: sorted(found, key=lambda c: (c[0] != "transformers", c))
+            for model, found in configs.items() if len({c[0] for c in found}) > 1}
 
 
 def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, float | None, str]:
@@ -176,18 +220,21 @@ def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
     if metric not in MATRIX_METRICS:
         raise ValueError(f"metric must be one of {', '.join(MATRIX_METRICS)}")
     filters = filters or Filters()
-    chosen = pick_cells(runs, filters)
-    tasks = list(filters.tasks) if filters.tasks else _task_order({t for _, t in chosen})
-    models = list(filters.models) if filters.models else sorted({m for m, _ in chosen})
+    split = split_models(runs, filters)
+    chosen = pick_cells(runs, filters, set(split))
+    tasks = list(filters.tasks) if filters.tasks else _task_order({k[-1] for k in chosen})
+    models = list(filters.models) if filters.models else sorted({k[0] for k in chosen})
     repos = {r.model_id: r.repo for r in runs if r.repo}
     rows = []
     for model in models:
         label = (labels or {}).get(model) or (repos.get(model) or model).split("/")[-1]
-        row = Row(model, label, (params or {}).get(model, ""))
-        for task in tasks:
-            run = chosen.get((model, task))
-            row.cells[task] = _cell(run, metric, accuracy_metric, references)
-        rows.append(row)
+        for config in split.get(model) or [None]:
+            row = Row(model, label if config is None else f"{label} · {config_label(config)}",
+                      (params or {}).get(model, ""), config=config)
+            for task in tasks:
+                run = chosen.get((model, task) if config is None else (model, config, task))
+                row.cells[task] = _cell(run, metric, accuracy_metric, references)
+            rows.append(row)
     return Matrix(metric, MATRIX_METRICS[metric], tasks, rows, accuracy_metric)
 
 

@@ -151,10 +151,6 @@ class _Server:
         rid = request.request_id
         if self.loaded is None:
             raise UsageError("no model is loaded: load one first")
-        if self.loaded.runtime != "transformers":
-            raise UsageError(f"evaluation runs on the transformers runtime only for now; "
-                             f"{self.loaded.info.model_id} is loaded on {self.loaded.runtime}: "
-                             "load it with runtime transformers to evaluate it")
         try:
             from engine.evaluation.runner import evaluate
         except ImportError:

@@ -24,7 +24,7 @@ from engine.evaluation.batch import (
 from engine.evaluation.task_names import check_tasks
 from engine.evaluation.tasks import lookup, parse_task_list, task_available
 from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
-from engine.settings import DEVICES, PRECISIONS, LoadOptions
+from engine.settings import DEVICES, PRECISIONS, RUNTIMES, LoadOptions
 from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
 from engine.worker.protocol import Progress as LoadProgress
 from tui.commands.common import (
@@ -59,6 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="few-shot examples (default: each task's own)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto = llama.cpp for GGUF weights (the bundled model, local "
+                        ".gguf entries) when it is installed, else transformers; rows are "
+                        "stored per runtime and precision (Q4_1 on llama.cpp beside fp32)")
     parser.add_argument("--include-path", metavar="DIR",
                         help="folder of your own lm-eval task YAML files")
     parser.add_argument("--batch-size", type=int, default=1, metavar="B")
@@ -102,12 +106,18 @@ def _models(args: argparse.Namespace, catalog: Catalog) -> list[str]:
 
 def _load_options(args: argparse.Namespace, catalog: Catalog,
                   models: list[str]) -> dict[str, LoadOptions]:
-    """Each model's load options, settled (remote-code consent included) before the run."""
+    """Each model's load options, settled (remote-code consent included) before the run.
+    The runtime is resolved here: `auto` becomes the one the model will run on, and an
+    explicit llama.cpp that cannot work is refused with one line before anything loads."""
+    from engine.runtime_choice import resolve_runtime
+
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
+    runtime = getattr(args, "runtime", "auto")
     return {m: LoadOptions(model_id=m, precision=args.precision, device=args.device,
                            trust_remote_code=resolve_trust(catalog.get(m),
                                                            args.trust_remote_code),
-                           catalog_path=catalog_path).validate()
+                           catalog_path=catalog_path,
+                           runtime=resolve_runtime(catalog.get(m), runtime)).validate()
             for m in models}
 
 
@@ -187,7 +197,7 @@ class _Display:
             info = event.info
             label = precision_label(info.dtype, info.quantization)
             p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
-                                 f"({label}, {info.size_mb:.0f} MB) in "
+                                 f"({label}, {info.size_mb:.0f} MB, {info.runtime}) in "
                                  f"{info.load_seconds:.1f} s"))
         elif isinstance(event, EvalProgress):
             eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"

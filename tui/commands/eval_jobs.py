@@ -35,7 +35,8 @@ def queue_background(args: argparse.Namespace, spec: EvalSpec, models: list[str]
     job = submit(JobSpec(
         models=tuple(models), tasks=spec.tasks, limit=spec.limit,
         num_fewshot=spec.num_fewshot, precision=args.precision, device=args.device,
-        include_path=folders, batch_size=spec.batch_size, force=args.force,
+        runtime=getattr(args, "runtime", "transformers"), include_path=folders,
+        batch_size=spec.batch_size, force=args.force,
         catalog_path=str(Path(catalog_path).expanduser().resolve()) if catalog_path else None))
     print(f"job {job.id} queued: {len(models)} model(s) × {len(spec.tasks)} task(s). "
           f"`smollm-tui jobs` lists jobs, `smollm-tui jobs wait {job.id}` waits for this one, "

@@ -38,6 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, metavar="FILE", help="write to FILE")
     parser.add_argument("--precision", help="only runs at this precision (fp32, int8, ...)")
     parser.add_argument("--device", help="only runs on this device (cuda, cpu)")
+    parser.add_argument("--runtime", choices=("transformers", "llama.cpp"),
+                        help="only runs on this runtime (a model measured on both gets a "
+                             "row per runtime and precision otherwise)")
     parser.add_argument("--machine", metavar="NAME",
                         help="only runs made on this machine (this one's host name, or the "
                              "name an import gave: `import --machine`)")
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return report_leaderboard(args)
     models = tuple(m.strip() for m in (args.models or "").split(",") if m.strip()) or None
     tasks = parse_task_list(args.tasks) if args.tasks else None
-    filters = Filters(precision=args.precision, device=args.device, mode=args.mode,
+    filters = Filters(precision=args.precision, device=args.device,
+                      runtime=getattr(args, "runtime", None), mode=args.mode,
                       num_fewshot=args.fewshot, models=models, tasks=tasks,
                       machine=args.machine)
     params, labels = {}, {}
@@ -125,7 +129,7 @@ def _speed(args: argparse.Namespace, models: tuple[str, ...] | None) -> int:
 
     with ResultsStore(read_only=True) as store:
         rows = speed_rows(store.speed_runs(), models=models, device=args.device,
-                          precision=args.precision)
+                          precision=args.precision, runtime=getattr(args, "runtime", None))
         db_path = store.path
     if not rows:
         raise UsageError(f"no speed measured yet in {db_path}: run `smollm-tui bench MODEL` "

@@ -37,7 +37,10 @@ METRIC_TABS = (
     ("size", "Model size MB"),
     ("board", "Board memory GB"),
 )
-FILTERS = ("precision", "device", "mode", "fewshot", "machine")
+FILTERS = ("runtime", "precision", "device", "mode", "fewshot", "machine")
+# Shown only when the store holds two or more: most users have one machine and, until they
+# try llama.cpp, one runtime (and 80 columns have room for four filters).
+ONLY_WITH_A_CHOICE = ("runtime", "machine")
 
 
 def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
@@ -46,6 +49,7 @@ def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
         return sorted({v for v in values if v is not None})
 
     return {
+        "runtime": [(v, v) for v in distinct(r.runtime or "transformers" for r in runs)],
         "precision": [(v, v) for v in distinct(r.precision for r in runs)],
         "device": [(v, v) for v in distinct(r.device for r in runs)],
         "mode": [("quick", "quick"), ("full", "full")],
@@ -141,7 +145,7 @@ class CompareScreen(Screen):
                 select.set_options(options)
                 if current in [v for _, v in options]:
                     select.value = current
-            if name == "machine":  # only where results from another machine were imported
+            if name in ONLY_WITH_A_CHOICE:
                 select.display = len(options) > 1
         self.rebuild()
 
@@ -150,9 +154,9 @@ class CompareScreen(Screen):
             chosen = self.query_one(f"#f-{name}", Select).value
             return None if chosen is Select.NULL else chosen
 
-        return Filters(precision=value("precision"), device=value("device"),
-                       mode=value("mode"), num_fewshot=value("fewshot"),
-                       machine=value("machine"))
+        return Filters(runtime=value("runtime"), precision=value("precision"),
+                       device=value("device"), mode=value("mode"),
+                       num_fewshot=value("fewshot"), machine=value("machine"))
 
     def labels(self) -> tuple[dict[str, str], dict[str, str]]:
         params, labels = {}, {}
@@ -181,7 +185,7 @@ class CompareScreen(Screen):
             table.add_column(plain(short_name(task)), key=task)  # a str label is markup
         table.add_column("Avg", key="avg")
         for row in matrix.rows:
-            table.add_row(*row_cells(row, matrix, self.with_references), key=row.model_id)
+            table.add_row(*row_cells(row, matrix, self.with_references), key=row.key)
         self.sub_title = self.describe()
         if matrix.rows:
             table.cursor_coordinate = where  # clamped by the table

@@ -147,6 +147,7 @@ class EvaluateScreen(Screen):
         super().__init__()
         self.entry = entry
         self.options = options
+        self.runtime = _runtime_of(entry, options.runtime)  # "auto" as the load resolves it
         self.include_path = include_path
         self.running = False
         self.cancelling = False
@@ -216,7 +217,8 @@ class EvaluateScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Evaluate · {self.entry.name}"
-        self.sub_title = f"precision {self.options.precision} · device {self.options.device}"
+        self.sub_title = (f"{self.runtime} · precision {self.options.precision} · "
+                          f"device {self.options.device}")
         for table, columns in (("#results", RESULT_COLUMNS), ("#history", HISTORY_COLUMNS)):
             self.query_one(table, DataTable).add_columns(*columns)
         self.set_progress_text(Text("tick tasks with space, then enter runs them",
@@ -238,12 +240,13 @@ class EvaluateScreen(Screen):
         if session.is_loaded(self.options) and session.info is not None:
             info = session.info
             precision = info.quantization or info.dtype.replace("torch.", "")
-            self.set_status(f"ready · {info.model_id} · {precision} on "
+            self.set_status(f"ready · {info.model_id} · {info.runtime} {precision} on "
                             f"{info.device_name or info.device} · {info.size_mb:.0f} MB")
         elif session.state == "died":
             self.set_status("the model's worker died: enter reloads it and runs", error=True)
         else:
-            self.set_status(f"{self.entry.name} loads ({self.options.precision}) when you run")
+            self.set_status(f"{self.entry.name} loads ({self.options.precision}) when you "
+                            f"run · {self.runtime}")
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
@@ -384,7 +387,7 @@ class EvaluateScreen(Screen):
                 info = session.info
                 spec = self._skip_measured(spec, info.model_id,
                                            precision_label(info.dtype, info.quantization),
-                                           info.device)
+                                           info.device, info.runtime)
                 if not spec.tasks:
                     post(EvalFinished("done", _ALL_MEASURED))
                     return
@@ -405,17 +408,19 @@ class EvaluateScreen(Screen):
         """Every task of ``spec`` is stored for this model at the precision and device it
         would be loaded with ("auto" resolved as the worker resolves it), so no load is
         needed to know that nothing is left to run."""
+        if self.runtime != "transformers":
+            return False  # the GGUF file's quant type is known once it loads
         precision, device = memory.resolve(self.options.precision, self.options.device)
         with ResultsStore() as store:
             return not remaining_tasks(store, self.options.model_id, precision, device, spec)
 
     def _skip_measured(self, spec: p.EvalSpec, model_id: str, precision: str,
-                       device: str) -> p.EvalSpec:
+                       device: str, runtime: str = "transformers") -> p.EvalSpec:
         """``spec`` without the tasks already measured on this model at ``precision`` on
         ``device`` (the same rule as the `eval` command); the skipped ones are reported as
         EvalSkipped."""
         with ResultsStore() as store:
-            todo = remaining_tasks(store, model_id, precision, device, spec)
+            todo = remaining_tasks(store, model_id, precision, device, spec, runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.post_message(EvalSkipped(skipped))
@@ -532,3 +537,15 @@ _OUTCOME_STYLE = {"done": "bold green", "cancelled": "bold yellow", "failed": "b
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def _runtime_of(entry: ModelEntry, runtime: str) -> str:
+    """The runtime a load with ``runtime`` gives ``entry`` (auto resolved); an impossible
+    choice stays as it is: the load says why."""
+    from engine.errors import SmollmError
+    from engine.runtime_choice import resolve_runtime
+
+    try:
+        return resolve_runtime(entry, runtime)
+    except SmollmError:
+        return runtime
