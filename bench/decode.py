@@ -88,15 +88,19 @@ class BareLlamaCpp:
         import llama_cpp
 
         from engine.catalog import load_catalog
-        from engine.gguf_files import choose_file
-        from engine.llamacpp.load import MAX_CONTEXT, _model_params, amx_compiled, resolve_device
+        from engine.gguf_files import choose_file, read_metadata
+        from engine.llamacpp.load import _model_params, amx_compiled, context_size, resolve_device
         from engine.llamacpp.tokenizer import GGUFTokenizer
+        from engine.preferences import working_context
 
         entry = load_catalog().get(options.model_id)
         chosen = choose_file(entry, options.precision)
         gpu = resolve_device(options.device, llama_cpp) == "cuda"
+        arch = str(read_metadata(chosen.path, ("general.architecture",)).get(
+            "general.architecture", ""))
+        n_ctx = context_size(chosen.path, arch, entry, working_context())
         with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
-            self.llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=MAX_CONTEXT,
+            self.llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=n_ctx,
                                          n_gpu_layers=-1 if gpu else 0, verbose=False)
         tokenizer = GGUFTokenizer(self.llama, self.llama.metadata.get("tokenizer.chat_template"))
         text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}])

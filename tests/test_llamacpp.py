@@ -45,9 +45,21 @@ def test_the_bundled_file_loads_as_is_and_says_so(model):
     info = model.info
     assert (info.runtime, info.dtype, info.precision) == ("llama.cpp", "Q4_1", "Q4_1")
     assert info.params == load_catalog().get(BUNDLED).params
-    assert info.context_length == 8192 and info.has_chat_template
+    assert info.context_length == 4096 and info.has_chat_template  # the working context
     assert info.device == "cpu" and info.quantization is None
     assert 60 < info.size_mb < 120  # the 4-bit weights, not a dequantized copy
+
+
+def test_the_kv_cache_is_allocated_for_the_working_context_not_the_trained_one():
+    from engine import preferences
+
+    preferences.save_settings({"working_context": 2048})
+    loaded = load_model(LoadOptions(BUNDLED, runtime="llama.cpp"))
+    # What the chat screen shows, what the fit estimate assumes, and what llama.cpp holds.
+    assert loaded.info.context_length == 2048 == loaded.model.n_ctx()
+    preferences.save_settings({"working_context": 16384})  # longer than SmolLM2's 8192
+    loaded = load_model(LoadOptions(BUNDLED, runtime="llama.cpp"))
+    assert loaded.info.context_length == 8192 == loaded.model.n_ctx()
 
 
 def test_auto_is_llamacpp_for_gguf_weights_and_transformers_otherwise(tiny_catalog):
