@@ -32,7 +32,8 @@ class FixedTelemetry:
         pass
 
 
-def fixed_overview(catalog: Catalog, precision: str, device: str) -> list[ModelOverview]:
+def fixed_overview(catalog: Catalog, precision: str, device: str,
+                   runtime: str = "auto") -> list[ModelOverview]:
     rows = []
     factor = {"int8": 1, "int4": 0.5, "fp16": 2, "bf16": 2}.get(precision, 4)
     for index, entry in enumerate(catalog):

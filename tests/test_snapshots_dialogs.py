@@ -44,7 +44,7 @@ def utc(monkeypatch):
     time.tzset()
 
 
-def on_disk_overview(catalog, precision, device):
+def on_disk_overview(catalog, precision, device, runtime="auto"):
     """fixed_overview, with every Hub model downloaded."""
     return [replace(r, on_disk="yes") if r.entry.source == "hub" else r
             for r in fixed_overview(catalog, precision, device)]
