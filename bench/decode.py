@@ -9,6 +9,7 @@ Targets: llama.cpp through the worker >= 5x transformers fp32 through the worker
 runtime through the worker >= 0.95x its bare speed.
 
     python bench/decode.py [--runs 3] [--device auto|cpu|cuda] [--precision auto|fp16|...]
+                           [--only llama.cpp|transformers]  (one runtime, bare and via worker)
 """
 
 from __future__ import annotations
@@ -159,12 +160,19 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="transformers precision")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=("llama.cpp", "transformers"),
+                        help="measure one runtime (its worker / bare ratio only)")
     args = parser.parse_args()
     hf = LoadOptions(MODEL, precision=args.precision, device=args.device,
                      runtime="transformers")
     cpp = LoadOptions(MODEL, device=args.device, runtime="llama.cpp")
     # Workers first, so that their start is not slowed by the libraries loaded here.
-    paths = [ThroughWorker(hf), ThroughWorker(cpp), BareTransformers(hf), BareLlamaCpp(cpp)]
+    if args.only == "llama.cpp":
+        paths = [ThroughWorker(cpp), BareLlamaCpp(cpp)]
+    elif args.only == "transformers":
+        paths = [ThroughWorker(hf), BareTransformers(hf)]
+    else:
+        paths = [ThroughWorker(hf), ThroughWorker(cpp), BareTransformers(hf), BareLlamaCpp(cpp)]
     rates: dict[str, list[float]] = {p.name: [] for p in paths}
     firsts: dict[str, list[float]] = {p.name: [] for p in paths}
     try:
@@ -198,6 +206,8 @@ def main() -> int:
     # (runs next to each other see the same load, which matters on a shared machine).
     print(f"  {'ratio':38s} {'medians':>8s} {'rounds':>7s}")
     for label, top, bottom, target in pairs:
+        if top not in median or bottom not in median:
+            continue
         of_medians = median[top] / median[bottom]
         in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom],
                                                               strict=True))

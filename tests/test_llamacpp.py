@@ -285,3 +285,23 @@ def test_cuda_asked_of_a_cpu_build_or_without_a_gpu_is_refused():
         pytest.skip("this machine runs llama.cpp on its GPU")
     with pytest.raises(DeviceUnavailable, match="--device cpu"):
         load_model(LoadOptions(BUNDLED, device="cuda", runtime="llama.cpp"))
+
+
+def test_text_goes_out_in_batches_the_first_piece_at_once(model, monkeypatch):
+    import engine.llamacpp.generate as generate
+
+    settings = GREEDY.with_values(max_new_tokens=40)
+    monkeypatch.setattr(generate, "BATCH_S", 0.0)  # every piece as it comes
+    one_by_one, _ = reply(model, settings)
+    pieces = [e for e in reply(model, settings)[1] if isinstance(e, Chunk)]
+    monkeypatch.setattr(generate, "BATCH_S", 3600.0)  # nothing before the end but the first
+    text, events = reply(model, settings)
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert text == one_by_one and len(pieces) > 10
+    assert len(chunks) == 2 and chunks[0].text == pieces[0].text
+    assert isinstance(events[-1], ReplyDone) and events[-1].stats.new_tokens == 40
+    # A cancel does not wait for the batch: it still lands within two tokens.
+    events = list(stream_reply(model, ask("Write a long story about the sea."),
+                               settings.with_values(max_new_tokens=200),
+                               cancel=CountingFlag(after=5)))
+    assert isinstance(events[-1], Cancelled) and 5 <= events[-1].stats.new_tokens <= 7
