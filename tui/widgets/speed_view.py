@@ -16,7 +16,6 @@ from engine.paths import write_private_text
 from engine.results.report import FORMATS
 from engine.results.speed import SpeedRow, render_speed, speed_rows
 from engine.results.store import SpeedRun
-from engine.runtime_choice import SHORT
 from tui.safe_text import plain, visible
 
 COLUMNS = (("model", "Model"), ("runtime", "Runtime"), ("precision", "Prec"),
@@ -60,7 +59,7 @@ class SpeedView(Vertical):
     """``show(runs, labels, device=..., precision=..., runtime=...)`` fills it."""
 
     DEFAULT_CSS = """
-    SpeedView { height: 1fr; }
+    SpeedView { height: 1fr; overflow: hidden hidden; }
     SpeedView #speed-table { height: 1fr; min-height: 4; }
     SpeedView #speed-info { height: 1; padding: 0 1; background: $boost; }
     SpeedView #speed-chart { height: 8; }
@@ -90,7 +89,7 @@ class SpeedView(Vertical):
         table = self.query_one(DataTable)
         where = table.cursor_row
         table.clear()
-        for row in self.rows:
+        for number, row in enumerate(self.rows, start=1):
             name = self.label(row.model_id)
             if len(name) > MODEL_WIDTH:
                 name = name[:MODEL_WIDTH - 1] + "…"
@@ -98,7 +97,7 @@ class SpeedView(Vertical):
                           plain(row.precision), plain(row.device),
                           _figure(row.tokens_per_s, 1), _figure(row.first_token_ms, 0),
                           _figure(row.load_s, 2), _figure(row.peak_mb, 0),
-                          Text(row.source, style="dim"))
+                          Text(row.source, style="dim"), label=str(number))
         if self.rows:
             table.move_cursor(row=min(where, len(self.rows) - 1))
         self.show_row()
@@ -142,12 +141,11 @@ class SpeedView(Vertical):
         plt = plot.plt
         plt.clear_figure()
         if self.rows:
-            # Short labels (runtime as its tag: L llama.cpp, T transformers), so that
-            # plotext keeps every one under its bar.
-            names = [f"{visible(self.label(r.model_id))[:8]} {SHORT.get(r.runtime, '?')} "
-                     f"{r.precision}" for r in self.rows]
+            # Bars named by the table's row numbers: names never collide, and plotext,
+            # which drops labels that would overlap, keeps every one.
+            names = [str(n) for n in range(1, len(self.rows) + 1)]
             plt.bar(names, [r.tokens_per_s for r in self.rows], width=0.5)
-            plt.title("Decode speed: tok/s")
+            plt.title("Decode speed: tok/s per row")
         else:
             plt.title("Decode speed: nothing to chart")
         plot.refresh()
