@@ -77,6 +77,7 @@ bench: setup
 	$(PY) bench/decode.py
 	$(PY) bench/eval.py
 	$(PY) bench/latency.py
+	$(PY) bench/llama_memory.py
 
 # Every check that needs a CUDA GPU, in one go (under 8 minutes), as one table.
 gpu-check: setup

@@ -9,6 +9,7 @@ Targets: llama.cpp through the worker >= 5x transformers fp32 through the worker
 runtime through the worker >= 0.95x its bare speed.
 
     python bench/decode.py [--runs 3] [--device auto|cpu|cuda] [--precision auto|fp16|...]
+                           [--only llama.cpp|transformers]  (one runtime, bare and via worker)
 """
 
 from __future__ import annotations
@@ -88,15 +89,19 @@ class BareLlamaCpp:
         import llama_cpp
 
         from engine.catalog import load_catalog
-        from engine.gguf_files import choose_file
-        from engine.llamacpp.load import MAX_CONTEXT, _model_params, amx_compiled, resolve_device
+        from engine.gguf_files import choose_file, read_metadata
+        from engine.llamacpp.load import _model_params, amx_compiled, context_size, resolve_device
         from engine.llamacpp.tokenizer import GGUFTokenizer
+        from engine.preferences import working_context
 
         entry = load_catalog().get(options.model_id)
         chosen = choose_file(entry, options.precision)
         gpu = resolve_device(options.device, llama_cpp) == "cuda"
+        arch = str(read_metadata(chosen.path, ("general.architecture",)).get(
+            "general.architecture", ""))
+        n_ctx = context_size(chosen.path, arch, entry, working_context())
         with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
-            self.llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=MAX_CONTEXT,
+            self.llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=n_ctx,
                                          n_gpu_layers=-1 if gpu else 0, verbose=False)
         tokenizer = GGUFTokenizer(self.llama, self.llama.metadata.get("tokenizer.chat_template"))
         text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}])
@@ -155,12 +160,19 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="transformers precision")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=("llama.cpp", "transformers"),
+                        help="measure one runtime (its worker / bare ratio only)")
     args = parser.parse_args()
     hf = LoadOptions(MODEL, precision=args.precision, device=args.device,
                      runtime="transformers")
     cpp = LoadOptions(MODEL, device=args.device, runtime="llama.cpp")
     # Workers first, so that their start is not slowed by the libraries loaded here.
-    paths = [ThroughWorker(hf), ThroughWorker(cpp), BareTransformers(hf), BareLlamaCpp(cpp)]
+    if args.only == "llama.cpp":
+        paths = [ThroughWorker(cpp), BareLlamaCpp(cpp)]
+    elif args.only == "transformers":
+        paths = [ThroughWorker(hf), BareTransformers(hf)]
+    else:
+        paths = [ThroughWorker(hf), ThroughWorker(cpp), BareTransformers(hf), BareLlamaCpp(cpp)]
     rates: dict[str, list[float]] = {p.name: [] for p in paths}
     firsts: dict[str, list[float]] = {p.name: [] for p in paths}
     try:
@@ -194,6 +206,8 @@ def main() -> int:
     # (runs next to each other see the same load, which matters on a shared machine).
     print(f"  {'ratio':38s} {'medians':>8s} {'rounds':>7s}")
     for label, top, bottom, target in pairs:
+        if top not in median or bottom not in median:
+            continue
         of_medians = median[top] / median[bottom]
         in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom],
                                                               strict=True))

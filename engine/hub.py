@@ -643,16 +643,13 @@ def _missing_parts(snapshot: Path, files: tuple[str, ...]) -> list[str]:
 # ---- delete ------------------------------------------------------------------------------
 
 
-def delete(entry: ModelEntry) -> int:
-    """Remove the model's repo from the Hugging Face cache; returns the bytes freed."""
-    repo = _hub_repo(entry, "delete")
-    storage = repo_folder(repo)
-    if not storage.exists():
-        return 0
-    size = _tree_size(storage)
-    shutil.rmtree(storage)
-    shutil.rmtree(hf_cache_dir() / ".locks" / storage.name, ignore_errors=True)
-    return size
+def delete(entry: ModelEntry, quant: str | None = None) -> int:
+    """Remove the model's repo from the Hugging Face cache, and the files of its GGUF build
+    (or, with ``quant``, that one GGUF file only); returns the bytes freed. What it removes:
+    engine.hub_delete.deletion_plan."""
+    from engine.hub_delete import delete as delete_files
+
+    return delete_files(entry, quant)
 
 
 def _hub_repo(entry: ModelEntry, action: str) -> str:

@@ -72,14 +72,24 @@ def estimate(
     device: str,
     context_length: int | None = None,
     config: dict[str, Any] | None = None,
-) -> FitEstimate:
+    runtime: str = "transformers",
+) -> FitEstimate | None:
     """Estimate the peak memory of the worker running ``entry``.
 
     ``precision``/``device`` may be "auto" (fp16 on cuda, fp32 on cpu; auto device is
     cuda when this machine looks like it has one). ``context_length`` defaults to the
     model's full context. ``config`` is the model's config.json as a dict; when absent
     it is read from disk if the model is there, else the catalog's shape fields are used.
+
+    ``runtime`` "llama.cpp": the GGUF file's size, the f16 KV cache at the context (shape
+    from the file's header) and llama.cpp's measured overhead (engine.gguf_memory);
+    precision is then the file's quant type, and the result None when ``entry`` has no
+    GGUF file for ``precision``, on disk or published. Transformers never gives None.
     """
+    if runtime == "llama.cpp":
+        from engine.gguf_memory import estimate_llamacpp
+
+        return estimate_llamacpp(entry, precision, resolve("fp32", device)[1], context_length)
     precision, device = resolve(precision, device)
     config = config if config is not None else _read_config(entry) or {}
     shape = _shape(entry, config)

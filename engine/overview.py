@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from engine import hub, memory, preferences
 from engine.catalog import Catalog, ModelEntry
+from engine.gguf_memory import memory_runtime
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
@@ -39,10 +40,12 @@ class ModelOverview:
 
 def overview(catalog: Catalog, precision: str, device: str = "auto",
              store: ResultsStore | None = None,
-             working_context: int | None = None) -> list[ModelOverview]:
+             working_context: int | None = None,
+             runtime: str = "transformers") -> list[ModelOverview]:
     """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed), sizes
     estimated at ``working_context`` tokens (default: the setting, see
-    engine.preferences.working_context)."""
+    engine.preferences.working_context) on ``runtime`` (auto resolved per model: a model
+    on llama.cpp is sized from its GGUF file, see engine.gguf_memory)."""
     budget = memory.budget(device)
     problem = None
     working = working_context or preferences.working_context_or_default()
@@ -59,7 +62,7 @@ def overview(catalog: Catalog, precision: str, device: str = "auto",
     rows = []
     for entry in catalog:
         row = _row(entry, precision, device, budget, evals_by_model[entry.id],
-                   speeds_by_model[entry.id], working)
+                   speeds_by_model[entry.id], working, runtime)
         rows.append(replace(row, results_problem=problem) if problem else row)
     return rows
 
@@ -72,23 +75,31 @@ def _results(store: ResultsStore | None) -> tuple[list[EvalRun], list[SpeedRun]]
 
 
 def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
-         evals: list[EvalRun], speeds: list[SpeedRun], working: int) -> ModelOverview:
+         evals: list[EvalRun], speeds: list[SpeedRun], working: int,
+         runtime: str = "transformers") -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
-    context = min(entry.context_length, working)
-    estimate = memory.estimate(entry, precision, device, context_length=context)
+    runtime = memory_runtime(entry, runtime)
+    # llama.cpp's estimate caps the context at the model's own, read from its file.
+    context = working if runtime == "llama.cpp" else min(entry.context_length, working)
+    estimate = memory.estimate(entry, precision, device, context_length=context,
+                               runtime=runtime)
+    if estimate is None:  # llama.cpp has no file for this precision
+        return _without_estimate(entry, precision, device, speeds, evals)
+    context = estimate.context_length
     full = None
-    if entry.context_length > context:
-        full = memory.estimate(entry, precision, device).total_mb
-    same = (estimate.precision, estimate.device)
-    peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device) == same]
-    peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device) == same]
+    if runtime == "llama.cpp" or entry.context_length > context:
+        whole = memory.estimate(entry, precision, device, runtime=runtime)
+        full = whole.total_mb if whole and whole.context_length > context else None
+    same = (estimate.precision, estimate.device, runtime)
+    peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device, r.runtime) == same]
+    peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device, s.runtime) == same]
     peaks = [p for p in peaks if p]
     size = max(peaks) if peaks else estimate.total_mb
     fit = "unknown"
     if budget.available_mb is not None:
         fit = memory.verdict(size, budget.available_mb)
-    speed = [s.tokens_per_s for s in speeds if (s.precision, s.device) == same]
+    speed = [s.tokens_per_s for s in speeds if (s.precision, s.device, s.runtime) == same]
     here = [s for s in speeds if s.device == estimate.device]
     best = max(here, key=lambda s: s.tokens_per_s) if here else None
     return ModelOverview(
@@ -99,6 +110,16 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
         best_tokens_per_s=best.tokens_per_s if best else None,
         best_speed_runtime=best.runtime if best else None,
     )
+
+
+def _without_estimate(entry: ModelEntry, precision: str, device: str,
+                      speeds: list[SpeedRun], evals: list[EvalRun]) -> ModelOverview:
+    """A row with no size and an unknown fit: llama.cpp has no file at ``precision``."""
+    here = [s for s in speeds if s.device == memory.resolve(precision, device)[1]]
+    best = max(here, key=lambda s: s.tokens_per_s) if here else None
+    return ModelOverview(entry, None, _disk(entry), "unknown", False, best_average(evals),
+                         None, best_tokens_per_s=best.tokens_per_s if best else None,
+                         best_speed_runtime=best.runtime if best else None)
 
 
 def _disk(entry: ModelEntry) -> str:

@@ -32,7 +32,8 @@ class FixedTelemetry:
         pass
 
 
-def fixed_overview(catalog: Catalog, precision: str, device: str) -> list[ModelOverview]:
+def fixed_overview(catalog: Catalog, precision: str, device: str,
+                   runtime: str = "auto") -> list[ModelOverview]:
     rows = []
     factor = {"int8": 1, "int4": 0.5, "fp16": 2, "bf16": 2}.get(precision, 4)
     for index, entry in enumerate(catalog):
@@ -75,7 +76,7 @@ class ScriptedClient:
             model_id=options.model_id, repo="HuggingFaceTB/SmolLM2-135M-Instruct",
             revision=None, kind="causal", params=134_515_008, size_mb=92.1, dtype="Q4_1",
             device="cpu", device_name="cpu", quantization=None, load_seconds=0.2,
-            context_length=8192, has_chat_template=True, runtime="llama.cpp")
+            context_length=4096, has_chat_template=True, runtime="llama.cpp")
         yield p.Progress(1, "reading weights", 0.5)
         yield p.Loaded(1, self.info)
 

@@ -16,7 +16,9 @@ from textual.widgets import DataTable
 
 import engine.machine as machine
 import engine.memory as memory
+from engine import llamacpp
 from engine.catalog import Catalog
+from engine.gguf_memory import LLAMA_CPP_RUNTIME_MB
 from engine.overview import overview
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -66,20 +68,31 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         screen = app.screen
         # auto on a Jetson is fp16 on its GPU: the estimate counts the CUDA context and,
         # the GPU sharing the RAM, the CPU-side libraries too
-        for model_id in ("tiny-llama", "tiny-t5", "smollm2-135m-instruct"):
+        for model_id in ("tiny-llama", "tiny-t5"):
             entry = app.catalog.get(model_id)
             # at the working context (4,096 tokens, or the model's own when shorter)
             guess = memory.estimate(entry, "fp16", "cuda",
                                     context_length=min(entry.context_length, 4096))
             assert row(screen, model_id).size_mb == guess.total_mb
             assert guess.overhead_mb == memory.CUDA_CONTEXT_MB + memory.CPU_RUNTIME_MB
+        # the bundled GGUF runs on llama.cpp (runtime auto): its file, cache and overhead
+        on_llama = llamacpp.installed()
+        if on_llama:
+            bundled = app.catalog.get("smollm2-135m-instruct")
+            guess = memory.estimate(bundled, "auto", "cuda", context_length=4096,
+                                    runtime="llama.cpp")
+            assert row(screen, bundled.id).size_mb == guess.total_mb
+            assert guess.precision == "Q4_1"
+            assert guess.overhead_mb == memory.CUDA_CONTEXT_MB + LLAMA_CPP_RUNTIME_MB
         fits = fit_cells(screen)
         assert fits["tiny-llama"] == fits["tiny-t5"] == fits["smollm2-135m-instruct"] == "fits"
 
         await pilot.press("p")  # fp32: 1.1B parameters take 4.2 GB of weights alone
         assert app.precision == "fp32"
         fits = fit_cells(screen)
-        assert fits["smollm2-135m-instruct"] == "fits"
+        assert fits["tiny-llama"] == "fits"
+        # auto runs the bundled model on llama.cpp, which has no fp32 file of it
+        assert fits["smollm2-135m-instruct"] == ("?" if on_llama else "fits")
         assert fits["tinyllama-1.1b"] == "no fit"
         assert row(screen, "tinyllama-1.1b").size_mb > budget.available_mb
         # 0.5B at fp32 fits at the working context (4,096 tokens), not at its full 32k

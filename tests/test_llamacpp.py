@@ -45,9 +45,21 @@ def test_the_bundled_file_loads_as_is_and_says_so(model):
     info = model.info
     assert (info.runtime, info.dtype, info.precision) == ("llama.cpp", "Q4_1", "Q4_1")
     assert info.params == load_catalog().get(BUNDLED).params
-    assert info.context_length == 8192 and info.has_chat_template
+    assert info.context_length == 4096 and info.has_chat_template  # the working context
     assert info.device == "cpu" and info.quantization is None
     assert 60 < info.size_mb < 120  # the 4-bit weights, not a dequantized copy
+
+
+def test_the_kv_cache_is_allocated_for_the_working_context_not_the_trained_one():
+    from engine import preferences
+
+    preferences.save_settings({"working_context": 2048})
+    loaded = load_model(LoadOptions(BUNDLED, runtime="llama.cpp"))
+    # What the chat screen shows, what the fit estimate assumes, and what llama.cpp holds.
+    assert loaded.info.context_length == 2048 == loaded.model.n_ctx()
+    preferences.save_settings({"working_context": 16384})  # longer than SmolLM2's 8192
+    loaded = load_model(LoadOptions(BUNDLED, runtime="llama.cpp"))
+    assert loaded.info.context_length == 8192 == loaded.model.n_ctx()
 
 
 def test_auto_is_llamacpp_for_gguf_weights_and_transformers_otherwise(tiny_catalog):
@@ -273,3 +285,23 @@ def test_cuda_asked_of_a_cpu_build_or_without_a_gpu_is_refused():
         pytest.skip("this machine runs llama.cpp on its GPU")
     with pytest.raises(DeviceUnavailable, match="--device cpu"):
         load_model(LoadOptions(BUNDLED, device="cuda", runtime="llama.cpp"))
+
+
+def test_text_goes_out_in_batches_the_first_piece_at_once(model, monkeypatch):
+    import engine.llamacpp.generate as generate
+
+    settings = GREEDY.with_values(max_new_tokens=40)
+    monkeypatch.setattr(generate, "BATCH_S", 0.0)  # every piece as it comes
+    one_by_one, _ = reply(model, settings)
+    pieces = [e for e in reply(model, settings)[1] if isinstance(e, Chunk)]
+    monkeypatch.setattr(generate, "BATCH_S", 3600.0)  # nothing before the end but the first
+    text, events = reply(model, settings)
+    chunks = [e for e in events if isinstance(e, Chunk)]
+    assert text == one_by_one and len(pieces) > 10
+    assert len(chunks) == 2 and chunks[0].text == pieces[0].text
+    assert isinstance(events[-1], ReplyDone) and events[-1].stats.new_tokens == 40
+    # A cancel does not wait for the batch: it still lands within two tokens.
+    events = list(stream_reply(model, ask("Write a long story about the sea."),
+                               settings.with_values(max_new_tokens=200),
+                               cancel=CountingFlag(after=5)))
+    assert isinstance(events[-1], Cancelled) and 5 <= events[-1].stats.new_tokens <= 7

@@ -34,6 +34,8 @@ def test_generate_on_llamacpp_says_runtime_in_json(cli_env):
     assert data["text"] == "The capital of France is Paris."
     assert data["load"]["runtime"] == "llama.cpp" and data["load"]["dtype"] == "Q4_1"
     assert data["stats"]["runtime"] == "llama.cpp" and data["stats"]["stop_reason"] == "eos"
+    # The working context (4096 unless set), as the fit estimate assumes: not the file's 8192.
+    assert data["load"]["context_length"] == 4096
 
 
 def test_auto_streams_on_llamacpp_and_ctrl_c_keeps_the_stats(cli_env):

@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from app_fixtures import (
@@ -26,7 +27,6 @@ from app_fixtures import (
 )
 
 from engine import downloads as dl
-from engine import hub
 from engine.worker import protocol as p
 from tui.session import ModelSession
 
@@ -44,7 +44,7 @@ def utc(monkeypatch):
     time.tzset()
 
 
-def on_disk_overview(catalog, precision, device):
+def on_disk_overview(catalog, precision, device, runtime="auto"):
     """fixed_overview, with every Hub model downloaded."""
     return [replace(r, on_disk="yes") if r.entry.source == "hub" else r
             for r in fixed_overview(catalog, precision, device)]
@@ -81,10 +81,14 @@ def test_consent_dialog(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_delete_dialog(snap_compare, size, monkeypatch):
-    snapshot = ("/home/user/.cache/huggingface/hub/models--EleutherAI--pythia-160m/"
-                "snapshots/50f5173d932e8e61f858120bcb800b97af589f46")
-    monkeypatch.setattr(hub, "local_status", lambda entry: hub.LocalStatus(
-        entry.id, entry.source, "yes", size_bytes=339_762_193, path=snapshot))
+    from engine import hub_delete
+
+    cache = Path("/home/user/.cache/huggingface/hub")
+    monkeypatch.setattr(hub_delete, "deletion_plan", lambda entry, quant=None: [
+        hub_delete.Deletion("weights (EleutherAI/pythia-160m)",
+                            cache / "models--EleutherAI--pythia-160m", 339_762_193),
+        hub_delete.Deletion("GGUF F16 (mradermacher/pythia-160m-GGUF)",
+                            cache / "models--mradermacher--pythia-160m-GGUF", 327_000_000)])
 
     async def ask(pilot):
         await select(pilot, "pythia-160m", "x")

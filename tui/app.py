@@ -82,7 +82,8 @@ class SmollmApp(App):
     # ---- facts for the screens -----------------------------------------------------
 
     def model_overview(self) -> list[ModelOverview]:
-        rows = self.overview_source(self.catalog, self.precision, self.device)
+        rows = self.overview_source(self.catalog, self.precision, self.device,
+                                    runtime=self.runtime)
         self.store_problem(next((r.results_problem for r in rows if r.results_problem), None))
         return rows
 

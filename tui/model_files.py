@@ -86,8 +86,10 @@ class ModelFiles:
             self.app.notify(f"{entry.name} is being downloaded: cancel it first (d).",
                             markup=False)
             return
-        status = hub.local_status(entry)
-        if status.state == "no":
+        from engine.hub_delete import deletion_plan
+
+        plan = deletion_plan(entry)  # the weights' repo and the GGUF files fetched for it
+        if not plan:
             self.app.notify(f"{entry.name} is not on disk.", markup=False)
             return
 
@@ -98,9 +100,10 @@ class ModelFiles:
                                 markup=False)
                 self.app.refresh_catalog()
 
+        listed = "\n".join(f"{item.label}: {hub.format_bytes(item.size_bytes)} in {item.path}"
+                           for item in plan)
         self.app.push_screen(ChoiceScreen(
             f"Delete {entry.name} from disk?",
-            f"{hub.format_bytes(status.size_bytes)} in {status.path or 'the Hugging Face cache'}"
-            ". Other tools that use the same cache lose it too.",
+            f"{listed}\nOther tools that use the same cache lose it too.",
             [("delete", "Delete"), ("keep", "Keep")],
         ), answer)

@@ -1,7 +1,8 @@
 """Load a GGUF file into llama.cpp and describe it with the same LoadInfo as transformers.
 
 The file runs as it is (no conversion); precision is its quant type. On CUDA every
-layer is offloaded (n_gpu_layers=-1).
+layer is offloaded (n_gpu_layers=-1). The context is the working context (or the model's
+own when shorter), as for transformers.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ from engine.errors import UsageError
 from engine.gguf_files import choose_file, read_metadata
 from engine.llamacpp.tokenizer import GGUFTokenizer
 from engine.loaded import LoadedModel
+from engine.preferences import working_context
 from engine.settings import LoadOptions
 from engine.worker.protocol import LoadInfo
 
 MB = 2**20
-# The KV cache is allocated for the whole context at load: cap it, so that an 8k- or
-# 32k-context model does not reserve hundreds of MB a chat never uses.
-MAX_CONTEXT = 8192
 # Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.
 UNSUPPORTED_ARCHITECTURES = {"gptj": "GPT-J", "opt": "OPT"}
 
@@ -40,10 +39,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
     if arch in UNSUPPORTED_ARCHITECTURES:
         raise UsageError(f"llama.cpp cannot run {UNSUPPORTED_ARCHITECTURES[arch]} models "
                          f"({chosen.path.name}): use --runtime transformers")
-    trained = read_metadata(chosen.path, (f"{arch}.context_length",)).get(
-        f"{arch}.context_length")
-    n_ctx = min(int(trained), MAX_CONTEXT) if isinstance(trained, int) and trained > 0 \
-        else min(entry.context_length, MAX_CONTEXT)
+    n_ctx = context_size(chosen.path, arch, entry, working_context())
     report("starting the model runtime (llama.cpp)", None)
     # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
     # the telemetry sampler, other work): measured 15 s instead of 1 s for a prompt on a
@@ -78,6 +74,18 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
     report("ready", 1.0)
     return LoadedModel(entry=entry, model=llama, tokenizer=tokenizer, info=info,
                        runtime="llama.cpp", path=str(chosen.path))
+
+
+def context_size(path, arch: str, entry: ModelEntry, working: int) -> int:
+    """n_ctx for a load: the model's trained context (the file's header, else the
+    catalog's), capped at the working context. llama.cpp allocates the KV cache for the
+    whole n_ctx at load, so this is also the context engine.memory's fit estimate assumes
+    (an 8k- or 32k-context model would otherwise reserve hundreds of MB a chat never uses)."""
+    key = f"{arch}.context_length"
+    trained = read_metadata(path, (key,)).get(key)
+    if not isinstance(trained, int) or trained <= 0:
+        trained = entry.context_length
+    return max(1, min(int(trained), working))
 
 
 def amx_compiled(llama_cpp) -> bool:

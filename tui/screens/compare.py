@@ -24,10 +24,12 @@ from engine.results.health import StoreUnavailable
 from engine.results.matrix import ACCURACY_CHOICES, REPORT_ORDER, Filters, Matrix, build_matrix
 from engine.results.references import References, load_references
 from engine.results.report import metrics_line, write_reports
-from engine.results.store import EvalRun, ResultsStore
+from engine.results.speed import speed_rows
+from engine.results.store import EvalRun, ResultsStore, SpeedRun
 from tui.safe_text import plain, visible
 from tui.widgets.compare_cells import cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter
+from tui.widgets.speed_view import SpeedView, with_speed_options, write_speed_reports
 
 # (matrix metric, tab label)
 METRIC_TABS = (
@@ -71,6 +73,11 @@ class CompareScreen(Screen):
     CompareScreen #cell-info { height: 1; padding: 0 1; background: $boost; }
     CompareScreen #chart { height: 8; }
     CompareScreen.-tall #chart { height: 14; }
+    CompareScreen SpeedView { display: none; }
+    CompareScreen.-speed SpeedView { display: block; }
+    CompareScreen.-speed #matrix, CompareScreen.-speed #cell-info,
+    CompareScreen.-speed #chart { display: none; }
+    CompareScreen.-tall #speed-chart { height: 14; }
     """
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [
@@ -80,6 +87,7 @@ class CompareScreen(Screen):
         Binding("3", "metric('memory')", "Memory", show=False),
         Binding("4", "metric('size')", "Size", show=False),
         Binding("5", "metric('board')", "Board", show=False),
+        Binding("6", "metric('speed')", "Speed", show=False),
         Binding("a", "cycle_accuracy", "acc/acc_norm"),
         Binding("r", "toggle_references", "References"),
         Binding("x", "export", "Export"),
@@ -92,6 +100,7 @@ class CompareScreen(Screen):
         self.accuracy_metric = "primary"
         self.with_references = False
         self.runs: list[EvalRun] = []
+        self.speed_runs: list[SpeedRun] = []
         self.matrix: Matrix | None = None
         self.last_export: list = []
         self._references: References | None = None
@@ -99,7 +108,8 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Tabs(*[Tab(label, id=key) for key, label in METRIC_TABS], id="metrics")
+        yield Tabs(*[Tab(label, id=key) for key, label in METRIC_TABS],
+                   Tab("Speed", id="speed"), id="metrics")
         with Horizontal(id="filters"):
             for name in FILTERS:
                 yield Select([], prompt=f"{name}: any", id=f"f-{name}", compact=True)
@@ -107,6 +117,7 @@ class CompareScreen(Screen):
         yield DataTable(id="matrix", cursor_type="cell", zebra_stripes=True)
         yield Static(id="cell-info")
         yield PlotextPlot(id="chart")
+        yield SpeedView()
         yield MemoryMeter()
         yield Footer()
 
@@ -131,14 +142,16 @@ class CompareScreen(Screen):
         try:
             with ResultsStore(read_only=True) as store:
                 self.runs = store.eval_runs()
+                self.speed_runs = store.speed_runs()
             self.store_problem = None
         except StoreUnavailable as exc:
-            self.runs = []
+            self.runs, self.speed_runs = [], []
             if self.store_problem is None or str(exc) != str(self.store_problem):
                 self.notify(str(exc), title="Results unavailable", severity="warning",
                             timeout=30, markup=False)
             self.store_problem = exc
-        for name, options in filter_options(self.runs).items():
+        options_of = with_speed_options(filter_options(self.runs), self.speed_runs)
+        for name, options in options_of.items():
             select = self.query_one(f"#f-{name}", Select)
             current = select.value
             with self.prevent(Select.Changed):
@@ -175,6 +188,10 @@ class CompareScreen(Screen):
     # ---- drawing -------------------------------------------------------------------
 
     def rebuild(self) -> None:
+        self.set_class(self.metric == "speed", "-speed")
+        if self.metric == "speed":
+            self.show_speed()
+            return
         self.matrix = matrix = self.build(self.metric)
         table = self.query_one("#matrix", DataTable)
         where = table.cursor_coordinate
@@ -190,6 +207,15 @@ class CompareScreen(Screen):
         if matrix.rows:
             table.cursor_coordinate = where  # clamped by the table
         self.show_cell()
+
+    def show_speed(self) -> None:
+        """The Speed view under the device and precision filters (and a runtime filter
+        when the screen has one)."""
+        filters = self.filters()
+        view = self.query_one(SpeedView)
+        view.show(self.speed_runs, self.labels()[1], device=filters.device,
+                  precision=filters.precision, runtime=getattr(filters, "runtime", None))
+        self.sub_title = view.describe()
 
     def describe(self) -> str:
         title = self.matrix.title if self.matrix else ""
@@ -252,6 +278,9 @@ class CompareScreen(Screen):
         if message.tab.id and message.tab.id != self.metric:
             self.metric = message.tab.id
             self.rebuild()
+            table = "#speed-table" if self.metric == "speed" else "#matrix"
+            if isinstance(self.focused, DataTable):
+                self.query_one(table, DataTable).focus()
 
     def on_select_changed(self, message: Select.Changed) -> None:
         self.rebuild()
@@ -280,15 +309,24 @@ class CompareScreen(Screen):
         self.rebuild()
 
     def action_export(self) -> None:
-        """All five tables under the current filters, as Markdown, CSV and JSON."""
-        if not self.runs:
+        """All five tables and the decode speed under the current filters, as Markdown,
+        CSV and JSON (the speed in files of its own: its columns differ)."""
+        filters = self.filters()
+        speed = speed_rows(self.speed_runs, device=filters.device,
+                           precision=filters.precision,
+                           runtime=getattr(filters, "runtime", None))
+        if not self.runs and not speed:
             self.notify("Nothing to export yet.", severity="warning")
             return
-        matrices = [self.build(metric) for metric in REPORT_ORDER]
         stem = "compare-" + time.strftime("%Y%m%d-%H%M%S")
         try:
             folder = make_private_dir(private_data_dir() / "reports")
-            self.last_export = write_reports(matrices, folder, stem)
+            self.last_export = []
+            if self.runs:
+                matrices = [self.build(metric) for metric in REPORT_ORDER]
+                self.last_export = write_reports(matrices, folder, stem)
+            if speed:
+                self.last_export += write_speed_reports(speed, folder, stem)
         except OSError as exc:
             self.notify(f"Not exported: {exc}", severity="error", markup=False)
             return
