@@ -100,14 +100,15 @@ class PairPlan:
                 "loads, answers and unloads in turn")
 
 
-RowsFor = Callable[[Catalog, str, str], list]
+RowsFor = Callable[..., list]  # engine.overview.overview(catalog, precision, device, runtime=)
 
 
 def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
               rows_for: RowsFor | None = None,
               budget_for: Callable[[str], memory.Budget] = memory.budget) -> PairPlan:
-    """Both at once when the two sides' needs (as the catalog shows them: measured peak
-    memory when the model ran here at that precision, else the estimate) fit the memory
+    """Both at once when the two sides' needs (as the catalog shows them on each side's
+    runtime: measured peak memory when the model ran here at that precision, else the
+    estimate) fit the memory
     available together; one after the other when they do not or when either is unknown.
     Sides on different devices of a machine with a discrete GPU are checked each against
     its own device."""
@@ -116,7 +117,10 @@ def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
     needs: list[float | None] = []
     budgets: list[memory.Budget] = []
     for entry, side in zip(entries, sides, strict=True):
-        rows = rows_for(Catalog([entry]), side.precision, side.device)
+        # sized on the side's own runtime: the bundled model is ~350 MB on llama.cpp
+        # (its Q4_1 file) and ~1.2 GB on transformers (dequantized to fp32)
+        rows = rows_for(Catalog([entry]), side.precision, side.device,
+                        runtime=side.runtime or DEFAULT_RUNTIME)
         needs.append(rows[0].size_mb if rows else None)
         budgets.append(budget_for(side.device))
     pair = (needs[0], needs[1])

@@ -174,7 +174,7 @@ def plan_with(needs, available, devices=("cpu", "cpu")):
         def __init__(self, size):
             self.size_mb = size
 
-    def rows_for(sub, precision, device):
+    def rows_for(sub, precision, device, runtime):
         return [Row(sizes[next(iter(sub)).id])]
 
     sides = [SideConfig(e.id, device=d) for e, d in zip(entries, devices, strict=True)]
@@ -192,6 +192,27 @@ def test_the_pair_runs_together_only_when_both_needs_fit_the_budget():
     # a discrete GPU and the CPU: each against its own memory
     assert plan_with((900.0, 1200.0), {"cpu": 1300.0, "cuda": 1000.0},
                      devices=("cuda", "cpu")).together
+
+
+def test_each_side_is_sized_on_its_own_runtime():
+    """One model on two runtimes: the bundled model's Q4_1 file on llama.cpp needs a
+    fraction of its dequantized fp32 copy on transformers, and the plan adds those two
+    needs (as the catalog shows them), not the transformers size twice."""
+    from llama_support import BUNDLED, require_llama_cpp
+
+    from engine.catalog import Catalog
+    from engine.overview import overview
+
+    require_llama_cpp()
+    entry = load_catalog(None, use_user_overlay=False).get(BUNDLED)
+    sides = [SideConfig(BUNDLED, runtime="transformers"), SideConfig(BUNDLED, runtime="llama.cpp")]
+    plan = plan_pair([entry, entry], sides,
+                     budget_for=lambda device: Budget(device, 1000.0, 8000.0, "t"))
+    [on_t] = overview(Catalog([entry]), "auto", "auto", runtime="transformers")
+    [on_l] = overview(Catalog([entry]), "auto", "auto", runtime="llama.cpp")
+    assert plan.needs == (on_t.size_mb, on_l.size_mb)
+    assert on_l.size_mb is not None and on_t.size_mb is not None
+    assert on_l.size_mb < on_t.size_mb / 2
 
 
 def test_a_saved_pair_is_markdown_and_json_readable_by_its_owner_only(app_home):

@@ -11,6 +11,7 @@ from app_fixtures import make_app
 from llama_support import BUNDLED, require_llama_cpp
 from test_arena_app import WatchedPanel, ask, set_settings, settle, state_of
 
+from engine.overview import overview
 from tui.screens.arena import ArenaScreen
 from tui.screens.catalog import CatalogScreen
 
@@ -19,7 +20,7 @@ require_llama_cpp()
 
 async def test_the_bundled_model_on_both_runtimes_side_by_side(monkeypatch):
     monkeypatch.setattr(ArenaScreen, "panel_class", WatchedPanel)
-    app = make_app()
+    app = make_app(overview_source=overview)  # the real sizes, per runtime
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("slash", *BUNDLED, "enter")
         await pilot.press("r")  # runtime auto -> transformers
@@ -38,6 +39,9 @@ async def test_the_bundled_model_on_both_runtimes_side_by_side(monkeypatch):
         a, b = screen.panels
         assert (a.session.info.runtime, b.session.info.runtime) == ("transformers", "llama.cpp")
         assert b.session.info.dtype == "Q4_1"  # the GGUF file as it is
+        # each side sized on its runtime: the Q4_1 file needs far less than fp32 weights
+        need_t, need_l = screen.plan.needs
+        assert need_t is not None and need_l is not None and need_l < need_t / 2
 
         await set_settings(pilot, {"both-temperature": "0", "both-max_new_tokens": "8"})
         await ask(pilot, "What is the capital of France?")
