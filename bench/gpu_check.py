@@ -2,7 +2,7 @@
 
 The GPU tests (`pytest -m gpu`), the fixed decode test of the bundled model on CUDA for
 transformers fp16, transformers int8 and llama.cpp with every layer offloaded, and one
-evaluation on CUDA. Each step has its own time limit and the whole stays under 8 minutes;
+evaluation on CUDA on each runtime. Each step has its own time limit and the whole stays under 8 minutes;
 a step that fails or runs out of time is a row of the table, not the end of the run.
 Exit status 0 when every row passed, 1 otherwise or without a GPU.
 """
@@ -89,7 +89,7 @@ def decode(runtime: str, precision: str, limit: float) -> tuple[bool, str]:
         client.close()
 
 
-def evaluation(limit: float) -> tuple[bool, str]:
+def evaluation(runtime: str, limit: float) -> tuple[bool, str]:
     from engine.worker.client import WorkerClient
     from engine.worker.protocol import EvalSpec, Failed, Loaded, TaskDone, WorkerDied
 
@@ -98,7 +98,7 @@ def evaluation(limit: float) -> tuple[bool, str]:
                     include_path=str(ROOT / "tests" / "fixtures" / "tasks"))
 
     def work() -> tuple[bool, str]:
-        for event in client.load(LoadOptions(MODEL, device="cuda", runtime="transformers")):
+        for event in client.load(LoadOptions(MODEL, device="cuda", runtime=runtime)):
             if isinstance(event, (Failed, WorkerDied)):
                 return False, event.message
             if isinstance(event, Loaded) and event.info.device != "cuda":
@@ -138,7 +138,8 @@ def main() -> int:
         ("decode transformers fp16", 80, lambda t: decode("transformers", "fp16", t)),
         ("decode transformers int8", 100, lambda t: decode("transformers", "int8", t)),
         ("decode llama.cpp (all layers on GPU)", 50, lambda t: decode("llama.cpp", "auto", t)),
-        ("evaluation on CUDA", 90, evaluation),
+        ("evaluation on CUDA, transformers", 90, lambda t: evaluation("transformers", t)),
+        ("evaluation on CUDA, llama.cpp", 60, lambda t: evaluation("llama.cpp", t)),
     ]
     started = time.monotonic()
     rows = []
