@@ -2,8 +2,9 @@
 
 The GPU tests (`pytest -m gpu`), the fixed decode test of the bundled model on CUDA for
 transformers fp16, transformers int8 and llama.cpp with every layer offloaded, and one
-evaluation on CUDA on each runtime. Each step has its own time limit and the whole stays under 8 minutes;
-a step that fails or runs out of time is a row of the table, not the end of the run.
+evaluation on CUDA on each runtime. Each step has its own time limit and the whole stays
+under 8 minutes; a step that fails or runs out of time is a row of the table, not the end
+of the run.
 Exit status 0 when every row passed, 1 otherwise or without a GPU.
 """
 
