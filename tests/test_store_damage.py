@@ -230,3 +230,23 @@ def test_a_store_that_cannot_be_opened_is_not_called_damaged(cli_env):
     rows = overview(load_catalog(None, use_user_overlay=False), "fp32", "cpu")
     assert rows and all("cannot be opened" in r.results_problem for r in rows)
     assert path.is_symlink() and sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+async def test_a_damaged_store_is_told_once_though_its_mv_command_changes_each_second(
+        tiny_catalog):
+    """The message names a time-stamped `mv` (and SQLite's detail): two reads a second
+    apart give two texts for one problem, and the user is told once."""
+    from engine.results import health
+
+    path = make_damaged_store("broken-pages")
+    first = str(health.damaged(path, "database disk image is malformed"))
+    later = first.replace(health.move_aside_command(path),
+                          health.move_aside_command(path, stamp="20990101-000000"))
+    assert first != later
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.store_problem(first)
+        app.store_problem(later)
+        await pilot.pause()
+        told = [n.message for n in app._notifications if "is damaged" in n.message]
+        assert told == [first]

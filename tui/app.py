@@ -88,11 +88,15 @@ class SmollmApp(App):
         return rows
 
     def store_problem(self, problem: str | None) -> None:
-        """Say once (per problem) that stored results are unavailable, and why."""
-        if problem and problem != self._store_notice:
+        """Say once (per problem) that stored results are unavailable, and why. The
+        problem is told by its first words ("the results store X is damaged"): the rest
+        (SQLite's detail, the time-stamped `mv` command) may differ from one read to the
+        next."""
+        key = problem.split(" (", 1)[0] if problem else None
+        if key and key != self._store_notice:
             self.notify(problem, title="Results unavailable", severity="warning", timeout=30,
                         markup=False)
-        self._store_notice = problem
+        self._store_notice = key
 
     def fit_text(self, entry: ModelEntry) -> str:
         """'needs about 1,489 MB: fits (estimated)' for the loading line."""
