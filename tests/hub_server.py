@@ -214,6 +214,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # keep test output clean
         pass
 
+    def end_headers(self) -> None:
+        # Every connection serves one request (close_connection below), and says so: a
+        # client that pooled it anyway (httpx, as huggingface_hub uses it) raced the close
+        # under load and got "Server disconnected without sending a response".
+        self.send_header("Connection", "close")
+        super().end_headers()
+
     def do_HEAD(self) -> None:
         self._route(head=True)
 

@@ -162,7 +162,9 @@ def test_a_job_queued_from_a_terminal_that_hangs_up_still_finishes(env, tiny_cat
 
 
 def test_cancel_stops_a_running_job_within_a_chunk(env, tiny_catalog, tmp_path: Path):
-    tasks = long_task_dir(tmp_path / "tasks", copies=4)
+    # 360 documents, 1,440 requests: far more than can run between the 16th and the
+    # cancel landing, however loaded the machine (with 288 the job once finished first)
+    tasks = long_task_dir(tmp_path / "tasks", copies=20)
     job_id = queue(env, tiny_catalog, "tiny-llama", "--tasks", LONG_TASK, "--full",
                    "--include-path", str(tasks))
     running_mid_task(job_id, at_least=16)
