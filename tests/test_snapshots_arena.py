@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from app_fixtures import ScriptedClient, make_app
+from app_fixtures import ScriptedClient, make_app, steady
 from textual.worker import WorkerState
 
 from engine.arena import PairPlan, SideConfig
@@ -94,6 +94,6 @@ def test_arena_leaderboard(snap_compare, size):
         await pilot.app.push_screen(ArenaBoardScreen())
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await steady(pilot)  # the table's widths measured now, not whenever idle comes
 
     assert snap_compare(make_app(), terminal_size=size, run_before=board)
