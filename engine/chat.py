@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 from engine.background import iterate_in_thread
 from engine.errors import UsageError
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
+from engine.records import ReplyStats
 from engine.settings import Conversation, GenerationSettings
-from engine.worker.protocol import Cancelled, Chunk, ReplyDone, ReplyStats, Trimmed
 
 MB = 2**20
 

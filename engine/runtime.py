@@ -23,8 +23,8 @@ from engine.errors import SmollmError, UsageError
 from engine.loaded import LoadedModel
 from engine.paths import hf_cache_dir
 from engine.preferences import working_context
+from engine.records import LoadInfo
 from engine.settings import LoadOptions
-from engine.worker.protocol import LoadInfo
 
 ProgressFn = Callable[[str, "float | None"], None]
 

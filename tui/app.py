@@ -14,10 +14,10 @@ from textual.screen import Screen
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
+from engine.records import ReplyStats
 from engine.settings import PRECISIONS, RUNTIMES, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
-from engine.worker.protocol import ReplyStats
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
 from tui.safe_text import visible
@@ -150,7 +150,7 @@ class SmollmApp(App):
         (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
         load during the reply."""
         from engine.results.health import StoreUnavailable
-        from engine.results.store import ResultsStore, SpeedRun, precision_label
+        from engine.results.store import ResultsStore, SpeedRun
 
         info = self.session.info
         if info is None or stats.new_tokens == 0:
@@ -159,7 +159,7 @@ class SmollmApp(App):
             with ResultsStore() as store:
                 store.add_speed(SpeedRun(
                     model_id=info.model_id,
-                    precision=precision_label(info.dtype, info.quantization),
+                    precision=info.precision,
                     runtime=info.runtime,
                     device=info.device, device_name=info.device_name,
                     prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,

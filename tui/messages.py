@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.worker.protocol import LoadInfo, ReplyStats
+from engine.records import LoadInfo, ReplyStats
 
 
 @dataclass

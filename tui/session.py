@@ -11,8 +11,9 @@ from typing import Any
 
 from textual.message import Message
 
+from engine import events as ev
+from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker import protocol as p
 from tui import messages as m
 
 
@@ -41,7 +42,7 @@ class ModelSession:
         return self._client.state if self._client is not None else "none"
 
     @property
-    def info(self) -> p.LoadInfo | None:
+    def info(self) -> LoadInfo | None:
         return self._client.info if self._client is not None else None
 
     def is_loaded(self, options: LoadOptions) -> bool:
@@ -75,26 +76,26 @@ def relay(events: Iterable[Any], post: Callable[[Message], Any],
         message, ok = _translate(event, failure)
         if message is not None:
             post(message)
-        if isinstance(event, p.FINAL_EVENTS):
+        if isinstance(event, ev.FINAL_EVENTS):
             return ok
     return False
 
 
 def _translate(event: Any, failure: Any) -> tuple[Message | None, bool]:
-    if isinstance(event, p.Progress):
+    if isinstance(event, ev.Progress):
         return m.LoadStage(event.stage, event.fraction), True
-    if isinstance(event, p.Loaded):
+    if isinstance(event, ev.Loaded):
         return m.ModelLoaded(event.info), True
-    if isinstance(event, p.Trimmed):
+    if isinstance(event, ev.Trimmed):
         return m.ReplyTrimmed(event.dropped_turns), True
-    if isinstance(event, p.Chunk):
+    if isinstance(event, ev.Chunk):
         return m.ReplyChunk(event.text), True
-    if isinstance(event, p.ReplyDone):
+    if isinstance(event, ev.ReplyDone):
         return m.ReplyFinished(event.stats), True
-    if isinstance(event, p.Cancelled):
+    if isinstance(event, ev.Cancelled):
         return m.ReplyFinished(event.stats, cancelled=True), True
-    if isinstance(event, p.Failed):
+    if isinstance(event, ev.Failed):
         return failure(event.message, event.kind), False
-    if isinstance(event, p.WorkerDied):
+    if isinstance(event, ev.WorkerDied):
         return failure(event.message + " — press ctrl+r to reload", "died"), False
     return None, True

@@ -19,21 +19,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import SmollmError
-from engine.evaluation.tasks import default_fewshot
-from engine.results.store import EvalRun, ResultsStore, eval_run_from_task, precision_label
+from engine.events import Cancelled, EvalDone, Failed, Loaded, TaskDone, WorkerDied
+from engine.records import EvalSpec, LoadInfo, TaskResult
+from engine.results.store import EvalRun, ResultsStore, eval_run_from_task
 from engine.settings import LoadOptions
+from engine.task_registry import default_fewshot
 from engine.telemetry.peak import finish_peak, start_peak
-from engine.worker.protocol import (
-    Cancelled,
-    EvalDone,
-    EvalSpec,
-    Failed,
-    Loaded,
-    LoadInfo,
-    TaskDone,
-    TaskResult,
-    WorkerDied,
-)
 
 EventFn = Callable[[str, Any], None]  # (model_id, event)
 
@@ -228,8 +219,8 @@ class _Batch:
             session.close()
 
     def _skip_measured(self, model_id: str, info: LoadInfo, spec: EvalSpec) -> tuple[str, ...]:
-        todo = remaining_tasks(self.store, model_id, precision_label(info.dtype,
-                               info.quantization), info.device, spec, info.runtime)
+        todo = remaining_tasks(self.store, model_id, info.precision, info.device, spec,
+                               info.runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.summary.skipped += [(model_id, t) for t in skipped]

@@ -27,18 +27,12 @@ from typing import Any
 
 from engine.background import iterate_in_thread
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
-from engine.evaluation.tasks import (
-    DatasetUnavailable,
-    check_dataset,
-    default_fewshot,
-    hub_reachable,
-    include_paths,
-    lookup,
-    resolve_name,
-    suggest,
-)
+from engine.evaluation.tasks import DatasetUnavailable, check_dataset, hub_reachable, include_paths
+from engine.events import EvalProgress, TaskDone
 from engine.loaded import LoadedModel
-from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone, TaskResult
+from engine.records import EvalSpec, TaskResult
+from engine.results.metrics import metrics_of
+from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
 
 log = logging.getLogger(__name__)
 
@@ -242,19 +236,6 @@ def _prepare(task_manager: Any, name: str, num_fewshot: int | None) -> dict:
             task_obj.set_config(key="num_fewshot", value=0)
         task_obj.set_fewshot_seed(seed=DEFAULT_OTHER_SEED)
     return loaded
-
-
-def metrics_of(task_results: dict[str, Any]) -> dict[str, Any]:
-    """lm-eval's result dict for one task -> {"acc": .., "acc_stderr": ..}; the default
-    filter's ",none" suffix is dropped, other filters keep theirs ("exact_match,strict-match")."""
-    metrics: dict[str, Any] = {}
-    for key, value in task_results.items():
-        if key in ("alias", "name", "sample_len", "samples") or "," not in key:
-            continue
-        metric, _, filt = key.partition(",")
-        label = metric if filt == "none" else key
-        metrics[label] = value if isinstance(value, (int, float)) else None
-    return metrics
 
 
 def _summary(results: dict[str, Any], name: str) -> tuple[dict, int, str | None, int | None]:

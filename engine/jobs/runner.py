@@ -192,8 +192,8 @@ class JobRun:
 
     def _on_event(self, store: JobStore, model_id: str, event: Any) -> None:
         from engine.evaluation.batch import Stored
-        from engine.worker.protocol import EvalProgress, Loaded
-        from engine.worker.protocol import Progress as LoadProgress
+        from engine.events import EvalProgress, Loaded
+        from engine.events import Progress as LoadProgress
 
         with self._lock:
             progress = self.progress
@@ -267,7 +267,7 @@ def _sampler() -> Any:
 
 
 def _result_text(model_id: str, result: Any) -> str:
-    from engine.evaluation.tasks import primary_metric
+    from engine.task_registry import primary_metric
 
     text = f"{model_id} {result.task}: {result.status}"
     if result.status != "ok":

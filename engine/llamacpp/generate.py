@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 
 from engine.chat import CancelFlag, _drain, _PeakMemory, _Streamer
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
 from engine.runtime_choice import LLAMA_CPP, check_settings
 from engine.settings import Conversation, GenerationSettings
-from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed
 
 
 def stream_reply_llamacpp(

@@ -16,8 +16,8 @@ from engine.errors import UsageError
 from engine.gguf_files import choose_file, read_metadata
 from engine.llamacpp.tokenizer import GGUFTokenizer
 from engine.loaded import LoadedModel
+from engine.records import LoadInfo
 from engine.settings import LoadOptions
-from engine.worker.protocol import LoadInfo
 
 MB = 2**20
 # The KV cache is allocated for the whole context at load: cap it, so that an 8k- or

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.evaluation.tasks import REGISTRY, short_name
 from engine.results.metrics import is_figure, metric_label, stderr_key, stored_primary
 from engine.results.references import References
 from engine.results.store import EvalRun
+from engine.task_registry import REGISTRY, short_name
 
 # metric key -> table title
 MATRIX_METRICS = {

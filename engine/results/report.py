@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from engine.evaluation.tasks import short_name
 from engine.paths import write_private_text
 from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
+from engine.task_registry import short_name
 
 FORMATS = ("md", "csv", "json")
 LEGEND = ("oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "

@@ -34,8 +34,7 @@ from engine.results.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_ve
 
 # MIGRATIONS, SCHEMA_VERSION and migrate live in engine.results.schema; kept importable here.
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATUSES", "EvalRun", "ResultsStore", "SpeedRun",
-           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate",
-           "precision_label"]
+           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate"]
 
 STATUSES = ("ok", "oom", "failed", "cancelled")
 
@@ -121,15 +120,6 @@ def library_versions() -> dict[str, str | None]:
             out[key] = None
     out["app_version"] = __version__
     return out
-
-
-def precision_label(dtype: str, quantization: str | None) -> str:
-    """LoadInfo's dtype/quantization -> the short label used in the store (fp32, int8, ...)."""
-    if quantization:
-        return quantization
-    short = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
-    name = dtype.replace("torch.", "")
-    return short.get(name, name)
 
 
 # The backend of a run made here; an imported run names lm-eval's model type ("lm-eval vllm").
@@ -372,7 +362,7 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
     """An EvalRun from a worker TaskResult and the LoadInfo of the model it ran on."""
     return EvalRun(
         model_id=info.model_id, repo=info.repo, revision=info.revision,
-        precision=precision_label(info.dtype, info.quantization), device=info.device,
+        precision=info.precision, device=info.device,
         device_name=info.device_name, task=result.task, task_version=result.task_version,
         num_fewshot=result.num_fewshot, limit=result.limit, samples=result.samples,
         metrics=dict(result.metrics), primary_metric=primary_of(result.task, result.metrics),

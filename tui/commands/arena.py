@@ -189,7 +189,7 @@ class _Both:
 
 def _answer(client, options, conversation, settings, raw: bool, result: SideResult,
             stream: bool) -> None:
-    from engine.worker.protocol import Cancelled, Chunk, Failed, Loaded, Trimmed, WorkerDied
+    from engine.events import Cancelled, Chunk, Failed, Loaded, Trimmed, WorkerDied
 
     for event in client.load(options):
         if isinstance(event, Loaded):
@@ -240,7 +240,7 @@ def _print_side(index: int, result: SideResult, args: argparse.Namespace,
 def _exit_code(results: list[SideResult]) -> int:
     """0 when both answered; 2 for a usage problem, 1 for another failure (a side that
     died or could not load); 130 when Ctrl+C stopped a reply."""
-    from engine.worker.protocol import ReplyDone
+    from engine.events import ReplyDone
 
     codes = [_EXIT_CODES.get(r.kind or "", 1) for r in results if r.error]
     if codes:

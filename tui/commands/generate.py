@@ -73,16 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.consent import resolve_trust
+    from engine.events import Cancelled, Chunk, Failed, Loaded, ReplyDone, Trimmed, WorkerDied
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import (
-        Cancelled,
-        Chunk,
-        Failed,
-        Loaded,
-        ReplyDone,
-        Trimmed,
-        WorkerDied,
-    )
 
     if args.model is not None and args.prompt is not None and not args.model.strip():
         raise UsageError("the model id is empty: name one (`smollm-tui list` shows them), or "

@@ -33,15 +33,17 @@ from textual.widgets import (
     Static,
 )
 
+from engine import events as ev
 from engine import memory, preferences
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
-from engine.evaluation.tasks import REGISTRY, include_paths, local_task_names, short_name
+from engine.evaluation.tasks import include_paths, local_task_names
+from engine.records import EvalSpec
 from engine.results.health import StoreUnavailable
-from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
+from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.settings import LoadOptions
-from engine.worker import protocol as p
+from engine.task_registry import REGISTRY, short_name
 from tui import messages as m
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import InputScreen
@@ -88,7 +90,7 @@ class EvalFinished(Message):
 
 
 def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
-               include_path: str | None) -> p.EvalSpec:
+               include_path: str | None) -> EvalSpec:
     """The form's values as an EvalSpec; a UsageError says what to fix."""
     if not tasks:
         raise UsageError("tick at least one task (space), then press enter")
@@ -105,7 +107,7 @@ def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
             raise UsageError("few-shot must be a whole number of 0 or more, or blank for "
                              "each task's default")
         shots = int(fewshot.strip())
-    return p.EvalSpec(tasks=tuple(tasks), limit=n, num_fewshot=shots,
+    return EvalSpec(tasks=tuple(tasks), limit=n, num_fewshot=shots,
                       include_path=include_path or None)
 
 
@@ -151,7 +153,7 @@ class EvaluateScreen(Screen):
         self.include_path = include_path
         self.running = False
         self.cancelling = False
-        self.spec: p.EvalSpec | None = None
+        self.spec: EvalSpec | None = None
         self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
         self.skipped: tuple[str, ...] = ()  # ticked but already measured (this run)
         self.folders: list[str] = []  # the task folders listed, passed on to the worker
@@ -325,7 +327,7 @@ class EvaluateScreen(Screen):
         if message.button.id == "run":
             self.action_run()
 
-    def form_spec(self) -> p.EvalSpec:
+    def form_spec(self) -> EvalSpec:
         full = self.query_one("#full", RadioButton).value
         return parse_spec(list(self.query_one(EvalTaskList).selected), full,
                           self.query_one("#limit", Input).value,
@@ -349,7 +351,7 @@ class EvaluateScreen(Screen):
             return
         self.start(spec)
 
-    def start(self, spec: p.EvalSpec) -> None:
+    def start(self, spec: EvalSpec) -> None:
         self.running, self.cancelling, self.spec = True, False, spec
         self.query_one("#results", DataTable).clear()
         self.stored, self.skipped = [], ()
@@ -361,7 +363,7 @@ class EvaluateScreen(Screen):
         self._evaluate(spec, rerun=self.query_one("#rerun", Checkbox).value)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def _evaluate(self, spec: p.EvalSpec, rerun: bool = False) -> None:
+    def _evaluate(self, spec: EvalSpec, rerun: bool = False) -> None:
         post = self.post_message
         session = self.app.session
         try:
@@ -385,9 +387,8 @@ class EvaluateScreen(Screen):
                     return
             if not rerun:
                 info = session.info
-                spec = self._skip_measured(spec, info.model_id,
-                                           precision_label(info.dtype, info.quantization),
-                                           info.device, info.runtime)
+                spec = self._skip_measured(spec, info.model_id, info.precision, info.device,
+                                           info.runtime)
                 if not spec.tasks:
                     post(EvalFinished("done", _ALL_MEASURED))
                     return
@@ -395,16 +396,16 @@ class EvaluateScreen(Screen):
         except Exception as exc:  # a broken store or worker must not leave the screen stuck
             post(EvalFinished("failed", str(exc) or type(exc).__name__))
             return
-        if isinstance(final, p.WorkerDied):
+        if isinstance(final, ev.WorkerDied):
             post(EvalFinished("died", final.message))
-        elif isinstance(final, p.Failed):
+        elif isinstance(final, ev.Failed):
             post(EvalFinished("failed", final.message))
-        elif isinstance(final, p.Cancelled) or self.cancelling:
+        elif isinstance(final, ev.Cancelled) or self.cancelling:
             post(EvalFinished("cancelled"))
         else:
             post(EvalFinished("done"))
 
-    def _all_measured(self, spec: p.EvalSpec) -> bool:
+    def _all_measured(self, spec: EvalSpec) -> bool:
         """Every task of ``spec`` is stored for this model at the precision and device it
         would be loaded with ("auto" resolved as the worker resolves it), so no load is
         needed to know that nothing is left to run."""
@@ -414,8 +415,8 @@ class EvaluateScreen(Screen):
         with ResultsStore() as store:
             return not remaining_tasks(store, self.options.model_id, precision, device, spec)
 
-    def _skip_measured(self, spec: p.EvalSpec, model_id: str, precision: str,
-                       device: str, runtime: str = "transformers") -> p.EvalSpec:
+    def _skip_measured(self, spec: EvalSpec, model_id: str, precision: str,
+                       device: str, runtime: str = "transformers") -> EvalSpec:
         """``spec`` without the tasks already measured on this model at ``precision`` on
         ``device`` (the same rule as the `eval` command); the skipped ones are reported as
         EvalSkipped."""
@@ -426,11 +427,11 @@ class EvaluateScreen(Screen):
             self.post_message(EvalSkipped(skipped))
         return replace(spec, tasks=todo)
 
-    def _stream(self, spec: p.EvalSpec, session) -> object:
+    def _stream(self, spec: EvalSpec, session) -> object:
         post = self.post_message
 
         def on_event(event: object) -> None:
-            if isinstance(event, p.EvalProgress):
+            if isinstance(event, ev.EvalProgress):
                 post(EvalProgressed(event.task, event.done, event.total, event.eta_s))
 
         with ResultsStore() as store:

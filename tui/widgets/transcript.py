@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
 
-from engine.worker.protocol import ReplyStats
+from engine.records import ReplyStats
 from tui.safe_text import plain, visible
 
 
