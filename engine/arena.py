@@ -111,7 +111,9 @@ def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
     Sides on different devices of a machine with a discrete GPU are checked each against
     its own device."""
     if rows_for is None:
-        from engine.overview import overview as rows_for
+        from engine.overview import overview
+
+        rows_for = overview
     needs: list[float | None] = []
     budgets: list[memory.Budget] = []
     for entry, side in zip(entries, sides, strict=True):

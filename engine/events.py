@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import FailureKind
 from engine.records import LoadInfo, ReplyStats, TaskResult, WorkerStatus
 
 
@@ -80,11 +81,11 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class Failed:
-    """kind: error | usage | oom | bitsandbytes | remote-code | missing-model"""
+    """The request failed; ``kind`` says what a caller can do about it."""
 
     request_id: int
     message: str
-    kind: str = "error"
+    kind: FailureKind = "error"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.states import TaskStatus
+
 _SHORT_DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -82,10 +84,10 @@ class WorkerStatus:
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One task's outcome on the loaded model. status: ok | oom | failed | cancelled."""
+    """One task's outcome on the loaded model."""
 
     task: str
-    status: str
+    status: TaskStatus
     # lm-eval's metrics as it names them, e.g. {"acc": 0.43, "acc_stderr": 0.01}
     metrics: dict[str, Any] = field(default_factory=dict)
     samples: int = 0

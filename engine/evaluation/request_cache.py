@@ -38,7 +38,7 @@ def cache_file(directory: str | Path, info: LoadInfo, batch_size: int) -> Path:
 def _cacheable(kind: str, request: Any) -> bool:
     if kind != "generate_until":
         return True
-    args = getattr(request, "args", ())
+    args: tuple[Any, ...] = getattr(request, "args", ())
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     return not options.get("do_sample", False)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.background import iterate_in_thread
+from engine.errors import is_oom
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
 from engine.evaluation.tasks import DatasetUnavailable, check_dataset, hub_reachable, include_paths
 from engine.events import EvalProgress, TaskDone
@@ -33,6 +34,7 @@ from engine.loaded import LoadedModel
 from engine.records import EvalSpec, TaskResult
 from engine.results.metrics import metrics_of
 from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
+from engine.units import MB
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def _peak_mb(cuda: bool) -> float | None:
     if cuda:
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2**20
+        return torch.cuda.max_memory_allocated() / MB
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -97,14 +99,6 @@ def _peak_mb(cuda: bool) -> float | None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except (ImportError, OSError):
         return None
-
-
-def is_oom(exc: BaseException) -> bool:
-    """Out of memory, whatever raised it (torch on CUDA, the allocator on CPU)."""
-    if isinstance(exc, MemoryError):
-        return True
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
 def _free_memory(cuda: bool) -> None:
@@ -314,7 +308,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             return
         current["task"] = name
         started = time.time()
-        base = {"task": name, "limit": spec.limit, "started": started}
+        base: dict[str, Any] = {"task": name, "limit": spec.limit, "started": started}
         try:
             check_dataset(name, reachable)
             manager = tasks.for_task(name)
@@ -328,7 +322,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                 raise DatasetUnavailable(
                     f"unknown task '{name}'.{suggest(name, manager.all_tasks)} Add a folder "
                     "of task YAML files with --include-path for your own tasks") from None
-            if lm is None:
+            if lm is None or watch is None:
                 lm = _make_lm(loaded, spec)
                 watch = _Watch(lm, either, emit, cache)
             watch.reset()

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from engine import preferences
 from engine.errors import SmollmError, UsageError
-from engine.paths import hf_cache_dir, hf_home
+from engine.paths import hf_cache_dir, hf_home, offline_forced
 from engine.task_registry import TaskInfo, lookup
 
 
@@ -49,15 +49,9 @@ def task_available(task: str) -> bool | None:
     return dataset_cached(info.dataset) if info else None
 
 
-def offline_forced() -> bool:
-    truthy = {"1", "ON", "YES", "TRUE"}
-    return any(os.environ.get(v, "").upper() in truthy
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
 def hub_reachable(timeout: float = 3.0) -> bool:
     """One TCP connection to the Hub (no retries): the whole check costs at most ``timeout``."""
-    if offline_forced():
+    if offline_forced(datasets=True):
         return False
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     host = urlparse(endpoint).hostname or "huggingface.co"

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from engine.task_registry import lookup
 
 
-def is_figure(value: Any) -> bool:
+def is_figure(value: Any) -> TypeGuard[float]:
     """A number a table can show: int or float, not bool, finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False

@@ -18,9 +18,9 @@ LEGEND = ("oom: ran out of memory · failed: error (see `smollm-tui report --for
           "-: not run · !: differs from the published figure by more than 3 standard errors")
 
 
-def number(value: float) -> str:
-    """Six significant digits, as the seed report's tables print them."""
-    return f"{value:.6g}"
+def number(value: float | None) -> str:
+    """Six significant digits, as the seed report's tables print them; "-" for none."""
+    return "-" if value is None else f"{value:.6g}"
 
 
 def cell_text(cell: Cell) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.arena import SIDES, PairPlan, SideConfig
-from engine.errors import UsageError
+from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import PRECISIONS, SETTING_NAMES, Conversation, GenerationSettings
 from tui.commands import generate
 from tui.commands.common import catalog_from, print_json
@@ -32,7 +32,6 @@ HELP = "one prompt, two models side by side (or one model at two precisions)"
 RUNTIMES = ("transformers", "llama.cpp")
 # generate's options that apply to both sides as they are (the per-side ones are below).
 _SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "trust_remote_code")
-_EXIT_CODES = {"usage": 2, "remote-code": 2, "missing-model": 2}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +76,7 @@ class SideResult:
     stats: Any = None
     final: Any = None
     error: str | None = None
-    kind: str | None = None
+    kind: FailureKind | None = None
     dropped: int = 0
     skipped: bool = False
 
@@ -242,7 +241,7 @@ def _exit_code(results: list[SideResult]) -> int:
     died or could not load); 130 when Ctrl+C stopped a reply."""
     from engine.events import ReplyDone
 
-    codes = [_EXIT_CODES.get(r.kind or "", 1) for r in results if r.error]
+    codes = [exit_code_of(r.kind) for r in results if r.error]
     if codes:
         return max(codes)
     if all(isinstance(r.final, ReplyDone) for r in results):

@@ -139,9 +139,9 @@ def _availability(spec: EvalSpec) -> Text:
     for n, task in enumerate(spec.tasks):
         line.append(", " if n else "")
         line.append(task)
+        info = lookup(task)
         cached = task_available(task)
-        if cached is not None:
-            info = lookup(task)
+        if cached is not None and info is not None:
             line.append(f" ({info.dataset} {'cached' if cached else 'not cached'})",
                         style="green" if cached else "yellow")
     return line

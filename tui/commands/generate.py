@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 
-from engine.errors import SmollmError, UsageError
+from engine.errors import SmollmError, UsageError, exit_code_of
 from engine.settings import (
     DEVICES,
     PRECISIONS,
@@ -32,7 +32,6 @@ NAME = "generate"
 ORDER = 20
 HELP = "generate one reply to a prompt (streams to stdout, stats to stderr)"
 
-_EXIT_CODES = {"usage": 2, "remote-code": 2, "missing-model": 2}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +179,7 @@ def _positionals(args: argparse.Namespace) -> tuple[str | None, str]:
 
 def _fail(event) -> None:
     error = SmollmError(event.message)
-    error.exit_code = _EXIT_CODES.get(getattr(event, "kind", "error"), 1)
+    error.exit_code = exit_code_of(getattr(event, "kind", "error"))
     raise error
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
 
 from engine.records import ReplyStats
 from tui.safe_text import plain, visible
@@ -59,7 +60,7 @@ class ReplyTurn(Vertical):
     def __init__(self) -> None:
         super().__init__()
         self.text = ""
-        self._stream = None
+        self._stream: MarkdownStream | None = None
 
     def compose(self):
         yield Markdown()
