@@ -24,6 +24,7 @@ from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import PRECISIONS, SETTING_NAMES, Conversation, GenerationSettings
 from tui.commands import generate
 from tui.commands.common import catalog_from, print_json
+from tui.reply_stats import long_line
 
 NAME = "arena"
 ORDER = 22
@@ -232,7 +233,7 @@ def _print_side(index: int, result: SideResult, args: argparse.Namespace,
     elif result.skipped:
         line = "stopped before it started"
     else:
-        line = generate._stats_line(result.stats, result.info, result.dropped)
+        line = long_line(result.stats, result.info, result.dropped)
     print(line, flush=True)
 
 
