@@ -20,6 +20,7 @@ from engine.telemetry.peak import PeakTracker, finish_peak
 from engine.transcripts import save_transcript
 from tui import messages as m
 from tui.app_api import smollm_app
+from tui.load_text import loading_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls
@@ -117,17 +118,11 @@ class ChatScreen(Screen):
         self.show_loading()
 
     def show_loading(self) -> None:
-        """'loading · 37% · 41 s · <stage>': the figures first, so that a narrow
-        terminal cuts the words, not them."""
+        """The load's progress line (tui.load_text), its seconds ticking."""
         if not self.model_loading:
             return
-        parts = ["loading"]
-        if self._load_share is not None:
-            parts.append(f"{self._load_share:.0%}")
         seconds = int(time.monotonic() - self._load_started)
-        if seconds:
-            parts.append(f"{seconds} s")
-        self.set_status(" · ".join([*parts, self._load_stage]))
+        self.set_status(loading_text(self._load_stage, self._load_share, seconds))
 
     def load_ended(self) -> None:
         self.model_loading = False

@@ -42,6 +42,7 @@ from engine.states import EvalOutcome
 from engine.task_registry import short_name
 from tui import messages as m
 from tui.app_api import smollm_app
+from tui.load_text import loading_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import InputScreen
 from tui.widgets.eval_form import EvalForm
@@ -137,8 +138,7 @@ class EvaluateScreen(Screen):
         session = smollm_app(self).session
         if session.is_loaded(self.options) and session.info is not None:
             info = session.info
-            precision = info.quantization or info.dtype.replace("torch.", "")
-            self.set_status(f"ready · {info.model_id} · {info.runtime} {precision} on "
+            self.set_status(f"ready · {info.model_id} · {info.runtime} {info.precision} on "
                             f"{info.device_name or info.device} · {info.size_mb:.0f} MB")
         elif session.state == "died":
             self.set_status("the model's worker died: enter reloads it and runs", error=True)
@@ -333,8 +333,7 @@ class EvaluateScreen(Screen):
     # ---- what the worker reports ---------------------------------------------------
 
     def on_load_stage(self, message: m.LoadStage) -> None:
-        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+        self.set_status(loading_text(f"{self.entry.name}: {message.stage}", message.fraction))
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
         smollm_app(self).model_loaded(message.info)
