@@ -127,8 +127,8 @@ class ThroughWorker:
     """The app's path: the worker client, stats as the worker measured them."""
 
     def __init__(self, options: LoadOptions):
+        from engine.events import Failed, Loaded, WorkerDied
         from engine.worker.client import WorkerClient
-        from engine.worker.protocol import Failed, Loaded, WorkerDied
 
         self.name = f"{options.runtime} via worker"
         self.client = WorkerClient()
@@ -139,7 +139,7 @@ class ThroughWorker:
                 self.precision = event.info.precision
 
     def run(self) -> tuple[float, float]:
-        from engine.worker.protocol import ReplyDone
+        from engine.events import ReplyDone
 
         stats = None
         for event in self.client.generate(Conversation().add("user", PROMPT), SETTINGS):

@@ -91,8 +91,9 @@ def decode(runtime: str, precision: str, limit: float) -> tuple[bool, str]:
 
 
 def evaluation(runtime: str, limit: float) -> tuple[bool, str]:
+    from engine.events import Failed, Loaded, TaskDone, WorkerDied
+    from engine.records import EvalSpec
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import EvalSpec, Failed, Loaded, TaskDone, WorkerDied
 
     client = WorkerClient()
     spec = EvalSpec(tasks=("fx_choice2",), limit=40,

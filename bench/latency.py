@@ -103,9 +103,10 @@ def hub_unreachable() -> None:
 
 
 def worker_evaluation(catalog: Path) -> None:
+    from engine.events import Cancelled, EvalProgress, TaskDone
+    from engine.records import EvalSpec
     from engine.settings import LoadOptions
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import Cancelled, EvalProgress, EvalSpec, TaskDone
 
     client = WorkerClient(catalog_path=str(catalog))
     try:

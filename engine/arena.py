@@ -17,6 +17,7 @@ from engine import memory
 from engine.catalog import Catalog, ModelEntry
 from engine.errors import UsageError
 from engine.machine import is_jetson
+from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 DEFAULT_RUNTIME = "transformers"
@@ -64,17 +65,15 @@ class SideConfig:
             parts.append(str(self.runtime))
         return " · ".join(parts)
 
-    def record(self, info: Any = None) -> dict[str, Any]:
+    def record(self, info: LoadInfo | None = None) -> dict[str, Any]:
         """What a vote or a saved transcript keeps of this side: the configuration asked
         for and, once loaded, what really ran (LoadInfo)."""
-        from engine.results.store import precision_label
-
         out: dict[str, Any] = {"model_id": self.model_id, "precision": self.precision,
                                "device": self.device,
-                               "runtime": getattr(info, "runtime", None) or self.runtime
+                               "runtime": (info.runtime if info else None) or self.runtime
                                or DEFAULT_RUNTIME}
         if info is not None:
-            out.update(loaded_precision=precision_label(info.dtype, info.quantization),
+            out.update(loaded_precision=info.precision,
                        device=info.device, device_name=info.device_name,
                        revision=info.revision, size_mb=info.size_mb)
         return out
@@ -113,7 +112,9 @@ def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
     Sides on different devices of a machine with a discrete GPU are checked each against
     its own device."""
     if rows_for is None:
-        from engine.overview import overview as rows_for
+        from engine.overview import overview
+
+        rows_for = overview
     needs: list[float | None] = []
     budgets: list[memory.Budget] = []
     for entry, side in zip(entries, sides, strict=True):

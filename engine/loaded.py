@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog import ModelEntry
-from engine.worker.protocol import LoadInfo
+from engine.records import LoadInfo
 
 
 @dataclass

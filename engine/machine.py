@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.units import MB
+
 # Files that exist on NVIDIA Jetson boards (L4T). Overridable for tests.
 TEGRA_RELEASE = Path("/etc/nv_tegra_release")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
@@ -90,7 +92,7 @@ def gpu_process_mb(pid: int) -> float | None:
             for proc in nv.nvmlDeviceGetComputeRunningProcesses(handle):
                 if proc.pid == pid and proc.usedGpuMemory:
                     total += proc.usedGpuMemory
-        return total / 2**20 if total else None
+        return total / MB if total else None
     except Exception:
         return None
     finally:

@@ -59,6 +59,19 @@ def hf_cache_dir() -> Path:
     return hf_home() / "hub"
 
 
+_TRUTHY = ("1", "ON", "YES", "TRUE")
+
+
+def offline_forced(*, datasets: bool = False) -> bool:
+    """The user has said "no network" to the Hugging Face libraries: HF_HUB_OFFLINE or
+    TRANSFORMERS_OFFLINE, and for datasets also HF_DATASETS_OFFLINE. Read here only, so
+    that downloads and evaluation tasks agree."""
+    names = ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]
+    if datasets:
+        names.append("HF_DATASETS_OFFLINE")
+    return any(os.environ.get(name, "").strip().upper() in _TRUTHY for name in names)
+
+
 def hf_home() -> Path:
     """HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface."""
     if os.environ.get("HF_HOME"):

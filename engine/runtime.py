@@ -23,8 +23,9 @@ from engine.errors import SmollmError, UsageError
 from engine.loaded import LoadedModel
 from engine.paths import hf_cache_dir
 from engine.preferences import working_context
+from engine.records import LoadInfo
 from engine.settings import LoadOptions
-from engine.worker.protocol import LoadInfo
+from engine.units import MB
 
 ProgressFn = Callable[[str, "float | None"], None]
 
@@ -34,9 +35,13 @@ _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 class ModelNotDownloaded(UsageError):
     """A hub model is not in the local Hugging Face cache (loading never downloads)."""
 
+    kind = "missing-model"
+
 
 class RemoteCodeRefused(UsageError):
     """The model needs its repo's own Python code and the caller did not consent."""
+
+    kind = "remote-code"
 
 
 class ModelUnavailable(UsageError):
@@ -53,6 +58,8 @@ class DeviceUnavailable(UsageError):
 
 class QuantizationUnavailable(SmollmError):
     """int8/int4 asked for and bitsandbytes is missing or broken on this machine."""
+
+    kind = "bitsandbytes"
 
 
 @dataclass(frozen=True)
@@ -351,7 +358,7 @@ def _size_mb(model) -> float:
     """Parameter and buffer bytes as loaded (the seed report's 'Model Size')."""
     size = sum(p.numel() * p.element_size() for p in model.parameters())
     size += sum(b.numel() * b.element_size() for b in model.buffers())
-    return size / 2**20
+    return size / MB
 
 
 def _compute_dtype(model):

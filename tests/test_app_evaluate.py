@@ -20,9 +20,11 @@ from engine.errors import UsageError
 from engine.results.store import EvalRun, ResultsStore
 from engine.settings import LoadOptions
 from engine.telemetry import ReaderChain, Sampler
+from tui.messages import EvalFinished, EvalProgressed
 from tui.screens.catalog import CatalogScreen
 from tui.screens.dialogs import InputScreen
-from tui.screens.evaluate import EvalFinished, EvalProgressed, EvaluateScreen, parse_spec
+from tui.screens.evaluate import EvaluateScreen
+from tui.widgets.eval_form import parse_spec
 from tui.widgets.eval_task_list import EvalTaskList
 
 

@@ -9,9 +9,9 @@ import pytest
 
 import engine.bundled as bundled
 from engine.chat import stream_reply
+from engine.events import Chunk, ReplyDone
 from engine.runtime import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.protocol import Chunk, ReplyDone
 
 # One conversion for every test run on this machine (it costs ~15 s); .cache is ignored
 # by git and independent of each test's SMOLLM_TUI_HOME.
@@ -129,8 +129,8 @@ def test_a_conversion_reports_steps_and_tensors_in_order_up_to_100_percent(tiny_
 def test_the_worker_passes_the_conversion_progress_on_as_load_stages(tiny_gguf, tmp_path):
     from tiny_models import overlay_text
 
+    from engine.events import Loaded, Progress
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import Loaded, Progress
 
     overlay = tmp_path / "gguf.toml"
     overlay.write_text(overlay_text({"tiny-gguf": tiny_gguf}))

@@ -10,9 +10,9 @@ import pytest
 
 from engine.chat import _Streamer, stream_reply
 from engine.errors import UsageError
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.runtime import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed
 
 GREEDY = GenerationSettings(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24)
 

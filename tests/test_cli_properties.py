@@ -21,8 +21,9 @@ from fixtures.tasks.helpers import TASKS_DIR
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from engine.events import Loaded
+from engine.records import LoadInfo
 from engine.results.store import EvalRun, ResultsStore
-from engine.worker.protocol import Loaded, LoadInfo
 from tui.cli import main
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,

@@ -6,10 +6,11 @@ from fixtures.tasks.helpers import TASKS_DIR
 from telemetry_fakes import ScriptedReader
 
 from engine.evaluation.batch import InProcessSession, stream_and_store
+from engine.events import EvalDone
+from engine.records import EvalSpec
 from engine.results.store import ResultsStore
 from engine.settings import LoadOptions
 from engine.telemetry import ReaderChain, Sampler
-from engine.worker.protocol import EvalDone, EvalSpec
 
 
 def board(used: float, load: float) -> dict:

@@ -176,8 +176,8 @@ def test_llamacpp_out_of_memory_is_oom_and_the_next_task_runs(gguf, monkeypatch)
 def test_chat_after_an_evaluation_answers_as_before(gguf):
     """Evaluation shares the chat's context: a reply afterwards is the same as before it."""
     from engine.chat import stream_reply
+    from engine.events import Chunk
     from engine.settings import Conversation, GenerationSettings
-    from engine.worker.protocol import Chunk
 
     greedy = GenerationSettings(temperature=0.0, repetition_penalty=1.0, max_new_tokens=12)
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 from fixtures.tasks.helpers import FIXTURE_TASKS, TASKS_DIR, load_tiny
 
-from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone
+from engine.events import EvalProgress, TaskDone
+from engine.records import EvalSpec
 
 
 @pytest.fixture(scope="module")

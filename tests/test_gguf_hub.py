@@ -79,8 +79,8 @@ def test_a_gguf_build_needs_its_files_and_where_they_were_seen():
 
 
 def test_fetch_one_gguf_file_then_chat_on_llamacpp(local_hub, tmp_path, capsys):
+    from engine.events import Chunk, Loaded, ReplyDone
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import Chunk, Loaded, ReplyDone
 
     local_hub.add_repo(GGUF_REPO, {FILE: gguf_path().read_bytes(), "README.md": b"# GGUF\n"})
     path = overlay(tmp_path / "overlay.toml")

@@ -11,8 +11,9 @@ from jobs_fixtures import LONG_TASK, long_task_dir
 
 from engine.evaluation.batch import InProcessSession
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
+from engine.events import EvalProgress, TaskDone
+from engine.records import EvalSpec, LoadInfo
 from engine.settings import LoadOptions
-from engine.worker.protocol import EvalProgress, EvalSpec, LoadInfo, TaskDone
 
 
 def _info(**changes) -> LoadInfo:

@@ -86,8 +86,8 @@ def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
     import psutil
 
     from engine.evaluation.batch import InProcessSession, stream_and_store
+    from engine.records import EvalSpec
     from engine.settings import LoadOptions
-    from engine.worker.protocol import EvalSpec
 
     tasks = long_task_dir(tmp_path / "tasks", copies=4)  # 72 documents, 288 requests
     job_id = queue(env, tiny_catalog, "tiny-llama", "--tasks", LONG_TASK, "--full",

@@ -269,3 +269,28 @@ def test_sigterm_stops_the_job_as_failed_so_that_it_can_resume(tiny_catalog, mon
         stopped = store.get(job.id)
         assert stopped.state == "failed" and "SIGTERM" in stopped.error
         assert store.resume(job.id).state == "queued"
+
+
+def test_a_job_whose_cells_are_all_measured_skips_them_and_counts_them_done(tiny_catalog,
+                                                                            capsys):
+    """The same job twice: the second finds its cell in the store, runs nothing, and is
+    done at 1/1 cells (its log says what it skipped)."""
+    from fixtures.tasks.helpers import TASKS_DIR
+
+    from engine.evaluation.batch import InProcessSession
+    from engine.jobs.runner import JobRun
+    from engine.results.store import ResultsStore
+
+    spec = JobSpec(models=("tiny-llama",), tasks=("fx_yesno",), limit=2, precision="fp32",
+                   device="cpu", include_path=str(TASKS_DIR), catalog_path=str(tiny_catalog))
+    for _ in range(2):
+        with JobStore() as store:
+            store.queue(spec)
+            job = store.claim_next(os.getpid(), own_start_time())
+        assert JobRun(job, os.getpid(), session_factory=InProcessSession).run() == "done"
+    with JobStore() as store:
+        second = store.get(job.id)
+        rows = ResultsStore(store.path).eval_runs()
+    assert len(rows) == 1  # measured once
+    assert (second.cells_done, second.cells_total) == (1, 1)
+    assert "tiny-llama: already measured, skipped: fx_yesno" in capsys.readouterr().out

@@ -76,8 +76,8 @@ def test_exported_reports_are_private(app_home):
 
 
 def test_the_worker_log_is_private(app_home, tiny_catalog):
+    from engine.events import Loaded
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import Loaded
 
     client = WorkerClient(catalog_path=str(tiny_catalog))
     try:

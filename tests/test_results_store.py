@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from engine.errors import SmollmError
+from engine.records import precision_label
 from engine.results.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -17,7 +18,6 @@ from engine.results.store import (
     ResultsStore,
     SpeedRun,
     eval_run_from_task,
-    precision_label,
 )
 
 
@@ -146,7 +146,8 @@ def test_injected_oom_is_stored_as_an_oom_row_and_the_run_goes_on(tiny_catalog, 
     from fixtures.tasks.helpers import TASKS_DIR, load_tiny
 
     from engine.evaluation.runner import evaluate
-    from engine.worker.protocol import EvalSpec, TaskDone
+    from engine.events import TaskDone
+    from engine.records import EvalSpec
 
     loaded = load_tiny(tiny_catalog)
     forward = loaded.model.forward

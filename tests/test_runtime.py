@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.chat import stream_reply
+from engine.events import ReplyDone
 from engine.quant import QuantProbe
 from engine.runtime import (
     DeviceUnavailable,
@@ -22,7 +23,6 @@ from engine.runtime import (
     load_model,
 )
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.protocol import ReplyDone
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

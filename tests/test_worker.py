@@ -10,14 +10,11 @@ import psutil
 import pytest
 from fixtures.tasks.helpers import TASKS_DIR
 
-from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.client import WorkerClient, describe_exit
-from engine.worker.protocol import (
+from engine.events import (
     Cancelled,
     Chunk,
     EvalDone,
     EvalProgress,
-    EvalSpec,
     Failed,
     Loaded,
     Progress,
@@ -25,6 +22,9 @@ from engine.worker.protocol import (
     TaskDone,
     WorkerDied,
 )
+from engine.records import EvalSpec
+from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.worker.client import WorkerClient, describe_exit
 
 GREEDY = GenerationSettings(temperature=0, repetition_penalty=1.0, max_new_tokens=16)
 FINAL = (Loaded, ReplyDone, EvalDone, Cancelled, Failed, WorkerDied)

@@ -17,11 +17,11 @@ import engine.memory as memory
 from engine import preferences
 from engine.catalog import load_catalog
 from engine.chat import stream_reply
+from engine.events import ReplyDone, Trimmed
 from engine.overview import overview
 from engine.preferences import SettingsError
 from engine.runtime import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker.protocol import ReplyDone, Trimmed
 from tui.screens.details import DetailsScreen
 
 # /proc/meminfo of an idle Jetson Orin Nano 8 GB over SSH (no desktop).

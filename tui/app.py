@@ -1,26 +1,22 @@
-"""The Textual application: a thin shell that owns the shared parts and opens screens."""
+"""The Textual application: a thin shell that owns the shared parts and opens screens
+(the parts and the facts screens use: tui.app_api)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.content import Content
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
-from engine.settings import PRECISIONS, RUNTIMES, GenerationSettings, LoadOptions
-from engine.telemetry.peak import PeakTracker, start_peak
-from engine.telemetry.sampler import Sampler
-from engine.worker.protocol import ReplyStats
+from engine.settings import PRECISIONS, RUNTIMES, LoadOptions
+from tui.app_api import OverviewSource, SmollmAppApi
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
-from tui.safe_text import visible
 from tui.screens.arena_pick import ArenaPicker
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
@@ -29,7 +25,7 @@ from tui.screens.help import HelpScreen
 from tui.session import ModelSession
 
 
-class SmollmApp(App):
+class SmollmApp(SmollmAppApi):
     TITLE = "smollm-tui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
@@ -40,8 +36,8 @@ class SmollmApp(App):
     ]
 
     def __init__(self, catalog: Catalog, *, catalog_path: str | None = None,
-                 session: ModelSession | None = None, telemetry=None, device: str = "auto",
-                 overview_source=overview):
+                 session: ModelSession | None = None, telemetry: Any = None,
+                 device: str = "auto", overview_source: OverviewSource = overview):
         super().__init__()
         self.overview_source = overview_source
         self.catalog = catalog
@@ -52,8 +48,6 @@ class SmollmApp(App):
         self.precision = "auto"
         self.runtime = "auto"
         self._chat: ChatScreen | None = None
-        self._marked_model: str | None = None  # the load last marked on the charts
-        self._store_notice: str | None = None  # the results-store problem last shown
         self.files = ModelFiles(self)
         self.jobs_watch = JobsWatch(self)
         self.arena = ArenaPicker(self)
@@ -62,71 +56,11 @@ class SmollmApp(App):
         self.push_screen(CatalogScreen())
         self.jobs_watch.start()
 
-    # Outside text reaches notifications (markup=False) and screen titles, which Textual
-    # shows without markup but with control characters as they are: an ESC from a model
-    # name or a path would reach the terminal. Shown as visible symbols instead.
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
-        super().notify(visible(message), title=visible(title), severity=severity,
-                       timeout=timeout, markup=markup)
-
-    def format_title(self, title: str, sub_title: str) -> Content:
-        return super().format_title(visible(title), visible(sub_title))
-
     def on_unmount(self) -> None:
         self.session.close()
         self.files.close()
         if self.telemetry is not None:
             self.telemetry.stop()
-
-    # ---- facts for the screens -----------------------------------------------------
-
-    def model_overview(self) -> list[ModelOverview]:
-        rows = self.overview_source(self.catalog, self.precision, self.device,
-                                    runtime=self.runtime)
-        self.store_problem(next((r.results_problem for r in rows if r.results_problem), None))
-        return rows
-
-    def store_problem(self, problem: str | None) -> None:
-        """Say once (per problem) that stored results are unavailable, and why. The
-        problem is told by its first words ("the results store X is damaged"): the rest
-        (SQLite's detail, the time-stamped `mv` command) may differ from one read to the
-        next."""
-        key = problem.split(" (", 1)[0] if problem else None
-        if key and key != self._store_notice:
-            self.notify(problem, title="Results unavailable", severity="warning", timeout=30,
-                        markup=False)
-        self._store_notice = key
-
-    def fit_text(self, entry: ModelEntry) -> str:
-        """'needs about 1,489 MB: fits (estimated)' for the loading line."""
-        row = next((r for r in self.model_overview() if r.entry.id == entry.id), None)
-        if row is None or row.size_mb is None:
-            return "memory need unknown"
-        how = "measured" if row.fit_measured else "estimated"
-        return f"needs about {row.size_mb:,.0f} MB: {row.fit} ({how})"
-
-    def model_loaded(self, info) -> None:
-        """Mark the load (and the unload of the model it replaced) on the telemetry charts
-        and follow the worker's memory."""
-        if self.telemetry is None or not hasattr(self.telemetry, "add_mark"):
-            return
-        label = f"{info.model_id} {info.quantization or info.dtype} on {info.device}"
-        if info.runtime != "transformers":
-            label += f" ({info.runtime})"
-        if self._marked_model not in (None, label):
-            self.telemetry.add_mark(f"unloaded {self._marked_model}")
-        self.telemetry.add_mark(f"loaded {label}")
-        self._marked_model = label
-        self.telemetry.watch_process("worker", getattr(self.session.client, "pid", None))
-
-    def model_unloaded(self, why: str) -> None:
-        """Mark on the telemetry charts that the loaded model is gone (its worker died)."""
-        if self._marked_model is None or not hasattr(self.telemetry, "add_mark"):
-            return
-        self.telemetry.add_mark(f"unloaded {self._marked_model}: {why}")
-        self._marked_model = None
-        self.telemetry.watch_process("worker", None)
 
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]
@@ -142,39 +76,6 @@ class SmollmApp(App):
             if not llamacpp.installed():
                 note = " (not installed here: loads will say how to install it)"
         self.notify(f"Runtime: {self.runtime}{note}", timeout=3)
-
-    def begin_peak(self) -> PeakTracker | None:
-        """Start following peak board memory and GPU load (for a reply); None when the
-        session's telemetry is not a running Sampler."""
-        return start_peak(self.telemetry) if isinstance(self.telemetry, Sampler) else None
-
-    def record_chat_speed(self, stats: ReplyStats, settings: GenerationSettings,
-                          board: dict | None = None) -> None:
-        """Keep the reply's speed and peak memory: the catalog shows the last measured
-        tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
-        (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
-        load during the reply."""
-        from engine.results.health import StoreUnavailable
-        from engine.results.store import ResultsStore, SpeedRun, precision_label
-
-        info = self.session.info
-        if info is None or stats.new_tokens == 0:
-            return
-        try:
-            with ResultsStore() as store:
-                store.add_speed(SpeedRun(
-                    model_id=info.model_id,
-                    precision=precision_label(info.dtype, info.quantization),
-                    runtime=info.runtime,
-                    device=info.device, device_name=info.device_name,
-                    prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
-                    tokens_per_s=stats.tokens_per_s,
-                    time_to_first_token_s=stats.time_to_first_token_s,
-                    peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
-                    **(board or {}),
-                ))
-        except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
-            self.store_problem(str(exc))
 
     # ---- actions opened from the catalog -------------------------------------------
 

@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.worker.protocol import LoadInfo, ReplyStats
+from engine.errors import FailureKind
+from engine.records import LoadInfo, ReplyStats
+from engine.results.store import EvalRun
+from engine.states import EvalOutcome, WorkerState
 
 
 @dataclass
 class WorkerStateChanged(Message):
-    state: str
+    state: WorkerState
 
 
 @dataclass
@@ -28,7 +31,7 @@ class ModelLoaded(Message):
 @dataclass
 class LoadFailed(Message):
     message: str
-    kind: str
+    kind: FailureKind
 
 
 @dataclass
@@ -50,4 +53,33 @@ class ReplyFinished(Message):
 @dataclass
 class ReplyFailed(Message):
     message: str
-    kind: str
+    kind: FailureKind
+
+
+# ---- an evaluation on the Evaluate screen (its thread worker -> the screen) -----------
+
+
+@dataclass
+class EvalProgressed(Message):
+    task: str
+    done: int
+    total: int
+    eta_s: float | None
+
+
+@dataclass
+class EvalTaskStored(Message):
+    run: EvalRun
+
+
+@dataclass
+class EvalSkipped(Message):
+    """Tasks already measured with these settings: not run again."""
+
+    tasks: tuple[str, ...]
+
+
+@dataclass
+class EvalFinished(Message):
+    outcome: EvalOutcome
+    message: str | None = None

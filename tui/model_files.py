@@ -6,13 +6,14 @@ from __future__ import annotations
 from engine import downloads as dl
 from engine import hub
 from engine.catalog import ModelEntry
+from tui.app_api import SmollmAppApi
 from tui.screens.dialogs import ChoiceScreen
 
 
 class ModelFiles:
     """Owned by the app. The queue's thread reports through app.call_from_thread."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: SmollmAppApi) -> None:
         self.app = app
         self._queue: dl.DownloadQueue | None = None
 
@@ -39,11 +40,15 @@ class ModelFiles:
                             f"{why.get(entry.source, entry.source)}.", markup=False)
             return
         if self.is_busy(entry.id):
+            def answer(choice: str | None) -> None:
+                if choice == "cancel":
+                    self.queue.cancel(entry.id)
+
             self.app.push_screen(ChoiceScreen(
                 f"Cancel the download of {entry.name}?",
                 "What was fetched stays on disk: downloading again resumes from there.",
                 [("cancel", "Cancel the download"), ("keep", "Keep downloading")],
-            ), lambda choice: choice == "cancel" and self.queue.cancel(entry.id))
+            ), answer)
             return
         if hub.local_status(entry).state == "yes":
             self.app.notify(f"{entry.name} is already on disk.", markup=False)

@@ -6,13 +6,15 @@ message posted to the widget that asked (post_message is safe from any thread).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from textual.message import Message
 
+from engine import events as ev
+from engine.records import EvalSpec, LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.worker import protocol as p
+from engine.states import LOADED_STATES, WorkerState
 from tui import messages as m
 
 
@@ -32,20 +34,22 @@ class ModelSession:
         if self._client is None:
             factory = self._client_factory
             if factory is None:
-                from engine.worker.client import WorkerClient as factory
+                from engine.worker.client import WorkerClient
+
+                factory = WorkerClient
             self._client = factory(catalog_path=self.catalog_path)
         return self._client
 
     @property
-    def state(self) -> str:
+    def state(self) -> WorkerState:
         return self._client.state if self._client is not None else "none"
 
     @property
-    def info(self) -> p.LoadInfo | None:
+    def info(self) -> LoadInfo | None:
         return self._client.info if self._client is not None else None
 
     def is_loaded(self, options: LoadOptions) -> bool:
-        return self.state in ("ready", "generating", "evaluating") and self.options == options
+        return self.state in LOADED_STATES and self.options == options
 
     def load(self, options: LoadOptions, post: Callable[[Message], Any]) -> bool:
         """Load in the calling (worker) thread, posting LoadStage / ModelLoaded / LoadFailed."""
@@ -55,6 +59,17 @@ class ModelSession:
     def generate(self, conversation: Conversation, settings: GenerationSettings, raw: bool,
                  post: Callable[[Message], Any]) -> bool:
         return relay(self.client.generate(conversation, settings, raw=raw), post)
+
+    def evaluate(self, spec: EvalSpec) -> Iterator[object]:
+        """The loaded model's evaluation stream: EvalProgress and TaskDone events, then one
+        final event (EvalDone, Cancelled, Failed or WorkerDied). The caller consumes it in a
+        worker thread (engine.evaluation.batch.stream_and_store stores each result)."""
+        return self.client.evaluate(spec)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker process's id, for the telemetry to follow (None without a worker)."""
+        return getattr(self._client, "pid", None)
 
     def cancel(self) -> None:
         if self._client is not None:
@@ -75,26 +90,26 @@ def relay(events: Iterable[Any], post: Callable[[Message], Any],
         message, ok = _translate(event, failure)
         if message is not None:
             post(message)
-        if isinstance(event, p.FINAL_EVENTS):
+        if isinstance(event, ev.FINAL_EVENTS):
             return ok
     return False
 
 
 def _translate(event: Any, failure: Any) -> tuple[Message | None, bool]:
-    if isinstance(event, p.Progress):
+    if isinstance(event, ev.Progress):
         return m.LoadStage(event.stage, event.fraction), True
-    if isinstance(event, p.Loaded):
+    if isinstance(event, ev.Loaded):
         return m.ModelLoaded(event.info), True
-    if isinstance(event, p.Trimmed):
+    if isinstance(event, ev.Trimmed):
         return m.ReplyTrimmed(event.dropped_turns), True
-    if isinstance(event, p.Chunk):
+    if isinstance(event, ev.Chunk):
         return m.ReplyChunk(event.text), True
-    if isinstance(event, p.ReplyDone):
+    if isinstance(event, ev.ReplyDone):
         return m.ReplyFinished(event.stats), True
-    if isinstance(event, p.Cancelled):
+    if isinstance(event, ev.Cancelled):
         return m.ReplyFinished(event.stats, cancelled=True), True
-    if isinstance(event, p.Failed):
+    if isinstance(event, ev.Failed):
         return failure(event.message, event.kind), False
-    if isinstance(event, p.WorkerDied):
+    if isinstance(event, ev.WorkerDied):
         return failure(event.message + " — press ctrl+r to reload", "died"), False
     return None, True

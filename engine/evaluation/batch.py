@@ -14,28 +14,37 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from engine.errors import SmollmError
-from engine.evaluation.tasks import default_fewshot
-from engine.results.store import EvalRun, ResultsStore, eval_run_from_task, precision_label
+from engine.events import Cancelled, EvalDone, Failed, Loaded, TaskDone, WorkerDied
+from engine.loaded import LoadedModel
+from engine.records import EvalSpec, LoadInfo, TaskResult
+from engine.results.store import EvalRun, ResultsStore, eval_run_from_task
 from engine.settings import LoadOptions
+from engine.states import TaskStatus
+from engine.task_registry import default_fewshot
 from engine.telemetry.peak import finish_peak, start_peak
-from engine.worker.protocol import (
-    Cancelled,
-    EvalDone,
-    EvalSpec,
-    Failed,
-    Loaded,
-    LoadInfo,
-    TaskDone,
-    TaskResult,
-    WorkerDied,
-)
 
 EventFn = Callable[[str, Any], None]  # (model_id, event)
+
+
+class EvalSession(Protocol):
+    """What a batch drives, one per model: the worker client
+    (engine.worker.client.WorkerClient) or InProcessSession. ``load`` gives a LoadInfo, a
+    Loaded event or a stream of load events (load_info_from reads each); ``evaluate``
+    streams EvalProgress and TaskDone events and ends in one final event. ``cancel`` and
+    ``close`` may be called from another thread while either runs."""
+
+    def load(self, options: LoadOptions) -> LoadInfo | Loaded | Iterable[object]: ...
+
+    def evaluate(self, spec: EvalSpec) -> Iterable[object]: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -48,7 +57,7 @@ class BatchSummary:
     restarts: int = 0  # fresh workers started after one died mid-task
     cancelled: bool = False
 
-    def count(self, status: str) -> int:
+    def count(self, status: TaskStatus) -> int:
         return sum(1 for _, r in self.stored if r.status == status)
 
 
@@ -101,7 +110,8 @@ def remaining_tasks(store: ResultsStore, model_id: str, precision: str, device: 
         num_fewshot=_fewshot_for(t, spec), runtime=runtime))
 
 
-def load_info_from(result: Any, on_event: Callable[[Any], None]) -> LoadInfo:
+def load_info_from(result: LoadInfo | Loaded | Iterable[object],
+                   on_event: Callable[[Any], None]) -> LoadInfo:
     """The LoadInfo from whatever the session's load() gives: a LoadInfo, a Loaded event, or
     an iterable of events ending in Loaded / Failed / WorkerDied / Cancelled. ``on_event``
     gets the events before the last (load progress); the caller tells of the load itself.
@@ -121,19 +131,20 @@ def load_info_from(result: Any, on_event: Callable[[Any], None]) -> LoadInfo:
     raise SmollmError("the worker ended the load without a result")
 
 
-def _failure(task: str, spec: EvalSpec, status: str, message: str) -> TaskResult:
+def _failure(task: str, spec: EvalSpec, status: TaskStatus, message: str) -> TaskResult:
     now = time.time()
     return TaskResult(task=task, status=status, error=message, limit=spec.limit,
                       num_fewshot=spec.num_fewshot, started=now, ended=now)
 
 
-def _died_status(message: str) -> str:
+def _died_status(message: str) -> TaskStatus:
     text = message.lower()
     return "oom" if ("memory" in text or "sigkill" in text or "killed" in text) else "failed"
 
 
 def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
-              session_factory: Callable[[], Any], load_options: Callable[[str], LoadOptions],
+              session_factory: Callable[[], EvalSession],
+              load_options: Callable[[str], LoadOptions],
               force: bool = False, on_event: EventFn | None = None,
               cancel: threading.Event | None = None, abort: threading.Event | None = None,
               telemetry: Any = None) -> BatchSummary:
@@ -168,7 +179,8 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
 class _Batch:
     """One run_batch call: its settings, its summary, and one worker's share of a model."""
 
-    def __init__(self, spec: EvalSpec, store: ResultsStore, session_factory: Callable[[], Any],
+    def __init__(self, spec: EvalSpec, store: ResultsStore,
+                 session_factory: Callable[[], EvalSession],
                  force: bool, notify: EventFn, cancel: threading.Event,
                  abort: threading.Event | None, telemetry: Any):
         self.spec, self.store, self.session_factory = spec, store, session_factory
@@ -228,15 +240,15 @@ class _Batch:
             session.close()
 
     def _skip_measured(self, model_id: str, info: LoadInfo, spec: EvalSpec) -> tuple[str, ...]:
-        todo = remaining_tasks(self.store, model_id, precision_label(info.dtype,
-                               info.quantization), info.device, spec, info.runtime)
+        todo = remaining_tasks(self.store, model_id, info.precision, info.device, spec,
+                               info.runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.summary.skipped += [(model_id, t) for t in skipped]
             self.notify(model_id, Skipped(skipped))
         return todo
 
-    def _evaluate(self, model_id: str, session: Any, spec: EvalSpec,
+    def _evaluate(self, model_id: str, session: EvalSession, spec: EvalSpec,
                   info: LoadInfo) -> tuple[str, ...]:
         kept: list[TaskResult] = []
 
@@ -272,7 +284,7 @@ def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo,
 
 def stream_and_store(events: Iterable[Any], spec: EvalSpec, info: LoadInfo,
                      store: ResultsStore, *,
-                     on_result: Callable[[TaskResult, EvalRun], None] | None = None,
+                     on_result: Callable[[TaskResult, EvalRun], object] | None = None,
                      on_event: Callable[[Any], None] | None = None,
                      telemetry: Any = None) -> Any:
     """Consume an evaluate() stream on a loaded model, storing every TaskDone as it arrives.
@@ -327,14 +339,14 @@ class _CancelForwarder:
     the session at once on ``abort``. A set cancel is passed on again every 0.1 s: a
     request that starts after the first pass clears the session's own flag."""
 
-    def __init__(self, cancel: threading.Event, session: Any,
+    def __init__(self, cancel: threading.Event, session: EvalSession,
                  abort: threading.Event | None = None):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, args=(cancel, session, abort),
                                         name="smollm-eval-cancel", daemon=True)
         self._thread.start()
 
-    def _watch(self, cancel: threading.Event, session: Any,
+    def _watch(self, cancel: threading.Event, session: EvalSession,
                abort: threading.Event | None) -> None:
         while not self._stop.is_set():
             if abort is not None and abort.is_set():
@@ -359,7 +371,7 @@ class InProcessSession:
     """
 
     def __init__(self) -> None:
-        self.loaded = None
+        self.loaded: LoadedModel | None = None
         self._cancel = threading.Event()
 
     def load(self, options: LoadOptions) -> LoadInfo:
@@ -368,7 +380,7 @@ class InProcessSession:
         self.loaded = load_model(options)
         return self.loaded.info
 
-    def evaluate(self, spec: EvalSpec) -> Iterable[Any]:
+    def evaluate(self, spec: EvalSpec) -> Iterator[object]:
         from engine.evaluation.runner import evaluate
 
         if self.loaded is None:

@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Iterable
 from typing import Any
 
-from engine.evaluation.tasks import default_fewshot, resolve_name
+from engine.task_registry import default_fewshot, resolve_name
 
 _DTYPES = {"auto": "float16", "fp16": "float16", "fp32": "float32", "bf16": "bfloat16",
            "int8": "float16", "int4": "float16"}

@@ -20,17 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.records import LoadInfo
+
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MISSING = object()
 
 
-def cache_file(directory: str | Path, info: Any, batch_size: int) -> Path:
-    """The cache file for a model as loaded (``info``: a LoadInfo) inside ``directory``."""
-    from engine.results.store import precision_label
-
-    runtime = getattr(info, "runtime", None) or "transformers"
+def cache_file(directory: str | Path, info: LoadInfo, batch_size: int) -> Path:
+    """The cache file for a model as loaded inside ``directory``."""
+    runtime = info.runtime or "transformers"
     parts = [info.model_id, info.revision or "no-revision", runtime,
-             precision_label(info.dtype, info.quantization), info.device, f"b{batch_size}"]
+             info.precision, info.device, f"b{batch_size}"]
     name = "__".join(_SAFE.sub("_", str(p)) or "_" for p in parts)
     return Path(directory) / f"{name}.sqlite"
 
@@ -38,7 +38,7 @@ def cache_file(directory: str | Path, info: Any, batch_size: int) -> Path:
 def _cacheable(kind: str, request: Any) -> bool:
     if kind != "generate_until":
         return True
-    args = getattr(request, "args", ())
+    args: tuple[Any, ...] = getattr(request, "args", ())
     options = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
     return not options.get("do_sample", False)
 

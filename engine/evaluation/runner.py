@@ -26,19 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.background import iterate_in_thread
+from engine.errors import is_oom
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
-from engine.evaluation.tasks import (
-    DatasetUnavailable,
-    check_dataset,
-    default_fewshot,
-    hub_reachable,
-    include_paths,
-    lookup,
-    resolve_name,
-    suggest,
-)
+from engine.evaluation.tasks import DatasetUnavailable, check_dataset, hub_reachable, include_paths
+from engine.events import EvalProgress, TaskDone
 from engine.loaded import LoadedModel
-from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone, TaskResult
+from engine.records import EvalSpec, TaskResult
+from engine.results.metrics import metrics_of
+from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
+from engine.units import MB
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +86,7 @@ def _peak_mb(cuda: bool) -> float | None:
     if cuda:
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2**20
+        return torch.cuda.max_memory_allocated() / MB
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -103,14 +99,6 @@ def _peak_mb(cuda: bool) -> float | None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     except (ImportError, OSError):
         return None
-
-
-def is_oom(exc: BaseException) -> bool:
-    """Out of memory, whatever raised it (torch on CUDA, the allocator on CPU)."""
-    if isinstance(exc, MemoryError):
-        return True
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
 
 def _free_memory(cuda: bool) -> None:
@@ -244,19 +232,6 @@ def _prepare(task_manager: Any, name: str, num_fewshot: int | None) -> dict:
     return loaded
 
 
-def metrics_of(task_results: dict[str, Any]) -> dict[str, Any]:
-    """lm-eval's result dict for one task -> {"acc": .., "acc_stderr": ..}; the default
-    filter's ",none" suffix is dropped, other filters keep theirs ("exact_match,strict-match")."""
-    metrics: dict[str, Any] = {}
-    for key, value in task_results.items():
-        if key in ("alias", "name", "sample_len", "samples") or "," not in key:
-            continue
-        metric, _, filt = key.partition(",")
-        label = metric if filt == "none" else key
-        metrics[label] = value if isinstance(value, (int, float)) else None
-    return metrics
-
-
 def _summary(results: dict[str, Any], name: str) -> tuple[dict, int, str | None, int | None]:
     task_results = results["results"][name]
     subtasks = results.get("group_subtasks", {}).get(name) or [name]
@@ -333,7 +308,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             return
         current["task"] = name
         started = time.time()
-        base = {"task": name, "limit": spec.limit, "started": started}
+        base: dict[str, Any] = {"task": name, "limit": spec.limit, "started": started}
         try:
             check_dataset(name, reachable)
             manager = tasks.for_task(name)
@@ -347,7 +322,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                 raise DatasetUnavailable(
                     f"unknown task '{name}'.{suggest(name, manager.all_tasks)} Add a folder "
                     "of task YAML files with --include-path for your own tasks") from None
-            if lm is None:
+            if lm is None or watch is None:
                 lm = _make_lm(loaded, spec)
                 watch = _Watch(lm, either, emit, cache)
             watch.reset()

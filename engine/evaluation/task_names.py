@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.evaluation.tasks import REGISTRY, include_paths, lookup, suggest
+from engine.evaluation.tasks import include_paths
+from engine.task_registry import REGISTRY, lookup, suggest
 
 # lm-eval's task files: *.yaml, plus files of any name they include (e.g. "_template_yaml").
 _NOT_TASK_FILES = (".py", ".pyc", ".md", ".json", ".jsonl", ".csv", ".tsv", ".txt", ".png",

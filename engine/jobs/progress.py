@@ -29,6 +29,7 @@ def eta_s(job: Job, now: float | None = None) -> float | None:
     finished = job.cells_done - job.cells_at_start
     running = 1 if job.current_task and job.requests_total else 0
     after = max(0, job.cells_total - job.cells_done - running)
+    per_cell: float | None
     if finished > 0:
         per_cell = (now - job.started) / finished
     elif job.task_eta_s is not None and job.requests_total:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs import process
-from engine.jobs.store import Job, JobStore
+from engine.jobs.store import Job, JobStore, State
 
 
 class _Signals:
@@ -120,6 +120,7 @@ class JobRun:
                                 daemon=True)
         beat.start()
         error: str | None = None
+        state: State
         with JobStore() as store:
             try:
                 state = self._work(store)
@@ -145,7 +146,7 @@ class JobRun:
             shutil.rmtree(process.request_cache_dir(self.job.id), ignore_errors=True)
         return state
 
-    def _work(self, store: JobStore) -> str:
+    def _work(self, store: JobStore) -> State:
         from engine.catalog import load_catalog
         from engine.consent import resolve_trust
         from engine.evaluation.batch import run_batch
@@ -191,9 +192,9 @@ class JobRun:
     # ---- what the batch reports ----------------------------------------------------------
 
     def _on_event(self, store: JobStore, model_id: str, event: Any) -> None:
-        from engine.evaluation.batch import Stored
-        from engine.worker.protocol import EvalProgress, Loaded
-        from engine.worker.protocol import Progress as LoadProgress
+        from engine.evaluation.batch import LoadFailed, Skipped, Stored
+        from engine.events import EvalProgress, Loaded
+        from engine.events import Progress as LoadProgress
 
         with self._lock:
             progress = self.progress
@@ -210,11 +211,11 @@ class JobRun:
                 progress.update(current_model=model_id, current_task=event.task,
                                 requests_done=event.done, requests_total=event.total,
                                 task_eta_s=event.eta_s)
-            elif isinstance(event, tuple) and event and event[0] == "skipped":
-                self.cells.update((model_id, t) for t in event[1])
-                _say(f"{model_id}: already measured, skipped: {', '.join(event[1])}")
-            elif isinstance(event, tuple) and event and event[0] == "load-failed":
-                _say(f"{model_id}: {event[1]}")
+            elif isinstance(event, Skipped):
+                self.cells.update((model_id, t) for t in event.tasks)
+                _say(f"{model_id}: already measured, skipped: {', '.join(event.tasks)}")
+            elif isinstance(event, LoadFailed):
+                _say(f"{model_id}: {event.message}")
             progress["cells_done"] = len(self.cells)
             if not isinstance(event, Stored):
                 return
@@ -267,7 +268,7 @@ def _sampler() -> Any:
 
 
 def _result_text(model_id: str, result: Any) -> str:
-    from engine.evaluation.tasks import primary_metric
+    from engine.task_registry import primary_metric
 
     text = f"{model_id} {result.task}: {result.status}"
     if result.status != "ok":

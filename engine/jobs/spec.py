@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.errors import SmollmError
+from engine.records import EvalSpec
 from engine.settings import DEVICES, PRECISIONS, RUNTIMES
-from engine.worker.protocol import EvalSpec
 
 
 class DamagedSpec(SmollmError):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from engine.errors import UsageError
 from engine.jobs import process
 from engine.jobs.spec import DamagedSpec, JobSpec
-from engine.results.store import ResultsStore
+from engine.results.store import ResultsStore, inserted_id
 
 State = Literal["queued", "running", "done", "failed", "cancelled"]
 STATES: tuple[State, ...] = ("queued", "running", "done", "failed", "cancelled")
@@ -160,7 +160,7 @@ class JobStore:
             cursor = self.db.execute(
                 "INSERT INTO jobs (spec, state, cells_total, created) VALUES (?, 'queued', ?, ?)",
                 (spec.to_json(), spec.cells, time.time()))
-            job_id = int(cursor.lastrowid)
+            job_id = inserted_id(cursor)
             log = process.private_file(process.job_log_path(job_id))
             self.db.execute("UPDATE jobs SET log_path=? WHERE id=?", (str(log), job_id))
         return self.get(job_id)

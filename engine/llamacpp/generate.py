@@ -18,11 +18,11 @@ import time
 from collections.abc import Iterator
 
 from engine.chat import CancelFlag, _drain, _PeakMemory, _Streamer
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
 from engine.runtime_choice import LLAMA_CPP, check_settings
 from engine.settings import Conversation, GenerationSettings
-from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed
 
 # Text is sent at most this often (the first piece at once): about 3 tokens a message at
 # 100 tok/s, and still 33 updates a second on the screen.

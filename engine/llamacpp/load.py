@@ -18,8 +18,8 @@ from engine.gguf_files import choose_file, read_metadata
 from engine.llamacpp.tokenizer import GGUFTokenizer
 from engine.loaded import LoadedModel
 from engine.preferences import working_context
+from engine.records import LoadInfo
 from engine.settings import LoadOptions
-from engine.worker.protocol import LoadInfo
 
 MB = 2**20
 # Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.

@@ -20,7 +20,7 @@ class GGUFTokenizer:
         self.pad_token_id = self.eos_token_id
         self.bos_token = self._piece(self.bos_token_id)
         self.eos_token = self._piece(self.eos_token_id)
-        self._template = None
+        self._template: Any = None  # a jinja2 Template, compiled on first use
 
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
         # special=True: control tokens written in the text (<|im_start|>) are parsed as

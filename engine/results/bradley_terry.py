@@ -155,9 +155,9 @@ def leaderboard(games: Sequence[Game], *, resamples: int = 200,
             tally[player][2] += result == 0.5
     standings = []
     for player, value in strength.items():
-        drawn = sorted(samples[player])
-        low = _percentile(drawn, 0.025) if len(drawn) >= 2 else None
-        high = _percentile(drawn, 0.975) if len(drawn) >= 2 else None
+        ordered = sorted(samples[player])
+        low = _percentile(ordered, 0.025) if len(ordered) >= 2 else None
+        high = _percentile(ordered, 0.975) if len(ordered) >= 2 else None
         played, wins, ties = tally[player]
         standings.append(Standing(player, score(value), value, low, high, int(played), wins,
                                   int(ties)))

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.evaluation.runner import metrics_of
-from engine.results.metrics import primary_of
-from engine.results.store import EvalRun, ResultsStore, precision_label
+from engine.records import precision_label
+from engine.results.metrics import metrics_of, primary_of
+from engine.results.store import EvalRun, ResultsStore
 
 _DTYPE_RE = re.compile(r"(?:^|,)\s*(?:dtype|torch_dtype)=([A-Za-z0-9_.]+)")
 _GPU_RE = re.compile(r"^GPU 0: (.+)$", re.MULTILINE)

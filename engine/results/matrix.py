@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.evaluation.tasks import REGISTRY, short_name
 from engine.results.metrics import is_figure, metric_label, stderr_key, stored_primary
 from engine.results.references import References
 from engine.results.store import EvalRun
+from engine.task_registry import REGISTRY, short_name
 
 # metric key -> table title
 MATRIX_METRICS = {
@@ -130,9 +130,9 @@ class Matrix:
         or a column without a figure."""
         if self.metric != "accuracy":
             return None
-        used = dict.fromkeys(metric_label(r.cells[task].metric) for r in self.rows
-                             if task in r.cells and r.cells[task].value is not None
-                             and r.cells[task].metric)
+        used = dict.fromkeys(metric_label(metric) for r in self.rows if task in r.cells
+                             and r.cells[task].value is not None
+                             and (metric := r.cells[task].metric))
         return " / ".join(used) or None
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,7 +228,8 @@ def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
     rows = []
     for model in models:
         label = (labels or {}).get(model) or (repos.get(model) or model).split("/")[-1]
-        for config in split.get(model) or [None]:
+        configs: list[Config | None] = [*split.get(model, [])] or [None]
+        for config in configs:
             row = Row(model, label if config is None else f"{label} · {config_label(config)}",
                       (params or {}).get(model, ""), config=config)
             for task in tasks:
@@ -245,8 +246,7 @@ def _cell(run: EvalRun | None, metric: str, choice: str,
     if run.status != "ok":
         return Cell(run.status, run_id=run.id, error=run.error)
     value, stderr, used = _value(run, metric, choice)
-    where = {"machine": run.machine, "backend": run.backend}
-    cell = Cell("ok", value, stderr, used, run.id, **where)
+    cell = Cell("ok", value, stderr, used, run.id, machine=run.machine, backend=run.backend)
     if metric == "accuracy" and references is not None and value is not None:
         ref = references.published(run.model_id, run.task, used, run.num_fewshot)
         if ref is not None and ref.value is not None:
@@ -254,7 +254,7 @@ def _cell(run: EvalRun | None, metric: str, choice: str,
             flagged = stderr is not None and abs(diff) > FLAG_SIGMAS * stderr
             cell = Cell("ok", value, stderr, used, run.id, reference=ref.value,
                         reference_source=ref.source, difference=diff, flagged=flagged,
-                        **where)
+                        machine=run.machine, backend=run.backend)
     return cell
 
 

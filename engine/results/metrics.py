@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
-from engine.evaluation.tasks import lookup
+from engine.task_registry import lookup
 
 
-def is_figure(value: Any) -> bool:
+def is_figure(value: Any) -> TypeGuard[float]:
     """A number a table can show: int or float, not bool, finite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -69,3 +69,16 @@ def metric_label(metric: str) -> str:
     """'exact_match,strict-match' -> 'exact_match (strict-match)'; 'acc' stays."""
     name, _, filt = metric.partition(",")
     return f"{name} ({filt})" if filt and filt != "none" else name
+
+
+def metrics_of(task_results: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval's result dict for one task -> {"acc": .., "acc_stderr": ..}; the default
+    filter's ",none" suffix is dropped, other filters keep theirs ("exact_match,strict-match")."""
+    metrics: dict[str, Any] = {}
+    for key, value in task_results.items():
+        if key in ("alias", "name", "sample_len", "samples") or "," not in key:
+            continue
+        metric, _, filt = key.partition(",")
+        label = metric if filt == "none" else key
+        metrics[label] = value if isinstance(value, (int, float)) else None
+    return metrics

@@ -9,18 +9,18 @@ import math
 from pathlib import Path
 from typing import Any
 
-from engine.evaluation.tasks import short_name
 from engine.paths import write_private_text
 from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
+from engine.task_registry import short_name
 
 FORMATS = ("md", "csv", "json")
 LEGEND = ("oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "
           "-: not run · !: differs from the published figure by more than 3 standard errors")
 
 
-def number(value: float) -> str:
-    """Six significant digits, as the seed report's tables print them."""
-    return f"{value:.6g}"
+def number(value: float | None) -> str:
+    """Six significant digits, as the seed report's tables print them; "-" for none."""
+    return "-" if value is None else f"{value:.6g}"
 
 
 def cell_text(cell: Cell) -> str:

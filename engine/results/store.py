@@ -28,16 +28,17 @@ from typing import Any
 from engine import __version__
 from engine.machine import machine_name
 from engine.paths import PRIVATE_FILE_MODE, make_private_dir, results_db_path, tighten
+from engine.records import LoadInfo, TaskResult
 from engine.results import health
 from engine.results.metrics import primary_of
 from engine.results.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
+from engine.states import TASK_STATUSES, TaskStatus
 
 # MIGRATIONS, SCHEMA_VERSION and migrate live in engine.results.schema; kept importable here.
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATUSES", "EvalRun", "ResultsStore", "SpeedRun",
-           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate",
-           "precision_label"]
+           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate"]
 
-STATUSES = ("ok", "oom", "failed", "cancelled")
+STATUSES = TASK_STATUSES
 
 @dataclass(frozen=True)
 class EvalRun:
@@ -53,7 +54,7 @@ class EvalRun:
     precision: str
     device: str
     task: str
-    status: str
+    status: TaskStatus
     started: float
     ended: float
     repo: str | None = None
@@ -110,6 +111,13 @@ class SpeedRun:
     id: int | None = None
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just added (sqlite3 types it as optional)."""
+    if cursor.lastrowid is None:
+        raise sqlite3.DatabaseError("the insert gave no row id")
+    return cursor.lastrowid
+
+
 def library_versions() -> dict[str, str | None]:
     """Versions of the libraries that produce the figures, without importing them."""
     out: dict[str, str | None] = {}
@@ -121,15 +129,6 @@ def library_versions() -> dict[str, str | None]:
             out[key] = None
     out["app_version"] = __version__
     return out
-
-
-def precision_label(dtype: str, quantization: str | None) -> str:
-    """LoadInfo's dtype/quantization -> the short label used in the store (fp32, int8, ...)."""
-    if quantization:
-        return quantization
-    short = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
-    name = dtype.replace("torch.", "")
-    return short.get(name, name)
 
 
 # The backend of a run made here; an imported run names lm-eval's model type ("lm-eval vllm").
@@ -200,7 +199,7 @@ class ResultsStore:
             cursor = self.db.execute(
                 f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})", values)
-        return int(cursor.lastrowid)
+        return inserted_id(cursor)
 
     def add_evals(self, runs: Sequence[EvalRun]) -> list[int]:
         """Store several runs in one transaction: all of them, or none."""
@@ -210,11 +209,11 @@ class ResultsStore:
         sql = (f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})")
         with self._guard(), self.db:
-            return [int(self.db.execute(sql, _eval_values(run)).lastrowid) for run in runs]
+            return [inserted_id(self.db.execute(sql, _eval_values(run))) for run in runs]
 
     def eval_runs(self, *, model_id: str | None = None, task: str | None = None,
                   precision: str | None = None, device: str | None = None,
-                  status: str | None = None, runtime: str | None = None) -> list[EvalRun]:
+                  status: TaskStatus | None = None, runtime: str | None = None) -> list[EvalRun]:
         """Runs matching the given fields, oldest first."""
         where, params = _where(model_id=model_id, task=task, precision=precision,
                                device=device, status=status, runtime=runtime)
@@ -249,7 +248,7 @@ class ResultsStore:
                 f"INSERT INTO speed_runs ({', '.join(_SPEED_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_SPEED_COLUMNS))})",
                 [row[c] for c in _SPEED_COLUMNS])
-        return int(cursor.lastrowid)
+        return inserted_id(cursor)
 
     def speed_runs(self, *, model_id: str | None = None,
                    runtime: str | None = None) -> list[SpeedRun]:
@@ -367,12 +366,13 @@ def _eval_from_row(row: sqlite3.Row) -> EvalRun:
     return EvalRun(**data)
 
 
-def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
+def eval_run_from_task(result: TaskResult, info: LoadInfo, *, source: str = "local",
                        versions: dict[str, str | None] | None = None) -> EvalRun:
     """An EvalRun from a worker TaskResult and the LoadInfo of the model it ran on."""
+    versions = versions or library_versions()
     return EvalRun(
         model_id=info.model_id, repo=info.repo, revision=info.revision,
-        precision=precision_label(info.dtype, info.quantization), device=info.device,
+        precision=info.precision, device=info.device,
         device_name=info.device_name, task=result.task, task_version=result.task_version,
         num_fewshot=result.num_fewshot, limit=result.limit, samples=result.samples,
         metrics=dict(result.metrics), primary_metric=primary_of(result.task, result.metrics),
@@ -381,7 +381,9 @@ def eval_run_from_task(result: Any, info: Any, *, source: str = "local",
         started=result.started, ended=result.ended, status=result.status, error=result.error,
         source=source, runtime=getattr(info, "runtime", "transformers"),
         machine=machine_name(), backend=LOCAL_BACKEND,
-        **(versions or library_versions()))
+        lm_eval_version=versions.get("lm_eval_version"),
+        transformers_version=versions.get("transformers_version"),
+        torch_version=versions.get("torch_version"), app_version=versions.get("app_version"))
 
 
 def add_many(store: ResultsStore, runs: Iterable[EvalRun]) -> list[int]:

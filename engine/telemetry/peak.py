@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from engine.telemetry.base import Reader
@@ -71,12 +72,16 @@ class PeakTracker:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._started = self._ended = 0.0
         self._samples = 0
         self._source_name = ""
         self._baseline: float | None = None
-        self._ram = self._shared = self._gpu_mem = self._load = self._total = None
+        self._ram: float | None = None
+        self._shared: float | None = None
+        self._gpu_mem: float | None = None
+        self._load: float | None = None
+        self._total: float | None = None
 
     def observe(self, snap: Snapshot) -> None:
         """Fold one snapshot into the peaks (called from the sampler thread)."""

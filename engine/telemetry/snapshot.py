@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
-KIB_PER_MB = 1024
-BYTES_PER_MB = 1024 * 1024
+from engine.units import KIB_PER_MB
+from engine.units import MB as BYTES_PER_MB
 
 
 @dataclass(frozen=True)
@@ -73,5 +73,13 @@ def kib_to_mb(kib: float | int | None) -> float | None:
     return None if kib is None else round(kib / KIB_PER_MB, 1)
 
 
-def bytes_to_mb(n: float | int | None) -> float | None:
+@overload
+def bytes_to_mb(n: float) -> float: ...
+
+
+@overload
+def bytes_to_mb(n: None) -> None: ...
+
+
+def bytes_to_mb(n: float | None) -> float | None:
     return None if n is None else round(n / BYTES_PER_MB, 1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from engine.units import MB
+
 
 @dataclass(frozen=True)
 class TorchMemory:
@@ -30,7 +32,7 @@ def cuda_memory(device: int | str | None = None) -> TorchMemory | None:
     if not torch.cuda.is_available():
         return None
     index = torch.cuda.current_device() if device is None else torch.device(device).index or 0
-    mib = 1024 * 1024
+    mib = MB
     props = torch.cuda.get_device_properties(index)
     return TorchMemory(
         device=f"cuda:{index}",

@@ -16,8 +16,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from engine.errors import SmollmError, UsageError
+from engine.errors import SmollmError, UsageError, is_oom, kind_of
 from engine.paths import open_private
+from engine.units import MB
 from engine.worker.protocol import (
     Cancelled,
     EvalDone,
@@ -33,7 +34,6 @@ from engine.worker.protocol import (
     WorkerStatus,
 )
 
-MB = 2**20
 # Indexes into the shared array of CUDA figures (MB; -1 = not known).
 CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
 SHARED_SLOTS = 3
@@ -64,7 +64,7 @@ def main(conn, cancel, shared, log_path: str | None = None) -> None:
     # resource tracker would otherwise report as leaked when the app exits.
     from multiprocessing import util
 
-    util._run_finalizers()
+    util._run_finalizers()  # type: ignore[attr-defined]  # private, not in typeshed
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown of torch threads: the client is waiting
@@ -183,31 +183,20 @@ class _Server:
         self.shared[CUDA_PEAK] = torch.cuda.max_memory_allocated() / MB
 
     def after_failure(self, exc: BaseException) -> None:
-        if _is_oom(exc) and "torch" in sys.modules:
+        if is_oom(exc) and "torch" in sys.modules:
             import torch
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
 
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or any(
-        cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__)
-
-
 def _failure(exc: BaseException, rid: int) -> Failed:
     """One Failed event: the user's message and a kind the caller can act on."""
-    from engine.bundled import BundledModelMissing
-    from engine.runtime import ModelNotDownloaded, QuantizationUnavailable, RemoteCodeRefused
-
-    if _is_oom(exc):
+    kind = kind_of(exc)
+    if kind == "oom":
         return Failed(rid, "out of memory: try a smaller model, int8, a shorter conversation "
                       "or fewer max new tokens", "oom")
-    kinds = [(RemoteCodeRefused, "remote-code"), (ModelNotDownloaded, "missing-model"),
-             (BundledModelMissing, "missing-model"), (QuantizationUnavailable, "bitsandbytes"),
-             (UsageError, "usage"), (SmollmError, "error")]
-    for cls, kind in kinds:
-        if isinstance(exc, cls):
-            return Failed(rid, str(exc), kind)
+    if isinstance(exc, SmollmError):
+        return Failed(rid, str(exc), kind)
     traceback.print_exception(type(exc), exc, exc.__traceback__)  # into the worker log
     return Failed(rid, f"{type(exc).__name__}: {exc}", "error")

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.arena import SIDES, PairPlan, SideConfig
-from engine.errors import UsageError
+from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import PRECISIONS, SETTING_NAMES, Conversation, GenerationSettings
 from tui.commands import generate
 from tui.commands.common import catalog_from, print_json
+from tui.reply_stats import long_line
 
 NAME = "arena"
 ORDER = 22
@@ -32,7 +33,6 @@ HELP = "one prompt, two models side by side (or one model at two precisions)"
 RUNTIMES = ("transformers", "llama.cpp")
 # generate's options that apply to both sides as they are (the per-side ones are below).
 _SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "trust_remote_code")
-_EXIT_CODES = {"usage": 2, "remote-code": 2, "missing-model": 2}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ class SideResult:
     stats: Any = None
     final: Any = None
     error: str | None = None
-    kind: str | None = None
+    kind: FailureKind | None = None
     dropped: int = 0
     skipped: bool = False
 
@@ -189,7 +189,7 @@ class _Both:
 
 def _answer(client, options, conversation, settings, raw: bool, result: SideResult,
             stream: bool) -> None:
-    from engine.worker.protocol import Cancelled, Chunk, Failed, Loaded, Trimmed, WorkerDied
+    from engine.events import Cancelled, Chunk, Failed, Loaded, Trimmed, WorkerDied
 
     for event in client.load(options):
         if isinstance(event, Loaded):
@@ -233,16 +233,16 @@ def _print_side(index: int, result: SideResult, args: argparse.Namespace,
     elif result.skipped:
         line = "stopped before it started"
     else:
-        line = generate._stats_line(result.stats, result.info, result.dropped)
+        line = long_line(result.stats, result.info, result.dropped)
     print(line, flush=True)
 
 
 def _exit_code(results: list[SideResult]) -> int:
     """0 when both answered; 2 for a usage problem, 1 for another failure (a side that
     died or could not load); 130 when Ctrl+C stopped a reply."""
-    from engine.worker.protocol import ReplyDone
+    from engine.events import ReplyDone
 
-    codes = [_EXIT_CODES.get(r.kind or "", 1) for r in results if r.error]
+    codes = [exit_code_of(r.kind) for r in results if r.error]
     if codes:
         return max(codes)
     if all(isinstance(r.final, ReplyDone) for r in results):

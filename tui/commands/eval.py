@@ -22,11 +22,13 @@ from engine.evaluation.batch import (
     run_batch,
 )
 from engine.evaluation.task_names import check_tasks
-from engine.evaluation.tasks import lookup, parse_task_list, task_available
-from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
+from engine.evaluation.tasks import task_available
+from engine.events import EvalProgress, Loaded
+from engine.events import Progress as LoadProgress
+from engine.records import EvalSpec, TaskResult
+from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.settings import DEVICES, PRECISIONS, RUNTIMES, LoadOptions
-from engine.worker.protocol import EvalProgress, EvalSpec, Loaded, TaskResult
-from engine.worker.protocol import Progress as LoadProgress
+from engine.task_registry import lookup, parse_task_list
 from tui.commands.common import (
     catalog_from,
     check_range,
@@ -137,16 +139,16 @@ def _availability(spec: EvalSpec) -> Text:
     for n, task in enumerate(spec.tasks):
         line.append(", " if n else "")
         line.append(task)
+        info = lookup(task)
         cached = task_available(task)
-        if cached is not None:
-            info = lookup(task)
+        if cached is not None and info is not None:
             line.append(f" ({info.dataset} {'cached' if cached else 'not cached'})",
                         style="green" if cached else "yellow")
     return line
 
 
 def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -> Text:
-    from engine.evaluation.tasks import primary_metric
+    from engine.task_registry import primary_metric
 
     text = Text(f"{model_id}  {result.task}  ")
     if result.status != "ok":
@@ -195,7 +197,7 @@ class _Display:
             self._bar(f"{model_id}: {event.stage}", None, 0)
         elif isinstance(event, Loaded):
             info = event.info
-            label = precision_label(info.dtype, info.quantization)
+            label = info.precision
             p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
                                  f"({label}, {info.size_mb:.0f} MB, {info.runtime}) in "
                                  f"{info.load_seconds:.1f} s"))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from engine.consent import resolve_trust
 from engine.errors import UsageError
+from engine.records import EvalSpec
 from engine.settings import LoadOptions
-from engine.worker.protocol import EvalSpec
 from tui.commands.common import catalog_from
 
 

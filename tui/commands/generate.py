@@ -17,7 +17,7 @@ import sys
 import threading
 import types
 
-from engine.errors import SmollmError, UsageError
+from engine.errors import SmollmError, UsageError, exit_code_of
 from engine.settings import (
     DEVICES,
     PRECISIONS,
@@ -27,12 +27,12 @@ from engine.settings import (
     LoadOptions,
 )
 from tui.commands.common import catalog_from, print_json
+from tui.reply_stats import long_line
 
 NAME = "generate"
 ORDER = 20
 HELP = "generate one reply to a prompt (streams to stdout, stats to stderr)"
 
-_EXIT_CODES = {"usage": 2, "remote-code": 2, "missing-model": 2}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -73,16 +73,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.consent import resolve_trust
+    from engine.events import Cancelled, Chunk, Failed, Loaded, ReplyDone, Trimmed, WorkerDied
     from engine.worker.client import WorkerClient
-    from engine.worker.protocol import (
-        Cancelled,
-        Chunk,
-        Failed,
-        Loaded,
-        ReplyDone,
-        Trimmed,
-        WorkerDied,
-    )
 
     if args.model is not None and args.prompt is not None and not args.model.strip():
         raise UsageError("the model id is empty: name one (`smollm-tui list` shows them), or "
@@ -147,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         if text and not text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
-        print(_stats_line(stats, info, dropped), file=sys.stderr)
+        print(long_line(stats, info, dropped), file=sys.stderr)
     return 130 if not isinstance(final, ReplyDone) else 0
 
 
@@ -188,24 +180,5 @@ def _positionals(args: argparse.Namespace) -> tuple[str | None, str]:
 
 def _fail(event) -> None:
     error = SmollmError(event.message)
-    error.exit_code = _EXIT_CODES.get(getattr(event, "kind", "error"), 1)
+    error.exit_code = exit_code_of(getattr(event, "kind", "error"))
     raise error
-
-
-def _stats_line(stats, info, dropped: int) -> str:
-    if stats is None:
-        return "no reply"
-    parts = [f"{stats.prompt_tokens} prompt tokens", f"{stats.new_tokens} new tokens"]
-    if stats.time_to_first_token_s is not None:
-        parts.append(f"first token {stats.time_to_first_token_s * 1000:.0f} ms")
-    parts.append(f"{stats.tokens_per_s:.1f} tok/s")
-    parts.append(f"stop: {stats.stop_reason}")
-    if stats.peak_memory_mb is not None:
-        parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
-    if dropped:
-        parts.append(f"{dropped} oldest turns dropped")
-    if info is not None:
-        quant = f" {info.quantization}" if info.quantization else ""
-        parts.append(f"{info.model_id} {info.dtype}{quant} on {info.device} "
-                     f"({info.runtime}), loaded in {info.load_seconds:.1f} s")
-    return " · ".join(parts)

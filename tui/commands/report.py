@@ -8,7 +8,6 @@ from pathlib import Path
 from rich.text import Text
 
 from engine.errors import UsageError
-from engine.evaluation.tasks import parse_task_list
 from engine.results.matrix import (
     ACCURACY_CHOICES,
     MATRIX_METRICS,
@@ -19,6 +18,7 @@ from engine.results.matrix import (
 from engine.results.references import load_references
 from engine.results.report import FORMATS, render
 from engine.results.store import ResultsStore
+from engine.task_registry import parse_task_list
 from tui.commands.common import catalog_from, stdout_console
 
 NAME = "report"

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, Static
 from engine.arena import PairPlan, SideConfig, SideTranscript
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings
+from tui.app_api import smollm_app
 from tui.session import ModelSession
 from tui.widgets.arena_panel import ArenaPanel
 from tui.widgets.arena_vote import VoteBar
@@ -100,8 +101,11 @@ class ArenaScreen(Screen):
     def on_unmount(self) -> None:
         panels = list(self.panels)
         # Ending a worker waits for it; the screen is already gone, the UI must not wait.
-        threading.Thread(target=lambda: [p.close() for p in panels], daemon=True,
-                         name="arena-close").start()
+        def close_all() -> None:
+            for panel in panels:
+                panel.close()
+
+        threading.Thread(target=close_all, daemon=True, name="arena-close").start()
 
     # ---- memory plan -------------------------------------------------------------------
 
@@ -113,7 +117,7 @@ class ArenaScreen(Screen):
     def _default_plan(self, entries, configs) -> PairPlan:
         from engine.arena import plan_pair
 
-        return plan_pair(entries, configs, rows_for=self.app.overview_source)
+        return plan_pair(entries, configs, rows_for=smollm_app(self).overview_source)
 
     def plan_ready(self, plan: PairPlan) -> None:
         self.plan = plan

@@ -4,19 +4,18 @@ precision: one model in two configurations) opens the Arena on the pair."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.arena import SideConfig
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
 from engine.settings import LoadOptions
+from tui.app_api import SmollmAppApi
 
 
 class ArenaPicker:
     """The app's one marked side. ``pick`` is what app._prepare calls once a model has
     passed its checks (runnable, on disk, consent, memory)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: SmollmAppApi):
         self.app = app
         self.marked: tuple[ModelEntry, SideConfig] | None = None
 

@@ -19,6 +19,8 @@ from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, finish_peak
 from engine.transcripts import save_transcript
 from tui import messages as m
+from tui.app_api import smollm_app
+from tui.load_text import loading_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls
@@ -89,15 +91,16 @@ class ChatScreen(Screen):
     # ---- loading -------------------------------------------------------------------
 
     def ensure_loaded(self) -> None:
-        session = self.app.session
-        if session.is_loaded(self.options):
+        session = smollm_app(self).session
+        if session.is_loaded(self.options) and session.info is not None:
             self.set_status(f"ready · {self.describe_loaded()}")
             self.query_one(GenerationControls).set_runtime(session.info.runtime)
         else:
             self.model_loading = True
             self._load_started = time.monotonic()
+            fit = smollm_app(self).fit_text(self.entry)
             self._load_stage = (f"{self.entry.name} ({self.options.precision}, "
-                                f"{self._runtime_label()}), {self.app.fit_text(self.entry)}")
+                                f"{self._runtime_label()}), {fit}")
             self._load_share = None
             self.show_loading()
             self._load_ticker.resume()
@@ -106,7 +109,7 @@ class ChatScreen(Screen):
     @work(thread=True, exclusive=True, group="model", exit_on_error=False)
     def _load(self) -> None:
         try:
-            self.app.session.load(self.options, self.post_message)
+            smollm_app(self).session.load(self.options, self.post_message)
         except Exception as exc:  # a waiting question must not wait for ever
             self.post_message(m.LoadFailed(str(exc) or type(exc).__name__, "error"))
 
@@ -115,17 +118,11 @@ class ChatScreen(Screen):
         self.show_loading()
 
     def show_loading(self) -> None:
-        """'loading · 37% · 41 s · <stage>': the figures first, so that a narrow
-        terminal cuts the words, not them."""
+        """The load's progress line (tui.load_text), its seconds ticking."""
         if not self.model_loading:
             return
-        parts = ["loading"]
-        if self._load_share is not None:
-            parts.append(f"{self._load_share:.0%}")
         seconds = int(time.monotonic() - self._load_started)
-        if seconds:
-            parts.append(f"{seconds} s")
-        self.set_status(" · ".join([*parts, self._load_stage]))
+        self.set_status(loading_text(self._load_stage, self._load_share, seconds))
 
     def load_ended(self) -> None:
         self.model_loading = False
@@ -135,7 +132,7 @@ class ChatScreen(Screen):
         self.load_ended()
         self.set_status(f"ready · {self.describe_loaded()}")
         self.query_one(GenerationControls).set_runtime(message.info.runtime)
-        self.app.model_loaded(message.info)
+        smollm_app(self).model_loaded(message.info)
         self.update_context(0)
         await self.send_queued()
 
@@ -148,7 +145,7 @@ class ChatScreen(Screen):
                     timeout=10, markup=False)
 
     def describe_loaded(self) -> str:
-        info = self.app.session.info
+        info = smollm_app(self).session.info
         if info is None:
             return self.entry.name
         return (f"{info.runtime} · {info.model_id} · {info.precision} on "
@@ -170,7 +167,7 @@ class ChatScreen(Screen):
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
 
     def update_context(self, used: int) -> None:
-        info = self.app.session.info
+        info = smollm_app(self).session.info
         total = info.context_length if info else min(self.entry.context_length,
                                                      preferences.working_context_or_default())
         text = Text(f"context {used} / {total} tokens · {'raw completion' if self.raw else 'chat'}")
@@ -191,7 +188,7 @@ class ChatScreen(Screen):
             message.prompt_input.clear()
             self._queued = await self.query_one(Transcript).add_queued(message.text)
             return
-        if self.app.session.state not in ("ready",):
+        if smollm_app(self).session.state not in ("ready",):
             self.notify("The model is not loaded: ctrl+r loads it again.", severity="warning")
             return
         message.prompt_input.clear()
@@ -201,7 +198,7 @@ class ChatScreen(Screen):
         """Send the question that waited for the model, in its place in the transcript."""
         if self._queued is None:
             return
-        if self.app.session.state != "ready" or self.generating:
+        if smollm_app(self).session.state != "ready" or self.generating:
             self.withdraw_queued()
             return
         queued, self._queued = self._queued, None
@@ -232,14 +229,14 @@ class ChatScreen(Screen):
         self.generating = True
         self._pending = conversation
         finish_peak(self._peak)  # a reply that never finished leaves nothing to keep
-        self._peak = self.app.begin_peak()
+        self._peak = smollm_app(self).begin_peak()
         self._reply = await self.query_one(Transcript).add_reply()
         self._generate(conversation, self.settings, self.raw)
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
     def _generate(self, conversation: Conversation, settings: GenerationSettings,
                   raw: bool) -> None:
-        self.app.session.generate(conversation, settings, raw, self.post_message)
+        smollm_app(self).session.generate(conversation, settings, raw, self.post_message)
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
         if self._reply is not None:
@@ -262,7 +259,7 @@ class ChatScreen(Screen):
         self.conversation = pending.add("assistant", reply.text)
         if message.stats is not None:
             self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
-            self.app.record_chat_speed(message.stats, self.settings, board)
+            smollm_app(self).record_chat_speed(message.stats, self.settings, board)
 
     async def on_reply_failed(self, message: m.ReplyFailed) -> None:
         reply = self._reply
@@ -272,7 +269,7 @@ class ChatScreen(Screen):
         if reply is not None:
             await reply.fail(message.message)
         if message.kind == "died":
-            self.app.model_unloaded("the worker died")
+            smollm_app(self).model_unloaded("the worker died")
             self.set_status(visible(message.message), error=True)
             self.notify(message.message, title="The model's worker died", severity="error",
                         timeout=15)
@@ -281,7 +278,7 @@ class ChatScreen(Screen):
 
     def action_stop_or_back(self) -> None:
         if self.generating:
-            self.app.session.cancel()
+            smollm_app(self).session.cancel()
         elif self._queued is not None:
             self.withdraw_queued()
             self.notify("Question withdrawn: it is back in the input.", timeout=3)
@@ -291,7 +288,7 @@ class ChatScreen(Screen):
     async def action_regenerate(self) -> None:
         if self.generating or self.model_loading:
             return
-        if self.app.session.state in ("died", "none"):  # died, or a load that failed
+        if smollm_app(self).session.state in ("died", "none"):  # died, or a load that failed
             self.ensure_loaded()
             return
         turns = self.conversation.turns
@@ -305,7 +302,7 @@ class ChatScreen(Screen):
 
     async def action_clear(self) -> None:
         if self.generating:
-            self.app.session.cancel()
+            smollm_app(self).session.cancel()
         self.conversation = Conversation(system=self.conversation.system)
         self.dropped_turns = 0
         await self.query_one(Transcript).remove_children()
@@ -348,9 +345,9 @@ class ChatScreen(Screen):
         if self.generating:
             self.notify("A reply is still coming: press Esc to stop it first.")
             return
-        info = self.app.session.info
-        loaded = info is not None and self.app.session.is_loaded(self.options)
-        current = info.runtime if loaded else self._runtime_label().rsplit(": ", 1)[-1]
+        info = smollm_app(self).session.info
+        loaded = info is not None and smollm_app(self).session.is_loaded(self.options)
+        current = info.runtime if loaded and info else self._runtime_label().rsplit(": ", 1)[-1]
         try:
             following = next_runtime(self.entry, current)
         except SmollmError as exc:

@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Select, Static, Tab, Tabs
 from textual_plotext import PlotextPlot
 
-from engine.evaluation.tasks import short_name
 from engine.paths import make_private_dir, private_data_dir
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import ACCURACY_CHOICES, REPORT_ORDER, Filters, Matrix, build_matrix
@@ -26,6 +25,7 @@ from engine.results.references import References, load_references
 from engine.results.report import metrics_line, write_reports
 from engine.results.speed import speed_rows
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
+from engine.task_registry import short_name
 from tui.safe_text import plain, visible
 from tui.widgets.compare_cells import cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter

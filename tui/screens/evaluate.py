@@ -10,41 +10,42 @@ is ticked. `f` sets the folders of the user's own task YAML files (engine.prefer
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Checkbox,
     DataTable,
     Footer,
     Header,
     Input,
-    Label,
     ProgressBar,
-    RadioButton,
-    RadioSet,
     Static,
 )
 
+from engine import events as ev
 from engine import memory, preferences
 from engine.catalog import ModelEntry
-from engine.errors import SmollmError, UsageError
+from engine.errors import SmollmError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
-from engine.evaluation.tasks import REGISTRY, include_paths, local_task_names, short_name
+from engine.records import EvalSpec
 from engine.results.health import StoreUnavailable
-from engine.results.store import EvalRun, ResultsStore, ensure_writable, precision_label
+from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.settings import LoadOptions
-from engine.worker import protocol as p
+from engine.states import EvalOutcome
+from engine.task_registry import short_name
 from tui import messages as m
+from tui.app_api import smollm_app
+from tui.load_text import loading_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import InputScreen
+from tui.widgets.eval_form import EvalForm
 from tui.widgets.eval_tables import (
     HISTORY_COLUMNS,
     RESULT_COLUMNS,
@@ -58,57 +59,6 @@ DEFAULT_LIMIT = 100
 HISTORY_ROWS = 200
 
 
-# ---- messages from the evaluation worker -------------------------------------------------
-
-
-@dataclass
-class EvalProgressed(Message):
-    task: str
-    done: int
-    total: int
-    eta_s: float | None
-
-
-@dataclass
-class EvalTaskStored(Message):
-    run: EvalRun
-
-
-@dataclass
-class EvalSkipped(Message):
-    """Tasks already measured with these settings: not run again."""
-
-    tasks: tuple[str, ...]
-
-
-@dataclass
-class EvalFinished(Message):
-    outcome: str  # done | cancelled | failed | died
-    message: str | None = None
-
-
-def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
-               include_path: str | None) -> p.EvalSpec:
-    """The form's values as an EvalSpec; a UsageError says what to fix."""
-    if not tasks:
-        raise UsageError("tick at least one task (space), then press enter")
-    n = None
-    if not full:
-        raw = limit.strip() or str(DEFAULT_LIMIT)
-        if not raw.isdigit() or int(raw) < 1:
-            raise UsageError("the sample limit must be a whole number of at least 1 "
-                             "(or choose full)")
-        n = int(raw)
-    shots = None
-    if fewshot.strip():
-        if not fewshot.strip().isdigit():
-            raise UsageError("few-shot must be a whole number of 0 or more, or blank for "
-                             "each task's default")
-        shots = int(fewshot.strip())
-    return p.EvalSpec(tasks=tuple(tasks), limit=n, num_fewshot=shots,
-                      include_path=include_path or None)
-
-
 class EvaluateScreen(Screen):
     """`EvaluateScreen(entry, options, include_path=None)`: evaluate ``entry`` loaded with
     ``options`` through the app's ModelSession. ``include_path``: a folder (several joined
@@ -119,14 +69,6 @@ class EvaluateScreen(Screen):
     EvaluateScreen #status { height: 1; padding: 0 1; background: $boost; }
     EvaluateScreen #setup { height: 9; }
     EvaluateScreen.-tall #setup { height: 16; }
-    EvaluateScreen EvalTaskList { width: 1fr; height: 100%; border: none; padding: 0; }
-    EvaluateScreen #form { width: 30; padding: 0 1; border-left: solid $panel-lighten-2; }
-    EvaluateScreen #form Horizontal { height: 1; }
-    EvaluateScreen #form Label { width: 10; }
-    EvaluateScreen #form Input { width: 1fr; }
-    EvaluateScreen #form RadioSet { height: 2; width: 1fr; }
-    EvaluateScreen #form Checkbox { width: 1fr; }
-    EvaluateScreen #form Button { width: 1fr; margin: 1 0 0 0; }
     EvaluateScreen #task-info { height: 1; padding: 0 1; color: $text-muted; }
     EvaluateScreen #progress-row { height: 1; padding: 0 1; }
     EvaluateScreen ProgressBar { width: 30; }
@@ -151,59 +93,16 @@ class EvaluateScreen(Screen):
         self.include_path = include_path
         self.running = False
         self.cancelling = False
-        self.spec: p.EvalSpec | None = None
+        self.spec: EvalSpec | None = None
         self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
         self.skipped: tuple[str, ...] = ()  # ticked but already measured (this run)
-        self.folders: list[str] = []  # the task folders listed, passed on to the worker
-        self.local_origin: dict[str, str] = {}  # local task -> the folder that defines it
 
     # ---- layout --------------------------------------------------------------------
-
-    def task_folders(self) -> list[str]:
-        """The task folders to list, first to last (see include_paths); problems become
-        warnings, so that the built-in tasks can always be run."""
-        try:
-            for folder in preferences.missing_task_folders():
-                self.notify(f"the saved task folder {folder} no longer exists: its tasks are "
-                            "not listed; press f to change the task folders",
-                            severity="warning", timeout=10, markup=False)
-            try:
-                return include_paths(self.include_path)
-            except UsageError as exc:  # the screen's own folder is gone: keep the others
-                self.notify(str(exc), severity="warning", markup=False)
-                return include_paths(None)
-        except SmollmError as exc:  # a broken settings file, or SMOLLM_TUI_TASKS is wrong
-            self.notify(str(exc), severity="warning", timeout=10, markup=False)
-            return []
-
-    def task_names(self) -> list[str]:
-        """The tasks of the task folders (first), then the built-in registry tasks."""
-        self.local_origin = {}
-        self.folders = self.task_folders()
-        for folder in self.folders:
-            for name in local_task_names([folder]):
-                self.local_origin.setdefault(name, folder)
-        builtin = [t.name for t in REGISTRY]
-        return [*[t for t in self.local_origin if t not in builtin], *builtin]
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="status")
-        with Horizontal(id="setup"):
-            yield EvalTaskList(self.task_names(), id="tasks", compact=True)
-            with Vertical(id="form"):
-                yield RadioSet(RadioButton("quick", value=True, id="quick"),
-                               RadioButton("full", id="full"), id="mode", compact=True)
-                with Horizontal():
-                    yield Label("limit")
-                    yield Input(str(DEFAULT_LIMIT), id="limit", compact=True, type="integer")
-                with Horizontal():
-                    yield Label("few-shot")
-                    yield Input(placeholder="task default", id="fewshot", compact=True,
-                                type="integer")
-                yield Checkbox("re-run measured", id="rerun", compact=True)
-                yield Checkbox("in background", id="background", compact=True)
-                yield Button("Run (enter)", id="run", variant="primary", compact=True)
+        yield EvalForm(self.include_path, id="setup")
         yield Static(id="task-info")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=1, id="progress", show_eta=False)
@@ -236,11 +135,10 @@ class EvaluateScreen(Screen):
     # ---- status lines --------------------------------------------------------------
 
     def show_status(self) -> None:
-        session = self.app.session
+        session = smollm_app(self).session
         if session.is_loaded(self.options) and session.info is not None:
             info = session.info
-            precision = info.quantization or info.dtype.replace("torch.", "")
-            self.set_status(f"ready · {info.model_id} · {info.runtime} {precision} on "
+            self.set_status(f"ready · {info.model_id} · {info.runtime} {info.precision} on "
                             f"{info.device_name or info.device} · {info.size_mb:.0f} MB")
         elif session.state == "died":
             self.set_status("the model's worker died: enter reloads it and runs", error=True)
@@ -258,7 +156,7 @@ class EvaluateScreen(Screen):
             self, message: EvalTaskList.SelectionHighlighted) -> None:
         task = message.selection.value
         self.query_one("#task-info", Static).update(
-            task_details(task, self.local_origin.get(task)))
+            task_details(task, self.query_one(EvalForm).local_origin.get(task)))
 
     # ---- task folders --------------------------------------------------------------
 
@@ -286,8 +184,9 @@ class EvaluateScreen(Screen):
             self.notify(str(exc), title="Task folders not saved", severity="error",
                         timeout=10, markup=False)
             return
-        self.query_one(EvalTaskList).set_tasks(self.task_names())
-        found = sum(1 for f in self.local_origin.values() if f in saved)
+        form = self.query_one(EvalForm)
+        form.reload_tasks()
+        found = sum(1 for f in form.local_origin.values() if f in saved)
         self.notify(f"{found} local task(s) from {len(saved)} saved folder(s)" if saved
                     else "task folders cleared", markup=False)
 
@@ -325,49 +224,42 @@ class EvaluateScreen(Screen):
         if message.button.id == "run":
             self.action_run()
 
-    def form_spec(self) -> p.EvalSpec:
-        full = self.query_one("#full", RadioButton).value
-        return parse_spec(list(self.query_one(EvalTaskList).selected), full,
-                          self.query_one("#limit", Input).value,
-                          self.query_one("#fewshot", Input).value,
-                          os.pathsep.join(self.folders))
-
     def action_run(self) -> None:
         if self.running:
             self.notify("An evaluation is running: Esc cancels it.")
             return
+        form = self.query_one(EvalForm)
         try:
-            spec = self.form_spec()
+            spec = form.spec()
         except SmollmError as exc:
             self.notify(str(exc), severity="warning", markup=False)
             return
-        if self.query_one("#background", Checkbox).value:  # a job, run by the job runner
+        if form.background:  # a job, run by the job runner
             from tui.jobs_watch import queue_evaluation
 
-            queue_evaluation(self.app, self.entry, self.options, spec,
-                             rerun=self.query_one("#rerun", Checkbox).value)
+            queue_evaluation(self.app, self.entry, self.options, spec, rerun=form.rerun)
             return
         self.start(spec)
 
-    def start(self, spec: p.EvalSpec) -> None:
+    def start(self, spec: EvalSpec) -> None:
         self.running, self.cancelling, self.spec = True, False, spec
         self.query_one("#results", DataTable).clear()
         self.stored, self.skipped = [], ()
-        self.query_one("#run", Button).disabled = True
+        self.query_one(EvalForm).set_running(True)
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         names = ", ".join(short_name(t) for t in spec.tasks)
         mode = f"quick, {spec.limit} samples" if spec.limit else "full"
         self.set_progress_text(plain(f"starting {names} ({mode})"))
-        self._evaluate(spec, rerun=self.query_one("#rerun", Checkbox).value)
+        self._evaluate(spec, rerun=self.query_one(EvalForm).rerun)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def _evaluate(self, spec: p.EvalSpec, rerun: bool = False) -> None:
+    def _evaluate(self, spec: EvalSpec, rerun: bool = False) -> None:
         post = self.post_message
-        session = self.app.session
+        session = smollm_app(self).session
         try:
             if not rerun and not session.is_loaded(self.options) and self._all_measured(spec):
-                post(EvalSkipped(spec.tasks))
-                post(EvalFinished("done", _ALL_MEASURED + " (the model was not loaded)"))
+                post(m.EvalSkipped(spec.tasks))
+                post(m.EvalFinished("done", _ALL_MEASURED + " (the model was not loaded)"))
                 return
             ensure_writable()  # before any model loads: results that cannot be kept are lost
             if not session.is_loaded(self.options):
@@ -380,31 +272,30 @@ class EvaluateScreen(Screen):
 
                 session.load(self.options, post_load)
                 if not session.is_loaded(self.options) or session.info is None:
-                    outcome = "cancelled" if self.cancelling else "failed"
-                    post(EvalFinished(outcome, failures[-1] if failures else None))
+                    outcome: EvalOutcome = "cancelled" if self.cancelling else "failed"
+                    post(m.EvalFinished(outcome, failures[-1] if failures else None))
                     return
-            if not rerun:
-                info = session.info
-                spec = self._skip_measured(spec, info.model_id,
-                                           precision_label(info.dtype, info.quantization),
-                                           info.device, info.runtime)
+            info = session.info
+            if not rerun and info is not None:
+                spec = self._skip_measured(spec, info.model_id, info.precision, info.device,
+                                           info.runtime)
                 if not spec.tasks:
-                    post(EvalFinished("done", _ALL_MEASURED))
+                    post(m.EvalFinished("done", _ALL_MEASURED))
                     return
             final = self._stream(spec, session)
         except Exception as exc:  # a broken store or worker must not leave the screen stuck
-            post(EvalFinished("failed", str(exc) or type(exc).__name__))
+            post(m.EvalFinished("failed", str(exc) or type(exc).__name__))
             return
-        if isinstance(final, p.WorkerDied):
-            post(EvalFinished("died", final.message))
-        elif isinstance(final, p.Failed):
-            post(EvalFinished("failed", final.message))
-        elif isinstance(final, p.Cancelled) or self.cancelling:
-            post(EvalFinished("cancelled"))
+        if isinstance(final, ev.WorkerDied):
+            post(m.EvalFinished("died", final.message))
+        elif isinstance(final, ev.Failed):
+            post(m.EvalFinished("failed", final.message))
+        elif isinstance(final, ev.Cancelled) or self.cancelling:
+            post(m.EvalFinished("cancelled"))
         else:
-            post(EvalFinished("done"))
+            post(m.EvalFinished("done"))
 
-    def _all_measured(self, spec: p.EvalSpec) -> bool:
+    def _all_measured(self, spec: EvalSpec) -> bool:
         """Every task of ``spec`` is stored for this model at the precision and device it
         would be loaded with ("auto" resolved as the worker resolves it), so no load is
         needed to know that nothing is left to run."""
@@ -414,8 +305,8 @@ class EvaluateScreen(Screen):
         with ResultsStore() as store:
             return not remaining_tasks(store, self.options.model_id, precision, device, spec)
 
-    def _skip_measured(self, spec: p.EvalSpec, model_id: str, precision: str,
-                       device: str, runtime: str = "transformers") -> p.EvalSpec:
+    def _skip_measured(self, spec: EvalSpec, model_id: str, precision: str,
+                       device: str, runtime: str = "transformers") -> EvalSpec:
         """``spec`` without the tasks already measured on this model at ``precision`` on
         ``device`` (the same rule as the `eval` command); the skipped ones are reported as
         EvalSkipped."""
@@ -423,36 +314,35 @@ class EvaluateScreen(Screen):
             todo = remaining_tasks(store, model_id, precision, device, spec, runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
-            self.post_message(EvalSkipped(skipped))
+            self.post_message(m.EvalSkipped(skipped))
         return replace(spec, tasks=todo)
 
-    def _stream(self, spec: p.EvalSpec, session) -> object:
+    def _stream(self, spec: EvalSpec, session) -> object:
         post = self.post_message
 
         def on_event(event: object) -> None:
-            if isinstance(event, p.EvalProgress):
-                post(EvalProgressed(event.task, event.done, event.total, event.eta_s))
+            if isinstance(event, ev.EvalProgress):
+                post(m.EvalProgressed(event.task, event.done, event.total, event.eta_s))
 
         with ResultsStore() as store:
-            return stream_and_store(session.client.evaluate(spec), spec, session.info, store,
-                                    on_result=lambda result, run: post(EvalTaskStored(run)),
+            return stream_and_store(session.evaluate(spec), spec, session.info, store,
+                                    on_result=lambda result, run: post(m.EvalTaskStored(run)),
                                     on_event=on_event,
                                     telemetry=getattr(self.app, "telemetry", None))
 
     # ---- what the worker reports ---------------------------------------------------
 
     def on_load_stage(self, message: m.LoadStage) -> None:
-        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.set_status(f"loading {self.entry.name}: {message.stage}{share}")
+        self.set_status(loading_text(f"{self.entry.name}: {message.stage}", message.fraction))
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
-        self.app.model_loaded(message.info)
+        smollm_app(self).model_loaded(message.info)
         self.show_status()
 
     def on_load_failed(self, message: m.LoadFailed) -> None:
         self.set_status(f"not loaded: {message.message}", error=True)
 
-    def on_eval_progressed(self, message: EvalProgressed) -> None:
+    def on_eval_progressed(self, message: m.EvalProgressed) -> None:
         bar = self.query_one("#progress", ProgressBar)
         bar.update(total=max(message.total, 1), progress=message.done)
         tasks = self.spec.tasks if self.spec else ()
@@ -466,7 +356,7 @@ class EvaluateScreen(Screen):
             text.append(" · cancelling…", style="yellow")
         self.set_progress_text(text)
 
-    def on_eval_skipped(self, message: EvalSkipped) -> None:
+    def on_eval_skipped(self, message: m.EvalSkipped) -> None:
         self.skipped = message.tasks
         if self.spec is not None:  # progress counts "task i/N" over the tasks that run
             self.spec = replace(self.spec, tasks=tuple(
@@ -478,13 +368,13 @@ class EvaluateScreen(Screen):
             cells += [Text("—", justify="right")] * (len(RESULT_COLUMNS) - len(cells))
             table.add_row(*cells)
 
-    def on_eval_task_stored(self, message: EvalTaskStored) -> None:
+    def on_eval_task_stored(self, message: m.EvalTaskStored) -> None:
         self.stored.append(message.run)
         self.query_one("#results", DataTable).add_row(*result_cells(message.run))
 
-    def on_eval_finished(self, message: EvalFinished) -> None:
+    def on_eval_finished(self, message: m.EvalFinished) -> None:
         self.running = False
-        self.query_one("#run", Button).disabled = False
+        self.query_one(EvalForm).set_running(False)
         ok = sum(1 for r in self.stored if r.status == "ok")
         text = Text(f"{message.outcome}: ", style=_OUTCOME_STYLE.get(message.outcome, ""))
         ran = len(self.spec.tasks) if self.spec else 0
@@ -499,7 +389,7 @@ class EvaluateScreen(Screen):
         if message.outcome == "done":
             self.query_one("#progress", ProgressBar).update(total=1, progress=1)
         if message.outcome == "died":
-            self.app.model_unloaded("the worker died")
+            smollm_app(self).model_unloaded("the worker died")
         if message.outcome in ("failed", "died") and message.message:
             self.notify(message.message, title="Evaluation stopped", severity="error",
                         timeout=10, markup=False)
@@ -512,7 +402,7 @@ class EvaluateScreen(Screen):
         if self.running:
             if not self.cancelling:
                 self.cancelling = True
-                self.app.session.cancel()
+                smollm_app(self).session.cancel()
                 self.set_progress_text(Text("cancelling… the running task stops within "
                                             "seconds", style="yellow"))
             return

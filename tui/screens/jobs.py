@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from engine.jobs import Job
 from engine.jobs.progress import duration, eta_s, fraction, now_text, summary
 from engine.jobs.spec import DamagedSpec
+from tui.app_api import smollm_app
 from tui.jobs_watch import cancel_job, resume_job
 from tui.safe_text import plain
 from tui.widgets.memory_meter import MemoryMeter, bar
@@ -113,7 +114,7 @@ class JobsScreen(Screen):
         table = self.query_one(DataTable)
         if not table.columns:  # not mounted yet: on_mount shows them
             return
-        watch = self.app.jobs_watch
+        watch = smollm_app(self).jobs_watch
         jobs = list(reversed(watch.jobs))  # newest first
         shown = (watch.error, *((j.state, j.cells_done, j.requests_done, j.task_eta_s,
                                  j.error, len(j.runs)) for j in jobs))

@@ -23,6 +23,7 @@ from engine.arena import SideConfig
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings
 from tui import messages as m
+from tui.load_text import loading_text
 from tui.safe_text import plain
 from tui.session import ModelSession
 from tui.widgets.transcript import ReplyTurn, Transcript
@@ -186,8 +187,7 @@ class ArenaPanel(Vertical):
 
     def on_load_stage(self, message: m.LoadStage) -> None:
         message.stop()
-        share = f" {message.fraction:.0%}" if message.fraction is not None else ""
-        self.set_state(f"loading: {message.stage}{share}")
+        self.set_state(loading_text(message.stage, message.fraction))
 
     def on_model_loaded(self, message: m.ModelLoaded) -> None:
         message.stop()

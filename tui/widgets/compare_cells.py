@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.evaluation.tasks import short_name
 from engine.results.matrix import NOT_RUN, Cell, Matrix, Row
 from engine.results.metrics import metric_label
 from engine.results.store import LOCAL_BACKEND
+from engine.task_registry import short_name
 from tui.safe_text import plain
 
 # digits per metric: accuracy %, ms, GB, MB, GB

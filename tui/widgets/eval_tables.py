@@ -6,9 +6,9 @@ import time
 
 from rich.text import Text
 
-from engine.evaluation.tasks import short_name
 from engine.results.matrix import accuracy_of
 from engine.results.store import EvalRun
+from engine.task_registry import short_name
 from tui.safe_text import plain
 
 STATUS_STYLE = {"ok": "green", "oom": "bold red", "failed": "red", "cancelled": "yellow"}

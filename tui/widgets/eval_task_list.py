@@ -8,7 +8,8 @@ from textual.message import Message
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from engine.evaluation.tasks import TaskInfo, lookup, short_name, task_available
+from engine.evaluation.tasks import task_available
+from engine.task_registry import TaskInfo, lookup, short_name
 from tui.safe_text import plain
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from rich.text import Text
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Markdown, Static
+from textual.widgets.markdown import MarkdownStream
 
-from engine.worker.protocol import ReplyStats
+from engine.records import ReplyStats
+from tui.reply_stats import short_line
 from tui.safe_text import plain, visible
 
 
@@ -59,7 +61,7 @@ class ReplyTurn(Vertical):
     def __init__(self) -> None:
         super().__init__()
         self.text = ""
-        self._stream = None
+        self._stream: MarkdownStream | None = None
 
     def compose(self):
         yield Markdown()
@@ -83,18 +85,7 @@ class ReplyTurn(Vertical):
 
 
 def stats_line(stats: ReplyStats | None, cancelled: bool = False) -> Text:
-    if stats is None:
-        return Text("stopped" if cancelled else "", style="dim")
-    reason = "stopped" if cancelled else stats.stop_reason
-    parts = [f"{stats.new_tokens} tokens", f"{stats.tokens_per_s:.1f} tok/s"]
-    if stats.time_to_first_token_s is not None:
-        parts.append(f"first token {stats.time_to_first_token_s * 1000:.0f} ms")
-    parts.append(reason)
-    if stats.peak_memory_mb:
-        parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
-    if stats.runtime:
-        parts.append(stats.runtime)
-    return Text(" · ".join(parts), style="dim")
+    return Text(short_line(stats, cancelled), style="dim")
 
 
 class Transcript(VerticalScroll):
