@@ -479,7 +479,7 @@ def _parse_listing(data: object, repo: str, revision: str) -> RepoListing:
             raise InvalidHubAnswer(f"the Hub answered with an invalid file id for {name} of "
                                    f"{repo}: {_shown(blob)} (not 40 or 64 hex characters); "
                                    "nothing was written. Is HF_ENDPOINT a Hub you trust?")
-        files.append(RepoFile(name, size, blob, bool(lfs)))
+        files.append(RepoFile(str(name), size, blob, bool(lfs)))  # checked: a str
     return RepoListing(repo, revision, commit, tuple(files), gated=bool(data.get("gated")),
                        private=bool(data.get("private")))
 

@@ -94,8 +94,8 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
     same = (estimate.precision, estimate.device, runtime)
     peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device, r.runtime) == same]
     peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device, s.runtime) == same]
-    peaks = [p for p in peaks if p]
-    size = max(peaks) if peaks else estimate.total_mb
+    measured = [p for p in peaks if p]
+    size = max(measured) if measured else estimate.total_mb
     fit = "unknown"
     if budget.available_mb is not None:
         fit = memory.verdict(size, budget.available_mb)
@@ -103,7 +103,7 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
     here = [s for s in speeds if s.device == estimate.device]
     best = max(here, key=lambda s: s.tokens_per_s) if here else None
     return ModelOverview(
-        entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(peaks),
+        entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(measured),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
         context_length=context, full_context_mb=full,
@@ -137,8 +137,7 @@ def best_average(runs: list[EvalRun]) -> float | None:
         latest[(run.precision, run.device, run.num_fewshot)][run.task] = run
     best = None
     for by_task in latest.values():
-        values = [accuracy_of(r)[0] for r in by_task.values()]
-        values = [v for v in values if v is not None]
+        values = [v for v in (accuracy_of(r)[0] for r in by_task.values()) if v is not None]
         if values:
             average = sum(values) / len(values)
             best = average if best is None else max(best, average)

@@ -11,7 +11,6 @@ that a type checker holds both sides to the same signatures.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from textual.app import App
@@ -29,8 +28,13 @@ from tui.jobs_watch import JobsWatch
 from tui.safe_text import visible
 from tui.session import ModelSession
 
-# (catalog, precision, device) -> the catalog's rows; engine.overview.overview, or a test's.
-OverviewSource = Callable[[Catalog, str, str], list[ModelOverview]]
+
+class OverviewSource(Protocol):
+    """(catalog, precision, device, runtime=) -> the catalog's rows:
+    engine.overview.overview, or a test's."""
+
+    def __call__(self, catalog: Catalog, precision: str, device: str, *,
+                 runtime: str = ...) -> list[ModelOverview]: ...
 
 
 class ArenaMark(Protocol):
@@ -82,7 +86,7 @@ class SmollmAppApi(App[None]):
         (SQLite's detail, the time-stamped `mv` command) may differ from one read to the
         next."""
         key = problem.split(" (", 1)[0] if problem else None
-        if key and key != self._store_notice:
+        if problem and key and key != self._store_notice:
             self.notify(problem, title="Results unavailable", severity="warning", timeout=30,
                         markup=False)
         self._store_notice = key

@@ -19,8 +19,10 @@ from dataclasses import replace
 from multiprocessing import resource_tracker
 from multiprocessing.connection import wait
 from pathlib import Path
+from typing import Any
 
-from engine.errors import SmollmError, UsageError
+from engine.errors import SmollmError, UsageError, kind_of
+from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.worker import server
 from engine.worker.protocol import (
@@ -70,17 +72,17 @@ class WorkerClient:
         self._lock = threading.RLock()  # guards the fields below
         self._busy = threading.Lock()  # held while a request is open
         self._ctx = multiprocessing.get_context("spawn")
-        self._proc = None
-        self._conn = None
-        self._cancel = None
-        self._shared = None
+        self._proc: Any = None  # multiprocessing's SpawnProcess, once started
+        self._conn: Any = None  # our end of the pipe (a Connection)
+        self._cancel: Any = None  # the cancel Event shared with the worker
+        self._shared: Any = None  # shared doubles: the worker's live figures
         self._state = "none"
-        self._info = None
+        self._info: LoadInfo | None = None
         self._next_id = 0
         self._interrupted = False  # cancel during a load, or close() during a request
         self._callbacks: list[Callable[[str], None]] = []
         ref = weakref.ref(self)
-        atexit.register(lambda: (client := ref()) is not None and client.close())
+        atexit.register(lambda: _close_if_alive(ref))
 
     # ---- properties ---------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class WorkerClient:
 
         settings.validate()
         self._need_model()
+        assert self._info is not None  # _need_model raised otherwise
         check_settings(self._info.runtime, settings)
 
     def _set_state(self, state: str) -> None:
@@ -220,7 +223,7 @@ class WorkerClient:
                 if precheck:
                     precheck()
             except SmollmError as exc:
-                yield Failed(rid, str(exc), _kind_of(exc))
+                yield Failed(rid, str(exc), kind_of(exc))
                 return
             with self._lock:
                 if fresh:
@@ -353,14 +356,10 @@ def _stop_process(proc, conn) -> None:
         pass
 
 
-def _kind_of(exc: SmollmError) -> str:
-    from engine.runtime import ModelNotDownloaded, RemoteCodeRefused
-
-    if isinstance(exc, RemoteCodeRefused):
-        return "remote-code"
-    if isinstance(exc, ModelNotDownloaded):
-        return "missing-model"
-    return "usage" if isinstance(exc, UsageError) else "error"
+def _close_if_alive(ref: weakref.ref) -> None:
+    client = ref()
+    if client is not None:
+        client.close()
 
 
 def _precheck_load(options: LoadOptions) -> None:

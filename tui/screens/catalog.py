@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from engine.overview import ModelOverview
 from engine.runtime_choice import SHORT
+from tui.app_api import smollm_app
 from tui.safe_text import plain
 from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
@@ -125,10 +126,11 @@ class CatalogScreen(Screen):
 
     def reload(self) -> None:
         """Recompute every row (precision changed, a run finished, a download landed)."""
-        self.rows = self.app.model_overview()
-        self.sub_title = (f"precision {self.app.precision} · runtime {self.app.runtime} · "
+        app = smollm_app(self)
+        self.rows = app.model_overview()
+        self.sub_title = (f"precision {app.precision} · runtime {app.runtime} · "
                           f"{len(self.rows)} models")
-        marked = self.app.arena.marked_text() if hasattr(self.app, "arena") else None
+        marked = app.arena.marked_text() if hasattr(app, "arena") else None
         if marked:
             self.sub_title += f" · {marked}"
         self.refill()
@@ -220,33 +222,33 @@ class CatalogScreen(Screen):
         action(row.entry)
 
     def action_details(self) -> None:
-        self._with_selected(self.app.show_details)
+        self._with_selected(smollm_app(self).show_details)
 
     def action_chat(self) -> None:
-        self._with_selected(self.app.open_chat)
+        self._with_selected(smollm_app(self).open_chat)
 
     def action_evaluate(self) -> None:
-        self._with_selected(self.app.open_evaluate)
+        self._with_selected(smollm_app(self).open_evaluate)
 
     def action_arena(self) -> None:
-        self._with_selected(self.app.arena_pick)
+        self._with_selected(smollm_app(self).arena_pick)
 
     def action_download(self) -> None:
-        self._with_selected(self.app.start_download)
+        self._with_selected(smollm_app(self).start_download)
 
     def action_delete(self) -> None:
-        self._with_selected(self.app.delete_model)
+        self._with_selected(smollm_app(self).delete_model)
 
     def action_cycle_precision(self) -> None:
-        self.app.cycle_precision()
+        smollm_app(self).cycle_precision()
         self.reload()
 
     def action_cycle_runtime(self) -> None:
-        self.app.cycle_runtime()
+        smollm_app(self).cycle_runtime()
         self.reload()
 
     def action_compare(self) -> None:
-        self.app.open_compare()
+        smollm_app(self).open_compare()
 
     def action_system(self) -> None:
-        self.app.open_system()
+        smollm_app(self).open_system()

@@ -246,7 +246,7 @@ class CompareScreen(Screen):
                              "the filters.", style="dim") if self.runs else
                         Text("No results stored yet: evaluate a model (e on the catalog) "
                              "or `smollm-tui import FILE`.", style="dim"))
-        else:
+        elif self.matrix is not None:
             details = cell_details(self.matrix.rows[row], task, self.matrix)
             if task is None and metrics_line(self.matrix):  # say what each column is
                 details.append(" · " + visible(metrics_line(self.matrix).removesuffix(".")),
@@ -265,7 +265,7 @@ class CompareScreen(Screen):
             value = row.cells[task].value if task else row.average
             if value is not None:
                 points.append((visible(row.label)[:14], value))
-        if points:
+        if points and matrix is not None:
             plt.bar([p[0] for p in points], [p[1] for p in points], width=0.5)
             plt.title(f"{matrix.title}: {column}")
         else:
