@@ -221,6 +221,8 @@ async def test_blind_sides_take_turns_and_the_vote_is_stored_then_revealed(
         assert "tiny-llama" not in str(a.border_title) + str(b.border_title)
 
         await pilot.press("b")
+        while not screen.voted:  # the key's message handled (it starts the store's thread)
+            await pilot.pause()
         await settle(pilot)
         with ResultsStore() as store:
             [vote] = votes(store)
