@@ -55,14 +55,14 @@ def has_gguf_build(entry: ModelEntry) -> bool:
     return bool(entry.gguf_repo and entry.gguf_files)
 
 
-def memory_runtime(entry: ModelEntry, runtime: str) -> str:
+def memory_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
     """The runtime whose memory the catalog shows for ``entry``: auto resolved as a load
     resolves it; llama.cpp for a model with a GGUF build (downloaded or not), else
     transformers (the only runtime that model has)."""
     from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, resolve_runtime
 
     if runtime == "auto":
-        return resolve_runtime(entry, "auto")
+        return resolve_runtime(entry, "auto", precision)
     if runtime == LLAMA_CPP and has_gguf_build(entry):
         return LLAMA_CPP
     return TRANSFORMERS

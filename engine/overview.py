@@ -79,7 +79,7 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
          runtime: str = "transformers") -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
-    runtime = memory_runtime(entry, runtime)
+    runtime = memory_runtime(entry, runtime, precision)
     # llama.cpp's estimate caps the context at the model's own, read from its file.
     context = working if runtime == "llama.cpp" else min(entry.context_length, working)
     estimate = memory.estimate(entry, precision, device, context_length=context,

@@ -209,7 +209,7 @@ def load_model(
     report = progress or (lambda stage, fraction: None)
     from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
-    if resolve_runtime(entry, options.runtime) == LLAMA_CPP:
+    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
         from engine.llamacpp.load import load_llamacpp
 
         return load_llamacpp(entry, options, report)

@@ -31,11 +31,19 @@ def check_runtime(entry: ModelEntry, runtime: str) -> None:
         raise NoGGUFFile(missing_gguf_message(entry))
 
 
-def resolve_runtime(entry: ModelEntry, runtime: str) -> str:
-    """auto -> llama.cpp for GGUF weights when llama-cpp-python is installed, else
-    transformers. An explicit choice is checked (check_runtime) and returned."""
+def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
+    """auto -> llama.cpp for GGUF weights when llama-cpp-python is installed and a GGUF
+    file on disk serves ``precision`` (fp32 of the bundled Q4_1 model is transformers'
+    job), else transformers. An explicit choice is checked (check_runtime) and returned."""
     if runtime == "auto":
         usable = entry.kind == "causal" and has_gguf_weights(entry) and llamacpp.installed()
+        if usable and precision != "auto":
+            from engine.gguf_files import choose_file
+
+            try:
+                choose_file(entry, precision)
+            except UsageError:  # no file for it here: transformers runs that precision
+                usable = False
         return LLAMA_CPP if usable else TRANSFORMERS
     check_runtime(entry, runtime)
     return runtime

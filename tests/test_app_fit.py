@@ -91,8 +91,12 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         assert app.precision == "fp32"
         fits = fit_cells(screen)
         assert fits["tiny-llama"] == "fits"
-        # auto runs the bundled model on llama.cpp, which has no fp32 file of it
-        assert fits["smollm2-135m-instruct"] == ("?" if on_llama else "fits")
+        # auto runs the bundled model at fp32 on transformers (llama.cpp has no fp32 file
+        # of it), sized as transformers' fp32 copy
+        assert fits["smollm2-135m-instruct"] == "fits"
+        bundled = app.catalog.get("smollm2-135m-instruct")
+        assert row(screen, "smollm2-135m-instruct").size_mb == memory.estimate(
+            bundled, "fp32", "cuda", context_length=4096).total_mb
         assert fits["tinyllama-1.1b"] == "no fit"
         assert row(screen, "tinyllama-1.1b").size_mb > budget.available_mb
         # 0.5B at fp32 fits at the working context (4,096 tokens), not at its full 32k

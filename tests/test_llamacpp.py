@@ -70,6 +70,11 @@ def test_auto_is_llamacpp_for_gguf_weights_and_transformers_otherwise(tiny_catal
         resolve_runtime(catalog.get("tiny-llama"), "llama.cpp")
     with pytest.raises(UsageError, match="encoder-decoder"):
         resolve_runtime(catalog.get("tiny-t5"), "llama.cpp")
+    # auto with a precision only transformers has for it: the bundled Q4_1 model at fp32
+    # or 8-bit (bitsandbytes) runs on transformers, not as an error on llama.cpp
+    assert resolve_runtime(catalog.get(BUNDLED), "auto", "fp32") == "transformers"
+    assert resolve_runtime(catalog.get(BUNDLED), "auto", "int8") == "transformers"
+    assert resolve_runtime(catalog.get(BUNDLED), "auto", "int4") == "llama.cpp"  # Q4_1
 
 
 def test_precision_is_the_files_quant_type():

@@ -127,7 +127,7 @@ class SmollmApp(SmollmAppApi):
         from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
         try:
-            return resolve_runtime(entry, self.runtime) == LLAMA_CPP
+            return resolve_runtime(entry, self.runtime, self.precision) == LLAMA_CPP
         except SmollmError:  # the load says why, in full
             return False
 

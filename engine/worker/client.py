@@ -374,7 +374,7 @@ def _precheck_load(options: LoadOptions) -> None:
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
-    if resolve_runtime(entry, options.runtime) == LLAMA_CPP:
+    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
         from engine.gguf_files import choose_file
 
         choose_file(entry, options.precision)  # the file for this precision is there

@@ -119,7 +119,8 @@ def _load_options(args: argparse.Namespace, catalog: Catalog,
                            trust_remote_code=resolve_trust(catalog.get(m),
                                                            args.trust_remote_code),
                            catalog_path=catalog_path,
-                           runtime=resolve_runtime(catalog.get(m), runtime)).validate()
+                           runtime=resolve_runtime(catalog.get(m), runtime,
+                                                   args.precision)).validate()
             for m in models}
 
 

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.runtime_choice import check_settings, resolve_runtime
 
     # Refused before anything loads: llama.cpp missing, no GGUF file, a control it lacks.
-    check_settings(resolve_runtime(entry, options.runtime), settings)
+    check_settings(resolve_runtime(entry, options.runtime, options.precision), settings)
     conversation = Conversation(system=args.system).add("user", prompt)
 
     client = WorkerClient(options.catalog_path)

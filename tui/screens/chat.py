@@ -158,7 +158,7 @@ class ChatScreen(Screen):
 
         asked = self.options.runtime
         try:
-            chosen = resolve_runtime(self.entry, asked)
+            chosen = resolve_runtime(self.entry, asked, self.options.precision)
         except SmollmError:  # the load says what is wrong, in full
             return asked
         return chosen if asked == chosen else f"{asked}: {chosen}"

@@ -89,7 +89,8 @@ class EvaluateScreen(Screen):
         super().__init__()
         self.entry = entry
         self.options = options
-        self.runtime = _runtime_of(entry, options.runtime)  # "auto" as the load resolves it
+        # "auto" as the load resolves it
+        self.runtime = _runtime_of(entry, options.runtime, options.precision)
         self.include_path = include_path
         self.running = False
         self.cancelling = False
@@ -429,13 +430,13 @@ def _duration(seconds: float) -> str:
     return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
-def _runtime_of(entry: ModelEntry, runtime: str) -> str:
+def _runtime_of(entry: ModelEntry, runtime: str, precision: str) -> str:
     """The runtime a load with ``runtime`` gives ``entry`` (auto resolved); an impossible
     choice stays as it is: the load says why."""
     from engine.errors import SmollmError
     from engine.runtime_choice import resolve_runtime
 
     try:
-        return resolve_runtime(entry, runtime)
+        return resolve_runtime(entry, runtime, precision)
     except SmollmError:
         return runtime
