@@ -1,7 +1,8 @@
 """`make screenshots`: SVG screenshots of every screen, driven through the real app.
 
-The chat screenshot shows the bundled model answering for real (through the worker); the
-Compare screenshot shows real evaluations of several models (measure_for_compare).
+The chat screenshot shows the bundled model answering for real (through the worker), the
+Arena the same model on both runtimes; the Compare screenshot shows real evaluations of
+several models (measure_for_compare).
 """
 
 from __future__ import annotations
@@ -47,6 +48,24 @@ async def _compare(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def _arena(pilot: Pilot) -> None:
+    """The bundled model on transformers (left) and on llama.cpp (right), one question."""
+    from textual.worker import WorkerState
+
+    await pilot.press("r", "a", "r", "a")  # runtime transformers, mark; llama.cpp, open
+    while True:  # both sides loaded (or one after the other, as the plan says)
+        await pilot.pause()
+        busy = [w for w in pilot.app.workers
+                if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not busy:
+            break
+        await pilot.app.workers.wait_for_complete(busy)
+    await pilot.press(*"Name three uses of a lighthouse, in one sentence.", "enter")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.5)
+
+
 async def _chat(pilot: Pilot) -> None:
     await pilot.press("c")
     await pilot.pause()  # the chat screen mounts and starts loading
@@ -64,6 +83,7 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "chat": _chat,
     "evaluate": _evaluate,
     "compare": _compare,
+    "arena": _arena,
 }
 
 # Our own small multiple-choice tasks (tests/fixtures/tasks) and the tests' tiny random
@@ -72,9 +92,10 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 FIXTURE_TASKS = TESTS / "fixtures" / "tasks"
 TASKS = "fx_choice4,fx_yesno,fx_choice2"
-# (models, precision): the bundled model at two precisions, then the two tiny models.
+# (models, precision): the bundled model at two precisions on transformers and its Q4_1
+# file on llama.cpp (auto), then the two tiny models.
 COMPARE_RUNS = ((("smollm2-135m-instruct",), "fp32"), (("smollm2-135m-instruct",), "int8"),
-                (("tiny-llama", "tiny-t5"), "fp32"))
+                (("smollm2-135m-instruct",), "auto"), (("tiny-llama", "tiny-t5"), "fp32"))
 
 
 def tiny_models_overlay(folder: Path) -> Path:
