@@ -92,7 +92,7 @@ def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
             )
     from engine.runtime_choice import check_runtime
 
-    check_runtime(entry, options.runtime)
+    check_runtime(entry, options.runtime, options.precision)
 
 
 def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:

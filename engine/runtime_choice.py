@@ -19,8 +19,9 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
 }
 
 
-def check_runtime(entry: ModelEntry, runtime: str) -> None:
-    """Refuse an explicit llama.cpp that cannot work: not installed, not GGUF, not causal."""
+def check_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> None:
+    """Refuse an explicit llama.cpp that cannot work: not installed, not GGUF, not causal,
+    no GGUF file on disk for ``precision``."""
     if runtime != LLAMA_CPP:
         return
     llamacpp.require()
@@ -29,6 +30,10 @@ def check_runtime(entry: ModelEntry, runtime: str) -> None:
                          "models here; use --runtime transformers")
     if not has_gguf_weights(entry):
         raise NoGGUFFile(missing_gguf_message(entry))
+    if precision != "auto":
+        from engine.gguf_files import choose_file
+
+        choose_file(entry, precision)  # NoGGUFFile: what there is, and what to do
 
 
 def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
@@ -37,15 +42,13 @@ def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") ->
     job), else transformers. An explicit choice is checked (check_runtime) and returned."""
     if runtime == "auto":
         usable = entry.kind == "causal" and has_gguf_weights(entry) and llamacpp.installed()
-        if usable and precision != "auto":
-            from engine.gguf_files import choose_file
-
+        if usable:
             try:
-                choose_file(entry, precision)
+                check_runtime(entry, LLAMA_CPP, precision)
             except UsageError:  # no file for it here: transformers runs that precision
                 usable = False
         return LLAMA_CPP if usable else TRANSFORMERS
-    check_runtime(entry, runtime)
+    check_runtime(entry, runtime, precision)
     return runtime
 
 

@@ -49,6 +49,22 @@ def test_llamacpp_for_a_model_without_gguf_is_one_line_and_exit_2(cli_env, tiny_
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_llamacpp_at_a_precision_without_a_file_is_refused_before_any_load(cli_env):
+    """An explicit llama.cpp at fp32 (the bundled file is Q4_1): one line and exit 2 before
+    the model loads, and no failed row stored for each task."""
+    require_llama_cpp()
+    from engine.results.store import ResultsStore
+
+    done = smollm("eval", BUNDLED, "--runtime", "llama.cpp", "--precision", "fp32",
+                  "--tasks", "fx_yesno", "--include-path", str(TASKS_DIR), env=cli_env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"smollm-tui: error: {BUNDLED} has no fp32 GGUF file for llama.cpp (on disk: Q4_1); "
+        "choose precision auto, or the transformers runtime for fp32"]
+    with ResultsStore() as store:
+        assert store.eval_runs() == []
+
+
 def test_job_spec_keeps_the_runtime_and_an_older_spec_means_transformers():
     spec = JobSpec(models=("m",), tasks=("t",), runtime="llama.cpp")
     assert JobSpec.from_json(spec.to_json()).runtime == "llama.cpp"
