@@ -8,7 +8,6 @@ of ReplyDone or Cancelled. Used in-process (tests, scripts) and by the worker.
 from __future__ import annotations
 
 import queue
-import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
 from engine.records import ReplyStats
 from engine.settings import Conversation, GenerationSettings
-from engine.units import MB
+from engine.telemetry.process_peak import ProcessPeak
 
 
 class CancelFlag(Protocol):
@@ -66,7 +65,7 @@ def stream_reply(
     abort = threading.Event()
     criteria = _stopping_criteria(torch, cancel, abort, streamer)
     kwargs = _generate_kwargs(loaded, settings, prompt.input_ids, torch)
-    memory = _PeakMemory(loaded.device, torch)
+    memory = ProcessPeak(torch if loaded.device == "cuda" else None)
     streamer.memory = memory
     if settings.seed is not None:
         torch.manual_seed(settings.seed)
@@ -159,43 +158,6 @@ def _stopping_criteria(torch, cancel: CancelFlag, abort: threading.Event, stream
     return StoppingCriteriaList([_Stop()])
 
 
-class _PeakMemory:
-    """Peak memory during one reply: CUDA's allocator peak, or process RSS on CPU (and for
-    runtimes without torch, which pass ``torch`` None and device "cpu")."""
-
-    def __init__(self, device: str, torch):
-        self.device = device
-        self.torch = torch
-        self.rss_peak = 0
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-            return
-        import psutil
-
-        self.process = psutil.Process()
-        self.maxrss_before = _maxrss()
-        self.sample()
-
-    def sample(self) -> None:
-        if self.device != "cuda":
-            self.rss_peak = max(self.rss_peak, self.process.memory_info().rss)
-
-    def peak_mb(self) -> float:
-        if self.device == "cuda":
-            return self.torch.cuda.max_memory_allocated() / MB
-        self.sample()
-        # A new lifetime maximum was reached during this reply (e.g. in the prefill,
-        # between samples): the kernel's figure is then exact.
-        maxrss = _maxrss()
-        if maxrss > self.maxrss_before:
-            self.rss_peak = max(self.rss_peak, maxrss)
-        return self.rss_peak / MB
-
-
-def _maxrss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-
-
 class _Streamer:
     """Receives token ids from generate (in its thread) and queues decoded text.
 
@@ -221,7 +183,7 @@ class _Streamer:
         self.started = 0.0
         self.first_token_at: float | None = None
         self.last_token_at: float | None = None
-        self.memory: _PeakMemory | None = None
+        self.memory: ProcessPeak | None = None
 
     def put(self, value) -> None:
         if self.skip_prompt:  # the first call carries the prompt (or decoder start token)
@@ -278,7 +240,7 @@ class _Streamer:
             self.events.put(Chunk(self.request_id, text[self.emitted:end]))
             self.emitted = end
 
-    def stats(self, prompt_tokens: int, peak_mb: float, dropped: int, eos: set[int],
+    def stats(self, prompt_tokens: int, peak_mb: float | None, dropped: int, eos: set[int],
               max_new: int, cancelled: bool, runtime: str | None = None) -> ReplyStats:
         now = time.perf_counter()
         count = len(self.ids)

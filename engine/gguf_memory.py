@@ -26,8 +26,8 @@ from typing import Any
 
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
+from engine.units import MB
 
-MB = 2**20
 LLAMA_CPP_RUNTIME_MB = 70.0
 N_UBATCH = 512  # llama-cpp-python's default micro-batch
 PREFILL_BYTES_PER_HEAD = N_UBATCH * 4 * 1.3  # per context token

@@ -19,8 +19,7 @@ from typing import Any
 
 from engine.catalog import ModelEntry
 from engine.machine import is_jetson
-
-MB = 2**20
+from engine.units import MB
 
 # RSS of a process after `import torch, transformers` (230 MB measured) plus what
 # loading any model adds besides its weights: tokenizer, model code, allocator (170 MB).

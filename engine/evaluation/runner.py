@@ -10,8 +10,8 @@ Definitions (also in the README):
   loglikelihood_rolling, generate_until, tokenisation included) divided by the number of
   documents evaluated. Task loading and metric computation are not counted.
 - peak memory: on CUDA, torch's peak allocated memory during the task; on CPU, the peak
-  resident set size of the process during the task (VmHWM, reset per task where the
-  kernel allows it, else the peak since the process started).
+  resident set size of the process during the task; on llama.cpp with a GPU, that plus its
+  GPU memory (engine.telemetry.process_peak, the same rules as a chat reply's).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from engine.background import iterate_in_thread
@@ -34,7 +33,7 @@ from engine.loaded import LoadedModel
 from engine.records import EvalSpec, TaskResult
 from engine.results.metrics import metrics_of
 from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
-from engine.units import MB
+from engine.telemetry.process_peak import ProcessPeak
 
 log = logging.getLogger(__name__)
 
@@ -53,52 +52,13 @@ def _is_cuda(loaded: LoadedModel) -> bool:
     return str(loaded.device).startswith("cuda") and loaded.runtime == "transformers"
 
 
-def _llama_gpu_mb(loaded: LoadedModel) -> float:
-    """On llama.cpp with CUDA: the GPU memory NVML counts for this process (weights and KV
-    cache offloaded there), added to its resident set; a Jetson's NVML has none."""
-    if loaded.runtime == "transformers" or not str(loaded.device).startswith("cuda"):
-        return 0.0
-    import os
-
-    from engine.machine import gpu_process_mb
-
-    return gpu_process_mb(os.getpid()) or 0.0
-
-
-def _peak_of(loaded: LoadedModel) -> float | None:
-    peak = _peak_mb(_is_cuda(loaded))
-    return None if peak is None else peak + _llama_gpu_mb(loaded)
-
-
-def _reset_peak(cuda: bool) -> None:
-    if cuda:
+def _start_peak(loaded: LoadedModel) -> ProcessPeak:
+    """Peak memory from now on (engine.telemetry.process_peak, as for a chat reply)."""
+    if _is_cuda(loaded):
         import torch
 
-        torch.cuda.reset_peak_memory_stats()
-        return
-    try:  # "5" resets the peak RSS (VmHWM) of this process (Linux >= 4.0)
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _peak_mb(cuda: bool) -> float | None:
-    if cuda:
-        import torch
-
-        return torch.cuda.max_memory_allocated() / MB
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    try:
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    except (ImportError, OSError):
-        return None
+        return ProcessPeak(torch)
+    return ProcessPeak(gpu_outside_torch=str(loaded.device).startswith("cuda"))
 
 
 def _free_memory(cuda: bool) -> None:
@@ -309,6 +269,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
         current["task"] = name
         started = time.time()
         base: dict[str, Any] = {"task": name, "limit": spec.limit, "started": started}
+        peak: ProcessPeak | None = None
         try:
             check_dataset(name, reachable)
             manager = tasks.for_task(name)
@@ -326,13 +287,13 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                 lm = _make_lm(loaded, spec)
                 watch = _Watch(lm, either, emit, cache)
             watch.reset()
-            _reset_peak(cuda)
+            peak = _start_peak(loaded)
             result = _evaluate_one(lm, task_dict, spec.limit)
             metrics, samples, version, shots = _summary(result, name)
             put(TaskDone(request_id, TaskResult(
                 status="ok", metrics=metrics, samples=samples,
                 time_per_sample_ms=_per_sample_ms(watch, samples),
-                peak_memory_mb=_peak_of(loaded), num_fewshot=shots, task_version=version,
+                peak_memory_mb=peak.peak_mb(), num_fewshot=shots, task_version=version,
                 ended=time.time(), requests=watch.total, cached_requests=watch.cached,
                 **base)))
         except EvalCancelled:
@@ -347,7 +308,7 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             message = str(exc) or type(exc).__name__
             put(TaskDone(request_id, TaskResult(
                 status="oom" if oom else "failed", ended=time.time(),
-                peak_memory_mb=_peak_of(loaded) if oom else None, error=message,
+                peak_memory_mb=peak.peak_mb() if oom and peak else None, error=message,
                 num_fewshot=spec.num_fewshot, **base)))
 
 

@@ -17,12 +17,13 @@ import queue
 import time
 from collections.abc import Iterator
 
-from engine.chat import CancelFlag, _drain, _PeakMemory, _Streamer
+from engine.chat import CancelFlag, _drain, _Streamer
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import build_prompt
 from engine.runtime_choice import LLAMA_CPP, check_settings
 from engine.settings import Conversation, GenerationSettings
+from engine.telemetry.process_peak import ProcessPeak
 
 # Text is sent at most this often (the first piece at once): about 3 tokens a message at
 # 100 tok/s, and still 33 updates a second on the screen.
@@ -54,10 +55,10 @@ def stream_reply_llamacpp(
     events: queue.Queue = queue.Queue()
     streamer = _Streamer(tokenizer, events, stops, request_id, loaded.device)
     streamer.skip_prompt = False
-    # Process RSS, read before and after: llama.cpp allocates its buffers at load and in
-    # the prefill, not per token, and the kernel's lifetime peak catches what happens
+    # Process memory, read before and after: llama.cpp allocates its buffers at load and in
+    # the prefill, not per token, and the kernel's high-water mark catches what happens
     # between, so a read per token would only add a system call to every token.
-    memory = _PeakMemory("cpu", None)
+    memory = ProcessPeak(gpu_outside_torch=loaded.device == "cuda")
     vocab = llama._model.vocab
     eog: set[int] = set()
     sampler = _sampler(llama, llama_cpp, settings, prompt.input_ids)
@@ -76,7 +77,7 @@ def stream_reply_llamacpp(
         sampler.close()
     streamer.flush()
     yield from batch.add(_drain(events), final=True)
-    stats = streamer.stats(len(prompt.input_ids), _peak_mb(memory, loaded.device),
+    stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(),
                            prompt.dropped_turns, eog, settings.max_new_tokens,
                            cancel.is_set(), runtime=LLAMA_CPP)
     if stats.stop_reason == "cancelled":
@@ -112,19 +113,6 @@ class _Batch:
         text, self.pending = "".join(self.pending), []
         self.sent_at = time.perf_counter()
         return [Chunk(self.request_id, text)]
-
-
-def _peak_mb(memory: _PeakMemory, device: str) -> float:
-    """The process's peak RSS, plus on CUDA the GPU memory NVML counts for it (weights and
-    KV cache offloaded there; a Jetson's NVML has none: the board reader counts it)."""
-    peak = memory.peak_mb()
-    if device == "cuda":
-        import os
-
-        from engine.machine import gpu_process_mb
-
-        peak += gpu_process_mb(os.getpid()) or 0.0
-    return peak
 
 
 def _tokens(llama, prompt: list[int], sampler, max_new: int) -> Iterator[int]:

@@ -20,8 +20,8 @@ from engine.loaded import LoadedModel
 from engine.preferences import working_context
 from engine.records import LoadInfo
 from engine.settings import LoadOptions
+from engine.units import MB
 
-MB = 2**20
 # Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.
 UNSUPPORTED_ARCHITECTURES = {"gptj": "GPT-J", "opt": "OPT"}
 

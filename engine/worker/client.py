@@ -24,6 +24,7 @@ from typing import Any
 from engine.errors import SmollmError, UsageError, kind_of
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
+from engine.units import MB
 from engine.worker import server
 from engine.worker.protocol import (
     FINAL_EVENTS,
@@ -39,7 +40,6 @@ from engine.worker.protocol import (
     WorkerStatus,
 )
 
-MB = 2**20
 STATES = ("none", "loading", "ready", "generating", "evaluating", "died")
 _SHUTDOWN_WAIT_S = 5.0
 _START_LOCK = threading.Lock()
