@@ -16,13 +16,14 @@ from engine.states import TaskStatus
 _SHORT_DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
-def precision_label(dtype: str, quantization: str | None) -> str:
+def precision_label(dtype: str, quantization: str | None, *, short: bool = True) -> str:
     """A dtype and a quantization -> the short label shown and stored: fp32, fp16, int8, ...
-    or a GGUF quant type (Q4_1) as it is."""
+    or a GGUF quant type (Q4_1) as it is. ``short=False`` keeps torch's dtype name (float32),
+    as the progress lines and the telemetry charts' marks say it."""
     if quantization:
         return quantization
     name = dtype.replace("torch.", "")
-    return _SHORT_DTYPES.get(name, name)
+    return _SHORT_DTYPES.get(name, name) if short else name
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from textual.notifications import SeverityLevel
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview
-from engine.records import LoadInfo, ReplyStats
+from engine.records import LoadInfo, ReplyStats, precision_label
 from engine.settings import GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
@@ -104,7 +104,8 @@ class SmollmAppApi(App[None]):
         and follow the worker's memory."""
         if self.telemetry is None or not hasattr(self.telemetry, "add_mark"):
             return
-        label = f"{info.model_id} {info.quantization or info.dtype} on {info.device}"
+        precision = precision_label(info.dtype, info.quantization, short=False)
+        label = f"{info.model_id} {precision} on {info.device}"
         if info.runtime != "transformers":
             label += f" ({info.runtime})"
         if self._marked_model not in (None, label):

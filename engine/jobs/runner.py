@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.jobs import process
 from engine.jobs.store import Job, JobStore, State
+from engine.records import precision_label
 
 
 class _Signals:
@@ -205,8 +206,9 @@ class JobRun:
                 # the batch repeats the worker's Loaded once it has the model: say it once
                 self._said_loaded = info = event.info
                 progress["current_model"] = model_id
+                precision = precision_label(info.dtype, info.quantization, short=False)
                 _say(f"{model_id}: loaded on {info.device_name or info.device} "
-                     f"({info.quantization or info.dtype}) in {info.load_seconds:.1f} s")
+                     f"({precision}) in {info.load_seconds:.1f} s")
             elif isinstance(event, EvalProgress):
                 progress.update(current_model=model_id, current_task=event.task,
                                 requests_done=event.done, requests_total=event.total,
