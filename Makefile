@@ -58,8 +58,10 @@ pytest: setup
 
 test: lint imports types pytest
 
-# The whole suite (GPU tests aside) on Python 3.10 with torch 2.6 and the library versions
-# pip resolves for 3.10, set up by the same script as `make setup`, which must keep that torch.
+# The suite (GPU tests aside) on Python 3.10 with torch 2.6 and the library versions pip
+# resolves for 3.10, set up by the same script as `make setup`, which must keep that torch.
+# The screen tests (marked `ui` by tests/conftest.py) run in `make test` only, but for a
+# chat and an evaluation through the screens (conftest's BOARD_UI_SMOKE).
 test-board:
 	@py310=$$($(FIND_PY310)); \
 	if [ -z "$$py310" ]; then echo "make test-board needs Python 3.10 (python3.10)"; exit 1; fi; \
@@ -72,7 +74,7 @@ test-board:
 	$(BOARD_VENV)/bin/python -c "import sys, torch, transformers; \
 	  print('board stack: Python', sys.version.split()[0], 'torch', torch.__version__, \
 	        'transformers', transformers.__version__)" && \
-	$(BOARD_VENV)/bin/python -m pytest -m "not gpu" -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BOARD_VENV)/bin/python -m pytest -m "not gpu and not ui" -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # A fresh app home each time, so the pictures do not depend on (or change) your own data.
 screenshots: setup

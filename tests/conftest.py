@@ -74,3 +74,28 @@ def local_hub(tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with standard_server(tiny_llama) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         yield server
+
+
+# The screen tests that also run on the board's stack (make test-board); see below.
+BOARD_UI_SMOKE = (
+    "tests/test_app_chat.py::test_send_stream_stop_regenerate_and_settings",
+    "tests/test_app_evaluate.py::test_run_stores_each_task_shows_results_and_history_then_cancel",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the screen tests `ui`: every Pilot test (a coroutine) and SVG snapshot.
+
+    `make test` runs them; `make test-board` leaves them out, but for BOARD_UI_SMOKE (a chat
+    and an evaluation driven through the screens and the real worker). The screens are the
+    same Textual on both stacks; what differs there (Python 3.10, torch 2.6, the libraries
+    pip resolves for 3.10) is the engine's, which its own tests drive directly, and the UI's
+    3.10 compatibility is checked by mypy (python_version 3.10) and the 3.10 byte-compile."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        screen = (inspect.iscoroutinefunction(function)
+                  or "snap_compare" in getattr(item, "fixturenames", ()))
+        if screen and not item.nodeid.startswith(BOARD_UI_SMOKE):
+            item.add_marker(pytest.mark.ui)

@@ -70,7 +70,8 @@ def both(gguf, dequantized):
     from engine.evaluation.runner import _make_lm
 
     ours = _make_lm(gguf, EvalSpec(tasks=()))
-    theirs = HFLM(pretrained=dequantized.model, tokenizer=dequantized.tokenizer, batch_size=1)
+    theirs = HFLM(pretrained=dequantized.model, tokenizer=dequantized.tokenizer,
+                  batch_size=16)  # the four choices of a question in one forward pass
     return ours, theirs
 
 

@@ -3,8 +3,12 @@ two precisions (tui/screenshots.py), here with the tiny models only, to stay qui
 
 from __future__ import annotations
 
+import pytest
+
 from engine.results.store import ResultsStore
 from tui import screenshots
+
+pytestmark = pytest.mark.ui  # draws the screens (left out of make test-board)
 
 
 def test_the_compare_picture_compares_real_runs_of_several_models(tmp_path, monkeypatch):
