@@ -167,6 +167,14 @@ def notes(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
+async def rows_shown(pilot) -> None:
+    """Wait, as a user does, for the catalog's rows: they are read in a thread after the
+    catalog opens, after a change of precision or runtime and on each return to it."""
+    await pilot.pause()  # the catalog asks for them as it opens or comes back
+    await pilot.app.overview.settled()
+    await pilot.pause()  # and shows them
+
+
 async def steady(pilot) -> None:
     """Before a snapshot: no blinking text cursor, the memory meter read
     now and tables' column widths measured now (a DataTable measures them when idle), so

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from textual.widgets import DataTable
 
 from tui.screens.catalog import CatalogScreen
@@ -15,7 +15,7 @@ from tui.screens.help import HelpScreen
 async def test_catalog_lists_every_model_and_filters():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await rows_shown(pilot)
         screen = app.screen
         assert isinstance(screen, CatalogScreen)
         assert screen.query_one(DataTable).row_count == len(app.catalog)
@@ -41,6 +41,7 @@ async def click_header(pilot, key: str) -> None:
 async def test_sort_by_keys_and_header_clicks():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         screen = app.screen
         await pilot.press("o", "o")  # o sorts by the next column: model name, then params
         params = [r.entry.params for r in screen.visible_rows]
@@ -60,12 +61,14 @@ async def test_sort_by_keys_and_header_clicks():
 async def test_precision_cycles_and_sizes_follow():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         screen = app.screen
         before = screen.visible_rows[0].size_mb
         await pilot.press("p")
         assert app.precision == "fp32"
         await pilot.press("p", "p", "p")
         assert app.precision == "int8"
+        await rows_shown(pilot)  # read again for int8
         assert screen.visible_rows[0].size_mb < before
         assert "precision int8" in screen.sub_title
 
@@ -73,6 +76,7 @@ async def test_precision_cycles_and_sizes_follow():
 async def test_details_help_and_unavailable_model():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         await pilot.press("enter")
         assert isinstance(app.screen, DetailsScreen)
         await pilot.press("escape", "question_mark")
@@ -97,6 +101,7 @@ notes = "[/] closes nothing"
 ''')
     app = make_app(overlay)
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         await pilot.press("slash", *"opt-125", "enter")
         await pilot.pause()
         table = app.screen.query_one(DataTable)

@@ -11,7 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
-from app_fixtures import make_app, make_scripted_app
+from app_fixtures import make_app, make_scripted_app, rows_shown
 from telemetry_fakes import ScriptedReader
 from textual.widgets import Input, Static
 
@@ -81,6 +81,7 @@ async def open_watched_chat(pilot, model_id: str, on_first_chunk=None) -> Watche
 
 
 async def open_chat(pilot, model_id: str) -> ChatScreen:
+    await rows_shown(pilot)
     await pilot.press("slash", *model_id, "enter", "c")
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
@@ -94,6 +95,7 @@ async def send(pilot, text: str) -> ReplyTurn:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the reply's speed, stored in a thread
     return pilot.app.screen.query(ReplyTurn).last()
 
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app, notes
+from app_fixtures import make_app, notes, rows_shown
 from textual.widgets import Input, Static, Switch
 from tiny_models import overlay_text
 
@@ -39,6 +39,7 @@ async def send(pilot, text: str) -> ReplyTurn:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    await pilot.app.workers.wait_for_complete()  # the reply's speed, stored in a thread
     return pilot.app.screen.query(ReplyTurn).last()
 
 
@@ -50,6 +51,7 @@ def last_speed():
 async def test_chat_keys_with_a_base_model(base_catalog):
     app = make_app(base_catalog)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await rows_shown(pilot)
         await pilot.press("slash", *"tiny-base", "enter", "c")
         await pilot.pause()
         await app.workers.wait_for_complete()

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from hub_server import overlay_text
 
 from engine import consent
@@ -33,6 +33,7 @@ def notes(app) -> list[str]:
 
 
 async def select(pilot, text: str) -> None:
+    await rows_shown(pilot)
     await pilot.press("slash", *text, "enter")
     await pilot.pause()
 
@@ -58,7 +59,7 @@ async def test_download_then_delete_from_the_catalog(hub_overlay: Path):
 
         await pilot.press("d")
         await asyncio.wait_for(finished.wait(), 60)
-        await pilot.pause()
+        await rows_shown(pilot)
         assert row_of(screen, "tiny-hub").on_disk == "yes"
         assert any("tiny-hub is on disk" in n for n in notes(app))
         await pilot.press("d")
@@ -67,7 +68,7 @@ async def test_download_then_delete_from_the_catalog(hub_overlay: Path):
         await pilot.press("x")
         assert isinstance(app.screen, ChoiceScreen)
         await pilot.click("#choice-delete")
-        await pilot.pause()
+        await rows_shown(pilot)
         assert row_of(screen, "tiny-hub").on_disk == "no"
         assert any("Deleted tiny-hub" in n for n in notes(app))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from telemetry_fakes import FIXTURES
 from textual.widgets import DataTable
 
@@ -65,6 +65,7 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         "cuda", "/proc/meminfo", 4_212_356 / 1024)
     app = make_app(tiny_catalog, overview_source=overview)
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         screen = app.screen
         # auto on a Jetson is fp16 on its GPU: the estimate counts the CUDA context and,
         # the GPU sharing the RAM, the CPU-side libraries too
@@ -89,6 +90,7 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
 
         await pilot.press("p")  # fp32: 1.1B parameters take 4.2 GB of weights alone
         assert app.precision == "fp32"
+        await rows_shown(pilot)
         fits = fit_cells(screen)
         assert fits["tiny-llama"] == "fits"
         # auto runs the bundled model at fp32 on transformers (llama.cpp has no fp32 file
@@ -106,6 +108,7 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
 
         await pilot.press("p", "p", "p")  # int8: they fit again
         assert app.precision == "int8"
+        await rows_shown(pilot)
         fits = fit_cells(screen)
         assert fits["tinyllama-1.1b"] == fits["qwen2.5-0.5b"] == "fits"
 
@@ -113,12 +116,14 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         orin(BUSY)
         await pilot.press("p", "p")  # back to auto
         assert app.precision == "auto"
+        await rows_shown(pilot)
         fits = fit_cells(screen)
         assert set(fits.values()) - {"?"} == {"no fit"}, fits
         assert row(screen, "tiny-llama").fit == "does not fit"
 
 
 async def open_dialog(pilot, model_id: str, key: str) -> ChoiceScreen:
+    await rows_shown(pilot)
     await pilot.press("slash", *model_id, "enter", key)
     await pilot.pause()
     dialog = pilot.app.screen
@@ -147,6 +152,7 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog, tm
     orin(BUSY)
     app = make_app(tiny_catalog, overview_source=overview)
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         catalog = app.screen
         need = row(catalog, "smollm2-135m-instruct").size_mb
         dialog = await open_dialog(pilot, "smollm2-135m", "c")
@@ -179,12 +185,12 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog, tm
         await back_to_catalog(pilot)
 
         # fp32 just over what is free, 8-bit under it: 8-bit is offered, first
-        await pilot.press("p")
         entry = app.catalog.get("tiny-llama")
         full = memory.estimate(entry, "fp32", "cuda", context_length=entry.context_length)
         eight = memory.estimate(entry, "int8", "cuda", context_length=entry.context_length)
         assert eight.total_mb < full.total_mb - 1
-        orin(meminfo_with(tmp_path, full.total_mb - 0.5))
+        orin(meminfo_with(tmp_path, full.total_mb - 0.5))  # (the rows read for fp32 see it)
+        await pilot.press("p")
         dialog = await open_dialog(pilot, "tiny-llama", "c")
         assert f"In 8-bit it needs about {eight.total_mb:,.0f} MB and fits" in dialog.body
         assert [key for key, _ in dialog.choices] == ["int8", "anyway", "cancel"]
@@ -196,9 +202,9 @@ async def test_may_not_fit_dialog_cancel_anyway_and_8_bit(orin, tiny_catalog, tm
         app.session.cancel()  # (bitsandbytes on this CPU is covered by test_runtime.py)
         await app.workers.wait_for_complete()
         await back_to_catalog(pilot)
+        orin(BUSY)  # (the rows read for auto see it)
         await pilot.press("p", "p", "p", "p", "p")  # fp32 -> ... -> auto
         assert app.precision == "auto"
-        orin(BUSY)
 
         # Evaluate asks the same question
         await open_dialog(pilot, "tiny-llama", "e")

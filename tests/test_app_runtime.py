@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from llama_support import BUNDLED, require_llama_cpp
 from textual.widgets import Input, Static
 
@@ -43,6 +43,7 @@ async def set_control(pilot, screen: ChatScreen, name: str, value: str) -> None:
 async def send(pilot, text: str) -> ReplyTurn:
     await pilot.press(*text, "enter")
     await settle(pilot)
+    await pilot.app.workers.wait_for_complete()  # the reply's speed, stored in a thread
     return pilot.app.screen.query(ReplyTurn).last()
 
 
@@ -79,6 +80,7 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
     monkeypatch.setattr(ChatScreen, "on_reply_chunk", on_reply_chunk)
     app = make_app(tiny_catalog)
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         await pilot.press("c")  # the bundled model, runtime auto
         await settle(pilot)
         screen = app.screen

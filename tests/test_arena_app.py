@@ -13,7 +13,7 @@ import signal
 import stat
 from pathlib import Path
 
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from textual.widgets import Input, Static
 from textual.worker import WorkerState
 
@@ -239,6 +239,7 @@ async def test_blind_sides_take_turns_and_the_vote_is_stored_then_revealed(
 async def test_the_catalog_picks_one_model_in_two_configurations(tiny_catalog: Path):
     app = make_app(tiny_catalog)
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         await pilot.press("slash", *"tiny-llama", "enter")
         await pilot.press("a", "a")  # the same model and precision twice: the pick is cleared
         assert app.arena.marked is None and isinstance(app.screen, CatalogScreen)
@@ -248,6 +249,7 @@ async def test_the_catalog_picks_one_model_in_two_configurations(tiny_catalog: P
         assert "arena: tiny-llama · auto marked" in app.screen.sub_title
         await pilot.press("p", "a")  # precision auto -> fp32, then the same model again
         await pilot.pause()
+        await rows_shown(pilot)  # the open waits for fp32's rows
         screen = app.screen
         assert isinstance(screen, ArenaScreen)
         assert [c.label() for c in screen.configs] == ["tiny-llama · auto",

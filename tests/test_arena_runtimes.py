@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from llama_support import BUNDLED, require_llama_cpp
 from test_arena_app import WatchedPanel, ask, set_settings, settle, state_of
 
@@ -22,6 +22,7 @@ async def test_the_bundled_model_on_both_runtimes_side_by_side(monkeypatch):
     monkeypatch.setattr(ArenaScreen, "panel_class", WatchedPanel)
     app = make_app(overview_source=overview)  # the real sizes, per runtime
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         await pilot.press("slash", *BUNDLED, "enter")
         await pilot.press("r")  # runtime auto -> transformers
         await pilot.pause()
@@ -32,6 +33,7 @@ async def test_the_bundled_model_on_both_runtimes_side_by_side(monkeypatch):
         assert app.runtime == "llama.cpp"
         await pilot.press("a")
         await pilot.pause()
+        await rows_shown(pilot)  # each pick waits for its runtime's rows
         screen = app.screen
         assert isinstance(screen, ArenaScreen)
         assert [c.runtime for c in screen.configs] == ["transformers", "llama.cpp"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from llama_support import BUNDLED, require_llama_cpp
 
 import engine.memory as memory
@@ -97,6 +97,7 @@ async def test_the_catalogs_mb_column_changes_with_the_runtime_key(monkeypatch):
     app = make_app(overview_source=lambda catalog, precision, device, runtime: overview(
         catalog, precision, "cpu", runtime=runtime))
     async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
         screen = app.screen
         assert isinstance(screen, CatalogScreen)
 
@@ -109,10 +110,12 @@ async def test_the_catalogs_mb_column_changes_with_the_runtime_key(monkeypatch):
         assert float(size.replace(",", "")) < 400 and fit == "fits"
         await pilot.press("r")  # transformers
         await pilot.pause()
+        await rows_shown(pilot)
         size, fit = shown()
         assert float(size.replace(",", "")) > 1000 and fit == "no fit"
         await pilot.press("r")  # llama.cpp
         await pilot.pause()
+        await rows_shown(pilot)
         assert float(shown()[0].replace(",", "")) < 400
 
 

@@ -23,6 +23,7 @@ from app_fixtures import (
     fixed_overview,
     make_app,
     make_scripted_app,
+    rows_shown,
     steady,
 )
 
@@ -55,6 +56,7 @@ def app_on_disk():
 
 
 async def select(pilot, words: str, key: str) -> None:
+    await rows_shown(pilot)
     await pilot.press("slash", *words, "enter", key)
     await pilot.pause()
     await steady(pilot)
@@ -147,6 +149,7 @@ def evaluating_app(finish: bool):
 
 
 async def run_arc_e_and_piqa(pilot):
+    await rows_shown(pilot)
     await pilot.press("e")  # the bundled model, first in the catalog
     await pilot.pause()
     await pilot.press("space", "down", "down", "down", "down", "space", "enter")
@@ -187,6 +190,7 @@ class FailingClient(ScriptedClient):
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_chat_load_error(snap_compare, size):
     async def open_chat(pilot):
+        await rows_shown(pilot)
         await pilot.press("c")
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
@@ -200,6 +204,7 @@ def test_chat_load_error(snap_compare, size):
 def test_download_in_progress(snap_compare, size):
     """The events the download queue's thread hands the app, at fixed figures."""
     async def downloading(pilot):
+        await rows_shown(pilot)
         app = pilot.app
         entry = app.catalog.get("pythia-160m")
         job = dl.DownloadJob(1, entry.id, entry.repo, entry.revision, entry)

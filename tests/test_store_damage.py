@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, rows_shown
 from fixtures.tasks.helpers import TASKS_DIR
 from textual.widgets import DataTable, Input, Static
 
@@ -164,7 +164,7 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
     before = digest(path)
     app = make_app(tiny_catalog, overview_source=overview)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await rows_shown(pilot)
         catalog = app.screen
         assert isinstance(catalog, CatalogScreen) and len(catalog.rows) > 20
         notes = [n.message for n in app._notifications]

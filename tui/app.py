@@ -10,11 +10,14 @@ from typing import Any
 from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
 from engine.settings import PRECISIONS, RUNTIMES, LoadOptions
+from tui import messages as m
 from tui.app_api import OverviewSource, SmollmAppApi
+from tui.catalog_rows import CatalogRows, Key
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
 from tui.screens.arena_pick import ArenaPicker
@@ -48,6 +51,8 @@ class SmollmApp(SmollmAppApi):
         self.precision = "auto"
         self.runtime = "auto"
         self._chat: ChatScreen | None = None
+        self.overview = CatalogRows(self)
+        self.download_news = Signal(self, "downloads")
         self.files = ModelFiles(self)
         self.jobs_watch = JobsWatch(self)
         self.arena = ArenaPicker(self)
@@ -65,6 +70,7 @@ class SmollmApp(SmollmAppApi):
     def cycle_precision(self) -> None:
         self.precision = PRECISIONS[(PRECISIONS.index(self.precision) + 1) % len(PRECISIONS)]
         self.notify(f"Precision: {self.precision}", timeout=2)
+        self.refresh_catalog()
 
     def cycle_runtime(self) -> None:
         """auto (llama.cpp for GGUF weights when installed), transformers, llama.cpp."""
@@ -76,32 +82,49 @@ class SmollmApp(SmollmAppApi):
             if not llamacpp.installed():
                 note = " (not installed here: loads will say how to install it)"
         self.notify(f"Runtime: {self.runtime}{note}", timeout=3)
+        self.refresh_catalog()
 
     # ---- actions opened from the catalog -------------------------------------------
 
     def show_details(self, entry: ModelEntry) -> None:
         from tui.screens.details import DetailsScreen
 
-        row = next(r for r in self.model_overview() if r.entry.id == entry.id)
-        self.push_screen(DetailsScreen(row))
+        def show(rows: list[ModelOverview], key: Key) -> None:
+            row = next((r for r in rows if r.entry.id == entry.id), None)
+            if row is not None:
+                self.push_screen(DetailsScreen(row))
+
+        self.overview.when_read(show)
 
     def open_chat(self, entry: ModelEntry) -> None:
         self._prepare(entry, self._push_chat)
 
     def _prepare(self, entry: ModelEntry, go) -> None:
-        """Say why a model cannot run, ask for remote-code consent and about memory, then go."""
+        """Say why a model cannot run, ask for remote-code consent and about memory, then go
+        (with the catalog's row for the settings chosen: once read, if it is being read)."""
         if entry.source == "unavailable":
             self.notify(f"{entry.name} cannot be run: {entry.unavailable_reason}",
                         severity="warning", markup=False)
             return
-        row = next(r for r in self.model_overview() if r.entry.id == entry.id)
-        if entry.source == "hub" and row.on_disk != "yes" and not self._gguf_ready(entry):
+
+        def with_rows(rows: list[ModelOverview], key: Key) -> None:
+            row = next((r for r in rows if r.entry.id == entry.id), None)
+            if row is not None:
+                precision, device, runtime = key  # as they were when asked
+                self._prepare_row(row, LoadOptions(
+                    entry.id, precision=precision, device=device,
+                    catalog_path=self.catalog_path, runtime=runtime), go)
+
+        self.overview.when_read(with_rows)
+
+    def _prepare_row(self, row: ModelOverview, options: LoadOptions, go) -> None:
+        entry = row.entry
+        if (entry.source == "hub" and row.on_disk != "yes"
+                and not self._gguf_ready(entry, options)):
             what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
             self.notify(f"{entry.name} {what}: press d to download it.", severity="warning",
                         markup=False)
             return
-        options = LoadOptions(entry.id, precision=self.precision, device=self.device,
-                              catalog_path=self.catalog_path, runtime=self.runtime)
         if not entry.trust_remote_code:
             self._confirm_fit(row, options, go)
             return
@@ -121,13 +144,13 @@ class SmollmApp(SmollmAppApi):
             f"{entry.name} runs its own code", consent.consent_question(entry),
             [("allow", "Allow and load"), ("no", "Do not load")]), answer)
 
-    def _gguf_ready(self, entry: ModelEntry) -> bool:
+    def _gguf_ready(self, entry: ModelEntry, options: LoadOptions) -> bool:
         """Whether the runtime chosen runs this model from a downloaded GGUF file."""
         from engine.errors import SmollmError
         from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
         try:
-            return resolve_runtime(entry, self.runtime, self.precision) == LLAMA_CPP
+            return resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP
         except SmollmError:  # the load says why, in full
             return False
 
@@ -163,7 +186,7 @@ class SmollmApp(SmollmAppApi):
         GGUF file's quant type)."""
         from engine.catalog import Catalog
 
-        if options.precision in ("int8", "int4") or self._gguf_ready(entry):
+        if options.precision in ("int8", "int4") or self._gguf_ready(entry, options):
             return None
         rows = self.overview_source(Catalog([entry]), "int8", options.device)
         return rows[0] if rows else None
@@ -192,9 +215,16 @@ class SmollmApp(SmollmAppApi):
         self.files.delete(entry)
 
     def refresh_catalog(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, CatalogScreen):
-                screen.reload()
+        """What the catalog shows may have changed: it redraws now with the rows kept (the
+        settings and the Arena's mark in its title) and again once they are read anew."""
+        self.overview.refresh()
+        self.overview.changed.publish(self.overview)
+
+    def on_overview_read(self, message: m.OverviewRead) -> None:
+        self.overview.arrived(message)
+
+    def on_download_event(self, message: m.DownloadEvent) -> None:
+        self.files.on_event(message.event)
 
     def open_compare(self) -> None:
         from tui.screens.compare import CompareScreen
@@ -247,10 +277,6 @@ class SmollmApp(SmollmAppApi):
             self.screen.action_cycle_runtime()
             return
         self.cycle_runtime()
-        if isinstance(self.screen, CatalogScreen):
-            self.screen.reload()
 
     def _palette_precision(self) -> None:
         self.cycle_precision()
-        if isinstance(self.screen, CatalogScreen):
-            self.screen.reload()

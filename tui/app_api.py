@@ -3,7 +3,7 @@ application, and ``smollm_app(node)``, the one way a screen reaches it.
 
 Screens sit below ``tui.app`` (import-linter's tui layers): they cannot import SmollmApp,
 which imports them. They name this base instead. It holds the shared parts and the facts
-screens ask for (the catalog overview, the fit line, load marks on the charts, chat speed);
+screens ask for (the catalog's rows, the fit line, load marks on the charts, chat speed);
 ``tui.app.SmollmApp`` adds the screens and the navigation between them, declared here so
 that a type checker holds both sides to the same signatures.
 """
@@ -17,6 +17,7 @@ from textual.app import App
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
+from textual.signal import Signal
 
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview
@@ -24,6 +25,8 @@ from engine.records import LoadInfo, ReplyStats, precision_label
 from engine.settings import GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
+from tui import messages as m
+from tui.catalog_rows import CatalogRows
 from tui.jobs_watch import JobsWatch
 from tui.safe_text import visible
 from tui.session import ModelSession
@@ -56,6 +59,8 @@ class SmollmAppApi(App[None]):
     precision: str  # chosen on the catalog: auto, fp32, ..., int4
     runtime: str  # auto, transformers, llama.cpp
     overview_source: OverviewSource
+    overview: CatalogRows  # the catalog's rows, read in a thread (tui.catalog_rows)
+    download_news: Signal  # (event, downloads waiting): for the catalog's download bar
     jobs_watch: JobsWatch
     arena: ArenaMark
     _marked_model: str | None = None  # the load last marked on the charts
@@ -74,12 +79,6 @@ class SmollmAppApi(App[None]):
 
     # ---- facts for the screens -----------------------------------------------------
 
-    def model_overview(self) -> list[ModelOverview]:
-        rows = self.overview_source(self.catalog, self.precision, self.device,
-                                    runtime=self.runtime)
-        self.store_problem(next((r.results_problem for r in rows if r.results_problem), None))
-        return rows
-
     def store_problem(self, problem: str | None) -> None:
         """Say once (per problem) that stored results are unavailable, and why. The
         problem is told by its first words ("the results store X is damaged"): the rest
@@ -92,8 +91,9 @@ class SmollmAppApi(App[None]):
         self._store_notice = key
 
     def fit_text(self, entry: ModelEntry) -> str:
-        """'needs about 1,489 MB: fits (estimated)' for the loading line."""
-        row = next((r for r in self.model_overview() if r.entry.id == entry.id), None)
+        """'needs about 1,489 MB: fits (estimated)' for the loading line ("memory need
+        unknown" also while the catalog's rows for these settings are being read)."""
+        row = self.overview.row(entry.id)
         if row is None or row.size_mb is None:
             return "memory need unknown"
         how = "measured" if row.fit_measured else "estimated"
@@ -132,28 +132,43 @@ class SmollmAppApi(App[None]):
         """Keep the reply's speed and peak memory: the catalog shows the last measured
         tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
         (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
-        load during the reply."""
-        from engine.results.health import StoreUnavailable
-        from engine.results.store import ResultsStore, SpeedRun
+        load during the reply. Written in a thread (SpeedStored comes back)."""
+        from engine.results.store import SpeedRun
 
         info = self.session.info
         if info is None or stats.new_tokens == 0:
             return
-        try:
-            with ResultsStore() as store:
-                store.add_speed(SpeedRun(
-                    model_id=info.model_id,
-                    precision=info.precision,
-                    runtime=info.runtime,
-                    device=info.device, device_name=info.device_name,
-                    prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
-                    tokens_per_s=stats.tokens_per_s,
-                    time_to_first_token_s=stats.time_to_first_token_s,
-                    peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
-                    **(board or {}),
-                ))
-        except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
-            self.store_problem(str(exc))
+        run = SpeedRun(
+            model_id=info.model_id, precision=info.precision, runtime=info.runtime,
+            device=info.device, device_name=info.device_name,
+            prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
+            tokens_per_s=stats.tokens_per_s, time_to_first_token_s=stats.time_to_first_token_s,
+            peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
+            **(board or {}),
+        )
+
+        def write() -> None:
+            from engine.results.health import StoreUnavailable
+            from engine.results.store import ResultsStore
+
+            try:
+                with ResultsStore() as store:
+                    store.add_speed(run)
+            except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
+                self.post_message(m.SpeedStored(str(exc)))
+            except Exception as exc:  # e.g. a store locked for longer than SQLite waits
+                self.post_message(m.SpeedStored(
+                    f"This reply's speed was not kept: {str(exc) or type(exc).__name__}"))
+            else:
+                self.post_message(m.SpeedStored())
+
+        self.run_worker(write, thread=True, group="chat-speed", exit_on_error=False)
+
+    def on_speed_stored(self, message: m.SpeedStored) -> None:
+        if message.problem:
+            self.store_problem(message.problem)
+        else:
+            self.overview.refresh()  # the catalog's tok/s and measured fit
 
     # ---- what the catalog opens (tui.app.SmollmApp) ---------------------------------
 

@@ -25,6 +25,7 @@ class JobsWatch:
         self.reads = 0
         self._reading = False
         self.error: str | None = None  # why the last read failed
+        self._ended: set[int] | None = None  # the jobs seen ended, at the last poll
 
     def start(self) -> None:
         self.poll()
@@ -32,11 +33,25 @@ class JobsWatch:
 
     def poll(self) -> None:
         """Read the jobs table again, in a thread worker (unless a read is under way: a
-        slow disk never piles reads up, and no read is cancelled half-way)."""
+        slow disk never piles reads up, and no read is cancelled half-way). A job that
+        ended since the last read stored results: the catalog's rows are read again."""
+        self._note_ended()
         if self._reading:
             return
         self._reading = True
         self.app.run_worker(self._read, thread=True, group="jobs-watch", exit_on_error=False)
+
+    def _note_ended(self) -> None:
+        from engine.jobs.store import FINAL_STATES
+
+        if self.reads == 0:  # nothing read yet: what ended before the app started is known
+            return
+        ended = {j.id for j in self.jobs if j.state in FINAL_STATES}
+        if self._ended is not None and ended - self._ended:
+            overview = getattr(self.app, "overview", None)
+            if overview is not None:
+                overview.refresh()
+        self._ended = ended
 
     def _read(self) -> None:
         from engine.jobs import JobStore, ensure_runner
@@ -77,7 +92,7 @@ def warn_shared_board(app: Any, entry: Any) -> None:
     job = app.jobs_watch.running if getattr(app, "jobs_watch", None) else None
     if job is None:
         return
-    sizes = {row.entry.id: row.size_mb for row in app.model_overview()}
+    sizes = {row.entry.id: row.size_mb for row in app.overview.rows or ()}  # as last read
     chat_mb, job_mb = sizes.get(entry.id), sizes.get(job.current_model or "")
     need = []
     if chat_mb:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
 from engine.errors import FailureKind
+from engine.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats
 from engine.results.store import EvalRun
 from engine.states import EvalOutcome, WorkerState
@@ -83,3 +85,30 @@ class EvalSkipped(Message):
 class EvalFinished(Message):
     outcome: EvalOutcome
     message: str | None = None
+
+
+# ---- threads that keep the app's facts (-> the app) ------------------------------------
+
+
+@dataclass
+class OverviewRead(Message):
+    """The catalog's rows, read in a thread for (precision, device, runtime) = ``key``;
+    ``rows`` is None when the read failed, and ``error`` says why."""
+
+    key: tuple[str, str, str]
+    rows: list[ModelOverview] | None
+    error: str | None = None
+
+
+@dataclass
+class SpeedStored(Message):
+    """A chat reply's speed row was written (``problem``: why it could not be)."""
+
+    problem: str | None = None
+
+
+@dataclass
+class DownloadEvent(Message):
+    """What the download queue's thread reports (an engine.downloads event)."""
+
+    event: Any

@@ -7,11 +7,14 @@ from engine import downloads as dl
 from engine import hub
 from engine.catalog import ModelEntry
 from tui.app_api import SmollmAppApi
+from tui.messages import DownloadEvent
 from tui.screens.dialogs import ChoiceScreen
 
 
 class ModelFiles:
-    """Owned by the app. The queue's thread reports through app.call_from_thread."""
+    """Owned by the app. The queue's thread posts each event to the app (a DownloadEvent
+    message, thread-safe), which hands it to ``on_event`` on the UI thread; the catalog
+    screen hears of it through ``app.download_news``."""
 
     def __init__(self, app: SmollmAppApi) -> None:
         self.app = app
@@ -56,15 +59,13 @@ class ModelFiles:
         self.queue.submit(entry)
 
     def _from_thread(self, event) -> None:
-        self.app.call_from_thread(self.on_event, event)
+        self.app.post_message(DownloadEvent(event))
 
     def on_event(self, event) -> None:
-        from tui.screens.catalog import CatalogScreen
-
         waiting = max(0, len(self.queue.jobs()) - 1)
-        for screen in self.app.screen_stack:
-            if isinstance(screen, CatalogScreen):
-                screen.show_download(event, waiting)
+        self.app.download_news.publish((event, waiting))
+        if isinstance(event, dl.FINAL_EVENTS):
+            self.app.refresh_catalog()  # on disk now, or partly, or not at all
         name = event.job.model_id
         if isinstance(event, dl.DownloadQueued) and event.position > 0:
             self.app.notify(f"{name}: queued ({event.position} before it)", markup=False)

@@ -11,6 +11,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 from textual.pilot import Pilot
 
@@ -19,6 +20,13 @@ from engine.telemetry.sampler import Sampler
 from tui.app import SmollmApp
 
 SIZE = (120, 40)
+
+
+async def rows_shown(pilot: Pilot) -> None:
+    """Until the catalog's rows (read in a thread: tui.catalog_rows) are on the screen."""
+    await pilot.pause()
+    await cast(SmollmApp, pilot.app).overview.settled()
+    await pilot.pause()
 
 
 async def _catalog(pilot: Pilot) -> None:
@@ -129,9 +137,9 @@ async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path,
     app = SmollmApp(catalog, catalog_path=str(overlay) if overlay else None,
                     telemetry=telemetry)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await rows_shown(pilot)
         await steps(pilot)
-        await pilot.pause()
+        await rows_shown(pilot)  # back on the catalog, or a precision or runtime changed
         path = out / f"{name}.svg"
         path.write_text(app.export_screenshot(title=f"smollm-tui · {name}"), encoding="utf-8")
     return path

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 from engine.overview import ModelOverview
 from engine.runtime_choice import SHORT
 from tui.app_api import smollm_app
+from tui.catalog_rows import CatalogRows
 from tui.safe_text import plain
 from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
@@ -116,20 +117,30 @@ class CatalogScreen(Screen):
         table = self.query_one(DataTable)
         for key, header, _ in COLUMNS:
             table.add_column(header, key=key)
-        self.reload()
+        app = smollm_app(self)
+        app.overview.changed.subscribe(self, self.show_rows)
+        app.download_news.subscribe(self, self.show_download)
+        self.show_rows(app.overview)
         table.focus()
 
     def on_screen_resume(self) -> None:
-        self.reload()
+        """Back on the catalog (a run may have finished, a model may be on disk now): the
+        rows are read again in the background; the last ones stay meanwhile."""
+        smollm_app(self).overview.refresh()
 
     # ---- rows ----------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Recompute every row (precision changed, a run finished, a download landed)."""
+    def show_rows(self, kept: CatalogRows) -> None:
+        """Show the app's rows as last read (tui.catalog_rows), and its settings."""
         app = smollm_app(self)
-        self.rows = app.model_overview()
-        self.sub_title = (f"precision {app.precision} · runtime {app.runtime} · "
-                          f"{len(self.rows)} models")
+        self.rows = list(kept.rows or ())
+        if kept.rows is not None:
+            count = f"{len(self.rows)} models"
+        elif kept.error:
+            count = "the catalog could not be read"
+        else:
+            count = "reading the catalog…"
+        self.sub_title = f"precision {app.precision} · runtime {app.runtime} · {count}"
         marked = app.arena.marked_text() if hasattr(app, "arena") else None
         if marked:
             self.sub_title += f" · {marked}"
@@ -150,12 +161,10 @@ class CatalogScreen(Screen):
             table.move_cursor(row=[r.entry.id for r in rows].index(current))
         self.show_details()
 
-    def show_download(self, event, waiting: int) -> None:
-        from engine.downloads import FINAL_EVENTS
-
+    def show_download(self, news: tuple) -> None:
+        """A download's progress (the app's download_news: the event, how many wait)."""
+        event, waiting = news
         self.query_one(DownloadBar).show_event(event, waiting)
-        if isinstance(event, FINAL_EVENTS):
-            self.reload()
 
     def current_row(self) -> str | None:
         table = self.query_one(DataTable)
@@ -216,6 +225,9 @@ class CatalogScreen(Screen):
 
     def _with_selected(self, action) -> None:
         row = self.selected()
+        if row is None and smollm_app(self).overview.rows is None:
+            self.notify("The catalog is still being read.", timeout=3)
+            return
         if row is None:
             self.notify("No model matches the filter.", severity="warning")
             return
@@ -241,11 +253,9 @@ class CatalogScreen(Screen):
 
     def action_cycle_precision(self) -> None:
         smollm_app(self).cycle_precision()
-        self.reload()
 
     def action_cycle_runtime(self) -> None:
         smollm_app(self).cycle_runtime()
-        self.reload()
 
     def action_compare(self) -> None:
         smollm_app(self).open_compare()

@@ -396,6 +396,8 @@ class EvaluateScreen(Screen):
                         timeout=10, markup=False)
         self.show_status()
         self.load_history()
+        if self.stored:  # results changed: the catalog's acc% and measured fit
+            smollm_app(self).overview.refresh()
 
     # ---- keys ----------------------------------------------------------------------
 
