@@ -269,6 +269,22 @@ def test_gated_repo_with_token_from_the_token_file(catalog, local_hub, tmp_path,
     assert hub.redact(f"a message with {TOKEN} in it") == "a message with hf_*** in it"
 
 
+def test_the_token_file_in_the_hugging_face_home_is_found(catalog, local_hub, tmp_path,
+                                                         monkeypatch):
+    """Without HF_TOKEN_PATH the token file is <HF_HOME>/token, HF_HOME defaulting to
+    $XDG_CACHE_HOME/huggingface, as huggingface_hub reads it."""
+    monkeypatch.delenv("HF_TOKEN_PATH")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    token_file = tmp_path / "xdg" / "huggingface" / "token"
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text(TOKEN + "\n")
+    assert hub.token_source() == "token file"
+    assert set(hub.download(catalog.get("gated-hub")).files) == NEEDED
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "elsewhere"))  # HF_HOME comes first
+    assert hub.token_source() is None
+
+
 def test_lfs_redirect_to_another_host_does_not_carry_the_token(catalog, local_hub, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     local_hub.redirect_lfs = True

@@ -15,6 +15,11 @@ The modules, from the bottom up:
 Deleting is engine.hub_delete; what is on disk for a model (bundled, local or in the cache)
 is engine.local_status. Everything here reads the environment at call time (HF_ENDPOINT,
 HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE), never at import.
+
+huggingface_hub is used where it does the job as we need it: ``hf_hub_url`` builds a
+file's address (transfer). Where it does not, the module says why: the transfer (no
+resume, no cancel mid-file), the token (get_token: environment), the file list
+(model_info: listing), the error classes (errors).
 """
 
 from __future__ import annotations

@@ -1,11 +1,20 @@
 """Where the Hub is and who the user is to it: the endpoint (HF_ENDPOINT) and the token
 (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, the token file), read at call time, never at import;
-and redact(), which keeps the token out of every message."""
+and redact(), which keeps the token out of every message.
+
+Not ``huggingface_hub.get_token``: it reads the token file from ``constants.HF_TOKEN_PATH``,
+fixed when huggingface_hub is imported (HF_TOKEN_PATH, HF_HOME or XDG_CACHE_HOME set later
+are not seen, and the tests set them per test), it may go to the network (an OIDC exchange
+when HF_OIDC_RESOURCE is set, an OAuth refresh of a stored token), and it does not say where
+the token came from, which token_source() must. The places looked at are the same.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from engine.paths import hf_home
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -15,19 +24,11 @@ def hub_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
-def offline_mode() -> bool:
-    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
-    return value.strip().upper() in ("1", "ON", "YES", "TRUE")
-
-
 def _token_file() -> Path:
+    """HF_TOKEN_PATH, else the token file in the Hugging Face home folder."""
     if os.environ.get("HF_TOKEN_PATH"):
         return Path(os.path.expandvars(os.environ["HF_TOKEN_PATH"])).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "token"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "huggingface" / "token"
+    return hf_home() / "token"
 
 
 def read_token() -> tuple[str | None, str | None]:

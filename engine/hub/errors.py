@@ -1,5 +1,15 @@
 """The Hub's errors: each one message that says what to do next (engine.downloads maps the
-classes to the kind a download failure shows)."""
+classes to the kind a download failure shows).
+
+They are not also huggingface_hub's classes (``RepositoryNotFoundError``, ``GatedRepoError``,
+``RevisionNotFoundError``...): those are ``HfHubHTTPError``s whose constructor requires the
+HTTP response object of huggingface_hub's own client (``requests`` in 0.x, ``httpx`` since
+1.0), which our standard-library requests do not have, and whose bases change between the
+versions we accept (``EntryNotFoundError`` is an HTTP error in 0.x, a plain Exception in 2.x);
+defining ours on them would also import huggingface_hub and its HTTP client (about 0.1 s)
+whenever the app starts. ``OfflineModeIsEnabled`` is the one plain class, and it alone would
+bring the same import for a message we already give.
+"""
 
 from __future__ import annotations
 

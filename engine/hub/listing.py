@@ -1,6 +1,14 @@
 """A repo's file list at a revision, from the Hub's ``/api/models/<repo>/revision/<rev>``,
 with every name that becomes a path checked (engine.hub_names), and the check of a revision
-a user or a catalog overlay names."""
+a user or a catalog overlay names.
+
+Not ``HfApi.model_info(files_metadata=True)``, though it asks the same endpoint: it reads
+the whole answer with no size limit, has no deadline over the whole request (DNS included),
+and builds its file list before we could check it, so a hostile answer (an entry that is not
+a file, an LFS entry without a pointer size) fails inside huggingface_hub with a TypeError or
+KeyError instead of our one message naming the bad field; it also reads HF_HUB_OFFLINE once,
+at import. The checks are the point of this module, so the request stays ours.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,11 @@ from dataclasses import dataclass
 
 from engine.errors import UsageError
 from engine.hub.connection import http_error, open_url, shown, unreachable, with_deadline
-from engine.hub.environment import hub_endpoint, offline_mode, read_token
+from engine.hub.environment import hub_endpoint, read_token
 from engine.hub.errors import DownloadError, HubOfflineError, InvalidHubAnswer
 from engine.hub.files import RepoFile
 from engine.hub_names import file_name_problem, is_blob_id, is_commit, revision_problem
+from engine.paths import offline_forced
 from engine.units import format_bytes
 
 LISTING_DEADLINE_S = 10.0  # the whole file-list request, DNS included
@@ -33,7 +42,7 @@ class RepoListing:
 
 def fetch_listing(repo: str, revision: str = "main") -> RepoListing:
     """The repo's files (with sizes and blob ids) and commit at `revision`, from the Hub."""
-    if offline_mode():
+    if offline_forced():
         raise HubOfflineError("HF_HUB_OFFLINE is set, so nothing can be downloaded; unset it "
                               "to download, or use models already on disk")
     token = read_token()[0]

@@ -3,8 +3,10 @@ chunks, each file checked against the id the listing gave, the snapshot linked a
 huggingface_hub links it (the layout: engine.hub.cache).
 
 Our own transfer rather than ``hf_hub_download``: huggingface_hub 2.x writes each download
-to a per-process temporary file and deletes it on failure, so it cannot resume after an
-interruption, and it offers no way to cancel mid-file.
+to a per-process temporary file and deletes it on failure (an interrupted download of a
+1 GB file starts again from zero; ours keeps the ``.incomplete`` blob and resumes it with a
+Range request), and it offers no way to cancel mid-file (ours stops between chunks). The
+file's address is huggingface_hub's own ``hf_hub_url``, on our endpoint.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import shutil
 import threading
 import time
 import urllib.error
-import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,8 +230,7 @@ def _fetch_blob(repo: str, commit: str, f: RepoFile, blob: Path, token: str | No
     if blob.is_file() and blob.stat().st_size == f.size:
         return  # finished by someone else while we waited for the lock
     partial = partial_path(blob)
-    url = (f"{hub_endpoint()}/{repo}/resolve/{commit}/"
-           f"{urllib.parse.quote(f.name, safe='/')}")
+    url = _file_url(repo, commit, f.name)
     failures = 0
     while True:
         if cancel.is_set():
@@ -263,6 +263,18 @@ def _fetch_blob(repo: str, commit: str, f: RepoFile, blob: Path, token: str | No
                 "it was discarded, run the download again")
     _verify(partial, f, repo, cancel)
     os.replace(partial, blob)
+
+
+def _file_url(repo: str, commit: str, name: str) -> str:
+    """``<endpoint>/<repo>/resolve/<commit>/<name>``, quoted as huggingface_hub quotes it."""
+    # Imported here: huggingface_hub and its HTTP client take about 0.2 s to import, which
+    # the app does not spend until a download starts.
+    from huggingface_hub import hf_hub_url
+
+    try:
+        return hf_hub_url(repo, name, revision=commit, endpoint=hub_endpoint())
+    except ValueError as exc:  # HFValidationError: a repo name the Hub itself refuses
+        raise DownloadError(f"{repo} is not a repo name the Hub accepts ({exc})") from None
 
 
 def _verify(partial: Path, f: RepoFile, repo: str, cancel: threading.Event) -> None:
