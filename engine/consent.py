@@ -80,7 +80,7 @@ def consent_revision(entry: ModelEntry) -> str | None:
     same id at other code asks again."""
     if entry.source == "local":
         return local_code_key(Path(entry.path or "").expanduser())
-    from engine.hub import local_status
+    from engine.local_status import local_status
 
     return local_status(entry).commit or entry.revision
 
@@ -118,7 +118,7 @@ def needs_consent(entry: ModelEntry, revision: str | None = None) -> bool:
 
 def consent_question(entry: ModelEntry, revision: str | None = None) -> str:
     """Plain text for the dialog (or the CLI): what will run, and what saying yes means."""
-    from engine.hub import local_status
+    from engine.local_status import local_status
 
     status = local_status(entry)
     code = [f for f in status.files if f.endswith(".py") and "__pycache__" not in f]

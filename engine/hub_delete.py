@@ -11,8 +11,8 @@ from pathlib import Path
 
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
+from engine.hub.cache import hub_repo, locks_folder, repo_folder, tree_size
 from engine.hub_names import inside
-from engine.paths import hf_cache_dir
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,7 @@ class Deletion:
 def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]:
     """What ``delete(entry, quant)`` would remove, nothing removed. ``quant`` limits it to
     that GGUF file; one the catalog does not list is refused with the ones it does."""
-    from engine.hub import _hub_repo, _tree_size, repo_folder
-
-    repo = _hub_repo(entry, "delete")
+    repo = hub_repo(entry, "delete")
     gguf = dict(entry.gguf_files) if entry.gguf_repo else {}
     if quant is not None and quant not in gguf:
         have = ", ".join(gguf) or "none"
@@ -39,7 +37,7 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
     plan = []
     storage = repo_folder(repo)
     if quant is None and storage.is_dir():
-        plan.append(Deletion(f"weights ({repo})", storage, _tree_size(storage)))
+        plan.append(Deletion(f"weights ({repo})", storage, tree_size(storage)))
     if not entry.gguf_repo or (quant is None and entry.gguf_repo == repo):
         return plan
     gguf_storage = repo_folder(entry.gguf_repo)
@@ -48,7 +46,7 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
             found = [q for q, name in gguf.items() if _links(gguf_storage, name)]
             what = ", ".join(found) or "unfinished download"
             plan.append(Deletion(f"GGUF {what} ({entry.gguf_repo})", gguf_storage,
-                                 _tree_size(gguf_storage)))
+                                 tree_size(gguf_storage)))
         return plan
     links = _links(gguf_storage, gguf[quant])
     if links:
@@ -61,8 +59,6 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
 def delete(entry: ModelEntry, quant: str | None = None) -> int:
     """Remove what deletion_plan lists; returns the bytes freed. Without ``quant`` the
     GGUF repo's folder goes as a whole (unfinished downloads with it)."""
-    from engine.hub import repo_folder
-
     freed = 0
     for item in deletion_plan(entry, quant):
         if item.quant is None:
@@ -78,7 +74,7 @@ def _remove_repo(storage: Path, size: int) -> int:
     if not storage.exists():
         return 0
     shutil.rmtree(storage)
-    shutil.rmtree(hf_cache_dir() / ".locks" / storage.name, ignore_errors=True)
+    shutil.rmtree(locks_folder(storage), ignore_errors=True)
     return size
 
 

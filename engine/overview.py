@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from engine import hub, memory, preferences
+from engine import memory, preferences
 from engine.catalog import Catalog, ModelEntry
 from engine.gguf_memory import memory_runtime
+from engine.local_status import local_status
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
@@ -123,7 +124,7 @@ def _without_estimate(entry: ModelEntry, precision: str, device: str,
 
 
 def _disk(entry: ModelEntry) -> str:
-    state = hub.local_status(entry).state
+    state = local_status(entry).state
     if entry.source in ("bundled", "local") and state == "yes":
         return entry.source
     return state

@@ -137,7 +137,7 @@ def _hub_snapshot(entry: ModelEntry) -> ModelSource:
             f"{entry.id} ({entry.repo}) is not downloaded yet; fetch it with: "
             f"smollm-tui download {entry.id}"
         )
-    from engine.hub import local_status
+    from engine.local_status import local_status
 
     # A config without all its weights would fail later, obscurely. (An unfinished
     # download beside a complete snapshot is no reason to refuse it.)

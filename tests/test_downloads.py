@@ -9,7 +9,6 @@ import pytest
 from hub_server import WEIGHTS, HubServer, Slow, standard_overlay
 
 from engine import downloads as dl
-from engine import hub
 from engine.catalog import load_catalog
 from engine.downloads import (
     FINAL_EVENTS,
@@ -22,6 +21,7 @@ from engine.downloads import (
     DownloadQueued,
     DownloadStarted,
 )
+from engine.local_status import local_status
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_one_download_at_a_time_in_order_with_progress(downloads, catalog):
     notice = next(e for e in events if isinstance(e, DownloadNotice))
     assert "no safetensors" in notice.message
     assert downloads.jobs() == [] and downloads.current is None
-    assert hub.local_status(catalog.get("tiny-hub")).on_disk
+    assert local_status(catalog.get("tiny-hub")).on_disk
 
 
 def test_cancel_the_current_download_then_the_next_runs(downloads, catalog, local_hub):
@@ -85,7 +85,7 @@ def test_cancel_the_current_download_then_the_next_runs(downloads, catalog, loca
     assert isinstance(finals[0], DownloadCancelled) and finals[0].job.model_id == "tiny-hub"
     assert finals[0].result is not None and finals[0].result.cancelled
     assert isinstance(finals[1], DownloadDone) and finals[1].job.model_id == "bin-hub"
-    assert hub.local_status(catalog.get("tiny-hub")).state == "partial"
+    assert local_status(catalog.get("tiny-hub")).state == "partial"
 
 
 def test_cancel_a_waiting_download_removes_it(downloads, catalog, local_hub):

@@ -13,6 +13,7 @@ from hub_server import HubServer, overlay_text
 from engine import hub
 from engine.catalog import load_catalog
 from engine.gguf_files import downloaded_gguf
+from engine.local_status import local_status
 from tui.cli import main
 from tui.screens.dialogs import ChoiceScreen
 
@@ -70,7 +71,7 @@ def test_rm_gguf_deletes_one_file_and_keeps_the_rest(catalog, capsys):
     assert f"GGUF Q8_0 ({GGUF_REPO})" in out and "500.0 kB" in out
     assert "deleted tiny-hub Q8_0 GGUF: 500.0 kB freed" in out
     assert quants(catalog) == ["Q4_K_M"]
-    assert hub.local_status(load_catalog(catalog).get("tiny-hub")).state == "yes"
+    assert local_status(load_catalog(catalog).get("tiny-hub")).state == "yes"
     # The blob went too, not only the link to it.
     blobs = list((hub.repo_folder(GGUF_REPO) / "blobs").iterdir())
     assert [b.stat().st_size for b in blobs] == [len(Q4)]
@@ -83,7 +84,7 @@ def test_rm_gguf_deletes_one_file_and_keeps_the_rest(catalog, capsys):
 
     assert main(["--catalog", str(catalog), "rm", "tiny-hub", "--gguf", "Q4_K_M", "--yes"]) == 0
     assert not hub.repo_folder(GGUF_REPO).exists()  # its last file: the repo goes
-    assert hub.local_status(load_catalog(catalog).get("tiny-hub")).state == "yes"
+    assert local_status(load_catalog(catalog).get("tiny-hub")).state == "yes"
 
 
 def test_a_link_planted_outside_the_repo_is_never_followed(catalog, tmp_path):

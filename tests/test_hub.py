@@ -23,6 +23,7 @@ from hub_server import (
 
 from engine import hub
 from engine.catalog import load_catalog
+from engine.local_status import local_status
 
 NEEDED = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
           "chat_template.jinja", WEIGHTS}
@@ -101,7 +102,7 @@ def test_choose_files_remote_code_adds_python_files_and_no_weights_is_an_error()
 def test_full_download_uses_the_standard_cache_layout(catalog, local_hub, hf_cache):
     entry = catalog.get("tiny-hub")
     repo = local_hub.repos["tests/tiny-llama"]
-    assert hub.local_status(entry).state == "no"
+    assert local_status(entry).state == "no"
 
     result = hub.download(entry)
 
@@ -121,7 +122,7 @@ def test_full_download_uses_the_standard_cache_layout(catalog, local_hub, hf_cac
     fetched = {r.path.rsplit("/", 1)[-1] for r in local_hub.requests if "/resolve/" in r.path}
     assert fetched == NEEDED  # no TF/Flax/ONNX/GGUF/pickle duplicates, nothing twice
 
-    status = hub.local_status(entry)
+    status = local_status(entry)
     assert (status.state, status.commit, status.revision) == ("yes", repo.commit, "main")
     assert set(status.files) == NEEDED and status.partial_bytes == 0
     assert status.size_bytes == result.bytes_total + len(repo.commit)  # + refs/main
@@ -166,7 +167,7 @@ def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, local_hub, h
     partial = blobs / f"{repo.sha256(WEIGHTS)}.incomplete"
     kept = partial.stat().st_size
     assert 2**20 <= kept < size
-    status = hub.local_status(entry)
+    status = local_status(entry)
     assert status.state == "partial" and status.partial_bytes == kept
     assert "1 unfinished download(s)" in status.missing
 
@@ -182,7 +183,7 @@ def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, local_hub, h
     assert _file_gets(local_hub) == 1  # the finished small files were not fetched again
     assert events[0][0] == result.bytes_total - (size - kept)  # progress starts where it was
     assert _sha256(Path(result.path) / WEIGHTS) == repo.sha256(WEIGHTS)
-    assert hub.local_status(entry).state == "yes"
+    assert local_status(entry).state == "yes"
 
 
 def test_connection_dropped_mid_file_is_resumed_at_once(catalog, local_hub):
@@ -201,13 +202,13 @@ def test_connection_that_keeps_failing_gives_one_message_and_a_rerun_resumes(cat
     local_hub.drop[WEIGHTS] = Drop([2**20, 0, 0, 0, 0])
     with pytest.raises(hub.DownloadError, match="run the download again to resume"):
         hub.download(entry)
-    assert hub.local_status(entry).partial_bytes == 2**20
+    assert local_status(entry).partial_bytes == 2**20
 
     local_hub.drop.clear()
     local_hub.reset_counts()
     hub.download(entry)
     assert local_hub.sent[WEIGHTS] == size - 2**20
-    assert hub.local_status(entry).state == "yes"
+    assert local_status(entry).state == "yes"
 
 
 def test_server_that_ignores_range_is_handled(catalog, local_hub):
@@ -266,6 +267,22 @@ def test_gated_repo_with_token_from_the_token_file(catalog, local_hub, tmp_path,
     for text in (repr(result), caplog.text, captured.out, captured.err):
         assert TOKEN not in text
     assert hub.redact(f"a message with {TOKEN} in it") == "a message with hf_*** in it"
+
+
+def test_the_token_file_in_the_hugging_face_home_is_found(catalog, local_hub, tmp_path,
+                                                         monkeypatch):
+    """Without HF_TOKEN_PATH the token file is <HF_HOME>/token, HF_HOME defaulting to
+    $XDG_CACHE_HOME/huggingface, as huggingface_hub reads it."""
+    monkeypatch.delenv("HF_TOKEN_PATH")
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    token_file = tmp_path / "xdg" / "huggingface" / "token"
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text(TOKEN + "\n")
+    assert hub.token_source() == "token file"
+    assert set(hub.download(catalog.get("gated-hub")).files) == NEEDED
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "elsewhere"))  # HF_HOME comes first
+    assert hub.token_source() is None
 
 
 def test_lfs_redirect_to_another_host_does_not_carry_the_token(catalog, local_hub, monkeypatch):
@@ -332,7 +349,7 @@ def test_model_cached_by_huggingface_hub_is_recognised_and_not_fetched_again(
     entry = catalog.get("tiny-hub")
     for name in sorted(NEEDED):
         hf_hub_download("tests/tiny-llama", name, cache_dir=str(hf_cache), endpoint=local_hub.url)
-    status = hub.local_status(entry)
+    status = local_status(entry)
     assert status.state == "yes" and set(status.files) == NEEDED
 
     local_hub.reset_counts()
@@ -346,7 +363,7 @@ def test_half_a_model_from_another_tool_is_partial(catalog, local_hub, hf_cache)
 
     hf_hub_download("tests/tiny-llama", "config.json", cache_dir=str(hf_cache),
                     endpoint=local_hub.url)
-    status = hub.local_status(catalog.get("tiny-hub"))
+    status = local_status(catalog.get("tiny-hub"))
     assert status.state == "partial"
     assert status.missing == ("tokenizer files", "weights")
 
@@ -358,10 +375,10 @@ def test_pinned_revision_is_used(catalog, local_hub, hf_cache):
     assert any(r.path == f"/api/models/tests/tiny-llama/revision/{commit}"
                for r in local_hub.requests)
     assert not (hf_cache / "models--tests--tiny-llama" / "refs").exists()
-    status = hub.local_status(entry)
+    status = local_status(entry)
     assert (status.state, status.revision, status.commit) == ("yes", commit, commit)
     # The unpinned entry for the same repo has no ref for main yet, and finds the snapshot.
-    assert hub.local_status(catalog.get("tiny-hub")).commit == commit
+    assert local_status(catalog.get("tiny-hub")).commit == commit
 
 
 def test_delete_removes_the_repo_from_the_cache(catalog, local_hub, hf_cache):
@@ -370,7 +387,7 @@ def test_delete_removes_the_repo_from_the_cache(catalog, local_hub, hf_cache):
     freed = hub.delete(entry)
     assert freed == result.bytes_total + len(result.commit)  # blobs and refs/main
     assert not (hf_cache / "models--tests--tiny-llama").exists()
-    assert hub.local_status(entry).state == "no"
+    assert local_status(entry).state == "no"
     assert hub.delete(entry) == 0
 
 
@@ -393,8 +410,8 @@ def test_non_hub_entries_are_not_downloaded_or_deleted(catalog):
 
 def test_local_status_of_local_and_bundled_entries(tiny_catalog, tiny_llama):
     catalog = load_catalog(tiny_catalog)
-    status = hub.local_status(catalog.get("tiny-llama"))
+    status = local_status(catalog.get("tiny-llama"))
     assert status.state == "yes" and status.path == str(tiny_llama)
     assert "model.safetensors" in status.files and status.size_bytes > 10**7
-    bundled = hub.local_status(catalog.default())
+    bundled = local_status(catalog.default())
     assert bundled.state == "yes" and bundled.path.endswith(".gguf")

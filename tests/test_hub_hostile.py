@@ -20,7 +20,9 @@ from hub_server import WEIGHTS, HubServer, standard_overlay
 from engine import hub
 from engine.catalog import load_catalog
 from engine.errors import UsageError
+from engine.hub.connection import open_url
 from engine.hub_names import file_name_problem, revision_problem
+from engine.local_status import local_status
 
 REPO = "tests/tiny-llama"
 
@@ -162,7 +164,7 @@ def test_an_lfs_file_that_fails_its_sha256_is_removed(catalog, local_hub):
     storage = cache / "models--tests--tiny-llama"
     assert not (storage / "blobs" / wrong).exists()
     assert not list((storage / "blobs").glob("*.incomplete"))
-    assert hub.local_status(catalog.get("tiny-hub")).state != "yes"
+    assert local_status(catalog.get("tiny-hub")).state != "yes"
 
 
 def test_a_small_file_that_fails_its_git_blob_id_is_removed(catalog, local_hub):
@@ -188,7 +190,7 @@ def test_a_server_sending_more_than_listed_is_cut_off(catalog, local_hub):
 def test_an_honest_download_still_passes_every_check(catalog, local_hub):
     result = hub.download(catalog.get("tiny-hub"))
     assert not result.cancelled
-    assert hub.local_status(catalog.get("tiny-hub")).state == "yes"
+    assert local_status(catalog.get("tiny-hub")).state == "yes"
 
 
 def test_a_redirect_to_a_local_file_is_refused(tmp_path, monkeypatch):
@@ -214,7 +216,7 @@ def test_a_redirect_to_a_local_file_is_refused(tmp_path, monkeypatch):
     try:
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
         with pytest.raises(hub.InvalidHubAnswer, match="non-HTTP address"):
-            hub._open(f"http://127.0.0.1:{server.server_address[1]}/x", None)
+            open_url(f"http://127.0.0.1:{server.server_address[1]}/x", None)
     finally:
         server.shutdown()
         server.server_close()

@@ -9,6 +9,7 @@ from hub_server import isolate_hf, standard_overlay, standard_server
 
 from engine import hub, runtime
 from engine.catalog import load_catalog
+from engine.local_status import local_status
 from engine.settings import LoadOptions
 
 
@@ -34,7 +35,7 @@ def test_downloaded_model_loads_and_generates(tiny_llama: Path, tmp_path: Path,
     assert isinstance(loaded.tokenizer.decode(new_tokens), str)
 
     # Weights lost from the snapshot: the load says so and how to finish, before transformers.
-    snapshot = Path(hub.local_status(catalog.get("tiny-hub")).path)
+    snapshot = Path(local_status(catalog.get("tiny-hub")).path)
     (snapshot / "model.safetensors").unlink()
     with pytest.raises(runtime.ModelNotDownloaded,
                        match=r"only partly downloaded .*smollm-tui download tiny-hub"):

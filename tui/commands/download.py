@@ -10,6 +10,7 @@ from rich.text import Text
 
 from engine import hub
 from engine.errors import UsageError
+from engine.units import format_bytes
 from tui.commands.common import catalog_from, run_in_thread, stderr_console, stdout_console
 
 NAME = "download"
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             shown.set()
             progress.start()
         progress.update(task, completed=done, total=total, description=name or entry.id,
-                        speed=f"{hub.format_bytes(speed)}/s" if speed else "",
+                        speed=f"{format_bytes(speed)}/s" if speed else "",
                         eta=_eta(eta))
 
     def on_ctrl_c(presses: int) -> bool:
@@ -81,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         err.print(Text(f"download of {entry.id} cancelled; run the same command again to "
                        "resume where it stopped"))
         return 130
-    size = hub.format_bytes(result.bytes_total)
-    fetched = hub.format_bytes(result.bytes_fetched)
+    size = format_bytes(result.bytes_total)
+    fetched = format_bytes(result.bytes_fetched)
     stdout_console().print(Text(
         f"{entry.id}: {len(result.files)} files, {size} ({fetched} fetched now) at revision "
         f"{result.commit[:12]} in {result.path}"))

@@ -8,8 +8,9 @@ import dataclasses
 from rich.table import Table
 from rich.text import Text
 
-from engine import hub
+from engine.local_status import all_local_status
 from engine.paths import hf_cache_dir
+from engine.units import format_bytes
 from tui.commands.common import catalog_from, print_json, stdout_console
 
 NAME = "models"
@@ -25,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     catalog = catalog_from(args)
-    statuses = hub.all_local_status(catalog)
+    statuses = all_local_status(catalog)
     if args.json:
         rows = []
         for status in statuses:
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("revision", no_wrap=True)
     table.add_column("source", no_wrap=True)
     for status in statuses:
-        size = hub.format_bytes(status.size_bytes) if status.size_bytes else ""
+        size = format_bytes(status.size_bytes) if status.size_bytes else ""
         revision = (status.commit or "")[:12] if status.source == "hub" else ""
         table.add_row(Text(status.model_id), _STATE[status.state], size, revision,
                       Text(status.source))

@@ -12,6 +12,7 @@ from rich.text import Text
 from engine import hub
 from engine.errors import UsageError
 from engine.hub_delete import deletion_plan
+from engine.units import format_bytes
 from tui.commands.common import catalog_from, stdout_console
 
 NAME = "rm"
@@ -41,17 +42,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     total = sum(item.size_bytes for item in plan)
     for item in plan:
-        out.print(Text(f"  {item.label}: {item.path} ({hub.format_bytes(item.size_bytes)})"))
+        out.print(Text(f"  {item.label}: {item.path} ({format_bytes(item.size_bytes)})"))
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"not deleting {entry.id} without confirmation: stdin is not a "
                              "terminal; pass --yes to delete without asking")
         what = f"{entry.id}'s {quant} GGUF file" if quant else entry.id
-        question = Text(f"Delete {what} ({hub.format_bytes(total)})?")
+        question = Text(f"Delete {what} ({format_bytes(total)})?")
         if not Confirm.ask(question, default=False, console=out):
             out.print(Text(f"kept {entry.id}"))
             return 0
     freed = hub.delete(entry, quant)
     out.print(Text(f"deleted {entry.id}{f' {quant} GGUF' if quant else ''}: "
-                   f"{hub.format_bytes(freed)} freed"))
+                   f"{format_bytes(freed)} freed"))
     return 0
