@@ -6,6 +6,8 @@ from __future__ import annotations
 from engine import downloads as dl
 from engine import hub
 from engine.catalog import ModelEntry
+from engine.local_status import local_status
+from engine.units import format_bytes
 from tui.app_api import SmollmAppApi
 from tui.messages import DownloadEvent
 from tui.screens.dialogs import ChoiceScreen
@@ -53,7 +55,7 @@ class ModelFiles:
                 [("cancel", "Cancel the download"), ("keep", "Keep downloading")],
             ), answer)
             return
-        if hub.local_status(entry).state == "yes":
+        if local_status(entry).state == "yes":
             self.app.notify(f"{entry.name} is already on disk.", markup=False)
             return
         self.queue.submit(entry)
@@ -72,7 +74,7 @@ class ModelFiles:
         elif isinstance(event, dl.DownloadNotice):
             self.app.notify(event.message, title=name, severity="warning", markup=False)
         elif isinstance(event, dl.DownloadDone):
-            self.app.notify(f"{name} is on disk ({hub.format_bytes(event.result.bytes_total)})",
+            self.app.notify(f"{name} is on disk ({format_bytes(event.result.bytes_total)})",
                             title="Download finished", markup=False)
         elif isinstance(event, dl.DownloadFailed):
             self.app.notify(event.message, title=f"Download of {name} failed",
@@ -102,11 +104,11 @@ class ModelFiles:
         def answer(choice: str | None) -> None:
             if choice == "delete":
                 freed = hub.delete(entry)
-                self.app.notify(f"Deleted {entry.name}: {hub.format_bytes(freed)} freed.",
+                self.app.notify(f"Deleted {entry.name}: {format_bytes(freed)} freed.",
                                 markup=False)
                 self.app.refresh_catalog()
 
-        listed = "\n".join(f"{item.label}: {hub.format_bytes(item.size_bytes)} in {item.path}"
+        listed = "\n".join(f"{item.label}: {format_bytes(item.size_bytes)} in {item.path}"
                            for item in plan)
         self.app.push_screen(ChoiceScreen(
             f"Delete {entry.name} from disk?",

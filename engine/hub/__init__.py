@@ -43,18 +43,16 @@ from engine.hub.files import FilePlan, RepoFile, choose_files
 from engine.hub.listing import RepoListing, check_revision, fetch_listing
 from engine.hub.progress import ProgressCallback
 from engine.hub.transfer import DownloadResult, download, download_gguf
-from engine.units import format_bytes
 
 if TYPE_CHECKING:
     from engine.catalog import ModelEntry
-    from engine.local_status import LocalStatus
 
 __all__ = [
     "DiskSpaceError", "DownloadError", "DownloadResult", "FilePlan", "GatedRepoError",
     "HubError", "HubOfflineError", "HubUnreachableError", "InvalidHubAnswer",
     "NotOnHubError", "ProgressCallback", "RepoFile", "RepoListing", "RepoNotFoundError",
     "check_revision", "choose_files", "delete", "download", "download_gguf",
-    "fetch_listing", "format_bytes", "hub_endpoint", "local_status", "redact",
+    "fetch_listing", "hub_endpoint", "redact",
     "repo_folder", "token_source",
 ]
 
@@ -67,11 +65,3 @@ def delete(entry: ModelEntry, quant: str | None = None) -> int:
 
     return delete_files(entry, quant)
 
-
-def local_status(entry: ModelEntry) -> LocalStatus:
-    """engine.local_status.local_status, for the callers that still reach it here
-    (tui/model_files.py); everything else imports engine.local_status. format_bytes above is
-    kept for the same caller (its home is engine.units)."""
-    from engine.local_status import local_status as status
-
-    return status(entry)
