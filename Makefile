@@ -36,10 +36,8 @@ run: setup
 	$(VENV)/bin/smollm-tui
 
 lint: setup
-	$(VENV)/bin/ruff check engine tui tests bench
-# Turned on once the tree has been formatted in one go (issue 18; the lead does it after
-# the merges, so that no branch carries a whole-tree reformat):
-#	$(VENV)/bin/ruff format --check engine tui tests bench
+	$(VENV)/bin/ruff check engine tui tests bench tools
+	$(VENV)/bin/ruff format --check engine tui tests bench tools
 	@py310=$$($(FIND_PY310)); \
 	if [ -n "$$py310" ]; then \
 	  "$$py310" -m compileall -q -x '/__pycache__/' engine tui && \

@@ -45,9 +45,13 @@ class BareTransformers:
 
         self.torch = torch
         self.loaded = load_model(options)
-        prompt = build_prompt(self.loaded.tokenizer, Conversation().add("user", PROMPT),
-                              entry_format=self.loaded.entry.prompt_format, is_seq2seq=False,
-                              max_prompt_tokens=4096)
+        prompt = build_prompt(
+            self.loaded.tokenizer,
+            Conversation().add("user", PROMPT),
+            entry_format=self.loaded.entry.prompt_format,
+            is_seq2seq=False,
+            max_prompt_tokens=4096,
+        )
         self.ids = torch.tensor([prompt.input_ids], device=self.loaded.model.device)
         self.precision = self.loaded.info.precision
 
@@ -70,9 +74,14 @@ class BareTransformers:
         streamer = self.streamer()
         start = time.perf_counter()
         out = self.loaded.model.generate(
-            self.ids, attention_mask=self.torch.ones_like(self.ids), max_new_tokens=NEW_TOKENS,
-            min_new_tokens=NEW_TOKENS, do_sample=False, streamer=streamer,
-            pad_token_id=self.loaded.tokenizer.eos_token_id)
+            self.ids,
+            attention_mask=self.torch.ones_like(self.ids),
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            do_sample=False,
+            streamer=streamer,
+            pad_token_id=self.loaded.tokenizer.eos_token_id,
+        )
         end = time.perf_counter()
         new = out.shape[1] - self.ids.shape[1]
         return (new - 1) / (end - streamer.at), streamer.at - start
@@ -97,12 +106,17 @@ class BareLlamaCpp:
         entry = load_catalog().get(options.model_id)
         chosen = choose_file(entry, options.precision)
         gpu = resolve_device(options.device, llama_cpp) == "cuda"
-        arch = str(read_metadata(chosen.path, ("general.architecture",)).get(
-            "general.architecture", ""))
+        arch = str(
+            read_metadata(chosen.path, ("general.architecture",)).get("general.architecture", "")
+        )
         n_ctx = context_size(chosen.path, arch, entry, working_context())
         with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
-            self.llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=n_ctx,
-                                         n_gpu_layers=-1 if gpu else 0, verbose=False)
+            self.llama = llama_cpp.Llama(
+                model_path=str(chosen.path),
+                n_ctx=n_ctx,
+                n_gpu_layers=-1 if gpu else 0,
+                verbose=False,
+            )
         tokenizer = GGUFTokenizer(self.llama, self.llama.metadata.get("tokenizer.chat_template"))
         text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}])
         self.ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -160,11 +174,13 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="transformers precision")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", choices=("llama.cpp", "transformers"),
-                        help="measure one runtime (its worker / bare ratio only)")
+    parser.add_argument(
+        "--only",
+        choices=("llama.cpp", "transformers"),
+        help="measure one runtime (its worker / bare ratio only)",
+    )
     args = parser.parse_args()
-    hf = LoadOptions(MODEL, precision=args.precision, device=args.device,
-                     runtime="transformers")
+    hf = LoadOptions(MODEL, precision=args.precision, device=args.device, runtime="transformers")
     cpp = LoadOptions(MODEL, device=args.device, runtime="llama.cpp")
     # Workers first, so that their start is not slowed by the libraries loaded here.
     if args.only == "llama.cpp":
@@ -183,22 +199,34 @@ def main() -> int:
                 rate, first = path.run()
                 rates[path.name].append(rate)
                 firsts[path.name].append(first)
-                print(f"run {index + 1}: {path.name:24s} {rate:7.1f} tok/s, first token "
-                      f"{first * 1000:5.0f} ms", file=sys.stderr, flush=True)
+                print(
+                    f"run {index + 1}: {path.name:24s} {rate:7.1f} tok/s, first token "
+                    f"{first * 1000:5.0f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         for path in paths:
             if isinstance(path, ThroughWorker):
                 path.close()
     median = {name: statistics.median(values) for name, values in rates.items()}
-    print(f"model {MODEL} on {args.device}, greedy, {NEW_TOKENS} new tokens, median of "
-          f"{args.runs} runs after a warm-up, paths taking turns")
+    print(
+        f"model {MODEL} on {args.device}, greedy, {NEW_TOKENS} new tokens, median of "
+        f"{args.runs} runs after a warm-up, paths taking turns"
+    )
     for path in paths:
         first = statistics.median(firsts[path.name]) * 1000
-        print(f"  {path.name:24s} {path.precision:5s} {median[path.name]:7.1f} tok/s, "
-              f"first token {first:5.0f} ms")
+        print(
+            f"  {path.name:24s} {path.precision:5s} {median[path.name]:7.1f} tok/s, "
+            f"first token {first:5.0f} ms"
+        )
     pairs = [
-        ("llama.cpp / transformers, via worker", "llama.cpp via worker",
-         "transformers via worker", 5.0),
+        (
+            "llama.cpp / transformers, via worker",
+            "llama.cpp via worker",
+            "transformers via worker",
+            5.0,
+        ),
         ("transformers worker / bare", "transformers via worker", "bare transformers", 0.95),
         ("llama.cpp worker / bare", "llama.cpp via worker", "bare llama-cpp-python", 0.95),
     ]
@@ -209,12 +237,13 @@ def main() -> int:
         if top not in median or bottom not in median:
             continue
         of_medians = median[top] / median[bottom]
-        in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom],
-                                                              strict=True))
-        verdict = "ok" if min(of_medians, in_rounds) >= target else (
-            "ok in rounds" if in_rounds >= target else "BELOW TARGET")
-        print(f"  {label:38s} {of_medians:8.2f} {in_rounds:7.2f}  (target >= {target}) "
-              f"{verdict}")
+        in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom], strict=True))
+        verdict = (
+            "ok"
+            if min(of_medians, in_rounds) >= target
+            else ("ok in rounds" if in_rounds >= target else "BELOW TARGET")
+        )
+        print(f"  {label:38s} {of_medians:8.2f} {in_rounds:7.2f}  (target >= {target}) {verdict}")
     return 0
 
 

@@ -47,15 +47,44 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
 
 def ours(tasks: tuple[str, ...], catalog: Path, limit: int | None, env: dict) -> list[str]:
     size = ["--full"] if limit is None else ["--limit", str(limit)]
-    return [str(BIN / "smollm-tui"), "--catalog", str(catalog), "eval", "bench-model",
-            "--tasks", ",".join(tasks), *size, "--include-path", str(TASKS_DIR),
-            "--precision", "fp32", "--device", "cpu", "--force", "--in-process"]
+    return [
+        str(BIN / "smollm-tui"),
+        "--catalog",
+        str(catalog),
+        "eval",
+        "bench-model",
+        "--tasks",
+        ",".join(tasks),
+        *size,
+        "--include-path",
+        str(TASKS_DIR),
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--force",
+        "--in-process",
+    ]
 
 
 def theirs(task: str, model_dir: Path, limit: int | None, out: Path) -> list[str]:
-    cmd = [str(BIN / "lm_eval"), "--model", "hf", "--model_args",
-           f"pretrained={model_dir},dtype=float32", "--tasks", task, "--include_path",
-           str(TASKS_DIR), "--device", "cpu", "--batch_size", "1", "--output_path", str(out)]
+    cmd = [
+        str(BIN / "lm_eval"),
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model_dir},dtype=float32",
+        "--tasks",
+        task,
+        "--include_path",
+        str(TASKS_DIR),
+        "--device",
+        "cpu",
+        "--batch_size",
+        "1",
+        "--output_path",
+        str(out),
+    ]
     return cmd + ([] if limit is None else ["--limit", str(limit)])
 
 
@@ -66,10 +95,25 @@ def runtimes(env: dict[str, str], limit: int | None) -> None:
     size = ["--full"] if limit is None else ["--limit", str(limit)]
     rows = {}
     for runtime in ("llama.cpp", "transformers"):
-        timed([str(BIN / "smollm-tui"), "eval", BUNDLED, "--runtime", runtime,
-               "--tasks", ",".join(RUNTIME_TASKS), *size, "--include-path",
-               f"{TASKS_DIR}{os.pathsep}{PARITY_DIR}", "--device", "cpu", "--force",
-               "--in-process"], env)
+        timed(
+            [
+                str(BIN / "smollm-tui"),
+                "eval",
+                BUNDLED,
+                "--runtime",
+                runtime,
+                "--tasks",
+                ",".join(RUNTIME_TASKS),
+                *size,
+                "--include-path",
+                f"{TASKS_DIR}{os.pathsep}{PARITY_DIR}",
+                "--device",
+                "cpu",
+                "--force",
+                "--in-process",
+            ],
+            env,
+        )
     os.environ["SMOLLM_TUI_HOME"] = env["SMOLLM_TUI_HOME"]
     with ResultsStore() as store:
         for run in store.eval_runs(model_id=BUNDLED):
@@ -78,12 +122,14 @@ def runtimes(env: dict[str, str], limit: int | None) -> None:
     for task in RUNTIME_TASKS:
         lcpp, hf = rows[("llama.cpp", task)], rows[("transformers", task)]
         metric = "acc" if "acc" in lcpp.metrics else "exact_match"
-        print(f"  {task:16s} llama.cpp {lcpp.precision} {lcpp.time_per_sample_ms:8.1f} ms "
-              f"({metric} {lcpp.metrics.get(metric, 0):.3f}, peak "
-              f"{lcpp.peak_memory_mb or 0:.0f} MB)   transformers {hf.precision} "
-              f"{hf.time_per_sample_ms:8.1f} ms ({metric} {hf.metrics.get(metric, 0):.3f}, "
-              f"peak {hf.peak_memory_mb or 0:.0f} MB)   ratio "
-              f"{hf.time_per_sample_ms / lcpp.time_per_sample_ms:.1f}x faster on llama.cpp")
+        print(
+            f"  {task:16s} llama.cpp {lcpp.precision} {lcpp.time_per_sample_ms:8.1f} ms "
+            f"({metric} {lcpp.metrics.get(metric, 0):.3f}, peak "
+            f"{lcpp.peak_memory_mb or 0:.0f} MB)   transformers {hf.precision} "
+            f"{hf.time_per_sample_ms:8.1f} ms ({metric} {hf.metrics.get(metric, 0):.3f}, "
+            f"peak {hf.peak_memory_mb or 0:.0f} MB)   ratio "
+            f"{hf.time_per_sample_ms / lcpp.time_per_sample_ms:.1f}x faster on llama.cpp"
+        )
 
 
 def main() -> None:
@@ -91,8 +137,9 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path)
     parser.add_argument("--limit", type=int, help="samples per task (default: all)")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--runtimes-only", action="store_true",
-                        help="only section 3 (llama.cpp vs transformers)")
+    parser.add_argument(
+        "--runtimes-only", action="store_true", help="only section 3 (llama.cpp vs transformers)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests"))
@@ -102,8 +149,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="smollm-bench-eval-"))
     catalog = work / "catalog.toml"
     catalog.write_text(overlay_text({"bench-model": model_dir}))
-    env = dict(os.environ, SMOLLM_TUI_HOME=str(work / "home"), HF_DATASETS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false", NO_COLOR="1")
+    env = dict(
+        os.environ,
+        SMOLLM_TUI_HOME=str(work / "home"),
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        NO_COLOR="1",
+    )
     try:
         if args.runtimes_only:
             runtimes(env, args.limit)
@@ -113,16 +165,23 @@ def main() -> None:
             one_ours.append(timed(ours(TASKS[:1], catalog, args.limit, env), env))
             one_theirs.append(timed(theirs(TASKS[0], model_dir, args.limit, work / "o"), env))
             three_ours.append(timed(ours(TASKS, catalog, args.limit, env), env))
-            three_theirs.append(sum(timed(theirs(t, model_dir, args.limit, work / "o"), env)
-                                    for t in TASKS))
+            three_theirs.append(
+                sum(timed(theirs(t, model_dir, args.limit, work / "o"), env) for t in TASKS)
+            )
         med = statistics.median
-        print(f"model: {model_dir.name}; tasks: {', '.join(TASKS)}; "
-              f"limit: {args.limit or 'full'}; repeat: {args.repeat} (medians)")
-        print(f"one task    : ours {med(one_ours):6.2f} s   lm_eval {med(one_theirs):6.2f} s   "
-              f"ratio {med(one_ours) / med(one_theirs):.2f} (target <= 1.0)")
-        print(f"three tasks : ours {med(three_ours):6.2f} s   3 x lm_eval "
-              f"{med(three_theirs):6.2f} s   ratio {med(three_ours) / med(three_theirs):.2f} "
-              "(target <= 0.6)")
+        print(
+            f"model: {model_dir.name}; tasks: {', '.join(TASKS)}; "
+            f"limit: {args.limit or 'full'}; repeat: {args.repeat} (medians)"
+        )
+        print(
+            f"one task    : ours {med(one_ours):6.2f} s   lm_eval {med(one_theirs):6.2f} s   "
+            f"ratio {med(one_ours) / med(one_theirs):.2f} (target <= 1.0)"
+        )
+        print(
+            f"three tasks : ours {med(three_ours):6.2f} s   3 x lm_eval "
+            f"{med(three_theirs):6.2f} s   ratio {med(three_ours) / med(three_theirs):.2f} "
+            "(target <= 0.6)"
+        )
         runtimes(env, args.limit)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -37,9 +37,13 @@ def cuda_gpu() -> str | None:
 
 def gpu_tests(limit: float) -> tuple[bool, str]:
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p",
-                               "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=limit)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+        )
     except subprocess.TimeoutExpired:
         return False, f"ran out of time ({limit:.0f} s)"
     lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
@@ -80,9 +84,11 @@ def decode(runtime: str, precision: str, limit: float) -> tuple[bool, str]:
         info = result.info
         if info.device != "cuda":
             return False, f"ran on {info.device}, not CUDA"
-        return True, (f"{result.tokens_per_s:.1f} tok/s, first token "
-                      f"{(result.first_token_s or 0) * 1000:.0f} ms, {info.precision}, "
-                      f"load {info.load_seconds:.1f} s, peak {result.peak_memory_mb or 0:.0f} MB")
+        return True, (
+            f"{result.tokens_per_s:.1f} tok/s, first token "
+            f"{(result.first_token_s or 0) * 1000:.0f} ms, {info.precision}, "
+            f"load {info.load_seconds:.1f} s, peak {result.peak_memory_mb or 0:.0f} MB"
+        )
 
     try:
         return with_deadline(limit, client, work)
@@ -96,8 +102,9 @@ def evaluation(runtime: str, limit: float) -> tuple[bool, str]:
     from engine.worker.client import WorkerClient
 
     client = WorkerClient()
-    spec = EvalSpec(tasks=("fx_choice2",), limit=40,
-                    include_path=str(ROOT / "tests" / "fixtures" / "tasks"))
+    spec = EvalSpec(
+        tasks=("fx_choice2",), limit=40, include_path=str(ROOT / "tests" / "fixtures" / "tasks")
+    )
 
     def work() -> tuple[bool, str]:
         for event in client.load(LoadOptions(MODEL, device="cuda", runtime=runtime)):
@@ -114,9 +121,11 @@ def evaluation(runtime: str, limit: float) -> tuple[bool, str]:
         if not results or results[0].status != "ok":
             return False, results[0].error if results else "no result"
         r = results[0]
-        return True, (f"fx_choice2 acc {r.metrics.get('acc', 0):.3f} on {r.samples} samples, "
-                      f"{r.time_per_sample_ms or 0:.1f} ms/sample, peak "
-                      f"{r.peak_memory_mb or 0:.0f} MB")
+        return True, (
+            f"fx_choice2 acc {r.metrics.get('acc', 0):.3f} on {r.samples} samples, "
+            f"{r.time_per_sample_ms or 0:.1f} ms/sample, peak "
+            f"{r.peak_memory_mb or 0:.0f} MB"
+        )
 
     try:
         return with_deadline(limit, client, work)
@@ -132,8 +141,11 @@ def main() -> int:
     console = Console(highlight=False)
     gpu = cuda_gpu()
     if gpu is None:
-        print("gpu-check: no CUDA GPU here (torch.cuda.is_available() is false); run it on "
-              "a machine with one", file=sys.stderr)
+        print(
+            "gpu-check: no CUDA GPU here (torch.cuda.is_available() is false); run it on "
+            "a machine with one",
+            file=sys.stderr,
+        )
         return 1
     steps: list[tuple[str, float, Callable[[float], tuple[bool, str]]]] = [
         ("pytest -m gpu", 150, gpu_tests),
@@ -157,13 +169,18 @@ def main() -> int:
         except Exception as exc:  # one failing step is a row, the others still run
             ok, text = False, f"{type(exc).__name__}: {exc}"
         rows.append((name, ok, text, time.monotonic() - began))
-    table = Table(title=Text(f"gpu-check on {gpu} ({time.monotonic() - started:.0f} s)"),
-                  title_justify="left")
+    table = Table(
+        title=Text(f"gpu-check on {gpu} ({time.monotonic() - started:.0f} s)"), title_justify="left"
+    )
     for header in ("check", "result", "figures", "s"):
         table.add_column(header, justify="right" if header == "s" else "left")
     for name, ok, text, seconds in rows:
-        table.add_row(name, Text("pass" if ok else "FAIL", style="green" if ok else "bold red"),
-                      Text(text), f"{seconds:.0f}")
+        table.add_row(
+            name,
+            Text("pass" if ok else "FAIL", style="green" if ok else "bold red"),
+            Text(text),
+            f"{seconds:.0f}",
+        )
     console.print(table)
     return 0 if all(ok for _, ok, _, _ in rows) else 1
 

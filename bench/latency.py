@@ -39,8 +39,7 @@ def bundled_load() -> None:
     ensure_converted()  # once, not timed
     load_model(LoadOptions("smollm2-135m-instruct"))  # imports torch and transformers
     loaded = load_model(LoadOptions("smollm2-135m-instruct"))
-    print(f"{'bundled model, load of the converted copy':<44} "
-          f"{loaded.info.load_seconds:8.3f} s")
+    print(f"{'bundled model, load of the converted copy':<44} {loaded.info.load_seconds:8.3f} s")
 
 
 def huge_prompt(tiny_dir: Path) -> None:
@@ -52,10 +51,17 @@ def huge_prompt(tiny_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
     conversation = Conversation().add("user", "x" * 2**20)
     for raw in (False, True):
+
         def refuse(raw: bool = raw) -> None:
             try:
-                build_prompt(tokenizer, conversation, entry_format="chat-template",
-                             is_seq2seq=False, max_prompt_tokens=2000, raw=raw)
+                build_prompt(
+                    tokenizer,
+                    conversation,
+                    entry_format="chat-template",
+                    is_seq2seq=False,
+                    max_prompt_tokens=2000,
+                    raw=raw,
+                )
             except PromptTooLong:
                 return
             raise SystemExit("a 1 MB prompt was accepted")
@@ -87,8 +93,11 @@ def hub_unreachable() -> None:
     os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
     work = Path(tempfile.mkdtemp(prefix="smollm-bench-latency-"))
     overlay = work / "hub.toml"
-    overlay.write_text(overlay_text({"bench-hub": tiny_llama_dir()}).replace(
-        'source = "local"', 'source = "hub"\nrepo = "tests/bench-hub"'))
+    overlay.write_text(
+        overlay_text({"bench-hub": tiny_llama_dir()}).replace(
+            'source = "local"', 'source = "hub"\nrepo = "tests/bench-hub"'
+        )
+    )
     entry = load_catalog(overlay, use_user_overlay=False).get("bench-hub")
 
     def download() -> None:
@@ -111,22 +120,25 @@ def worker_evaluation(catalog: Path) -> None:
     client = WorkerClient(catalog_path=str(catalog))
     try:
         list(client.load(LoadOptions("bench-model")))
-        spec = EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None,
-                        include_path=str(TASKS_DIR))
+        spec = EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None, include_path=str(TASKS_DIR))
         asked = None
         for event in client.evaluate(spec):
             if isinstance(event, EvalProgress) and asked is None:
                 asked = time.perf_counter()
                 client.cancel()
             if isinstance(event, Cancelled):
-                print(f"{'evaluation cancel -> Cancelled (worker)':<44} "
-                      f"{time.perf_counter() - asked:8.3f} s")
+                print(
+                    f"{'evaluation cancel -> Cancelled (worker)':<44} "
+                    f"{time.perf_counter() - asked:8.3f} s"
+                )
         spec = EvalSpec(tasks=("arc_easy",), limit=2)
         began = time.perf_counter()
         for event in client.evaluate(spec):
             if isinstance(event, TaskDone):
-                print(f"{'built-in task failing offline (worker)':<44} "
-                      f"{time.perf_counter() - began:8.3f} s  ({event.result.status})")
+                print(
+                    f"{'built-in task failing offline (worker)':<44} "
+                    f"{time.perf_counter() - began:8.3f} s  ({event.result.status})"
+                )
     finally:
         client.close()
 

@@ -57,21 +57,26 @@ def main() -> int:
     home = tempfile.mkdtemp(prefix="smollm-llama-memory-")
     os.environ["SMOLLM_TUI_HOME"] = home  # the working context is set here, not for the user
     (Path(home) / "config").mkdir(parents=True)
-    print(f"{'context':>7s} {'short':>7s} {'full':>7s} {'file':>6s} {'KV':>6s} "
-          f"{'overhead':>8s} {'prefill/1k':>10s} {'estimate':>8s}")
+    print(
+        f"{'context':>7s} {'short':>7s} {'full':>7s} {'file':>6s} {'KV':>6s} "
+        f"{'overhead':>8s} {'prefill/1k':>10s} {'estimate':>8s}"
+    )
     for ctx in args.contexts:
-        (Path(home) / "config" / "settings.json").write_text(
-            json.dumps({"working_context": ctx}))
+        (Path(home) / "config" / "settings.json").write_text(json.dumps({"working_context": ctx}))
         guess = memory.estimate(entry, "auto", "cpu", context_length=ctx, runtime="llama.cpp")
         short, _ = peak(5)
         full, _ = peak(int(ctx * 0.85))
         overhead = short - guess.weights_mb - guess.kv_cache_mb
         prefill = (full - short) / ctx * 1024  # per 1024 tokens of context
-        print(f"{ctx:7d} {short:7.1f} {full:7.1f} {guess.weights_mb:6.1f} "
-              f"{guess.kv_cache_mb:6.1f} {overhead:8.1f} {prefill:10.1f} {guess.total_mb:8.1f}")
+        print(
+            f"{ctx:7d} {short:7.1f} {full:7.1f} {guess.weights_mb:6.1f} "
+            f"{guess.kv_cache_mb:6.1f} {overhead:8.1f} {prefill:10.1f} {guess.total_mb:8.1f}"
+        )
     heads = 9  # SmolLM2-135M
-    print(f"constants: LLAMA_CPP_RUNTIME_MB {LLAMA_CPP_RUNTIME_MB:.0f}, prefill per 1024 "
-          f"tokens {heads * PREFILL_BYTES_PER_HEAD * 1024 / 2**20:.1f} MB")
+    print(
+        f"constants: LLAMA_CPP_RUNTIME_MB {LLAMA_CPP_RUNTIME_MB:.0f}, prefill per 1024 "
+        f"tokens {heads * PREFILL_BYTES_PER_HEAD * 1024 / 2**20:.1f} MB"
+    )
     return 0
 
 

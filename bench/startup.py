@@ -23,8 +23,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
 
 def time_app() -> tuple[float, float]:
-    exe = shutil.which("smollm-tui") or os.path.join(os.path.dirname(sys.executable),
-                                                     "smollm-tui")
+    exe = shutil.which("smollm-tui") or os.path.join(os.path.dirname(sys.executable), "smollm-tui")
     pid, fd = pty.fork()
     if pid == 0:  # child: the app, in an 120x40 terminal
         os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
@@ -52,8 +51,9 @@ def time_app() -> tuple[float, float]:
 
 def time_transformers_import() -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from transformers import AutoModelForCausalLM"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", "from transformers import AutoModelForCausalLM"], check=True
+    )
     return time.perf_counter() - start
 
 

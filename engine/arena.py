@@ -43,8 +43,13 @@ class SideConfig:
 
     @classmethod
     def from_options(cls, options: LoadOptions) -> SideConfig:
-        return cls(options.model_id, options.precision, options.device,
-                   getattr(options, "runtime", None), options.trust_remote_code)
+        return cls(
+            options.model_id,
+            options.precision,
+            options.device,
+            getattr(options, "runtime", None),
+            options.trust_remote_code,
+        )
 
     def load_options(self, catalog_path: str | None = None) -> LoadOptions:
         """The load request's options. Raises UsageError for a runtime this build lacks."""
@@ -54,9 +59,14 @@ class SideConfig:
                 extra["runtime"] = self.runtime
         elif self.runtime not in (None, DEFAULT_RUNTIME):
             raise UsageError(RUNTIME_UNAVAILABLE)
-        return LoadOptions(self.model_id, precision=self.precision, device=self.device,
-                           trust_remote_code=self.trust_remote_code,
-                           catalog_path=catalog_path, **extra).validate()
+        return LoadOptions(
+            self.model_id,
+            precision=self.precision,
+            device=self.device,
+            trust_remote_code=self.trust_remote_code,
+            catalog_path=catalog_path,
+            **extra,
+        ).validate()
 
     def label(self) -> str:
         """'tiny-llama · fp32' (the runtime added when one other than auto was chosen)."""
@@ -68,14 +78,20 @@ class SideConfig:
     def record(self, info: LoadInfo | None = None) -> dict[str, Any]:
         """What a vote or a saved transcript keeps of this side: the configuration asked
         for and, once loaded, what really ran (LoadInfo)."""
-        out: dict[str, Any] = {"model_id": self.model_id, "precision": self.precision,
-                               "device": self.device,
-                               "runtime": (info.runtime if info else None) or self.runtime
-                               or DEFAULT_RUNTIME}
+        out: dict[str, Any] = {
+            "model_id": self.model_id,
+            "precision": self.precision,
+            "device": self.device,
+            "runtime": (info.runtime if info else None) or self.runtime or DEFAULT_RUNTIME,
+        }
         if info is not None:
-            out.update(loaded_precision=info.precision,
-                       device=info.device, device_name=info.device_name,
-                       revision=info.revision, size_mb=info.size_mb)
+            out.update(
+                loaded_precision=info.precision,
+                device=info.device,
+                device_name=info.device_name,
+                revision=info.revision,
+                size_mb=info.size_mb,
+            )
         return out
 
 
@@ -95,16 +111,22 @@ class PairPlan:
         free = "unknown" if self.available_mb is None else f"{self.available_mb:,.0f} MB"
         if self.together:
             return f"both at once: about {need} MB needed, {free} available"
-        return (f"one after the other: about {need} MB needed, {free} available; each side "
-                "loads, answers and unloads in turn")
+        return (
+            f"one after the other: about {need} MB needed, {free} available; each side "
+            "loads, answers and unloads in turn"
+        )
 
 
 RowsFor = Callable[..., list]  # engine.overview.overview(catalog, precision, device, runtime=)
 
 
-def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
-              rows_for: RowsFor | None = None,
-              budget_for: Callable[[str], memory.Budget] = memory.budget) -> PairPlan:
+def plan_pair(
+    entries: Sequence[ModelEntry],
+    sides: Sequence[SideConfig],
+    *,
+    rows_for: RowsFor | None = None,
+    budget_for: Callable[[str], memory.Budget] = memory.budget,
+) -> PairPlan:
     """Both at once when the two sides' needs (as the catalog shows them on each side's
     runtime: measured peak memory when the model ran here at that precision, else the
     estimate) fit the memory
@@ -120,8 +142,9 @@ def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
     for entry, side in zip(entries, sides, strict=True):
         # sized on the side's own runtime: the bundled model is ~350 MB on llama.cpp
         # (its Q4_1 file) and ~1.2 GB on transformers (dequantized to fp32)
-        rows = rows_for(Catalog([entry]), side.precision, side.device,
-                        runtime=side.runtime or DEFAULT_RUNTIME)
+        rows = rows_for(
+            Catalog([entry]), side.precision, side.device, runtime=side.runtime or DEFAULT_RUNTIME
+        )
         needs.append(rows[0].size_mb if rows else None)
         budgets.append(budget_for(side.device))
     pair = (needs[0], needs[1])
@@ -131,8 +154,9 @@ def plan_pair(entries: Sequence[ModelEntry], sides: Sequence[SideConfig], *,
     if shared:
         available = min(b.available_mb or 0.0 for b in budgets)
         return PairPlan(sum(n or 0.0 for n in needs) <= available, pair, available)
-    together = all((n or 0.0) <= (b.available_mb or 0.0)
-                   for n, b in zip(needs, budgets, strict=True))
+    together = all(
+        (n or 0.0) <= (b.available_mb or 0.0) for n, b in zip(needs, budgets, strict=True)
+    )
     return PairPlan(together, pair, None)
 
 
@@ -151,8 +175,9 @@ class SideTranscript:
     raw: bool = False
 
 
-def save_pair(sides: Sequence[SideTranscript], *, blind: bool,
-              now: float | None = None) -> tuple[Path, Path]:
+def save_pair(
+    sides: Sequence[SideTranscript], *, blind: bool, now: float | None = None
+) -> tuple[Path, Path]:
     """Write <time>-arena-<a>-vs-<b>.md and .json in the transcripts folder, readable by
     their owner only (0600); returns both paths."""
     from engine.paths import data_dir, make_private_dir, write_private_text
@@ -167,11 +192,17 @@ def save_pair(sides: Sequence[SideTranscript], *, blind: bool,
     record = {
         "saved_at": now if now is not None else time.time(),
         "blind": blind,
-        "sides": {s.name.lower(): {
-            "config": s.config, "settings": dataclasses.asdict(s.settings),
-            "mode": "raw" if s.raw else "chat", "system": s.conversation.system,
-            "turns": [dataclasses.asdict(t) for t in s.conversation.turns],
-            "stats": s.stats} for s in sides},
+        "sides": {
+            s.name.lower(): {
+                "config": s.config,
+                "settings": dataclasses.asdict(s.settings),
+                "mode": "raw" if s.raw else "chat",
+                "system": s.conversation.system,
+                "turns": [dataclasses.asdict(t) for t in s.conversation.turns],
+                "stats": s.stats,
+            }
+            for s in sides
+        },
     }
     write_private_text(json_path, json.dumps(record, indent=2, default=str))
     return md_path, json_path
@@ -190,6 +221,9 @@ def _markdown(sides: Sequence[SideTranscript], blind: bool, now: float | None) -
             if turn.role == "assistant":
                 stats = next(replies, None)
                 if stats:
-                    lines += [f"_{stats.get('new_tokens')} tokens · "
-                              f"{stats.get('tokens_per_s', 0):.1f} tok/s_", ""]
+                    lines += [
+                        f"_{stats.get('new_tokens')} tokens · "
+                        f"{stats.get('tokens_per_s', 0):.1f} tok/s_",
+                        "",
+                    ]
     return "\n".join(lines)

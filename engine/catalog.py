@@ -83,8 +83,20 @@ class ModelEntry:
 
 _KEYS: dict[str, Any] = {f.name: f for f in fields(ModelEntry) if f.name != "origin"}
 _REQUIRED = (
-    "id", "name", "family", "affiliation", "params", "released", "architecture", "kind",
-    "context_length", "license", "prompt_format", "trust_remote_code", "tags", "source",
+    "id",
+    "name",
+    "family",
+    "affiliation",
+    "params",
+    "released",
+    "architecture",
+    "kind",
+    "context_length",
+    "license",
+    "prompt_format",
+    "trust_remote_code",
+    "tags",
+    "source",
     "facts_from",
 )
 _OPTIONAL_INTS = ("layers", "hidden_size", "heads", "kv_heads", "vocab_size")
@@ -243,13 +255,19 @@ def _parse(
     for key in data:
         if key != "model":
             problems.append(
-                CatalogProblem(path, lines.top_key(key), f"unknown top-level key '{key}' "
-                               "(a catalog has only [[model]] tables)")
+                CatalogProblem(
+                    path,
+                    lines.top_key(key),
+                    f"unknown top-level key '{key}' (a catalog has only [[model]] tables)",
+                )
             )
     tables = data.get("model", [])
     if not isinstance(tables, list):
-        problems.append(CatalogProblem(path, lines.top_key("model"),
-                                       "'model' must be an array of tables: write [[model]]"))
+        problems.append(
+            CatalogProblem(
+                path, lines.top_key("model"), "'model' must be an array of tables: write [[model]]"
+            )
+        )
         return [], problems
     entries: list[ModelEntry] = []
     seen: dict[str, int] = {}
@@ -259,9 +277,13 @@ def _parse(
         if entry is None:
             continue
         if entry.id in seen:
-            problems.append(CatalogProblem(
-                path, start, f"model '{entry.id}': duplicate id (first defined at line "
-                f"{seen[entry.id]})"))
+            problems.append(
+                CatalogProblem(
+                    path,
+                    start,
+                    f"model '{entry.id}': duplicate id (first defined at line {seen[entry.id]})",
+                )
+            )
             continue
         seen[entry.id] = start
         entries.append(entry)
@@ -327,8 +349,7 @@ def _entry(
         problem("id" if "id" in table else None, "id is required and must be a string")
         return None
     if not _ID_RE.match(raw_id):
-        problem("id", "id must be lower case letters, digits, '.', '-' or '_' "
-                f"(got '{raw_id}')")
+        problem("id", f"id must be lower case letters, digits, '.', '-' or '_' (got '{raw_id}')")
     for key in table:
         if key not in _KEYS:
             close = difflib.get_close_matches(key, list(_KEYS), n=1)
@@ -375,17 +396,24 @@ def _check_value(key: str, value: Any, problem: Any) -> Any:
         return value
     if key == "gguf_files":
         if not isinstance(value, dict) or not value:
-            problem(key, "gguf_files must be a table of quant type = file name, e.g. "
-                    "{ Q8_0 = \"model.Q8_0.gguf\" }")
+            problem(
+                key,
+                "gguf_files must be a table of quant type = file name, e.g. "
+                '{ Q8_0 = "model.Q8_0.gguf" }',
+            )
             return _INVALID
         for quant, name in value.items():
             if not _QUANT_RE.match(quant):
-                problem(key, f"gguf_files: '{quant}' is not a GGUF quant type (Q8_0, Q4_K_M, "
-                        "F16, ...)")
+                problem(
+                    key, f"gguf_files: '{quant}' is not a GGUF quant type (Q8_0, Q4_K_M, F16, ...)"
+                )
                 return _INVALID
             if not isinstance(name, str) or not _GGUF_NAME_RE.match(name):
-                problem(key, f"gguf_files: {quant} must name a .gguf file at the top of the "
-                        f"repo (got {name!r})")
+                problem(
+                    key,
+                    f"gguf_files: {quant} must name a .gguf file at the top of the "
+                    f"repo (got {name!r})",
+                )
                 return _INVALID
         return tuple(value.items())
     if key in ("tags", "facts_from", "gguf_facts_from"):
@@ -409,8 +437,10 @@ def _check_value(key: str, value: Any, problem: Any) -> Any:
         problem(key, f"{key} must look like 'owner/name' (got '{value}')")
         return _INVALID
     if key == "revision" and revision_problem(value):
-        problem(key, f"revision {value!r} is not a branch, tag or commit name: "
-                f"{revision_problem(value)}")
+        problem(
+            key,
+            f"revision {value!r} is not a branch, tag or commit name: {revision_problem(value)}",
+        )
         return _INVALID
     if key == "released" and not _MONTH_RE.match(value):
         problem(key, f"released must be 'YYYY-MM' or 'unknown' (got '{value}')")
@@ -430,11 +460,13 @@ def _check_entry(entry: ModelEntry, problem: Any) -> None:
     if entry.source == "unavailable" and not entry.unavailable_reason:
         problem("source", "source 'unavailable' needs an unavailable_reason")
     if bool(entry.gguf_repo) != bool(entry.gguf_files):
-        problem("gguf_repo" if entry.gguf_repo else "gguf_files",
-                "gguf_repo and gguf_files go together")
+        problem(
+            "gguf_repo" if entry.gguf_repo else "gguf_files", "gguf_repo and gguf_files go together"
+        )
     elif entry.gguf_repo and not entry.gguf_facts_from:
-        problem("gguf_repo", "a GGUF build needs gguf_facts_from (where its file names "
-                "were checked)")
+        problem(
+            "gguf_repo", "a GGUF build needs gguf_facts_from (where its file names were checked)"
+        )
     elif entry.gguf_repo and entry.kind != "causal":
         problem("gguf_repo", "GGUF builds are run for causal models only")
     if entry.kind == "seq2seq" and entry.prompt_format not in ("t5", "plain"):

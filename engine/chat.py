@@ -46,16 +46,23 @@ def stream_reply(
     if loaded.runtime == "llama.cpp":
         from engine.llamacpp.generate import stream_reply_llamacpp
 
-        yield from stream_reply_llamacpp(loaded, conversation, settings, raw=raw,
-                                         cancel=cancel, request_id=request_id)
+        yield from stream_reply_llamacpp(
+            loaded, conversation, settings, raw=raw, cancel=cancel, request_id=request_id
+        )
         return
     import torch
 
     tokenizer = loaded.tokenizer
     seq2seq = loaded.is_seq2seq
     room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=seq2seq)
-    prompt = build_prompt(tokenizer, conversation, entry_format=loaded.entry.prompt_format,
-                          is_seq2seq=seq2seq, max_prompt_tokens=room, raw=raw)
+    prompt = build_prompt(
+        tokenizer,
+        conversation,
+        entry_format=loaded.entry.prompt_format,
+        is_seq2seq=seq2seq,
+        max_prompt_tokens=room,
+        raw=raw,
+    )
     if prompt.dropped_turns:
         yield Trimmed(request_id, prompt.dropped_turns)
 
@@ -80,9 +87,15 @@ def stream_reply(
     yield from iterate_in_thread(run, name="smollm-generate", stop=abort, events=events)
     streamer.flush()
     yield from _drain(events)
-    stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(), prompt.dropped_turns,
-                           _eos_ids(loaded), settings.max_new_tokens, cancel.is_set(),
-                           runtime="transformers")
+    stats = streamer.stats(
+        len(prompt.input_ids),
+        memory.peak_mb(),
+        prompt.dropped_turns,
+        _eos_ids(loaded),
+        settings.max_new_tokens,
+        cancel.is_set(),
+        runtime="transformers",
+    )
     if stats.stop_reason == "cancelled":
         yield Cancelled(request_id, stats)
     else:
@@ -94,8 +107,10 @@ def context_room(context: int, max_new_tokens: int, *, seq2seq: bool) -> int:
     # An encoder-decoder reads the prompt in its encoder: the reply does not share it.
     room = context if seq2seq else context - max_new_tokens
     if room < 1:
-        raise UsageError(f"max_new_tokens ({max_new_tokens}) leaves no room for the "
-                         f"prompt in this model's context of {context} tokens; lower it")
+        raise UsageError(
+            f"max_new_tokens ({max_new_tokens}) leaves no room for the "
+            f"prompt in this model's context of {context} tokens; lower it"
+        )
     return room
 
 
@@ -109,8 +124,9 @@ def _drain(events: queue.Queue) -> list[Any]:
         items.append(item)
 
 
-def _generate_kwargs(loaded: LoadedModel, settings: GenerationSettings, ids: list[int],
-                     torch) -> dict[str, Any]:
+def _generate_kwargs(
+    loaded: LoadedModel, settings: GenerationSettings, ids: list[int], torch
+) -> dict[str, Any]:
     tokenizer = loaded.tokenizer
     device = loaded.model.device
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
@@ -121,12 +137,12 @@ def _generate_kwargs(loaded: LoadedModel, settings: GenerationSettings, ids: lis
         "do_sample": settings.temperature > 0,
         "repetition_penalty": settings.repetition_penalty,
         "no_repeat_ngram_size": settings.no_repeat_ngram_size,
-        "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+        "pad_token_id": tokenizer.pad_token_id
+        if tokenizer.pad_token_id is not None
         else tokenizer.eos_token_id,
     }
     if settings.temperature > 0:
-        kwargs.update(temperature=settings.temperature, top_p=settings.top_p,
-                      top_k=settings.top_k)
+        kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k)
     else:
         # Greedy: neutralise sampling defaults a model's generation_config may carry.
         kwargs.update(temperature=None, top_p=None, top_k=None)
@@ -152,8 +168,9 @@ def _stopping_criteria(torch, cancel: CancelFlag, abort: threading.Event, stream
 
         def __call__(self, input_ids, scores, **kwargs):
             stop = cancel.is_set() or abort.is_set() or streamer.stopped
-            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool,
-                              device=input_ids.device)
+            return torch.full(
+                (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
+            )
 
     return StoppingCriteriaList([_Stop()])
 
@@ -167,8 +184,9 @@ class _Streamer:
     back until it is clear that it is not.
     """
 
-    def __init__(self, tokenizer, events: queue.Queue, stops: tuple[str, ...],
-                 request_id: int, device: str):
+    def __init__(
+        self, tokenizer, events: queue.Queue, stops: tuple[str, ...], request_id: int, device: str
+    ):
         self.tokenizer = tokenizer
         self.events = events
         self.stops = stops
@@ -209,20 +227,21 @@ class _Streamer:
 
     def _decode(self) -> None:
         decode = self.tokenizer.decode
-        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
-        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        before = decode(self.ids[self.prefix : self.read], skip_special_tokens=True)
+        after = decode(self.ids[self.prefix :], skip_special_tokens=True)
         if len(after) > len(before) and not after.endswith("\ufffd"):
-            self.text += after[len(before):]
+            self.text += after[len(before) :]
             self.prefix, self.read = self.read, len(self.ids)
             self._emit(final=False)
 
     def flush(self) -> None:
         """After generation: whatever is left (an incomplete character is dropped)."""
         if not self.stopped:
-            rest = self.tokenizer.decode(self.ids[self.prefix:], skip_special_tokens=True)
-            done = self.tokenizer.decode(self.ids[self.prefix:self.read],
-                                         skip_special_tokens=True)
-            tail = rest[len(done):].rstrip("\ufffd")
+            rest = self.tokenizer.decode(self.ids[self.prefix :], skip_special_tokens=True)
+            done = self.tokenizer.decode(
+                self.ids[self.prefix : self.read], skip_special_tokens=True
+            )
+            tail = rest[len(done) :].rstrip("\ufffd")
             self.text += tail
             self._emit(final=True)
 
@@ -237,11 +256,19 @@ class _Streamer:
         elif not final:
             end -= _held_back(text, self.stops)
         if end > self.emitted:
-            self.events.put(Chunk(self.request_id, text[self.emitted:end]))
+            self.events.put(Chunk(self.request_id, text[self.emitted : end]))
             self.emitted = end
 
-    def stats(self, prompt_tokens: int, peak_mb: float | None, dropped: int, eos: set[int],
-              max_new: int, cancelled: bool, runtime: str | None = None) -> ReplyStats:
+    def stats(
+        self,
+        prompt_tokens: int,
+        peak_mb: float | None,
+        dropped: int,
+        eos: set[int],
+        max_new: int,
+        cancelled: bool,
+        runtime: str | None = None,
+    ) -> ReplyStats:
         now = time.perf_counter()
         count = len(self.ids)
         first, last = self.first_token_at, self.last_token_at
@@ -260,10 +287,17 @@ class _Streamer:
             reason = "cancelled"
         else:
             reason = "eos"
-        return ReplyStats(prompt_tokens=prompt_tokens, new_tokens=count,
-                          time_to_first_token_s=ttft, tokens_per_s=rate,
-                          total_s=now - self.started, stop_reason=reason,
-                          peak_memory_mb=peak_mb, dropped_turns=dropped, runtime=runtime)
+        return ReplyStats(
+            prompt_tokens=prompt_tokens,
+            new_tokens=count,
+            time_to_first_token_s=ttft,
+            tokens_per_s=rate,
+            total_s=now - self.started,
+            stop_reason=reason,
+            peak_memory_mb=peak_mb,
+            dropped_turns=dropped,
+            runtime=runtime,
+        )
 
 
 def _held_back(text: str, stops: tuple[str, ...]) -> int:

@@ -61,7 +61,8 @@ def give_consent(model_id: str, revision: str | None) -> None:
     """Remember that the user allowed this model's code at this revision to run."""
     models = _read()
     models.setdefault(model_id, {})[_key(revision)] = time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()
+    )
     _write(models)
 
 
@@ -89,12 +90,15 @@ def local_code_files(folder: Path) -> list[Path]:
     """The Python files a local model folder could run (what trust_remote_code imports)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*.py")
-                  if p.is_file() and "__pycache__" not in p.relative_to(folder).parts)
+    return sorted(
+        p
+        for p in folder.rglob("*.py")
+        if p.is_file() and "__pycache__" not in p.relative_to(folder).parts
+    )
 
 
 def local_code_key(folder: Path) -> str:
-    """"local-sha256:<hex>" over the names and contents of the folder's Python files."""
+    """ "local-sha256:<hex>" over the names and contents of the folder's Python files."""
     import hashlib
 
     digest = hashlib.sha256()

@@ -23,8 +23,9 @@ from engine.settings import Conversation, GenerationSettings, LoadOptions
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 NEW_TOKENS = 128
 RUNS = 3
-SETTINGS = GenerationSettings(temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.0,
-                              max_new_tokens=NEW_TOKENS)
+SETTINGS = GenerationSettings(
+    temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=NEW_TOKENS
+)
 # A GGUF quant type -> the precision name that selects it (engine.gguf_files).
 _PRECISION_OF_QUANT = {"Q8_0": "int8", "F16": "fp16", "BF16": "bf16", "F32": "fp32"}
 
@@ -52,8 +53,9 @@ class BenchResult:
         return self.error is None and not self.cancelled and self.tokens_per_s is not None
 
 
-def plan(entry: ModelEntry, runtimes: list[str] | None = None,
-         precisions: list[str] | None = None) -> list[BenchConfig]:
+def plan(
+    entry: ModelEntry, runtimes: list[str] | None = None, precisions: list[str] | None = None
+) -> list[BenchConfig]:
     """Every runtime × precision to measure. Left out: each runtime the model can use here
     (transformers at its auto precision; llama.cpp for each GGUF file on disk)."""
     if runtimes:
@@ -76,13 +78,21 @@ def _gguf_precisions(entry: ModelEntry) -> list[str]:
     quants = [quant_type(p) for p in gguf_paths(entry)]
     if len(quants) <= 1:
         return ["auto"]
-    return list(dict.fromkeys(_PRECISION_OF_QUANT.get(q, "int4" if q.startswith(("Q4", "IQ4"))
-                                                      else "auto") for q in quants))
+    return list(
+        dict.fromkeys(
+            _PRECISION_OF_QUANT.get(q, "int4" if q.startswith(("Q4", "IQ4")) else "auto")
+            for q in quants
+        )
+    )
 
 
-def measure(client: Any, options: LoadOptions, runs: int = RUNS,
-            note: Callable[[str], None] | None = None,
-            stop: threading.Event | None = None) -> BenchResult:
+def measure(
+    client: Any,
+    options: LoadOptions,
+    runs: int = RUNS,
+    note: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> BenchResult:
     """Load ``options`` in a fresh worker of ``client`` and time ``runs`` greedy replies
     after one warm-up. Failures become the result's error; a cancel (client.cancel())
     its ``cancelled``. ``stop`` is looked at between replies too: a cancel that lands
@@ -100,8 +110,10 @@ def measure(client: Any, options: LoadOptions, runs: int = RUNS,
         elif isinstance(event, (Failed, WorkerDied)):
             return BenchResult(config, error=event.message)
     assert info is not None
-    say(f"loaded in {info.load_seconds:.1f} s; decoding {NEW_TOKENS} tokens, "
-        f"1 warm-up + {runs} runs")
+    say(
+        f"loaded in {info.load_seconds:.1f} s; decoding {NEW_TOKENS} tokens, "
+        f"1 warm-up + {runs} runs"
+    )
     stats = []
     for index in range(runs + 1):
         if stop is not None and stop.is_set():
@@ -120,7 +132,8 @@ def measure(client: Any, options: LoadOptions, runs: int = RUNS,
     firsts = [s.time_to_first_token_s for s in stats if s.time_to_first_token_s is not None]
     peaks = [s.peak_memory_mb for s in stats if s.peak_memory_mb is not None]
     return BenchResult(
-        config, info,
+        config,
+        info,
         tokens_per_s=statistics.median(s.tokens_per_s for s in stats),
         first_token_s=statistics.median(firsts) if firsts else None,
         new_tokens=min(s.new_tokens for s in stats),
@@ -138,13 +151,31 @@ def speed_run(result: BenchResult, runs: int = RUNS):
     settings = dataclasses.asdict(SETTINGS)
     settings.update(bench="decode", runs=runs)
     return SpeedRun(
-        model_id=info.model_id, precision=info.precision, device=info.device,
-        device_name=info.device_name, prompt=PROMPT, prompt_tokens=result.prompt_tokens,
-        new_tokens=result.new_tokens, tokens_per_s=result.tokens_per_s,
-        time_to_first_token_s=result.first_token_s, peak_memory_mb=result.peak_memory_mb,
-        settings=settings, runtime=info.runtime, load_seconds=info.load_seconds,
+        model_id=info.model_id,
+        precision=info.precision,
+        device=info.device,
+        device_name=info.device_name,
+        prompt=PROMPT,
+        prompt_tokens=result.prompt_tokens,
+        new_tokens=result.new_tokens,
+        tokens_per_s=result.tokens_per_s,
+        time_to_first_token_s=result.first_token_s,
+        peak_memory_mb=result.peak_memory_mb,
+        settings=settings,
+        runtime=info.runtime,
+        load_seconds=info.load_seconds,
     )
 
 
-__all__ = ["NEW_TOKENS", "PROMPT", "RUNS", "SETTINGS", "TRANSFORMERS", "BenchConfig",
-           "BenchResult", "measure", "plan", "speed_run"]
+__all__ = [
+    "NEW_TOKENS",
+    "PROMPT",
+    "RUNS",
+    "SETTINGS",
+    "TRANSFORMERS",
+    "BenchConfig",
+    "BenchResult",
+    "measure",
+    "plan",
+    "speed_run",
+]

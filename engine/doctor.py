@@ -25,8 +25,18 @@ class Check:
 
 
 def run_checks(catalog_path=None) -> list[Check]:
-    checks = [_python(), *_torch_and_quant(), _llama_cpp(), _jtop(), _nvml(), _hf_cache(),
-              _data_dir(), _results_store(), _bundled(), _catalog(catalog_path)]
+    checks = [
+        _python(),
+        *_torch_and_quant(),
+        _llama_cpp(),
+        _jtop(),
+        _nvml(),
+        _hf_cache(),
+        _data_dir(),
+        _results_store(),
+        _bundled(),
+        _catalog(catalog_path),
+    ]
     return checks
 
 
@@ -39,31 +49,54 @@ def _torch_and_quant() -> list[Check]:
     try:
         import torch
     except Exception as exc:  # an import of a broken torch can raise anything
-        return [Check("torch", PROBLEM, f"cannot import torch: {exc}",
-                      "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack")]
+        return [
+            Check(
+                "torch",
+                PROBLEM,
+                f"cannot import torch: {exc}",
+                "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack",
+            )
+        ]
     from engine.quant import FIX, probe_bitsandbytes
 
     checks = []
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         kind = "integrated GPU (shares board memory)" if props.is_integrated else "discrete GPU"
-        checks.append(Check("torch", OK, f"{torch.__version__}, CUDA {torch.version.cuda}, "
-                            f"{props.name}, {kind}"))
+        checks.append(
+            Check(
+                "torch", OK, f"{torch.__version__}, CUDA {torch.version.cuda}, {props.name}, {kind}"
+            )
+        )
         device = "cuda"
     else:
         fix = ""
         if machine.is_jetson():
-            fix = ("this torch has no CUDA: install NVIDIA's torch wheel for your JetPack "
-                   "(see README, 'Jetson')")
-        checks.append(Check("torch", WARNING if fix else OK,
-                            f"{torch.__version__}, no CUDA GPU: models run on the CPU", fix))
+            fix = (
+                "this torch has no CUDA: install NVIDIA's torch wheel for your JetPack "
+                "(see README, 'Jetson')"
+            )
+        checks.append(
+            Check(
+                "torch",
+                WARNING if fix else OK,
+                f"{torch.__version__}, no CUDA GPU: models run on the CPU",
+                fix,
+            )
+        )
         device = "cpu"
     probe = probe_bitsandbytes(device)
     if probe.usable:
         checks.append(Check("bitsandbytes", OK, f"{probe.version}, 8-bit works on {device}"))
     else:
-        checks.append(Check("bitsandbytes", WARNING,
-                            f"8-bit/4-bit not available on {device}: {probe.reason}", FIX))
+        checks.append(
+            Check(
+                "bitsandbytes",
+                WARNING,
+                f"8-bit/4-bit not available on {device}: {probe.reason}",
+                FIX,
+            )
+        )
     return checks
 
 
@@ -73,11 +106,17 @@ def _llama_cpp() -> Check:
 
     probe = probe_llamacpp()
     if probe.version is None:
-        return Check("llama.cpp", WARNING, "not installed: GGUF models run on transformers "
-                     "(slower; the bundled model is converted once)", FIX_MISSING)
+        return Check(
+            "llama.cpp",
+            WARNING,
+            "not installed: GGUF models run on transformers "
+            "(slower; the bundled model is converted once)",
+            FIX_MISSING,
+        )
     if not probe.usable:
-        return Check("llama.cpp", WARNING, f"{probe.version} is installed but {probe.reason}",
-                     FIX_BROKEN)
+        return Check(
+            "llama.cpp", WARNING, f"{probe.version} is installed but {probe.reason}", FIX_BROKEN
+        )
     where = "CPU and CUDA (all layers offloaded)" if probe.gpu_offload else "CPU build"
     note = "; built with AMX, which runs without its AMX buffers" if probe.amx else ""
     return Check("llama.cpp", OK, f"{probe.version}, {where}{note}")
@@ -88,10 +127,13 @@ def _jtop() -> Check:
     if not machine.is_jetson():
         return Check("jtop", OK, "not a Jetson: jtop not needed")
     if importlib.util.find_spec("jtop") is None:
-        return Check("jtop", WARNING, "jetson-stats is not installed: board memory comes from "
-                     "/proc/meminfo and there are no power figures",
-                     "sudo pip3 install -U jetson-stats (then reboot or restart the jtop "
-                     "service)")
+        return Check(
+            "jtop",
+            WARNING,
+            "jetson-stats is not installed: board memory comes from "
+            "/proc/meminfo and there are no power figures",
+            "sudo pip3 install -U jetson-stats (then reboot or restart the jtop service)",
+        )
     from engine.telemetry.base import ReaderUnavailable
     from engine.telemetry.jtop_reader import JtopReader
 
@@ -100,23 +142,30 @@ def _jtop() -> Check:
     except ReaderUnavailable as exc:
         text = str(exc)
         if "Mismatch" in text:
-            fix = ("install the service's jetson-stats version for this Python too, or "
-                   "`sudo pip3 install -U jetson-stats && sudo systemctl restart jtop.service`")
+            fix = (
+                "install the service's jetson-stats version for this Python too, or "
+                "`sudo pip3 install -U jetson-stats && sudo systemctl restart jtop.service`"
+            )
         elif "access" in text or "group" in text:
             fix = "sudo usermod -aG jtop $USER, then log out and in again"
         else:
             fix = "sudo systemctl restart jtop.service"
         return Check("jtop", WARNING, text, fix)
     except Exception as exc:  # a broken jetson-stats install can raise anything
-        return Check("jtop", WARNING, f"jtop failed: {exc.__class__.__name__}: {exc}",
-                     "sudo pip3 install -U jetson-stats")
+        return Check(
+            "jtop",
+            WARNING,
+            f"jtop failed: {exc.__class__.__name__}: {exc}",
+            "sudo pip3 install -U jetson-stats",
+        )
     version = reader.version
     reader.close()
     spec = importlib.util.find_spec("jtop")
     where = f" ({Path(spec.origin).parent.parent})" if spec and spec.origin else ""
     # The client refuses a service of another version, so answering means both are this one.
-    return Check("jtop", OK, f"jetson-stats client {version}{where} and service {version}, "
-                 "answering")
+    return Check(
+        "jtop", OK, f"jetson-stats client {version}{where} and service {version}, answering"
+    )
 
 
 def _nvml() -> Check:
@@ -159,11 +208,19 @@ def _data_dir() -> Check:
         paths.write_private_text(probe, "ok")
         probe.unlink()
     except OSError as exc:
-        return Check("data dir", PROBLEM, f"{data} is not writable: {exc}",
-                     "set SMOLLM_TUI_HOME to a writable folder")
+        return Check(
+            "data dir",
+            PROBLEM,
+            f"{data} is not writable: {exc}",
+            "set SMOLLM_TUI_HOME to a writable folder",
+        )
     if data.stat().st_mode & 0o077:  # not ours, so it could not be tightened
-        return Check("data dir", WARNING, f"{data} can be read by other users",
-                     f"chmod 700 {data} (as its owner)")
+        return Check(
+            "data dir",
+            WARNING,
+            f"{data} can be read by other users",
+            f"chmod 700 {data} (as its owner)",
+        )
     return Check("data dir", OK, f"{data} (readable by you only)")
 
 
@@ -180,18 +237,24 @@ def _results_store() -> Check:
         with ResultsStore(path, read_only=True) as store:
             evals, speeds = len(store.eval_runs()), len(store.speed_runs())
     except health.StoreDamaged as exc:
-        return Check("results store", PROBLEM,
-                     f"{path} is damaged ({exc.reason}); smollm-tui leaves it as it is and "
-                     "shows no results until it is moved aside",
-                     f"move it aside (a new store is started): {health.move_aside_command(path)}")
+        return Check(
+            "results store",
+            PROBLEM,
+            f"{path} is damaged ({exc.reason}); smollm-tui leaves it as it is and "
+            "shows no results until it is moved aside",
+            f"move it aside (a new store is started): {health.move_aside_command(path)}",
+        )
     except SmollmError as exc:
         return Check("results store", PROBLEM, str(exc), "see the message")
     detail = f"{path}: quick_check ok, {evals} evaluation(s), {speeds} chat speed(s)"
     why = health.not_writable_reason(path)
     if why is not None:
-        return Check("results store", WARNING, f"{detail}; cannot be written ({why}): "
-                     "evaluations refuse to start", f"chmod u+w {path} {path.parent}, or set "
-                     "SMOLLM_TUI_HOME to a writable folder")
+        return Check(
+            "results store",
+            WARNING,
+            f"{detail}; cannot be written ({why}): evaluations refuse to start",
+            f"chmod u+w {path} {path.parent}, or set SMOLLM_TUI_HOME to a writable folder",
+        )
     return Check("results store", OK, detail)
 
 

@@ -86,8 +86,15 @@ class DownloadCancelled:
     result: hub.DownloadResult | None = None  # None when cancelled before it started
 
 
-DownloadEvent = (DownloadQueued | DownloadStarted | DownloadNotice | DownloadProgress
-                 | DownloadDone | DownloadFailed | DownloadCancelled)
+DownloadEvent = (
+    DownloadQueued
+    | DownloadStarted
+    | DownloadNotice
+    | DownloadProgress
+    | DownloadDone
+    | DownloadFailed
+    | DownloadCancelled
+)
 FINAL_EVENTS = (DownloadDone, DownloadFailed, DownloadCancelled)
 
 # The Hub's errors (engine.hub) do not carry their kind yet; every other error says it
@@ -126,13 +133,13 @@ class DownloadQueue:
             for job in self.jobs():
                 if job.model_id == entry.id:
                     return job
-            job = DownloadJob(next(self._ids), entry.id, entry.repo,
-                              revision or entry.revision, entry)
+            job = DownloadJob(
+                next(self._ids), entry.id, entry.repo, revision or entry.revision, entry
+            )
             self._waiting.append(job)
             position = len(self._waiting) - 1 + (self._current is not None)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="downloads")
+                self._thread = threading.Thread(target=self._run, daemon=True, name="downloads")
                 self._thread.start()
             self._lock.notify_all()
         self._emit(DownloadQueued(job, position))
@@ -209,8 +216,13 @@ class DownloadQueue:
             self._emit(DownloadProgress(job, done, total, speed, eta, name))
 
         try:
-            result = hub.download(job.entry, job.revision, progress, self._cancel,
-                                  on_notice=lambda text: self._emit(DownloadNotice(job, text)))
+            result = hub.download(
+                job.entry,
+                job.revision,
+                progress,
+                self._cancel,
+                on_notice=lambda text: self._emit(DownloadNotice(job, text)),
+            )
         except SmollmError as exc:
             kind = next((k for cls, k in _HUB_KINDS if isinstance(exc, cls)), kind_of(exc))
             return DownloadFailed(job, hub.redact(str(exc)), kind)

@@ -15,7 +15,11 @@ FailureKind = Literal[
     "remote-code",  # the model runs its own code and the user has not allowed it
     "missing-model",  # the weights are not on disk
     "died",  # the worker process ended (made by the UI from WorkerDied)
-    "unreachable", "offline", "not-found", "gated", "disk",  # downloads from the Hub
+    "unreachable",
+    "offline",
+    "not-found",
+    "gated",
+    "disk",  # downloads from the Hub
 ]
 # Failures the user fixes by asking differently: the command line exits with 2 for them.
 _USAGE_KINDS: frozenset[FailureKind] = frozenset({"usage", "remote-code", "missing-model"})

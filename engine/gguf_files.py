@@ -18,11 +18,38 @@ from engine.errors import UsageError
 
 # llama_ftype (general.file_type) -> the quant type's usual name.
 FILE_TYPES: dict[int, str] = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S",
-    29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
 }
 
 # The app's precision names -> GGUF quant types, best first ("the nearest there is").
@@ -37,13 +64,27 @@ PRECISION_QUANTS: dict[str, tuple[str, ...]] = {
 AUTO_ORDER = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_1", "Q4_0", "F16", "BF16", "F32")
 
 _MAGIC = b"GGUF"
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 _MAX_STRING = 16 * 2**20  # a chat template is a few kB; a key a few dozen bytes
 _MAX_KEYS = 100_000
-_QUANT_IN_NAME = re.compile(r"(?i)(?:^|[.\-_])(" + "|".join(
-    sorted((re.escape(q) for q in FILE_TYPES.values()), key=len, reverse=True)) + r")(?=\.gguf$)")
+_QUANT_IN_NAME = re.compile(
+    r"(?i)(?:^|[.\-_])("
+    + "|".join(sorted((re.escape(q) for q in FILE_TYPES.values()), key=len, reverse=True))
+    + r")(?=\.gguf$)"
+)
 
 
 class GGUFError(UsageError):
@@ -195,10 +236,14 @@ def missing_gguf_message(entry: ModelEntry) -> str:
     if entry.gguf_repo:
         quants = ", ".join(q for q, _ in entry.gguf_files)
         first = entry.gguf_files[0][0]
-        return (f"{entry.id}'s GGUF build ({entry.gguf_repo}: {quants}) is not downloaded; "
-                f"fetch one with: smollm-tui download {entry.id} --gguf {first}")
-    return (f"{entry.id} has no GGUF file for llama.cpp: use --runtime transformers (or the "
-            "runtime key in the app)")
+        return (
+            f"{entry.id}'s GGUF build ({entry.gguf_repo}: {quants}) is not downloaded; "
+            f"fetch one with: smollm-tui download {entry.id} --gguf {first}"
+        )
+    return (
+        f"{entry.id} has no GGUF file for llama.cpp: use --runtime transformers (or the "
+        "runtime key in the app)"
+    )
 
 
 def choose_file(entry: ModelEntry, precision: str) -> GGUFFile:
@@ -220,9 +265,13 @@ def choose_file(entry: ModelEntry, precision: str) -> GGUFFile:
     have = ", ".join(sorted(by_quant))
     published = [q for q, _ in entry.gguf_files if q in PRECISION_QUANTS.get(precision, ())]
     if published:
-        raise NoGGUFFile(f"{entry.id}'s {precision} GGUF file ({published[0]}) is not "
-                         f"downloaded (on disk: {have}); fetch it with: smollm-tui download "
-                         f"{entry.id} --gguf {published[0]}")
-    raise NoGGUFFile(f"{entry.id} has no {precision} GGUF file for llama.cpp (on disk: "
-                     f"{have}); choose precision auto, or the transformers runtime for "
-                     f"{precision}")
+        raise NoGGUFFile(
+            f"{entry.id}'s {precision} GGUF file ({published[0]}) is not "
+            f"downloaded (on disk: {have}); fetch it with: smollm-tui download "
+            f"{entry.id} --gguf {published[0]}"
+        )
+    raise NoGGUFFile(
+        f"{entry.id} has no {precision} GGUF file for llama.cpp (on disk: "
+        f"{have}); choose precision auto, or the transformers runtime for "
+        f"{precision}"
+    )

@@ -36,10 +36,25 @@ KV_BYTES = 2.0  # llama.cpp's default cache type is f16
 # Bits per weight of a quant type, for a published file that is not downloaded (its size
 # is then a guess: small models keep their embeddings at a higher precision).
 BITS_PER_WEIGHT = {
-    "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.56, "Q5_K_M": 5.69,
-    "Q5_K_S": 5.54, "Q5_1": 6.0, "Q5_0": 5.5, "Q4_K_M": 4.85, "Q4_K_S": 4.58, "Q4_1": 5.0,
-    "Q4_0": 4.5, "IQ4_XS": 4.25, "IQ4_NL": 4.5, "Q3_K_L": 4.27, "Q3_K_M": 3.91,
-    "Q3_K_S": 3.5, "Q2_K": 3.35,
+    "F32": 32.0,
+    "F16": 16.0,
+    "BF16": 16.0,
+    "Q8_0": 8.5,
+    "Q6_K": 6.56,
+    "Q5_K_M": 5.69,
+    "Q5_K_S": 5.54,
+    "Q5_1": 6.0,
+    "Q5_0": 5.5,
+    "Q4_K_M": 4.85,
+    "Q4_K_S": 4.58,
+    "Q4_1": 5.0,
+    "Q4_0": 4.5,
+    "IQ4_XS": 4.25,
+    "IQ4_NL": 4.5,
+    "Q3_K_L": 4.27,
+    "Q3_K_M": 3.91,
+    "Q3_K_S": 3.5,
+    "Q2_K": 3.35,
 }
 
 
@@ -68,8 +83,7 @@ def memory_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> 
     return TRANSFORMERS
 
 
-def estimate_llamacpp(entry: ModelEntry, precision: str, device: str,
-                      context_length: int | None):
+def estimate_llamacpp(entry: ModelEntry, precision: str, device: str, context_length: int | None):
     """engine.memory.estimate on llama.cpp; None when there is no GGUF file for
     ``precision`` (downloaded or published). The context is ``context_length`` capped at
     the model's trained context, as a load caps it (engine.llamacpp.load.context_size);
@@ -91,8 +105,14 @@ def estimate_llamacpp(entry: ModelEntry, precision: str, device: str,
         weights = entry.params * BITS_PER_WEIGHT.get(quant, 8.5) / 8 / MB
     approximate = path is None or not (shape["layers"] and shape["kv_heads"])
     if shape["layers"] and shape["kv_heads"] and shape["key"]:
-        kv = shape["layers"] * shape["kv_heads"] * (shape["key"] + shape["value"]) \
-            * KV_BYTES * ctx / MB
+        kv = (
+            shape["layers"]
+            * shape["kv_heads"]
+            * (shape["key"] + shape["value"])
+            * KV_BYTES
+            * ctx
+            / MB
+        )
     else:
         kv = weights * 0.15 * ctx / 2048  # as engine.memory guesses an unknown shape
     activations = (shape["heads"] or 8) * PREFILL_BYTES_PER_HEAD * ctx / MB
@@ -102,8 +122,19 @@ def estimate_llamacpp(entry: ModelEntry, precision: str, device: str,
     else:
         overhead = LLAMA_CPP_RUNTIME_MB
     total = overhead + weights + kv + activations
-    return FitEstimate(entry.id, quant, device, ctx, round(weights, 1), round(kv, 1),
-                       round(activations, 1), overhead, 0.0, round(total, 1), approximate)
+    return FitEstimate(
+        entry.id,
+        quant,
+        device,
+        ctx,
+        round(weights, 1),
+        round(kv, 1),
+        round(activations, 1),
+        overhead,
+        0.0,
+        round(total, 1),
+        approximate,
+    )
 
 
 def _file_for(entry: ModelEntry, precision: str) -> tuple[str, Path | None] | None:
@@ -152,6 +183,7 @@ def _positive(value: object) -> int:
 
 def _shape(entry: ModelEntry, meta: dict[str, Any], arch: str) -> dict[str, int]:
     """n_layer, n_head, n_head_kv and K/V head sizes from the header, else the catalog."""
+
     def key(name: str) -> int:
         return _positive(meta.get(f"{arch}.{name}"))
 

@@ -32,8 +32,9 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
     gguf = dict(entry.gguf_files) if entry.gguf_repo else {}
     if quant is not None and quant not in gguf:
         have = ", ".join(gguf) or "none"
-        raise UsageError(f"{entry.id} has no {quant} GGUF file in the catalog (GGUF builds: "
-                         f"{have})")
+        raise UsageError(
+            f"{entry.id} has no {quant} GGUF file in the catalog (GGUF builds: {have})"
+        )
     plan = []
     storage = repo_folder(repo)
     if quant is None and storage.is_dir():
@@ -45,14 +46,16 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
         if gguf_storage.is_dir():
             found = [q for q, name in gguf.items() if _links(gguf_storage, name)]
             what = ", ".join(found) or "unfinished download"
-            plan.append(Deletion(f"GGUF {what} ({entry.gguf_repo})", gguf_storage,
-                                 tree_size(gguf_storage)))
+            plan.append(
+                Deletion(f"GGUF {what} ({entry.gguf_repo})", gguf_storage, tree_size(gguf_storage))
+            )
         return plan
     links = _links(gguf_storage, gguf[quant])
     if links:
         size = sum(_size(blob) for blob in _blobs(links, gguf_storage))
-        plan.append(Deletion(f"GGUF {quant} ({entry.gguf_repo})", max(links, key=_mtime),
-                             size, quant))
+        plan.append(
+            Deletion(f"GGUF {quant} ({entry.gguf_repo})", max(links, key=_mtime), size, quant)
+        )
     return plan
 
 
@@ -133,6 +136,7 @@ def _tidy(storage: Path) -> None:
                 folder.rmdir()
     blobs = storage / "blobs"
     left = (snapshots.is_dir() and any(snapshots.iterdir())) or (
-        blobs.is_dir() and any(blobs.iterdir()))
+        blobs.is_dir() and any(blobs.iterdir())
+    )
     if not left:
         _remove_repo(storage, 0)

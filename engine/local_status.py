@@ -61,21 +61,31 @@ def _bundled_status(entry: ModelEntry) -> LocalStatus:
         path = gguf_path()
     except BundledModelMissing as exc:
         return LocalStatus(entry.id, entry.source, "no", note=str(exc))
-    return LocalStatus(entry.id, entry.source, "yes", path.stat().st_size, path=str(path),
-                       files=(path.name,), note="bundled with the app")
+    return LocalStatus(
+        entry.id,
+        entry.source,
+        "yes",
+        path.stat().st_size,
+        path=str(path),
+        files=(path.name,),
+        note="bundled with the app",
+    )
 
 
 def _local_path_status(entry: ModelEntry) -> LocalStatus:
     path = Path(entry.path or "").expanduser()
     if path.is_file():
-        return LocalStatus(entry.id, entry.source, "yes", path.stat().st_size, path=str(path),
-                           files=(path.name,))
+        return LocalStatus(
+            entry.id, entry.source, "yes", path.stat().st_size, path=str(path), files=(path.name,)
+        )
     if path.is_dir():
         files = tuple(sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()))
-        return LocalStatus(entry.id, entry.source, "yes", tree_size(path), path=str(path),
-                           files=files)
-    return LocalStatus(entry.id, entry.source, "no", path=str(path),
-                       missing=(f"{path} does not exist",))
+        return LocalStatus(
+            entry.id, entry.source, "yes", tree_size(path), path=str(path), files=files
+        )
+    return LocalStatus(
+        entry.id, entry.source, "no", path=str(path), missing=(f"{path} does not exist",)
+    )
 
 
 def _snapshot_files(snapshot: Path) -> tuple[str, ...]:
@@ -110,8 +120,15 @@ def _hub_status(entry: ModelEntry, repo: str, revision: str) -> LocalStatus:
     if not storage.is_dir():
         return base
     snapshots = storage / "snapshots"
-    commits = sorted((p for p in snapshots.iterdir() if p.is_dir()),
-                     key=lambda p: p.stat().st_mtime, reverse=True) if snapshots.is_dir() else []
+    commits = (
+        sorted(
+            (p for p in snapshots.iterdir() if p.is_dir()),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
+        if snapshots.is_dir()
+        else []
+    )
     commit = _commit_for(storage, revision)
     if commit is None and entry.revision is None and commits:
         # No ref for the default branch (e.g. fetched by commit hash): take the newest.
@@ -132,9 +149,17 @@ def _hub_status(entry: ModelEntry, repo: str, revision: str) -> LocalStatus:
     else:
         state, missing = "no", []
     return LocalStatus(
-        entry.id, entry.source, state, size, revision, commit,
-        str(snapshot) if snapshot and snapshot.is_dir() else None, files, partial_bytes,
-        tuple(missing), others,
+        entry.id,
+        entry.source,
+        state,
+        size,
+        revision,
+        commit,
+        str(snapshot) if snapshot and snapshot.is_dir() else None,
+        files,
+        partial_bytes,
+        tuple(missing),
+        others,
     )
 
 
@@ -157,7 +182,10 @@ def _missing_parts(snapshot: Path, files: tuple[str, ...]) -> list[str]:
         if absent:
             missing.append(f"{len(absent)} weight shard(s)")
         return missing
-    if not any(n.endswith(".safetensors") or (n.startswith("pytorch_model") and
-               n.endswith(".bin")) for n in names if "/" not in n):
+    if not any(
+        n.endswith(".safetensors") or (n.startswith("pytorch_model") and n.endswith(".bin"))
+        for n in names
+        if "/" not in n
+    ):
         missing.append("weights")
     return missing

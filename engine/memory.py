@@ -125,9 +125,19 @@ def estimate(
     else:
         overhead = CPU_RUNTIME_MB
         total = overhead + max(weights + kv + activations, weights + load_extra)
-    return FitEstimate(entry.id, precision, device, ctx, round(weights, 1), round(kv, 1),
-                       round(activations, 1), overhead, round(load_extra, 1), round(total, 1),
-                       approximate)
+    return FitEstimate(
+        entry.id,
+        precision,
+        device,
+        ctx,
+        round(weights, 1),
+        round(kv, 1),
+        round(activations, 1),
+        overhead,
+        round(load_extra, 1),
+        round(total, 1),
+        approximate,
+    )
 
 
 def resolve(precision: str, device: str) -> tuple[str, str]:
@@ -140,8 +150,9 @@ def resolve(precision: str, device: str) -> tuple[str, str]:
     return precision, device
 
 
-def _load_extra(entry: ModelEntry, config: dict[str, Any], precision: str, device: str,
-                params: float) -> float:
+def _load_extra(
+    entry: ModelEntry, config: dict[str, Any], precision: str, device: str, params: float
+) -> float:
     """Bytes held, beyond the loaded weights, only while loading. On CPU, when the stored
     dtype differs from the loaded one, the mapped file and the converted copy coexist
     (measured: a bf16 file loaded as fp32 peaks at both); bitsandbytes on CPU goes
@@ -169,14 +180,21 @@ def _shape(entry: ModelEntry, config: dict[str, Any]) -> dict[str, int]:
         return 0
 
     layers = pick("num_decoder_layers", "num_hidden_layers", "n_layer", "num_layers") or (
-        entry.layers or 0)
+        entry.layers or 0
+    )
     hidden = pick("hidden_size", "n_embd", "d_model") or (entry.hidden_size or 0)
     heads = pick("num_attention_heads", "n_head", "num_heads") or (entry.heads or 0)
     kv_heads = pick("num_key_value_heads", "multi_query_group_num") or entry.kv_heads or heads
     head_dim = pick("head_dim", "d_kv") or (hidden // heads if heads else 0)
     vocab = pick("vocab_size", "padded_vocab_size") or (entry.vocab_size or 0)
-    return {"layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads or 0,
-            "head_dim": head_dim, "vocab": vocab}
+    return {
+        "layers": layers,
+        "hidden": hidden,
+        "heads": heads,
+        "kv_heads": kv_heads or 0,
+        "head_dim": head_dim,
+        "vocab": vocab,
+    }
 
 
 def _read_config(entry: ModelEntry) -> dict[str, Any] | None:
@@ -207,7 +225,7 @@ def _read_config(entry: ModelEntry) -> dict[str, Any] | None:
 
 
 def verdict(estimate_mb: float, budget_mb: float) -> str:
-    """"fits" with 20% to spare, "tight" when it fits without that margin, else
+    """ "fits" with 20% to spare, "tight" when it fits without that margin, else
     "does not fit"."""
     if estimate_mb <= budget_mb * 0.8:
         return FITS
@@ -259,8 +277,11 @@ def _has_cuda() -> bool:
 
 
 class _NvmlMemory(ctypes.Structure):
-    _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong),
-                ("used", ctypes.c_ulonglong)]
+    _fields_ = [
+        ("total", ctypes.c_ulonglong),
+        ("free", ctypes.c_ulonglong),
+        ("used", ctypes.c_ulonglong),
+    ]
 
 
 def _nvml_memory() -> tuple[float, float, str] | None:
@@ -274,8 +295,10 @@ def _nvml_memory() -> tuple[float, float, str] | None:
             return None
         handle = ctypes.c_void_p()
         memory = _NvmlMemory()
-        ok = (nvml.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle)) == 0
-              and nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) == 0)
+        ok = (
+            nvml.nvmlDeviceGetHandleByIndex_v2(0, ctypes.byref(handle)) == 0
+            and nvml.nvmlDeviceGetMemoryInfo(handle, ctypes.byref(memory)) == 0
+        )
         nvml.nvmlShutdown()
     except AttributeError:
         return None
@@ -288,9 +311,16 @@ def _nvidia_smi_memory() -> tuple[float, float, str] | None:
         return None
     try:
         out = subprocess.run(
-            [exe, "--query-gpu=memory.free,memory.total", "--format=csv,noheader,nounits",
-             "-i", "0"],
-            capture_output=True, text=True, timeout=10,
+            [
+                exe,
+                "--query-gpu=memory.free,memory.total",
+                "--format=csv,noheader,nounits",
+                "-i",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout
         free, total = (float(x) for x in out.strip().splitlines()[0].split(","))
     except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):

@@ -39,10 +39,14 @@ class ModelOverview:
     best_speed_runtime: str | None = None
 
 
-def overview(catalog: Catalog, precision: str, device: str = "auto",
-             store: ResultsStore | None = None,
-             working_context: int | None = None,
-             runtime: str = "transformers") -> list[ModelOverview]:
+def overview(
+    catalog: Catalog,
+    precision: str,
+    device: str = "auto",
+    store: ResultsStore | None = None,
+    working_context: int | None = None,
+    runtime: str = "transformers",
+) -> list[ModelOverview]:
     """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed), sizes
     estimated at ``working_context`` tokens (default: the setting, see
     engine.preferences.working_context) on ``runtime`` (auto resolved per model: a model
@@ -62,8 +66,16 @@ def overview(catalog: Catalog, precision: str, device: str = "auto",
         speeds_by_model[speed.model_id].append(speed)
     rows = []
     for entry in catalog:
-        row = _row(entry, precision, device, budget, evals_by_model[entry.id],
-                   speeds_by_model[entry.id], working, runtime)
+        row = _row(
+            entry,
+            precision,
+            device,
+            budget,
+            evals_by_model[entry.id],
+            speeds_by_model[entry.id],
+            working,
+            runtime,
+        )
         rows.append(replace(row, results_problem=problem) if problem else row)
     return rows
 
@@ -75,16 +87,22 @@ def _results(store: ResultsStore | None) -> tuple[list[EvalRun], list[SpeedRun]]
         return own.eval_runs(status="ok"), own.speed_runs()
 
 
-def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
-         evals: list[EvalRun], speeds: list[SpeedRun], working: int,
-         runtime: str = "transformers") -> ModelOverview:
+def _row(
+    entry: ModelEntry,
+    precision: str,
+    device: str,
+    budget: memory.Budget,
+    evals: list[EvalRun],
+    speeds: list[SpeedRun],
+    working: int,
+    runtime: str = "transformers",
+) -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
     runtime = memory_runtime(entry, runtime, precision)
     # llama.cpp's estimate caps the context at the model's own, read from its file.
     context = working if runtime == "llama.cpp" else min(entry.context_length, working)
-    estimate = memory.estimate(entry, precision, device, context_length=context,
-                               runtime=runtime)
+    estimate = memory.estimate(entry, precision, device, context_length=context, runtime=runtime)
     if estimate is None:  # llama.cpp has no file for this precision
         return _without_estimate(entry, precision, device, speeds, evals)
     context = estimate.context_length
@@ -104,23 +122,37 @@ def _row(entry: ModelEntry, precision: str, device: str, budget: memory.Budget,
     here = [s for s in speeds if s.device == estimate.device]
     best = max(here, key=lambda s: s.tokens_per_s) if here else None
     return ModelOverview(
-        entry=entry, size_mb=size, on_disk=_disk(entry), fit=fit, fit_measured=bool(measured),
+        entry=entry,
+        size_mb=size,
+        on_disk=_disk(entry),
+        fit=fit,
+        fit_measured=bool(measured),
         best_avg_accuracy=best_average(evals),
         last_tokens_per_s=speed[-1] if speed else None,
-        context_length=context, full_context_mb=full,
+        context_length=context,
+        full_context_mb=full,
         best_tokens_per_s=best.tokens_per_s if best else None,
         best_speed_runtime=best.runtime if best else None,
     )
 
 
-def _without_estimate(entry: ModelEntry, precision: str, device: str,
-                      speeds: list[SpeedRun], evals: list[EvalRun]) -> ModelOverview:
+def _without_estimate(
+    entry: ModelEntry, precision: str, device: str, speeds: list[SpeedRun], evals: list[EvalRun]
+) -> ModelOverview:
     """A row with no size and an unknown fit: llama.cpp has no file at ``precision``."""
     here = [s for s in speeds if s.device == memory.resolve(precision, device)[1]]
     best = max(here, key=lambda s: s.tokens_per_s) if here else None
-    return ModelOverview(entry, None, _disk(entry), "unknown", False, best_average(evals),
-                         None, best_tokens_per_s=best.tokens_per_s if best else None,
-                         best_speed_runtime=best.runtime if best else None)
+    return ModelOverview(
+        entry,
+        None,
+        _disk(entry),
+        "unknown",
+        False,
+        best_average(evals),
+        None,
+        best_tokens_per_s=best.tokens_per_s if best else None,
+        best_speed_runtime=best.runtime if best else None,
+    )
 
 
 def _disk(entry: ModelEntry) -> str:

@@ -35,8 +35,10 @@ def settings_path() -> Path:
 
 
 def _broken(path: Path, why: str) -> SettingsError:
-    return SettingsError(f"the settings file {path} is broken ({why}): fix it by hand, or "
-                         "delete it to start again from the default settings")
+    return SettingsError(
+        f"the settings file {path} is broken ({why}): fix it by hand, or "
+        "delete it to start again from the default settings"
+    )
 
 
 def load_settings() -> dict[str, Any]:
@@ -47,14 +49,15 @@ def load_settings() -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise SettingsError(f"cannot read the settings file {path}: {exc.strerror or exc}; "
-                            "check its permissions") from exc
+        raise SettingsError(
+            f"cannot read the settings file {path}: {exc.strerror or exc}; check its permissions"
+        ) from exc
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _broken(path, f"not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise _broken(path, "expected a JSON object such as {\"task_folders\": []}")
+        raise _broken(path, 'expected a JSON object such as {"task_folders": []}')
     return data
 
 
@@ -115,8 +118,10 @@ def check_task_folders(folders: list[str]) -> list[str]:
         path = Path(folder).expanduser()
         if not path.is_dir():
             what = "is a file, not a folder" if path.exists() else "does not exist"
-            raise UsageError(f"task folder {path} {what}: give folders of lm-eval task YAML "
-                             f"files, several separated by {os.pathsep!r} (nothing was saved)")
+            raise UsageError(
+                f"task folder {path} {what}: give folders of lm-eval task YAML "
+                f"files, several separated by {os.pathsep!r} (nothing was saved)"
+            )
         resolved.append(str(path.resolve()))
     return list(dict.fromkeys(resolved))
 
@@ -130,8 +135,11 @@ def working_context() -> int:
     value = load_settings().get(WORKING_CONTEXT, DEFAULT_WORKING_CONTEXT)
     low, high = WORKING_CONTEXT_RANGE
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _broken(settings_path(), f"{WORKING_CONTEXT} must be a whole number of tokens "
-                      f"from {low} to {high}, such as {DEFAULT_WORKING_CONTEXT}")
+        raise _broken(
+            settings_path(),
+            f"{WORKING_CONTEXT} must be a whole number of tokens "
+            f"from {low} to {high}, such as {DEFAULT_WORKING_CONTEXT}",
+        )
     return value
 
 

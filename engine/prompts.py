@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from engine.errors import UsageError
 from engine.settings import Conversation
 
-ALPACA_PREAMBLE = ("Below is an instruction that describes a task. Write a response that "
-                   "appropriately completes the request.")
+ALPACA_PREAMBLE = (
+    "Below is an instruction that describes a task. Write a response that "
+    "appropriately completes the request."
+)
 
 # Text a base model writes when it starts the next turn itself: stop there.
 FORMAT_STOPS: dict[str, tuple[str, ...]] = {
@@ -54,8 +56,7 @@ def render(conversation: Conversation, fmt: str, tokenizer=None) -> str:
     if fmt == "chat-template":
         messages = [{"role": "system", "content": system}] if system else []
         messages += [{"role": t.role, "content": t.content} for t in turns]
-        return tokenizer.apply_chat_template(messages, tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     if fmt == "chatml":
         parts = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
         parts += [f"<|im_start|>{t.role}\n{t.content}<|im_end|>\n" for t in turns]
@@ -78,8 +79,7 @@ def render(conversation: Conversation, fmt: str, tokenizer=None) -> str:
         # An encoder-decoder reads the whole request; earlier turns become context lines.
         *history, last = turns
         lines = [system] if system else []
-        lines += [f"{'User' if t.role == 'user' else 'Assistant'}: {t.content}"
-                  for t in history]
+        lines += [f"{'User' if t.role == 'user' else 'Assistant'}: {t.content}" for t in history]
         lines.append(last.content)
         return "\n".join(lines)
     raise UsageError(f"unknown prompt format '{fmt}'")
@@ -140,6 +140,7 @@ def _check_fits(count: int, limit: int) -> None:
 
 def _too_long(count: int | None, limit: int) -> str:
     size = f"{count} tokens" if count is not None else "far more tokens than fit"
-    return (f"the message is too long for this model ({size}; the context leaves room for "
-            f"{limit} prompt tokens after max new tokens): shorten it or lower max new tokens")
-
+    return (
+        f"the message is too long for this model ({size}; the context leaves room for "
+        f"{limit} prompt tokens after max new tokens): shorten it or lower max new tokens"
+    )

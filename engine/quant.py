@@ -50,7 +50,9 @@ def probe_bitsandbytes(device: str = "cpu", timeout: float = 120.0) -> QuantProb
     try:
         done = subprocess.run(
             [sys.executable, "-c", _PROBE, device],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         return QuantProbe(False, device, None, f"the bitsandbytes check hung for {timeout:.0f} s")

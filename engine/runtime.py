@@ -182,8 +182,9 @@ def _require_bitsandbytes(device: str) -> None:
 
     probe = _bitsandbytes_probe(device)
     if not probe.usable:
-        raise QuantizationUnavailable(f"8-bit and 4-bit loading need bitsandbytes: "
-                                      f"{probe.reason}. To fix: {FIX}")
+        raise QuantizationUnavailable(
+            f"8-bit and 4-bit loading need bitsandbytes: {probe.reason}. To fix: {FIX}"
+        )
     # bitsandbytes logs a warning on every CPU matmul; only errors are worth showing.
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
@@ -201,8 +202,7 @@ def load_model(
     no GPU, bitsandbytes unusable.
     """
     options.validate()
-    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path
-                                      else None)
+    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
     working = working_context()  # read first: a broken settings file costs no load
@@ -220,6 +220,7 @@ def load_model(
     _quiet_transformers()
     model_class = _model_class(entry)
     from transformers import PreTrainedModel  # noqa: F401 - the bulk of the library's import
+
     # The clock starts after the libraries are imported: that cost belongs to starting
     # the worker, not to this model.
     started = time.perf_counter()
@@ -285,8 +286,9 @@ def _model_class(entry: ModelEntry):
 def _load_tokenizer(source: ModelSource, trust_remote_code: bool):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(source.folder), local_files_only=True,
-                                         trust_remote_code=trust_remote_code)
+    return AutoTokenizer.from_pretrained(
+        str(source.folder), local_files_only=True, trust_remote_code=trust_remote_code
+    )
 
 
 class UnsafeWeights(SmollmError):
@@ -298,13 +300,16 @@ def unsafe_weights_message(model_id: str, folder: Path, exc: BaseException) -> s
     to load the file anyway): what it found, and what to do instead."""
     found = re.search(r"Unsupported global: (?:GLOBAL )?([^\s]+)", str(exc))
     what = f" (it names {found.group(1)[:80]})" if found else ""
-    return (f"refused to load {model_id}: its pickle weights in {folder} hold more than "
-            f"tensors{what}, and unpickling them would run that code; use a copy with "
-            "safetensors weights, or one from a source you trust")
+    return (
+        f"refused to load {model_id}: its pickle weights in {folder} hold more than "
+        f"tensors{what}, and unpickling them would run that code; use a copy with "
+        "safetensors weights, or one from a source you trust"
+    )
 
 
-def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device: str,
-                 options: LoadOptions) -> dict[str, Any]:
+def _load_kwargs(
+    entry: ModelEntry, source: ModelSource, precision: str, device: str, options: LoadOptions
+) -> dict[str, Any]:
     import torch
 
     dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -324,8 +329,9 @@ def _load_kwargs(entry: ModelEntry, source: ModelSource, precision: str, device:
         if precision == "int8":
             quant = BitsAndBytesConfig(load_in_8bit=True)
         else:
-            quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                       bnb_4bit_compute_dtype=compute)
+            quant = BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute
+            )
         kwargs["quantization_config"] = quant
         kwargs["dtype"] = compute
         kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}

@@ -26,8 +26,10 @@ def check_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> N
         return
     llamacpp.require()
     if entry.kind != "causal":
-        raise UsageError(f"{entry.id} is an encoder-decoder model: llama.cpp runs causal "
-                         "models here; use --runtime transformers")
+        raise UsageError(
+            f"{entry.id} is an encoder-decoder model: llama.cpp runs causal "
+            "models here; use --runtime transformers"
+        )
     if not has_gguf_weights(entry):
         raise NoGGUFFile(missing_gguf_message(entry))
     if precision != "auto":
@@ -77,13 +79,17 @@ def unsupported_settings(runtime: str, settings: GenerationSettings) -> list[str
     """Why each control set to a non-default value cannot work on ``runtime``."""
     missing = UNSUPPORTED.get(runtime, {})
     defaults = GenerationSettings()
-    return [f"{name} {getattr(settings, name)}: {why}" for name, why in missing.items()
-            if getattr(settings, name) != getattr(defaults, name)]
+    return [
+        f"{name} {getattr(settings, name)}: {why}"
+        for name, why in missing.items()
+        if getattr(settings, name) != getattr(defaults, name)
+    ]
 
 
 def check_settings(runtime: str, settings: GenerationSettings) -> None:
     """Refuse, never silently ignore, a control the runtime does not have."""
     problems = unsupported_settings(runtime, settings)
     if problems:
-        raise UsageError(f"{'; '.join(problems)}: leave it at its default (0) or use the "
-                         "transformers runtime")
+        raise UsageError(
+            f"{'; '.join(problems)}: leave it at its default (0) or use the transformers runtime"
+        )

@@ -30,16 +30,21 @@ class GenerationSettings:
         for name, (low, high) in RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UsageError(f"{name} must be a number in [{low}, {high}] "
-                                 f"(got {_short(value)})")
+                raise UsageError(
+                    f"{name} must be a number in [{low}, {high}] (got {_short(value)})"
+                )
             if not low <= value <= high:  # also refuses nan
                 raise UsageError(f"{name} must be in [{low}, {high}] (got {_short(value)})")
             if name in INTEGER_SETTINGS and not float(value).is_integer():
                 raise UsageError(f"{name} must be a whole number in [{low}, {high}]")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(
-                self.seed, int) or not 0 <= self.seed <= MAX_SEED):
-            raise UsageError(f"seed must be a whole number in [0, {MAX_SEED}] "
-                             f"(got {_short(self.seed)})")
+        if self.seed is not None and (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed <= MAX_SEED
+        ):
+            raise UsageError(
+                f"seed must be a whole number in [0, {MAX_SEED}] (got {_short(self.seed)})"
+            )
         if any(not isinstance(s, str) or not s for s in self.stop):
             raise UsageError("stop strings must be non-empty text")
         return self
@@ -74,8 +79,7 @@ INTEGER_SETTINGS = ("top_k", "no_repeat_ngram_size", "max_new_tokens")
 PRESETS: dict[str, GenerationSettings] = {
     "precise": GenerationSettings(temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.1),
     "balanced": GenerationSettings(),
-    "creative": GenerationSettings(temperature=1.0, top_p=0.95, top_k=100,
-                                   repetition_penalty=1.05),
+    "creative": GenerationSettings(temperature=1.0, top_p=0.95, top_k=100, repetition_penalty=1.05),
 }
 
 SETTING_NAMES = tuple(f.name for f in fields(GenerationSettings))
@@ -113,11 +117,11 @@ class LoadOptions:
 
     def validate(self) -> LoadOptions:
         if self.precision not in PRECISIONS:
-            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)} "
-                             f"(got '{self.precision}')")
+            raise UsageError(
+                f"precision must be one of {', '.join(PRECISIONS)} (got '{self.precision}')"
+            )
         if self.device not in DEVICES:
             raise UsageError(f"device must be one of {', '.join(DEVICES)} (got '{self.device}')")
         if self.runtime not in RUNTIMES:
-            raise UsageError(f"runtime must be one of {', '.join(RUNTIMES)} "
-                             f"(got '{self.runtime}')")
+            raise UsageError(f"runtime must be one of {', '.join(RUNTIMES)} (got '{self.runtime}')")
         return self

@@ -35,9 +35,14 @@ def claim_names(folder: Path, base: str) -> tuple[Path, Path]:
     raise OSError(f"too many transcripts named {base}-* in {folder}")
 
 
-def save_transcript(model_id: str, conversation: Conversation,
-                    settings: GenerationSettings, *, raw: bool = False,
-                    now: float | None = None) -> tuple[Path, Path]:
+def save_transcript(
+    model_id: str,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    *,
+    raw: bool = False,
+    now: float | None = None,
+) -> tuple[Path, Path]:
     """Write <time>-<model>.md and .json, readable by their owner only; returns both
     paths."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -46,8 +51,12 @@ def save_transcript(model_id: str, conversation: Conversation,
     folder = make_private_dir(transcripts_dir())
     # Not with_suffix: an id with dots ("qwen2.5-0.5b") would lose its end.
     md_path, json_path = claim_names(folder, f"{stamp}-{safe_id}")
-    lines = [f"# Chat with {model_id}", "", f"_{time.ctime(now)} · "
-             f"{'raw completion' if raw else 'chat'}_", ""]
+    lines = [
+        f"# Chat with {model_id}",
+        "",
+        f"_{time.ctime(now)} · {'raw completion' if raw else 'chat'}_",
+        "",
+    ]
     if conversation.system:
         lines += ["**System:**", "", conversation.system, ""]
     for turn in conversation.turns:

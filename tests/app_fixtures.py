@@ -32,21 +32,27 @@ class FixedTelemetry:
         pass
 
 
-def fixed_overview(catalog: Catalog, precision: str, device: str,
-                   runtime: str = "auto") -> list[ModelOverview]:
+def fixed_overview(
+    catalog: Catalog, precision: str, device: str, runtime: str = "auto"
+) -> list[ModelOverview]:
     rows = []
     factor = {"int8": 1, "int4": 0.5, "fp16": 2, "bf16": 2}.get(precision, 4)
     for index, entry in enumerate(catalog):
         size = entry.params * factor / 2**20 * 1.2
         fit = "fits" if size < 2500 else ("tight" if size < 4000 else "does not fit")
-        rows.append(ModelOverview(
-            entry=entry, size_mb=size, fit=fit,
-            on_disk="bundled" if entry.source == "bundled" else ("yes" if index < 3 else "no"),
-            fit_measured=index == 0, best_avg_accuracy=41.5 if index == 0 else None,
-            last_tokens_per_s=35.2 if index == 0 else None,
-            best_tokens_per_s=117.3 if index == 0 else None,
-            best_speed_runtime="llama.cpp" if index == 0 else None,
-        ))
+        rows.append(
+            ModelOverview(
+                entry=entry,
+                size_mb=size,
+                fit=fit,
+                on_disk="bundled" if entry.source == "bundled" else ("yes" if index < 3 else "no"),
+                fit_measured=index == 0,
+                best_avg_accuracy=41.5 if index == 0 else None,
+                last_tokens_per_s=35.2 if index == 0 else None,
+                best_tokens_per_s=117.3 if index == 0 else None,
+                best_speed_runtime="llama.cpp" if index == 0 else None,
+            )
+        )
     return rows
 
 
@@ -73,10 +79,21 @@ class ScriptedClient:
         p = self.p
         self.state = "ready"
         self.info = p.LoadInfo(
-            model_id=options.model_id, repo="HuggingFaceTB/SmolLM2-135M-Instruct",
-            revision=None, kind="causal", params=134_515_008, size_mb=92.1, dtype="Q4_1",
-            device="cpu", device_name="cpu", quantization=None, load_seconds=0.2,
-            context_length=4096, has_chat_template=True, runtime="llama.cpp")
+            model_id=options.model_id,
+            repo="HuggingFaceTB/SmolLM2-135M-Instruct",
+            revision=None,
+            kind="causal",
+            params=134_515_008,
+            size_mb=92.1,
+            dtype="Q4_1",
+            device="cpu",
+            device_name="cpu",
+            quantization=None,
+            load_seconds=0.2,
+            context_length=4096,
+            has_chat_template=True,
+            runtime="llama.cpp",
+        )
         yield p.Progress(1, "reading weights", 0.5)
         yield p.Loaded(1, self.info)
 
@@ -84,9 +101,19 @@ class ScriptedClient:
         p = self.p
         for word in self.reply.split(" "):
             yield p.Chunk(2, word + " ")
-        yield p.ReplyDone(2, p.ReplyStats(
-            prompt_tokens=38, new_tokens=9, time_to_first_token_s=0.010, tokens_per_s=117.3,
-            total_s=0.09, stop_reason="eos", peak_memory_mb=344.0, runtime="llama.cpp"))
+        yield p.ReplyDone(
+            2,
+            p.ReplyStats(
+                prompt_tokens=38,
+                new_tokens=9,
+                time_to_first_token_s=0.010,
+                tokens_per_s=117.3,
+                total_s=0.09,
+                stop_reason="eos",
+                peak_memory_mb=344.0,
+                runtime="llama.cpp",
+            ),
+        )
 
     def cancel(self):
         pass
@@ -112,36 +139,93 @@ def fixed_eval_runs():
     pythia-160m's ARC-e is far from its published 43.5 (flagged), its PIQA is close."""
     from engine.results.store import EvalRun
 
-    def run(model, task, status="ok", acc=None, stderr=0.02, *, precision="fp32",
-            limit=100, shots=0, ms=40.0, peak=900.0, size=620.0, minutes=0, error=None,
-            norm=None):
+    def run(
+        model,
+        task,
+        status="ok",
+        acc=None,
+        stderr=0.02,
+        *,
+        precision="fp32",
+        limit=100,
+        shots=0,
+        ms=40.0,
+        peak=900.0,
+        size=620.0,
+        minutes=0,
+        error=None,
+        norm=None,
+    ):
         metrics = {}
         if acc is not None:
             metrics = {"acc": acc, "acc_stderr": stderr}
         if norm is not None:
             metrics.update({"acc_norm": norm, "acc_norm_stderr": stderr})
         ok = status == "ok"
-        return EvalRun(model_id=model, precision=precision, device="cuda", task=task,
-                       status=status, started=FIXED_TIME + minutes * 60,
-                       ended=FIXED_TIME + minutes * 60 + 30, device_name="Orin",
-                       num_fewshot=shots, limit=limit, samples=(limit or 500) if ok else 0,
-                       metrics=metrics, time_per_sample_ms=ms if ok else None,
-                       peak_memory_mb=peak if ok else None, model_size_mb=size,
-                       lm_eval_version="0.4.13", error=error)
+        return EvalRun(
+            model_id=model,
+            precision=precision,
+            device="cuda",
+            task=task,
+            status=status,
+            started=FIXED_TIME + minutes * 60,
+            ended=FIXED_TIME + minutes * 60 + 30,
+            device_name="Orin",
+            num_fewshot=shots,
+            limit=limit,
+            samples=(limit or 500) if ok else 0,
+            metrics=metrics,
+            time_per_sample_ms=ms if ok else None,
+            peak_memory_mb=peak if ok else None,
+            model_size_mb=size,
+            lm_eval_version="0.4.13",
+            error=error,
+        )
 
     return [
         run("pythia-160m", "arc_easy", acc=0.30, stderr=0.01, norm=0.28, minutes=1),
         run("pythia-160m", "piqa", acc=0.625, stderr=0.011, norm=0.61, minutes=2),
         run("pythia-160m", "boolq", acc=0.55, minutes=3, limit=None, ms=55.5),
         run("pythia-160m", "arc_easy", "cancelled", minutes=4, error="cancelled by the user"),
-        run("opt-125m", "arc_easy", acc=0.435, stderr=0.01, norm=0.40, size=477.8, ms=35.0,
-            peak=780.0, minutes=5),
-        run("opt-125m", "piqa", "failed", minutes=6, size=477.8,
-            error="[bold]boom[/] dataset piqa broke"),
-        run("tinyllama-1.1b", "arc_easy", "oom", minutes=7, size=4198.4,
-            error="CUDA out of memory. Tried to allocate 1.50 GiB"),
-        run("tinyllama-1.1b", "piqa", acc=0.73, norm=0.74, precision="int8", size=1200.0,
-            ms=120.0, peak=2400.0, minutes=8, shots=2),
+        run(
+            "opt-125m",
+            "arc_easy",
+            acc=0.435,
+            stderr=0.01,
+            norm=0.40,
+            size=477.8,
+            ms=35.0,
+            peak=780.0,
+            minutes=5,
+        ),
+        run(
+            "opt-125m",
+            "piqa",
+            "failed",
+            minutes=6,
+            size=477.8,
+            error="[bold]boom[/] dataset piqa broke",
+        ),
+        run(
+            "tinyllama-1.1b",
+            "arc_easy",
+            "oom",
+            minutes=7,
+            size=4198.4,
+            error="CUDA out of memory. Tried to allocate 1.50 GiB",
+        ),
+        run(
+            "tinyllama-1.1b",
+            "piqa",
+            acc=0.73,
+            norm=0.74,
+            precision="int8",
+            size=1200.0,
+            ms=120.0,
+            peak=2400.0,
+            minutes=8,
+            shots=2,
+        ),
     ]
 
 

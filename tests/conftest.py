@@ -59,8 +59,9 @@ def tiny_catalog(tiny_llama: Path, tiny_t5: Path, tmp_path_factory) -> Path:
     from tiny_models import overlay_text
 
     path = tmp_path_factory.mktemp("catalog") / "tiny.toml"
-    path.write_text(overlay_text({"tiny-llama": tiny_llama, "tiny-t5": tiny_t5},
-                                 kind={"tiny-t5": "seq2seq"}))
+    path.write_text(
+        overlay_text({"tiny-llama": tiny_llama, "tiny-t5": tiny_t5}, kind={"tiny-t5": "seq2seq"})
+    )
     return path
 
 
@@ -95,7 +96,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     for item in items:
         function = getattr(item, "function", None)
-        screen = (inspect.iscoroutinefunction(function)
-                  or "snap_compare" in getattr(item, "fixturenames", ()))
+        screen = inspect.iscoroutinefunction(function) or "snap_compare" in getattr(
+            item, "fixturenames", ()
+        )
         if screen and not item.nodeid.startswith(BOARD_UI_SMOKE):
             item.add_marker(pytest.mark.ui)

@@ -63,15 +63,22 @@ class HubRepo:
     def listing(self) -> dict:
         siblings = []
         for name in sorted(self.files):
-            item = {"rfilename": name, "size": len(self.files[name]),
-                    "blobId": self.blob_id(name)}
+            item = {"rfilename": name, "size": len(self.files[name]), "blobId": self.blob_id(name)}
             if self.is_lfs(name):
-                item["lfs"] = {"sha256": self.sha256(name), "size": len(self.files[name]),
-                               "pointerSize": 134}
+                item["lfs"] = {
+                    "sha256": self.sha256(name),
+                    "size": len(self.files[name]),
+                    "pointerSize": 134,
+                }
             siblings.append(item)
-        return {"id": self.repo_id, "modelId": self.repo_id, "sha": self.commit,
-                "private": False, "gated": "auto" if self.gated else False,
-                "siblings": siblings}
+        return {
+            "id": self.repo_id,
+            "modelId": self.repo_id,
+            "sha": self.commit,
+            "private": False,
+            "gated": "auto" if self.gated else False,
+            "siblings": siblings,
+        }
 
 
 @dataclass
@@ -128,10 +135,20 @@ class HubServer:
         self.repos[repo_id] = repo
         return repo
 
-    def add_folder(self, repo_id: str, folder: Path, *, extra: dict[str, bytes] | None = None,
-                   without: tuple[str, ...] = (), gated: bool = False) -> HubRepo:
-        files = {p.relative_to(folder).as_posix(): p.read_bytes()
-                 for p in sorted(folder.rglob("*")) if p.is_file()}
+    def add_folder(
+        self,
+        repo_id: str,
+        folder: Path,
+        *,
+        extra: dict[str, bytes] | None = None,
+        without: tuple[str, ...] = (),
+        gated: bool = False,
+    ) -> HubRepo:
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
+        }
         for name in without:
             files.pop(name, None)
         files.update(extra or {})
@@ -145,8 +162,9 @@ class HubServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True,
-                         name="hub-server").start()
+        threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), daemon=True, name="hub-server"
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -180,8 +198,12 @@ class HubServer:
     def gets(self, name: str) -> list[Request]:
         """GET requests that asked for file `name` (resolve or CDN)."""
         with self._lock:
-            return [r for r in self.requests if r.method == "GET" and
-                    (r.path.endswith("/" + name) or r.path.endswith("#" + name))]
+            return [
+                r
+                for r in self.requests
+                if r.method == "GET"
+                and (r.path.endswith("/" + name) or r.path.endswith("#" + name))
+            ]
 
     def wait_sent(self, name: str, at_least: int, timeout: float = 30.0) -> bool:
         with self._lock:
@@ -235,8 +257,15 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.unquote(parsed.path)
         cdn = re.match(r"^/cdn/([^/]+/[^/]+)/(.+)$", path)
         label = path if not cdn else f"{path}#{cdn.group(2)}"
-        self.hub._record(Request(self.command, label, self.headers.get("Range"),
-                                 "Authorization" in self.headers, self.headers.get("Host", "")))
+        self.hub._record(
+            Request(
+                self.command,
+                label,
+                self.headers.get("Range"),
+                "Authorization" in self.headers,
+                self.headers.get("Host", ""),
+            )
+        )
         api = re.match(r"^/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?/?$", path)
         if api and not head:
             return self._api(api.group(1), urllib.parse.unquote(api.group(2) or "main"))
@@ -275,8 +304,12 @@ class _Handler(BaseHTTPRequestHandler):
         if repo is None:
             return
         if repo.gated and self.headers.get("Authorization") != f"Bearer {self.hub.token}":
-            self._error(401, "GatedRepo", f"Access to model {repo_id} is restricted. You must "
-                        "have access to it and be authenticated to access it. Please log in.")
+            self._error(
+                401,
+                "GatedRepo",
+                f"Access to model {repo_id} is restricted. You must "
+                "have access to it and be authenticated to access it. Please log in.",
+            )
             return
         if name not in repo.files:
             self._error(404, "EntryNotFound", f"{name} does not exist", commit=repo.commit)
@@ -284,8 +317,10 @@ class _Handler(BaseHTTPRequestHandler):
         if repo.is_lfs(name) and self.hub.redirect_lfs:
             self.send_response(302)
             self._file_headers(repo, name)
-            self.send_header("Location", f"http://localhost:{self.hub.port}/cdn/{repo_id}/"
-                             f"{urllib.parse.quote(name)}")
+            self.send_header(
+                "Location",
+                f"http://localhost:{self.hub.port}/cdn/{repo_id}/{urllib.parse.quote(name)}",
+            )
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -349,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
                     step = min(step, slow.after - offset)
                 if slow is not None and slow.stall_at is not None:
                     step = min(step, slow.stall_at - offset)
-                piece = data[offset:min(offset + step, limit)]
+                piece = data[offset : min(offset + step, limit)]
                 self.wfile.write(piece)
                 self.wfile.flush()
                 offset += len(piece)
@@ -373,8 +408,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-def overlay_text(models: dict[str, str], *, revision: dict[str, str] | None = None,
-                 remote_code: tuple[str, ...] = ()) -> str:
+def overlay_text(
+    models: dict[str, str],
+    *,
+    revision: dict[str, str] | None = None,
+    remote_code: tuple[str, ...] = (),
+) -> str:
     """A catalog overlay with `source = "hub"` entries: {catalog id: repo id}."""
     revision = revision or {}
     parts = []
@@ -394,7 +433,7 @@ kind = "causal"
 context_length = 2048
 license = "apache-2.0"
 prompt_format = "chat-template"
-trust_remote_code = {'true' if model_id in remote_code else 'false'}
+trust_remote_code = {"true" if model_id in remote_code else "false"}
 tags = ["instruct"]
 source = "hub"
 facts_from = ["tests/hub_server.py"]
@@ -431,18 +470,31 @@ def standard_server(tiny_llama: Path) -> HubServer:
     server = HubServer()
     server.add_folder("tests/tiny-llama", tiny_llama, extra=JUNK)
     server.add_folder("tests/gated-llama", tiny_llama, gated=True)
-    server.add_folder("tests/bin-llama", tiny_llama, without=(WEIGHTS,),
-                      extra={"pytorch_model.bin": b"\x80\x02 stand-in pickle",
-                             "training_args.bin": b"not weights"})
+    server.add_folder(
+        "tests/bin-llama",
+        tiny_llama,
+        without=(WEIGHTS,),
+        extra={
+            "pytorch_model.bin": b"\x80\x02 stand-in pickle",
+            "training_args.bin": b"not weights",
+        },
+    )
     return server
 
 
 def standard_overlay(server: HubServer, path: Path) -> Path:
     """Catalog ids tiny-hub, gated-hub, bin-hub, missing-hub and pinned-hub (a commit)."""
     commit = server.repos["tests/tiny-llama"].commit
-    path.write_text(overlay_text(
-        {"tiny-hub": "tests/tiny-llama", "gated-hub": "tests/gated-llama",
-         "bin-hub": "tests/bin-llama", "missing-hub": "tests/no-such-repo",
-         "pinned-hub": "tests/tiny-llama"},
-        revision={"pinned-hub": commit}))
+    path.write_text(
+        overlay_text(
+            {
+                "tiny-hub": "tests/tiny-llama",
+                "gated-hub": "tests/gated-llama",
+                "bin-hub": "tests/bin-llama",
+                "missing-hub": "tests/no-such-repo",
+                "pinned-hub": "tests/tiny-llama",
+            },
+            revision={"pinned-hub": commit},
+        )
+    )
     return path

@@ -35,9 +35,13 @@ def fill_jobs() -> dict[str, int]:
         "done": JobSpec(models=("pythia-160m", "opt-125m"), tasks=("arc_easy", "piqa")),
         "failed": JobSpec(models=("tinyllama-1.1b",), tasks=("hellaswag",), limit=None),
         "cancelled": JobSpec(models=("opt-125m",), tasks=("boolq",)),
-        "running": JobSpec(models=("qwen2.5-0.5b", "pythia-160m"),
-                           tasks=("arc_easy", "piqa"), limit=None, precision="fp16",
-                           device="cuda"),
+        "running": JobSpec(
+            models=("qwen2.5-0.5b", "pythia-160m"),
+            tasks=("arc_easy", "piqa"),
+            limit=None,
+            precision="fp16",
+            device="cuda",
+        ),
         "queued": JobSpec(models=("smollm2-135m-instruct",), tasks=("winogrande",)),
     }
     ids: dict[str, int] = {}
@@ -54,23 +58,41 @@ def fill_jobs() -> dict[str, int]:
             store.db.execute("UPDATE jobs SET started=? WHERE id=?", (created + 5, job.id))
             store.db.commit()
         db = store.db
-        runs = ('[{"model": "pythia-160m", "task": "arc_easy", "status": "ok", "run_id": 1}, '
-                '{"model": "pythia-160m", "task": "piqa", "status": "ok", "run_id": 2}, '
-                '{"model": "opt-125m", "task": "arc_easy", "status": "ok", "run_id": 3}, '
-                '{"model": "opt-125m", "task": "piqa", "status": "oom", "run_id": 4}]')
-        db.execute("UPDATE jobs SET state='done', cells_done=4, runs=?, ended=? WHERE id=?",
-                   (runs, FIXED_TIME + 900, ids["done"]))
-        db.execute("UPDATE jobs SET state='failed', ended=?, error=? WHERE id=?",
-                   (FIXED_TIME + 1500, "the runner (pid 4242) stopped without finishing the "
-                    "job: killed, crashed or the machine restarted; `smollm-tui jobs resume "
-                    f"{ids['failed']}` continues it", ids["failed"]))
-        db.execute("UPDATE jobs SET state='cancelled', ended=?, runs=? WHERE id=?",
-                   (FIXED_TIME + 1900, '[{"model": "opt-125m", "task": "boolq", '
-                    '"status": "cancelled", "run_id": 5}]', ids["cancelled"]))
+        runs = (
+            '[{"model": "pythia-160m", "task": "arc_easy", "status": "ok", "run_id": 1}, '
+            '{"model": "pythia-160m", "task": "piqa", "status": "ok", "run_id": 2}, '
+            '{"model": "opt-125m", "task": "arc_easy", "status": "ok", "run_id": 3}, '
+            '{"model": "opt-125m", "task": "piqa", "status": "oom", "run_id": 4}]'
+        )
+        db.execute(
+            "UPDATE jobs SET state='done', cells_done=4, runs=?, ended=? WHERE id=?",
+            (runs, FIXED_TIME + 900, ids["done"]),
+        )
+        db.execute(
+            "UPDATE jobs SET state='failed', ended=?, error=? WHERE id=?",
+            (
+                FIXED_TIME + 1500,
+                "the runner (pid 4242) stopped without finishing the "
+                "job: killed, crashed or the machine restarted; `smollm-tui jobs resume "
+                f"{ids['failed']}` continues it",
+                ids["failed"],
+            ),
+        )
+        db.execute(
+            "UPDATE jobs SET state='cancelled', ended=?, runs=? WHERE id=?",
+            (
+                FIXED_TIME + 1900,
+                '[{"model": "opt-125m", "task": "boolq", "status": "cancelled", "run_id": 5}]',
+                ids["cancelled"],
+            ),
+        )
         # the first of four cells: 412 of 2376 requests in, 300 s to go for this task
-        db.execute("UPDATE jobs SET cells_done=0, cells_at_start=0, "
-                   "current_model='qwen2.5-0.5b', current_task='arc_easy', "
-                   "requests_done=412, requests_total=2376, task_eta_s=300, heartbeat=? "
-                   "WHERE id=?", (time.time() + 3600, ids["running"]))
+        db.execute(
+            "UPDATE jobs SET cells_done=0, cells_at_start=0, "
+            "current_model='qwen2.5-0.5b', current_task='arc_easy', "
+            "requests_done=412, requests_total=2376, task_eta_s=300, heartbeat=? "
+            "WHERE id=?",
+            (time.time() + 3600, ids["running"]),
+        )
         db.commit()
     return ids

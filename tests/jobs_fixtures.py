@@ -21,19 +21,24 @@ def long_task_dir(folder: Path, copies: int = 20) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(TASKS_DIR / "utils.py", folder / "utils.py")
     data = json.loads((TASKS_DIR / "fx_choice4.json").read_text(encoding="utf-8"))
-    test = [dict(row, question=f"{row['question']} (form {n})")
-            for n in range(copies) for row in data["test"]]
-    (folder / f"{LONG_TASK}.json").write_text(json.dumps({"train": data["train"],
-                                                          "test": test}))
+    test = [
+        dict(row, question=f"{row['question']} (form {n})")
+        for n in range(copies)
+        for row in data["test"]
+    ]
+    (folder / f"{LONG_TASK}.json").write_text(json.dumps({"train": data["train"], "test": test}))
     yaml = (TASKS_DIR / "fx_choice4.yaml").read_text(encoding="utf-8")
     (folder / f"{LONG_TASK}.yaml").write_text(
-        yaml.replace("task: fx_choice4", f"task: {LONG_TASK}")
-        .replace("data_file: fx_choice4.json", f"data_file: {LONG_TASK}.json"))
+        yaml.replace("task: fx_choice4", f"task: {LONG_TASK}").replace(
+            "data_file: fx_choice4.json", f"data_file: {LONG_TASK}.json"
+        )
+    )
     return folder
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 240,
-             every: float = 0.1) -> Any:
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = 240, every: float = 0.1
+) -> Any:
     """Poll ``condition`` until it returns something true; fail saying ``what`` was awaited."""
     deadline = time.monotonic() + timeout
     while True:

@@ -14,10 +14,12 @@ def require_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is not None:
         return
     if os.environ.get("CI") == "true":
-        pytest.fail("llama-cpp-python is not installed, and CI must run the llama.cpp tests: "
-                    "`make setup` builds it", pytrace=False)
-    pytest.skip("llama-cpp-python is not installed (make setup builds it)",
-                allow_module_level=True)
+        pytest.fail(
+            "llama-cpp-python is not installed, and CI must run the llama.cpp tests: "
+            "`make setup` builds it",
+            pytrace=False,
+        )
+    pytest.skip("llama-cpp-python is not installed (make setup builds it)", allow_module_level=True)
 
 
 BUNDLED = "smollm2-135m-instruct"

@@ -24,8 +24,11 @@ def run_read_only(env: dict, read_only: Path, *args: str) -> subprocess.Complete
     if os.geteuid() == 0:
         if shutil.which("unshare") is None:
             pytest.skip("root without unshare: cannot make a path read-only for root")
-        probe = subprocess.run(["unshare", "--mount", "sh", "-c", _RO_MOUNT, "sh",
-                                str(read_only), "true"], capture_output=True, text=True)
+        probe = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", _RO_MOUNT, "sh", str(read_only), "true"],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode != 0:
             pytest.skip(f"read-only bind mounts are not allowed here: {probe.stderr}")
         command = ["unshare", "--mount", "sh", "-c", _RO_MOUNT, "sh", str(read_only), *command]

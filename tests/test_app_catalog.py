@@ -22,7 +22,10 @@ async def test_catalog_lists_every_model_and_filters():
         await pilot.press("slash", *"pythia")
         await pilot.pause()
         assert {r.entry.id for r in screen.visible_rows} == {
-            "pythia-70m-deduped", "pythia-160m", "pythia-410m"}
+            "pythia-70m-deduped",
+            "pythia-160m",
+            "pythia-410m",
+        }
         await pilot.press("escape")
         assert screen.query_one(DataTable).row_count == len(app.catalog)
 
@@ -54,8 +57,7 @@ async def test_sort_by_keys_and_header_clicks():
         await click_header(pilot, "name")
         names = [r.entry.name.lower() for r in screen.visible_rows]
         assert names == sorted(names)
-        assert [str(n.message) for n in app._notifications][-1] == (
-            "Sorted by model (ascending)")
+        assert [str(n.message) for n in app._notifications][-1] == ("Sorted by model (ascending)")
 
 
 async def test_precision_cycles_and_sizes_follow():
@@ -93,12 +95,12 @@ async def test_details_help_and_unavailable_model():
 
 async def test_markup_and_control_characters_in_names_are_shown_literally(tmp_path: Path):
     overlay = tmp_path / "bad.toml"
-    overlay.write_text(r'''
+    overlay.write_text(r"""
 [[model]]
 id = "opt-125m"
 name = "[bold]Bold[/] [link=x]y[/link] \u001b[31mred"
 notes = "[/] closes nothing"
-''')
+""")
     app = make_app(overlay)
     async with app.run_test(size=(120, 40)) as pilot:
         await rows_shown(pilot)

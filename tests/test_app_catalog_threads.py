@@ -48,12 +48,12 @@ async def test_the_catalog_answers_keys_while_its_rows_are_read():
         gate.set()
         await rows_shown(pilot)
         assert table.row_count == len(app.catalog)
-        assert screen.sub_title == (f"precision fp32 · runtime auto · {len(app.catalog)} "
-                                    "models")
+        assert screen.sub_title == (f"precision fp32 · runtime auto · {len(app.catalog)} models")
         # the rows shown are fp32's, read after the key was pressed
         assert asked[-1] == "fp32"
         assert [r.size_mb for r in screen.rows] == [
-            r.size_mb for r in overview(app.catalog, "fp32", "auto", runtime="auto")]
+            r.size_mb for r in overview(app.catalog, "fp32", "auto", runtime="auto")
+        ]
 
 
 def speed_text(screen: CatalogScreen, model_id: str) -> str:
@@ -81,5 +81,6 @@ async def test_a_chat_replys_speed_reaches_the_store_and_the_catalog(tiny_catalo
         await pilot.press("escape")  # back to the catalog: its tok/s column
         await rows_shown(pilot)
         assert app.screen is catalog
-        assert speed_text(catalog, "tiny-llama") == speed_cell(
-            speed.tokens_per_s, speed.runtime).plain
+        assert (
+            speed_text(catalog, "tiny-llama") == speed_cell(speed.tokens_per_s, speed.runtime).plain
+        )

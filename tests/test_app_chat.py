@@ -111,10 +111,13 @@ async def set_control(pilot, screen: ChatScreen, name: str, value: str) -> None:
 
 async def test_send_stream_stop_regenerate_and_settings(tiny_catalog: Path):
     # A stepped sampler: a reply reads the board when it starts and when it ends.
-    board = [{"ram_total_mb": 7619.6, "ram_used_mb": 2000.0 + 100 * i,
-              "gpu_load_pct": 10.0 * i} for i in range(20)]
-    app = make_app(tiny_catalog, telemetry=Sampler(ReaderChain([
-        ("jtop", lambda: ScriptedReader(board))])))
+    board = [
+        {"ram_total_mb": 7619.6, "ram_used_mb": 2000.0 + 100 * i, "gpu_load_pct": 10.0 * i}
+        for i in range(20)
+    ]
+    app = make_app(
+        tiny_catalog, telemetry=Sampler(ReaderChain([("jtop", lambda: ScriptedReader(board))]))
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_chat(pilot, "tiny-llama")
         assert app.session.state == "ready" and app.session.info.model_id == "tiny-llama"
@@ -178,16 +181,19 @@ async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
     app = make_app(tiny_catalog, telemetry=sampler)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_watched_chat(
-            pilot, "tiny-llama",
-            on_first_chunk=lambda: os.kill(app.session.client.pid, signal.SIGKILL))
+            pilot,
+            "tiny-llama",
+            on_first_chunk=lambda: os.kill(app.session.client.pid, signal.SIGKILL),
+        )
         await set_control(pilot, screen, "max_new_tokens", "1500")
         await pilot.press(*"Go on", "enter")
         await asyncio.wait_for(screen.first_chunk.wait(), 60)
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.session.state == "died"
-        assert any("killed, most likely out of memory" in str(n.message)
-                   for n in app._notifications)
+        assert any(
+            "killed, most likely out of memory" in str(n.message) for n in app._notifications
+        )
         assert "killed" in stats_of(screen.query(ReplyTurn).last())
         await pilot.press("ctrl+r")  # reload
         await pilot.pause()
@@ -198,7 +204,8 @@ async def test_killed_worker_is_reported_and_ctrl_r_reloads(tiny_catalog: Path):
         assert [mark.text for mark in sampler.marks()] == [
             "loaded tiny-llama float32 on cpu",
             "unloaded tiny-llama float32 on cpu: the worker died",
-            "loaded tiny-llama float32 on cpu"]
+            "loaded tiny-llama float32 on cpu",
+        ]
         await set_control(pilot, screen, "max_new_tokens", "2")
         assert "2 tokens" in stats_of(await send(pilot, "Still there?"))
 
@@ -210,7 +217,8 @@ async def test_bad_text_from_the_user_and_the_model_is_shown_literally():
     reply = " ".join(BAD)
     app = make_scripted_app()
     app.session._client_factory = lambda catalog_path=None: __import__(
-        "app_fixtures").ScriptedClient(reply=reply)
+        "app_fixtures"
+    ).ScriptedClient(reply=reply)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_chat(pilot, "smollm2-135m-instruct")
         for text in [*BAD, "x" * 100_000]:
@@ -232,8 +240,9 @@ async def test_bad_text_from_the_user_and_the_model_is_shown_literally():
 
 async def open_loading_chat(pilot, model_id: str, catalog: Path) -> WatchedChat:
     app = pilot.app
-    screen = WatchedChat(app.catalog.get(model_id), LoadOptions(model_id,
-                                                               catalog_path=str(catalog)))
+    screen = WatchedChat(
+        app.catalog.get(model_id), LoadOptions(model_id, catalog_path=str(catalog))
+    )
     await app.push_screen(screen)
     await pilot.pause()
     return screen
@@ -330,8 +339,9 @@ async def test_a_failed_load_gives_the_waiting_question_back_and_says_why(tmp_pa
             assert screen.query_one(PromptInput).text == "Are you there?"
             assert "not loaded" in status_of(screen)
             errors = [str(n.render()) for n in screen.query(Notice) if n.has_class("error")]
-            shown = [str(n.message) for n in app._notifications
-                     if n.title == "Could not load the model"]
+            shown = [
+                str(n.message) for n in app._notifications if n.title == "Could not load the model"
+            ]
             assert len(errors) == 1 and shown == [errors[0]] and errors[0]
             assert not screen.query(UserTurn) and not screen.conversation.turns
         finally:

@@ -25,8 +25,9 @@ from tui.widgets.transcript import ReplyTurn, UserTurn
 def base_catalog(tiny_llama: Path, tmp_path: Path) -> Path:
     """`tiny-base`: the tiny Llama, tagged as a base model."""
     path = tmp_path / "base.toml"
-    path.write_text(overlay_text({"tiny-base": tiny_llama}).replace(
-        'tags = ["instruct"]', 'tags = ["base"]'))
+    path.write_text(
+        overlay_text({"tiny-base": tiny_llama}).replace('tags = ["instruct"]', 'tags = ["base"]')
+    )
     return path
 
 
@@ -114,8 +115,11 @@ async def test_chat_keys_with_a_base_model(base_catalog):
         assert [str(u.render()) for u in screen.query(UserTurn)] == ["The sea is", "Hi"]
         assert record["mode"] == "chat" and record["system"] == "Answer like a pirate."
         assert [(t["role"], t["content"]) for t in record["turns"]] == [
-            ("user", "The sea is"), ("assistant", replies[0]), ("user", "Hi"),
-            ("assistant", replies[1])]
+            ("user", "The sea is"),
+            ("assistant", replies[0]),
+            ("user", "Hi"),
+            ("assistant", replies[1]),
+        ]
         assert record["settings"]["max_new_tokens"] == 4
         assert record["settings"]["temperature"] == 0.0
         text = md.read_text()

@@ -15,8 +15,10 @@ from tui.screens.compare import CompareScreen
 def matrix_text(screen) -> dict[str, list[str]]:
     """Model label -> the row's cells as plain text."""
     table = screen.query_one("#matrix", DataTable)
-    return {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]]
-            for i in range(table.row_count)}
+    return {
+        str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]]
+        for i in range(table.row_count)
+    }
 
 
 def header(screen) -> list[str]:
@@ -81,8 +83,7 @@ async def test_cell_details_references_and_markup_in_errors():
         await pilot.press("up", "right", "right")  # opt-125m, PIQA: failed, error with markup
         assert "failed: [bold]boom[/] dataset piqa broke" in str(info.render())
         await pilot.press("r")
-        assert matrix_text(screen)["pythia-160m"][1:4] == ["30.0 (43.5) !", "55.0",
-                                                            "62.5 (62.7)"]
+        assert matrix_text(screen)["pythia-160m"][1:4] == ["30.0 (43.5) !", "55.0", "62.5 (62.7)"]
 
 
 async def test_filters_change_the_matrix():
@@ -143,8 +144,12 @@ async def test_key_5_shows_peak_board_memory():
 
     from app_fixtures import fixed_eval_runs
 
-    fill_results_store([replace(r, peak_board_mb=None if r.peak_memory_mb is None else 5120.0)
-                        for r in fixed_eval_runs()])
+    fill_results_store(
+        [
+            replace(r, peak_board_mb=None if r.peak_memory_mb is None else 5120.0)
+            for r in fixed_eval_runs()
+        ]
+    )
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_compare(pilot)
@@ -164,17 +169,23 @@ async def test_machine_filter_appears_with_imported_results_and_keeps_their_orig
     from app_fixtures import fixed_eval_runs
 
     board = [replace(r, machine="orin-nano", backend="smollm-tui") for r in fixed_eval_runs()]
-    server = replace(board[0], model_id="qwen2.5-0.5b", repo="Qwen/Qwen2.5-0.5B",
-                     machine="NVIDIA A100-SXM4-80GB", backend="lm-eval vllm", runtime="vllm",
-                     source="import:results_x.json", metrics={"acc": 0.6})
+    server = replace(
+        board[0],
+        model_id="qwen2.5-0.5b",
+        repo="Qwen/Qwen2.5-0.5B",
+        machine="NVIDIA A100-SXM4-80GB",
+        backend="lm-eval vllm",
+        runtime="vllm",
+        source="import:results_x.json",
+        metrics={"acc": 0.6},
+    )
     fill_results_store([*board, server])
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_compare(pilot)
         machine = screen.query_one("#f-machine", Select)
         assert machine.display
-        assert [str(o[0]) for o in machine._options[1:]] == ["NVIDIA A100-SXM4-80GB",
-                                                            "orin-nano"]
+        assert [str(o[0]) for o in machine._options[1:]] == ["NVIDIA A100-SXM4-80GB", "orin-nano"]
         assert "Qwen2.5-0.5B" in matrix_text(screen)
         await choose(pilot, "machine", "orin")
         assert machine.value == "orin-nano"

@@ -45,9 +45,11 @@ class WatchedEvaluate(EvaluateScreen):
 
 
 def open_screen(app, tiny_catalog, cls=WatchedEvaluate) -> EvaluateScreen:
-    screen = cls(app.catalog.get("tiny-llama"),
-                 LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
-                 include_path=str(TASKS_DIR))
+    screen = cls(
+        app.catalog.get("tiny-llama"),
+        LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
+        include_path=str(TASKS_DIR),
+    )
     app.push_screen(screen)
     return screen
 
@@ -99,8 +101,7 @@ async def test_run_stores_each_task_shows_results_and_history_then_cancel(tiny_c
             assert row.num_fewshot == 1 and row.precision == "fp32" and row.device == "cpu"
             assert row.time_per_sample_ms > 0 and row.peak_memory_mb > 0
             assert row.model_size_mb > 0 and row.lm_eval_version
-        assert {r.id for r in screen.stored} == {
-            r.id for r in rows.values()}
+        assert {r.id for r in screen.stored} == {r.id for r in rows.values()}
         assert "acc" in rows["fx_choice4"].metrics
         history = screen.query_one("#history", DataTable)
         assert history.row_count == 2
@@ -232,8 +233,7 @@ async def test_task_folder_dialog_lists_the_folders_tasks_and_keeps_them(tiny_ca
         info = str(screen.query_one("#task-info", Static).render())
         assert "fx_choice2" in info and f"local task from {TASKS_DIR}" in info
         assert preferences.task_folders() == [str(TASKS_DIR)]
-        assert any("3 local task(s) from 1 saved folder" in n.message
-                   for n in app._notifications)
+        assert any("3 local task(s) from 1 saved folder" in n.message for n in app._notifications)
 
         # a bad folder: the dialog says why and stays open with the text; nothing saved
         typed = f"{TASKS_DIR}{os.pathsep}{tmp_path / 'nope'}"
@@ -279,10 +279,22 @@ async def test_a_vanished_saved_folder_is_a_warning_not_an_error(tiny_catalog, t
 
 def measured(task: str, limit: int) -> EvalRun:
     now = time.time()
-    return EvalRun(model_id="tiny-llama", precision="fp32", device="cpu", task=task,
-                   status="ok", started=now - 5, ended=now, num_fewshot=0, limit=limit,
-                   samples=limit, metrics={"acc": 0.5, "acc_stderr": 0.1},
-                   time_per_sample_ms=10.0, peak_memory_mb=100.0, model_size_mb=1.0)
+    return EvalRun(
+        model_id="tiny-llama",
+        precision="fp32",
+        device="cpu",
+        task=task,
+        status="ok",
+        started=now - 5,
+        ended=now,
+        num_fewshot=0,
+        limit=limit,
+        samples=limit,
+        metrics={"acc": 0.5, "acc_stderr": 0.1},
+        time_per_sample_ms=10.0,
+        peak_memory_mb=100.0,
+        model_size_mb=1.0,
+    )
 
 
 async def test_cells_already_measured_are_skipped_unless_rerun_is_ticked(tiny_catalog):

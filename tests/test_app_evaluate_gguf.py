@@ -19,10 +19,11 @@ async def test_evaluate_screen_runs_the_gguf_model_on_llamacpp(tiny_catalog):
 
     app = make_app(tiny_catalog)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = WatchedEvaluate(app.catalog.get(BUNDLED),
-                                 LoadOptions(BUNDLED, catalog_path=str(tiny_catalog),
-                                             runtime="auto"),
-                                 include_path=str(TASKS_DIR))
+        screen = WatchedEvaluate(
+            app.catalog.get(BUNDLED),
+            LoadOptions(BUNDLED, catalog_path=str(tiny_catalog), runtime="auto"),
+            include_path=str(TASKS_DIR),
+        )
         app.push_screen(screen)
         await pilot.pause()
         assert screen.sub_title.startswith("llama.cpp")

@@ -50,8 +50,10 @@ def fit_cells(screen: CatalogScreen) -> dict[str, str]:
     """Model id -> the fit column as shown."""
     table = screen.query_one(DataTable)
     column = [c.key.value for c in table.columns.values()].index("fit")
-    return {r.entry.id: str(table.get_row_at(i)[column]).removesuffix(" ✓")
-            for i, r in enumerate(screen.visible_rows)}
+    return {
+        r.entry.id: str(table.get_row_at(i)[column]).removesuffix(" ✓")
+        for i, r in enumerate(screen.visible_rows)
+    }
 
 
 def row(screen: CatalogScreen, model_id: str):
@@ -62,7 +64,10 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
     orin(LOADED)
     budget = memory.budget("auto")
     assert (budget.device, budget.source, budget.available_mb) == (
-        "cuda", "/proc/meminfo", 4_212_356 / 1024)
+        "cuda",
+        "/proc/meminfo",
+        4_212_356 / 1024,
+    )
     app = make_app(tiny_catalog, overview_source=overview)
     async with app.run_test(size=(120, 40)) as pilot:
         await rows_shown(pilot)
@@ -72,16 +77,18 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         for model_id in ("tiny-llama", "tiny-t5"):
             entry = app.catalog.get(model_id)
             # at the working context (4,096 tokens, or the model's own when shorter)
-            guess = memory.estimate(entry, "fp16", "cuda",
-                                    context_length=min(entry.context_length, 4096))
+            guess = memory.estimate(
+                entry, "fp16", "cuda", context_length=min(entry.context_length, 4096)
+            )
             assert row(screen, model_id).size_mb == guess.total_mb
             assert guess.overhead_mb == memory.CUDA_CONTEXT_MB + memory.CPU_RUNTIME_MB
         # the bundled GGUF runs on llama.cpp (runtime auto): its file, cache and overhead
         on_llama = llamacpp.installed()
         if on_llama:
             bundled = app.catalog.get("smollm2-135m-instruct")
-            guess = memory.estimate(bundled, "auto", "cuda", context_length=4096,
-                                    runtime="llama.cpp")
+            guess = memory.estimate(
+                bundled, "auto", "cuda", context_length=4096, runtime="llama.cpp"
+            )
             assert row(screen, bundled.id).size_mb == guess.total_mb
             assert guess.precision == "Q4_1"
             assert guess.overhead_mb == memory.CUDA_CONTEXT_MB + LLAMA_CPP_RUNTIME_MB
@@ -97,8 +104,10 @@ async def test_the_catalog_judges_fit_against_the_boards_memory(orin, tiny_catal
         # of it), sized as transformers' fp32 copy
         assert fits["smollm2-135m-instruct"] == "fits"
         bundled = app.catalog.get("smollm2-135m-instruct")
-        assert row(screen, "smollm2-135m-instruct").size_mb == memory.estimate(
-            bundled, "fp32", "cuda", context_length=4096).total_mb
+        assert (
+            row(screen, "smollm2-135m-instruct").size_mb
+            == memory.estimate(bundled, "fp32", "cuda", context_length=4096).total_mb
+        )
         assert fits["tinyllama-1.1b"] == "no fit"
         assert row(screen, "tinyllama-1.1b").size_mb > budget.available_mb
         # 0.5B at fp32 fits at the working context (4,096 tokens), not at its full 32k
@@ -141,8 +150,12 @@ async def back_to_catalog(pilot) -> CatalogScreen:
 
 def meminfo_with(folder: Path, available_mb: float) -> Path:
     """The busy board's /proc/meminfo with MemAvailable set to ``available_mb``."""
-    lines = [f"MemAvailable:   {int(available_mb * 1024)} kB" if line.startswith("MemAvailable:")
-             else line for line in BUSY.read_text().splitlines()]
+    lines = [
+        f"MemAvailable:   {int(available_mb * 1024)} kB"
+        if line.startswith("MemAvailable:")
+        else line
+        for line in BUSY.read_text().splitlines()
+    ]
     path = folder / "meminfo"
     path.write_text("\n".join(lines) + "\n")
     return path

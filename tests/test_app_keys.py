@@ -82,7 +82,12 @@ async def test_evaluate_driven_by_keys(tiny_catalog):
         with ResultsStore() as store:
             [row] = store.eval_runs(model_id="tiny-llama")
         assert (row.task, row.limit, row.samples, row.num_fewshot, row.precision) == (
-            "fx_yesno", 3, 3, 1, "fp32")
+            "fx_yesno",
+            3,
+            3,
+            1,
+            "fp32",
+        )
 
         # full, chosen on the radio buttons, started with ctrl+r
         await pilot.press("shift+tab", "shift+tab")
@@ -92,7 +97,9 @@ async def test_evaluate_driven_by_keys(tiny_catalog):
         with ResultsStore() as store:
             rows = store.eval_runs(model_id="tiny-llama")
         assert [(r.task, r.limit, r.samples) for r in rows] == [
-            ("fx_yesno", 3, 3), ("fx_yesno", None, 18)]
+            ("fx_yesno", 3, 3),
+            ("fx_yesno", None, 18),
+        ]
 
         # again: already measured, so skipped; ticking re-run measured runs it again
         await pilot.press("ctrl+r")

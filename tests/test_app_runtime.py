@@ -63,13 +63,14 @@ async def test_catalog_key_cycles_the_runtime(tiny_catalog: Path):
         assert any("Runtime: llama.cpp" in str(n.message) for n in app._notifications)
 
 
-async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Path,
-                                                                monkeypatch):
+async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Path, monkeypatch):
     lines: list[str] = []  # every status line shown, the loading line among them
     shown = ChatScreen.set_status
-    monkeypatch.setattr(ChatScreen, "set_status",
-                        lambda self, text, error=False: (lines.append(text),
-                                                         shown(self, text, error)))
+    monkeypatch.setattr(
+        ChatScreen,
+        "set_status",
+        lambda self, text, error=False: (lines.append(text), shown(self, text, error)),
+    )
     chunk_seen = asyncio.Event()
     write_chunk = ChatScreen.on_reply_chunk
 
@@ -92,7 +93,8 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
         ngram = screen.query_one("#set-no_repeat_ngram_size", Input)
         assert ngram.disabled
         assert "no-repeat n: off (llama.cpp has no no-repeat n-gram control)" in str(
-            screen.query_one("#runtime-note", Static).render())
+            screen.query_one("#runtime-note", Static).render()
+        )
 
         await set_control(pilot, screen, "temperature", "0")
         reply = await send(pilot, "What is the capital of France? Answer in one sentence.")
@@ -117,8 +119,9 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
         turns = len(screen.conversation.turns)
         await pilot.press("ctrl+n")
         await settle(pilot)
-        assert any(line.startswith("loading · SmolLM2-135M bundled (auto, transformers)")
-                   for line in lines)
+        assert any(
+            line.startswith("loading · SmolLM2-135M bundled (auto, transformers)") for line in lines
+        )
         assert app.session.info.runtime == "transformers"
         assert status_of(screen).startswith("ready · transformers")
         assert "ready · transformers" in str(meter_text(app))
@@ -147,5 +150,7 @@ async def test_a_model_without_gguf_says_why_it_cannot_switch(tiny_catalog: Path
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.session.info.runtime == "transformers"
-        assert any("Only transformers here: tiny-llama has no GGUF file" in str(n.message)
-                   for n in app._notifications)
+        assert any(
+            "Only transformers here: tiny-llama has no GGUF file" in str(n.message)
+            for n in app._notifications
+        )

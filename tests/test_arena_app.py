@@ -58,8 +58,7 @@ async def settle(pilot) -> None:
     app = pilot.app
     while True:
         await pilot.pause()
-        active = [w for w in app.workers
-                  if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        active = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if not active:
             await pilot.pause()
             return
@@ -69,9 +68,12 @@ async def settle(pilot) -> None:
 async def open_arena(pilot, plan: PairPlan, rng=None) -> WatchedArena:
     app = pilot.app
     entry = app.catalog.get("tiny-llama")
-    screen = WatchedArena((entry, entry), (SideConfig("tiny-llama", "fp32"),
-                                           SideConfig("tiny-llama", "bf16")),
-                          planner=lambda entries, configs: plan, rng=rng)
+    screen = WatchedArena(
+        (entry, entry),
+        (SideConfig("tiny-llama", "fp32"), SideConfig("tiny-llama", "bf16")),
+        planner=lambda entries, configs: plan,
+        rng=rng,
+    )
     await app.push_screen(screen)
     await settle(pilot)
     return screen
@@ -104,10 +106,12 @@ async def test_both_stream_with_own_settings_regenerate_stop_and_save(tiny_catal
         assert a.session.client.pid != b.session.client.pid
         assert (a.session.info.dtype, b.session.info.dtype) == ("float32", "bfloat16")
         assert "bf16" in str(b.border_title) and "both at once" in str(
-            screen.query_one("#plan", Static).render())
+            screen.query_one("#plan", Static).render()
+        )
 
-        await set_settings(pilot, {"both-temperature": "0", "both-max_new_tokens": "6",
-                                   "b-max_new_tokens": "4"})
+        await set_settings(
+            pilot, {"both-temperature": "0", "both-max_new_tokens": "6", "b-max_new_tokens": "4"}
+        )
         assert isinstance(app.screen, WatchedArena)
         await ask(pilot, "Hello there")
         assert "6 tokens" in state_of(a) and "fp32 transformers" in state_of(a)
@@ -126,8 +130,7 @@ async def test_both_stream_with_own_settings_regenerate_stop_and_save(tiny_catal
         # Esc stops both long replies at once.
         await set_settings(pilot, {"both-max_new_tokens": "2000", "b-max_new_tokens": ""})
         await pilot.press(*"Tell me everything", "enter")
-        await asyncio.wait_for(asyncio.gather(a.first_chunk.wait(), b.first_chunk.wait()),
-                               120)
+        await asyncio.wait_for(asyncio.gather(a.first_chunk.wait(), b.first_chunk.wait()), 120)
         await pilot.press("escape")
         # Both stop between two tokens; the bound only keeps a broken stop from hanging.
         await asyncio.wait_for(settle(pilot), 90)
@@ -164,8 +167,7 @@ async def test_one_side_killed_the_other_finishes_and_ctrl_r_reloads(tiny_catalo
         async with app.run_test(size=(120, 40)) as pilot:
             screen = await open_arena(pilot, TOGETHER)
             a, b = screen.panels
-            await set_settings(pilot, {"both-max_new_tokens": "1500",
-                                       "b-max_new_tokens": "30"})
+            await set_settings(pilot, {"both-max_new_tokens": "1500", "b-max_new_tokens": "30"})
             await ask(pilot, "Go on")
             assert killed and a.phase == "died" and a.session.state == "died"
             assert "killed, most likely out of memory" in state_of(a)
@@ -191,8 +193,7 @@ async def test_one_side_killed_the_other_finishes_and_ctrl_r_reloads(tiny_catalo
         WatchedPanel.on_first_chunk = None
 
 
-async def test_blind_sides_take_turns_and_the_vote_is_stored_then_revealed(
-        tiny_catalog: Path):
+async def test_blind_sides_take_turns_and_the_vote_is_stored_then_revealed(tiny_catalog: Path):
     app = make_app(tiny_catalog)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_arena(pilot, APART, rng=random.Random(7))
@@ -252,8 +253,7 @@ async def test_the_catalog_picks_one_model_in_two_configurations(tiny_catalog: P
         await rows_shown(pilot)  # the open waits for fp32's rows
         screen = app.screen
         assert isinstance(screen, ArenaScreen)
-        assert [c.label() for c in screen.configs] == ["tiny-llama · auto",
-                                                       "tiny-llama · fp32"]
+        assert [c.label() for c in screen.configs] == ["tiny-llama · auto", "tiny-llama · fp32"]
         await settle(pilot)
         await pilot.press("escape")  # back; both workers end
         await pilot.pause()
@@ -274,7 +274,8 @@ async def test_a_bad_setting_is_refused_with_its_range_and_the_dialog_stays():
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert "B: top_p must be in [0.01, 1.0]" in str(
-            dialog.query_one("#problem", Static).render())
+            dialog.query_one("#problem", Static).render()
+        )
         assert app.screen is dialog and not kept
         dialog.query_one("#b-top_p", Input).value = ""
         dialog.query_one("#a-max_new_tokens", Input).value = "9"

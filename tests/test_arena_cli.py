@@ -20,10 +20,32 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def test_json_has_both_sides_with_text_stats_and_load(cli_env, tiny_catalog):
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--catalog", str(tiny_catalog), "arena",
-         "tiny-llama", "tiny-llama", "Hello", "--precision-a", "fp32", "--precision-b", "bf16",
-         "--temperature", "0", "--max-new-tokens", "5", "--json"],
-        cwd=REPO_ROOT, env=cli_env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--catalog",
+            str(tiny_catalog),
+            "arena",
+            "tiny-llama",
+            "tiny-llama",
+            "Hello",
+            "--precision-a",
+            "fp32",
+            "--precision-b",
+            "bf16",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "5",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     for side, dtype in (("a", "float32"), ("b", "bfloat16")):
@@ -35,12 +57,15 @@ def test_json_has_both_sides_with_text_stats_and_load(cli_env, tiny_catalog):
     assert data["settings"]["temperature"] == 0.0 and isinstance(data["plan"]["together"], bool)
 
 
-@pytest.mark.parametrize("args, words", [
-    (["tiny-llama", "tiny-llama", ""], "prompt is empty"),
-    (["tiny-llama", "no-such-model", "hi"], "unknown model 'no-such-model'"),
-    (["tiny-llama", "tiny-llama", "hi", "--top-p", "3"], "top_p must be in"),
-    (["tiny-llama", "phonelm-0.5b", "hi"], "--trust-remote-code"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["tiny-llama", "tiny-llama", ""], "prompt is empty"),
+        (["tiny-llama", "no-such-model", "hi"], "unknown model 'no-such-model'"),
+        (["tiny-llama", "tiny-llama", "hi", "--top-p", "3"], "top_p must be in"),
+        (["tiny-llama", "phonelm-0.5b", "hi"], "--trust-remote-code"),
+    ],
+)
 def test_bad_input_gives_one_message_and_exit_2(args, words, tiny_catalog, capsys):
     assert main(["--catalog", str(tiny_catalog), "arena", *args]) == 2
     err = capsys.readouterr().err
@@ -48,24 +73,54 @@ def test_bad_input_gives_one_message_and_exit_2(args, words, tiny_catalog, capsy
 
 
 @pytest.mark.skipif(runtime_supported(), reason="this build's load requests carry a runtime")
-def test_llama_cpp_runtime_is_refused_in_one_line_when_the_build_lacks_it(tiny_catalog,
-                                                                          capsys):
-    code = main(["--catalog", str(tiny_catalog), "arena", "tiny-llama", "tiny-llama", "hi",
-                 "--runtime-b", "llama.cpp"])
+def test_llama_cpp_runtime_is_refused_in_one_line_when_the_build_lacks_it(tiny_catalog, capsys):
+    code = main(
+        [
+            "--catalog",
+            str(tiny_catalog),
+            "arena",
+            "tiny-llama",
+            "tiny-llama",
+            "hi",
+            "--runtime-b",
+            "llama.cpp",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip() == ("smollm-tui: error: the llama.cpp runtime is not available in "
-                           "this build")
+    assert err.strip() == (
+        "smollm-tui: error: the llama.cpp runtime is not available in this build"
+    )
 
 
 def test_the_generation_options_are_generates_own(tiny_catalog, capsys):
     from tui.cli import build_parser
 
     parser = build_parser()
-    args = parser.parse_args(["arena", "x", "y", "p", "--max-new-tokens", "7", "--seed", "3",
-                              "--stop", "END", "--raw", "--system", "be brief"])
+    args = parser.parse_args(
+        [
+            "arena",
+            "x",
+            "y",
+            "p",
+            "--max-new-tokens",
+            "7",
+            "--seed",
+            "3",
+            "--stop",
+            "END",
+            "--raw",
+            "--system",
+            "be brief",
+        ]
+    )
     assert (args.max_new_tokens, args.seed, args.stop, args.raw, args.system) == (
-        7, 3, ["END"], True, "be brief")
+        7,
+        3,
+        ["END"],
+        True,
+        "be brief",
+    )
     generate_help = parser.parse_args(["generate", "p"])
     assert args.temperature == generate_help.temperature  # the same defaults
 
@@ -84,8 +139,7 @@ def test_report_arena_prints_the_leaderboard_with_its_method(capsys):
     assert main(["report", "--arena"]) == 0
     out = capsys.readouterr().out
     assert "Bradley–Terry" in out and "200 bootstrap resamples" in out
-    rows = [line for line in out.splitlines() if line.startswith("| 1 ") or
-            line.startswith("| 2 ")]
+    rows = [line for line in out.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
     assert rows[0].startswith("| 1 | m · fp32 · transformers | 1095 |")
     assert rows[1].startswith("| 2 | m · int8 · transformers | 905 |")
     assert main(["report", "--arena", "--format", "json"]) == 0
@@ -93,15 +147,29 @@ def test_report_arena_prints_the_leaderboard_with_its_method(capsys):
     assert [s["player"] for s in data["standings"]] == [fp32, int8]
 
 
-def test_a_pair_that_does_not_fit_together_answers_in_turns(tiny_catalog, capsys,
-                                                             monkeypatch):
+def test_a_pair_that_does_not_fit_together_answers_in_turns(tiny_catalog, capsys, monkeypatch):
     import engine.arena
     from engine.arena import PairPlan
 
-    monkeypatch.setattr(engine.arena, "plan_pair",
-                        lambda entries, configs: PairPlan(False, (400.0, 400.0), 500.0))
-    code = main(["--catalog", str(tiny_catalog), "arena", "tiny-llama", "tiny-llama", "Hi",
-                 "--precision-b", "bf16", "--temperature", "0", "--max-new-tokens", "3"])
+    monkeypatch.setattr(
+        engine.arena, "plan_pair", lambda entries, configs: PairPlan(False, (400.0, 400.0), 500.0)
+    )
+    code = main(
+        [
+            "--catalog",
+            str(tiny_catalog),
+            "arena",
+            "tiny-llama",
+            "tiny-llama",
+            "Hi",
+            "--precision-b",
+            "bf16",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "3",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "one after the other" in captured.err

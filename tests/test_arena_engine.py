@@ -43,8 +43,14 @@ def test_a_cycle_of_three_equal_players_gives_equal_scores():
 def test_a_chain_whose_counts_match_strengths_4_2_1():
     # a-b 2:1, b-c 2:1, a-c 4:1: strengths 4:2:1 make every expected count equal the
     # observed one (4/6·3 = 2, 2/3·3 = 2, 4/5·5 = 4), so they are the MLE.
-    games = ([("a", "b", 1.0)] * 2 + [("b", "a", 1.0)] + [("b", "c", 1.0)] * 2
-             + [("c", "b", 1.0)] + [("a", "c", 1.0)] * 4 + [("c", "a", 1.0)])
+    games = (
+        [("a", "b", 1.0)] * 2
+        + [("b", "a", 1.0)]
+        + [("b", "c", 1.0)] * 2
+        + [("c", "b", 1.0)]
+        + [("a", "c", 1.0)] * 4
+        + [("c", "a", 1.0)]
+    )
     strength = fit(games)
     assert strength["a"] / strength["c"] == pytest.approx(4.0, rel=1e-6)
     assert strength["b"] / strength["c"] == pytest.approx(2.0, rel=1e-6)
@@ -66,8 +72,13 @@ def test_a_player_that_won_every_game_gets_a_finite_score_above_the_other():
 
 
 def test_bootstrap_intervals_are_seeded_and_surround_the_estimate():
-    games = [("a", "b", 1.0)] * 6 + [("b", "a", 1.0)] * 3 + [("a", "c", 0.5)] * 2 \
-        + [("c", "b", 1.0)] * 2 + [("b", "c", 1.0)]
+    games = (
+        [("a", "b", 1.0)] * 6
+        + [("b", "a", 1.0)] * 3
+        + [("a", "c", 0.5)] * 2
+        + [("c", "b", 1.0)] * 2
+        + [("b", "c", 1.0)]
+    )
     one, two = leaderboard(games, seed=3), leaderboard(games, seed=3)
     assert one == two
     assert leaderboard(games, seed=4) != one
@@ -88,13 +99,23 @@ def test_no_games_is_an_empty_leaderboard():
 # ---- the votes table ----------------------------------------------------------------------
 
 
-def vote(outcome: str, a: str = "tiny-llama · fp32 · transformers",
-         b: str = "tiny-llama · bf16 · transformers") -> ArenaVote:
-    return ArenaVote(prompt="Hello [b]there[/b]", outcome=outcome, player_a=a, player_b=b,
-                     config_a={"model_id": "tiny-llama", "precision": "fp32"},
-                     config_b={"model_id": "tiny-llama", "precision": "bf16"},
-                     settings_a={"temperature": 0.0}, settings_b={"temperature": 0.7},
-                     reply_a="one", reply_b="two")
+def vote(
+    outcome: str,
+    a: str = "tiny-llama · fp32 · transformers",
+    b: str = "tiny-llama · bf16 · transformers",
+) -> ArenaVote:
+    return ArenaVote(
+        prompt="Hello [b]there[/b]",
+        outcome=outcome,
+        player_a=a,
+        player_b=b,
+        config_a={"model_id": "tiny-llama", "precision": "fp32"},
+        config_b={"model_id": "tiny-llama", "precision": "bf16"},
+        settings_a={"temperature": 0.0},
+        settings_b={"temperature": 0.7},
+        reply_a="one",
+        reply_b="two",
+    )
 
 
 def test_votes_are_stored_with_prompt_settings_and_configurations(app_home):
@@ -105,8 +126,7 @@ def test_votes_are_stored_with_prompt_settings_and_configurations(app_home):
             add_vote(store, vote("a is great"))
     with ResultsStore() as store:  # read back from the file
         stored = votes(store)
-    assert [v.id for v in stored][0] == first and [v.outcome for v in stored] == ["a",
-                                                                                  "both-bad"]
+    assert [v.id for v in stored][0] == first and [v.outcome for v in stored] == ["a", "both-bad"]
     assert stored[0].prompt == "Hello [b]there[/b]" and stored[0].blind is True
     assert stored[0].settings_b == {"temperature": 0.7}
     assert stored[0].config_b["precision"] == "bf16" and stored[0].reply_a == "one"
@@ -127,14 +147,18 @@ def test_a_damaged_row_keeps_its_plain_columns(app_home):
     with ResultsStore() as store:
         add_vote(store, vote("b"))
         store.db.execute("UPDATE arena_votes SET config_a='{not json'")
-        store.db.execute("INSERT INTO arena_votes (created, prompt, outcome, player_a, "
-                         "player_b) VALUES (4e9, 'p', 'from-the-future', 'x', 'y')")
+        store.db.execute(
+            "INSERT INTO arena_votes (created, prompt, outcome, player_a, "
+            "player_b) VALUES (4e9, 'p', 'from-the-future', 'x', 'y')"
+        )
         store.db.commit()
         [damaged, future] = votes(store)
         assert damaged.config_a == {} and damaged.player_a.startswith("tiny-llama")
         board = arena_leaderboard(store)
-    assert [s.player for s in board.standings] == ["tiny-llama · bf16 · transformers",
-                                                   "tiny-llama · fp32 · transformers"]
+    assert [s.player for s in board.standings] == [
+        "tiny-llama · bf16 · transformers",
+        "tiny-llama · fp32 · transformers",
+    ]
     assert future.outcome == "from-the-future" and future.reply_a == ""  # kept, not counted
 
 
@@ -150,10 +174,14 @@ def test_rendered_leaderboard_names_the_method_in_every_format():
 
 
 def test_player_names_use_what_really_ran():
-    assert player_name({"model_id": "m", "precision": "auto", "loaded_precision": "fp32"}) \
+    assert (
+        player_name({"model_id": "m", "precision": "auto", "loaded_precision": "fp32"})
         == "m · fp32 · transformers"
-    assert player_name({"model_id": "m", "precision": "int8", "runtime": "llama.cpp"}) \
+    )
+    assert (
+        player_name({"model_id": "m", "precision": "int8", "runtime": "llama.cpp"})
         == "m · int8 · llama.cpp"
+    )
 
 
 # ---- sides, memory plan, saved pairs --------------------------------------------------------
@@ -178,20 +206,24 @@ def plan_with(needs, available, devices=("cpu", "cpu")):
         return [Row(sizes[next(iter(sub)).id])]
 
     sides = [SideConfig(e.id, device=d) for e, d in zip(entries, devices, strict=True)]
-    return plan_pair(entries, sides, rows_for=rows_for,
-                     budget_for=lambda device: Budget(device, available[device], 8000.0, "t"))
+    return plan_pair(
+        entries,
+        sides,
+        rows_for=rows_for,
+        budget_for=lambda device: Budget(device, available[device], 8000.0, "t"),
+    )
 
 
 def test_the_pair_runs_together_only_when_both_needs_fit_the_budget():
-    assert plan_with((900.0, 1000.0), {"cpu": 2000.0}) == PairPlan(True, (900.0, 1000.0),
-                                                                   2000.0)
+    assert plan_with((900.0, 1000.0), {"cpu": 2000.0}) == PairPlan(True, (900.0, 1000.0), 2000.0)
     apart = plan_with((900.0, 1200.0), {"cpu": 2000.0})
     assert not apart.together and "one after the other" in apart.describe()
     assert not plan_with((None, 100.0), {"cpu": 2000.0}).together  # unknown: be careful
     assert not plan_with((100.0, 100.0), {"cpu": None}).together
     # a discrete GPU and the CPU: each against its own memory
-    assert plan_with((900.0, 1200.0), {"cpu": 1300.0, "cuda": 1000.0},
-                     devices=("cuda", "cpu")).together
+    assert plan_with(
+        (900.0, 1200.0), {"cpu": 1300.0, "cuda": 1000.0}, devices=("cuda", "cpu")
+    ).together
 
 
 def test_each_side_is_sized_on_its_own_runtime():
@@ -206,8 +238,9 @@ def test_each_side_is_sized_on_its_own_runtime():
     require_llama_cpp()
     entry = load_catalog(None, use_user_overlay=False).get(BUNDLED)
     sides = [SideConfig(BUNDLED, runtime="transformers"), SideConfig(BUNDLED, runtime="llama.cpp")]
-    plan = plan_pair([entry, entry], sides,
-                     budget_for=lambda device: Budget(device, 1000.0, 8000.0, "t"))
+    plan = plan_pair(
+        [entry, entry], sides, budget_for=lambda device: Budget(device, 1000.0, 8000.0, "t")
+    )
     [on_t] = overview(Catalog([entry]), "auto", "auto", runtime="transformers")
     [on_l] = overview(Catalog([entry]), "auto", "auto", runtime="llama.cpp")
     assert plan.needs == (on_t.size_mb, on_l.size_mb)
@@ -217,11 +250,22 @@ def test_each_side_is_sized_on_its_own_runtime():
 
 def test_a_saved_pair_is_markdown_and_json_readable_by_its_owner_only(app_home):
     conversation = Conversation().add("user", "Hi").add("assistant", "Hello!")
-    sides = [SideTranscript("A", {"model_id": "qwen2.5-0.5b", "precision": "fp32"},
-                            GenerationSettings(temperature=0.0), conversation,
-                            [{"new_tokens": 2, "tokens_per_s": 10.0}]),
-             SideTranscript("B", {"model_id": "tiny/llama", "precision": "int8"},
-                            GenerationSettings(), conversation, [None])]
+    sides = [
+        SideTranscript(
+            "A",
+            {"model_id": "qwen2.5-0.5b", "precision": "fp32"},
+            GenerationSettings(temperature=0.0),
+            conversation,
+            [{"new_tokens": 2, "tokens_per_s": 10.0}],
+        ),
+        SideTranscript(
+            "B",
+            {"model_id": "tiny/llama", "precision": "int8"},
+            GenerationSettings(),
+            conversation,
+            [None],
+        ),
+    ]
     md, js = save_pair(sides, blind=True, now=1_763_900_000.0)
     assert md.name.endswith("-arena-qwen2.5-0.5b-vs-tiny_llama.md")
     for path in (md, js):

@@ -55,8 +55,7 @@ async def test_the_bundled_model_on_both_runtimes_side_by_side(monkeypatch):
 
         await set_settings(pilot, {"both-max_new_tokens": "2000"})
         await pilot.press(*"Tell me a very long story", "enter")
-        await asyncio.wait_for(asyncio.gather(a.first_chunk.wait(), b.first_chunk.wait()),
-                               120)
+        await asyncio.wait_for(asyncio.gather(a.first_chunk.wait(), b.first_chunk.wait()), 120)
         await pilot.press("escape")
         await asyncio.wait_for(settle(pilot), 90)
         for panel in (a, b):

@@ -44,15 +44,20 @@ def test_loads_the_converted_copy_and_answers_paris():
     folder = bundled.ensure_converted()
     written = (folder / "model.safetensors").stat().st_mtime_ns
     stages = []
-    loaded = load_model(LoadOptions("smollm2-135m-instruct"),
-                        progress=lambda stage, fraction: stages.append(stage))
+    loaded = load_model(
+        LoadOptions("smollm2-135m-instruct"), progress=lambda stage, fraction: stages.append(stage)
+    )
     assert stages and not any("GGUF" in stage for stage in stages), stages
     assert (folder / "model.safetensors").stat().st_mtime_ns == written
     assert loaded.info.params == 134_515_008 and loaded.info.has_chat_template
-    events = list(stream_reply(
-        loaded, Conversation().add("user", "What is the capital of France? Answer in one "
-                                   "sentence."),
-        GenerationSettings(temperature=0, max_new_tokens=40), cancel=threading.Event()))
+    events = list(
+        stream_reply(
+            loaded,
+            Conversation().add("user", "What is the capital of France? Answer in one sentence."),
+            GenerationSettings(temperature=0, max_new_tokens=40),
+            cancel=threading.Event(),
+        )
+    )
     text = "".join(e.text for e in events if isinstance(e, Chunk))
     assert "Paris" in text
     assert isinstance(events[-1], ReplyDone) and events[-1].stats.stop_reason == "eos"
@@ -79,8 +84,10 @@ def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
     overlay = tmp_path / "gguf.toml"
     overlay.write_text(overlay_text({"my-gguf": bundled.gguf_path()}))
     stages = []
-    loaded = load_model(LoadOptions("my-gguf", catalog_path=str(overlay)),
-                        progress=lambda stage, fraction: stages.append(stage))
+    loaded = load_model(
+        LoadOptions("my-gguf", catalog_path=str(overlay)),
+        progress=lambda stage, fraction: stages.append(stage),
+    )
     assert not [s for s in stages if "converting" in s]  # the copy was reused
     assert getattr(loaded.model, "hf_quantizer", None) is None  # not dequantized on load
     assert loaded.info.params == 134_515_008 and loaded.info.has_chat_template
@@ -88,8 +95,14 @@ def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
 
 # ---- progress of a conversion ------------------------------------------------------------
 
-STEP_WORDS = ["reading the tokenizer", "reading the settings", "reading the weights",
-              "de-quantizing tensors", "saving", "converted"]
+STEP_WORDS = [
+    "reading the tokenizer",
+    "reading the settings",
+    "reading the weights",
+    "de-quantizing tensors",
+    "saving",
+    "converted",
+]
 
 
 @pytest.fixture
@@ -116,13 +129,13 @@ def check_conversion_progress(events: list[tuple[str, float | None]]) -> None:
 
 def test_a_conversion_reports_steps_and_tensors_in_order_up_to_100_percent(tiny_gguf):
     events: list[tuple[str, float | None]] = []
-    folder = bundled.ensure_converted(lambda stage, fraction: events.append((stage, fraction)),
-                                      gguf=tiny_gguf)
+    folder = bundled.ensure_converted(
+        lambda stage, fraction: events.append((stage, fraction)), gguf=tiny_gguf
+    )
     check_conversion_progress(events)
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
     events.clear()
-    assert bundled.ensure_converted(lambda *event: events.append(event), gguf=tiny_gguf) \
-        == folder
+    assert bundled.ensure_converted(lambda *event: events.append(event), gguf=tiny_gguf) == folder
     assert events == []  # the copy is reused: nothing to report
 
 

@@ -73,7 +73,10 @@ def test_shipped_catalog_is_valid_and_starts_with_the_bundled_model():
 def test_shipped_catalog_facts(model_id, architecture, kind, prompt_format):
     entry = load_catalog(use_user_overlay=False).get(model_id)
     assert (entry.architecture, entry.kind, entry.prompt_format) == (
-        architecture, kind, prompt_format)
+        architecture,
+        kind,
+        prompt_format,
+    )
     assert entry.facts_from
 
 
@@ -84,13 +87,26 @@ def test_shipped_catalog_special_entries():
     merino = catalog.get("merino")
     assert merino.source == "unavailable" and "weights" in merino.unavailable_reason
     seed_repos = {
-        "bigscience/bloom-560m", "bigscience/bloomz-560m", "cerebras/Cerebras-GPT-590M",
-        "cerebras/Cerebras-GPT-256M", "cerebras/Cerebras-GPT-111M",
-        "h2oai/h2o-danube3-500m-base", "google/flan-t5-base", "MBZUAI/LaMini-GPT-774M",
-        "MBZUAI/LaMini-GPT-124M", "ahxt/LiteLlama-460M-1T", "facebook/opt-350m",
-        "facebook/opt-125m", "EleutherAI/pythia-410m", "EleutherAI/pythia-160m",
-        "mllmTeam/PhoneLM-0.5B", "Qwen/Qwen1.5-0.5B", "Qwen/Qwen2.5-0.5B",
-        "HuggingFaceTB/SmolLM-360M", "HuggingFaceTB/SmolLM-135M", "TinyLlama/TinyLlama_v1.1",
+        "bigscience/bloom-560m",
+        "bigscience/bloomz-560m",
+        "cerebras/Cerebras-GPT-590M",
+        "cerebras/Cerebras-GPT-256M",
+        "cerebras/Cerebras-GPT-111M",
+        "h2oai/h2o-danube3-500m-base",
+        "google/flan-t5-base",
+        "MBZUAI/LaMini-GPT-774M",
+        "MBZUAI/LaMini-GPT-124M",
+        "ahxt/LiteLlama-460M-1T",
+        "facebook/opt-350m",
+        "facebook/opt-125m",
+        "EleutherAI/pythia-410m",
+        "EleutherAI/pythia-160m",
+        "mllmTeam/PhoneLM-0.5B",
+        "Qwen/Qwen1.5-0.5B",
+        "Qwen/Qwen2.5-0.5B",
+        "HuggingFaceTB/SmolLM-360M",
+        "HuggingFaceTB/SmolLM-135M",
+        "TinyLlama/TinyLlama_v1.1",
     }
     assert seed_repos <= {e.repo for e in catalog}
 
@@ -111,16 +127,28 @@ def test_good_text_parses():
 @pytest.mark.parametrize(
     ("old", "new", "line", "message"),
     [
-        ('context_length = 512', 'context_length = -3', 11,
-         "model 'tiny-one': context_length must be a positive integer"),
-        ('license = "mit"', 'licence = "mit"', 12,
-         "model 'tiny-one': unknown key 'licence' (did you mean 'license'?)"),
-        ('params = 1_000_000', 'params = "1M"', 7, "params must be a positive integer"),
+        (
+            "context_length = 512",
+            "context_length = -3",
+            11,
+            "model 'tiny-one': context_length must be a positive integer",
+        ),
+        (
+            'license = "mit"',
+            'licence = "mit"',
+            12,
+            "model 'tiny-one': unknown key 'licence' (did you mean 'license'?)",
+        ),
+        ("params = 1_000_000", 'params = "1M"', 7, "params must be a positive integer"),
         ('repo = "someone/tiny-one"', 'repo = "not a repo"', 4, "repo must look like"),
         ('kind = "causal"', 'kind = "encoder"', 10, "kind must be one of causal, seq2seq"),
-        ('trust_remote_code = false', 'trust_remote_code = "no"', 14,
-         "trust_remote_code must be true or false"),
-        ('family = "Tiny"\n', '', 1, "missing required field(s): family"),
+        (
+            "trust_remote_code = false",
+            'trust_remote_code = "no"',
+            14,
+            "trust_remote_code must be true or false",
+        ),
+        ('family = "Tiny"\n', "", 1, "missing required field(s): family"),
         ('released = "2024-01"', 'released = "Jan 2024"', 8, "released must be 'YYYY-MM'"),
         ('tags = ["base"]', 'tags = "base"', 15, "tags must be a list of strings"),
     ],
@@ -144,7 +172,8 @@ def test_duplicate_id_names_both_lines():
     with pytest.raises(CatalogError) as caught:
         parse_catalog_text(GOOD + "\n" + GOOD, path="my.toml")
     assert str(caught.value) == (
-        "my.toml:19: model 'tiny-one': duplicate id (first defined at line 1)")
+        "my.toml:19: model 'tiny-one': duplicate id (first defined at line 1)"
+    )
 
 
 def test_source_rules():
@@ -158,8 +187,9 @@ def test_source_rules():
 
 def test_overlay_adds_and_overrides_by_id(tmp_path: Path):
     overlay = tmp_path / "mine.toml"
-    overlay.write_text(GOOD + '\n[[model]]\nid = "opt-125m"\nnotes = "my favourite"\n'
-                       'context_length = 1024\n')
+    overlay.write_text(
+        GOOD + '\n[[model]]\nid = "opt-125m"\nnotes = "my favourite"\ncontext_length = 1024\n'
+    )
     catalog = load_catalog(overlay)
     assert catalog.get("tiny-one").repo == "someone/tiny-one"
     opt = catalog.get("opt-125m")
@@ -181,13 +211,15 @@ def test_overlay_new_entry_must_be_complete(tmp_path: Path):
     overlay.write_text('\n[[model]]\nid = "brand-new"\nname = "X"\n')
     with pytest.raises(CatalogError) as caught:
         load_catalog(overlay)
-    assert f"{overlay}:2: model 'brand-new': missing required field(s): family" in str(
-        caught.value)
+    assert f"{overlay}:2: model 'brand-new': missing required field(s): family" in str(caught.value)
 
 
 toml_values = st.one_of(
-    st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=20), st.booleans(),
-    st.floats(allow_nan=False, allow_infinity=False), st.lists(st.text(max_size=5), max_size=3),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(max_size=20),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.lists(st.text(max_size=5), max_size=3),
     st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
 )
 
@@ -205,8 +237,9 @@ def toml_literal(value) -> str:
 
 
 GOOD_KEYS = [line.split(" = ")[0] for line in GOOD.splitlines() if " = " in line]
-any_key = st.sampled_from(GOOD_KEYS) | st.text(alphabet="abcdefghijklmnopqrstuvwxyz_",
-                                               min_size=1, max_size=12)
+any_key = st.sampled_from(GOOD_KEYS) | st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -32,8 +32,9 @@ def ask(text: str = "Tell me about the sea.", system: str = "") -> Conversation:
 
 
 def reply(loaded, settings=GREEDY, conversation=None, **kwargs):
-    events = list(stream_reply(loaded, conversation or ask(), settings,
-                               cancel=threading.Event(), **kwargs))
+    events = list(
+        stream_reply(loaded, conversation or ask(), settings, cancel=threading.Event(), **kwargs)
+    )
     text = "".join(e.text for e in events if isinstance(e, Chunk))
     return text, events
 
@@ -57,8 +58,9 @@ def test_greedy_is_deterministic(llama):
 
 
 def test_seed_makes_sampling_reproducible(llama):
-    settings = GenerationSettings(temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=20,
-                                  repetition_penalty=1.0)
+    settings = GenerationSettings(
+        temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=20, repetition_penalty=1.0
+    )
     first = reply(llama, settings.with_values(seed=1))[0]
     assert reply(llama, settings.with_values(seed=1))[0] == first
     assert reply(llama, settings.with_values(seed=2))[0] != first
@@ -76,10 +78,10 @@ def test_no_repeat_ngram_changes_the_output(llama):
 
 def test_stop_string_ends_the_reply_before_it(llama):
     text = reply(llama, GREEDY.with_values(repetition_penalty=2.0))[0]
-    stop = text[len(text) // 2:len(text) // 2 + 3]
+    stop = text[len(text) // 2 : len(text) // 2 + 3]
     assert stop.strip()
     stopped, events = reply(llama, GREEDY.with_values(repetition_penalty=2.0, stop=(stop,)))
-    assert stopped == text[:text.index(stop)]
+    assert stopped == text[: text.index(stop)]
     assert events[-1].stats.stop_reason == "stop-string"
 
 
@@ -97,8 +99,7 @@ class CountingFlag:
 
 def test_cancel_takes_effect_within_two_tokens(llama):
     flag = CountingFlag(after=5)
-    events = list(stream_reply(llama, ask(), GREEDY.with_values(max_new_tokens=200),
-                               cancel=flag))
+    events = list(stream_reply(llama, ask(), GREEDY.with_values(max_new_tokens=200), cancel=flag))
     assert isinstance(events[-1], Cancelled)
     stats = events[-1].stats
     assert stats.stop_reason == "cancelled"
@@ -109,8 +110,7 @@ def test_cancel_from_another_thread_mid_reply(llama):
     cancel = threading.Event()
     seen = 0
     events = []
-    for event in stream_reply(llama, ask(), GREEDY.with_values(max_new_tokens=2000),
-                              cancel=cancel):
+    for event in stream_reply(llama, ask(), GREEDY.with_values(max_new_tokens=2000), cancel=cancel):
         events.append(event)
         seen += isinstance(event, Chunk)
         if seen == 3:
@@ -135,8 +135,7 @@ def test_closing_the_stream_early_stops_generation(llama):
 
 
 def test_context_trimming_reports_dropped_turns_first(llama):
-    small = dataclasses.replace(llama, info=dataclasses.replace(llama.info,
-                                                                 context_length=200))
+    small = dataclasses.replace(llama, info=dataclasses.replace(llama.info, context_length=200))
     conv = Conversation(system="Be nice.")
     for i in range(8):
         conv = conv.add("user", f"question {i} " + "blah " * 20).add("assistant", "ok " * 5)
@@ -154,12 +153,15 @@ def test_max_new_tokens_larger_than_context_is_refused(llama):
         reply(small, GREEDY.with_values(max_new_tokens=60))
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"temperature": 3.0}, r"temperature must be in \[0.0, 2.0\]"),
-    ({"top_p": 0.0}, r"top_p must be in \[0.01, 1.0\]"),
-    ({"max_new_tokens": 0}, r"max_new_tokens must be in \[1, 4096\]"),
-    ({"repetition_penalty": 0.5}, r"repetition_penalty must be in \[1.0, 2.0\]"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"temperature": 3.0}, r"temperature must be in \[0.0, 2.0\]"),
+        ({"top_p": 0.0}, r"top_p must be in \[0.01, 1.0\]"),
+        ({"max_new_tokens": 0}, r"max_new_tokens must be in \[1, 4096\]"),
+        ({"repetition_penalty": 0.5}, r"repetition_penalty must be in \[1.0, 2.0\]"),
+    ],
+)
 def test_invalid_settings_name_their_range(llama, change, words):
     with pytest.raises(UsageError, match=words):
         reply(llama, dataclasses.replace(GREEDY, **change))

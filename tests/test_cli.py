@@ -12,8 +12,13 @@ from engine import __version__
 
 
 def smollm(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_version_and_help(cli_env):
@@ -40,8 +45,17 @@ def test_list_json(cli_env):
 def test_doctor_json_reports_every_check(cli_env):
     done = smollm("doctor", "--json", env=cli_env)
     checks = {c["name"]: c for c in json.loads(done.stdout)}
-    assert {"python", "torch", "bitsandbytes", "jtop", "telemetry", "hf cache", "data dir",
-            "bundled model", "catalog"} <= set(checks)
+    assert {
+        "python",
+        "torch",
+        "bitsandbytes",
+        "jtop",
+        "telemetry",
+        "hf cache",
+        "data dir",
+        "bundled model",
+        "catalog",
+    } <= set(checks)
     assert all(c["status"] in ("ok", "warning", "problem") for c in checks.values())
     assert checks["catalog"]["status"] == "ok"
     assert checks["bundled model"]["status"] == "ok", checks["bundled model"]
@@ -58,8 +72,8 @@ def test_bad_catalog_exits_2_with_file_and_line_and_no_traceback(cli_env, tmp_pa
     done = smollm("--catalog", str(bad), "list", env=cli_env)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"smollm-tui: error: {bad}:3: model 'opt-125m': context_length must be a positive "
-        "integer")
+        f"smollm-tui: error: {bad}:3: model 'opt-125m': context_length must be a positive integer"
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -73,7 +87,6 @@ def test_debug_shows_the_traceback(cli_env, tmp_path: Path):
 def test_missing_overlay_file(cli_env, tmp_path: Path):
     done = smollm("--catalog", str(tmp_path / "nope.toml"), "list", env=cli_env)
     assert done.returncode == 2 and "catalog file not found" in done.stderr
-
 
 
 def test_a_path_the_system_refuses_is_one_line_not_a_traceback(cli_env):

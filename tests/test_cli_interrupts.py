@@ -32,11 +32,14 @@ def long_tasks(tmp_path_factory) -> Path:
         if file.is_file():
             shutil.copy(file, folder / file.name)
     yesno = json.loads((TASKS_DIR / "fx_yesno.json").read_text())
-    docs = [dict(yesno["test"][i % len(yesno["test"])], question=f"question {i}")
-            for i in range(LONG_DOCS)]
+    docs = [
+        dict(yesno["test"][i % len(yesno["test"])], question=f"question {i}")
+        for i in range(LONG_DOCS)
+    ]
     (folder / "fx_long.json").write_text(json.dumps({"train": yesno["train"], "test": docs}))
     (folder / "fx_long.yaml").write_text(
-        (TASKS_DIR / "fx_yesno.yaml").read_text().replace("fx_yesno", "fx_long"))
+        (TASKS_DIR / "fx_yesno.yaml").read_text().replace("fx_yesno", "fx_long")
+    )
     return folder
 
 
@@ -44,11 +47,31 @@ def start_eval(cli_env, tiny_catalog, tasks_dir: Path) -> subprocess.Popen:
     """eval of three tasks through the worker, in a session of its own: a signal sent to
     its process group reaches the command and its worker, as Ctrl+C in a terminal does."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--catalog", str(tiny_catalog), "eval", "tiny-llama",
-         "--tasks", "fx_yesno,fx_long,fx_choice2", "--full", "--include-path", str(tasks_dir),
-         "--precision", "fp32", "--device", "cpu"],
-        cwd=REPO_ROOT, env=dict(cli_env, COLUMNS="200"), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--catalog",
+            str(tiny_catalog),
+            "eval",
+            "tiny-llama",
+            "--tasks",
+            "fx_yesno,fx_long,fx_choice2",
+            "--full",
+            "--include-path",
+            str(tasks_dir),
+            "--precision",
+            "fp32",
+            "--device",
+            "cpu",
+        ],
+        cwd=REPO_ROOT,
+        env=dict(cli_env, COLUMNS="200"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def read_until(proc: subprocess.Popen, words: str) -> list[str]:
@@ -62,8 +85,11 @@ def read_until(proc: subprocess.Popen, words: str) -> list[str]:
 
 
 def worker_of(proc: subprocess.Popen) -> psutil.Process:
-    [worker] = [child for child in psutil.Process(proc.pid).children()
-                if "spawn_main" in " ".join(child.cmdline())]
+    [worker] = [
+        child
+        for child in psutil.Process(proc.pid).children()
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
     return worker
 
 
@@ -80,7 +106,8 @@ def rows() -> dict[str, str]:
 
 
 def test_ctrl_c_keeps_finished_rows_stores_the_cancelled_task_and_ends_the_worker(
-        cli_env, tiny_catalog, long_tasks):
+    cli_env, tiny_catalog, long_tasks
+):
     proc = start_eval(cli_env, tiny_catalog, long_tasks)
     try:
         before = read_until(proc, "fx_yesno  acc")
@@ -102,7 +129,8 @@ def test_ctrl_c_keeps_finished_rows_stores_the_cancelled_task_and_ends_the_worke
 
 
 def test_a_killed_worker_blames_its_task_and_a_fresh_one_runs_the_rest(
-        cli_env, tiny_catalog, long_tasks):
+    cli_env, tiny_catalog, long_tasks
+):
     proc = start_eval(cli_env, tiny_catalog, long_tasks)
     try:
         before = read_until(proc, "fx_yesno  acc")
@@ -114,14 +142,17 @@ def test_a_killed_worker_blames_its_task_and_a_fresh_one_runs_the_rest(
     out = "".join(before) + out
     assert proc.returncode == 1, err + out
     assert "Traceback" not in err
-    assert ("tiny-llama: the worker was killed, most likely out of memory (SIGKILL) during "
-            "fx_long; 1 task not run yet (fx_choice2): starting a fresh worker for it") in out
+    assert (
+        "tiny-llama: the worker was killed, most likely out of memory (SIGKILL) during "
+        "fx_long; 1 task not run yet (fx_choice2): starting a fresh worker for it"
+    ) in out
     assert "2 ok, 1 oom, 0 failed, 0 skipped" in out
     assert rows() == {"fx_yesno": "ok", "fx_long": "oom", "fx_choice2": "ok"}
 
 
 def test_ctrl_c_while_the_model_loads_runs_nothing_and_stores_nothing(
-        cli_env, tiny_catalog, long_tasks, app_home):
+    cli_env, tiny_catalog, long_tasks, app_home
+):
     log = app_home / "data" / "worker.log"  # the worker's first line: it has started
     proc = start_eval(cli_env, tiny_catalog, long_tasks)
     try:

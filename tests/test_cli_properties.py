@@ -26,9 +26,12 @@ from engine.records import LoadInfo
 from engine.results.store import EvalRun, ResultsStore
 from tui.cli import main
 
-SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 class Accepted(Exception):
@@ -43,10 +46,24 @@ class _StopSignWorker:
         pass
 
     def load(self, options):
-        yield Loaded(1, LoadInfo(
-            model_id=options.model_id, repo=None, revision=None, kind="causal", params=1,
-            size_mb=1.0, dtype="float32", device="cpu", device_name="CPU", quantization=None,
-            load_seconds=0.0, context_length=2048, has_chat_template=True))
+        yield Loaded(
+            1,
+            LoadInfo(
+                model_id=options.model_id,
+                repo=None,
+                revision=None,
+                kind="causal",
+                params=1,
+                size_mb=1.0,
+                dtype="float32",
+                device="cpu",
+                device_name="CPU",
+                quantization=None,
+                load_seconds=0.0,
+                context_length=2048,
+                has_chat_template=True,
+            ),
+        )
 
     def generate(self, conversation, settings, raw=False):
         import torch
@@ -64,26 +81,58 @@ class _StopSignWorker:
 
 def _stop_sign_batch(models, spec, *, store, **kwargs):
     """Stands in for the batch: stores the row its first task would get, then stops."""
-    store.add_eval(EvalRun(model_id=models[0], repo=None, precision="fp32", device="cpu",
-                           task=spec.tasks[0], status="cancelled", started=1, ended=2,
-                           limit=spec.limit, num_fewshot=spec.num_fewshot, samples=0))
+    store.add_eval(
+        EvalRun(
+            model_id=models[0],
+            repo=None,
+            precision="fp32",
+            device="cpu",
+            task=spec.tasks[0],
+            status="cancelled",
+            started=1,
+            ended=2,
+            limit=spec.limit,
+            num_fewshot=spec.num_fewshot,
+            samples=0,
+        )
+    )
     raise Accepted
 
 
 # ---- values ------------------------------------------------------------------------------
 
 # Text a shell can pass: any characters but NUL (argv cannot hold one) and lone surrogates.
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-               max_size=12)
+text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
 # A relative name that is no folder above this one (a walk of "/" or ".." would take long).
 local_name = text.filter(lambda t: "/" not in t and t.strip() not in (".", ".."))
 number = st.one_of(
     st.integers(min_value=0, max_value=64).map(str),  # mostly in range
     st.floats(min_value=0, max_value=2).map(repr),
-    st.integers(min_value=-10**30, max_value=10**30).map(str),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["nan", "inf", "-inf", "1e309", "-0", "0", "1", "2", "0.5", "1e-300",
-                     "4294967296", "", " ", "abc", "0x10", "1_000", "٣"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "-inf",
+            "1e309",
+            "-0",
+            "0",
+            "1",
+            "2",
+            "0.5",
+            "1e-300",
+            "4294967296",
+            "",
+            " ",
+            "abc",
+            "0x10",
+            "1_000",
+            "٣",
+        ]
+    ),
     text,
 )
 
@@ -101,8 +150,11 @@ def flag(name: str) -> st.SearchStrategy:
 def command(name: str, positionals: st.SearchStrategy, options: list) -> st.SearchStrategy:
     """argv: the command, its positionals, then a random choice of its options."""
     chosen = st.lists(st.sampled_from(range(len(options))), unique=True, max_size=3)
-    return st.tuples(positionals, chosen.flatmap(
-        lambda picks: st.tuples(*(options[i] for i in picks)) if picks else st.just(())),
+    return st.tuples(
+        positionals,
+        chosen.flatmap(
+            lambda picks: st.tuples(*(options[i] for i in picks)) if picks else st.just(())
+        ),
     ).map(lambda parts: [name, *parts[0], *(word for opt in parts[1] for word in opt)])
 
 
@@ -133,19 +185,42 @@ def catalog_args(tiny_catalog: Path) -> list[str]:
 
 def test_generate_options(catalog_args, monkeypatch, capsys):
     monkeypatch.setattr("engine.worker.client.WorkerClient", _StopSignWorker)
-    models = st.one_of(st.sampled_from(["tiny-llama", "", " ", "no-such-model", "qwen2.5-0.5b",
-                                        "phonelm-0.5b", "HuggingFaceTB/SmolLM2-135M"]), text)
+    models = st.one_of(
+        st.sampled_from(
+            [
+                "tiny-llama",
+                "",
+                " ",
+                "no-such-model",
+                "qwen2.5-0.5b",
+                "phonelm-0.5b",
+                "HuggingFaceTB/SmolLM2-135M",
+            ]
+        ),
+        text,
+    )
     prompts = st.one_of(st.sampled_from(["hi", "", "   "]), text.filter(lambda t: t != "-"))
     positionals = st.one_of(st.tuples(prompts), st.tuples(models, prompts), st.just(()))
-    argv = command("generate", positionals, [
-        option("--system", text), flag("--raw"), option("--temperature", number),
-        option("--top-p", number), option("--top-k", number),
-        option("--repetition-penalty", number), option("--no-repeat-ngram-size", number),
-        option("--max-new-tokens", number), option("--seed", number),
-        option("--stop", text), option("--precision", st.sampled_from(["fp32", "int8", "x"])),
-        option("--device", st.sampled_from(["cpu", "cuda", "auto", "tpu"])),
-        flag("--trust-remote-code"), flag("--json"),
-    ])
+    argv = command(
+        "generate",
+        positionals,
+        [
+            option("--system", text),
+            flag("--raw"),
+            option("--temperature", number),
+            option("--top-p", number),
+            option("--top-k", number),
+            option("--repetition-penalty", number),
+            option("--no-repeat-ngram-size", number),
+            option("--max-new-tokens", number),
+            option("--seed", number),
+            option("--stop", text),
+            option("--precision", st.sampled_from(["fp32", "int8", "x"])),
+            option("--device", st.sampled_from(["cpu", "cuda", "auto", "tpu"])),
+            flag("--trust-remote-code"),
+            flag("--json"),
+        ],
+    )
 
     seen: set = set()
 
@@ -165,25 +240,47 @@ def test_eval_options(catalog_args, monkeypatch, capsys, tmp_path):
     a_file = tmp_path / "a-file.txt"
     a_file.write_text("not a folder")
     # Valid values first and more often: the examples reach the end of the checks too.
-    models = st.sampled_from(["tiny-llama", "tiny-llama", "tiny-t5", "", "no-such-model",
-                              "tiny-llama,"])
-    tasks = st.one_of(st.sampled_from(["boolq", "ARC-e,boolq", "mmlu_anatomy", "fx_yesno",
-                                       "fx_yesno,fx_choice2", "fx_yesnoo", "", ",",
-                                       "arc_eassy"]), text)
+    models = st.sampled_from(
+        ["tiny-llama", "tiny-llama", "tiny-t5", "", "no-such-model", "tiny-llama,"]
+    )
+    tasks = st.one_of(
+        st.sampled_from(
+            [
+                "boolq",
+                "ARC-e,boolq",
+                "mmlu_anatomy",
+                "fx_yesno",
+                "fx_yesno,fx_choice2",
+                "fx_yesnoo",
+                "",
+                ",",
+                "arc_eassy",
+            ]
+        ),
+        text,
+    )
     # --tasks is required: always given, so that the examples go further than argparse
-    positionals = st.tuples(st.one_of(models.map(lambda m: [m]), st.just([])),
-                            tasks.map(lambda t: [f"--tasks={t}"])).map(
-        lambda parts: [*parts[0], *parts[1]])
+    positionals = st.tuples(
+        st.one_of(models.map(lambda m: [m]), st.just([])), tasks.map(lambda t: [f"--tasks={t}"])
+    ).map(lambda parts: [*parts[0], *parts[1]])
     folders = st.sampled_from([str(TASKS_DIR), str(tmp_path / "missing"), str(a_file), ""])
-    argv = command("eval", positionals, [
-        option("--models", st.one_of(models, text)),
-        option("--limit", number), flag("--full"), option("--fewshot", number),
-        option("--precision", st.sampled_from(["fp32", "auto", "int4", "x"])),
-        option("--device", st.sampled_from(["cpu", "auto", "x"])),
-        option("--include-path", st.one_of(folders, local_name)),
-        option("--batch-size", number),
-        flag("--trust-remote-code"), flag("--force"), flag("--in-process"),
-    ])
+    argv = command(
+        "eval",
+        positionals,
+        [
+            option("--models", st.one_of(models, text)),
+            option("--limit", number),
+            flag("--full"),
+            option("--fewshot", number),
+            option("--precision", st.sampled_from(["fp32", "auto", "int4", "x"])),
+            option("--device", st.sampled_from(["cpu", "auto", "x"])),
+            option("--include-path", st.one_of(folders, local_name)),
+            option("--batch-size", number),
+            flag("--trust-remote-code"),
+            flag("--force"),
+            flag("--in-process"),
+        ],
+    )
 
     seen: set = set()
 
@@ -201,22 +298,43 @@ def test_eval_options(catalog_args, monkeypatch, capsys, tmp_path):
 def test_report_options(catalog_args, capsys, tmp_path):
     with ResultsStore() as store:
         for model, precision, acc in (("tiny-llama", "fp32", 0.5), ("opt-125m", "int8", 0.3)):
-            store.add_eval(EvalRun(model_id=model, repo=None, precision=precision,
-                                   device="cpu", task="fx_yesno", status="ok", started=1,
-                                   ended=2, limit=3, num_fewshot=0, samples=3,
-                                   metrics={"acc": acc, "acc_stderr": 0.1},
-                                   time_per_sample_ms=12.5, peak_memory_mb=300.0))
+            store.add_eval(
+                EvalRun(
+                    model_id=model,
+                    repo=None,
+                    precision=precision,
+                    device="cpu",
+                    task="fx_yesno",
+                    status="ok",
+                    started=1,
+                    ended=2,
+                    limit=3,
+                    num_fewshot=0,
+                    samples=3,
+                    metrics={"acc": acc, "acc_stderr": 0.1},
+                    time_per_sample_ms=12.5,
+                    peak_memory_mb=300.0,
+                )
+            )
     names = st.text(string.ascii_letters + string.digits + "._-", min_size=1, max_size=10)
-    outputs = names.filter(lambda n: n not in (".", "..")).map(
-        lambda n: str(tmp_path / "out" / n))
-    argv = command("report", st.just(()), [
-        option("--metric", st.sampled_from(["accuracy", "time", "memory", "size", "all", "x"])),
-        option("--accuracy", st.sampled_from(["primary", "acc", "acc_norm", "x"])),
-        option("--format", st.sampled_from(["md", "csv", "json", "x"])),
-        option("--output", outputs), option("--precision", text), option("--device", text),
-        flag("--quick"), flag("--full"), option("--fewshot", number),
-        option("--models", text), option("--tasks", text),
-    ])
+    outputs = names.filter(lambda n: n not in (".", "..")).map(lambda n: str(tmp_path / "out" / n))
+    argv = command(
+        "report",
+        st.just(()),
+        [
+            option("--metric", st.sampled_from(["accuracy", "time", "memory", "size", "all", "x"])),
+            option("--accuracy", st.sampled_from(["primary", "acc", "acc_norm", "x"])),
+            option("--format", st.sampled_from(["md", "csv", "json", "x"])),
+            option("--output", outputs),
+            option("--precision", text),
+            option("--device", text),
+            flag("--quick"),
+            flag("--full"),
+            option("--fewshot", number),
+            option("--models", text),
+            option("--tasks", text),
+        ],
+    )
 
     seen: set = set()
 
@@ -233,20 +351,40 @@ def test_import_options(catalog_args, capsys, tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
     results = folder / "results_2026-01-01.json"
-    results.write_text(json.dumps({
-        "results": {"fx_yesno": {"alias": "fx_yesno", "acc,none": 0.6,
-                                 "acc_stderr,none": 0.2}},
-        "n-samples": {"fx_yesno": {"original": 18, "effective": 5}},
-        "n-shot": {"fx_yesno": 0}, "versions": {"fx_yesno": 2.0},
-        "config": {"model": "hf", "model_args": "pretrained=tests/tiny,dtype=float32",
-                   "device": "cpu", "limit": 5},
-        "date": 1767225600.0, "lm_eval_version": "0.4.13"}))
+    results.write_text(
+        json.dumps(
+            {
+                "results": {
+                    "fx_yesno": {"alias": "fx_yesno", "acc,none": 0.6, "acc_stderr,none": 0.2}
+                },
+                "n-samples": {"fx_yesno": {"original": 18, "effective": 5}},
+                "n-shot": {"fx_yesno": 0},
+                "versions": {"fx_yesno": 2.0},
+                "config": {
+                    "model": "hf",
+                    "model_args": "pretrained=tests/tiny,dtype=float32",
+                    "device": "cpu",
+                    "limit": 5,
+                },
+                "date": 1767225600.0,
+                "lm_eval_version": "0.4.13",
+            }
+        )
+    )
     (tmp_path / "empty").mkdir()
-    paths = st.one_of(st.sampled_from([str(results), str(folder), str(tmp_path / "empty"),
-                                       str(tmp_path / "missing.json"), ""]), local_name)
-    argv = command("import", st.tuples(paths), [
-        option("--model", st.one_of(st.sampled_from(["tiny-llama", "", "no-such"]), text)),
-    ])
+    paths = st.one_of(
+        st.sampled_from(
+            [str(results), str(folder), str(tmp_path / "empty"), str(tmp_path / "missing.json"), ""]
+        ),
+        local_name,
+    )
+    argv = command(
+        "import",
+        st.tuples(paths),
+        [
+            option("--model", st.one_of(st.sampled_from(["tiny-llama", "", "no-such"]), text)),
+        ],
+    )
 
     seen: set = set()
 
@@ -263,12 +401,19 @@ def test_monitor_options(capsys):
     # --count is negative or 1: 0 and more than one sample would wait between samples (the
     # examples with 2 have intervals no wait accepts)
     counts = st.one_of(st.integers(max_value=-1).map(str), st.just("1"))
-    argv = command("monitor", st.just(()), [
-        flag("--json"), option("--interval", number), option("--count", counts),
-        option("--count", counts),
-        option("--reader", st.sampled_from(["psutil", "jetson-proc", "auto", "x"])),
-    ]).map(lambda args: args if any(a.startswith("--count=") for a in args)
-           else [*args, "--count=1"])
+    argv = command(
+        "monitor",
+        st.just(()),
+        [
+            flag("--json"),
+            option("--interval", number),
+            option("--count", counts),
+            option("--count", counts),
+            option("--reader", st.sampled_from(["psutil", "jetson-proc", "auto", "x"])),
+        ],
+    ).map(
+        lambda args: args if any(a.startswith("--count=") for a in args) else [*args, "--count=1"]
+    )
 
     seen: set = set()
 

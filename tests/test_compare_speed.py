@@ -18,17 +18,26 @@ IDS = ["80x24", "120x40"]
 
 
 def speed_runs() -> list[SpeedRun]:
-    def run(model, runtime, precision, tps, first, load, peak, bench=True, device="cpu",
-            minutes=0):
-        return SpeedRun(model, precision, device, 38, 128, tps, first, peak,
-                        settings={"bench": True} if bench else {}, runtime=runtime,
-                        load_seconds=load, created=FIXED_TIME + minutes * 60)
+    def run(model, runtime, precision, tps, first, load, peak, bench=True, device="cpu", minutes=0):
+        return SpeedRun(
+            model,
+            precision,
+            device,
+            38,
+            128,
+            tps,
+            first,
+            peak,
+            settings={"bench": True} if bench else {},
+            runtime=runtime,
+            load_seconds=load,
+            created=FIXED_TIME + minutes * 60,
+        )
 
     return [
         run("smollm2-135m-instruct", "llama.cpp", "Q4_1", 117.3, 0.010, 0.21, 344.0),
         run("smollm2-135m-instruct", "transformers", "fp32", 15.2, 0.134, 16.4, 1180.0),
-        run("smollm2-135m-instruct", "transformers", "int8", 9.1, 0.200, 18.0, 900.0,
-            bench=False),
+        run("smollm2-135m-instruct", "transformers", "int8", 9.1, 0.200, 18.0, 900.0, bench=False),
         run("pythia-160m", "transformers", "fp32", 12.4, 0.150, 3.1, 1420.0),
         run("pythia-160m", "transformers", "fp16", 40.5, 0.030, 2.0, 900.0, device="cuda"),
     ]
@@ -66,11 +75,13 @@ async def test_the_speed_tab_shows_each_configuration_and_follows_the_filters():
         rows = table_rows(screen)
         # fastest configuration first within a model; catalog names as the matrix shows them
         assert [r[1:5] for r in rows] == [
-            ["llama.cpp", "Q4_1", "cpu", "117.3"], ["transformers", "fp32", "cpu", "15.2"],
-            ["transformers", "int8", "cpu", "9.1"], ["transformers", "fp16", "cuda", "40.5"],
-            ["transformers", "fp32", "cpu", "12.4"]]
-        assert rows[0][0] == "SmolLM2-135M-Inst…" and rows[0][5:] == [
-            "10", "0.21", "344", "bench"]
+            ["llama.cpp", "Q4_1", "cpu", "117.3"],
+            ["transformers", "fp32", "cpu", "15.2"],
+            ["transformers", "int8", "cpu", "9.1"],
+            ["transformers", "fp16", "cuda", "40.5"],
+            ["transformers", "fp32", "cpu", "12.4"],
+        ]
+        assert rows[0][0] == "SmolLM2-135M-Inst…" and rows[0][5:] == ["10", "0.21", "344", "bench"]
         assert rows[2][-1] == "chat"
         info = str(screen.query_one("#speed-info", Static).render())
         assert "on llama.cpp Q4_1, cpu: 117.3 tok/s, first token 10 ms" in info
@@ -105,8 +116,10 @@ async def test_export_writes_the_speed_rows_too():
         by_suffix = {p.suffix: p for p in screen.last_export}
         rows = json.loads(by_suffix[".json"].read_text())
         assert {(r["runtime"], r["precision"]) for r in rows} >= {("llama.cpp", "Q4_1")}
-        assert "| smollm2-135m-instruct | llama.cpp | Q4_1 | cpu | 117.3 |" in \
-            by_suffix[".md"].read_text()
+        assert (
+            "| smollm2-135m-instruct | llama.cpp | Q4_1 | cpu | 117.3 |"
+            in by_suffix[".md"].read_text()
+        )
         assert by_suffix[".csv"].read_text().startswith("model,runtime,precision,device,tok/s")
         assert any("compare-" in n and "-speed.csv" in n for n in notes(app))
 

@@ -15,8 +15,11 @@ from engine.catalog import load_catalog
 @pytest.fixture
 def catalog(tmp_path: Path):
     overlay = tmp_path / "rc.toml"
-    overlay.write_text(overlay_text({"rc-model": "tests/remote-code", "plain": "tests/plain"},
-                                    remote_code=("rc-model",)))
+    overlay.write_text(
+        overlay_text(
+            {"rc-model": "tests/remote-code", "plain": "tests/plain"}, remote_code=("rc-model",)
+        )
+    )
     return load_catalog(overlay)
 
 
@@ -62,8 +65,9 @@ def test_needs_consent_follows_the_revision_on_disk(catalog, tiny_llama, tmp_pat
         assert not consent.needs_consent(entry)
 
         # The repo gets a new commit: downloading it moves refs/main, so consent is asked again.
-        server.add_folder("tests/remote-code", tiny_llama,
-                          extra={"modeling_rc.py": b"print('changed')\n"})
+        server.add_folder(
+            "tests/remote-code", tiny_llama, extra={"modeling_rc.py": b"print('changed')\n"}
+        )
         second = hub.download(entry)
     assert second.commit != first.commit
     assert consent.consent_revision(entry) == second.commit
@@ -85,7 +89,8 @@ def test_a_local_model_is_asked_again_when_its_code_changes(tmp_path: Path):
     def entry_at(folder: Path):
         overlay = tmp_path / f"{folder.name}.toml"
         text = local_overlay({"my-local": folder}).replace(
-            "trust_remote_code = false", "trust_remote_code = true")
+            "trust_remote_code = false", "trust_remote_code = true"
+        )
         assert "trust_remote_code = true" in text
         overlay.write_text(text)
         return load_catalog(overlay).get("my-local")

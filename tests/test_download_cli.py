@@ -20,19 +20,20 @@ CLI = [sys.executable, "-m", "tui.cli"]
 def cli(local_hub: HubServer, cli_env: dict[str, str], tmp_path: Path):
     """Run `smollm-tui --catalog <overlay> ARGS` with the test Hub; returns CompletedProcess."""
     overlay = standard_overlay(local_hub, tmp_path / "hub.toml")
-    env = dict(cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE",
-                                                      "HF_TOKEN_PATH")})
+    env = dict(
+        cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE", "HF_TOKEN_PATH")}
+    )
     env.pop("HF_TOKEN", None)
 
     def run(*args: str, popen: bool = False, **kwargs):
         command = [*CLI, "--catalog", str(overlay), *args]
         kwargs.setdefault("env", env)
         if popen:
-            return subprocess.Popen(command, text=True, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, **kwargs)
+            return subprocess.Popen(
+                command, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+            )
         kwargs.setdefault("stdin", subprocess.DEVNULL)
-        return subprocess.run(command, text=True, capture_output=True, timeout=60,
-                              **kwargs)
+        return subprocess.run(command, text=True, capture_output=True, timeout=60, **kwargs)
 
     run.env = env
     return run
@@ -49,7 +50,8 @@ def test_download_then_models_then_rm(cli, local_hub):
     result = cli("download", "tiny-hub")
     assert result.returncode == 0, result.stderr
     assert f"tiny-hub: 6 files, 16.4 MB (16.4 MB fetched now) at revision {commit[:12]}" in (
-        result.stdout.replace("\n", " "))
+        result.stdout.replace("\n", " ")
+    )
 
     row = _status(cli, "tiny-hub")
     assert (row["state"], row["on_disk"], row["commit"]) == ("yes", True, commit)

@@ -54,12 +54,20 @@ def test_one_download_at_a_time_in_order_with_progress(downloads, catalog):
     assert downloads.submit(catalog.get("tiny-hub")) == first  # not queued twice
     events = _until_final(downloads, 2)
 
-    steps = [(type(e).__name__, e.job.model_id) for e in events
-             if not isinstance(e, DownloadProgress)]
+    steps = [
+        (type(e).__name__, e.job.model_id) for e in events if not isinstance(e, DownloadProgress)
+    ]
     assert [name for name, model in steps if model == "tiny-hub"] == [
-        "DownloadQueued", "DownloadStarted", "DownloadDone"]
+        "DownloadQueued",
+        "DownloadStarted",
+        "DownloadDone",
+    ]
     assert [name for name, model in steps if model == "bin-hub"] == [
-        "DownloadQueued", "DownloadStarted", "DownloadNotice", "DownloadDone"]
+        "DownloadQueued",
+        "DownloadStarted",
+        "DownloadNotice",
+        "DownloadDone",
+    ]
     # One at a time: the second starts only after the first has finished.
     assert steps.index(("DownloadDone", "tiny-hub")) < steps.index(("DownloadStarted", "bin-hub"))
     assert [e.position for e in events if isinstance(e, DownloadQueued)] == [0, 1]
@@ -107,8 +115,11 @@ def test_a_failure_is_reported_and_the_queue_goes_on(downloads, catalog):
     downloads.submit(catalog.get("tiny-hub"))
     finals = [e for e in _until_final(downloads, 4) if isinstance(e, FINAL_EVENTS)]
     assert [(type(e), getattr(e, "kind", None)) for e in finals] == [
-        (DownloadFailed, "not-found"), (DownloadFailed, "gated"), (DownloadFailed, "usage"),
-        (DownloadDone, None)]
+        (DownloadFailed, "not-found"),
+        (DownloadFailed, "gated"),
+        (DownloadFailed, "usage"),
+        (DownloadDone, None),
+    ]
     assert "tests/no-such-repo was not found" in finals[0].message
 
 
@@ -131,8 +142,9 @@ def test_the_download_line_keeps_bar_size_and_time_left_in_80_columns():
 
     entry = load_catalog().get("smollm2-360m-instruct")
     job = dl.DownloadJob(1, entry.id, entry.repo, entry.revision, entry)
-    event = dl.DownloadProgress(job, 450_000_000, 988_000_000, 12_300_000.0, 43.0,
-                                "model.safetensors")
+    event = dl.DownloadProgress(
+        job, 450_000_000, 988_000_000, 12_300_000.0, 43.0, "model.safetensors"
+    )
     wide = progress_text(event, 2).plain
     assert "MB/s" in wide
     assert "2 waiting" in wide and "cancels" in wide and "43 s left" in wide

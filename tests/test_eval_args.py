@@ -15,8 +15,17 @@ from tui.cli import main
 
 
 def eval_args(tiny_catalog: Path, *args: str) -> list[str]:
-    return ["--catalog", str(tiny_catalog), "eval", "tiny-llama", "--precision", "fp32",
-            "--device", "cpu", *args]
+    return [
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        *args,
+    ]
 
 
 def refused(argv: list[str], capsys) -> str:
@@ -40,8 +49,9 @@ def task_copy(tmp_path: Path) -> Path:
 
 
 def test_an_unknown_task_names_the_nearest_ones(tiny_catalog, capsys):
-    err = refused(eval_args(tiny_catalog, "--tasks", "fx_yesnoo",
-                            "--include-path", str(TASKS_DIR)), capsys)
+    err = refused(
+        eval_args(tiny_catalog, "--tasks", "fx_yesnoo", "--include-path", str(TASKS_DIR)), capsys
+    )
     assert "unknown task 'fx_yesnoo'. Did you mean fx_yesno?" in err
     assert "Task folders searched: " in err
     err = refused(eval_args(tiny_catalog, "--tasks", "arc_eassy"), capsys)
@@ -54,48 +64,67 @@ def test_a_local_task_without_its_folder_says_to_add_include_path(tiny_catalog, 
 
 
 def test_a_missing_task_folder(tiny_catalog, tmp_path, capsys):
-    err = refused(eval_args(tiny_catalog, "--tasks", "fx_yesno",
-                            "--include-path", str(tmp_path / "nowhere")), capsys)
+    err = refused(
+        eval_args(tiny_catalog, "--tasks", "fx_yesno", "--include-path", str(tmp_path / "nowhere")),
+        capsys,
+    )
     assert "nowhere does not exist" in err
 
 
-@pytest.mark.parametrize("damage, why", [
-    # a YAML syntax error: lm-eval skips the file without a word
-    (lambda text: text.replace("output_type: multiple_choice", "output_type: [multiple"),
-     "line 7"),
-    (lambda text: text.replace("task: fx_yesno", "task: fx_yesno\ninclude: gone.yaml"),
-     "it includes"),
-    # the settings written as an item of a list
-    (lambda text: "- " + text.replace("\n", "\n  "), "does not hold task settings"),
-])
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        # a YAML syntax error: lm-eval skips the file without a word
+        (
+            lambda text: text.replace("output_type: multiple_choice", "output_type: [multiple"),
+            "line 7",
+        ),
+        (
+            lambda text: text.replace("task: fx_yesno", "task: fx_yesno\ninclude: gone.yaml"),
+            "it includes",
+        ),
+        # the settings written as an item of a list
+        (lambda text: "- " + text.replace("\n", "\n  "), "does not hold task settings"),
+    ],
+)
 def test_a_task_file_that_does_not_parse_is_named_with_the_reason(
-        tiny_catalog, task_copy, capsys, damage, why):
+    tiny_catalog, task_copy, capsys, damage, why
+):
     yaml_file = task_copy / "fx_yesno.yaml"
     yaml_file.write_text(damage(yaml_file.read_text()))
-    err = refused(eval_args(tiny_catalog, "--tasks", "fx_yesno",
-                            "--include-path", str(task_copy)), capsys)
+    err = refused(
+        eval_args(tiny_catalog, "--tasks", "fx_yesno", "--include-path", str(task_copy)), capsys
+    )
     assert f"task 'fx_yesno' is in {yaml_file}, which lm-eval cannot read: " in err
     assert why in err
 
 
 def test_a_yml_task_file_is_named_too(tiny_catalog, task_copy, capsys):
     (task_copy / "fx_yesno.yaml").rename(task_copy / "fx_yesno.yml")
-    err = refused(eval_args(tiny_catalog, "--tasks", "fx_yesno",
-                            "--include-path", str(task_copy)), capsys)
+    err = refused(
+        eval_args(tiny_catalog, "--tasks", "fx_yesno", "--include-path", str(task_copy)), capsys
+    )
     assert "lm-eval reads only .yaml files: rename it to fx_yesno.yaml" in err
 
 
-@pytest.mark.parametrize("option, value, words", [
-    ("--batch-size", "0", "--batch-size must be between 1 and 1,024"),
-    ("--batch-size", "-4", "--batch-size must be between 1 and 1,024"),
-    ("--limit", "0", "--limit must be between 1 and"),
-    ("--limit", "100000000000000000000", "--limit must be between 1 and 1,000,000,000"),
-    ("--fewshot", "-1", "--fewshot must be between 0 and 100"),
-    ("--fewshot", "100000", "--fewshot must be between 0 and 100"),
-])
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("--batch-size", "0", "--batch-size must be between 1 and 1,024"),
+        ("--batch-size", "-4", "--batch-size must be between 1 and 1,024"),
+        ("--limit", "0", "--limit must be between 1 and"),
+        ("--limit", "100000000000000000000", "--limit must be between 1 and 1,000,000,000"),
+        ("--fewshot", "-1", "--fewshot must be between 0 and 100"),
+        ("--fewshot", "100000", "--fewshot must be between 0 and 100"),
+    ],
+)
 def test_numbers_out_of_range(tiny_catalog, capsys, option, value, words):
-    err = refused(eval_args(tiny_catalog, "--tasks", "fx_yesno", "--include-path",
-                            str(TASKS_DIR), option, value), capsys)
+    err = refused(
+        eval_args(
+            tiny_catalog, "--tasks", "fx_yesno", "--include-path", str(TASKS_DIR), option, value
+        ),
+        capsys,
+    )
     assert words in err
 
 

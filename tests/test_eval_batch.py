@@ -14,8 +14,12 @@ from engine.telemetry import ReaderChain, Sampler
 
 
 def board(used: float, load: float) -> dict:
-    return {"ram_total_mb": 7619.6, "ram_used_mb": used, "gpu_shared_mb": 150.0,
-            "gpu_load_pct": load}
+    return {
+        "ram_total_mb": 7619.6,
+        "ram_used_mb": used,
+        "gpu_shared_mb": 150.0,
+        "gpu_load_pct": load,
+    }
 
 
 def test_each_task_row_gets_the_peaks_seen_while_it_ran(tiny_catalog):
@@ -25,8 +29,9 @@ def test_each_task_row_gets_the_peaks_seen_while_it_ran(tiny_catalog):
     reader = ScriptedReader(reads)
     sampler = Sampler(ReaderChain([("jtop", lambda: reader)]))
     session = InProcessSession()
-    info = session.load(LoadOptions("tiny-llama", precision="fp32", device="cpu",
-                                    catalog_path=str(tiny_catalog)))
+    info = session.load(
+        LoadOptions("tiny-llama", precision="fp32", device="cpu", catalog_path=str(tiny_catalog))
+    )
     spec = EvalSpec(tasks=("fx_yesno", "fx_choice2"), limit=2, include_path=str(TASKS_DIR))
     with ResultsStore() as store:
         final = stream_and_store(session.evaluate(spec), spec, info, store, telemetry=sampler)
@@ -40,8 +45,9 @@ def test_each_task_row_gets_the_peaks_seen_while_it_ran(tiny_catalog):
 
 def test_without_telemetry_the_rows_say_nothing_was_measured(tiny_catalog):
     session = InProcessSession()
-    info = session.load(LoadOptions("tiny-llama", precision="fp32", device="cpu",
-                                    catalog_path=str(tiny_catalog)))
+    info = session.load(
+        LoadOptions("tiny-llama", precision="fp32", device="cpu", catalog_path=str(tiny_catalog))
+    )
     spec = EvalSpec(tasks=("fx_yesno",), limit=2, include_path=str(TASKS_DIR))
     with ResultsStore() as store:
         stream_and_store(session.evaluate(spec), spec, info, store)

@@ -56,10 +56,10 @@ def per_sample(lm, task: str, folder: Path):
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     tasks = _prepare(TaskManager(include_path=str(folder), include_defaults=False), task, None)
-    out = lm_eval_evaluate(lm=lm, task_dict=tasks, limit=None, log_samples=True,
-                           bootstrap_iters=0)
-    metrics = {k.removesuffix(",none"): v for k, v in out["results"][task].items()
-               if k.endswith(",none")}
+    out = lm_eval_evaluate(lm=lm, task_dict=tasks, limit=None, log_samples=True, bootstrap_iters=0)
+    metrics = {
+        k.removesuffix(",none"): v for k, v in out["results"][task].items() if k.endswith(",none")
+    }
     return metrics, {s["doc_id"]: s for s in out["samples"][task]}
 
 
@@ -70,24 +70,31 @@ def both(gguf, dequantized):
     from engine.evaluation.runner import _make_lm
 
     ours = _make_lm(gguf, EvalSpec(tasks=()))
-    theirs = HFLM(pretrained=dequantized.model, tokenizer=dequantized.tokenizer,
-                  batch_size=16)  # the four choices of a question in one forward pass
+    theirs = HFLM(
+        pretrained=dequantized.model, tokenizer=dequantized.tokenizer, batch_size=16
+    )  # the four choices of a question in one forward pass
     return ours, theirs
 
 
 def differing(ours: dict, theirs: dict, metric: str) -> list[str]:
     """The items whose score differs, said as the per-sample log of a run would."""
-    return [f"doc {d}: llama.cpp {ours[d][metric]} {ours[d]['filtered_resps']!r} / "
-            f"transformers {theirs[d][metric]} {theirs[d]['filtered_resps']!r}"
-            for d in sorted(ours) if ours[d][metric] != theirs[d][metric]]
+    return [
+        f"doc {d}: llama.cpp {ours[d][metric]} {ours[d]['filtered_resps']!r} / "
+        f"transformers {theirs[d][metric]} {theirs[d]['filtered_resps']!r}"
+        for d in sorted(ours)
+        if ours[d][metric] != theirs[d][metric]
+    ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("task, folder, metrics", [
-    ("fx_choice4", TASKS_DIR, ("acc", "acc_norm")),
-    ("fx_choice2", TASKS_DIR, ("acc", "acc_norm")),
-    ("fx_short_answer", PARITY_DIR, ("exact_match",)),
-])
+@pytest.mark.parametrize(
+    "task, folder, metrics",
+    [
+        ("fx_choice4", TASKS_DIR, ("acc", "acc_norm")),
+        ("fx_choice2", TASKS_DIR, ("acc", "acc_norm")),
+        ("fx_short_answer", PARITY_DIR, ("exact_match",)),
+    ],
+)
 def test_q4_on_llamacpp_lands_within_one_item_of_hflm_dequantized(both, task, folder, metrics):
     ours_lm, theirs_lm = both
     ours, ours_samples = per_sample(ours_lm, task, folder)
@@ -96,8 +103,14 @@ def test_q4_on_llamacpp_lands_within_one_item_of_hflm_dequantized(both, task, fo
     assert items == len(theirs_samples) >= 16
     for metric in metrics:
         diff = differing(ours_samples, theirs_samples, metric)
-        log.info("%s %s: llama.cpp %.4f, HFLM %.4f; differing items: %s", task, metric,
-                 ours[metric], theirs[metric], diff or "none")
+        log.info(
+            "%s %s: llama.cpp %.4f, HFLM %.4f; differing items: %s",
+            task,
+            metric,
+            ours[metric],
+            theirs[metric],
+            diff or "none",
+        )
         assert abs(ours[metric] - theirs[metric]) * items <= 1 + 1e-9, "\n".join(diff)
     if task == "fx_short_answer":  # a real generation, not empty strings
         assert sum(bool(s["filtered_resps"][0].strip()) for s in ours_samples.values()) >= 8
@@ -118,8 +131,14 @@ def test_rolling_loglikelihood_is_within_two_percent_of_hflm(both):
 
 
 def test_every_task_runs_with_progress_time_and_memory(gguf):
-    events = run(gguf, EvalSpec(tasks=("fx_choice4", "fx_short_answer", "fx_rolling"),
-                                limit=6, include_path=f"{TASKS_DIR}{os.pathsep}{PARITY_DIR}"))
+    events = run(
+        gguf,
+        EvalSpec(
+            tasks=("fx_choice4", "fx_short_answer", "fx_rolling"),
+            limit=6,
+            include_path=f"{TASKS_DIR}{os.pathsep}{PARITY_DIR}",
+        ),
+    )
     results = done(events)
     assert [r.status for r in results.values()] == ["ok", "ok", "ok"], results
     choice = results["fx_choice4"]
@@ -147,8 +166,13 @@ def test_cancel_mid_task_stops_within_a_chunk(gguf, monkeypatch):
         return score(self, *args, **kwargs)
 
     monkeypatch.setattr(LlamaCppLM, "_score", counting)
-    results = done(run(gguf, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None,
-                                      include_path=str(TASKS_DIR)), cancel))
+    results = done(
+        run(
+            gguf,
+            EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None, include_path=str(TASKS_DIR)),
+            cancel,
+        )
+    )
     assert list(results) == ["fx_choice4"]  # the second task never starts
     assert results["fx_choice4"].status == "cancelled"
     assert len(scored) <= runner.CHUNK < 72  # 18 questions x 4 choices
@@ -167,8 +191,9 @@ def test_llamacpp_out_of_memory_is_oom_and_the_next_task_runs(gguf, monkeypatch)
         return -2 if len(calls) == 1 else decode(ctx, batch)
 
     monkeypatch.setattr(llama_cpp, "llama_decode", first_fails)
-    results = done(run(gguf, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=4,
-                                      include_path=str(TASKS_DIR))))
+    results = done(
+        run(gguf, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=4, include_path=str(TASKS_DIR)))
+    )
     assert results["fx_choice4"].status == "oom"
     assert "out of memory" in results["fx_choice4"].error
     assert results["fx_yesno"].status == "ok" and results["fx_yesno"].samples == 4
@@ -184,10 +209,13 @@ def test_chat_after_an_evaluation_answers_as_before(gguf):
 
     def answer() -> str:
         conversation = Conversation().add(
-            "user", "What is the capital of France? Answer in one sentence.")
-        return "".join(e.text for e in stream_reply(gguf, conversation, greedy,
-                                                     cancel=threading.Event())
-                       if isinstance(e, Chunk))
+            "user", "What is the capital of France? Answer in one sentence."
+        )
+        return "".join(
+            e.text
+            for e in stream_reply(gguf, conversation, greedy, cancel=threading.Event())
+            if isinstance(e, Chunk)
+        )
 
     before = answer()
     run(gguf, EvalSpec(tasks=("fx_yesno",), limit=3, include_path=str(TASKS_DIR)))

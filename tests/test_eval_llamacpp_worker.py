@@ -27,8 +27,9 @@ def test_the_worker_evaluates_the_model_as_loaded_for_chat():
     try:
         events = list(client.load(GGUF))
         assert client.info.runtime == "llama.cpp"
-        events = list(client.evaluate(EvalSpec(tasks=("fx_yesno",), limit=4,
-                                               include_path=str(TASKS_DIR))))
+        events = list(
+            client.evaluate(EvalSpec(tasks=("fx_yesno",), limit=4, include_path=str(TASKS_DIR)))
+        )
         [result] = [e.result for e in events if isinstance(e, TaskDone)]
         assert isinstance(events[-1], EvalDone)
         assert result.status == "ok" and result.samples == 4 and "acc" in result.metrics
@@ -47,15 +48,20 @@ def test_batch_rows_carry_runtime_and_quant_and_a_killed_worker_is_oom():
         return sessions[-1]
 
     def on_event(model_id, event) -> None:
-        if isinstance(event, EvalProgress) and event.task == "fx_choice4" \
-                and not killed.is_set():
+        if isinstance(event, EvalProgress) and event.task == "fx_choice4" and not killed.is_set():
             killed.set()
             os.kill(sessions[-1].pid, signal.SIGKILL)  # what the OOM killer does
 
     spec = EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None, include_path=str(TASKS_DIR))
     with ResultsStore() as store:
-        summary = run_batch([BUNDLED], spec, store=store, session_factory=factory,
-                            load_options=lambda m: GGUF, on_event=on_event)
+        summary = run_batch(
+            [BUNDLED],
+            spec,
+            store=store,
+            session_factory=factory,
+            load_options=lambda m: GGUF,
+            on_event=on_event,
+        )
         rows = {r.task: r for r in store.eval_runs()}
     assert summary.restarts == 1 and len(sessions) == 2
     assert rows["fx_choice4"].status == "oom" and "out of memory" in rows["fx_choice4"].error
@@ -71,8 +77,18 @@ def test_measured_cells_are_skipped_per_runtime():
 
     spec = EvalSpec(tasks=("fx_yesno",), limit=4)
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id=BUNDLED, precision="Q4_1", device="cpu",
-                               task="fx_yesno", status="ok", started=1, ended=2, limit=4,
-                               runtime="llama.cpp"))
+        store.add_eval(
+            EvalRun(
+                model_id=BUNDLED,
+                precision="Q4_1",
+                device="cpu",
+                task="fx_yesno",
+                status="ok",
+                started=1,
+                ended=2,
+                limit=4,
+                runtime="llama.cpp",
+            )
+        )
         assert remaining_tasks(store, BUNDLED, "Q4_1", "cpu", spec, "llama.cpp") == ()
         assert remaining_tasks(store, BUNDLED, "Q4_1", "cpu", spec) == ("fx_yesno",)

@@ -33,29 +33,34 @@ def test_figures_equal_lm_eval_simple_evaluate(loaded, fewshot):
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    spec = EvalSpec(tasks=FIXTURE_TASKS, limit=6, num_fewshot=fewshot,
-                    include_path=str(TASKS_DIR))
+    spec = EvalSpec(tasks=FIXTURE_TASKS, limit=6, num_fewshot=fewshot, include_path=str(TASKS_DIR))
     ours = done(run(loaded, spec))
 
     theirs = simple_evaluate(
-        HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer), tasks=list(FIXTURE_TASKS),
-        num_fewshot=fewshot, limit=6,
-        task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False))
+        HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer),
+        tasks=list(FIXTURE_TASKS),
+        num_fewshot=fewshot,
+        limit=6,
+        task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False),
+    )
     for task in FIXTURE_TASKS:
-        expected = {k.removesuffix(",none"): v for k, v in theirs["results"][task].items()
-                    if k.endswith(",none")}
+        expected = {
+            k.removesuffix(",none"): v
+            for k, v in theirs["results"][task].items()
+            if k.endswith(",none")
+        }
         assert ours[task].status == "ok"
         assert ours[task].metrics == expected  # every digit
         assert ours[task].samples == theirs["n-samples"][task]["effective"] == 6
         assert ours[task].num_fewshot == theirs["n-shot"][task] == (fewshot or 0)
         assert ours[task].task_version == str(theirs["versions"][task])
-    assert set(ours["fx_choice4"].metrics) == {"acc", "acc_stderr", "acc_norm",
-                                                "acc_norm_stderr"}
+    assert set(ours["fx_choice4"].metrics) == {"acc", "acc_stderr", "acc_norm", "acc_norm_stderr"}
 
 
 def test_progress_counts_every_request_once_and_times_the_model(loaded):
-    events = run(loaded, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=10,
-                                  include_path=str(TASKS_DIR)))
+    events = run(
+        loaded, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=10, include_path=str(TASKS_DIR))
+    )
     for task, requests in (("fx_choice4", 40), ("fx_yesno", 20)):
         progress = [e for e in events if isinstance(e, EvalProgress) and e.task == task]
         assert [p.done for p in progress] == sorted({p.done for p in progress})
@@ -85,8 +90,11 @@ def test_cancel_mid_task_stops_within_a_chunk(loaded, monkeypatch):
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(loaded.model, "forward", counting)
-    events = run(loaded, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None,
-                                  include_path=str(TASKS_DIR)), cancel)
+    events = run(
+        loaded,
+        EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=None, include_path=str(TASKS_DIR)),
+        cancel,
+    )
     results = done(events)
     assert list(results) == ["fx_choice4"]  # the second task never starts
     assert results["fx_choice4"].status == "cancelled"
@@ -107,16 +115,23 @@ def test_out_of_memory_becomes_oom_and_the_next_task_runs(loaded, monkeypatch):
         return forward(*args, **kwargs)
 
     monkeypatch.setattr(loaded.model, "forward", first_call_runs_out)
-    results = done(run(loaded, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=4,
-                                        include_path=str(TASKS_DIR))))
+    results = done(
+        run(
+            loaded, EvalSpec(tasks=("fx_choice4", "fx_yesno"), limit=4, include_path=str(TASKS_DIR))
+        )
+    )
     assert results["fx_choice4"].status == "oom"
     assert "Tried to allocate 2.00 GiB" in results["fx_choice4"].error
     assert results["fx_yesno"].status == "ok" and results["fx_yesno"].samples == 4
 
 
 def test_unknown_task_fails_with_a_suggestion_and_the_batch_goes_on(loaded):
-    results = done(run(loaded, EvalSpec(tasks=("fx_choise4", "fx_choice2"), limit=3,
-                                        include_path=str(TASKS_DIR))))
+    results = done(
+        run(
+            loaded,
+            EvalSpec(tasks=("fx_choise4", "fx_choice2"), limit=3, include_path=str(TASKS_DIR)),
+        )
+    )
     assert results["fx_choise4"].status == "failed"
     assert "fx_choice4" in results["fx_choise4"].error
     assert results["fx_choice2"].status == "ok"
@@ -134,8 +149,9 @@ def test_builtin_task_offline_fails_fast_naming_the_dataset(loaded, monkeypatch)
 
     monkeypatch.setattr(socket, "getaddrinfo", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    results = done(run(loaded, EvalSpec(tasks=("ARC-e", "fx_yesno"), limit=2,
-                                        include_path=str(TASKS_DIR))))
+    results = done(
+        run(loaded, EvalSpec(tasks=("ARC-e", "fx_yesno"), limit=2, include_path=str(TASKS_DIR)))
+    )
     assert attempts == []
     assert results["arc_easy"].status == "failed"
     assert "allenai/ai2_arc" in results["arc_easy"].error

@@ -16,35 +16,69 @@ from engine.jobs.spec import DamagedSpec
 
 
 def smollm(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_eval_on_llamacpp_stores_runtime_and_quant_type(cli_env):
     require_llama_cpp()
     from engine.results.store import ResultsStore
 
-    done = smollm("eval", BUNDLED, "--runtime", "llama.cpp", "--tasks", "fx_yesno",
-                  "--limit", "3", "--include-path", str(TASKS_DIR), env=cli_env)
+    done = smollm(
+        "eval",
+        BUNDLED,
+        "--runtime",
+        "llama.cpp",
+        "--tasks",
+        "fx_yesno",
+        "--limit",
+        "3",
+        "--include-path",
+        str(TASKS_DIR),
+        env=cli_env,
+    )
     assert done.returncode == 0, done.stderr
     assert "(Q4_1, " in done.stdout and "llama.cpp) in" in done.stdout.replace("\n", "")
     assert "fx_yesno" in done.stdout
     with ResultsStore() as store:
         [row] = store.eval_runs()
-    assert (row.runtime, row.precision, row.status, row.samples) == (
-        "llama.cpp", "Q4_1", "ok", 3)
+    assert (row.runtime, row.precision, row.status, row.samples) == ("llama.cpp", "Q4_1", "ok", 3)
     # the same cell again is skipped: measured with these settings, runtime included
-    again = smollm("eval", BUNDLED, "--tasks", "fx_yesno", "--limit", "3",
-                   "--include-path", str(TASKS_DIR), env=cli_env)  # auto: llama.cpp
+    again = smollm(
+        "eval",
+        BUNDLED,
+        "--tasks",
+        "fx_yesno",
+        "--limit",
+        "3",
+        "--include-path",
+        str(TASKS_DIR),
+        env=cli_env,
+    )  # auto: llama.cpp
     assert again.returncode == 0, again.stderr
     assert "already measured, skipped: fx_yesno" in again.stdout
 
 
 def test_llamacpp_for_a_model_without_gguf_is_one_line_and_exit_2(cli_env, tiny_catalog):
     require_llama_cpp()
-    done = smollm("--catalog", str(tiny_catalog), "eval", "tiny-llama", "--runtime",
-                  "llama.cpp", "--tasks", "fx_yesno", "--include-path", str(TASKS_DIR),
-                  env=cli_env)
+    done = smollm(
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--runtime",
+        "llama.cpp",
+        "--tasks",
+        "fx_yesno",
+        "--include-path",
+        str(TASKS_DIR),
+        env=cli_env,
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
@@ -55,12 +89,24 @@ def test_llamacpp_at_a_precision_without_a_file_is_refused_before_any_load(cli_e
     require_llama_cpp()
     from engine.results.store import ResultsStore
 
-    done = smollm("eval", BUNDLED, "--runtime", "llama.cpp", "--precision", "fp32",
-                  "--tasks", "fx_yesno", "--include-path", str(TASKS_DIR), env=cli_env)
+    done = smollm(
+        "eval",
+        BUNDLED,
+        "--runtime",
+        "llama.cpp",
+        "--precision",
+        "fp32",
+        "--tasks",
+        "fx_yesno",
+        "--include-path",
+        str(TASKS_DIR),
+        env=cli_env,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         f"smollm-tui: error: {BUNDLED} has no fp32 GGUF file for llama.cpp (on disk: Q4_1); "
-        "choose precision auto, or the transformers runtime for fp32"]
+        "choose precision auto, or the transformers runtime for fp32"
+    ]
     with ResultsStore() as store:
         assert store.eval_runs() == []
 

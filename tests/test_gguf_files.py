@@ -44,22 +44,28 @@ def test_the_bundled_files_header():
 
 
 def test_only_the_wanted_keys_and_a_quant_type_from_the_name(tmp_path):
-    path = write_gguf(tmp_path / "m.Q8_0.gguf",
-                      {"general.architecture": "llama", "tokens": ["a", "b", "c"],
-                       "general.name": "x"})
-    assert read_metadata(path) == {"general.architecture": "llama", "tokens": 3,
-                                   "general.name": "x"}
+    path = write_gguf(
+        tmp_path / "m.Q8_0.gguf",
+        {"general.architecture": "llama", "tokens": ["a", "b", "c"], "general.name": "x"},
+    )
+    assert read_metadata(path) == {
+        "general.architecture": "llama",
+        "tokens": 3,
+        "general.name": "x",
+    }
     assert read_metadata(path, ("general.name",)) == {"general.name": "x"}
     assert quant_type(path) == "Q8_0"  # no general.file_type: the file name says it
     with pytest.raises(GGUFError, match="does not say its quant type"):
         quant_type(write_gguf(tmp_path / "plain.gguf", {"general.architecture": "llama"}))
 
 
-@pytest.mark.parametrize("damage", ["not gguf", "cut", "huge string", "huge array",
-                                    "bad type", "bad version"])
+@pytest.mark.parametrize(
+    "damage", ["not gguf", "cut", "huge string", "huge array", "bad type", "bad version"]
+)
 def test_damaged_files_get_one_message(tmp_path, damage):
-    good = write_gguf(tmp_path / "good.gguf", {"general.architecture": "llama",
-                                               "general.file_type": 7})
+    good = write_gguf(
+        tmp_path / "good.gguf", {"general.architecture": "llama", "general.file_type": 7}
+    )
     data = good.read_bytes()
     path = tmp_path / "bad.gguf"
     if damage == "not gguf":

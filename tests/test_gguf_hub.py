@@ -43,13 +43,16 @@ def test_the_shipped_catalogs_gguf_builds_are_well_formed():
     assert all(e.kind == "causal" and e.gguf_facts_from for e in builds.values())
 
 
-@pytest.mark.parametrize("files, words", [
-    ('Q8_0 = "../../etc/passwd.gguf"', "must name a .gguf file at the top of the repo"),
-    ('Q8_0 = "sub/model.gguf"', "must name a .gguf file at the top of the repo"),
-    ('Q8_0 = "model.bin"', "must name a .gguf file"),
-    ('Q9_Z = "model.gguf"', "'Q9_Z' is not a GGUF quant type"),
-    ("", "gguf_files must be a table"),
-])
+@pytest.mark.parametrize(
+    "files, words",
+    [
+        ('Q8_0 = "../../etc/passwd.gguf"', "must name a .gguf file at the top of the repo"),
+        ('Q8_0 = "sub/model.gguf"', "must name a .gguf file at the top of the repo"),
+        ('Q8_0 = "model.bin"', "must name a .gguf file"),
+        ('Q9_Z = "model.gguf"', "'Q9_Z' is not a GGUF quant type"),
+        ("", "gguf_files must be a table"),
+    ],
+)
 def test_hostile_or_wrong_gguf_facts_are_refused_with_the_line(files, words):
     base = load_catalog(use_user_overlay=False)
     text = f"""
@@ -67,15 +70,19 @@ gguf_facts_from = ["x"]
 def test_a_gguf_build_needs_its_files_and_where_they_were_seen():
     base = {e.id: e for e in load_catalog(use_user_overlay=False)}
     with pytest.raises(CatalogError, match="gguf_repo and gguf_files go together"):
-        parse_catalog_text('[[model]]\nid = "cerebras-gpt-111m"\ngguf_repo = "a/b"\n',
-                           known=base)
+        parse_catalog_text('[[model]]\nid = "cerebras-gpt-111m"\ngguf_repo = "a/b"\n', known=base)
     with pytest.raises(CatalogError, match="needs gguf_facts_from"):
-        parse_catalog_text('[[model]]\nid = "cerebras-gpt-111m"\ngguf_repo = "a/b"\n'
-                           'gguf_files = { Q8_0 = "m.gguf" }\n', known=base)
+        parse_catalog_text(
+            '[[model]]\nid = "cerebras-gpt-111m"\ngguf_repo = "a/b"\n'
+            'gguf_files = { Q8_0 = "m.gguf" }\n',
+            known=base,
+        )
     with pytest.raises(CatalogError, match="causal models only"):
-        parse_catalog_text('[[model]]\nid = "flan-t5-base"\ngguf_repo = "a/b"\n'
-                           'gguf_files = { Q8_0 = "m.gguf" }\ngguf_facts_from = ["x"]\n',
-                           known=base)
+        parse_catalog_text(
+            '[[model]]\nid = "flan-t5-base"\ngguf_repo = "a/b"\n'
+            'gguf_files = { Q8_0 = "m.gguf" }\ngguf_facts_from = ["x"]\n',
+            known=base,
+        )
 
 
 def test_fetch_one_gguf_file_then_chat_on_llamacpp(local_hub, tmp_path, capsys):
@@ -114,8 +121,10 @@ def test_fetch_one_gguf_file_then_chat_on_llamacpp(local_hub, tmp_path, capsys):
         question = "What is the capital of France? Answer in one sentence."
         reply = list(client.generate(Conversation().add("user", question), settings))
         assert isinstance(reply[-1], ReplyDone)
-        assert "".join(e.text for e in reply if isinstance(e, Chunk)) == \
-            "The capital of France is Paris."
+        assert (
+            "".join(e.text for e in reply if isinstance(e, Chunk))
+            == "The capital of France is Paris."
+        )
         int8 = list(client.load(LoadOptions(ENTRY, precision="int8", runtime="llama.cpp")))
         assert int8[-1].kind == "usage"
         assert f"fetch it with: smollm-tui download {ENTRY} --gguf Q8_0" in int8[-1].message

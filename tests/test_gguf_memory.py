@@ -39,11 +39,16 @@ def test_the_estimate_is_the_file_the_kv_cache_and_the_overhead():
     assert guess.weights_mb == pytest.approx(gguf_path().stat().st_size / MB, abs=0.1)
     assert guess.kv_cache_mb == pytest.approx(KV_PER_TOKEN * 4096 / MB, abs=0.1)
     assert guess.overhead_mb == LLAMA_CPP_RUNTIME_MB and not guess.approximate
-    assert guess.total_mb == pytest.approx(guess.weights_mb + guess.kv_cache_mb
-                                           + guess.activations_mb + guess.overhead_mb, abs=0.2)
+    assert guess.total_mb == pytest.approx(
+        guess.weights_mb + guess.kv_cache_mb + guess.activations_mb + guess.overhead_mb, abs=0.2
+    )
     # Longer than the file's trained context (8192): capped there, as a load caps it.
-    assert memory.estimate(bundled(), "auto", "cpu", context_length=32768,
-                           runtime="llama.cpp").context_length == 8192
+    assert (
+        memory.estimate(
+            bundled(), "auto", "cpu", context_length=32768, runtime="llama.cpp"
+        ).context_length
+        == 8192
+    )
     # No such file (the bundled model is Q4_1 only, and fp32 is published nowhere).
     assert memory.estimate(bundled(), "fp32", "cpu", runtime="llama.cpp") is None
 
@@ -81,8 +86,11 @@ def test_the_estimate_matches_the_workers_peak_with_a_prompt_that_fills_the_cont
                 assert event.info.context_length == 1024
         words = " ".join(["the sea is wide and deep"] * 130)
         settings = GenerationSettings(temperature=0, max_new_tokens=16)
-        done = [e for e in client.generate(Conversation().add("user", words), settings)
-                if isinstance(e, ReplyDone)]
+        done = [
+            e
+            for e in client.generate(Conversation().add("user", words), settings)
+            if isinstance(e, ReplyDone)
+        ]
     finally:
         client.close()
     stats = done[0].stats
@@ -92,10 +100,14 @@ def test_the_estimate_matches_the_workers_peak_with_a_prompt_that_fills_the_cont
 
 async def test_the_catalogs_mb_column_changes_with_the_runtime_key(monkeypatch):
     # A machine with 880 MB available: the fp32 copy does not fit, the Q4_1 file does.
-    monkeypatch.setattr(memory, "budget", lambda device: memory.Budget(
-        "cpu", 880.0, 1024.0, "psutil"))
-    app = make_app(overview_source=lambda catalog, precision, device, runtime: overview(
-        catalog, precision, "cpu", runtime=runtime))
+    monkeypatch.setattr(
+        memory, "budget", lambda device: memory.Budget("cpu", 880.0, 1024.0, "psutil")
+    )
+    app = make_app(
+        overview_source=lambda catalog, precision, device, runtime: overview(
+            catalog, precision, "cpu", runtime=runtime
+        )
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await rows_shown(pilot)
         screen = app.screen

@@ -24,17 +24,20 @@ Q8 = b"GGUF" + b"8" * 500_000
 
 def overlay(path: Path) -> Path:
     text = overlay_text({"tiny-hub": "tests/tiny-llama"})
-    text += (f'gguf_repo = "{GGUF_REPO}"\n'
-             'gguf_files = { Q4_K_M = "tiny.Q4_K_M.gguf", Q8_0 = "tiny.Q8_0.gguf" }\n'
-             'gguf_facts_from = ["tests/test_gguf_rm.py"]\n')
+    text += (
+        f'gguf_repo = "{GGUF_REPO}"\n'
+        'gguf_files = { Q4_K_M = "tiny.Q4_K_M.gguf", Q8_0 = "tiny.Q8_0.gguf" }\n'
+        'gguf_facts_from = ["tests/test_gguf_rm.py"]\n'
+    )
     path.write_text(text)
     return path
 
 
 @pytest.fixture
 def catalog(local_hub: HubServer, tmp_path: Path) -> Path:
-    local_hub.add_repo(GGUF_REPO, {"tiny.Q4_K_M.gguf": Q4, "tiny.Q8_0.gguf": Q8,
-                                   "README.md": b"# tiny\n"})
+    local_hub.add_repo(
+        GGUF_REPO, {"tiny.Q4_K_M.gguf": Q4, "tiny.Q8_0.gguf": Q8, "README.md": b"# tiny\n"}
+    )
     return overlay(tmp_path / "overlay.toml")
 
 
@@ -79,8 +82,10 @@ def test_rm_gguf_deletes_one_file_and_keeps_the_rest(catalog, capsys):
     assert main(["--catalog", str(catalog), "rm", "tiny-hub", "--gguf", "Q8_0", "--yes"]) == 0
     assert "Q8_0 GGUF file is not in the Hugging Face cache" in capsys.readouterr().out
     assert main(["--catalog", str(catalog), "rm", "tiny-hub", "--gguf", "Q5_K_M"]) == 2
-    assert "has no Q5_K_M GGUF file in the catalog (GGUF builds: Q4_K_M, Q8_0)" in \
-        capsys.readouterr().err
+    assert (
+        "has no Q5_K_M GGUF file in the catalog (GGUF builds: Q4_K_M, Q8_0)"
+        in capsys.readouterr().err
+    )
 
     assert main(["--catalog", str(catalog), "rm", "tiny-hub", "--gguf", "Q4_K_M", "--yes"]) == 0
     assert not hub.repo_folder(GGUF_REPO).exists()  # its last file: the repo goes

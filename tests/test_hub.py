@@ -25,8 +25,14 @@ from engine import hub
 from engine.catalog import load_catalog
 from engine.local_status import local_status
 
-NEEDED = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-          "chat_template.jinja", WEIGHTS}
+NEEDED = {
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    WEIGHTS,
+}
 
 
 @pytest.fixture
@@ -55,41 +61,84 @@ def _files(*names: str) -> list[hub.RepoFile]:
 
 
 def test_choose_files_takes_config_tokenizer_and_safetensors_only():
-    plan = hub.choose_files(_files(
-        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-        "special_tokens_map.json", "merges.txt", "vocab.json", "model.safetensors",
-        "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack", "onnx/model.onnx",
-        "model.gguf", "README.md", "training_args.bin", "modeling_x.py",
-        "subfolder/model.safetensors", "consolidated.safetensors"))
+    plan = hub.choose_files(
+        _files(
+            "config.json",
+            "generation_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "merges.txt",
+            "vocab.json",
+            "model.safetensors",
+            "pytorch_model.bin",
+            "tf_model.h5",
+            "flax_model.msgpack",
+            "onnx/model.onnx",
+            "model.gguf",
+            "README.md",
+            "training_args.bin",
+            "modeling_x.py",
+            "subfolder/model.safetensors",
+            "consolidated.safetensors",
+        )
+    )
     assert {f.name for f in plan.files} == {
-        "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-        "special_tokens_map.json", "merges.txt", "vocab.json", "model.safetensors"}
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "merges.txt",
+        "vocab.json",
+        "model.safetensors",
+    }
     assert plan.notices == ()
 
 
 def test_choose_files_takes_the_index_and_its_shards():
-    plan = hub.choose_files(_files(
-        "config.json", "tokenizer.json", "model.safetensors.index.json",
-        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-        "consolidated.safetensors", "pytorch_model.bin.index.json",
-        "pytorch_model-00001-of-00002.bin"))
+    plan = hub.choose_files(
+        _files(
+            "config.json",
+            "tokenizer.json",
+            "model.safetensors.index.json",
+            "model-00001-of-00002.safetensors",
+            "model-00002-of-00002.safetensors",
+            "consolidated.safetensors",
+            "pytorch_model.bin.index.json",
+            "pytorch_model-00001-of-00002.bin",
+        )
+    )
     assert [f.name for f in plan.files][-3:] == [
-        "model.safetensors.index.json", "model-00001-of-00002.safetensors",
-        "model-00002-of-00002.safetensors"]
-    assert not any(f.name.endswith(".bin") or f.name.startswith("consolidated")
-                   for f in plan.files)
+        "model.safetensors.index.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
+    assert not any(f.name.endswith(".bin") or f.name.startswith("consolidated") for f in plan.files)
 
 
 def test_choose_files_falls_back_to_pickle_weights_with_a_notice():
-    plan = hub.choose_files(_files("config.json", "tokenizer.json", "pytorch_model.bin",
-                                   "training_args.bin", "tf_model.h5"), "org/old")
+    plan = hub.choose_files(
+        _files(
+            "config.json", "tokenizer.json", "pytorch_model.bin", "training_args.bin", "tf_model.h5"
+        ),
+        "org/old",
+    )
     assert [f.name for f in plan.files] == ["config.json", "tokenizer.json", "pytorch_model.bin"]
     assert len(plan.notices) == 1 and "org/old has no safetensors" in plan.notices[0]
 
 
 def test_choose_files_remote_code_adds_python_files_and_no_weights_is_an_error():
-    plan = hub.choose_files(_files("config.json", "model.safetensors", "modeling_x.py",
-                                   "configuration_x.py", "sub/other.py"), remote_code=True)
+    plan = hub.choose_files(
+        _files(
+            "config.json",
+            "model.safetensors",
+            "modeling_x.py",
+            "configuration_x.py",
+            "sub/other.py",
+        ),
+        remote_code=True,
+    )
     assert {"modeling_x.py", "configuration_x.py"} <= {f.name for f in plan.files}
     assert "sub/other.py" not in {f.name for f in plan.files}
     with pytest.raises(hub.DownloadError, match="no weights transformers can load"):
@@ -130,15 +179,15 @@ def test_full_download_uses_the_standard_cache_layout(catalog, local_hub, hf_cac
     # huggingface_hub itself finds what we stored, without the network.
     from huggingface_hub import hf_hub_download
 
-    found = hf_hub_download("tests/tiny-llama", WEIGHTS, cache_dir=str(hf_cache),
-                            local_files_only=True)
+    found = hf_hub_download(
+        "tests/tiny-llama", WEIGHTS, cache_dir=str(hf_cache), local_files_only=True
+    )
     assert Path(found) == snapshot / WEIGHTS
 
 
 def test_progress_events_count_up_to_the_total(catalog, local_hub):
     events = []
-    result = hub.download(catalog.get("tiny-hub"),
-                          progress=lambda *event: events.append(event))
+    result = hub.download(catalog.get("tiny-hub"), progress=lambda *event: events.append(event))
     done = [e[0] for e in events]
     assert done == sorted(done) and done[0] == 0
     assert events[-1][:2] == (result.bytes_total, result.bytes_total)
@@ -155,8 +204,7 @@ def test_cancel_mid_file_then_resume_fetches_only_the_rest(catalog, local_hub, h
     local_hub.slow[WEIGHTS] = Slow(after=2**20)
     cancel = threading.Event()
     box = {}
-    worker = threading.Thread(
-        target=lambda: box.update(result=hub.download(entry, cancel=cancel)))
+    worker = threading.Thread(target=lambda: box.update(result=hub.download(entry, cancel=cancel)))
     worker.start()
     assert local_hub.wait_sent(WEIGHTS, 2**20 + 16 * 1024, timeout=30)
     cancel.set()
@@ -241,7 +289,8 @@ def test_gated_repo_without_token(catalog, local_hub):
 
 
 def test_gated_repo_wrong_token_gets_401_and_the_token_is_never_shown(
-        catalog, local_hub, monkeypatch, caplog, capsys):
+    catalog, local_hub, monkeypatch, caplog, capsys
+):
     wrong = "hf_WrongToken9876543210abcdefXYZ"
     monkeypatch.setenv("HF_TOKEN", wrong)
     caplog.set_level(logging.DEBUG)
@@ -254,8 +303,9 @@ def test_gated_repo_wrong_token_gets_401_and_the_token_is_never_shown(
         assert wrong not in text
 
 
-def test_gated_repo_with_token_from_the_token_file(catalog, local_hub, tmp_path, monkeypatch,
-                                                   caplog, capsys):
+def test_gated_repo_with_token_from_the_token_file(
+    catalog, local_hub, tmp_path, monkeypatch, caplog, capsys
+):
     token_file = tmp_path / "hf-token"
     token_file.write_text(TOKEN + "\n")
     monkeypatch.setenv("HF_TOKEN_PATH", str(token_file))
@@ -269,8 +319,9 @@ def test_gated_repo_with_token_from_the_token_file(catalog, local_hub, tmp_path,
     assert hub.redact(f"a message with {TOKEN} in it") == "a message with hf_*** in it"
 
 
-def test_the_token_file_in_the_hugging_face_home_is_found(catalog, local_hub, tmp_path,
-                                                         monkeypatch):
+def test_the_token_file_in_the_hugging_face_home_is_found(
+    catalog, local_hub, tmp_path, monkeypatch
+):
     """Without HF_TOKEN_PATH the token file is <HF_HOME>/token, HF_HOME defaulting to
     $XDG_CACHE_HOME/huggingface, as huggingface_hub reads it."""
     monkeypatch.delenv("HF_TOKEN_PATH")
@@ -330,8 +381,9 @@ def test_hub_unreachable_fails_fast_with_one_message(catalog, monkeypatch, hf_ca
     with pytest.raises(hub.HubUnreachableError) as caught:
         hub.download(catalog.get("tiny-hub"))
     assert attempts == [("127.0.0.1", port)]  # refused once, not retried (no waiting)
-    assert str(caught.value).startswith(f"cannot reach the Hugging Face Hub at "
-                                        f"http://127.0.0.1:{port}")
+    assert str(caught.value).startswith(
+        f"cannot reach the Hugging Face Hub at http://127.0.0.1:{port}"
+    )
     assert "models already on disk keep working" in str(caught.value)
 
 
@@ -343,7 +395,8 @@ def test_offline_mode_refuses_without_a_request(catalog, local_hub, monkeypatch)
 
 
 def test_model_cached_by_huggingface_hub_is_recognised_and_not_fetched_again(
-        catalog, local_hub, hf_cache):
+    catalog, local_hub, hf_cache
+):
     from huggingface_hub import hf_hub_download
 
     entry = catalog.get("tiny-hub")
@@ -361,8 +414,9 @@ def test_model_cached_by_huggingface_hub_is_recognised_and_not_fetched_again(
 def test_half_a_model_from_another_tool_is_partial(catalog, local_hub, hf_cache):
     from huggingface_hub import hf_hub_download
 
-    hf_hub_download("tests/tiny-llama", "config.json", cache_dir=str(hf_cache),
-                    endpoint=local_hub.url)
+    hf_hub_download(
+        "tests/tiny-llama", "config.json", cache_dir=str(hf_cache), endpoint=local_hub.url
+    )
     status = local_status(catalog.get("tiny-hub"))
     assert status.state == "partial"
     assert status.missing == ("tokenizer files", "weights")
@@ -372,8 +426,9 @@ def test_pinned_revision_is_used(catalog, local_hub, hf_cache):
     entry = catalog.get("pinned-hub")
     commit = local_hub.repos["tests/tiny-llama"].commit
     hub.download(entry)
-    assert any(r.path == f"/api/models/tests/tiny-llama/revision/{commit}"
-               for r in local_hub.requests)
+    assert any(
+        r.path == f"/api/models/tests/tiny-llama/revision/{commit}" for r in local_hub.requests
+    )
     assert not (hf_cache / "models--tests--tiny-llama" / "refs").exists()
     status = local_status(entry)
     assert (status.state, status.revision, status.commit) == ("yes", commit, commit)

@@ -75,7 +75,8 @@ def _escape(tmp_path: Path, cache: Path, victim: Path) -> str:
 
 @pytest.mark.parametrize("field", ["blobId", "lfs.sha256"])
 def test_a_blob_id_with_dots_is_refused_and_writes_nothing(
-        field, catalog, local_hub, tmp_path, victim):
+    field, catalog, local_hub, tmp_path, victim
+):
     cache = Path(os.environ["HF_HUB_CACHE"])
     escape = _escape(tmp_path, cache, victim)
 
@@ -104,9 +105,18 @@ def test_a_commit_with_dots_is_refused(catalog, local_hub, tmp_path):
     assert not _files_outside(tmp_path, cache, before)
 
 
-@pytest.mark.parametrize("name", ["../../../escaped.json", "/tmp/escaped.json",
-                                  "sub\\..\\..\\escaped.json", "a/./b.json", "a//b.json",
-                                  "bad\nname.json", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../../escaped.json",
+        "/tmp/escaped.json",
+        "sub\\..\\..\\escaped.json",
+        "a/./b.json",
+        "a//b.json",
+        "bad\nname.json",
+        "",
+    ],
+)
 def test_a_file_name_leaving_the_snapshot_is_refused(name, catalog, local_hub, tmp_path):
     cache = Path(os.environ["HF_HUB_CACHE"])
     repo = local_hub.repos[REPO]
@@ -128,8 +138,9 @@ def test_a_listing_that_is_not_a_file_list_is_one_message(catalog, local_hub):
         hub.download(catalog.get("tiny-hub"))
 
 
-@pytest.mark.parametrize("revision", ["../../x", "/etc", "refs/../../x", "a b", "..",
-                                      "main\n", "a/.hidden", ""])
+@pytest.mark.parametrize(
+    "revision", ["../../x", "/etc", "refs/../../x", "a b", "..", "main\n", "a/.hidden", ""]
+)
 def test_a_bad_revision_is_a_usage_error_before_any_request(revision, catalog, local_hub):
     local_hub.reset_counts()
     with pytest.raises(UsageError, match="invalid revision"):
@@ -172,8 +183,10 @@ def test_a_small_file_that_fails_its_git_blob_id_is_removed(catalog, local_hub):
     honest = local_hub.repos[REPO]
     good_size = len(honest.files["config.json"])
     # The listing keeps the old id and the new size: the bytes do not hash to that id.
-    _tamper(local_hub, lambda data: _sibling(data, "config.json").update(
-        blobId="1" * 40, size=good_size))
+    _tamper(
+        local_hub,
+        lambda data: _sibling(data, "config.json").update(blobId="1" * 40, size=good_size),
+    )
     with pytest.raises(hub.InvalidHubAnswer, match="does not match the git blob id"):
         hub.download(catalog.get("tiny-hub"))
 
@@ -227,11 +240,17 @@ def test_download_command_says_one_line_and_exits_1(local_hub, cli_env, tmp_path
     escape = _escape(tmp_path, cache, victim)
     _tamper(local_hub, lambda data: _sibling(data, "config.json").update(blobId=escape))
     overlay = standard_overlay(local_hub, tmp_path / "hub.toml")
-    env = dict(cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE",
-                                                      "HF_TOKEN_PATH")})
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "--catalog", str(overlay),
-                             "download", "tiny-hub"], env=env, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=60)
+    env = dict(
+        cli_env, **{k: os.environ[k] for k in ("HF_ENDPOINT", "HF_HUB_CACHE", "HF_TOKEN_PATH")}
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--catalog", str(overlay), "download", "tiny-hub"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = [x for x in result.stderr.splitlines() if x.strip()]
@@ -239,8 +258,22 @@ def test_download_command_says_one_line_and_exits_1(local_hub, cli_env, tmp_path
     assert victim.read_text() == "the user's own file\n"
 
     bad_revision = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "--catalog", str(overlay), "download", "tiny-hub",
-         "--revision", "../../x"], env=env, capture_output=True, text=True,
-        stdin=subprocess.DEVNULL, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--catalog",
+            str(overlay),
+            "download",
+            "tiny-hub",
+            "--revision",
+            "../../x",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert bad_revision.returncode == 2 and "invalid revision" in bad_revision.stderr
     assert not (cache.parent / "x").exists()

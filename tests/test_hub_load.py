@@ -13,8 +13,9 @@ from engine.local_status import local_status
 from engine.settings import LoadOptions
 
 
-def test_downloaded_model_loads_and_generates(tiny_llama: Path, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch):
+def test_downloaded_model_loads_and_generates(
+    tiny_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     isolate_hf(tmp_path, monkeypatch)
     with standard_server(tiny_llama) as server:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
@@ -25,18 +26,20 @@ def test_downloaded_model_loads_and_generates(tiny_llama: Path, tmp_path: Path,
         result = hub.download(catalog.get("tiny-hub"))
 
     # The server is gone: loading never touches the network.
-    loaded = runtime.load_model(LoadOptions(model_id="tiny-hub", device="cpu",
-                                            catalog_path=str(overlay)), catalog)
+    loaded = runtime.load_model(
+        LoadOptions(model_id="tiny-hub", device="cpu", catalog_path=str(overlay)), catalog
+    )
     assert loaded.info.revision == result.commit and loaded.info.device == "cpu"
     inputs = loaded.tokenizer("The capital of France is", return_tensors="pt")
     output = loaded.model.generate(**inputs, max_new_tokens=5, do_sample=False)
-    new_tokens = output[0, inputs["input_ids"].shape[1]:]
+    new_tokens = output[0, inputs["input_ids"].shape[1] :]
     assert len(new_tokens) == 5
     assert isinstance(loaded.tokenizer.decode(new_tokens), str)
 
     # Weights lost from the snapshot: the load says so and how to finish, before transformers.
     snapshot = Path(local_status(catalog.get("tiny-hub")).path)
     (snapshot / "model.safetensors").unlink()
-    with pytest.raises(runtime.ModelNotDownloaded,
-                       match=r"only partly downloaded .*smollm-tui download tiny-hub"):
+    with pytest.raises(
+        runtime.ModelNotDownloaded, match=r"only partly downloaded .*smollm-tui download tiny-hub"
+    ):
         runtime.load_model(LoadOptions(model_id="tiny-hub", device="cpu"), catalog)

@@ -53,8 +53,9 @@ async def test_j_lists_every_job_newest_first_with_progress_and_eta():
         screen = app.screen
         assert isinstance(screen, JobsScreen)
         rows = cells(screen)
-        assert [r[0] for r in rows] == [str(ids[s]) for s in
-                                        ("queued", "running", "cancelled", "failed", "done")]
+        assert [r[0] for r in rows] == [
+            str(ids[s]) for s in ("queued", "running", "cancelled", "failed", "done")
+        ]
         running = rows[1]
         assert running[1] == "running" and running[2].endswith(" 4%")  # 412/2376 of 1 of 4
         # the running task's 300 s, then three more cells at this one's pace: 300 s for the
@@ -97,8 +98,7 @@ async def test_cancel_and_resume_from_the_screen():
         assert states[ids["done"]][0] == "done"
         said = notes(app)
         assert f"Job {ids['queued']} cancelled." in said
-        assert f"Cancelling job {ids['running']}: the running task stops within seconds." \
-            in said
+        assert f"Cancelling job {ids['running']}: the running task stops within seconds." in said
         assert f"Job {ids['failed']} queued again: it continues where it stopped." in said
         assert f"Job {ids['done']} is done: nothing to cancel." in said
         assert screen.query_one(DataTable).row_count == 5
@@ -131,10 +131,13 @@ async def test_no_warning_without_a_running_job():
 async def test_in_background_queues_the_ticked_tasks_as_a_job(tiny_catalog):
     app = make_app(tiny_catalog)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = EvaluateScreen(app.catalog.get("tiny-llama"),
-                                LoadOptions("tiny-llama", precision="fp32", device="cpu",
-                                            catalog_path=str(tiny_catalog)),
-                                include_path=str(TASKS_DIR))
+        screen = EvaluateScreen(
+            app.catalog.get("tiny-llama"),
+            LoadOptions(
+                "tiny-llama", precision="fp32", device="cpu", catalog_path=str(tiny_catalog)
+            ),
+            include_path=str(TASKS_DIR),
+        )
         app.push_screen(screen)
         await pilot.pause()
         await pilot.press("space", "down", "space")  # the first two tasks: local ones
@@ -149,11 +152,18 @@ async def test_in_background_queues_the_ticked_tasks_as_a_job(tiny_catalog):
             [job] = store.list()
         assert job.state == "queued"
         assert job.spec == JobSpec(
-            models=("tiny-llama",), tasks=job.spec.tasks, limit=100, precision="fp32",
-            device="cpu", include_path=job.spec.include_path, catalog_path=str(tiny_catalog))
+            models=("tiny-llama",),
+            tasks=job.spec.tasks,
+            limit=100,
+            precision="fp32",
+            device="cpu",
+            include_path=job.spec.include_path,
+            catalog_path=str(tiny_catalog),
+        )
         assert len(job.spec.tasks) == 2 and str(TASKS_DIR) in job.spec.include_path
-        assert any(n.startswith(f"Job {job.id} queued: it runs in the background")
-                   for n in notes(app))
+        assert any(
+            n.startswith(f"Job {job.id} queued: it runs in the background") for n in notes(app)
+        )
 
 
 async def test_the_palette_offers_jobs():

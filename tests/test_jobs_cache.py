@@ -17,21 +17,35 @@ from engine.settings import LoadOptions
 
 
 def _info(**changes) -> LoadInfo:
-    base = LoadInfo(model_id="tiny-llama", repo=None, revision="abc123", kind="causal",
-                    params=1, size_mb=1.0, dtype="float32", device="cpu", device_name="CPU",
-                    quantization=None, load_seconds=0.1, context_length=2048,
-                    has_chat_template=True)
+    base = LoadInfo(
+        model_id="tiny-llama",
+        repo=None,
+        revision="abc123",
+        kind="causal",
+        params=1,
+        size_mb=1.0,
+        dtype="float32",
+        device="cpu",
+        device_name="CPU",
+        quantization=None,
+        load_seconds=0.1,
+        context_length=2048,
+        has_chat_template=True,
+    )
     return replace(base, **changes)
 
 
 def test_the_cache_file_names_model_revision_precision_device_and_batch(tmp_path):
     one = cache_file(tmp_path, _info(), 1)
     assert one.parent == tmp_path
-    others = {cache_file(tmp_path, _info(model_id="opt-125m"), 1),
-              cache_file(tmp_path, _info(revision="def456"), 1),
-              cache_file(tmp_path, _info(quantization="int8"), 1),
-              cache_file(tmp_path, _info(device="cuda"), 1), cache_file(tmp_path, _info(), 4),
-              cache_file(tmp_path, _info(model_id="../../etc/passwd"), 1)}
+    others = {
+        cache_file(tmp_path, _info(model_id="opt-125m"), 1),
+        cache_file(tmp_path, _info(revision="def456"), 1),
+        cache_file(tmp_path, _info(quantization="int8"), 1),
+        cache_file(tmp_path, _info(device="cuda"), 1),
+        cache_file(tmp_path, _info(), 4),
+        cache_file(tmp_path, _info(model_id="../../etc/passwd"), 1),
+    }
     assert one not in others and len(others) == 6
     assert all(p.parent == tmp_path for p in others)  # no name leaves the folder
 
@@ -46,8 +60,10 @@ def test_answers_round_trip_exactly_and_damaged_ones_are_computed_again(tmp_path
     cache.store("loglikelihood", asked, [(-1.2345678901234567, False), (float("-inf"), True)])
     cache.store("generate_until", [_request("q", {"until": ["\n"]})], ["Paris"])
     cache.store("generate_until", [_request("q", {"do_sample": True})], ["random"])
-    assert cache.lookup("loglikelihood", asked) == [(-1.2345678901234567, False),
-                                                    (float("-inf"), True)]
+    assert cache.lookup("loglikelihood", asked) == [
+        (-1.2345678901234567, False),
+        (float("-inf"), True),
+    ]
     assert cache.lookup("generate_until", [_request("q", {"until": ["\n"]})]) == ["Paris"]
     assert cache.lookup("generate_until", [_request("q", {"do_sample": True})]) == [MISSING]
     assert cache.lookup("loglikelihood", [_request("ctx", " c")]) == [MISSING]
@@ -73,13 +89,15 @@ def _results(session, spec, cancel_at: int | None = None):
 @pytest.fixture(scope="module")
 def loaded_session(tiny_catalog):
     session = InProcessSession()
-    session.load(LoadOptions("tiny-llama", precision="fp32", device="cpu",
-                             catalog_path=str(tiny_catalog)))
+    session.load(
+        LoadOptions("tiny-llama", precision="fp32", device="cpu", catalog_path=str(tiny_catalog))
+    )
     return session
 
 
 def test_a_task_stopped_midway_resumes_with_fewer_model_calls_and_the_same_figures(
-        loaded_session, tmp_path: Path):
+    loaded_session, tmp_path: Path
+):
     tasks = long_task_dir(tmp_path / "tasks", copies=2)  # 36 documents, 144 requests
     plain = EvalSpec(tasks=(LONG_TASK,), limit=None, include_path=str(tasks))
     [reference], _ = _results(loaded_session, plain)

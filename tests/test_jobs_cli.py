@@ -31,8 +31,13 @@ def env(cli_env, monkeypatch):
 
 
 def cli(env, *args, check=True):
-    out = subprocess.run([sys.executable, "-m", "tui.cli", *args], env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert out.returncode == 0, out.stderr + out.stdout
     return out
@@ -54,10 +59,29 @@ def running_mid_task(job_id: int, at_least: int):
 
 
 def test_jobs_run_one_at_a_time_to_completion_through_workers(env, tiny_catalog):
-    first = queue(env, tiny_catalog, "--models", "tiny-llama,tiny-t5", "--tasks",
-                  "fx_yesno,fx_choice2", "--limit", "3", "--include-path", str(TASKS_DIR))
-    second = queue(env, tiny_catalog, "tiny-llama", "--tasks", "fx_choice4", "--limit", "2",
-                   "--include-path", str(TASKS_DIR))
+    first = queue(
+        env,
+        tiny_catalog,
+        "--models",
+        "tiny-llama,tiny-t5",
+        "--tasks",
+        "fx_yesno,fx_choice2",
+        "--limit",
+        "3",
+        "--include-path",
+        str(TASKS_DIR),
+    )
+    second = queue(
+        env,
+        tiny_catalog,
+        "tiny-llama",
+        "--tasks",
+        "fx_choice4",
+        "--limit",
+        "2",
+        "--include-path",
+        str(TASKS_DIR),
+    )
     waited = cli(env, "jobs", "wait", str(first))
     assert waited.stdout.strip() == f"job {first} done: 4 ok, 0 oom, 0 failed"
     assert cli(env, "jobs", "wait", str(second)).returncode == 0
@@ -66,11 +90,16 @@ def test_jobs_run_one_at_a_time_to_completion_through_workers(env, tiny_catalog)
     assert two.started >= one.ended  # one board, one job at a time
     with ResultsStore() as store:
         rows = {(r.model_id, r.task): r for r in store.eval_runs()}
-    assert set(rows) == {("tiny-llama", "fx_yesno"), ("tiny-llama", "fx_choice2"),
-                         ("tiny-t5", "fx_yesno"), ("tiny-t5", "fx_choice2"),
-                         ("tiny-llama", "fx_choice4")}
-    assert all(r.status == "ok" and r.limit in (2, 3) and r.precision == "fp32"
-               for r in rows.values())
+    assert set(rows) == {
+        ("tiny-llama", "fx_yesno"),
+        ("tiny-llama", "fx_choice2"),
+        ("tiny-t5", "fx_yesno"),
+        ("tiny-t5", "fx_choice2"),
+        ("tiny-llama", "fx_choice4"),
+    }
+    assert all(
+        r.status == "ok" and r.limit in (2, 3) and r.precision == "fp32" for r in rows.values()
+    )
     assert sorted(one.run_ids) == sorted(rows[k].id for k in rows if k[1] != "fx_choice4")
     log = cli(env, "jobs", "log", str(first)).stdout
     assert log.count("--- worker ") == 2  # a fresh worker process per model
@@ -82,7 +111,8 @@ def test_jobs_run_one_at_a_time_to_completion_through_workers(env, tiny_catalog)
 
 
 def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
-        env, tiny_catalog, tmp_path: Path):
+    env, tiny_catalog, tmp_path: Path
+):
     import psutil
 
     from engine.evaluation.batch import InProcessSession, stream_and_store
@@ -90,13 +120,26 @@ def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
     from engine.settings import LoadOptions
 
     tasks = long_task_dir(tmp_path / "tasks", copies=4)  # 72 documents, 288 requests
-    job_id = queue(env, tiny_catalog, "tiny-llama", "--tasks", LONG_TASK, "--full",
-                   "--include-path", str(tasks))
+    job_id = queue(
+        env,
+        tiny_catalog,
+        "tiny-llama",
+        "--tasks",
+        LONG_TASK,
+        "--full",
+        "--include-path",
+        str(tasks),
+    )
     running = running_mid_task(job_id, at_least=32)
     assert running.requests_done < running.requests_total
     os.kill(running.pid, signal.SIGKILL)
-    wait_for(lambda: not psutil.pid_exists(running.pid) or psutil.Process(
-        running.pid).status() == psutil.STATUS_ZOMBIE, "the runner to be gone")
+    wait_for(
+        lambda: (
+            not psutil.pid_exists(running.pid)
+            or psutil.Process(running.pid).status() == psutil.STATUS_ZOMBIE
+        ),
+        "the runner to be gone",
+    )
 
     shown = cli(env, "jobs", "show", str(job_id)).stdout  # the first look marks it
     assert f"job {job_id}: failed" in shown
@@ -114,8 +157,9 @@ def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
 
     # the same task run straight through, in this process, without any cache
     session = InProcessSession()
-    info = session.load(LoadOptions("tiny-llama", precision="fp32", device="cpu",
-                                    catalog_path=str(tiny_catalog)))
+    info = session.load(
+        LoadOptions("tiny-llama", precision="fp32", device="cpu", catalog_path=str(tiny_catalog))
+    )
     spec = EvalSpec(tasks=(LONG_TASK,), limit=None, include_path=str(tasks))
     with ResultsStore(tmp_path / "reference.db") as reference_store:
         stream_and_store(session.evaluate(spec), spec, info, reference_store)
@@ -124,17 +168,39 @@ def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
     assert not (Path(done.log_path).parent / "cache" / f"job-{job_id}").exists()
 
 
-def test_a_job_queued_from_a_terminal_that_hangs_up_still_finishes(env, tiny_catalog,
-                                                                   tmp_path: Path):
+def test_a_job_queued_from_a_terminal_that_hangs_up_still_finishes(
+    env, tiny_catalog, tmp_path: Path
+):
     tasks = long_task_dir(tmp_path / "tasks", copies=2)
-    command = " ".join([sys.executable, "-m", "tui.cli", "--catalog", str(tiny_catalog),
-                        "eval", "tiny-llama", "--tasks", LONG_TASK, "--full",
-                        "--include-path", str(tasks), *COMMON, "--background"])
+    command = " ".join(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "--catalog",
+            str(tiny_catalog),
+            "eval",
+            "tiny-llama",
+            "--tasks",
+            LONG_TASK,
+            "--full",
+            "--include-path",
+            str(tasks),
+            *COMMON,
+            "--background",
+        ]
+    )
     master, slave = os.openpty()
     # a login-like shell whose controlling terminal is the pty; it waits on its terminal
-    shell = subprocess.Popen(["bash", "-c", f"{command} && read line"], stdin=slave,
-                             stdout=slave, stderr=slave, env=env, start_new_session=True,
-                             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+    shell = subprocess.Popen(
+        ["bash", "-c", f"{command} && read line"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
     os.close(slave)
     seen = b""
 
@@ -165,8 +231,16 @@ def test_cancel_stops_a_running_job_within_a_chunk(env, tiny_catalog, tmp_path: 
     # 360 documents, 1,440 requests: far more than can run between the 16th and the
     # cancel landing, however loaded the machine (with 288 the job once finished first)
     tasks = long_task_dir(tmp_path / "tasks", copies=20)
-    job_id = queue(env, tiny_catalog, "tiny-llama", "--tasks", LONG_TASK, "--full",
-                   "--include-path", str(tasks))
+    job_id = queue(
+        env,
+        tiny_catalog,
+        "tiny-llama",
+        "--tasks",
+        LONG_TASK,
+        "--full",
+        "--include-path",
+        str(tasks),
+    )
     running_mid_task(job_id, at_least=16)
     out = cli(env, "jobs", "cancel", str(job_id)).stdout
     assert f"cancelling job {job_id}" in out
@@ -179,27 +253,62 @@ def test_cancel_stops_a_running_job_within_a_chunk(env, tiny_catalog, tmp_path: 
     assert row.status == "cancelled" and row.task == LONG_TASK
     again = cli(env, "jobs", "cancel", str(job_id), check=False)
     assert again.returncode == 2
-    assert again.stderr.strip() == f"smollm-tui: error: job {job_id} is already cancelled: " \
+    assert (
+        again.stderr.strip() == f"smollm-tui: error: job {job_id} is already cancelled: "
         "nothing to cancel"
+    )
 
 
 def test_background_mistakes_are_one_line_before_anything_is_queued(env, tiny_catalog):
-    bad = cli(env, "--catalog", str(tiny_catalog), "eval", "tiny-lama", "--tasks", "fx_yesno",
-              "--background", check=False)
+    bad = cli(
+        env,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-lama",
+        "--tasks",
+        "fx_yesno",
+        "--background",
+        check=False,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    inproc = cli(env, "--catalog", str(tiny_catalog), "eval", "tiny-llama", "--tasks",
-                 "fx_yesno", "--include-path", str(TASKS_DIR), "--background", "--in-process",
-                 check=False)
+    inproc = cli(
+        env,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--tasks",
+        "fx_yesno",
+        "--include-path",
+        str(TASKS_DIR),
+        "--background",
+        "--in-process",
+        check=False,
+    )
     assert inproc.returncode == 2
-    assert inproc.stderr.strip() == ("smollm-tui: error: --background runs models in worker "
-                                     "processes: drop --in-process")
-    missing = cli(env, "--catalog", str(tiny_catalog), "eval", "tiny-llama", "--tasks",
-                  "fx_yesno", "--include-path", "/nonexistent/tasks", "--background",
-                  check=False)
+    assert inproc.stderr.strip() == (
+        "smollm-tui: error: --background runs models in worker processes: drop --in-process"
+    )
+    missing = cli(
+        env,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--tasks",
+        "fx_yesno",
+        "--include-path",
+        "/nonexistent/tasks",
+        "--background",
+        check=False,
+    )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert cli(env, "jobs").stdout.startswith("no jobs yet")
     for args in (("jobs", "show", "7"), ("jobs", "resume", "7"), ("jobs", "log", "7")):
         out = cli(env, *args, check=False)
         assert out.returncode == 2
-        assert out.stderr.strip() == "smollm-tui: error: there is no job 7: `smollm-tui " \
+        assert (
+            out.stderr.strip() == "smollm-tui: error: there is no job 7: `smollm-tui "
             "jobs` lists them"
+        )

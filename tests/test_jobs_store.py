@@ -20,8 +20,13 @@ from engine.jobs.progress import duration, eta_s, fraction, now_text
 from engine.jobs.spec import DamagedSpec
 from engine.results.store import SCHEMA_VERSION
 
-SPEC = JobSpec(models=("tiny-llama", "tiny-t5"), tasks=("fx_yesno", "fx_choice2"), limit=3,
-               precision="fp32", device="cpu")
+SPEC = JobSpec(
+    models=("tiny-llama", "tiny-t5"),
+    tasks=("fx_yesno", "fx_choice2"),
+    limit=3,
+    precision="fp32",
+    device="cpu",
+)
 
 
 def queued(store: JobStore, spec: JobSpec = SPEC):
@@ -49,8 +54,12 @@ def test_claim_takes_the_oldest_queued_job_once():
 
 
 def test_a_running_job_whose_runner_is_dead_is_marked_failed_by_the_first_reader():
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(done.stdout)
     with JobStore() as one, JobStore() as two:
         job = queued(one)
@@ -139,8 +148,9 @@ def test_cancel_and_resume_rules_each_say_one_line():
 def test_a_damaged_spec_or_state_is_reported_not_raised():
     with JobStore() as store:
         job = queued(store)
-        store.db.execute("UPDATE jobs SET spec='{\"models\": 3}', runs='not json' WHERE id=?",
-                         (job.id,))
+        store.db.execute(
+            "UPDATE jobs SET spec='{\"models\": 3}', runs='not json' WHERE id=?", (job.id,)
+        )
         other = queued(store)
         store.db.execute("UPDATE jobs SET state='exploded' WHERE id=?", (other.id,))
         store.db.commit()
@@ -155,8 +165,10 @@ def test_a_damaged_spec_or_state_is_reported_not_raised():
             store.resume(job.id)
 
 
-@pytest.mark.parametrize("bad", [{"limit": 0}, {"precision": "fp8"}, {"force": "yes"},
-                                 {"tasks": []}, {"batch_size": True}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"limit": 0}, {"precision": "fp8"}, {"force": "yes"}, {"tasks": []}, {"batch_size": True}],
+)
 def test_spec_from_json_refuses_wrong_values(bad):
     data = json.loads(SPEC.to_json())
     data.update(bad)
@@ -172,9 +184,12 @@ def test_progress_fraction_eta_and_now():
     with JobStore() as store:
         job = queued(store)
         store.claim_next(os.getpid(), own_start_time())
-        store.db.execute("UPDATE jobs SET started=?, cells_done=1, current_model='tiny-llama', "
-                         "current_task='fx_choice2', requests_done=25, requests_total=100, "
-                         "task_eta_s=30 WHERE id=?", (1000.0, job.id))
+        store.db.execute(
+            "UPDATE jobs SET started=?, cells_done=1, current_model='tiny-llama', "
+            "current_task='fx_choice2', requests_done=25, requests_total=100, "
+            "task_eta_s=30 WHERE id=?",
+            (1000.0, job.id),
+        )
         store.db.commit()
         running = store.get(job.id)
     assert fraction(running) == pytest.approx((1 + 0.25) / 4)
@@ -182,7 +197,10 @@ def test_progress_fraction_eta_and_now():
     assert eta_s(running, now=1100.0) == pytest.approx(30 + 2 * 100)
     assert now_text(running) == "tiny-llama · fx_choice2 25/100"
     assert (duration(42), duration(600), duration(4 * 3600 + 300)) == (
-        "42 s", "10 min", "4 h 05 min")
+        "42 s",
+        "10 min",
+        "4 h 05 min",
+    )
 
 
 def test_one_runner_per_data_dir(cli_env):
@@ -193,8 +211,13 @@ def test_one_runner_per_data_dir(cli_env):
     assert lock.acquire()
     try:
         assert runner_running()
-        second = subprocess.run([sys.executable, "-m", "engine.jobs.runner"], env=cli_env,
-                                capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "engine.jobs.runner"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 0, second.stderr
         with JobStore() as store:
             assert store.get(job.id).state == "queued"
@@ -204,7 +227,8 @@ def test_one_runner_per_data_dir(cli_env):
 
 
 def test_disk_full_while_storing_fails_the_job_with_one_message_and_keeps_the_store(
-        tiny_catalog, monkeypatch):
+    tiny_catalog, monkeypatch
+):
     """The disk cannot be filled here: the store's write raises ENOSPC as a full disk would
     (after the job's first row), in an in-process attempt of the job."""
     from fixtures.tasks.helpers import TASKS_DIR
@@ -213,9 +237,15 @@ def test_disk_full_while_storing_fails_the_job_with_one_message_and_keeps_the_st
     from engine.jobs.runner import JobRun
     from engine.results.store import ResultsStore
 
-    spec = JobSpec(models=("tiny-llama",), tasks=("fx_yesno", "fx_choice2"), limit=2,
-                   precision="fp32", device="cpu", include_path=str(TASKS_DIR),
-                   catalog_path=str(tiny_catalog))
+    spec = JobSpec(
+        models=("tiny-llama",),
+        tasks=("fx_yesno", "fx_choice2"),
+        limit=2,
+        precision="fp32",
+        device="cpu",
+        include_path=str(TASKS_DIR),
+        catalog_path=str(tiny_catalog),
+    )
     with JobStore() as store:
         job = store.queue(spec)
         job = store.claim_next(os.getpid(), own_start_time())
@@ -257,8 +287,15 @@ def test_sigterm_stops_the_job_as_failed_so_that_it_can_resume(tiny_catalog, mon
     from engine.jobs.runner import JobRun, _Signals
 
     monkeypatch.setenv("SMOLLM_TUI_JOB_HEARTBEAT_S", "0.05")
-    spec = JobSpec(models=("tiny-llama",), tasks=("fx_yesno",), limit=2, precision="fp32",
-                   device="cpu", include_path=str(TASKS_DIR), catalog_path=str(tiny_catalog))
+    spec = JobSpec(
+        models=("tiny-llama",),
+        tasks=("fx_yesno",),
+        limit=2,
+        precision="fp32",
+        device="cpu",
+        include_path=str(TASKS_DIR),
+        catalog_path=str(tiny_catalog),
+    )
     with JobStore() as store:
         store.queue(spec)
         job = store.claim_next(os.getpid(), own_start_time())
@@ -271,8 +308,7 @@ def test_sigterm_stops_the_job_as_failed_so_that_it_can_resume(tiny_catalog, mon
         assert store.resume(job.id).state == "queued"
 
 
-def test_a_job_whose_cells_are_all_measured_skips_them_and_counts_them_done(tiny_catalog,
-                                                                            capsys):
+def test_a_job_whose_cells_are_all_measured_skips_them_and_counts_them_done(tiny_catalog, capsys):
     """The same job twice: the second finds its cell in the store, runs nothing, and is
     done at 1/1 cells (its log says what it skipped)."""
     from fixtures.tasks.helpers import TASKS_DIR
@@ -281,8 +317,15 @@ def test_a_job_whose_cells_are_all_measured_skips_them_and_counts_them_done(tiny
     from engine.jobs.runner import JobRun
     from engine.results.store import ResultsStore
 
-    spec = JobSpec(models=("tiny-llama",), tasks=("fx_yesno",), limit=2, precision="fp32",
-                   device="cpu", include_path=str(TASKS_DIR), catalog_path=str(tiny_catalog))
+    spec = JobSpec(
+        models=("tiny-llama",),
+        tasks=("fx_yesno",),
+        limit=2,
+        precision="fp32",
+        device="cpu",
+        include_path=str(TASKS_DIR),
+        catalog_path=str(tiny_catalog),
+    )
     for _ in range(2):
         with JobStore() as store:
             store.queue(spec)

@@ -35,8 +35,9 @@ def ask(text: str = "Tell me about the sea.", system: str = "") -> Conversation:
 
 
 def reply(loaded, settings=GREEDY, conversation=None, **kwargs):
-    events = list(stream_reply(loaded, conversation or ask(), settings,
-                               cancel=threading.Event(), **kwargs))
+    events = list(
+        stream_reply(loaded, conversation or ask(), settings, cancel=threading.Event(), **kwargs)
+    )
     text = "".join(e.text for e in events if isinstance(e, Chunk))
     return text, events
 
@@ -88,8 +89,7 @@ def test_precision_is_the_files_quant_type():
 
 
 def test_greedy_answer_streams_then_one_final_event(model):
-    text, events = reply(model, GREEDY.with_values(max_new_tokens=40), ask(FRANCE),
-                         request_id=9)
+    text, events = reply(model, GREEDY.with_values(max_new_tokens=40), ask(FRANCE), request_id=9)
     assert text == "The capital of France is Paris."
     assert all(e.request_id == 9 for e in events)
     assert isinstance(events[-1], ReplyDone)
@@ -113,25 +113,27 @@ def test_a_reply_sharing_the_cached_prefix_is_the_same_as_a_fresh_one(model):
 
 
 def test_seed_makes_sampling_reproducible(model):
-    settings = GenerationSettings(temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=20,
-                                  repetition_penalty=1.0)
+    settings = GenerationSettings(
+        temperature=1.0, top_p=1.0, top_k=0, max_new_tokens=20, repetition_penalty=1.0
+    )
     first = reply(model, settings.with_values(seed=1))[0]
     assert reply(model, settings.with_values(seed=1))[0] == first
     assert reply(model, settings.with_values(seed=2))[0] != first
 
 
 def test_top_k_one_is_greedy_whatever_the_temperature(model):
-    sampled = GenerationSettings(temperature=1.5, top_p=1.0, top_k=1, max_new_tokens=24,
-                                 repetition_penalty=1.0, seed=3)
+    sampled = GenerationSettings(
+        temperature=1.5, top_p=1.0, top_k=1, max_new_tokens=24, repetition_penalty=1.0, seed=3
+    )
     assert reply(model, sampled)[0] == reply(model)[0]
 
 
 def test_repetition_penalty_and_top_p_change_the_output(model):
     plain = reply(model, GREEDY.with_values(max_new_tokens=60))[0]
-    assert reply(model, GREEDY.with_values(max_new_tokens=60, repetition_penalty=2.0))[0] \
-        != plain
-    warm = GenerationSettings(temperature=1.0, top_k=0, repetition_penalty=1.0,
-                              max_new_tokens=30, seed=5)
+    assert reply(model, GREEDY.with_values(max_new_tokens=60, repetition_penalty=2.0))[0] != plain
+    warm = GenerationSettings(
+        temperature=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=30, seed=5
+    )
     assert reply(model, warm.with_values(top_p=0.05))[0] != reply(model, warm)[0]
 
 
@@ -140,22 +142,24 @@ def test_repetition_penalty_covers_the_prompt_as_in_transformers(model):
     short = GREEDY.with_values(max_new_tokens=4)
     assert reply(model, short, echo, raw=True)[0].startswith(" Paris")
     # The very first token is already penalised: the prompt's tokens count.
-    assert not reply(model, short.with_values(repetition_penalty=1.5), echo,
-                     raw=True)[0].startswith(" Paris")
+    assert not reply(model, short.with_values(repetition_penalty=1.5), echo, raw=True)[
+        0
+    ].startswith(" Paris")
 
 
 def test_no_repeat_ngram_is_refused_not_ignored(model):
-    with pytest.raises(UsageError, match="no_repeat_ngram_size 3: llama.cpp has no "
-                                         "no-repeat n-gram control"):
+    with pytest.raises(
+        UsageError, match="no_repeat_ngram_size 3: llama.cpp has no no-repeat n-gram control"
+    ):
         reply(model, GREEDY.with_values(no_repeat_ngram_size=3))
 
 
 def test_stop_string_ends_the_reply_before_it(model):
     text = reply(model, GREEDY.with_values(max_new_tokens=40))[0]
-    stop = text[len(text) // 2:len(text) // 2 + 3]
+    stop = text[len(text) // 2 : len(text) // 2 + 3]
     assert stop.strip()
     stopped, events = reply(model, GREEDY.with_values(max_new_tokens=40, stop=(stop,)))
-    assert stopped == text[:text.index(stop)]
+    assert stopped == text[: text.index(stop)]
     assert events[-1].stats.stop_reason == "stop-string"
 
 
@@ -173,8 +177,14 @@ class CountingFlag:
 
 def test_cancel_takes_effect_within_two_tokens(model):
     flag = CountingFlag(after=5)
-    events = list(stream_reply(model, ask("Write a long story about the sea."),
-                               GREEDY.with_values(max_new_tokens=200), cancel=flag))
+    events = list(
+        stream_reply(
+            model,
+            ask("Write a long story about the sea."),
+            GREEDY.with_values(max_new_tokens=200),
+            cancel=flag,
+        )
+    )
     assert isinstance(events[-1], Cancelled)
     stats = events[-1].stats
     assert stats.stop_reason == "cancelled" and stats.runtime == "llama.cpp"
@@ -182,16 +192,16 @@ def test_cancel_takes_effect_within_two_tokens(model):
 
 
 def test_closing_the_stream_early_stops_and_frees_the_model(model):
-    stream = stream_reply(model, ask(), GREEDY.with_values(max_new_tokens=2000),
-                          cancel=threading.Event())
+    stream = stream_reply(
+        model, ask(), GREEDY.with_values(max_new_tokens=2000), cancel=threading.Event()
+    )
     assert isinstance(next(stream), Chunk)
     stream.close()
     assert reply(model)[0]
 
 
 def test_context_trimming_counts_the_models_own_tokens(model):
-    small = dataclasses.replace(model, info=dataclasses.replace(model.info,
-                                                                 context_length=200))
+    small = dataclasses.replace(model, info=dataclasses.replace(model.info, context_length=200))
     conv = Conversation(system="Be nice.")
     for i in range(8):
         conv = conv.add("user", f"question {i} " + "blah " * 20).add("assistant", "ok " * 5)
@@ -202,12 +212,15 @@ def test_context_trimming_counts_the_models_own_tokens(model):
     assert events[-1].stats.dropped_turns == events[0].dropped_turns
     assert events[-1].stats.prompt_tokens <= 180
     # What was counted is what llama.cpp was given: the kept turns in the file's template.
-    kept = Conversation(conv.system, conv.turns[events[0].dropped_turns:])
+    kept = Conversation(conv.system, conv.turns[events[0].dropped_turns :])
     rendered = model.tokenizer.apply_chat_template(
         [{"role": "system", "content": kept.system}]
-        + [{"role": t.role, "content": t.content} for t in kept.turns])
-    assert len(model.tokenizer(rendered, add_special_tokens=False)["input_ids"]) \
+        + [{"role": t.role, "content": t.content} for t in kept.turns]
+    )
+    assert (
+        len(model.tokenizer(rendered, add_special_tokens=False)["input_ids"])
         == events[-1].stats.prompt_tokens
+    )
 
 
 def test_max_new_tokens_larger_than_context_is_refused(model):
@@ -218,7 +231,8 @@ def test_max_new_tokens_larger_than_context_is_refused(model):
 
 def test_chat_template_comes_from_the_gguf_file(model):
     text = model.tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Hi"}], add_generation_prompt=True)
+        [{"role": "user", "content": "Hi"}], add_generation_prompt=True
+    )
     assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     assert "<|im_start|>system" in text  # SmolLM2's template adds its default system turn
 
@@ -259,8 +273,9 @@ def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
             path.write_bytes(whole.read(20 * 2**20))
     else:
         arch = "gptj" if what == "gptj" else "llama"
-        path = write_gguf(tmp_path / f"{arch}.gguf", {"general.architecture": arch,
-                                                      "general.file_type": 7})
+        path = write_gguf(
+            tmp_path / f"{arch}.gguf", {"general.architecture": arch, "general.file_type": 7}
+        )
     entry = dataclasses.replace(load_catalog().get(BUNDLED), source="local", path=str(path))
     expected = "cannot run GPT-J models" if what == "gptj" else "could not load"
     with pytest.raises(UsageError, match=expected):
@@ -306,7 +321,12 @@ def test_text_goes_out_in_batches_the_first_piece_at_once(model, monkeypatch):
     assert len(chunks) == 2 and chunks[0].text == pieces[0].text
     assert isinstance(events[-1], ReplyDone) and events[-1].stats.new_tokens == 40
     # A cancel does not wait for the batch: it still lands within two tokens.
-    events = list(stream_reply(model, ask("Write a long story about the sea."),
-                               settings.with_values(max_new_tokens=200),
-                               cancel=CountingFlag(after=5)))
+    events = list(
+        stream_reply(
+            model,
+            ask("Write a long story about the sea."),
+            settings.with_values(max_new_tokens=200),
+            cancel=CountingFlag(after=5),
+        )
+    )
     assert isinstance(events[-1], Cancelled) and 5 <= events[-1].stats.new_tokens <= 7

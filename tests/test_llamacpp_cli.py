@@ -21,13 +21,20 @@ FRANCE = "What is the capital of France? Answer in one sentence."
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_generate_on_llamacpp_says_runtime_in_json(cli_env):
-    proc = cli("generate", FRANCE, "--runtime", "llama.cpp", "--temperature", "0", "--json",
-               env=cli_env)
+    proc = cli(
+        "generate", FRANCE, "--runtime", "llama.cpp", "--temperature", "0", "--json", env=cli_env
+    )
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     data = json.loads(out)
@@ -39,8 +46,9 @@ def test_generate_on_llamacpp_says_runtime_in_json(cli_env):
 
 
 def test_auto_streams_on_llamacpp_and_ctrl_c_keeps_the_stats(cli_env):
-    proc = cli("generate", "Write a long story about the sea.", "--max-new-tokens", "3000",
-               env=cli_env)
+    proc = cli(
+        "generate", "Write a long story about the sea.", "--max-new-tokens", "3000", env=cli_env
+    )
     assert proc.stdout.read(1)  # the reply has started streaming
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -49,17 +57,28 @@ def test_auto_streams_on_llamacpp_and_ctrl_c_keeps_the_stats(cli_env):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("args, words", [
-    (["generate", "hi", "--runtime", "llama.cpp", "--no-repeat-ngram-size", "3"],
-     "no_repeat_ngram_size 3: llama.cpp has no no-repeat n-gram control"),
-    (["generate", "hi", "--no-repeat-ngram-size", "3"],  # auto is llama.cpp here
-     "no_repeat_ngram_size 3: llama.cpp has no no-repeat n-gram control"),
-    (["generate", "tiny-llama", "hi", "--runtime", "llama.cpp"],
-     "tiny-llama has no GGUF file for llama.cpp: use --runtime transformers"),
-    (["generate", "tiny-t5", "hi", "--runtime", "llama.cpp"], "encoder-decoder"),
-    (["generate", "hi", "--runtime", "llama.cpp", "--precision", "int8"],
-     "no int8 GGUF file for llama.cpp (on disk: Q4_1)"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (
+            ["generate", "hi", "--runtime", "llama.cpp", "--no-repeat-ngram-size", "3"],
+            "no_repeat_ngram_size 3: llama.cpp has no no-repeat n-gram control",
+        ),
+        (
+            ["generate", "hi", "--no-repeat-ngram-size", "3"],  # auto is llama.cpp here
+            "no_repeat_ngram_size 3: llama.cpp has no no-repeat n-gram control",
+        ),
+        (
+            ["generate", "tiny-llama", "hi", "--runtime", "llama.cpp"],
+            "tiny-llama has no GGUF file for llama.cpp: use --runtime transformers",
+        ),
+        (["generate", "tiny-t5", "hi", "--runtime", "llama.cpp"], "encoder-decoder"),
+        (
+            ["generate", "hi", "--runtime", "llama.cpp", "--precision", "int8"],
+            "no int8 GGUF file for llama.cpp (on disk: Q4_1)",
+        ),
+    ],
+)
 def test_impossible_runtime_choices_get_one_line_and_exit_2(args, words, tiny_catalog, capsys):
     assert main(["--catalog", str(tiny_catalog), *args]) == 2
     err = capsys.readouterr().err

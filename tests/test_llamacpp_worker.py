@@ -116,8 +116,7 @@ def test_impossible_runtime_choices_fail_without_a_worker(tiny_catalog, monkeypa
 def test_sigkill_mid_reply_then_a_transformers_worker_serves(tiny_catalog):
     worker = WorkerClient(catalog_path=str(tiny_catalog))
     try:
-        assert isinstance(drain(worker.load(LoadOptions(BUNDLED, runtime="llama.cpp")))[-1],
-                          Loaded)
+        assert isinstance(drain(worker.load(LoadOptions(BUNDLED, runtime="llama.cpp")))[-1], Loaded)
         old = worker.pid
         events = []
         for event in worker.generate(ask(), GREEDY.with_values(max_new_tokens=3000)):
@@ -128,8 +127,7 @@ def test_sigkill_mid_reply_then_a_transformers_worker_serves(tiny_catalog):
         died = events[-1]
         assert isinstance(died, WorkerDied) and died.exitcode == -signal.SIGKILL
         assert worker.state == "died" and worker.status() is None
-        assert isinstance(drain(worker.load(LoadOptions("tiny-llama", runtime="auto")))[-1],
-                          Loaded)
+        assert isinstance(drain(worker.load(LoadOptions("tiny-llama", runtime="auto")))[-1], Loaded)
         assert worker.pid != old and worker.info.runtime == "transformers"
         assert isinstance(drain(worker.generate(ask(), GREEDY))[-1], ReplyDone)
     finally:

@@ -37,21 +37,30 @@ print(json.dumps({"growth_mb": (peak - start) / 2**20, "prompt": ids.shape[1]}))
 
 def measured(model_id: str, catalog: Path, new: int) -> dict:
     env = dict(os.environ, SMOLLM_TUI_BUNDLED_DIR=str(BUNDLED_CACHE))
-    out = subprocess.run([sys.executable, "-c", _MEASURE, model_id, str(catalog), str(new)],
-                         capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=300,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, model_id, str(catalog), str(new)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("model_id", ["tiny-llama", pytest.param(
-    "smollm2-135m-instruct", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "model_id", ["tiny-llama", pytest.param("smollm2-135m-instruct", marks=pytest.mark.slow)]
+)
 def test_estimate_within_30_percent_of_measured_peak(model_id, tiny_catalog):
     import torch
 
     if torch.version.cuda and not torch.cuda.is_available():
-        pytest.skip("the CPU estimate's runtime overhead is torch's CPU build; a CUDA build "
-                    "on a machine without a GPU maps its CUDA libraries too (seen: 711 MB "
-                    "growth with torch 2.6.0+cu124 against 413 MB estimated)")
+        pytest.skip(
+            "the CPU estimate's runtime overhead is torch's CPU build; a CUDA build "
+            "on a machine without a GPU maps its CUDA libraries too (seen: 711 MB "
+            "growth with torch 2.6.0+cu124 against 413 MB estimated)"
+        )
     new = 64
     figures = measured(model_id, tiny_catalog, new)
     entry = load_catalog(tiny_catalog).get(model_id)
@@ -88,14 +97,21 @@ def test_estimate_reads_the_config_of_a_model_on_disk(tiny_catalog, tiny_llama):
 def test_unknown_shape_is_approximate(tiny_catalog):
     import dataclasses
 
-    entry = dataclasses.replace(load_catalog(tiny_catalog).get("opt-125m"), layers=None,
-                                hidden_size=None)
+    entry = dataclasses.replace(
+        load_catalog(tiny_catalog).get("opt-125m"), layers=None, hidden_size=None
+    )
     assert estimate(entry, "fp32", "cpu", config={}).approximate
 
 
-@pytest.mark.parametrize("need, have, words", [(100, 1000, "fits"), (850, 1000, "tight"),
-                                               (1000, 1000, "tight"),
-                                               (1001, 1000, "does not fit")])
+@pytest.mark.parametrize(
+    "need, have, words",
+    [
+        (100, 1000, "fits"),
+        (850, 1000, "tight"),
+        (1000, 1000, "tight"),
+        (1001, 1000, "does not fit"),
+    ],
+)
 def test_verdict(need, have, words):
     assert verdict(need, have) == words
 
@@ -105,26 +121,34 @@ def test_cpu_budget_is_available_ram(monkeypatch):
     machine with most of its RAM in the page cache."""
     import psutil
 
-    figures = psutil.virtual_memory()._replace(total=16 * 2**30, available=9 * 2**30,
-                                                free=1 * 2**30)
+    figures = psutil.virtual_memory()._replace(
+        total=16 * 2**30, available=9 * 2**30, free=1 * 2**30
+    )
     monkeypatch.setattr(psutil, "virtual_memory", lambda: figures)
     got = budget("cpu")
     assert (got.device, got.source, got.available_mb, got.total_mb) == (
-        "cpu", "psutil", 9 * 1024, 16 * 1024)
+        "cpu",
+        "psutil",
+        9 * 1024,
+        16 * 1024,
+    )
 
 
 def test_jetson_budget_reads_memavailable(tmp_path, monkeypatch):
     meminfo = tmp_path / "meminfo"
-    meminfo.write_text("MemTotal:        7802212 kB\nMemFree:          302812 kB\n"
-                       "MemAvailable:    3932160 kB\nNvMapMemUsed:     812000 kB\n")
+    meminfo.write_text(
+        "MemTotal:        7802212 kB\nMemFree:          302812 kB\n"
+        "MemAvailable:    3932160 kB\nNvMapMemUsed:     812000 kB\n"
+    )
     monkeypatch.setattr(memory, "is_jetson", lambda: True)
     got = budget("cuda", meminfo=meminfo)
-    assert (got.source, got.available_mb, round(got.total_mb)) == ("/proc/meminfo", 3840.0,
-                                                                   7619)
+    assert (got.source, got.available_mb, round(got.total_mb)) == ("/proc/meminfo", 3840.0, 7619)
 
 
 def test_memory_module_never_imports_torch(tiny_catalog):
-    code = ("import sys; from engine.catalog import load_catalog; from engine.memory import "
-            "estimate, budget; c = load_catalog(); [estimate(e, 'auto', 'auto') for e in c]; "
-            "budget('auto'); assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from engine.catalog import load_catalog; from engine.memory import "
+        "estimate, budget; c = load_catalog(); [estimate(e, 'auto', 'auto') for e in c]; "
+        "budget('auto'); assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, timeout=60)

@@ -18,8 +18,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def monitor(cli_env, *args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "tui.cli", "monitor", *args], cwd=REPO,
-                          env=cli_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", "monitor", *args],
+        cwd=REPO,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_count_prints_one_line_per_sample(cli_env):
@@ -50,12 +56,12 @@ def test_bad_interval_is_a_usage_error(cli_env):
 @pytest.mark.parametrize("interval", ["inf", "nan", "-1", "-inf", "1e-9", "100000000"])
 def test_an_interval_that_is_no_pause_is_refused_in_one_line(interval, capsys):
     # inf ended in an OverflowError traceback; nan and tiny values were a busy loop
-    assert main(["monitor", f"--interval={interval}", "--count", "2", "--reader",
-                 "psutil"]) == 2
+    assert main(["monitor", f"--interval={interval}", "--count", "2", "--reader", "psutil"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("smollm-tui: error: --interval must be a positive number of "
-                          "seconds from 0.01 to 86,400")
+    assert err.startswith(
+        "smollm-tui: error: --interval must be a positive number of seconds from 0.01 to 86,400"
+    )
     assert len(err.strip().splitlines()) == 1
 
 
@@ -66,9 +72,14 @@ def test_a_reader_that_cannot_work_here_says_so(cli_env):
 
 
 def test_ctrl_c_ends_cleanly(cli_env):
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "monitor", "--interval", "0.05"],
-                            cwd=REPO, env=cli_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "monitor", "--interval", "0.05"],
+        cwd=REPO,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()  # blocks until the first sample is printed
         assert " RAM " in first
@@ -82,14 +93,31 @@ def test_ctrl_c_ends_cleanly(cli_env):
 
 
 def test_format_line_shows_jetson_figures_and_leaves_out_unknown_ones():
-    snap = Snapshot(time=0.0, source="jtop", ram_total_mb=7619.6, ram_used_mb=3390.4,
-                    gpu_shared_mb=1448.0, swap_total_mb=3809.8, swap_used_mb=110.0,
-                    gpu_load_pct=87.3, gpu_freq_mhz=624.8, power_total_mw=7108.0,
-                    temps_c={"cpu": 52.3, "tj": 53.0}, cpu_pct=27.5)
+    snap = Snapshot(
+        time=0.0,
+        source="jtop",
+        ram_total_mb=7619.6,
+        ram_used_mb=3390.4,
+        gpu_shared_mb=1448.0,
+        swap_total_mb=3809.8,
+        swap_used_mb=110.0,
+        gpu_load_pct=87.3,
+        gpu_freq_mhz=624.8,
+        power_total_mw=7108.0,
+        temps_c={"cpu": 52.3, "tj": 53.0},
+        cpu_pct=27.5,
+    )
     line = format_line(snap)
-    for part in ("jtop", "RAM 3.3/7.4 GB", "GPU-shared 1.4 GB", "swap 0.1/3.7 GB",
-                 "GPU 87% 625 MHz", "power 7.1 W", "temp tj 53C", "CPU 28%"):
+    for part in (
+        "jtop",
+        "RAM 3.3/7.4 GB",
+        "GPU-shared 1.4 GB",
+        "swap 0.1/3.7 GB",
+        "GPU 87% 625 MHz",
+        "power 7.1 W",
+        "temp tj 53C",
+        "CPU 28%",
+    ):
         assert part in line
-    bare = format_line(Snapshot(time=0.0, source="psutil", ram_total_mb=100.0,
-                                ram_used_mb=50.0))
+    bare = format_line(Snapshot(time=0.0, source="psutil", ram_total_mb=100.0, ram_used_mb=50.0))
     assert "GPU" not in bare and "power" not in bare and "temp" not in bare

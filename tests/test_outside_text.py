@@ -38,11 +38,21 @@ HOSTILE_DIR_SHOWN = "dir[/]x[b]y␛[2Jz"
 
 
 def entry(model_id: str, **fields) -> str:
-    values = {"name": model_id, "family": "Test", "affiliation": "tests", "params": 3_300_000,
-              "released": "2026-01", "architecture": "llama", "kind": "causal",
-              "context_length": 2048, "license": "apache-2.0",
-              "prompt_format": "chat-template", "trust_remote_code": False,
-              "tags": ["instruct"], "facts_from": ["tests"]} | fields
+    values = {
+        "name": model_id,
+        "family": "Test",
+        "affiliation": "tests",
+        "params": 3_300_000,
+        "released": "2026-01",
+        "architecture": "llama",
+        "kind": "causal",
+        "context_length": 2048,
+        "license": "apache-2.0",
+        "prompt_format": "chat-template",
+        "trust_remote_code": False,
+        "tags": ["instruct"],
+        "facts_from": ["tests"],
+    } | fields
     lines = ["[[model]]", f"id = {json.dumps(model_id)}"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n\n"
@@ -55,12 +65,24 @@ def hostile_overlay(tmp_path: Path) -> tuple[Path, Path]:
     missing = tmp_path / HOSTILE_DIR / "model"
     path = tmp_path / "hostile.toml"
     path.write_text(
-        entry("hostile-gone", name=f"Gone {MARKUP} {ESCAPES}", source="unavailable",
-              unavailable_reason=f"withdrawn {MARKUP} {ESCAPES}",
-              affiliation=f"aff {ESCAPES}", license=f"lic {MARKUP}",
-              tags=["instruct", "[/]tag"], notes=f"notes {MARKUP} {ESCAPES}")
-        + entry("hostile-local", name=f"Local {MARKUP} {ESCAPES}", source="local",
-                path=str(missing), notes=f"notes {MARKUP}"))
+        entry(
+            "hostile-gone",
+            name=f"Gone {MARKUP} {ESCAPES}",
+            source="unavailable",
+            unavailable_reason=f"withdrawn {MARKUP} {ESCAPES}",
+            affiliation=f"aff {ESCAPES}",
+            license=f"lic {MARKUP}",
+            tags=["instruct", "[/]tag"],
+            notes=f"notes {MARKUP} {ESCAPES}",
+        )
+        + entry(
+            "hostile-local",
+            name=f"Local {MARKUP} {ESCAPES}",
+            source="local",
+            path=str(missing),
+            notes=f"notes {MARKUP}",
+        )
+    )
     return path, missing
 
 
@@ -87,14 +109,20 @@ async def test_catalog_details_and_notices_show_overlay_text_literally(hostile_o
         await pilot.press("enter")
         assert isinstance(app.screen, DetailsScreen)
         shown = assert_shown(app, *MARKUP_SHOWN, ESCAPES_SHOWN, "[/]tag")
-        for words in ("aff ␛[31mred", "lic [b]Bold[/b]",
-                      "Unavailable: withdrawn [b]Bold[/b]", "notes [b]Bold[/b]"):
+        for words in (
+            "aff ␛[31mred",
+            "lic [b]Bold[/b]",
+            "Unavailable: withdrawn [b]Bold[/b]",
+            "notes [b]Bold[/b]",
+        ):
             assert words in shown, (words, shown)
         await pilot.press("escape")
 
-        for key, words in (("c", "cannot be run: withdrawn"),
-                           ("d", "is not downloaded from the Hub: withdrawn"),
-                           ("x", "can be deleted here")):
+        for key, words in (
+            ("c", "cannot be run: withdrawn"),
+            ("d", "is not downloaded from the Hub: withdrawn"),
+            ("x", "can be deleted here"),
+        ):
             app.clear_notifications()
             await pilot.press(key)
             await pilot.pause()
@@ -118,8 +146,13 @@ async def test_a_load_error_naming_a_hostile_path_is_shown_literally(hostile_ove
         [note] = [n for n in app._notifications if n.title == "Could not load the model"]
         assert visible(str(missing)) in note.message and "does not exist" in note.message
         # title bar (model name), status line, transcript notice and the notification
-        assert_shown(app, "Chat · Local [b]Bold[/b]", ESCAPES_SHOWN, HOSTILE_DIR_SHOWN,
-                     "not loaded: the local model path")
+        assert_shown(
+            app,
+            "Chat · Local [b]Bold[/b]",
+            ESCAPES_SHOWN,
+            HOSTILE_DIR_SHOWN,
+            "not loaded: the local model path",
+        )
         path = visible(str(missing))
         assert path in str(screen.query_one("#status", Static).render())
         assert path in str(screen.query_one(Notice).render())
@@ -142,8 +175,9 @@ async def test_evaluate_shows_folders_and_errors_literally(hostile_overlay, tmp_
         assert isinstance(screen, EvaluateScreen)
         # the vanished saved folder is named in a warning; the task line names the folder
         assert any("no longer exists" in n and visible(str(gone)) in n for n in notes(app))
-        shown = assert_shown(app, "Evaluate · Local [b]Bold[/b]", f"gone-{HOSTILE_DIR_SHOWN}",
-                             "local task from")
+        shown = assert_shown(
+            app, "Evaluate · Local [b]Bold[/b]", f"gone-{HOSTILE_DIR_SHOWN}", "local task from"
+        )
         assert shown.count(HOSTILE_DIR_SHOWN) >= 2, shown  # the warning and the task line
 
         # a folder typed into the task-folder dialog that does not exist: said in the dialog
@@ -174,19 +208,30 @@ async def test_stored_task_names_and_errors_are_shown_literally(hostile_overlay)
     task = f"task{HOSTILE_DIR}"
     with ResultsStore() as store:
         for status, acc, error in (("ok", 0.5, None), ("failed", None, f"boom {MARKUP}")):
-            store.add_eval(EvalRun(
-                model_id="hostile-local", precision="fp32" if acc else "int8", device="cpu",
-                task=task, status=status, started=1.0, ended=2.0, limit=10, num_fewshot=0,
-                samples=10 if acc else 0, metrics={"acc": acc} if acc else {}, error=error,
-                source="import:results_x.json"))
+            store.add_eval(
+                EvalRun(
+                    model_id="hostile-local",
+                    precision="fp32" if acc else "int8",
+                    device="cpu",
+                    task=task,
+                    status=status,
+                    started=1.0,
+                    ended=2.0,
+                    limit=10,
+                    num_fewshot=0,
+                    samples=10 if acc else 0,
+                    metrics={"acc": acc} if acc else {},
+                    error=error,
+                    source="import:results_x.json",
+                )
+            )
     app = make_app(overlay)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.press("m")
         await pilot.pause()
         assert isinstance(app.screen, CompareScreen)
         table = app.screen.query_one("#matrix", DataTable)
-        assert [str(c.label) for c in table.columns.values()][2] == task.replace(
-            "\x1b", "␛")
+        assert [str(c.label) for c in table.columns.values()][2] == task.replace("\x1b", "␛")
         assert_shown(app, f"task{HOSTILE_DIR_SHOWN}")
         await pilot.press("escape")
 

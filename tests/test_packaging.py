@@ -12,12 +12,39 @@ from conftest import REPO_ROOT
 
 def test_installed_wheel_finds_catalog_and_references(tmp_path: Path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), str(REPO_ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = wheels.glob("smollm_tui-*.whl")
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
-                    str(target), str(wheel)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     code = (
         "import engine, engine.catalog as c; "
         "cat = c.load_catalog(use_user_overlay=False); "
@@ -28,11 +55,20 @@ def test_installed_wheel_finds_catalog_and_references(tmp_path: Path):
         import tomli
 
         path.append(str(Path(tomli.__file__).resolve().parent.parent))
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": os.pathsep.join(path),
-           "SMOLLM_TUI_HOME": str(tmp_path / "home")}
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join(path),
+        "SMOLLM_TUI_HOME": str(tmp_path / "home"),
+    }
     # -S: no site-packages, so nothing from the source tree or the editable install leaks in.
-    done = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, check=True)
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
     module, catalog, count = done.stdout.split()
     assert module.startswith(str(target)) and catalog.startswith(str(target))
     assert int(count) >= 28

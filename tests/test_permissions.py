@@ -37,9 +37,17 @@ def test_transcripts_are_private(app_home):
 
 def test_results_store_and_its_wal_files_are_private(app_home):
     with ResultsStore() as store:
-        store.add_speed(SpeedRun(model_id="m", precision="fp32", device="cpu",
-                                 prompt_tokens=3, new_tokens=4, tokens_per_s=5.0,
-                                 prompt="my secret question"))
+        store.add_speed(
+            SpeedRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                prompt_tokens=3,
+                new_tokens=4,
+                tokens_per_s=5.0,
+                prompt="my secret question",
+            )
+        )
         db = results_db_path()
         wal, shm = db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
         assert wal.exists() and shm.exists()  # the connection is open: WAL in use
@@ -58,8 +66,17 @@ def test_an_existing_open_data_dir_and_store_are_tightened(app_home):
     db.close()
     assert mode(folder / "results.db") == 0o644
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id="m", precision="fp32", device="cpu", task="boolq",
-                               status="ok", started=1, ended=2))
+        store.add_eval(
+            EvalRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                task="boolq",
+                status="ok",
+                started=1,
+                ended=2,
+            )
+        )
     assert mode(folder) == 0o700 and mode(folder / "results.db") == 0o600
 
 
@@ -70,8 +87,9 @@ def test_exported_reports_are_private(app_home):
     fill_results_store()
     with ResultsStore(read_only=True) as store:
         runs = store.eval_runs()
-    paths = write_reports([build_matrix(runs, m) for m in REPORT_ORDER],
-                          data_dir() / "reports", "r")
+    paths = write_reports(
+        [build_matrix(runs, m) for m in REPORT_ORDER], data_dir() / "reports", "r"
+    )
     assert [mode(p) for p in paths] == [0o600, 0o600, 0o600]
 
 

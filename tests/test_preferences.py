@@ -52,11 +52,14 @@ def test_split_folders():
     assert preferences.split_folders("   ") == []
 
 
-@pytest.mark.parametrize("content, why", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "expected a JSON object"),
-    ('{"task_folders": "/one/folder"}', "must be a list"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"task_folders": "/one/folder"}', "must be a list"),
+    ],
+)
 def test_a_broken_settings_file_is_one_clear_error_naming_it(content, why):
     path = preferences.settings_path()
     path.parent.mkdir(parents=True)
@@ -81,8 +84,7 @@ def test_include_paths_order_dedup_and_a_vanished_saved_folder(tmp_path, monkeyp
     folders = {name: tmp_path / name for name in ("cli", "env", "saved", "gone")}
     for folder in folders.values():
         folder.mkdir()
-    preferences.set_task_folders([str(folders["saved"]), str(folders["gone"]),
-                                  str(folders["env"])])
+    preferences.set_task_folders([str(folders["saved"]), str(folders["gone"]), str(folders["env"])])
     monkeypatch.setenv("SMOLLM_TUI_TASKS", str(folders["env"]))
     expected = [str(folders[n].resolve()) for n in ("cli", "env", "saved", "gone")]
     assert include_paths(str(folders["cli"])) == expected
@@ -93,8 +95,7 @@ def test_include_paths_order_dedup_and_a_vanished_saved_folder(tmp_path, monkeyp
     with pytest.raises(UsageError, match="--include-path"):
         include_paths(str(tmp_path / "missing"))
     monkeypatch.delenv("SMOLLM_TUI_TASKS")
-    assert include_paths(None) == [str(folders["saved"].resolve()),
-                                   str(folders["env"].resolve())]
+    assert include_paths(None) == [str(folders["saved"].resolve()), str(folders["env"].resolve())]
 
 
 def test_the_settings_file_follows_smollm_tui_home(app_home: Path):

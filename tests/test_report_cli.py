@@ -12,17 +12,36 @@ from engine.results.store import EvalRun, ResultsStore
 
 
 def cli(env, *args, check=True):
-    out = subprocess.run([sys.executable, "-m", "tui.cli", *args], env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert out.returncode == 0, out.stderr + out.stdout
     return out
 
 
 def test_eval_stores_results_then_skips_them_and_reports(cli_env, tiny_catalog, tmp_path):
-    common = ["--catalog", str(tiny_catalog), "eval", "tiny-llama", "--tasks",
-              "fx_yesno,fx_choice2", "--limit", "3", "--include-path", str(TASKS_DIR),
-              "--precision", "fp32", "--device", "cpu", "--in-process"]
+    common = [
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--tasks",
+        "fx_yesno,fx_choice2",
+        "--limit",
+        "3",
+        "--include-path",
+        str(TASKS_DIR),
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--in-process",
+    ]
     first = cli(cli_env, *common)
     with ResultsStore() as store:
         stored = {r.task: r for r in store.eval_runs(model_id="tiny-llama")}
@@ -40,8 +59,18 @@ def test_eval_stores_results_then_skips_them_and_reports(cli_env, tiny_catalog, 
     assert all(r.precision == "fp32" and r.device == "cpu" and r.limit == 3 for r in rows)
 
     report = tmp_path / "out" / "report.json"
-    done = cli(cli_env, "--catalog", str(tiny_catalog), "report", "--metric", "accuracy",
-               "--format", "json", "--output", str(report))
+    done = cli(
+        cli_env,
+        "--catalog",
+        str(tiny_catalog),
+        "report",
+        "--metric",
+        "accuracy",
+        "--format",
+        "json",
+        "--output",
+        str(report),
+    )
     assert str(report) in done.stdout.replace("\n", "")
     [matrix] = json.loads(report.read_text())
     assert [t["task"] for t in matrix["tasks"]] == ["fx_choice2", "fx_yesno"]
@@ -53,9 +82,21 @@ def test_eval_stores_results_then_skips_them_and_reports(cli_env, tiny_catalog, 
 def test_matrix_run_goes_model_by_model_in_workers_and_resumes(cli_env, tiny_catalog):
     """`eval --models a,b` through real worker processes; a second, wider run does only the
     cells that are missing, so an interrupted night run resumes."""
-    common = ["--catalog", str(tiny_catalog), "eval", "--models", "tiny-llama,tiny-t5",
-              "--limit", "3", "--include-path", str(TASKS_DIR), "--precision", "fp32",
-              "--device", "cpu"]
+    common = [
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "--models",
+        "tiny-llama,tiny-t5",
+        "--limit",
+        "3",
+        "--include-path",
+        str(TASKS_DIR),
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+    ]
     first = cli(cli_env, *common, "--tasks", "fx_yesno")
     out = first.stdout
     assert out.index("tiny-llama: loaded on") < out.index("tiny-t5: loaded on")
@@ -64,7 +105,9 @@ def test_matrix_run_goes_model_by_model_in_workers_and_resumes(cli_env, tiny_cat
     with ResultsStore() as store:
         rows = store.eval_runs()
     assert sorted((r.model_id, r.task, r.status) for r in rows) == [
-        ("tiny-llama", "fx_yesno", "ok"), ("tiny-t5", "fx_yesno", "ok")]
+        ("tiny-llama", "fx_yesno", "ok"),
+        ("tiny-t5", "fx_yesno", "ok"),
+    ]
     # each row keeps the worker's own peak and the board's peak while its task ran
     assert all(r.peak_memory_mb and r.peak_board_mb and r.telemetry_source for r in rows)
     assert all(r.peak_board_mb > r.peak_memory_mb for r in rows)
@@ -74,13 +117,24 @@ def test_matrix_run_goes_model_by_model_in_workers_and_resumes(cli_env, tiny_cat
     assert "2 ok, 0 oom, 0 failed, 2 skipped" in again
     with ResultsStore() as store:
         assert sorted((r.model_id, r.task) for r in store.eval_runs()) == [
-            ("tiny-llama", "fx_choice2"), ("tiny-llama", "fx_yesno"),
-            ("tiny-t5", "fx_choice2"), ("tiny-t5", "fx_yesno")]
+            ("tiny-llama", "fx_choice2"),
+            ("tiny-llama", "fx_yesno"),
+            ("tiny-t5", "fx_choice2"),
+            ("tiny-t5", "fx_yesno"),
+        ]
 
 
 def test_eval_unknown_model_and_bad_limit_are_usage_errors(cli_env, tiny_catalog):
-    out = cli(cli_env, "--catalog", str(tiny_catalog), "eval", "tiny-lama", "--tasks", "boolq",
-              check=False)
+    out = cli(
+        cli_env,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-lama",
+        "--tasks",
+        "boolq",
+        check=False,
+    )
     assert out.returncode == 2 and "tiny-llama" in out.stderr
     out = cli(cli_env, "eval", "tiny-llama", "--tasks", "boolq", "--limit", "0", check=False)
     assert out.returncode == 2 and "--limit" in out.stderr
@@ -94,10 +148,22 @@ def test_report_with_an_empty_store_says_what_to_do(cli_env):
 def test_report_markdown_filters(cli_env):
     with ResultsStore() as store:
         for precision, acc in (("fp32", 0.5), ("int8", 0.25)):
-            store.add_eval(EvalRun(model_id="opt-125m", repo="facebook/opt-125m",
-                                   precision=precision, device="cuda", task="piqa",
-                                   status="ok", started=1, ended=2, limit=None, num_fewshot=0,
-                                   samples=1838, metrics={"acc": acc, "acc_stderr": 0.01}))
+            store.add_eval(
+                EvalRun(
+                    model_id="opt-125m",
+                    repo="facebook/opt-125m",
+                    precision=precision,
+                    device="cuda",
+                    task="piqa",
+                    status="ok",
+                    started=1,
+                    ended=2,
+                    limit=None,
+                    num_fewshot=0,
+                    samples=1838,
+                    metrics={"acc": acc, "acc_stderr": 0.01},
+                )
+            )
     out = cli(cli_env, "report", "--metric", "accuracy", "--precision", "int8").stdout
     assert "| opt-125m | 125M       | 25 ! |   25 |" in out  # ! : far from the OPT paper
     assert "50" not in out
@@ -107,6 +173,7 @@ def test_report_markdown_filters(cli_env):
 
 def strict_json(text: str):
     """json.loads that refuses NaN and Infinity, as JSON itself does."""
+
     def refuse(name):
         raise ValueError(f"{name} is not JSON")
 
@@ -115,13 +182,32 @@ def strict_json(text: str):
 
 def test_report_json_is_valid_even_with_non_finite_figures_stored(cli_env):
     with ResultsStore() as store:  # as an import of an older version could have stored
-        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
-                               task="boolq", status="ok", started=1, ended=2,
-                               metrics={"acc": float("nan"), "acc_stderr": float("inf")},
-                               time_per_sample_ms=float("inf"), peak_memory_mb=512.0))
-        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
-                               task="piqa", status="ok", started=1, ended=2,
-                               metrics={"acc": 0.5, "acc_stderr": float("nan")}))
+        store.add_eval(
+            EvalRun(
+                model_id="opt-125m",
+                precision="fp32",
+                device="cpu",
+                task="boolq",
+                status="ok",
+                started=1,
+                ended=2,
+                metrics={"acc": float("nan"), "acc_stderr": float("inf")},
+                time_per_sample_ms=float("inf"),
+                peak_memory_mb=512.0,
+            )
+        )
+        store.add_eval(
+            EvalRun(
+                model_id="opt-125m",
+                precision="fp32",
+                device="cpu",
+                task="piqa",
+                status="ok",
+                started=1,
+                ended=2,
+                metrics={"acc": 0.5, "acc_stderr": float("nan")},
+            )
+        )
     data = strict_json(cli(cli_env, "report", "--format", "json").stdout)
     accuracy = next(m for m in data if m["metric"] == "accuracy")
     cells = accuracy["rows"][0]["cells"]
@@ -135,15 +221,26 @@ def test_report_json_is_valid_even_with_non_finite_figures_stored(cli_env):
 
 def test_report_output_that_cannot_be_written_is_one_line(cli_env, tmp_path):
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
-                               task="boolq", status="ok", started=1, ended=2,
-                               metrics={"acc": 0.5}))
+        store.add_eval(
+            EvalRun(
+                model_id="opt-125m",
+                precision="fp32",
+                device="cpu",
+                task="boolq",
+                status="ok",
+                started=1,
+                ended=2,
+                metrics={"acc": 0.5},
+            )
+        )
     folder = tmp_path / "reports"
     folder.mkdir()
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
-    for target, says in ((folder, "is a folder: give a file name, such as"),
-                         (a_file / "report.md", "a file is in the way of its folder")):
+    for target, says in (
+        (folder, "is a folder: give a file name, such as"),
+        (a_file / "report.md", "a file is in the way of its folder"),
+    ):
         out = cli(cli_env, "report", "--output", str(target), check=False)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
@@ -159,9 +256,18 @@ def test_report_output_in_a_read_only_folder_is_one_line(cli_env, tmp_path):
     from read_only import run_read_only
 
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id="opt-125m", precision="fp32", device="cpu",
-                               task="boolq", status="ok", started=1, ended=2,
-                               metrics={"acc": 0.5}))
+        store.add_eval(
+            EvalRun(
+                model_id="opt-125m",
+                precision="fp32",
+                device="cpu",
+                task="boolq",
+                status="ok",
+                started=1,
+                ended=2,
+                metrics={"acc": 0.5},
+            )
+        )
     folder = tmp_path / "shared"
     folder.mkdir()
     out = run_read_only(cli_env, folder, "report", "--output", str(folder / "r.md"))
@@ -173,15 +279,30 @@ def test_report_output_in_a_read_only_folder_is_one_line(cli_env, tmp_path):
 def test_peak_board_memory_is_the_fifth_table(cli_env):
     with ResultsStore() as store:
         for task, board in (("boolq", 3072.0), ("piqa", 4608.0)):
-            store.add_eval(EvalRun(model_id="opt-125m", precision="fp16", device="cuda",
-                                   task=task, status="ok", started=1, ended=2,
-                                   metrics={"acc": 0.5}, peak_memory_mb=700.0,
-                                   peak_board_mb=board, telemetry_source="jtop"))
+            store.add_eval(
+                EvalRun(
+                    model_id="opt-125m",
+                    precision="fp16",
+                    device="cuda",
+                    task=task,
+                    status="ok",
+                    started=1,
+                    ended=2,
+                    metrics={"acc": 0.5},
+                    peak_memory_mb=700.0,
+                    peak_board_mb=board,
+                    telemetry_source="jtop",
+                )
+            )
     md = cli(cli_env, "report", "--metric", "board").stdout
     assert "#### 1. Peak board memory (GB)" in md
     assert "| opt-125m | 125M       |     3 |  4.5 | 3.75 |" in md
     everything = cli(cli_env, "report").stdout
     titles = [line for line in everything.splitlines() if line.startswith("#### ")]
-    assert titles == ["#### 1. Model size (MB)", "#### 2. Accuracy (%)",
-                      "#### 3. Time per sample (ms)", "#### 4. Peak memory (GB)",
-                      "#### 5. Peak board memory (GB)"]
+    assert titles == [
+        "#### 1. Model size (MB)",
+        "#### 2. Accuracy (%)",
+        "#### 3. Time per sample (ms)",
+        "#### 4. Peak memory (GB)",
+        "#### 5. Peak board memory (GB)",
+    ]

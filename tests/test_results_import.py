@@ -25,9 +25,14 @@ def results_dir(tiny_llama, tmp_path_factory):
     tracker = EvaluationTracker(output_path=str(out))
     model_args = f"pretrained={tiny_llama},dtype=float32"
     results = simple_evaluate(
-        model="hf", model_args=model_args, tasks=["fx_yesno", "fx_choice2"], limit=5,
-        device="cpu", evaluation_tracker=tracker,
-        task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False))
+        model="hf",
+        model_args=model_args,
+        tasks=["fx_yesno", "fx_choice2"],
+        limit=5,
+        device="cpu",
+        evaluation_tracker=tracker,
+        task_manager=TaskManager(include_path=str(TASKS_DIR), include_defaults=False),
+    )
     tracker.save_results_aggregated(results=results, samples=None)
     return out
 
@@ -36,15 +41,16 @@ def test_import_lm_eval_results(results_dir, tiny_llama):
     [file] = list(results_dir.rglob("results_*.json"))
     written = json.loads(file.read_text())
     with ResultsStore() as store:
-        added = import_results(store, results_dir,
-                               model_id_for=lambda repo: "tiny-llama")
+        added = import_results(store, results_dir, model_id_for=lambda repo: "tiny-llama")
         again = import_results(store, file, model_id_for=lambda repo: "tiny-llama")
         rows = {r.task: r for r in store.eval_runs(model_id="tiny-llama")}
     assert {r.task for r in added} == {"fx_yesno", "fx_choice2"}
     assert again == []  # the same file twice adds nothing
     yesno = rows["fx_yesno"]
-    assert yesno.metrics == {"acc": written["results"]["fx_yesno"]["acc,none"],
-                             "acc_stderr": written["results"]["fx_yesno"]["acc_stderr,none"]}
+    assert yesno.metrics == {
+        "acc": written["results"]["fx_yesno"]["acc,none"],
+        "acc_stderr": written["results"]["fx_yesno"]["acc_stderr,none"],
+    }
     assert (yesno.samples, yesno.limit, yesno.num_fewshot, yesno.task_version) == (5, 5, 0, "2.0")
     assert (yesno.precision, yesno.device, yesno.status) == ("fp32", "cpu", "ok")
     assert yesno.repo == str(tiny_llama)
@@ -62,16 +68,28 @@ def test_import_refuses_other_json(tmp_path):
         import_results(store, tmp_path / "missing.json")
 
 
-GOOD = {"results": {"boolq": {"alias": "boolq", "acc,none": 0.5, "acc_stderr,none": 0.05}},
-        "config": {"model": "hf", "model_args": "pretrained=facebook/opt-125m,dtype=float16",
-                   "limit": 10},
-        "n-samples": {"boolq": {"original": 3270, "effective": 10}}, "n-shot": {"boolq": 0},
-        "date": 1700000000.5, "total_evaluation_time_seconds": "12.5"}
+GOOD = {
+    "results": {"boolq": {"alias": "boolq", "acc,none": 0.5, "acc_stderr,none": 0.05}},
+    "config": {
+        "model": "hf",
+        "model_args": "pretrained=facebook/opt-125m,dtype=float16",
+        "limit": 10,
+    },
+    "n-samples": {"boolq": {"original": 3270, "effective": 10}},
+    "n-shot": {"boolq": 0},
+    "date": 1700000000.5,
+    "total_evaluation_time_seconds": "12.5",
+}
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def stored() -> list:
@@ -79,25 +97,49 @@ def stored() -> list:
         return store.eval_runs()
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("null", "the file holds null"),
-    ('"results"', "the file holds 'results'"),
-    (json.dumps({**GOOD, "date": "yesterday"}), "'date' must be a time in seconds since 1970"),
-    (json.dumps({**GOOD, "config": "x"}), "'config' must be an object, not 'x'"),
-    (json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("nan")}}}),
-     "task boolq: acc is NaN: figures must be finite"),
-    (json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("inf")}}}),
-     "task boolq: acc is Infinity: figures must be finite"),
-    (json.dumps({**GOOD, "results": {"boolq": {"acc_stderr,none": float("-inf"),
-                                                "acc,none": 0.5}}}),
-     "acc_stderr is -Infinity"),
-    (json.dumps({**GOOD, "results": {"boolq": [0.5]}}), "must be an object of metrics"),
-    (json.dumps({**GOOD, "n-samples": {"boolq": {"effective": "ten"}}}),
-     "'n-samples' of task boolq must be a number"),
-    (json.dumps({**GOOD, "config": {"model_args": ["pretrained=x"]}}), "'model_args' must be"),
-    ("[" * 100_000, "cannot read"),
-], ids=["null", "a string", "date", "config", "nan", "inf", "-inf stderr", "list metrics",
-        "n-samples", "model_args", "deep nesting"])
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("null", "the file holds null"),
+        ('"results"', "the file holds 'results'"),
+        (json.dumps({**GOOD, "date": "yesterday"}), "'date' must be a time in seconds since 1970"),
+        (json.dumps({**GOOD, "config": "x"}), "'config' must be an object, not 'x'"),
+        (
+            json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("nan")}}}),
+            "task boolq: acc is NaN: figures must be finite",
+        ),
+        (
+            json.dumps({**GOOD, "results": {"boolq": {"acc,none": float("inf")}}}),
+            "task boolq: acc is Infinity: figures must be finite",
+        ),
+        (
+            json.dumps(
+                {**GOOD, "results": {"boolq": {"acc_stderr,none": float("-inf"), "acc,none": 0.5}}}
+            ),
+            "acc_stderr is -Infinity",
+        ),
+        (json.dumps({**GOOD, "results": {"boolq": [0.5]}}), "must be an object of metrics"),
+        (
+            json.dumps({**GOOD, "n-samples": {"boolq": {"effective": "ten"}}}),
+            "'n-samples' of task boolq must be a number",
+        ),
+        (json.dumps({**GOOD, "config": {"model_args": ["pretrained=x"]}}), "'model_args' must be"),
+        ("[" * 100_000, "cannot read"),
+    ],
+    ids=[
+        "null",
+        "a string",
+        "date",
+        "config",
+        "nan",
+        "inf",
+        "-inf stderr",
+        "list metrics",
+        "n-samples",
+        "model_args",
+        "deep nesting",
+    ],
+)
 def test_a_broken_results_file_is_one_line_and_stores_nothing(text, says, cli_env, tmp_path):
     folder = tmp_path / "runs"
     (folder / "a").mkdir(parents=True)

@@ -18,21 +18,50 @@ from engine.results.store import EvalRun, ResultsStore
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
 
 
-def _run(model, task, status="ok", *, acc=None, acc_norm=None, n=100, ended=1000.0, limit=100,
-         time_ms=50.0, peak_mb=600.0, size_mb=477.75, precision="fp32", error=None,
-         repo=None):
+def _run(
+    model,
+    task,
+    status="ok",
+    *,
+    acc=None,
+    acc_norm=None,
+    n=100,
+    ended=1000.0,
+    limit=100,
+    time_ms=50.0,
+    peak_mb=600.0,
+    size_mb=477.75,
+    precision="fp32",
+    error=None,
+    repo=None,
+):
     metrics = {}
     if acc is not None:
         metrics.update(acc=acc, acc_stderr=(acc * (1 - acc) / (n - 1)) ** 0.5)
     if acc_norm is not None:
-        metrics.update(acc_norm=acc_norm, acc_norm_stderr=(acc_norm * (1 - acc_norm) / (n - 1))
-                       ** 0.5)
+        metrics.update(
+            acc_norm=acc_norm, acc_norm_stderr=(acc_norm * (1 - acc_norm) / (n - 1)) ** 0.5
+        )
     ok = status == "ok"
-    return EvalRun(model_id=model, repo=repo, precision=precision, device="cuda",
-                   device_name="Orin", task=task, status=status, started=ended - 60,
-                   ended=ended, limit=limit, num_fewshot=0, samples=n if ok else 0,
-                   metrics=metrics, time_per_sample_ms=time_ms if ok else None,
-                   peak_memory_mb=peak_mb if ok else None, model_size_mb=size_mb, error=error)
+    return EvalRun(
+        model_id=model,
+        repo=repo,
+        precision=precision,
+        device="cuda",
+        device_name="Orin",
+        task=task,
+        status=status,
+        started=ended - 60,
+        ended=ended,
+        limit=limit,
+        num_fewshot=0,
+        samples=n if ok else 0,
+        metrics=metrics,
+        time_per_sample_ms=time_ms if ok else None,
+        peak_memory_mb=peak_mb if ok else None,
+        model_size_mb=size_mb,
+        error=error,
+    )
 
 
 def fixed_runs():
@@ -44,8 +73,17 @@ def fixed_runs():
         _run("opt-125m", "piqa", acc=0.60, acc_norm=0.61, ended=900.0, **opt),
         _run("opt-125m", "piqa", "failed", ended=1100.0, error="boom", **opt),  # older ok wins
         _run("opt-125m", "winogrande", "failed", error="bad YAML", **opt),
-        _run("pythia-410m", "arc_easy", acc=0.263158, acc_norm=0.3, n=570, time_ms=153.6,
-             peak_mb=1751.5, limit=None, **pythia),  # the seed's broken figure: flagged
+        _run(
+            "pythia-410m",
+            "arc_easy",
+            acc=0.263158,
+            acc_norm=0.3,
+            n=570,
+            time_ms=153.6,
+            peak_mb=1751.5,
+            limit=None,
+            **pythia,
+        ),  # the seed's broken figure: flagged
         _run("pythia-410m", "boolq", "oom", error="CUDA out of memory", **pythia),
         _run("pythia-410m", "piqa", acc=0.66, acc_norm=0.67, time_ms=153.365, **pythia),
         _run("pythia-410m", "winogrande", "cancelled", **pythia),  # shown as not run
@@ -66,8 +104,10 @@ def matrices(store, **filters):
     refs = load_references()
     params = {"opt-125m": "125M", "pythia-410m": "410M"}
     f = Filters(precision="fp32", **filters)
-    return [build_matrix(runs, m, filters=f, references=refs, params=params)
-            for m in ("size", "accuracy", "time", "memory")]
+    return [
+        build_matrix(runs, m, filters=f, references=refs, params=params)
+        for m in ("size", "accuracy", "time", "memory")
+    ]
 
 
 def test_markdown_report_matches_the_golden_file(store):
@@ -98,8 +138,9 @@ def test_filters_quick_full_and_precision(store):
     assert [r.model_id for r in full.rows] == ["pythia-410m"] and full.tasks == ["arc_easy"]
     int8 = build_matrix(runs, "accuracy", filters=Filters(precision="int8"))
     assert int8.rows[0].cells["arc_easy"].value == pytest.approx(90)
-    norm = build_matrix(runs, "accuracy", filters=Filters(precision="fp32"),
-                        accuracy_metric="acc_norm")
+    norm = build_matrix(
+        runs, "accuracy", filters=Filters(precision="fp32"), accuracy_metric="acc_norm"
+    )
     assert norm.rows[0].cells["arc_easy"].value == pytest.approx(40)
     assert norm.rows[0].cells["boolq"].metric == "acc"  # boolq has no acc_norm
 

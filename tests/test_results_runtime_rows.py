@@ -14,26 +14,41 @@ from engine.results.store import EvalRun, ResultsStore
 MODEL = "smollm2-135m-instruct"
 
 
-def run(task: str, acc: float, runtime: str, precision: str, ended: float,
-        model: str = MODEL) -> EvalRun:
-    return EvalRun(model_id=model, precision=precision, device="cpu", task=task,
-                   status="ok", started=ended - 1, ended=ended, limit=18,
-                   metrics={"acc": acc, "acc_stderr": 0.1}, runtime=runtime,
-                   repo="HuggingFaceTB/SmolLM2-135M-Instruct" if model == MODEL else None,
-                   time_per_sample_ms=10.0)
+def run(
+    task: str, acc: float, runtime: str, precision: str, ended: float, model: str = MODEL
+) -> EvalRun:
+    return EvalRun(
+        model_id=model,
+        precision=precision,
+        device="cpu",
+        task=task,
+        status="ok",
+        started=ended - 1,
+        ended=ended,
+        limit=18,
+        metrics={"acc": acc, "acc_stderr": 0.1},
+        runtime=runtime,
+        repo="HuggingFaceTB/SmolLM2-135M-Instruct" if model == MODEL else None,
+        time_per_sample_ms=10.0,
+    )
 
 
-RUNS = [run("fx_choice4", 0.70, "transformers", "fp32", 10),
-        run("fx_choice4", 0.75, "llama.cpp", "Q4_1", 20),
-        run("fx_yesno", 0.50, "llama.cpp", "Q4_1", 30),
-        run("fx_yesno", 0.60, "transformers", "fp32", 5, model="tiny-llama")]
+RUNS = [
+    run("fx_choice4", 0.70, "transformers", "fp32", 10),
+    run("fx_choice4", 0.75, "llama.cpp", "Q4_1", 20),
+    run("fx_yesno", 0.50, "llama.cpp", "Q4_1", 30),
+    run("fx_yesno", 0.60, "transformers", "fp32", 5, model="tiny-llama"),
+]
 
 
 def test_a_model_on_two_runtimes_gets_a_row_each_side_by_side():
     matrix = build_matrix(RUNS, "accuracy")
     labels = [r.label for r in matrix.rows]
-    assert labels == ["SmolLM2-135M-Instruct · transformers fp32",
-                      "SmolLM2-135M-Instruct · llama.cpp Q4_1", "tiny-llama"]
+    assert labels == [
+        "SmolLM2-135M-Instruct · transformers fp32",
+        "SmolLM2-135M-Instruct · llama.cpp Q4_1",
+        "tiny-llama",
+    ]
     fp32, q4, tiny = matrix.rows
     assert fp32.cells["fx_choice4"].value == 70.0 and q4.cells["fx_choice4"].value == 75.0
     assert fp32.cells["fx_yesno"].status == "not run" and q4.cells["fx_yesno"].value == 50.0
@@ -47,7 +62,8 @@ def test_a_model_on_two_runtimes_gets_a_row_each_side_by_side():
 def test_runtime_filter_leaves_one_row_per_model():
     matrix = build_matrix(RUNS, "accuracy", filters=Filters(runtime="llama.cpp"))
     assert [(r.label, r.cells["fx_choice4"].value) for r in matrix.rows] == [
-        ("SmolLM2-135M-Instruct", 75.0)]
+        ("SmolLM2-135M-Instruct", 75.0)
+    ]
 
 
 def test_report_runtime_option(cli_env):
@@ -56,17 +72,35 @@ def test_report_runtime_option(cli_env):
             store.add_eval(r)
 
     def report(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "tui.cli", "report", "--metric",
-                               "accuracy", "--format", "json", *args], capture_output=True,
-                              text=True, env=cli_env, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "report",
+                "--metric",
+                "accuracy",
+                "--format",
+                "json",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            timeout=120,
+        )
 
     both = json.loads(report().stdout)[0]["rows"]
     assert [(r["runtime"], r["precision"]) for r in both][:2] == [
-        ("transformers", "fp32"), ("llama.cpp", "Q4_1")]
+        ("transformers", "fp32"),
+        ("llama.cpp", "Q4_1"),
+    ]
     only = report("--runtime", "transformers")
     assert only.returncode == 0, only.stderr
     assert [r["label"] for r in json.loads(only.stdout)[0]["rows"]] == [
-        "SmolLM2-135M-Instruct", "tiny-llama"]
+        "SmolLM2-135M-Instruct",
+        "tiny-llama",
+    ]
     bad = report("--runtime", "vllm")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 

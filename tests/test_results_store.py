@@ -22,9 +22,20 @@ from engine.results.store import (
 
 
 def run(**overrides):
-    base = dict(model_id="opt-125m", precision="fp32", device="cuda", task="arc_easy",
-                status="ok", started=100.0, ended=160.0, limit=100, num_fewshot=0, samples=100,
-                metrics={"acc": 0.43, "acc_stderr": 0.05}, repo="facebook/opt-125m")
+    base = dict(
+        model_id="opt-125m",
+        precision="fp32",
+        device="cuda",
+        task="arc_easy",
+        status="ok",
+        started=100.0,
+        ended=160.0,
+        limit=100,
+        num_fewshot=0,
+        samples=100,
+        metrics={"acc": 0.43, "acc_stderr": 0.05},
+        repo="facebook/opt-125m",
+    )
     base.update(overrides)
     return EvalRun(**base)
 
@@ -38,11 +49,22 @@ def test_new_store_is_wal_with_the_current_schema(app_home):
 
 def test_eval_run_round_trips_every_field(tmp_path):
     with ResultsStore(tmp_path / "r.db") as store:
-        row = run(revision="abc123", device_name="Orin", task_version="1.0",
-                  time_per_sample_ms=12.5, peak_memory_mb=512.0, model_size_mb=477.75,
-                  lm_eval_version="0.4.13", torch_version="2.13", app_version="0.1.0",
-                  transformers_version="5.23", error=None, peak_board_mb=5120.5,
-                  max_gpu_load_pct=99.0, telemetry_source="jtop")
+        row = run(
+            revision="abc123",
+            device_name="Orin",
+            task_version="1.0",
+            time_per_sample_ms=12.5,
+            peak_memory_mb=512.0,
+            model_size_mb=477.75,
+            lm_eval_version="0.4.13",
+            torch_version="2.13",
+            app_version="0.1.0",
+            transformers_version="5.23",
+            error=None,
+            peak_board_mb=5120.5,
+            max_gpu_load_pct=99.0,
+            telemetry_source="jtop",
+        )
         row_id = store.add_eval(row)
     with ResultsStore(tmp_path / "r.db") as store:
         [back] = store.eval_runs(model_id="opt-125m")
@@ -63,10 +85,19 @@ def test_has_result_matches_same_settings_only(tmp_path):
 
 def test_speed_runs_are_stored(tmp_path):
     with ResultsStore(tmp_path / "r.db") as store:
-        store.add_speed(SpeedRun(model_id="smollm2-135m-instruct", precision="fp32",
-                                 device="cpu", prompt_tokens=20, new_tokens=64,
-                                 tokens_per_s=35.0, time_to_first_token_s=0.055,
-                                 peak_memory_mb=300.0, settings={"temperature": 0.0}))
+        store.add_speed(
+            SpeedRun(
+                model_id="smollm2-135m-instruct",
+                precision="fp32",
+                device="cpu",
+                prompt_tokens=20,
+                new_tokens=64,
+                tokens_per_s=35.0,
+                time_to_first_token_s=0.055,
+                peak_memory_mb=300.0,
+                settings={"temperature": 0.0},
+            )
+        )
         [speed] = store.speed_runs(model_id="smollm2-135m-instruct")
     assert speed.tokens_per_s == 35.0 and speed.settings == {"temperature": 0.0}
     assert speed.created > 0 and speed.app_version
@@ -76,38 +107,62 @@ def test_migration_from_schema_1_keeps_rows(tmp_path):
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)  # a store written by the first release
     db.executescript(MIGRATIONS[0] + "; PRAGMA user_version=1;")
-    db.execute("INSERT INTO eval_runs (model_id, precision, device, task, started, ended, "
-               "status, metrics, limit_n) VALUES ('pythia-160m', 'fp32', 'cuda', 'piqa', 1, 2, "
-               "'ok', '{\"acc\": 0.6}', NULL)")
+    db.execute(
+        "INSERT INTO eval_runs (model_id, precision, device, task, started, ended, "
+        "status, metrics, limit_n) VALUES ('pythia-160m', 'fp32', 'cuda', 'piqa', 1, 2, "
+        "'ok', '{\"acc\": 0.6}', NULL)"
+    )
     db.commit()
     db.close()
     with ResultsStore(path) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         [old] = store.eval_runs()
         assert (old.model_id, old.metrics, old.limit, old.source) == (
-            "pythia-160m", {"acc": 0.6}, None, "local")
-        store.add_speed(SpeedRun(model_id="m", precision="fp32", device="cpu", prompt_tokens=1,
-                                 new_tokens=1, tokens_per_s=1.0))
+            "pythia-160m",
+            {"acc": 0.6},
+            None,
+            "local",
+        )
+        store.add_speed(
+            SpeedRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                prompt_tokens=1,
+                new_tokens=1,
+                tokens_per_s=1.0,
+            )
+        )
 
 
 def test_migration_from_schema_2_adds_board_telemetry_to_both_tables(tmp_path):
     path = tmp_path / "v2.db"
     db = sqlite3.connect(path)  # a store written before board telemetry was kept
     db.executescript(MIGRATIONS[0] + ";" + MIGRATIONS[1] + "; PRAGMA user_version=2;")
-    db.execute("INSERT INTO speed_runs (model_id, precision, device, prompt_tokens, new_tokens, "
-               "tokens_per_s, created) VALUES ('opt-125m', 'fp16', 'cuda', 10, 64, 41.5, 5)")
+    db.execute(
+        "INSERT INTO speed_runs (model_id, precision, device, prompt_tokens, new_tokens, "
+        "tokens_per_s, created) VALUES ('opt-125m', 'fp16', 'cuda', 10, 64, 41.5, 5)"
+    )
     db.commit()
     db.close()
     with ResultsStore(path) as store:
         [old] = store.speed_runs()
         assert (old.tokens_per_s, old.peak_board_mb, old.telemetry_source) == (41.5, None, None)
-        store.add_speed(SpeedRun(model_id="opt-125m", precision="fp16", device="cuda",
-                                 prompt_tokens=10, new_tokens=64, tokens_per_s=40.0,
-                                 peak_board_mb=3390.4, max_gpu_load_pct=97.0,
-                                 telemetry_source="jtop"))
+        store.add_speed(
+            SpeedRun(
+                model_id="opt-125m",
+                precision="fp16",
+                device="cuda",
+                prompt_tokens=10,
+                new_tokens=64,
+                tokens_per_s=40.0,
+                peak_board_mb=3390.4,
+                max_gpu_load_pct=97.0,
+                telemetry_source="jtop",
+            )
+        )
         new = store.speed_runs()[-1]
-    assert (new.peak_board_mb, new.max_gpu_load_pct, new.telemetry_source) == (
-        3390.4, 97.0, "jtop")
+    assert (new.peak_board_mb, new.max_gpu_load_pct, new.telemetry_source) == (3390.4, 97.0, "jtop")
 
 
 def test_store_from_a_newer_version_is_refused(tmp_path):
@@ -131,13 +186,14 @@ def test_precision_labels():
 
 
 def test_store_modules_do_not_import_torch():
-    code = ("import sys; import engine.results.store, engine.results.matrix, "
-            "engine.results.report, engine.results.importer, engine.results.references, "
-            "engine.evaluation.tasks; "
-            "print(sorted(m for m in ('torch', 'transformers', 'lm_eval', 'datasets') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys; import engine.results.store, engine.results.matrix, "
+        "engine.results.report, engine.results.importer, engine.results.references, "
+        "engine.evaluation.tasks; "
+        "print(sorted(m for m in ('torch', 'transformers', 'lm_eval', 'datasets') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 

@@ -28,11 +28,21 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def entry_toml(model_id: str, **fields) -> str:
-    values = {"name": model_id, "family": "Test", "affiliation": "tests", "params": 3_300_000,
-              "released": "2026-01", "architecture": "llama", "kind": "causal",
-              "context_length": 2048, "license": "apache-2.0",
-              "prompt_format": "chat-template", "trust_remote_code": False,
-              "tags": ["instruct"], "facts_from": ["tests"]} | fields
+    values = {
+        "name": model_id,
+        "family": "Test",
+        "affiliation": "tests",
+        "params": 3_300_000,
+        "released": "2026-01",
+        "architecture": "llama",
+        "kind": "causal",
+        "context_length": 2048,
+        "license": "apache-2.0",
+        "prompt_format": "chat-template",
+        "trust_remote_code": False,
+        "tags": ["instruct"],
+        "facts_from": ["tests"],
+    } | fields
     lines = ["[[model]]", f'id = "{model_id}"']
     for key, value in values.items():
         if isinstance(value, bool):
@@ -52,21 +62,29 @@ def catalog_file(tmp_path, tiny_catalog):
         path = tmp_path / "overlay.toml"
         path.write_text(tiny_catalog.read_text() + "\n" + text)
         return str(path)
+
     return make
 
 
 def greedy_reply(loaded) -> ReplyDone:
-    events = list(stream_reply(loaded, Conversation().add("user", "Hi"),
-                               GenerationSettings(temperature=0, max_new_tokens=4),
-                               cancel=threading.Event()))
+    events = list(
+        stream_reply(
+            loaded,
+            Conversation().add("user", "Hi"),
+            GenerationSettings(temperature=0, max_new_tokens=4),
+            cancel=threading.Event(),
+        )
+    )
     assert isinstance(events[-1], ReplyDone)
     return events[-1]
 
 
 def test_load_report_of_the_tiny_llama(tiny_catalog):
     stages = []
-    loaded = load_model(LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
-                        progress=lambda stage, fraction: stages.append(stage))
+    loaded = load_model(
+        LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
+        progress=lambda stage, fraction: stages.append(stage),
+    )
     info = loaded.info
     assert info.model_id == "tiny-llama" and info.kind == "causal"
     assert info.params == sum(p.numel() for p in loaded.model.parameters())
@@ -83,18 +101,21 @@ def test_seq2seq_loads_as_seq2seq(tiny_catalog):
     assert not loaded.info.has_chat_template
 
 
-@pytest.mark.parametrize("precision, dtype", [("bf16", "bfloat16"), ("fp16", "float16"),
-                                              ("auto", "float32")])
+@pytest.mark.parametrize(
+    "precision, dtype", [("bf16", "bfloat16"), ("fp16", "float16"), ("auto", "float32")]
+)
 def test_precisions_on_cpu(tiny_catalog, precision, dtype):
-    loaded = load_model(LoadOptions("tiny-llama", precision=precision,
-                                    catalog_path=str(tiny_catalog)))
+    loaded = load_model(
+        LoadOptions("tiny-llama", precision=precision, catalog_path=str(tiny_catalog))
+    )
     assert loaded.info.dtype == dtype
 
 
 @pytest.mark.parametrize("precision, layer", [("int8", "Linear8bitLt"), ("int4", "Linear4bit")])
 def test_bitsandbytes_on_cpu(tiny_catalog, precision, layer):
-    loaded = load_model(LoadOptions("tiny-llama", precision=precision,
-                                    catalog_path=str(tiny_catalog)))
+    loaded = load_model(
+        LoadOptions("tiny-llama", precision=precision, catalog_path=str(tiny_catalog))
+    )
     assert loaded.info.quantization == precision
     assert any(type(m).__name__ == layer for m in loaded.model.modules())
     full = 3_219_776  # the tiny model's parameter count, unpacked
@@ -105,15 +126,21 @@ def test_bitsandbytes_on_cpu(tiny_catalog, precision, layer):
 def test_broken_bitsandbytes_gives_one_message(tiny_catalog, monkeypatch):
     import engine.runtime as runtime
 
-    monkeypatch.setattr(runtime, "_bitsandbytes_probe", lambda device: QuantProbe(
-        False, device, None, "bitsandbytes failed a tiny 8-bit op: crashed with signal 11"))
+    monkeypatch.setattr(
+        runtime,
+        "_bitsandbytes_probe",
+        lambda device: QuantProbe(
+            False, device, None, "bitsandbytes failed a tiny 8-bit op: crashed with signal 11"
+        ),
+    )
     with pytest.raises(QuantizationUnavailable, match="crashed with signal 11.*To fix"):
         load_model(LoadOptions("tiny-llama", precision="int8", catalog_path=str(tiny_catalog)))
 
 
 def test_remote_code_refused_without_consent(catalog_file, tiny_llama):
-    path = catalog_file(entry_toml("needs-code", source="local", path=str(tiny_llama),
-                                   trust_remote_code=True))
+    path = catalog_file(
+        entry_toml("needs-code", source="local", path=str(tiny_llama), trust_remote_code=True)
+    )
     with pytest.raises(RemoteCodeRefused) as info:
         load_model(LoadOptions("needs-code", catalog_path=path))
     assert "Python code from its repository" in str(info.value)
@@ -123,8 +150,9 @@ def test_remote_code_refused_without_consent(catalog_file, tiny_llama):
 
 
 def test_unavailable_model_is_refused_with_its_reason(catalog_file):
-    path = catalog_file(entry_toml("gone", source="unavailable",
-                                   unavailable_reason="the weights were withdrawn"))
+    path = catalog_file(
+        entry_toml("gone", source="unavailable", unavailable_reason="the weights were withdrawn")
+    )
     with pytest.raises(ModelUnavailable, match="withdrawn"):
         load_model(LoadOptions("gone", catalog_path=path))
 
@@ -181,8 +209,10 @@ def test_pickle_weights_load_weights_only(catalog_file, tiny_llama, tmp_path):
     clean = pickled_copy(tiny_llama, tmp_path / "clean")
     marker = tmp_path / "code-ran"
     hostile = pickled_copy(tiny_llama, tmp_path / "hostile", {"x": RunsCode(marker)})
-    path = catalog_file(entry_toml("pickled", source="local", path=str(clean))
-                        + entry_toml("hostile", source="local", path=str(hostile)))
+    path = catalog_file(
+        entry_toml("pickled", source="local", path=str(clean))
+        + entry_toml("hostile", source="local", path=str(hostile))
+    )
     loaded = load_model(LoadOptions("pickled", catalog_path=path))
     assert loaded.info.params == 3_219_776 and greedy_reply(loaded).stats.new_tokens == 4
     # A pickle that would run code when unpickled is refused, and its code never runs.
@@ -225,7 +255,6 @@ def test_int8_on_cuda(tiny_catalog):
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
-    loaded = load_model(LoadOptions("tiny-llama", precision="int8",
-                                    catalog_path=str(tiny_catalog)))
+    loaded = load_model(LoadOptions("tiny-llama", precision="int8", catalog_path=str(tiny_catalog)))
     assert loaded.info.quantization == "int8" and loaded.info.device == "cuda"
     assert greedy_reply(loaded).stats.new_tokens == 4

@@ -12,13 +12,19 @@ pytestmark = pytest.mark.ui  # draws the screens (left out of make test-board)
 
 
 def test_the_compare_picture_compares_real_runs_of_several_models(tmp_path, monkeypatch):
-    monkeypatch.setattr(screenshots, "COMPARE_RUNS", ((("tiny-llama", "tiny-t5"), "fp32"),
-                                                      (("tiny-llama",), "bf16")))
+    monkeypatch.setattr(
+        screenshots,
+        "COMPARE_RUNS",
+        ((("tiny-llama", "tiny-t5"), "fp32"), (("tiny-llama",), "bf16")),
+    )
     assert screenshots.main([str(tmp_path / "shots"), "compare"]) == 0
     with ResultsStore() as store:
         runs = store.eval_runs()
     assert {(r.model_id, r.precision) for r in runs} == {
-        ("tiny-llama", "fp32"), ("tiny-t5", "fp32"), ("tiny-llama", "bf16")}
+        ("tiny-llama", "fp32"),
+        ("tiny-t5", "fp32"),
+        ("tiny-llama", "bf16"),
+    }
     assert {r.task for r in runs} == {"fx_choice4", "fx_yesno", "fx_choice2"}
     assert all(r.status == "ok" and r.samples > 0 and r.time_per_sample_ms for r in runs)
     picture = (tmp_path / "shots" / "compare.svg").read_text(encoding="utf-8")

@@ -27,8 +27,9 @@ L4T_R36 = "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI:
 TORCH_REQUIREMENT = re.compile(r"^torch($|[<>=!~ ;\[])")
 
 
-def _board(tmp_path: Path, *, torch: str | None, jtop: bool = True,
-           release: str | None = L4T_R36) -> tuple[Path, Path]:
+def _board(
+    tmp_path: Path, *, torch: str | None, jtop: bool = True, release: str | None = L4T_R36
+) -> tuple[Path, Path]:
     """(site folder to put on PYTHONPATH, fake root)."""
     site, root = tmp_path / "site", tmp_path / "root"
     site.mkdir()
@@ -37,8 +38,10 @@ def _board(tmp_path: Path, *, torch: str | None, jtop: bool = True,
     absent = "raise ImportError('not on this board')\n"
     (site / "torch").mkdir()
     (site / "torch" / "__init__.py").write_text(
-        absent if torch is None else
-        f"__version__ = {torch!r}\n\nclass version:\n    cuda = '12.6'\n")
+        absent
+        if torch is None
+        else f"__version__ = {torch!r}\n\nclass version:\n    cuda = '12.6'\n"
+    )
     if torch is not None:  # pip's record of it, as NVIDIA's wheel leaves one
         info = site / f"torch-{torch}.dist-info"
         info.mkdir()
@@ -53,14 +56,26 @@ def _board(tmp_path: Path, *, torch: str | None, jtop: bool = True,
 def _dry_run(site: Path, root: Path, machine: str = "aarch64", *extra: str):
     env = dict(os.environ, PYTHONPATH=str(site), SMOLLM_SETUP_MACHINE=machine)
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--dry-run", "--python", sys.executable,
-         "--root", str(root), *extra],
-        env=env, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--dry-run",
+            "--python",
+            sys.executable,
+            "--root",
+            str(root),
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _requirements(command: list[str]) -> list[str]:
     """The requirement arguments of a pip install command (what pip is asked to install)."""
-    args = command[command.index("install") + 1:]
+    args = command[command.index("install") + 1 :]
     return [a for a in args if not a.startswith("-")]
 
 
@@ -138,11 +153,13 @@ def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
         "import json, sys\n"
         "args = sys.argv[1:]\n"
         "pins = open(args[args.index('-c') + 1]).read() if '-c' in args else None\n"
-        f"open({str(log)!r}, 'a').write(json.dumps([args, pins]) + '\\n')\n")
+        f"open({str(log)!r}, 'a').write(json.dumps([args, pins]) + '\\n')\n"
+    )
     fake_pip.chmod(0o755)
     facts = setup.Facts("aarch64", "3.10", NV_TORCH, "12.6", None, None, L4T_R36, True, True)
-    plan = setup.make_plan(facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0",
-                           extras=["quant"], llama="try")
+    plan = setup.make_plan(
+        facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=["quant"], llama="try"
+    )
     assert setup.run_plan(plan) == 0
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(calls) == len(plan.commands) == 3
@@ -153,7 +170,8 @@ def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
     assert llama_env == {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DGGML_CUDA=on"}  # nvcc, a GPU: CUDA
 
 
-@pytest.mark.parametrize(("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"),
-                                                ("garbage", None)])
+@pytest.mark.parametrize(
+    ("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"), ("garbage", None)]
+)
 def test_jetpack_from_the_l4t_release(release, major):
     assert _load_script().jetpack_major(release) == major

@@ -15,8 +15,9 @@ def test_catalog(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_help(snap_compare, size):
-    assert snap_compare(make_app(), terminal_size=size, press=["question_mark"],
-                        run_before=rows_shown)
+    assert snap_compare(
+        make_app(), terminal_size=size, press=["question_mark"], run_before=rows_shown
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

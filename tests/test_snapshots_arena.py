@@ -35,18 +35,22 @@ def arena_screen() -> ArenaScreen:
     from engine.catalog import load_catalog
 
     entry = load_catalog(None, use_user_overlay=False).get("smollm2-135m-instruct")
-    return ArenaScreen((entry, entry), (SideConfig(entry.id, "fp32"),
-                                        SideConfig(entry.id, "int8")),
-                       client_factory=ScriptedSide, rng=random.Random(1),
-                       planner=lambda entries, configs: PairPlan(True, (612.0, 310.0), 4480.0))
+    return ArenaScreen(
+        (entry, entry),
+        (SideConfig(entry.id, "fp32"), SideConfig(entry.id, "int8")),
+        client_factory=ScriptedSide,
+        rng=random.Random(1),
+        planner=lambda entries, configs: PairPlan(True, (612.0, 310.0), 4480.0),
+    )
 
 
 async def settle(pilot) -> None:
     """Wait until no worker is pending or running (the memory plan starts the loads)."""
     while True:
         await pilot.pause()
-        active = [w for w in pilot.app.workers
-                  if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        active = [
+            w for w in pilot.app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
         if not active:
             await pilot.pause()
             return
@@ -82,12 +86,18 @@ def test_arena_leaderboard(snap_compare, size):
     from engine.results.arena import ArenaVote, add_vote
     from engine.results.store import ResultsStore
 
-    fp32, int8, qwen = ("smollm2-135m-instruct · fp32 · transformers",
-                        "smollm2-135m-instruct · int8 · transformers",
-                        "qwen2.5-0.5b · fp16 · transformers")
+    fp32, int8, qwen = (
+        "smollm2-135m-instruct · fp32 · transformers",
+        "smollm2-135m-instruct · int8 · transformers",
+        "qwen2.5-0.5b · fp16 · transformers",
+    )
     with ResultsStore() as store:
-        for a, b, outcome in ([(fp32, int8, "a")] * 3 + [(int8, fp32, "tie")]
-                              + [(qwen, fp32, "a")] * 2 + [(int8, qwen, "both-bad")]):
+        for a, b, outcome in (
+            [(fp32, int8, "a")] * 3
+            + [(int8, fp32, "tie")]
+            + [(qwen, fp32, "a")] * 2
+            + [(int8, qwen, "both-bad")]
+        ):
             add_vote(store, ArenaVote("p", outcome, a, b, created=1_763_900_000.0))
 
     async def board(pilot):

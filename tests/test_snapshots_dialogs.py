@@ -47,8 +47,10 @@ def utc(monkeypatch):
 
 def on_disk_overview(catalog, precision, device, runtime="auto"):
     """fixed_overview, with every Hub model downloaded."""
-    return [replace(r, on_disk="yes") if r.entry.source == "hub" else r
-            for r in fixed_overview(catalog, precision, device)]
+    return [
+        replace(r, on_disk="yes") if r.entry.source == "hub" else r
+        for r in fixed_overview(catalog, precision, device)
+    ]
 
 
 def app_on_disk():
@@ -86,11 +88,22 @@ def test_delete_dialog(snap_compare, size, monkeypatch):
     from engine import hub_delete
 
     cache = Path("/home/user/.cache/huggingface/hub")
-    monkeypatch.setattr(hub_delete, "deletion_plan", lambda entry, quant=None: [
-        hub_delete.Deletion("weights (EleutherAI/pythia-160m)",
-                            cache / "models--EleutherAI--pythia-160m", 339_762_193),
-        hub_delete.Deletion("GGUF F16 (mradermacher/pythia-160m-GGUF)",
-                            cache / "models--mradermacher--pythia-160m-GGUF", 327_000_000)])
+    monkeypatch.setattr(
+        hub_delete,
+        "deletion_plan",
+        lambda entry, quant=None: [
+            hub_delete.Deletion(
+                "weights (EleutherAI/pythia-160m)",
+                cache / "models--EleutherAI--pythia-160m",
+                339_762_193,
+            ),
+            hub_delete.Deletion(
+                "GGUF F16 (mradermacher/pythia-160m-GGUF)",
+                cache / "models--mradermacher--pythia-160m-GGUF",
+                327_000_000,
+            ),
+        ],
+    )
 
     async def ask(pilot):
         await select(pilot, "pythia-160m", "x")
@@ -119,10 +132,18 @@ class EvaluatingClient(ScriptedClient):
     def evaluate(self, spec):
         def result(task, acc, minutes):
             return p.TaskResult(
-                task=task, status="ok", metrics={"acc": acc, "acc_stderr": 0.0492},
-                samples=100, time_per_sample_ms=38.4, peak_memory_mb=702.0, num_fewshot=0,
-                limit=100, task_version="1.0", started=FIXED_TIME + minutes * 60,
-                ended=FIXED_TIME + minutes * 60 + 4)
+                task=task,
+                status="ok",
+                metrics={"acc": acc, "acc_stderr": 0.0492},
+                samples=100,
+                time_per_sample_ms=38.4,
+                peak_memory_mb=702.0,
+                num_fewshot=0,
+                limit=100,
+                task_version="1.0",
+                started=FIXED_TIME + minutes * 60,
+                ended=FIXED_TIME + minutes * 60 + 4,
+            )
 
         yield p.EvalProgress(3, "arc_easy", 100, 100, 0.0)
         yield p.TaskDone(3, result("arc_easy", 0.27, 0))
@@ -144,8 +165,11 @@ class EvaluatingClient(ScriptedClient):
 
 
 def evaluating_app(finish: bool):
-    return make_app(session=ModelSession(
-        client_factory=lambda catalog_path=None: EvaluatingClient(catalog_path, finish)))
+    return make_app(
+        session=ModelSession(
+            client_factory=lambda catalog_path=None: EvaluatingClient(catalog_path, finish)
+        )
+    )
 
 
 async def run_arc_e_and_piqa(pilot):
@@ -182,9 +206,13 @@ class FailingClient(ScriptedClient):
 
     def load(self, options):
         yield p.Progress(1, "reading config", None)
-        yield p.Failed(1, "the local model path /home/user/models/my-finetune of my-finetune "
-                       "does not exist (catalog entry at /home/user/.config/smollm-tui/"
-                       "catalog.toml:12); fix the path in your catalog overlay", "usage")
+        yield p.Failed(
+            1,
+            "the local model path /home/user/models/my-finetune of my-finetune "
+            "does not exist (catalog entry at /home/user/.config/smollm-tui/"
+            "catalog.toml:12); fix the path in your catalog overlay",
+            "usage",
+        )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
@@ -203,14 +231,18 @@ def test_chat_load_error(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_download_in_progress(snap_compare, size):
     """The events the download queue's thread hands the app, at fixed figures."""
+
     async def downloading(pilot):
         await rows_shown(pilot)
         app = pilot.app
         entry = app.catalog.get("pythia-160m")
         job = dl.DownloadJob(1, entry.id, entry.repo, entry.revision, entry)
         app.files.on_event(dl.DownloadStarted(job))
-        app.files.on_event(dl.DownloadProgress(job, 123_456_789, 339_762_193, 5_242_880.0,
-                                               41.0, "model.safetensors"))
+        app.files.on_event(
+            dl.DownloadProgress(
+                job, 123_456_789, 339_762_193, 5_242_880.0, 41.0, "model.safetensors"
+            )
+        )
         await steady(pilot)
 
     assert snap_compare(make_scripted_app(), terminal_size=size, run_before=downloading)

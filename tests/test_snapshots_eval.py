@@ -31,9 +31,13 @@ def fixed_store_and_clock(monkeypatch):
 def test_evaluate_task_chooser(snap_compare, size):
     async def open_evaluate(pilot):
         app = pilot.app
-        app.push_screen(EvaluateScreen(app.catalog.get("pythia-160m"),
-                                       LoadOptions("pythia-160m"),
-                                       include_path=str(TASKS_DIR)))
+        app.push_screen(
+            EvaluateScreen(
+                app.catalog.get("pythia-160m"),
+                LoadOptions("pythia-160m"),
+                include_path=str(TASKS_DIR),
+            )
+        )
         await pilot.pause()
         await pilot.press("down", "space", "down", "down", "down", "space")
         await steady(pilot)
@@ -43,10 +47,10 @@ def test_evaluate_task_chooser(snap_compare, size):
 
 def test_evaluate_task_folder_dialog(snap_compare):
     """The `f` dialog at the smallest size (nothing saved yet: the placeholder shows)."""
+
     async def open_dialog(pilot):
         app = pilot.app
-        app.push_screen(EvaluateScreen(app.catalog.get("pythia-160m"),
-                                       LoadOptions("pythia-160m")))
+        app.push_screen(EvaluateScreen(app.catalog.get("pythia-160m"), LoadOptions("pythia-160m")))
         await pilot.pause()
         await pilot.press("f")
         await steady(pilot)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "transformers", "lm_eval", "bitsandbytes", "accelerate", "datasets",
-         "llama_cpp")
+HEAVY = ("torch", "transformers", "lm_eval", "bitsandbytes", "accelerate", "datasets", "llama_cpp")
 
 SCRIPT = f"""
 import asyncio, sys
@@ -29,7 +28,8 @@ print("loaded:" + ",".join(m for m in {HEAVY!r} if m in sys.modules))
 
 
 def test_the_app_and_the_cli_parser_never_import_model_libraries(cli_env):
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          env=cli_env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=cli_env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "loaded:"

@@ -32,10 +32,19 @@ def make_damaged_store(kind: str, path: Path | None = None) -> Path:
     path = path or results_db_path()
     with ResultsStore(path) as store:
         for n in range(60):
-            store.add_eval(EvalRun(model_id=f"model-{n % 5}", precision="fp32", device="cpu",
-                                   task="boolq", status="ok", started=n, ended=n + 1,
-                                   metrics={"acc": 0.5, "acc_stderr": 0.05},
-                                   error="x" * 400))
+            store.add_eval(
+                EvalRun(
+                    model_id=f"model-{n % 5}",
+                    precision="fp32",
+                    device="cpu",
+                    task="boolq",
+                    status="ok",
+                    started=n,
+                    ended=n + 1,
+                    metrics={"acc": 0.5, "acc_stderr": 0.05},
+                    error="x" * 400,
+                )
+            )
     data = path.read_bytes()
     page = int.from_bytes(data[16:18], "big")
     assert len(data) >= 6 * page  # room to break pages in the middle
@@ -55,8 +64,13 @@ def digest(path: Path) -> str:
 
 
 def cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def assert_one_line_naming(out, path: Path) -> None:
@@ -67,8 +81,9 @@ def assert_one_line_naming(out, path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_report_import_and_eval_say_so_and_leave_the_file_as_it_is(kind, cli_env,
-                                                                  tiny_catalog, tmp_path):
+def test_report_import_and_eval_say_so_and_leave_the_file_as_it_is(
+    kind, cli_env, tiny_catalog, tmp_path
+):
     path = make_damaged_store(kind)
     before = digest(path)
     results = tmp_path / "results_x.json"
@@ -77,9 +92,20 @@ def test_report_import_and_eval_say_so_and_leave_the_file_as_it_is(kind, cli_env
     report = cli(cli_env, "report")
     assert_one_line_naming(report, path)
     assert_one_line_naming(cli(cli_env, "import", str(results)), path)
-    evaluated = cli(cli_env, "--catalog", str(tiny_catalog), "eval", "tiny-llama", "--tasks",
-                    "fx_yesno", "--limit", "2", "--include-path", str(TASKS_DIR),
-                    "--in-process")
+    evaluated = cli(
+        cli_env,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--tasks",
+        "fx_yesno",
+        "--limit",
+        "2",
+        "--include-path",
+        str(TASKS_DIR),
+        "--in-process",
+    )
     assert_one_line_naming(evaluated, path)
     assert "loaded" not in evaluated.stdout  # refused before any model loads
     assert digest(path) == before
@@ -90,8 +116,11 @@ def test_report_import_and_eval_say_so_and_leave_the_file_as_it_is(kind, cli_env
 def test_the_engine_never_migrates_or_writes_a_damaged_store(kind, tmp_path):
     path = make_damaged_store(kind, tmp_path / "results.db")
     before = digest(path)
-    for opening in (lambda: ResultsStore(path), lambda: ResultsStore(path, read_only=True),
-                    lambda: ensure_writable(path)):
+    for opening in (
+        lambda: ResultsStore(path),
+        lambda: ResultsStore(path, read_only=True),
+        lambda: ensure_writable(path),
+    ):
         with pytest.raises(StoreDamaged) as caught:
             opening()
         assert str(path) in str(caught.value)
@@ -110,8 +139,17 @@ def test_doctor_runs_quick_check_and_says_how_to_move_it_aside():
 
 def test_doctor_on_a_sound_store():
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id="m", precision="fp32", device="cpu", task="boolq",
-                               status="ok", started=1, ended=2))
+        store.add_eval(
+            EvalRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                task="boolq",
+                status="ok",
+                started=1,
+                ended=2,
+            )
+        )
     check = doctor._results_store()
     assert check.status == doctor.OK and "quick_check ok, 1 evaluation(s)" in check.detail
 
@@ -136,8 +174,16 @@ def test_chat_speed_on_a_damaged_store_is_refused_not_written(tmp_path):
     before = digest(path)
     with pytest.raises(SmollmError):
         with ResultsStore(path) as store:
-            store.add_speed(SpeedRun(model_id="m", precision="fp32", device="cpu",
-                                     prompt_tokens=1, new_tokens=1, tokens_per_s=1.0))
+            store.add_speed(
+                SpeedRun(
+                    model_id="m",
+                    precision="fp32",
+                    device="cpu",
+                    prompt_tokens=1,
+                    new_tokens=1,
+                    tokens_per_s=1.0,
+                )
+            )
     assert digest(path) == before
 
 
@@ -151,7 +197,8 @@ def resource_tracker_running():
 
 
 async def test_the_app_opens_chats_and_says_why_results_are_missing(
-        tiny_catalog, resource_tracker_running):
+    tiny_catalog, resource_tracker_running
+):
     from engine.overview import overview
     from tui.screens.catalog import CatalogScreen
     from tui.screens.chat import ChatScreen
@@ -181,9 +228,13 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
         await pilot.press("escape")
 
         # Evaluate: its history says why; a run is refused before the model loads
-        app.push_screen(EvaluateScreen(app.catalog.get("tiny-llama"),
-                                       LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
-                                       include_path=str(TASKS_DIR)))
+        app.push_screen(
+            EvaluateScreen(
+                app.catalog.get("tiny-llama"),
+                LoadOptions("tiny-llama", catalog_path=str(tiny_catalog)),
+                include_path=str(TASKS_DIR),
+            )
+        )
         await pilot.pause()
         screen = app.screen
         title = str(screen.query_one("#history-title", Static).render())
@@ -195,8 +246,7 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.session.info is None  # nothing was loaded
-        assert any("damaged" in n.message and n.severity == "error"
-                    for n in app._notifications)
+        assert any("damaged" in n.message and n.severity == "error" for n in app._notifications)
         await pilot.press("escape")
 
         # Chat works: a real reply from the tiny model; its speed is simply not kept
@@ -232,16 +282,16 @@ def test_a_store_that_cannot_be_opened_is_not_called_damaged(cli_env):
     assert path.is_symlink() and sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
-async def test_a_damaged_store_is_told_once_though_its_mv_command_changes_each_second(
-        tiny_catalog):
+async def test_a_damaged_store_is_told_once_though_its_mv_command_changes_each_second(tiny_catalog):
     """The message names a time-stamped `mv` (and SQLite's detail): two reads a second
     apart give two texts for one problem, and the user is told once."""
     from engine.results import health
 
     path = make_damaged_store("broken-pages")
     first = str(health.damaged(path, "database disk image is malformed"))
-    later = first.replace(health.move_aside_command(path),
-                          health.move_aside_command(path, stamp="20990101-000000"))
+    later = first.replace(
+        health.move_aside_command(path), health.move_aside_command(path, stamp="20990101-000000")
+    )
     assert first != later
     app = make_app(tiny_catalog)
     async with app.run_test(size=(80, 24)) as pilot:

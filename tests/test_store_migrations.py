@@ -18,8 +18,9 @@ from engine.machine import machine_name
 from engine.results.store import MIGRATIONS, SCHEMA_VERSION, EvalRun, ResultsStore, SpeedRun
 
 GOLDEN = Path(__file__).parent / "golden"
-FROZEN = {int(re.fullmatch(r"schema_(\d+)\.sql", p.name).group(1)): p
-          for p in GOLDEN.glob("schema_*.sql")}
+FROZEN = {
+    int(re.fullmatch(r"schema_(\d+)\.sql", p.name).group(1)): p for p in GOLDEN.glob("schema_*.sql")
+}
 RELEASED = sorted(FROZEN)
 
 
@@ -40,11 +41,15 @@ def from_golden(version: int, tmp_path: Path) -> Path:
 def schema(db: sqlite3.Connection) -> dict:
     """Tables with their columns (name, type, not null, default, key) and the indexes."""
     out = {}
-    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND "
-                               "name NOT LIKE 'sqlite_%' ORDER BY name"):
+    for (table,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND "
+        "name NOT LIKE 'sqlite_%' ORDER BY name"
+    ):
         out[table] = [tuple(c[1:]) for c in db.execute(f"PRAGMA table_info({table})")]
-    for name, table in db.execute("SELECT name, tbl_name FROM sqlite_master WHERE "
-                                  "type='index' AND sql IS NOT NULL ORDER BY name"):
+    for name, table in db.execute(
+        "SELECT name, tbl_name FROM sqlite_master WHERE "
+        "type='index' AND sql IS NOT NULL ORDER BY name"
+    ):
         out[f"index {name}"] = (table, [c[2] for c in db.execute(f"PRAGMA index_info({name})")])
     return out
 
@@ -70,19 +75,39 @@ def test_a_store_of_each_released_schema_migrates_with_its_rows(version, tmp_pat
 
         ok = runs["pythia-160m"]
         assert (ok.repo, ok.revision, ok.precision, ok.device, ok.device_name) == (
-            "EleutherAI/pythia-160m", "50f5173d932e8e61f858120bcb800b97af589f46", "fp16",
-            "cuda", "Orin")
+            "EleutherAI/pythia-160m",
+            "50f5173d932e8e61f858120bcb800b97af589f46",
+            "fp16",
+            "cuda",
+            "Orin",
+        )
         assert (ok.task, ok.task_version, ok.num_fewshot, ok.limit, ok.samples) == (
-            "arc_easy", "1.0", 0, 100, 100)
-        assert ok.metrics == {"acc": 0.42, "acc_norm": 0.39, "acc_norm_stderr": 0.049,
-                              "acc_stderr": 0.0496}
-        assert (ok.time_per_sample_ms, ok.peak_memory_mb, ok.model_size_mb) == (
-            41.5, 903.25, 324.7)
+            "arc_easy",
+            "1.0",
+            0,
+            100,
+            100,
+        )
+        assert ok.metrics == {
+            "acc": 0.42,
+            "acc_norm": 0.39,
+            "acc_norm_stderr": 0.049,
+            "acc_stderr": 0.0496,
+        }
+        assert (ok.time_per_sample_ms, ok.peak_memory_mb, ok.model_size_mb) == (41.5, 903.25, 324.7)
         assert (ok.lm_eval_version, ok.transformers_version, ok.app_version) == (
-            "0.4.9", "4.56.2", "0.1.0")
+            "0.4.9",
+            "4.56.2",
+            "0.1.0",
+        )
         assert ok.torch_version == "2.5.0a0+872d972e41.nv24.08"
         assert (ok.started, ok.ended, ok.status, ok.error, ok.source) == (
-            1763900000.0, 1763900041.5, "ok", None, "local")
+            1763900000.0,
+            1763900041.5,
+            "ok",
+            None,
+            "local",
+        )
         assert (ok.peak_board_mb, ok.max_gpu_load_pct, ok.telemetry_source) == (None,) * 3
         # schema 8: a row made here is this machine's; an imported one keeps its file's GPU
         assert (ok.machine, ok.backend) == (machine_name(), "smollm-tui")
@@ -99,22 +124,46 @@ def test_a_store_of_each_released_schema_migrates_with_its_rows(version, tmp_pat
             assert imported.machine == (imported.device_name or "imported")
             first = speeds[0]
             assert (first.model_id, first.prompt_tokens, first.new_tokens) == (
-                "smollm2-135m-instruct", 38, 64)
+                "smollm2-135m-instruct",
+                38,
+                64,
+            )
             assert (first.tokens_per_s, first.time_to_first_token_s) == (41.5, 0.055)
             assert first.settings == {"max_new_tokens": 64, "temperature": 0.0}
         if version >= 3:
             board = runs["qwen2.5-0.5b"]
             assert (board.peak_board_mb, board.max_gpu_load_pct, board.telemetry_source) == (
-                5120.5, 97.0, "jtop")
-            assert (speeds[1].peak_board_mb, speeds[1].telemetry_source) == (
-                3390.4, "jetson-proc")
+                5120.5,
+                97.0,
+                "jtop",
+            )
+            assert (speeds[1].peak_board_mb, speeds[1].telemetry_source) == (3390.4, "jetson-proc")
 
         # and the migrated store takes today's rows
-        run_id = store.add_eval(EvalRun(model_id="m", precision="fp32", device="cpu",
-                                        task="piqa", status="ok", started=1.0, ended=2.0,
-                                        metrics={"acc": 0.5}, peak_board_mb=1.0,
-                                        telemetry_source="psutil"))
-        store.add_speed(SpeedRun(model_id="m", precision="fp32", device="cpu", prompt_tokens=1,
-                                 new_tokens=2, tokens_per_s=3.0, peak_board_mb=4.0))
+        run_id = store.add_eval(
+            EvalRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                task="piqa",
+                status="ok",
+                started=1.0,
+                ended=2.0,
+                metrics={"acc": 0.5},
+                peak_board_mb=1.0,
+                telemetry_source="psutil",
+            )
+        )
+        store.add_speed(
+            SpeedRun(
+                model_id="m",
+                precision="fp32",
+                device="cpu",
+                prompt_tokens=1,
+                new_tokens=2,
+                tokens_per_s=3.0,
+                peak_board_mb=4.0,
+            )
+        )
         assert store.eval_runs(model_id="m")[0].id == run_id
         assert store.speed_runs(model_id="m")[0].peak_board_mb == 4.0

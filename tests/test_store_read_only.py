@@ -16,10 +16,21 @@ from engine.results.store import EvalRun, ResultsStore
 
 def store_one_row() -> None:
     with ResultsStore() as store:
-        store.add_eval(EvalRun(model_id="tiny-llama", precision="fp32", device="cpu",
-                               task="fx_choice2", status="ok", started=1, ended=2, limit=5,
-                               num_fewshot=0, samples=5,
-                               metrics={"acc": 0.6, "acc_stderr": 0.2}))
+        store.add_eval(
+            EvalRun(
+                model_id="tiny-llama",
+                precision="fp32",
+                device="cpu",
+                task="fx_choice2",
+                status="ok",
+                started=1,
+                ended=2,
+                limit=5,
+                num_fewshot=0,
+                samples=5,
+                metrics={"acc": 0.6, "acc_stderr": 0.2},
+            )
+        )
 
 
 def rows() -> list[tuple[str, str]]:
@@ -38,14 +49,31 @@ def one_line(out: subprocess.CompletedProcess) -> str:
 def test_eval_refuses_before_any_model_loads(what, cli_env, tiny_catalog):
     store_one_row()
     read_only = results_db_path() if what == "file" else data_dir()
-    out = run_read_only(cli_env, read_only, "--catalog", str(tiny_catalog), "eval",
-                        "tiny-llama", "--tasks", "fx_yesno", "--limit", "2", "--include-path",
-                        str(TASKS_DIR), "--precision", "fp32", "--device", "cpu", "--in-process")
+    out = run_read_only(
+        cli_env,
+        read_only,
+        "--catalog",
+        str(tiny_catalog),
+        "eval",
+        "tiny-llama",
+        "--tasks",
+        "fx_yesno",
+        "--limit",
+        "2",
+        "--include-path",
+        str(TASKS_DIR),
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--in-process",
+    )
     line = one_line(out)
     assert out.returncode == 1
     assert f"the results store {results_db_path()} cannot be written" in line
-    assert ("results.db is read-only" if what == "file" else
-            f"its folder {data_dir()} is read-only") in line
+    assert (
+        "results.db is read-only" if what == "file" else f"its folder {data_dir()} is read-only"
+    ) in line
     assert "nothing was run" in line and "SMOLLM_TUI_HOME" in line
     assert "loaded" not in out.stdout and "fx_yesno" not in out.stdout
     assert rows() == [("tiny-llama", "fx_choice2")]

@@ -28,16 +28,23 @@ class FixedBoard(Reader):
         loaded = t >= 40
         busy = 60 <= t < 100
         return Snapshot(
-            time=START + t, source="jtop", ram_total_mb=7619.6,
+            time=START + t,
+            source="jtop",
+            ram_total_mb=7619.6,
             ram_used_mb=2100.0 + (1290.4 if loaded else 0.0) + (t % 7) * 3,
             ram_available_mb=7619.6 - 2100.0 - (1290.4 if loaded else 0.0),
-            gpu_shared_mb=1448.0 if loaded else 148.5, swap_total_mb=3809.8,
-            swap_used_mb=110.0, gpu_load_pct=(80.0 + t % 20) if busy else 0.0,
+            gpu_shared_mb=1448.0 if loaded else 148.5,
+            swap_total_mb=3809.8,
+            swap_used_mb=110.0,
+            gpu_load_pct=(80.0 + t % 20) if busy else 0.0,
             gpu_freq_mhz=624.8 if busy else 306.0,
             power_total_mw=7108.0 if busy else 4350.0,
             power_rails_mw={"VDD_CPU_GPU_CV": 3064.0 if busy else 900.0, "VDD_SOC": 1520.0},
-            temps_c={"cpu": 48.0 + (4.0 if busy else 0.0), "gpu": 47.0 + (5.0 if busy else 0.0),
-                     "tj": 49.0 + (5.0 if busy else 0.0)},
+            temps_c={
+                "cpu": 48.0 + (4.0 if busy else 0.0),
+                "gpu": 47.0 + (5.0 if busy else 0.0),
+                "tj": 49.0 + (5.0 if busy else 0.0),
+            },
             cpu_pct=27.5 if busy else 4.0,
         )
 
@@ -71,8 +78,9 @@ class SystemApp(App):
 
     def on_mount(self) -> None:
         # A long refresh period: the tests drive refresh_view() themselves.
-        self.push_screen(SystemScreen(self.sampler, self.worker_memory,
-                                      window_seconds=120, refresh_seconds=3600))
+        self.push_screen(
+            SystemScreen(self.sampler, self.worker_memory, window_seconds=120, refresh_seconds=3600)
+        )
 
 
 def shown(app: App, selector: str) -> str:
@@ -89,7 +97,7 @@ async def test_current_values_and_reader_are_shown():
         assert "GPU shared 1.4 GB" in values
         assert "swap 0.1 / 3.7 GB" in values
         assert "worker 812 MB" in values
-        assert "GPU 0% @ 306 MHz" in values   # t=119: generation ended at t=100
+        assert "GPU 0% @ 306 MHz" in values  # t=119: generation ended at t=100
         assert "power 4.3 W (VDD_CPU_GPU_CV 0.9, VDD_SOC 1.5)" in values
         assert "tj 49°C" in values
         assert shown(app, "#reader") == "Reader: jtop 4.3.2 (jetson-stats service)"
@@ -104,7 +112,7 @@ async def test_new_samples_show_up_and_b_goes_back():
         screen = app.screen
         assert "GPU 99% @ 625 MHz" in shown(app, "#values")
         for _ in range(30):
-            sampler.step()   # t=80..109: generation ends at t=100
+            sampler.step()  # t=80..109: generation ends at t=100
         screen.refresh_view()
         assert "GPU 0% @ 306 MHz" in shown(app, "#values")
         sampler.add_mark("unloaded tiny-llama")
@@ -138,18 +146,25 @@ async def test_before_the_first_sample():
 
 
 def test_sensor_names_are_shown_literally_never_as_markup():
-    snap = Snapshot(time=0.0, source="jtop", temps_c={"[bold red]x[/]": 40.0},
-                    power_total_mw=1000.0, power_rails_mw={"[link=http://e]r": 500.0})
+    snap = Snapshot(
+        time=0.0,
+        source="jtop",
+        temps_c={"[bold red]x[/]": 40.0},
+        power_total_mw=1000.0,
+        power_rails_mw={"[link=http://e]r": 500.0},
+    )
     text = values_text(snap)
     assert "[bold red]x[/] 40°C" in text.plain
     assert "[link=http://e]r 0.5" in text.plain
 
 
 def test_snapshot_80x24(snap_compare):
-    assert snap_compare(SystemApp(fixed_sampler(), worker_memory=lambda: 812.0),
-                        terminal_size=(80, 24))
+    assert snap_compare(
+        SystemApp(fixed_sampler(), worker_memory=lambda: 812.0), terminal_size=(80, 24)
+    )
 
 
 def test_snapshot_120x40(snap_compare):
-    assert snap_compare(SystemApp(fixed_sampler(), worker_memory=lambda: 812.0),
-                        terminal_size=(120, 40))
+    assert snap_compare(
+        SystemApp(fixed_sampler(), worker_memory=lambda: 812.0), terminal_size=(120, 40)
+    )

@@ -43,8 +43,7 @@ def test_jtop_service_down(monkeypatch, on_a_jetson):
 
 
 def test_jtop_version_mismatch(monkeypatch, on_a_jetson):
-    install_jtop(monkeypatch, fake_jtop.make_module("up", version="4.3.2",
-                                                    service_version="4.2.7"))
+    install_jtop(monkeypatch, fake_jtop.make_module("up", version="4.3.2", service_version="4.2.7"))
     check = doctor._jtop()
     assert check.status == doctor.WARNING
     assert "[4.2.7] and client: [4.3.2]" in check.detail

@@ -73,8 +73,9 @@ def test_jetson_proc_reader_follows_the_file(tmp_path, gpu_files):
 
 
 def test_jetson_proc_reader_without_gpu_load_file(tmp_path):
-    reader = JetsonProcReader(ORIN, gpu_load_paths=[str(tmp_path / "nope" / "load")],
-                              gpu_freq_paths=[])
+    reader = JetsonProcReader(
+        ORIN, gpu_load_paths=[str(tmp_path / "nope" / "load")], gpu_freq_paths=[]
+    )
     snap = reader.read()
     assert snap.gpu_load_pct is None and snap.gpu_freq_mhz is None
     assert "not readable" in reader.describe()
@@ -115,8 +116,9 @@ def test_jtop_reader_service_down(monkeypatch):
 
 
 def test_jtop_reader_version_mismatch(monkeypatch):
-    monkeypatch.setitem(sys.modules, "jtop",
-                        fake_jtop.make_module("up", version="4.3.2", service_version="4.2.7"))
+    monkeypatch.setitem(
+        sys.modules, "jtop", fake_jtop.make_module("up", version="4.3.2", service_version="4.2.7")
+    )
     with pytest.raises(ReaderUnavailable, match=r"Mismatch version .*\[4\.2\.7\]"):
         JtopReader()
 
@@ -174,11 +176,14 @@ def test_nvml_figures_a_card_lacks_are_none(monkeypatch):
     assert snap.power_total_mw is None and snap.power_rails_mw == {}
 
 
-@pytest.mark.parametrize("kwargs, reason", [
-    ({"fail_init": True}, "did not start"),
-    ({"count": 0}, "no GPU"),
-    ({"total_bytes": 0, "used_bytes": 0}, "integrated"),
-])
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        ({"fail_init": True}, "did not start"),
+        ({"count": 0}, "no GPU"),
+        ({"total_bytes": 0, "used_bytes": 0}, "integrated"),
+    ],
+)
 def test_nvml_unavailable(monkeypatch, kwargs, reason):
     module = fake_pynvml.make_module(**kwargs)
     monkeypatch.setitem(sys.modules, "pynvml", module)
@@ -206,8 +211,13 @@ def test_process_rss_of_this_process_and_a_gone_one():
 
 
 def test_snapshot_round_trips_through_json():
-    snap = Snapshot(time=1.5, source="nvml", ram_total_mb=10.0, gpu_process_mem_mb={7: 1.0},
-                    temps_c={"gpu": 40.0})
+    snap = Snapshot(
+        time=1.5,
+        source="nvml",
+        ram_total_mb=10.0,
+        gpu_process_mem_mb={7: 1.0},
+        temps_c={"gpu": 40.0},
+    )
     again = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
     assert again == snap
 

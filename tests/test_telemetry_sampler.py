@@ -28,8 +28,12 @@ def test_jtop_failing_mid_run_hands_over_to_jetson_proc_with_one_notice(monkeypa
     monkeypatch.setitem(sys.modules, "jtop", module)
     factories = [
         ("jtop", lambda: JtopReader()),
-        ("jetson-proc", lambda: JetsonProcReader(FIXTURES / "meminfo_orin_nano_8gb.txt",
-                                                 gpu_load_paths=[], gpu_freq_paths=[])),
+        (
+            "jetson-proc",
+            lambda: JetsonProcReader(
+                FIXTURES / "meminfo_orin_nano_8gb.txt", gpu_load_paths=[], gpu_freq_paths=[]
+            ),
+        ),
         ("psutil", PsutilReader),
     ]
     sampler = Sampler(factories=factories)
@@ -61,8 +65,9 @@ def test_every_reader_failing_leaves_no_reader_and_no_crash():
 def test_history_window_and_marks():
     clock = Clock(1000.0)
     values = [{"t": 1000.0 + i, "ram_used_mb": float(i)} for i in range(10)]
-    sampler = Sampler(ReaderChain([("s", lambda: ScriptedReader(values))]),
-                      history_seconds=5.0, clock=clock)
+    sampler = Sampler(
+        ReaderChain([("s", lambda: ScriptedReader(values))]), history_seconds=5.0, clock=clock
+    )
     for _ in range(10):
         sampler.step()
     kept = sampler.history()
@@ -135,16 +140,24 @@ def test_sampler_rejects_a_zero_interval():
 
 # -- PeakTracker -------------------------------------------------------------------------------
 def _board(used: float, shared: float | None, load: float | None) -> dict:
-    return {"ram_total_mb": 7619.6, "ram_used_mb": used, "gpu_shared_mb": shared,
-            "gpu_load_pct": load}
+    return {
+        "ram_total_mb": 7619.6,
+        "ram_used_mb": used,
+        "gpu_shared_mb": shared,
+        "gpu_load_pct": load,
+    }
 
 
 def test_peak_tracker_on_a_stepped_sampler():
-    values = [_board(2000, 150, 0), _board(3500, 1448, 87.3), _board(3400, 1448, 99.0),
-              _board(2100, 150, 3.0)]
+    values = [
+        _board(2000, 150, 0),
+        _board(3500, 1448, 87.3),
+        _board(3400, 1448, 99.0),
+        _board(2100, 150, 3.0),
+    ]
     sampler = Sampler(ReaderChain([("s", lambda: ScriptedReader(values))]))
-    with PeakTracker(sampler) as peak:      # entry takes sample 1 (the baseline)
-        sampler.step()                      # what the sampler thread would do
+    with PeakTracker(sampler) as peak:  # entry takes sample 1 (the baseline)
+        sampler.step()  # what the sampler thread would do
         sampler.step()
     # exit takes sample 4
     result = peak.result()
@@ -205,11 +218,18 @@ def test_peak_tracker_on_a_reader_with_its_own_thread():
 def test_the_ui_side_of_telemetry_never_loads_torch():
     import subprocess
 
-    code = ("import sys, engine.telemetry, engine.telemetry.selection, tui.screens.system, "
-            "tui.commands.monitor\n"
-            "from engine.telemetry import Sampler\n"
-            "Sampler().step()\n"
-            "assert 'torch' not in sys.modules, 'torch was imported'\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    code = (
+        "import sys, engine.telemetry, engine.telemetry.selection, tui.screens.system, "
+        "tui.commands.monitor\n"
+        "from engine.telemetry import Sampler\n"
+        "Sampler().step()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr

@@ -18,8 +18,9 @@ def test_ids_with_dots_keep_their_end():
 
 
 def test_unsafe_characters_become_underscores():
-    md, _ = save_transcript("org/model v1", Conversation().add("user", "x"),
-                            GenerationSettings(), now=1_700_000_000)
+    md, _ = save_transcript(
+        "org/model v1", Conversation().add("user", "x"), GenerationSettings(), now=1_700_000_000
+    )
     assert md.name.endswith("-org_model_v1.md") and md.parent.name == "transcripts"
 
 
@@ -31,6 +32,7 @@ def test_two_saves_in_the_same_second_keep_both():
     md1, js1 = save_transcript("qwen2.5-0.5b", first, GenerationSettings(), now=1_700_000_000)
     md2, js2 = save_transcript("qwen2.5-0.5b", second, GenerationSettings(), now=1_700_000_000)
     assert (md1, js1) != (md2, js2) and md2.stem == js2.stem == md1.stem + "-2"
-    assert "first" in md1.read_text() and json.loads(js1.read_text())["turns"][0]["content"] \
-        == "first"
+    assert (
+        "first" in md1.read_text() and json.loads(js1.read_text())["turns"][0]["content"] == "first"
+    )
     assert "second" in md2.read_text()

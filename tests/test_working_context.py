@@ -25,8 +25,10 @@ from engine.settings import Conversation, GenerationSettings, LoadOptions
 from tui.screens.details import DetailsScreen
 
 # /proc/meminfo of an idle Jetson Orin Nano 8 GB over SSH (no desktop).
-IDLE_ORIN_NANO = ("MemTotal:        7802212 kB\nMemFree:         5912000 kB\n"
-                  "MemAvailable:    6553600 kB\nNvMapMemUsed:       4000 kB\n")
+IDLE_ORIN_NANO = (
+    "MemTotal:        7802212 kB\nMemFree:         5912000 kB\n"
+    "MemAvailable:    6553600 kB\nNvMapMemUsed:       4000 kB\n"
+)
 
 
 @pytest.fixture
@@ -67,8 +69,11 @@ def test_qwen_at_fp32_fits_an_8gb_jetson_at_the_working_context(jetson):
 
 def test_a_smaller_working_context_makes_a_smaller_estimate(jetson):
     preferences.save_settings({"working_context": 1024})
-    [qwen] = [r for r in overview(load_catalog(use_user_overlay=False), "fp32")
-              if r.entry.id == "qwen1.5-0.5b"]
+    [qwen] = [
+        r
+        for r in overview(load_catalog(use_user_overlay=False), "fp32")
+        if r.entry.id == "qwen1.5-0.5b"
+    ]
     assert qwen.context_length == 1024 and qwen.size_mb < 3853
 
 
@@ -99,8 +104,14 @@ def test_the_chat_keeps_a_conversation_within_the_working_context(tiny_catalog):
         conversation = conversation.add("user", f"question {i} " + "blah " * 20)
         conversation = conversation.add("assistant", "ok " * 5)
     conversation = conversation.add("user", "last question")
-    events = list(stream_reply(loaded, conversation, GenerationSettings(
-        temperature=0, max_new_tokens=8), cancel=threading.Event()))
+    events = list(
+        stream_reply(
+            loaded,
+            conversation,
+            GenerationSettings(temperature=0, max_new_tokens=8),
+            cancel=threading.Event(),
+        )
+    )
     assert isinstance(events[0], Trimmed) and events[0].dropped_turns > 0
     assert isinstance(events[-1], ReplyDone)
     assert events[-1].stats.prompt_tokens <= 256 - 8

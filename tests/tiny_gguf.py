@@ -10,17 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("i", "n"), ("Ġ", "a"), ("e", "r"),
-          ("o", "n"), ("Ġ", "s"), ("r", "e"), ("a", "t")]
-CHAT_TEMPLATE = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-                 "{{ message['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+MERGES = [
+    ("Ġ", "t"),
+    ("h", "e"),
+    ("Ġt", "he"),
+    ("i", "n"),
+    ("Ġ", "a"),
+    ("e", "r"),
+    ("o", "n"),
+    ("Ġ", "s"),
+    ("r", "e"),
+    ("a", "t"),
+]
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def _byte_tokens() -> list[str]:
     """GPT-2's printable stand-ins for the 256 byte values (bytes_to_unicode)."""
-    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-                 + list(range(ord("®"), ord("ÿ") + 1)))
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     codes, extra = [], 0
     for byte in range(256):
         if byte in printable:
@@ -36,8 +51,15 @@ def vocabulary() -> tuple[list[str], list[str]]:
     return tokens, [" ".join(pair) for pair in MERGES]
 
 
-def write_tiny_gguf(path: Path, layers: int = 2, hidden: int = 64, ffn: int = 128,
-                    heads: int = 4, kv_heads: int = 2, context: int = 2048) -> Path:
+def write_tiny_gguf(
+    path: Path,
+    layers: int = 2,
+    hidden: int = 64,
+    ffn: int = 128,
+    heads: int = 4,
+    kv_heads: int = 2,
+    context: int = 2048,
+) -> Path:
     """Write the file at ``path`` (random weights, fixed seed); returns ``path``."""
     import numpy as np
     from gguf import GGMLQuantizationType, GGUFWriter, TokenType
@@ -58,8 +80,9 @@ def write_tiny_gguf(path: Path, layers: int = 2, hidden: int = 64, ffn: int = 12
     writer.add_vocab_size(len(tokens))
     writer.add_tokenizer_model("gpt2")
     writer.add_token_list(tokens)
-    writer.add_token_types([TokenType.CONTROL] * len(SPECIAL)
-                           + [TokenType.NORMAL] * (len(tokens) - len(SPECIAL)))
+    writer.add_token_types(
+        [TokenType.CONTROL] * len(SPECIAL) + [TokenType.NORMAL] * (len(tokens) - len(SPECIAL))
+    )
     writer.add_token_merges(merges)
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
@@ -72,8 +95,9 @@ def write_tiny_gguf(path: Path, layers: int = 2, hidden: int = 64, ffn: int = 12
 
     def matrix(name: str, rows: int, columns: int) -> None:
         data = (rng.standard_normal((rows, columns)) * 0.02).astype(np.float32)
-        writer.add_tensor(name, quantize(data, GGMLQuantizationType.Q8_0),
-                          raw_dtype=GGMLQuantizationType.Q8_0)
+        writer.add_tensor(
+            name, quantize(data, GGMLQuantizationType.Q8_0), raw_dtype=GGMLQuantizationType.Q8_0
+        )
 
     def norm(name: str) -> None:
         writer.add_tensor(name, np.ones(hidden, dtype=np.float32))

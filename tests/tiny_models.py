@@ -59,10 +59,17 @@ def tiny_llama_dir() -> Path:
 
         tok = AutoTokenizer.from_pretrained(tokenizer_dir())
         config = LlamaConfig(
-            vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
+            vocab_size=len(tok),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=2048,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            tie_word_embeddings=True,
         )
         torch.manual_seed(0)
         LlamaForCausalLM(config).save_pretrained(out)
@@ -82,9 +89,17 @@ def tiny_t5_dir() -> Path:
         tok.chat_template = None  # a T5 tokenizer has none: prompts use the t5 format
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         config = T5Config(
-            vocab_size=len(tok), d_model=64, d_kv=16, d_ff=128, num_layers=2,
-            num_decoder_layers=2, num_heads=4, pad_token_id=pad, eos_token_id=tok.eos_token_id,
-            decoder_start_token_id=pad, n_positions=512,
+            vocab_size=len(tok),
+            d_model=64,
+            d_kv=16,
+            d_ff=128,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=4,
+            pad_token_id=pad,
+            eos_token_id=tok.eos_token_id,
+            decoder_start_token_id=pad,
+            n_positions=512,
         )
         torch.manual_seed(0)
         T5ForConditionalGeneration(config).save_pretrained(out)
@@ -107,13 +122,13 @@ family = "Test"
 affiliation = "tests"
 params = 3_300_000
 released = "2026-01"
-architecture = "{'t5' if k == 'seq2seq' else 'llama'}"
+architecture = "{"t5" if k == "seq2seq" else "llama"}"
 kind = "{k}"
-context_length = {512 if k == 'seq2seq' else 2048}
+context_length = {512 if k == "seq2seq" else 2048}
 license = "apache-2.0"
-prompt_format = "{'t5' if k == 'seq2seq' else 'chat-template'}"
+prompt_format = "{"t5" if k == "seq2seq" else "chat-template"}"
 trust_remote_code = false
-tags = ["{'base' if k == 'seq2seq' else 'instruct'}"]
+tags = ["{"base" if k == "seq2seq" else "instruct"}"]
 source = "local"
 path = "{path}"
 facts_from = ["tests/tiny_models.py"]

@@ -114,10 +114,18 @@ def probe(python: str, root: Path) -> Facts:
     except (OSError, IndexError):
         release = None
     machine = os.environ.get("SMOLLM_SETUP_MACHINE") or found["machine"]
-    gpu = (release is not None or Path("/dev/nvidia0").exists()
-           or _succeeds(["nvidia-smi", "-L"]))
-    return Facts(machine, found["python"], found["torch"], found["torch_cuda"], found["jtop"],
-                 found["llama_cpp"], release, shutil.which("nvcc") is not None, gpu)
+    gpu = release is not None or Path("/dev/nvidia0").exists() or _succeeds(["nvidia-smi", "-L"])
+    return Facts(
+        machine,
+        found["python"],
+        found["torch"],
+        found["torch_cuda"],
+        found["jtop"],
+        found["llama_cpp"],
+        release,
+        shutil.which("nvcc") is not None,
+        gpu,
+    )
 
 
 def _succeeds(command: list[str]) -> bool:
@@ -132,13 +140,23 @@ def torch_fix(facts: Facts) -> str:
     major = jetpack_major(facts.jetpack)
     if facts.jetpack is not None:
         index = JETSON_INDEX.get(major or "6", JETSON_INDEX["6"])
-        return (f"pip install --upgrade torch --index-url {index}  (NVIDIA's Jetson AI Lab "
-                f"build for JetPack {major or '6'}; see README, 'On a Jetson')")
+        return (
+            f"pip install --upgrade torch --index-url {index}  (NVIDIA's Jetson AI Lab "
+            f"build for JetPack {major or '6'}; see README, 'On a Jetson')"
+        )
     return f"pip install 'torch>={MIN_TORCH[0]}.{MIN_TORCH[1]}'"
 
 
-def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str],
-              llama: str, llama_only: bool = False, rebuild: bool = False) -> Plan:
+def make_plan(
+    facts: Facts,
+    *,
+    pip: list[str],
+    torch_spec: str,
+    extras: list[str],
+    llama: str,
+    llama_only: bool = False,
+    rebuild: bool = False,
+) -> Plan:
     """Every pip command set-up runs, in order. Raises SetupStop when it must not go on.
     ``llama_only``: just (re)build llama-cpp-python (`make llama-cpp`)."""
     plan = Plan()
@@ -153,7 +171,8 @@ def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str
             raise SetupStop(
                 "no torch is importable on this Jetson, and PyPI's aarch64 torch fails at the "
                 "first CUDA kernel on Orin. Install NVIDIA's build first: "
-                f"{torch_fix(facts)}; then run this again.")
+                f"{torch_fix(facts)}; then run this again."
+            )
         plan.commands.append([*pip, "install", "-q", torch_spec])
         plan.notes.append(f"no torch found: installing {torch_spec}")
         if "==" in torch_spec:
@@ -164,7 +183,8 @@ def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str
                 f"this Python has torch {facts.torch}, but transformers needs torch >= "
                 f"{MIN_TORCH[0]}.{MIN_TORCH[1]} (below it, transformers switches PyTorch off "
                 "and no model loads). Nothing was installed or replaced. Install a newer "
-                f"build: {torch_fix(facts)}; then run this again.")
+                f"build: {torch_fix(facts)}; then run this again."
+            )
         plan.constraints.append(f"torch=={facts.torch}")
         plan.notes.append(f"torch {facts.torch} found: keeping it (pinned while installing)")
     wanted = ["dev", *[e for e in extras if e != "dev"]]
@@ -173,7 +193,8 @@ def make_plan(facts: Facts, *, pip: list[str], torch_spec: str, extras: list[str
             wanted.remove("quant")
             plan.notes.append(
                 "aarch64: PyPI's bitsandbytes is not installed (its wheel fails on Orin); "
-                "for 8-bit take the Jetson AI Lab wheel or build it on the board (README)")
+                "for 8-bit take the Jetson AI Lab wheel or build it on the board (README)"
+            )
         if facts.jtop is not None:
             plan.notes.append(f"jetson-stats {facts.jtop} found system-wide: using that copy")
         elif facts.jetpack is not None:
@@ -206,8 +227,10 @@ def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bo
         plan.warn_only.append(len(plan.commands))
     again = ["--no-cache-dir", "--force-reinstall", "--no-deps"] if rebuild else []
     plan.commands.append([*pip, "install", "-q", *again, LLAMA_CPP_SPEC])
-    plan.notes.append(f"llama.cpp: building {LLAMA_CPP_SPEC} "
-                      f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)")
+    plan.notes.append(
+        f"llama.cpp: building {LLAMA_CPP_SPEC} "
+        f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)"
+    )
 
 
 def run_plan(plan: Plan) -> int:
@@ -225,8 +248,10 @@ def run_plan(plan: Plan) -> int:
             print("setup: " + shlex.join(full), flush=True)
             if subprocess.run(full, env=env).returncode != 0:
                 if i in plan.warn_only:
-                    print("setup: warning: llama.cpp (llama-cpp-python) did not build; the app "
-                          "works on transformers. `smollm-tui doctor` says how to fix it.")
+                    print(
+                        "setup: warning: llama.cpp (llama-cpp-python) did not build; the app "
+                        "works on transformers. `smollm-tui doctor` says how to fix it."
+                    )
                     continue
                 print(f"setup: failed: {shlex.join(full)}", file=sys.stderr)
                 return 1
@@ -236,21 +261,35 @@ def run_plan(plan: Plan) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv", default=".venv")
-    parser.add_argument("--python", default=sys.executable,
-                        help="the Python the venv is made from")
-    parser.add_argument("--torch-spec", default="torch==2.13.0",
-                        help="what to install when no torch is importable")
-    parser.add_argument("--extras", default="quant",
-                        help="comma-separated extras besides dev (quant is dropped on aarch64)")
-    parser.add_argument("--llama", choices=("yes", "try", "no"), default="try",
-                        help="llama-cpp-python: required, best effort, or not at all")
-    parser.add_argument("--llama-only", action="store_true",
-                        help="only (re)build llama-cpp-python (make llama-cpp)")
-    parser.add_argument("--rebuild", action="store_true",
-                        help="with --llama-only: build again even if pip has a wheel")
+    parser.add_argument("--python", default=sys.executable, help="the Python the venv is made from")
+    parser.add_argument(
+        "--torch-spec", default="torch==2.13.0", help="what to install when no torch is importable"
+    )
+    parser.add_argument(
+        "--extras",
+        default="quant",
+        help="comma-separated extras besides dev (quant is dropped on aarch64)",
+    )
+    parser.add_argument(
+        "--llama",
+        choices=("yes", "try", "no"),
+        default="try",
+        help="llama-cpp-python: required, best effort, or not at all",
+    )
+    parser.add_argument(
+        "--llama-only", action="store_true", help="only (re)build llama-cpp-python (make llama-cpp)"
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="with --llama-only: build again even if pip has a wheel",
+    )
     parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # a fake board in tests
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the plan as JSON (probing --python) and change nothing")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan as JSON (probing --python) and change nothing",
+    )
     args = parser.parse_args(argv)
     venv = Path(args.venv)
     venv_python = venv / "bin" / "python"
@@ -261,16 +300,32 @@ def main(argv: list[str] | None = None) -> int:
             base = probe(args.python, Path(args.root))
             system = base.torch is not None or base.jtop is not None
             if system:
-                print("setup: torch or jtop found in the system Python: the venv sees the "
-                      "system site-packages")
-            subprocess.run([args.python, "-m", "venv", *(["--system-site-packages"] if system
-                                                         else []), str(venv)], check=True)
+                print(
+                    "setup: torch or jtop found in the system Python: the venv sees the "
+                    "system site-packages"
+                )
+            subprocess.run(
+                [
+                    args.python,
+                    "-m",
+                    "venv",
+                    *(["--system-site-packages"] if system else []),
+                    str(venv),
+                ],
+                check=True,
+            )
         facts = probe(str(venv_python), Path(args.root))
     pip = [str(venv_python), "-m", "pip", "--disable-pip-version-check"]
     try:
-        plan = make_plan(facts, pip=pip, torch_spec=args.torch_spec,
-                         extras=[e for e in args.extras.split(",") if e], llama=args.llama,
-                         llama_only=args.llama_only, rebuild=args.rebuild)
+        plan = make_plan(
+            facts,
+            pip=pip,
+            torch_spec=args.torch_spec,
+            extras=[e for e in args.extras.split(",") if e],
+            llama=args.llama,
+            llama_only=args.llama_only,
+            rebuild=args.rebuild,
+        )
     except SetupStop as stop:
         if args.dry_run:
             print(json.dumps({"facts": asdict(facts), "stop": str(stop)}))

@@ -38,9 +38,16 @@ class SmollmApp(SmollmAppApi):
         Binding("j", "jobs", "Jobs", show=False),
     ]
 
-    def __init__(self, catalog: Catalog, *, catalog_path: str | None = None,
-                 session: ModelSession | None = None, telemetry: Any = None,
-                 device: str = "auto", overview_source: OverviewSource = overview):
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        catalog_path: str | None = None,
+        session: ModelSession | None = None,
+        telemetry: Any = None,
+        device: str = "auto",
+        overview_source: OverviewSource = overview,
+    ):
         super().__init__()
         self.overview_source = overview_source
         self.catalog = catalog
@@ -103,27 +110,38 @@ class SmollmApp(SmollmAppApi):
         """Say why a model cannot run, ask for remote-code consent and about memory, then go
         (with the catalog's row for the settings chosen: once read, if it is being read)."""
         if entry.source == "unavailable":
-            self.notify(f"{entry.name} cannot be run: {entry.unavailable_reason}",
-                        severity="warning", markup=False)
+            self.notify(
+                f"{entry.name} cannot be run: {entry.unavailable_reason}",
+                severity="warning",
+                markup=False,
+            )
             return
 
         def with_rows(rows: list[ModelOverview], key: Key) -> None:
             row = next((r for r in rows if r.entry.id == entry.id), None)
             if row is not None:
                 precision, device, runtime = key  # as they were when asked
-                self._prepare_row(row, LoadOptions(
-                    entry.id, precision=precision, device=device,
-                    catalog_path=self.catalog_path, runtime=runtime), go)
+                self._prepare_row(
+                    row,
+                    LoadOptions(
+                        entry.id,
+                        precision=precision,
+                        device=device,
+                        catalog_path=self.catalog_path,
+                        runtime=runtime,
+                    ),
+                    go,
+                )
 
         self.overview.when_read(with_rows)
 
     def _prepare_row(self, row: ModelOverview, options: LoadOptions, go) -> None:
         entry = row.entry
-        if (entry.source == "hub" and row.on_disk != "yes"
-                and not self._gguf_ready(entry, options)):
+        if entry.source == "hub" and row.on_disk != "yes" and not self._gguf_ready(entry, options):
             what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
-            self.notify(f"{entry.name} {what}: press d to download it.", severity="warning",
-                        markup=False)
+            self.notify(
+                f"{entry.name} {what}: press d to download it.", severity="warning", markup=False
+            )
             return
         if not entry.trust_remote_code:
             self._confirm_fit(row, options, go)
@@ -140,9 +158,14 @@ class SmollmApp(SmollmAppApi):
                 consent.give_consent(entry.id, consent.consent_revision(entry))
                 self._confirm_fit(row, trusted, go)
 
-        self.push_screen(ChoiceScreen(
-            f"{entry.name} runs its own code", consent.consent_question(entry),
-            [("allow", "Allow and load"), ("no", "Do not load")]), answer)
+        self.push_screen(
+            ChoiceScreen(
+                f"{entry.name} runs its own code",
+                consent.consent_question(entry),
+                [("allow", "Allow and load"), ("no", "Do not load")],
+            ),
+            answer,
+        )
 
     def _gguf_ready(self, entry: ModelEntry, options: LoadOptions) -> bool:
         """Whether the runtime chosen runs this model from a downloaded GGUF file."""
@@ -166,19 +189,24 @@ class SmollmApp(SmollmAppApi):
             elif choice == "int8":
                 go(entry, replace(options, precision="int8"))
 
-        question = (f"At {options.precision} it needs about {row.size_mb or 0:,.0f} MB, more "
-                    "than this machine has free. On a Jetson, running out of memory gets the "
-                    "model's worker killed (the app stays up).")
+        question = (
+            f"At {options.precision} it needs about {row.size_mb or 0:,.0f} MB, more "
+            "than this machine has free. On a Jetson, running out of memory gets the "
+            "model's worker killed (the app stays up)."
+        )
         choices = [("anyway", "Load anyway"), ("cancel", "Cancel")]
         eight = self._eight_bit(entry, options)
         if eight is not None and eight.fit in ("fits", "tight"):
             question += f" In 8-bit it needs about {eight.size_mb or 0:,.0f} MB and fits."
             choices.insert(0, ("int8", "Load in 8-bit"))
         elif eight is not None:
-            question += (f" 8-bit would need about {eight.size_mb or 0:,.0f} MB: it does not "
-                         "fit either. A smaller model, or closing other programs, will.")
-        self.push_screen(ChoiceScreen(f"{entry.name} may not fit in memory", question,
-                                      choices), answer)
+            question += (
+                f" 8-bit would need about {eight.size_mb or 0:,.0f} MB: it does not "
+                "fit either. A smaller model, or closing other programs, will."
+            )
+        self.push_screen(
+            ChoiceScreen(f"{entry.name} may not fit in memory", question, choices), answer
+        )
 
     def _eight_bit(self, entry: ModelEntry, options: LoadOptions) -> ModelOverview | None:
         """The catalog's row for ``entry`` in 8-bit (bitsandbytes), where 8-bit is another
@@ -252,12 +280,13 @@ class SmollmApp(SmollmAppApi):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Every key, per screen", self.action_help)
-        yield SystemCommand("Jobs", "Background evaluations: progress, cancel, resume (j)",
-                            self.action_jobs)
-        yield SystemCommand("Cycle precision", "auto, fp32, fp16, bf16, int8, int4",
-                            self._palette_precision)
-        yield SystemCommand("Cycle runtime", "auto, transformers, llama.cpp",
-                            self._palette_runtime)
+        yield SystemCommand(
+            "Jobs", "Background evaluations: progress, cancel, resume (j)", self.action_jobs
+        )
+        yield SystemCommand(
+            "Cycle precision", "auto, fp32, fp16, bf16, int8, int4", self._palette_precision
+        )
+        yield SystemCommand("Cycle runtime", "auto, transformers, llama.cpp", self._palette_runtime)
         if isinstance(screen, CatalogScreen):
             for name, action, text in (
                 ("Chat", "chat", "Chat with the selected model"),

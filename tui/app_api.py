@@ -36,8 +36,9 @@ class OverviewSource(Protocol):
     """(catalog, precision, device, runtime=) -> the catalog's rows:
     engine.overview.overview, or a test's."""
 
-    def __call__(self, catalog: Catalog, precision: str, device: str, *,
-                 runtime: str = ...) -> list[ModelOverview]: ...
+    def __call__(
+        self, catalog: Catalog, precision: str, device: str, *, runtime: str = ...
+    ) -> list[ModelOverview]: ...
 
 
 class ArenaMark(Protocol):
@@ -69,10 +70,22 @@ class SmollmAppApi(App[None]):
     # Outside text reaches notifications (markup=False) and screen titles, which Textual
     # shows without markup but with control characters as they are: an ESC from a model
     # name or a path would reach the terminal. Shown as visible symbols instead.
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
-        super().notify(visible(message), title=visible(title), severity=severity,
-                       timeout=timeout, markup=markup)
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        super().notify(
+            visible(message),
+            title=visible(title),
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     def format_title(self, title: str, sub_title: str) -> Content:
         return super().format_title(visible(title), visible(sub_title))
@@ -86,8 +99,9 @@ class SmollmAppApi(App[None]):
         next."""
         key = problem.split(" (", 1)[0] if problem else None
         if problem and key and key != self._store_notice:
-            self.notify(problem, title="Results unavailable", severity="warning", timeout=30,
-                        markup=False)
+            self.notify(
+                problem, title="Results unavailable", severity="warning", timeout=30, markup=False
+            )
         self._store_notice = key
 
     def fit_text(self, entry: ModelEntry) -> str:
@@ -127,8 +141,9 @@ class SmollmAppApi(App[None]):
         session's telemetry is not a running Sampler."""
         return start_peak(self.telemetry) if isinstance(self.telemetry, Sampler) else None
 
-    def record_chat_speed(self, stats: ReplyStats, settings: GenerationSettings,
-                          board: dict | None = None) -> None:
+    def record_chat_speed(
+        self, stats: ReplyStats, settings: GenerationSettings, board: dict | None = None
+    ) -> None:
         """Keep the reply's speed and peak memory: the catalog shows the last measured
         tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
         (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
@@ -139,11 +154,17 @@ class SmollmAppApi(App[None]):
         if info is None or stats.new_tokens == 0:
             return
         run = SpeedRun(
-            model_id=info.model_id, precision=info.precision, runtime=info.runtime,
-            device=info.device, device_name=info.device_name,
-            prompt_tokens=stats.prompt_tokens, new_tokens=stats.new_tokens,
-            tokens_per_s=stats.tokens_per_s, time_to_first_token_s=stats.time_to_first_token_s,
-            peak_memory_mb=stats.peak_memory_mb, settings=dataclasses.asdict(settings),
+            model_id=info.model_id,
+            precision=info.precision,
+            runtime=info.runtime,
+            device=info.device,
+            device_name=info.device_name,
+            prompt_tokens=stats.prompt_tokens,
+            new_tokens=stats.new_tokens,
+            tokens_per_s=stats.tokens_per_s,
+            time_to_first_token_s=stats.time_to_first_token_s,
+            peak_memory_mb=stats.peak_memory_mb,
+            settings=dataclasses.asdict(settings),
             **(board or {}),
         )
 
@@ -157,8 +178,11 @@ class SmollmAppApi(App[None]):
             except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
                 self.post_message(m.SpeedStored(str(exc)))
             except Exception as exc:  # e.g. a store locked for longer than SQLite waits
-                self.post_message(m.SpeedStored(
-                    f"This reply's speed was not kept: {str(exc) or type(exc).__name__}"))
+                self.post_message(
+                    m.SpeedStored(
+                        f"This reply's speed was not kept: {str(exc) or type(exc).__name__}"
+                    )
+                )
             else:
                 self.post_message(m.SpeedStored())
 

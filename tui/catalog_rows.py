@@ -81,13 +81,19 @@ class CatalogRows:
         self.error = message.error
         if message.rows is None:
             self._waiting.clear()  # what waited for the rows is not done later, unasked
-            self.app.notify(message.error or "", title="The catalog could not be read",
-                            severity="error", timeout=15, markup=False)
+            self.app.notify(
+                message.error or "",
+                title="The catalog could not be read",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
         else:
             if message.key == self.wanted():
                 self.rows, self.key = message.rows, message.key
-                self.app.store_problem(next((r.results_problem for r in message.rows
-                                             if r.results_problem), None))
+                self.app.store_problem(
+                    next((r.results_problem for r in message.rows if r.results_problem), None)
+                )
             while self._waiting and self._waiting[0][0] == message.key:
                 self._waiting.popleft()[1](message.rows, message.key)
             if self._again or self._waiting or self.key != self.wanted():

@@ -41,10 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(or any machine). With no command, opens the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"smollm-tui {__version__}")
-    parser.add_argument("--catalog", type=Path, metavar="PATH",
-                        help="catalog overlay file to use instead of the one in the config dir")
-    parser.add_argument("--debug", action="store_true",
-                        help="show full tracebacks for errors")
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        metavar="PATH",
+        help="catalog overlay file to use instead of the one in the config dir",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in command_modules():
         command = sub.add_parser(_name(module), help=module.HELP, description=module.HELP)

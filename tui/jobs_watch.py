@@ -103,14 +103,20 @@ def warn_shared_board(app: Any, entry: Any) -> None:
     if snap is not None and getattr(snap, "ram_total_mb", None):
         need.append(f"the board has {snap.ram_total_mb:,.0f} MB")
     what = job.current_model or "its models"
-    app.notify(f"Job {job.id} is evaluating {what} on this board: this chat shares its "
-               f"memory ({'; '.join(need) or 'sizes unknown'}, estimated). Running out of "
-               "memory kills one of them.", title="Shared board", severity="warning",
-               timeout=12, markup=False)
+    app.notify(
+        f"Job {job.id} is evaluating {what} on this board: this chat shares its "
+        f"memory ({'; '.join(need) or 'sizes unknown'}, estimated). Running out of "
+        "memory kills one of them.",
+        title="Shared board",
+        severity="warning",
+        timeout=12,
+        markup=False,
+    )
 
 
 def _in_thread(app: Any, work: Callable[[], str], title: str) -> None:
     """Run ``work`` in a thread; notify its one line (or the error's)."""
+
     def run() -> None:
         try:
             text, severity = work(), "information"
@@ -130,20 +136,32 @@ def queue_job(app: Any, spec: JobSpec) -> None:
 
     def work() -> str:
         job = submit(spec)
-        return f"Job {job.id} queued: it runs in the background, also after the app " \
+        return (
+            f"Job {job.id} queued: it runs in the background, also after the app "
             "closes. Press j to follow it."
+        )
 
     _in_thread(app, work, "Background job")
 
 
 def queue_evaluation(app: Any, entry: Any, options: Any, spec: Any, rerun: bool) -> None:
     """The Evaluate screen's run, as a background job: this model, the ticked tasks."""
-    queue_job(app, JobSpec(
-        models=(entry.id,), tasks=tuple(spec.tasks), limit=spec.limit,
-        num_fewshot=spec.num_fewshot, precision=options.precision, device=options.device,
-        runtime=getattr(options, "runtime", "transformers"),
-        include_path=spec.include_path or None, batch_size=spec.batch_size, force=rerun,
-        catalog_path=absolute(getattr(app, "catalog_path", None))))
+    queue_job(
+        app,
+        JobSpec(
+            models=(entry.id,),
+            tasks=tuple(spec.tasks),
+            limit=spec.limit,
+            num_fewshot=spec.num_fewshot,
+            precision=options.precision,
+            device=options.device,
+            runtime=getattr(options, "runtime", "transformers"),
+            include_path=spec.include_path or None,
+            batch_size=spec.batch_size,
+            force=rerun,
+            catalog_path=absolute(getattr(app, "catalog_path", None)),
+        ),
+    )
 
 
 def cancel_job(app: Any, job_id: int) -> None:

@@ -13,8 +13,9 @@ def run_app(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.catalog)
     telemetry = Sampler(interval=1.0).start()
     try:
-        app = SmollmApp(catalog, catalog_path=str(args.catalog) if args.catalog else None,
-                        telemetry=telemetry)
+        app = SmollmApp(
+            catalog, catalog_path=str(args.catalog) if args.catalog else None, telemetry=telemetry
+        )
         app.run()
     finally:
         telemetry.stop()

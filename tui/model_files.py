@@ -39,21 +39,31 @@ class ModelFiles:
 
     def download(self, entry: ModelEntry) -> None:
         if entry.source != "hub":
-            why = {"bundled": "it comes with the app", "local": "it is a local folder or file",
-                   "unavailable": entry.unavailable_reason or "it is not published"}
-            self.app.notify(f"{entry.name} is not downloaded from the Hub: "
-                            f"{why.get(entry.source, entry.source)}.", markup=False)
+            why = {
+                "bundled": "it comes with the app",
+                "local": "it is a local folder or file",
+                "unavailable": entry.unavailable_reason or "it is not published",
+            }
+            self.app.notify(
+                f"{entry.name} is not downloaded from the Hub: "
+                f"{why.get(entry.source, entry.source)}.",
+                markup=False,
+            )
             return
         if self.is_busy(entry.id):
+
             def answer(choice: str | None) -> None:
                 if choice == "cancel":
                     self.queue.cancel(entry.id)
 
-            self.app.push_screen(ChoiceScreen(
-                f"Cancel the download of {entry.name}?",
-                "What was fetched stays on disk: downloading again resumes from there.",
-                [("cancel", "Cancel the download"), ("keep", "Keep downloading")],
-            ), answer)
+            self.app.push_screen(
+                ChoiceScreen(
+                    f"Cancel the download of {entry.name}?",
+                    "What was fetched stays on disk: downloading again resumes from there.",
+                    [("cancel", "Cancel the download"), ("keep", "Keep downloading")],
+                ),
+                answer,
+            )
             return
         if local_status(entry).state == "yes":
             self.app.notify(f"{entry.name} is already on disk.", markup=False)
@@ -74,25 +84,36 @@ class ModelFiles:
         elif isinstance(event, dl.DownloadNotice):
             self.app.notify(event.message, title=name, severity="warning", markup=False)
         elif isinstance(event, dl.DownloadDone):
-            self.app.notify(f"{name} is on disk ({format_bytes(event.result.bytes_total)})",
-                            title="Download finished", markup=False)
+            self.app.notify(
+                f"{name} is on disk ({format_bytes(event.result.bytes_total)})",
+                title="Download finished",
+                markup=False,
+            )
         elif isinstance(event, dl.DownloadFailed):
-            self.app.notify(event.message, title=f"Download of {name} failed",
-                            severity="error", timeout=15, markup=False)
+            self.app.notify(
+                event.message,
+                title=f"Download of {name} failed",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
         elif isinstance(event, dl.DownloadCancelled):
-            self.app.notify(f"Download of {name} cancelled; downloading again resumes it.",
-                            markup=False)
+            self.app.notify(
+                f"Download of {name} cancelled; downloading again resumes it.", markup=False
+            )
 
     # ---- delete --------------------------------------------------------------------
 
     def delete(self, entry: ModelEntry) -> None:
         if entry.source != "hub":
-            self.app.notify(f"Only models downloaded from the Hub can be deleted here "
-                            f"({entry.name} is {entry.source}).", markup=False)
+            self.app.notify(
+                f"Only models downloaded from the Hub can be deleted here "
+                f"({entry.name} is {entry.source}).",
+                markup=False,
+            )
             return
         if self.is_busy(entry.id):
-            self.app.notify(f"{entry.name} is being downloaded: cancel it first (d).",
-                            markup=False)
+            self.app.notify(f"{entry.name} is being downloaded: cancel it first (d).", markup=False)
             return
         from engine.hub_delete import deletion_plan
 
@@ -104,14 +125,17 @@ class ModelFiles:
         def answer(choice: str | None) -> None:
             if choice == "delete":
                 freed = hub.delete(entry)
-                self.app.notify(f"Deleted {entry.name}: {format_bytes(freed)} freed.",
-                                markup=False)
+                self.app.notify(f"Deleted {entry.name}: {format_bytes(freed)} freed.", markup=False)
                 self.app.refresh_catalog()
 
-        listed = "\n".join(f"{item.label}: {format_bytes(item.size_bytes)} in {item.path}"
-                           for item in plan)
-        self.app.push_screen(ChoiceScreen(
-            f"Delete {entry.name} from disk?",
-            f"{listed}\nOther tools that use the same cache lose it too.",
-            [("delete", "Delete"), ("keep", "Keep")],
-        ), answer)
+        listed = "\n".join(
+            f"{item.label}: {format_bytes(item.size_bytes)} in {item.path}" for item in plan
+        )
+        self.app.push_screen(
+            ChoiceScreen(
+                f"Delete {entry.name} from disk?",
+                f"{listed}\nOther tools that use the same cache lose it too.",
+                [("delete", "Delete"), ("keep", "Keep")],
+            ),
+            answer,
+        )

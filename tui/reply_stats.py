@@ -23,9 +23,13 @@ def short_line(stats: ReplyStats | None, cancelled: bool = False) -> str:
     """'12 tokens · 35.1 tok/s · first token 55 ms · eos · peak 612 MB · transformers'."""
     if stats is None:
         return "stopped" if cancelled else ""
-    parts = [f"{stats.new_tokens} tokens", _rate(stats), *_first_token(stats),
-             "stopped" if cancelled else stats.stop_reason,
-             *_peak(stats.peak_memory_mb)]
+    parts = [
+        f"{stats.new_tokens} tokens",
+        _rate(stats),
+        *_first_token(stats),
+        "stopped" if cancelled else stats.stop_reason,
+        *_peak(stats.peak_memory_mb),
+    ]
     if stats.runtime:
         parts.append(stats.runtime)
     return " · ".join(parts)
@@ -36,14 +40,21 @@ def long_line(stats: ReplyStats | None, info: LoadInfo | None, dropped: int) -> 
     turns dropped, and what the model ran as."""
     if stats is None:
         return "no reply"
-    parts = [f"{stats.prompt_tokens} prompt tokens", f"{stats.new_tokens} new tokens",
-             *_first_token(stats), _rate(stats), f"stop: {stats.stop_reason}"]
+    parts = [
+        f"{stats.prompt_tokens} prompt tokens",
+        f"{stats.new_tokens} new tokens",
+        *_first_token(stats),
+        _rate(stats),
+        f"stop: {stats.stop_reason}",
+    ]
     if stats.peak_memory_mb is not None:
         parts.append(f"peak {stats.peak_memory_mb:.0f} MB")
     if dropped:
         parts.append(f"{dropped} oldest turns dropped")
     if info is not None:
         quant = f" {info.quantization}" if info.quantization else ""
-        parts.append(f"{info.model_id} {info.dtype}{quant} on {info.device} "
-                     f"({info.runtime}), loaded in {info.load_seconds:.1f} s")
+        parts.append(
+            f"{info.model_id} {info.dtype}{quant} on {info.device} "
+            f"({info.runtime}), loaded in {info.load_seconds:.1f} s"
+        )
     return " · ".join(parts)

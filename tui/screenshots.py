@@ -63,8 +63,9 @@ async def _arena(pilot: Pilot) -> None:
     await pilot.press("r", "a", "r", "a")  # runtime transformers, mark; llama.cpp, open
     while True:  # both sides loaded (or one after the other, as the plan says)
         await pilot.pause()
-        busy = [w for w in pilot.app.workers
-                if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        busy = [
+            w for w in pilot.app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
         if not busy:
             break
         await pilot.app.workers.wait_for_complete(busy)
@@ -102,8 +103,12 @@ FIXTURE_TASKS = TESTS / "fixtures" / "tasks"
 TASKS = "fx_choice4,fx_yesno,fx_choice2"
 # (models, precision): the bundled model at two precisions on transformers and its Q4_1
 # file on llama.cpp (auto), then the two tiny models.
-COMPARE_RUNS = ((("smollm2-135m-instruct",), "fp32"), (("smollm2-135m-instruct",), "int8"),
-                (("smollm2-135m-instruct",), "auto"), (("tiny-llama", "tiny-t5"), "fp32"))
+COMPARE_RUNS = (
+    (("smollm2-135m-instruct",), "fp32"),
+    (("smollm2-135m-instruct",), "int8"),
+    (("smollm2-135m-instruct",), "auto"),
+    (("tiny-llama", "tiny-t5"), "fp32"),
+)
 
 
 def tiny_models_overlay(folder: Path) -> Path:
@@ -113,8 +118,12 @@ def tiny_models_overlay(folder: Path) -> Path:
     from tiny_models import overlay_text, tiny_llama_dir, tiny_t5_dir
 
     overlay = folder / "tiny-models.toml"
-    overlay.write_text(overlay_text({"tiny-llama": tiny_llama_dir(), "tiny-t5": tiny_t5_dir()},
-                                    kind={"tiny-t5": "seq2seq"}), encoding="utf-8")
+    overlay.write_text(
+        overlay_text(
+            {"tiny-llama": tiny_llama_dir(), "tiny-t5": tiny_t5_dir()}, kind={"tiny-t5": "seq2seq"}
+        ),
+        encoding="utf-8",
+    )
     return overlay
 
 
@@ -125,17 +134,34 @@ def measure_for_compare(overlay: Path) -> None:
     import subprocess
 
     for models, precision in COMPARE_RUNS:
-        subprocess.run([sys.executable, "-m", "tui.cli", "--catalog", str(overlay), "eval",
-                        "--models", ",".join(models), "--tasks", TASKS, "--include-path",
-                        str(FIXTURE_TASKS), "--precision", precision, "--full"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "--catalog",
+                str(overlay),
+                "eval",
+                "--models",
+                ",".join(models),
+                "--tasks",
+                TASKS,
+                "--include-path",
+                str(FIXTURE_TASKS),
+                "--precision",
+                precision,
+                "--full",
+            ],
+            check=True,
+        )
 
 
-async def take(name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path,
-               overlay: Path | None = None) -> Path:
+async def take(
+    name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path, overlay: Path | None = None
+) -> Path:
     telemetry = Sampler(interval=0.5).start()
     catalog = load_catalog(overlay, use_user_overlay=False)
-    app = SmollmApp(catalog, catalog_path=str(overlay) if overlay else None,
-                    telemetry=telemetry)
+    app = SmollmApp(catalog, catalog_path=str(overlay) if overlay else None, telemetry=telemetry)
     async with app.run_test(size=SIZE) as pilot:
         await rows_shown(pilot)
         await steps(pilot)

@@ -21,8 +21,9 @@ from tui import messages as m
 class ModelSession:
     """Owns the worker client; knows what is loaded and how."""
 
-    def __init__(self, catalog_path: str | None = None,
-                 client_factory: Callable[..., Any] | None = None):
+    def __init__(
+        self, catalog_path: str | None = None, client_factory: Callable[..., Any] | None = None
+    ):
         self.catalog_path = catalog_path
         self._client_factory = client_factory
         self._client: Any = None
@@ -56,8 +57,13 @@ class ModelSession:
         self.options = options
         return relay(self.client.load(options), post, failure=m.LoadFailed)
 
-    def generate(self, conversation: Conversation, settings: GenerationSettings, raw: bool,
-                 post: Callable[[Message], Any]) -> bool:
+    def generate(
+        self,
+        conversation: Conversation,
+        settings: GenerationSettings,
+        raw: bool,
+        post: Callable[[Message], Any],
+    ) -> bool:
         return relay(self.client.generate(conversation, settings, raw=raw), post)
 
     def evaluate(self, spec: EvalSpec) -> Iterator[object]:
@@ -80,8 +86,11 @@ class ModelSession:
             self._client.close()
 
 
-def relay(events: Iterable[Any], post: Callable[[Message], Any],
-          failure: type[m.ReplyFailed] | type[m.LoadFailed] = m.ReplyFailed) -> bool:
+def relay(
+    events: Iterable[Any],
+    post: Callable[[Message], Any],
+    failure: type[m.ReplyFailed] | type[m.LoadFailed] = m.ReplyFailed,
+) -> bool:
     """Post a message for each event; True when the stream ended well.
 
     ``failure`` is the message for Failed/WorkerDied (a failed load is not a failed reply).

@@ -101,17 +101,34 @@ def _fewshot_for(task: str, spec: EvalSpec) -> int | None:
     return spec.num_fewshot if spec.num_fewshot is not None else default_fewshot(task)
 
 
-def remaining_tasks(store: ResultsStore, model_id: str, precision: str, device: str,
-                    spec: EvalSpec, runtime: str = "transformers") -> tuple[str, ...]:
+def remaining_tasks(
+    store: ResultsStore,
+    model_id: str,
+    precision: str,
+    device: str,
+    spec: EvalSpec,
+    runtime: str = "transformers",
+) -> tuple[str, ...]:
     """The tasks of ``spec`` not yet measured for this model with the same settings (the
     runtime included: Q4_1 on llama.cpp is not fp32 on transformers)."""
-    return tuple(t for t in spec.tasks if not store.has_result(
-        model_id=model_id, task=t, precision=precision, device=device, limit=spec.limit,
-        num_fewshot=_fewshot_for(t, spec), runtime=runtime))
+    return tuple(
+        t
+        for t in spec.tasks
+        if not store.has_result(
+            model_id=model_id,
+            task=t,
+            precision=precision,
+            device=device,
+            limit=spec.limit,
+            num_fewshot=_fewshot_for(t, spec),
+            runtime=runtime,
+        )
+    )
 
 
-def load_info_from(result: LoadInfo | Loaded | Iterable[object],
-                   on_event: Callable[[Any], None]) -> LoadInfo:
+def load_info_from(
+    result: LoadInfo | Loaded | Iterable[object], on_event: Callable[[Any], None]
+) -> LoadInfo:
     """The LoadInfo from whatever the session's load() gives: a LoadInfo, a Loaded event, or
     an iterable of events ending in Loaded / Failed / WorkerDied / Cancelled. ``on_event``
     gets the events before the last (load progress); the caller tells of the load itself.
@@ -133,8 +150,15 @@ def load_info_from(result: LoadInfo | Loaded | Iterable[object],
 
 def _failure(task: str, spec: EvalSpec, status: TaskStatus, message: str) -> TaskResult:
     now = time.time()
-    return TaskResult(task=task, status=status, error=message, limit=spec.limit,
-                      num_fewshot=spec.num_fewshot, started=now, ended=now)
+    return TaskResult(
+        task=task,
+        status=status,
+        error=message,
+        limit=spec.limit,
+        num_fewshot=spec.num_fewshot,
+        started=now,
+        ended=now,
+    )
 
 
 def _died_status(message: str) -> TaskStatus:
@@ -142,20 +166,28 @@ def _died_status(message: str) -> TaskStatus:
     return "oom" if ("memory" in text or "sigkill" in text or "killed" in text) else "failed"
 
 
-def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
-              session_factory: Callable[[], EvalSession],
-              load_options: Callable[[str], LoadOptions],
-              force: bool = False, on_event: EventFn | None = None,
-              cancel: threading.Event | None = None, abort: threading.Event | None = None,
-              telemetry: Any = None) -> BatchSummary:
+def run_batch(
+    models: list[str],
+    spec: EvalSpec,
+    *,
+    store: ResultsStore,
+    session_factory: Callable[[], EvalSession],
+    load_options: Callable[[str], LoadOptions],
+    force: bool = False,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+    abort: threading.Event | None = None,
+    telemetry: Any = None,
+) -> BatchSummary:
     """Evaluate ``spec.tasks`` on each model in turn and store every outcome.
 
     ``cancel`` stops the running task within one chunk of requests (it is stored as
     cancelled) and starts nothing more; ``abort`` ends the worker at once. ``telemetry`` (a
     Sampler or Reader, optional) gives each row its peak board memory and GPU load."""
     notify = on_event or (lambda model, event: None)
-    run = _Batch(spec, store, session_factory, force, notify, cancel or threading.Event(),
-                 abort, telemetry)
+    run = _Batch(
+        spec, store, session_factory, force, notify, cancel or threading.Event(), abort, telemetry
+    )
     for n, model_id in enumerate(models):
         if run.cancel.is_set():
             run.summary.cancelled = True
@@ -163,10 +195,15 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
             break
         options = load_options(model_id)
         todo = spec.tasks
-        if not force and options.precision != "auto" and options.device != "auto" \
-                and options.runtime != "auto":
-            todo = remaining_tasks(store, model_id, options.precision, options.device, spec,
-                                   options.runtime)
+        if (
+            not force
+            and options.precision != "auto"
+            and options.device != "auto"
+            and options.runtime != "auto"
+        ):
+            todo = remaining_tasks(
+                store, model_id, options.precision, options.device, spec, options.runtime
+            )
         skipped = tuple(t for t in spec.tasks if t not in todo)
         run.summary.skipped += [(model_id, t) for t in skipped]
         if skipped:
@@ -179,10 +216,17 @@ def run_batch(models: list[str], spec: EvalSpec, *, store: ResultsStore,
 class _Batch:
     """One run_batch call: its settings, its summary, and one worker's share of a model."""
 
-    def __init__(self, spec: EvalSpec, store: ResultsStore,
-                 session_factory: Callable[[], EvalSession],
-                 force: bool, notify: EventFn, cancel: threading.Event,
-                 abort: threading.Event | None, telemetry: Any):
+    def __init__(
+        self,
+        spec: EvalSpec,
+        store: ResultsStore,
+        session_factory: Callable[[], EvalSession],
+        force: bool,
+        notify: EventFn,
+        cancel: threading.Event,
+        abort: threading.Event | None,
+        telemetry: Any,
+    ):
         self.spec, self.store, self.session_factory = spec, store, session_factory
         self.force, self.notify, self.cancel, self.abort = force, notify, cancel, abort
         self.telemetry = telemetry
@@ -199,16 +243,27 @@ class _Batch:
 
     def keep_failure(self, model_id: str, options: LoadOptions, result: TaskResult) -> None:
         # no model loaded: keep the failure under the requested settings
-        fake = LoadInfo(model_id=model_id, repo=None, revision=None, kind="causal",
-                        params=0, size_mb=0.0, dtype=options.precision,
-                        device=options.device, device_name="", quantization=None,
-                        load_seconds=0.0, context_length=0, has_chat_template=False,
-                        runtime=options.runtime if options.runtime != "auto"
-                        else "transformers")
+        fake = LoadInfo(
+            model_id=model_id,
+            repo=None,
+            revision=None,
+            kind="causal",
+            params=0,
+            size_mb=0.0,
+            dtype=options.precision,
+            device=options.device,
+            device_name="",
+            quantization=None,
+            load_seconds=0.0,
+            context_length=0,
+            has_chat_template=False,
+            runtime=options.runtime if options.runtime != "auto" else "transformers",
+        )
         self.keep(model_id, result, store_task(self.store, result, fake, model_size_mb=None))
 
-    def one_worker(self, model_id: str, options: LoadOptions,
-                   todo: tuple[str, ...]) -> tuple[str, ...]:
+    def one_worker(
+        self, model_id: str, options: LoadOptions, todo: tuple[str, ...]
+    ) -> tuple[str, ...]:
         """Load the model in a fresh session and run ``todo`` on it. Returns the tasks a
         fresh worker should run next: those after a task during which the worker died."""
         if self.cancel.is_set():
@@ -218,15 +273,19 @@ class _Batch:
         watcher = _CancelForwarder(self.cancel, session, self.abort)
         try:
             try:
-                info = load_info_from(session.load(options),
-                                      lambda e: self.notify(model_id, e))
+                info = load_info_from(session.load(options), lambda e: self.notify(model_id, e))
             except LoadCancelled:
                 return self.not_run(model_id, todo)
             except SmollmError as exc:
                 self.notify(model_id, LoadFailed(str(exc)))
                 for task in todo:
-                    self.keep_failure(model_id, options, _failure(
-                        task, spec, _died_status(str(exc)), f"loading {model_id} failed: {exc}"))
+                    self.keep_failure(
+                        model_id,
+                        options,
+                        _failure(
+                            task, spec, _died_status(str(exc)), f"loading {model_id} failed: {exc}"
+                        ),
+                    )
                 return ()
             self.notify(model_id, Loaded(0, info))
             if self.cancel.is_set():
@@ -240,26 +299,33 @@ class _Batch:
             session.close()
 
     def _skip_measured(self, model_id: str, info: LoadInfo, spec: EvalSpec) -> tuple[str, ...]:
-        todo = remaining_tasks(self.store, model_id, info.precision, info.device, spec,
-                               info.runtime)
+        todo = remaining_tasks(
+            self.store, model_id, info.precision, info.device, spec, info.runtime
+        )
         skipped = tuple(t for t in spec.tasks if t not in todo)
         if skipped:
             self.summary.skipped += [(model_id, t) for t in skipped]
             self.notify(model_id, Skipped(skipped))
         return todo
 
-    def _evaluate(self, model_id: str, session: EvalSession, spec: EvalSpec,
-                  info: LoadInfo) -> tuple[str, ...]:
+    def _evaluate(
+        self, model_id: str, session: EvalSession, spec: EvalSpec, info: LoadInfo
+    ) -> tuple[str, ...]:
         kept: list[TaskResult] = []
 
         def on_result(result: TaskResult, run: EvalRun) -> None:
             kept.append(result)
             self.keep(model_id, result, run)
 
-        final = stream_and_store(session.evaluate(spec), spec, info, self.store,
-                                 on_result=on_result,
-                                 on_event=lambda event: self.notify(model_id, event),
-                                 telemetry=self.telemetry)
+        final = stream_and_store(
+            session.evaluate(spec),
+            spec,
+            info,
+            self.store,
+            on_result=on_result,
+            on_event=lambda event: self.notify(model_id, event),
+            telemetry=self.telemetry,
+        )
         done = {r.task for r in kept}
         left = tuple(t for t in spec.tasks if t not in done)
         if isinstance(final, Cancelled) or self.cancel.is_set():
@@ -268,25 +334,28 @@ class _Batch:
             # The task in flight was stored as oom / failed; each death uses up one task,
             # so this ends.
             self.summary.restarts += 1
-            self.notify(model_id, Restarting(final.message, kept[-1].task if kept else "",
-                                             left))
+            self.notify(model_id, Restarting(final.message, kept[-1].task if kept else "", left))
             return left
         return ()
 
 
-def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo,
-               **fields: Any) -> EvalRun:
+def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo, **fields: Any) -> EvalRun:
     """Store one task's outcome on the model ``info`` describes; the stored row (with id).
     ``fields`` set further EvalRun fields (the board telemetry of the run)."""
     run = replace(eval_run_from_task(result, info), **fields)
     return replace(run, id=store.add_eval(run))
 
 
-def stream_and_store(events: Iterable[Any], spec: EvalSpec, info: LoadInfo,
-                     store: ResultsStore, *,
-                     on_result: Callable[[TaskResult, EvalRun], object] | None = None,
-                     on_event: Callable[[Any], None] | None = None,
-                     telemetry: Any = None) -> Any:
+def stream_and_store(
+    events: Iterable[Any],
+    spec: EvalSpec,
+    info: LoadInfo,
+    store: ResultsStore,
+    *,
+    on_result: Callable[[TaskResult, EvalRun], object] | None = None,
+    on_event: Callable[[Any], None] | None = None,
+    telemetry: Any = None,
+) -> Any:
     """Consume an evaluate() stream on a loaded model, storing every TaskDone as it arrives.
 
     Shared by the `eval` command and the Evaluate screen so both store the same rows. When
@@ -314,8 +383,13 @@ def stream_and_store(events: Iterable[Any], spec: EvalSpec, info: LoadInfo,
         finish_peak(tracker)
 
 
-def _consume(events: Iterable[Any], spec: EvalSpec, keep: Callable[[TaskResult], None],
-             done: set[str], on_event: Callable[[Any], None] | None) -> Any:
+def _consume(
+    events: Iterable[Any],
+    spec: EvalSpec,
+    keep: Callable[[TaskResult], None],
+    done: set[str],
+    on_event: Callable[[Any], None] | None,
+) -> Any:
     for event in events:
         if isinstance(event, TaskDone):
             keep(event.result)
@@ -325,8 +399,11 @@ def _consume(events: Iterable[Any], spec: EvalSpec, keep: Callable[[TaskResult],
         if isinstance(event, (EvalDone, Cancelled)):
             return event
         if isinstance(event, (Failed, WorkerDied)):
-            status = _died_status(event.message) if isinstance(event, WorkerDied) \
+            status = (
+                _died_status(event.message)
+                if isinstance(event, WorkerDied)
                 else ("oom" if event.kind == "oom" else "failed")
+            )
             running = [t for t in spec.tasks if t not in done]
             if running:  # the task in flight takes the blame; the rest were not run
                 keep(_failure(running[0], spec, status, event.message))
@@ -339,15 +416,21 @@ class _CancelForwarder:
     the session at once on ``abort``. A set cancel is passed on again every 0.1 s: a
     request that starts after the first pass clears the session's own flag."""
 
-    def __init__(self, cancel: threading.Event, session: EvalSession,
-                 abort: threading.Event | None = None):
+    def __init__(
+        self, cancel: threading.Event, session: EvalSession, abort: threading.Event | None = None
+    ):
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, args=(cancel, session, abort),
-                                        name="smollm-eval-cancel", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch,
+            args=(cancel, session, abort),
+            name="smollm-eval-cancel",
+            daemon=True,
+        )
         self._thread.start()
 
-    def _watch(self, cancel: threading.Event, session: EvalSession,
-               abort: threading.Event | None) -> None:
+    def _watch(
+        self, cancel: threading.Event, session: EvalSession, abort: threading.Event | None
+    ) -> None:
         while not self._stop.is_set():
             if abort is not None and abort.is_set():
                 session.close()

@@ -16,8 +16,14 @@ from typing import Any
 
 from engine.task_registry import default_fewshot, resolve_name
 
-_DTYPES = {"auto": "float16", "fp16": "float16", "fp32": "float32", "bf16": "bfloat16",
-           "int8": "float16", "int4": "float16"}
+_DTYPES = {
+    "auto": "float16",
+    "fp16": "float16",
+    "fp32": "float32",
+    "bf16": "bfloat16",
+    "int8": "float16",
+    "int4": "float16",
+}
 
 
 def _model_args(entry: Any, precision: str, backend: str) -> tuple[str, list[str]]:
@@ -55,28 +61,49 @@ def _groups(tasks: Iterable[str], fewshot: int | None) -> list[tuple[int | None,
     return list(groups.items())
 
 
-def lm_eval_commands(entries: list[Any], tasks: tuple[str, ...], *, limit: int | None,
-                     fewshot: int | None, precision: str, include_path: str | None = None,
-                     batch_size: int = 1) -> list[str]:
+def lm_eval_commands(
+    entries: list[Any],
+    tasks: tuple[str, ...],
+    *,
+    limit: int | None,
+    fewshot: int | None,
+    precision: str,
+    include_path: str | None = None,
+    batch_size: int = 1,
+) -> list[str]:
     """Shell lines (comments start with #): for each model, the hf, vLLM and accelerate
     variants of the same evaluation."""
-    lines = ["# The same evaluation with lm-eval's own launchers (pip install "
-             "'lm_eval[hf,vllm]' accelerate).",
-             "# Keep one launcher's lines; bring the results back with: "
-             "smollm-tui import results/ --machine NAME"]
+    lines = [
+        "# The same evaluation with lm-eval's own launchers (pip install "
+        "'lm_eval[hf,vllm]' accelerate).",
+        "# Keep one launcher's lines; bring the results back with: "
+        "smollm-tui import results/ --machine NAME",
+    ]
     for entry in entries:
         out = f"results/{entry.id}"
         for label, prefix, backend, batch in (
-                ("hf backend, one GPU", ["lm_eval"], "hf", str(batch_size)),
-                ("vLLM", ["lm_eval"], "vllm", "auto"),
-                ("accelerate launch, every GPU of the machine (data parallel)",
-                 ["accelerate", "launch", "-m", "lm_eval"], "hf", str(max(batch_size, 16)))):
+            ("hf backend, one GPU", ["lm_eval"], "hf", str(batch_size)),
+            ("vLLM", ["lm_eval"], "vllm", "auto"),
+            (
+                "accelerate launch, every GPU of the machine (data parallel)",
+                ["accelerate", "launch", "-m", "lm_eval"],
+                "hf",
+                str(max(batch_size, 16)),
+            ),
+        ):
             args, notes = _model_args(entry, precision, backend)
             lines.append(f"# {entry.id}: {label}")
             lines += [f"# {note}" for note in notes]
             for shots, names in _groups(tasks, fewshot):
-                command = [*prefix, "--model", backend, "--model_args", args,
-                           "--tasks", ",".join(names)]
+                command = [
+                    *prefix,
+                    "--model",
+                    backend,
+                    "--model_args",
+                    args,
+                    "--tasks",
+                    ",".join(names),
+                ]
                 if shots is not None:
                     command += ["--num_fewshot", str(shots)]
                 if limit is not None:

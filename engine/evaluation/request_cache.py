@@ -29,8 +29,14 @@ MISSING = object()
 def cache_file(directory: str | Path, info: LoadInfo, batch_size: int) -> Path:
     """The cache file for a model as loaded inside ``directory``."""
     runtime = info.runtime or "transformers"
-    parts = [info.model_id, info.revision or "no-revision", runtime,
-             info.precision, info.device, f"b{batch_size}"]
+    parts = [
+        info.model_id,
+        info.revision or "no-revision",
+        runtime,
+        info.precision,
+        info.device,
+        f"b{batch_size}",
+    ]
     name = "__".join(_SAFE.sub("_", str(p)) or "_" for p in parts)
     return Path(directory) / f"{name}.sqlite"
 
@@ -50,8 +56,12 @@ def _decode(kind: str, text: str) -> Any:
     except ValueError:
         return MISSING
     if kind == "loglikelihood":
-        if (isinstance(value, list) and len(value) == 2 and _number(value[0])
-                and isinstance(value[1], bool)):
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and _number(value[0])
+            and isinstance(value[1], bool)
+        ):
             return (float(value[0]), value[1])
         return MISSING
     if kind == "loglikelihood_rolling":
@@ -60,8 +70,11 @@ def _decode(kind: str, text: str) -> Any:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
         and not (isinstance(value, float) and math.isnan(value))
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -80,8 +93,9 @@ class RequestCache:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, "
-                        "value TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
         self.db.commit()
 
     def close(self) -> None:
@@ -100,8 +114,9 @@ class RequestCache:
             if not _cacheable(kind, request):
                 out.append(MISSING)
                 continue
-            row = self.db.execute("SELECT value FROM answers WHERE key=?",
-                                  (self.key(kind, request),)).fetchone()
+            row = self.db.execute(
+                "SELECT value FROM answers WHERE key=?", (self.key(kind, request),)
+            ).fetchone()
             out.append(MISSING if row is None else _decode(kind, row[0]))
         return out
 
@@ -113,5 +128,4 @@ class RequestCache:
                 value = list(answer) if isinstance(answer, tuple) else answer
                 rows.append((self.key(kind, request), json.dumps(value, default=_plain)))
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)",
-                                rows)
+            self.db.executemany("INSERT OR REPLACE INTO answers (key, value) VALUES (?, ?)", rows)

@@ -76,8 +76,13 @@ class _Watch:
     """Wraps an lm-eval model's request methods: chunks, cancel checks, progress, timing,
     and (for a background job) answers from the request cache."""
 
-    def __init__(self, lm: Any, cancel: Any, emit: Callable[[int, int, float, int], None],
-                 cache: RequestCache | None = None):
+    def __init__(
+        self,
+        lm: Any,
+        cancel: Any,
+        emit: Callable[[int, int, float, int], None],
+        cache: RequestCache | None = None,
+    ):
         self.cancel = cancel
         self.emit = emit
         self.cache = cache
@@ -101,7 +106,7 @@ class _Watch:
             for start in range(0, len(requests), CHUNK):
                 if self.cancel.is_set():
                     raise EvalCancelled
-                chunk = requests[start:start + CHUNK]
+                chunk = requests[start : start + CHUNK]
                 out.extend(self._answer(name, method, chunk))
                 self.done += len(chunk)
                 self.emit(self.done, self.total, self.model_seconds, self.computed)
@@ -111,8 +116,7 @@ class _Watch:
 
     def _answer(self, name: str, method: Callable[..., list], chunk: list) -> list:
         known = self.cache.lookup(name, chunk) if self.cache else [MISSING] * len(chunk)
-        todo = [request for request, answer in zip(chunk, known, strict=True)
-                if answer is MISSING]
+        todo = [request for request, answer in zip(chunk, known, strict=True) if answer is MISSING]
         fresh: list = []
         if todo:
             began = time.perf_counter()
@@ -134,9 +138,12 @@ def _make_lm(loaded: LoadedModel, spec: EvalSpec) -> Any:
         return LlamaCppLM(loaded)  # one request at a time: batch_size does not apply
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer,
-                backend="seq2seq" if loaded.is_seq2seq else "causal",
-                batch_size=spec.batch_size)
+    return HFLM(
+        pretrained=loaded.model,
+        tokenizer=loaded.tokenizer,
+        backend="seq2seq" if loaded.is_seq2seq else "causal",
+        batch_size=spec.batch_size,
+    )
 
 
 # ---- tasks -------------------------------------------------------------------------------
@@ -150,8 +157,9 @@ class _Tasks:
         from lm_eval.tasks import TaskManager
 
         self.paths = extra_paths
-        self.local = (TaskManager(include_path=extra_paths, include_defaults=False)
-                      if extra_paths else None)
+        self.local = (
+            TaskManager(include_path=extra_paths, include_defaults=False) if extra_paths else None
+        )
         self.full = None
         self.builtin_needed = any(not self._is_local(n) for n in names)
 
@@ -201,15 +209,20 @@ def _summary(results: dict[str, Any], name: str) -> tuple[dict, int, str | None,
     shots = results.get("n-shot", {}).get(name)
     if shots is None and leaves:
         shots = results["n-shot"].get(leaves[0])
-    return (metrics_of(task_results), samples,
-            None if version is None else str(version), None if shots is None else int(shots))
+    return (
+        metrics_of(task_results),
+        samples,
+        None if version is None else str(version),
+        None if shots is None else int(shots),
+    )
 
 
 # ---- the run -----------------------------------------------------------------------------
 
 
-def evaluate(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
-             request_id: int) -> Iterator[EvalProgress | TaskDone]:
+def evaluate(
+    loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event, request_id: int
+) -> Iterator[EvalProgress | TaskDone]:
     """Run ``spec.tasks`` on ``loaded`` one by one; yield progress and one TaskDone per task.
 
     A task that fails (out of memory, missing data, a bad YAML) gives a TaskDone with status
@@ -221,7 +234,10 @@ def evaluate(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
     try:
         yield from iterate_in_thread(
             lambda put: _run_tasks(loaded, spec, cancel, stop, request_id, put, cache),
-            name="smollm-eval", stop=stop, join_timeout=30)
+            name="smollm-eval",
+            stop=stop,
+            join_timeout=30,
+        )
     finally:
         if cache is not None:
             cache.close()
@@ -239,9 +255,15 @@ def _open_cache(loaded: LoadedModel, spec: EvalSpec) -> RequestCache | None:
         return None
 
 
-def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
-               stop: threading.Event, request_id: int, put: Callable[[Any], None],
-               cache: RequestCache | None = None) -> None:
+def _run_tasks(
+    loaded: LoadedModel,
+    spec: EvalSpec,
+    cancel: threading.Event,
+    stop: threading.Event,
+    request_id: int,
+    put: Callable[[Any], None],
+    cache: RequestCache | None = None,
+) -> None:
     names = tuple(resolve_name(n) for n in spec.tasks)
     # lm-eval warns about every pre-loaded model and custom dataset; errors still show, and
     # a task's failure reaches the caller in its TaskDone.
@@ -276,13 +298,13 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             try:
                 # The registry's default (MMLU: 5-shot) when none is asked for; tasks we do not
                 # know keep their YAML's own.
-                shots = spec.num_fewshot if spec.num_fewshot is not None \
-                    else default_fewshot(name)
+                shots = spec.num_fewshot if spec.num_fewshot is not None else default_fewshot(name)
                 task_dict = _prepare(manager, name, shots)
             except KeyError:
                 raise DatasetUnavailable(
                     f"unknown task '{name}'.{suggest(name, manager.all_tasks)} Add a folder "
-                    "of task YAML files with --include-path for your own tasks") from None
+                    "of task YAML files with --include-path for your own tasks"
+                ) from None
             if lm is None or watch is None:
                 lm = _make_lm(loaded, spec)
                 watch = _Watch(lm, either, emit, cache)
@@ -290,15 +312,33 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
             peak = _start_peak(loaded)
             result = _evaluate_one(lm, task_dict, spec.limit)
             metrics, samples, version, shots = _summary(result, name)
-            put(TaskDone(request_id, TaskResult(
-                status="ok", metrics=metrics, samples=samples,
-                time_per_sample_ms=_per_sample_ms(watch, samples),
-                peak_memory_mb=peak.peak_mb(), num_fewshot=shots, task_version=version,
-                ended=time.time(), requests=watch.total, cached_requests=watch.cached,
-                **base)))
+            put(
+                TaskDone(
+                    request_id,
+                    TaskResult(
+                        status="ok",
+                        metrics=metrics,
+                        samples=samples,
+                        time_per_sample_ms=_per_sample_ms(watch, samples),
+                        peak_memory_mb=peak.peak_mb(),
+                        num_fewshot=shots,
+                        task_version=version,
+                        ended=time.time(),
+                        requests=watch.total,
+                        cached_requests=watch.cached,
+                        **base,
+                    ),
+                )
+            )
         except EvalCancelled:
-            put(TaskDone(request_id, TaskResult(status="cancelled", ended=time.time(),
-                                                error="cancelled by the user", **base)))
+            put(
+                TaskDone(
+                    request_id,
+                    TaskResult(
+                        status="cancelled", ended=time.time(), error="cancelled by the user", **base
+                    ),
+                )
+            )
             return
         except Exception as exc:  # one task's failure never stops the batch
             oom = is_oom(exc)
@@ -306,10 +346,19 @@ def _run_tasks(loaded: LoadedModel, spec: EvalSpec, cancel: threading.Event,
                 log.exception("task %s failed", name)
             _free_memory(cuda)
             message = str(exc) or type(exc).__name__
-            put(TaskDone(request_id, TaskResult(
-                status="oom" if oom else "failed", ended=time.time(),
-                peak_memory_mb=peak.peak_mb() if oom and peak else None, error=message,
-                num_fewshot=spec.num_fewshot, **base)))
+            put(
+                TaskDone(
+                    request_id,
+                    TaskResult(
+                        status="oom" if oom else "failed",
+                        ended=time.time(),
+                        peak_memory_mb=peak.peak_mb() if oom and peak else None,
+                        error=message,
+                        num_fewshot=spec.num_fewshot,
+                        **base,
+                    ),
+                )
+            )
 
 
 def _per_sample_ms(watch: _Watch, samples: int) -> float | None:
@@ -338,8 +387,14 @@ def _go_offline() -> None:
 def _evaluate_one(lm: Any, task_dict: dict, limit: int | None) -> dict:
     from lm_eval.evaluator import evaluate as lm_eval_evaluate
 
-    result = lm_eval_evaluate(lm=lm, task_dict=task_dict, limit=limit, bootstrap_iters=100000,
-                              log_samples=False, fewshot_as_multiturn=True)
+    result = lm_eval_evaluate(
+        lm=lm,
+        task_dict=task_dict,
+        limit=limit,
+        bootstrap_iters=100000,
+        log_samples=False,
+        fewshot_as_multiturn=True,
+    )
     if result is None:  # only on non-zero ranks, which we never are
         raise RuntimeError("lm-eval returned no results")
     return result

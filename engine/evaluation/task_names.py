@@ -25,14 +25,29 @@ from engine.evaluation.tasks import include_paths
 from engine.task_registry import REGISTRY, lookup, suggest
 
 # lm-eval's task files: *.yaml, plus files of any name they include (e.g. "_template_yaml").
-_NOT_TASK_FILES = (".py", ".pyc", ".md", ".json", ".jsonl", ".csv", ".tsv", ".txt", ".png",
-                   ".jpg", ".ipynb", ".sh", ".lark")
+_NOT_TASK_FILES = (
+    ".py",
+    ".pyc",
+    ".md",
+    ".json",
+    ".jsonl",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".png",
+    ".jpg",
+    ".ipynb",
+    ".sh",
+    ".lark",
+)
 _IGNORED_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 _WORD = re.compile(r"[^\s'\",:\[\]{}#]+")
 # A name on a task:/group:/tag: line, or an item of a list under one (for suggestions).
 _NAME_LINE = re.compile(
     r"^[ \t]*(?:-[ \t]*)?['\"]?(?:task|group|tag)['\"]?:[ \t]*['\"]?([A-Za-z0-9_.()\-]+)"
-    r"['\"]?[ \t]*$", re.MULTILINE)
+    r"['\"]?[ \t]*$",
+    re.MULTILINE,
+)
 _MAX_INCLUDE_DEPTH = 10
 
 
@@ -117,8 +132,9 @@ def check_tasks(names: Iterable[str], include_path: str | None) -> None:
     for name in unknown:
         if name in local.mentions:
             path = local.mentions[name]
-            raise UsageError(f"task '{name}' is in {path}, which lm-eval cannot read: "
-                             f"{local.broken[path]}")
+            raise UsageError(
+                f"task '{name}' is in {path}, which lm-eval cannot read: {local.broken[path]}"
+            )
     builtin = builtin_tasks()
     if builtin is None:  # no lm-eval here to ask: the run itself will say
         return
@@ -129,8 +145,7 @@ def check_tasks(names: Iterable[str], include_path: str | None) -> None:
         message = f"unknown task '{name}'.{suggest(name, list(dict.fromkeys(known)))}"
         if local.broken:
             path, why = next(iter(local.broken.items()))
-            message += (f" {len(local.broken)} task file(s) could not be read, e.g. {path}: "
-                        f"{why}.")
+            message += f" {len(local.broken)} task file(s) could not be read, e.g. {path}: {why}."
         if paths:
             message += f" Task folders searched: {', '.join(paths)}."
         else:
@@ -196,8 +211,9 @@ def _read_config(path: Path, depth: int = 0) -> dict[str, Any]:
 def _names_of(config: dict[str, Any]) -> list[str]:
     """The names lm-eval's index gives a file: its task or group, and its tags."""
     names: list[str] = []
-    main = config.get("group") if "group" in config and "class" not in config \
-        else config.get("task")
+    main = (
+        config.get("group") if "group" in config and "class" not in config else config.get("task")
+    )
     if isinstance(main, str):
         names.append(main)
     tags = config.get("tag")

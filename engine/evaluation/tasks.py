@@ -64,9 +64,11 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 def fetch_hint(info: TaskInfo) -> str:
     config = f", {info.dataset_config!r}" if info.dataset_config else ""
-    return (f"on a machine with network, run: python -c \"import datasets; "
-            f"datasets.load_dataset({info.dataset!r}{config})\" (then copy the "
-            f"{datasets_cache_dir()} folder here), or connect this machine and run again")
+    return (
+        f'on a machine with network, run: python -c "import datasets; '
+        f'datasets.load_dataset({info.dataset!r}{config})" (then copy the '
+        f"{datasets_cache_dir()} folder here), or connect this machine and run again"
+    )
 
 
 def check_dataset(task: str, reachable: bool | None = None) -> None:
@@ -80,7 +82,8 @@ def check_dataset(task: str, reachable: bool | None = None) -> None:
     if not reachable:
         raise DatasetUnavailable(
             f"task {info.name} needs the dataset {info.dataset}, which is not in the local "
-            f"cache and the Hugging Face Hub cannot be reached; {fetch_hint(info)}")
+            f"cache and the Hugging Face Hub cannot be reached; {fetch_hint(info)}"
+        )
 
 
 def include_paths(extra: str | None) -> list[str]:
@@ -96,8 +99,10 @@ def include_paths(extra: str | None) -> list[str]:
                 path = Path(part.strip()).expanduser()
                 if not path.is_dir():
                     what = "is not a folder" if path.exists() else "does not exist"
-                    raise UsageError(f"task folder {path} {what}: pass a folder of "
-                                     "lm-eval task YAML files to --include-path")
+                    raise UsageError(
+                        f"task folder {path} {what}: pass a folder of "
+                        "lm-eval task YAML files to --include-path"
+                    )
                 paths.append(str(path.resolve()))
     paths += [str(Path(f).resolve()) for f in preferences.task_folders() if Path(f).is_dir()]
     return list(dict.fromkeys(paths))

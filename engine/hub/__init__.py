@@ -48,12 +48,30 @@ if TYPE_CHECKING:
     from engine.catalog import ModelEntry
 
 __all__ = [
-    "DiskSpaceError", "DownloadError", "DownloadResult", "FilePlan", "GatedRepoError",
-    "HubError", "HubOfflineError", "HubUnreachableError", "InvalidHubAnswer",
-    "NotOnHubError", "ProgressCallback", "RepoFile", "RepoListing", "RepoNotFoundError",
-    "check_revision", "choose_files", "delete", "download", "download_gguf",
-    "fetch_listing", "hub_endpoint", "redact",
-    "repo_folder", "token_source",
+    "DiskSpaceError",
+    "DownloadError",
+    "DownloadResult",
+    "FilePlan",
+    "GatedRepoError",
+    "HubError",
+    "HubOfflineError",
+    "HubUnreachableError",
+    "InvalidHubAnswer",
+    "NotOnHubError",
+    "ProgressCallback",
+    "RepoFile",
+    "RepoListing",
+    "RepoNotFoundError",
+    "check_revision",
+    "choose_files",
+    "delete",
+    "download",
+    "download_gguf",
+    "fetch_listing",
+    "hub_endpoint",
+    "redact",
+    "repo_folder",
+    "token_source",
 ]
 
 
@@ -64,4 +82,3 @@ def delete(entry: ModelEntry, quant: str | None = None) -> int:
     from engine.hub_delete import delete as delete_files
 
     return delete_files(entry, quant)
-

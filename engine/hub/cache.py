@@ -42,11 +42,12 @@ def hub_repo(entry: ModelEntry, action: str) -> str:
     if entry.source == "hub" and entry.repo:
         return entry.repo
     if entry.source == "bundled":
-        raise NotOnHubError(f"'{entry.id}' is bundled with the app: there is nothing to "
-                            f"{action}")
+        raise NotOnHubError(f"'{entry.id}' is bundled with the app: there is nothing to {action}")
     if entry.source == "local":
-        raise NotOnHubError(f"'{entry.id}' is a local model at {entry.path}: there is "
-                            f"nothing to {action} from the Hub cache")
+        raise NotOnHubError(
+            f"'{entry.id}' is a local model at {entry.path}: there is "
+            f"nothing to {action} from the Hub cache"
+        )
     raise NotOnHubError(f"'{entry.id}' is not available: {entry.unavailable_reason}")
 
 

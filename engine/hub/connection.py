@@ -73,8 +73,9 @@ def unreachable(reason: object) -> HubUnreachableError:
     )
 
 
-def http_error(exc: urllib.error.HTTPError, repo: str, revision: str, has_token: bool,
-               what: str = "") -> HubError:
+def http_error(
+    exc: urllib.error.HTTPError, repo: str, revision: str, has_token: bool, what: str = ""
+) -> HubError:
     """The Hub's error answer (its status and X-Error-Code) as one of our errors."""
     code = exc.code
     error_code = exc.headers.get("X-Error-Code", "")
@@ -83,30 +84,36 @@ def http_error(exc: urllib.error.HTTPError, repo: str, revision: str, has_token:
         if has_token:
             return GatedRepoError(
                 f"{repo} is gated and your Hugging Face token has no access to it: accept "
-                f"its conditions at {page} with the account the token belongs to")
+                f"its conditions at {page} with the account the token belongs to"
+            )
         return GatedRepoError(
             f"{repo} is gated: accept its conditions at {page}, then make a token "
-            "available (set HF_TOKEN, or run `hf auth login`)")
+            "available (set HF_TOKEN, or run `hf auth login`)"
+        )
     if error_code == "RevisionNotFound":
         return RepoNotFoundError(f"revision '{revision}' of {repo} was not found on the Hub")
     if error_code == "EntryNotFound":
-        return DownloadError(f"{what or 'a file'} of {repo} is no longer on the Hub at "
-                             f"revision '{revision}'")
+        return DownloadError(
+            f"{what or 'a file'} of {repo} is no longer on the Hub at revision '{revision}'"
+        )
     if code in (401, 404) and not error_code:
         # A proxy or captive portal, not the Hub: the Hub always says what went wrong.
         return DownloadError(
             f"{hub_endpoint()} answered {code} for {repo} without the Hub's error details; "
-            "check HF_ENDPOINT and proxy settings (or the network's login page)")
+            "check HF_ENDPOINT and proxy settings (or the network's login page)"
+        )
     if code in (401, 404) or error_code == "RepoNotFound":
-        hint = ("; if it is private or gated, check that your token can see it" if has_token
-                else "; if it is private, set HF_TOKEN (or run `hf auth login`)")
+        hint = (
+            "; if it is private or gated, check that your token can see it"
+            if has_token
+            else "; if it is private, set HF_TOKEN (or run `hf auth login`)"
+        )
         return RepoNotFoundError(f"{repo} was not found on {hub_endpoint()}{hint}")
     if code == 429:
         return DownloadError("the Hub is rate-limiting requests; wait a minute and try again")
     if code >= 500:
         return DownloadError(f"the Hub answered {code} for {repo}; try again later")
-    return DownloadError(f"the Hub answered {code} {redact(str(exc.reason))} for "
-                         f"{what or repo}")
+    return DownloadError(f"the Hub answered {code} {redact(str(exc.reason))} for {what or repo}")
 
 
 def with_deadline(fn: Callable[[], Any], seconds: float) -> Any:

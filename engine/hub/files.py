@@ -12,9 +12,18 @@ from engine.hub_names import is_sha256
 # Files a model needs besides its weights (root of the repo only).
 CONFIG_FILES = ("config.json", "generation_config.json")
 TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "merges.txt",
-    "vocab.txt", "chat_template.jinja", "chat_template.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.json",
+    "merges.txt",
+    "vocab.txt",
+    "chat_template.jinja",
+    "chat_template.json",
 )
 
 
@@ -97,6 +106,9 @@ def _weights(root: dict[str, RepoFile], suffix: str, default_stem: str) -> list[
         return [root[default_stem + suffix]]
     if suffix == ".bin":
         # training_args.bin and optimizer states are .bin too; only weights qualify.
-        return [f for n, f in sorted(root.items()) if n.startswith("pytorch_model") and
-                n.endswith(suffix)]
+        return [
+            f
+            for n, f in sorted(root.items())
+            if n.startswith("pytorch_model") and n.endswith(suffix)
+        ]
     return [f for n, f in sorted(root.items()) if n.endswith(suffix)]

@@ -88,9 +88,16 @@ def download(
     return _transfer(entry.id, listing, revision, plan, started, progress, cancel, on_notice)
 
 
-def _transfer(model_id: str, listing: RepoListing, revision: str, plan: FilePlan,
-              started: float, progress: ProgressCallback | None, cancel: threading.Event,
-              on_notice: Callable[[str], None] | None = None) -> DownloadResult:
+def _transfer(
+    model_id: str,
+    listing: RepoListing,
+    revision: str,
+    plan: FilePlan,
+    started: float,
+    progress: ProgressCallback | None,
+    cancel: threading.Event,
+    on_notice: Callable[[str], None] | None = None,
+) -> DownloadResult:
     """Fetch the planned files of a listing into the cache, resuming partial ones, after
     the path, gated-repo and disk checks; the snapshot links them."""
     repo, token = listing.repo, read_token()[0]
@@ -102,7 +109,8 @@ def _transfer(model_id: str, listing: RepoListing, revision: str, plan: FilePlan
     if listing.gated and not token and needed:
         raise GatedRepoError(
             f"{repo} is gated: accept its conditions at {hub_endpoint()}/{repo}, then make a "
-            "token available (set HF_TOKEN, or run `hf auth login`)")
+            "token available (set HF_TOKEN, or run `hf auth login`)"
+        )
     for notice in plan.notices:
         if on_notice:
             on_notice(notice)
@@ -122,14 +130,23 @@ def _transfer(model_id: str, listing: RepoListing, revision: str, plan: FilePlan
         cancelled = True
         meter.report()
     return DownloadResult(
-        model_id, repo, revision, listing.commit, str(snapshot),
-        tuple(f.name for f in plan.files), plan.total_bytes, meter.fetched,
-        time.monotonic() - started, cancelled, plan.notices,
+        model_id,
+        repo,
+        revision,
+        listing.commit,
+        str(snapshot),
+        tuple(f.name for f in plan.files),
+        plan.total_bytes,
+        meter.fetched,
+        time.monotonic() - started,
+        cancelled,
+        plan.notices,
     )
 
 
-def _check_paths(storage: Path, snapshot: Path, revision: str, files: Iterable[RepoFile],
-                 repo: str) -> None:
+def _check_paths(
+    storage: Path, snapshot: Path, revision: str, files: Iterable[RepoFile], repo: str
+) -> None:
     """Every path a download writes stays inside the repo's folder (the names were checked
     one by one already; this also catches a link planted inside the folder)."""
     paths = [storage / "refs" / revision, snapshot]
@@ -137,8 +154,10 @@ def _check_paths(storage: Path, snapshot: Path, revision: str, files: Iterable[R
         paths += [snapshot / f.name, storage / "blobs" / f.blob]
     for path in paths:
         if not inside(path, storage):
-            raise InvalidHubAnswer(f"a download of {repo} would write {path}, outside "
-                                   f"{storage}; refused, nothing was written")
+            raise InvalidHubAnswer(
+                f"a download of {repo} would write {path}, outside "
+                f"{storage}; refused, nothing was written"
+            )
 
 
 def download_gguf(
@@ -153,18 +172,20 @@ def download_gguf(
     files = dict(entry.gguf_files)
     if not entry.gguf_repo or quant not in files:
         have = ", ".join(files) or "none"
-        raise NotOnHubError(f"{entry.id} has no {quant} GGUF file in the catalog (GGUF "
-                            f"builds: {have})")
+        raise NotOnHubError(
+            f"{entry.id} has no {quant} GGUF file in the catalog (GGUF builds: {have})"
+        )
     repo, revision = entry.gguf_repo, check_revision(revision or "main")
     cancel = cancel or threading.Event()
     started = time.monotonic()
     listing = fetch_listing(repo, revision)
     wanted = [f for f in listing.files if f.name == files[quant]]
     if not wanted:
-        raise DownloadError(f"{repo} has no file {files[quant]} at {revision} any more; "
-                            "the catalog's GGUF facts need updating")
-    return _transfer(entry.id, listing, revision, FilePlan((wanted[0],)), started, progress,
-                     cancel)
+        raise DownloadError(
+            f"{repo} has no file {files[quant]} at {revision} any more; "
+            "the catalog's GGUF facts need updating"
+        )
+    return _transfer(entry.id, listing, revision, FilePlan((wanted[0],)), started, progress, cancel)
 
 
 def _bytes_present(storage: Path, snapshot: Path, f: RepoFile) -> int:
@@ -190,7 +211,8 @@ def _check_disk(storage: Path, repo: str, needed: int) -> None:
         raise DiskSpaceError(
             f"not enough free disk space for {repo}: it needs {format_bytes(needed)} (and "
             f"{format_bytes(DISK_MARGIN_BYTES)} to spare) but {probe} has "
-            f"{format_bytes(free)} free. Free some space, or set HF_HOME to a bigger disk.")
+            f"{format_bytes(free)} free. Free some space, or set HF_HOME to a bigger disk."
+        )
 
 
 def _write_ref(storage: Path, revision: str, commit: str) -> None:
@@ -202,8 +224,16 @@ def _write_ref(storage: Path, revision: str, commit: str) -> None:
         ref.write_text(commit, encoding="utf-8")
 
 
-def _fetch_file(repo: str, commit: str, storage: Path, snapshot: Path, f: RepoFile,
-                token: str | None, meter: Meter, cancel: threading.Event) -> None:
+def _fetch_file(
+    repo: str,
+    commit: str,
+    storage: Path,
+    snapshot: Path,
+    f: RepoFile,
+    token: str | None,
+    meter: Meter,
+    cancel: threading.Event,
+) -> None:
     pointer = snapshot / f.name
     blob = storage / "blobs" / f.blob
     if pointer.is_file() and pointer.stat().st_size == f.size:
@@ -219,14 +249,23 @@ def _fetch_file(repo: str, commit: str, storage: Path, snapshot: Path, f: RepoFi
             with filelock.FileLock(str(lock_path), timeout=0):
                 _fetch_blob(repo, commit, f, blob, token, meter, cancel)
         except filelock.Timeout:
-            raise DownloadError(f"another program is downloading {f.name} of {repo} right "
-                                "now; wait for it to finish, then try again") from None
+            raise DownloadError(
+                f"another program is downloading {f.name} of {repo} right "
+                "now; wait for it to finish, then try again"
+            ) from None
     meter.report()
     _link(blob, pointer)
 
 
-def _fetch_blob(repo: str, commit: str, f: RepoFile, blob: Path, token: str | None,
-                meter: Meter, cancel: threading.Event) -> None:
+def _fetch_blob(
+    repo: str,
+    commit: str,
+    f: RepoFile,
+    blob: Path,
+    token: str | None,
+    meter: Meter,
+    cancel: threading.Event,
+) -> None:
     if blob.is_file() and blob.stat().st_size == f.size:
         return  # finished by someone else while we waited for the lock
     partial = partial_path(blob)
@@ -260,7 +299,8 @@ def _fetch_blob(repo: str, commit: str, f: RepoFile, blob: Path, token: str | No
             partial.unlink()
             raise DownloadError(
                 f"{f.name} of {repo} came back with {size} bytes instead of {f.size}; "
-                "it was discarded, run the download again")
+                "it was discarded, run the download again"
+            )
     _verify(partial, f, repo, cancel)
     os.replace(partial, blob)
 
@@ -284,8 +324,7 @@ def _verify(partial: Path, f: RepoFile, repo: str, cancel: threading.Event) -> N
         return
     import hashlib
 
-    digest = hashlib.sha256() if f.checksum == "sha256" else hashlib.sha1(
-        b"blob %d\0" % f.size)
+    digest = hashlib.sha256() if f.checksum == "sha256" else hashlib.sha1(b"blob %d\0" % f.size)
     with open(partial, "rb") as data:
         while chunk := data.read(4 * 2**20):
             if cancel.is_set():
@@ -297,7 +336,8 @@ def _verify(partial: Path, f: RepoFile, repo: str, cancel: threading.Event) -> N
         raise InvalidHubAnswer(
             f"{f.name} of {repo} does not match the {kind} the Hub listed for it "
             f"({f.blob[:12]}…); it was removed. Run the download again; if this repeats, the "
-            "server (HF_ENDPOINT) or something between is changing the data")
+            "server (HF_ENDPOINT) or something between is changing the data"
+        )
 
 
 class _Dropped(Exception):
@@ -306,8 +346,17 @@ class _Dropped(Exception):
         self.reason, self.received = reason, received
 
 
-def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: str,
-            token: str | None, meter: Meter, cancel: threading.Event) -> int:
+def _stream(
+    url: str,
+    partial: Path,
+    have: int,
+    f: RepoFile,
+    repo: str,
+    commit: str,
+    token: str | None,
+    meter: Meter,
+    cancel: threading.Event,
+) -> int:
     """Append the rest of one file to `partial`; returns the bytes received."""
     headers = {"Range": f"bytes={have}-"} if have else {}
     received = 0
@@ -343,7 +392,8 @@ def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: 
                         partial.unlink()
                         raise InvalidHubAnswer(
                             f"the server sent more than the {f.size} bytes listed for "
-                            f"{f.name} of {repo}; the partial file was discarded")
+                            f"{f.name} of {repo}; the partial file was discarded"
+                        )
                     out.write(chunk)
                     out.flush()  # on disk now: a process that ends at once loses nothing
                     received += len(chunk)
@@ -351,12 +401,12 @@ def _stream(url: str, partial: Path, have: int, f: RepoFile, repo: str, commit: 
         except _Cancelled:
             raise
         except (OSError, http.client.HTTPException) as exc:
-            raise _Dropped(redact(str(exc), token) or exc.__class__.__name__,
-                           received) from None
+            raise _Dropped(redact(str(exc), token) or exc.__class__.__name__, received) from None
     size = partial.stat().st_size
     if size < f.size:
-        raise _Dropped(f"the connection closed after {format_bytes(size)} of "
-                       f"{format_bytes(f.size)}", received)
+        raise _Dropped(
+            f"the connection closed after {format_bytes(size)} of {format_bytes(f.size)}", received
+        )
     return received
 
 

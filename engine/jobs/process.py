@@ -159,8 +159,13 @@ def start_runner() -> bool:
     with open(log, "ab") as out:
         launcher = subprocess.Popen(
             [sys.executable, "-m", "engine.jobs.runner", "--detach"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-            close_fds=True, env=_runner_env())
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            close_fds=True,
+            env=_runner_env(),
+        )
     with contextlib.suppress(subprocess.TimeoutExpired):
         launcher.wait(timeout=30)
     return True

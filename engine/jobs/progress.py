@@ -72,5 +72,8 @@ def now_text(job: Job) -> str:
 
 def summary(job: Job) -> str:
     """'2 ok, 1 oom, 0 failed' over the cells this job stored."""
-    return ", ".join(f"{job.count(s)} {s}" for s in ("ok", "oom", "failed", "cancelled")
-                     if s in ("ok", "oom", "failed") or job.count(s))
+    return ", ".join(
+        f"{job.count(s)} {s}"
+        for s in ("ok", "oom", "failed", "cancelled")
+        if s in ("ok", "oom", "failed") or job.count(s)
+    )

@@ -87,16 +87,19 @@ def _redirect_output(path: str | None) -> None:
 def write_failure(exc: BaseException, path: Path) -> str:
     """One line for a job that could not go on; a full disk says so."""
     if isinstance(exc, (OSError, sqlite3.OperationalError, sqlite3.DatabaseError)):
-        return (f"could not write to the results store {path}: {exc}. Is the disk full? "
-                "Free some space, then resume the job")
+        return (
+            f"could not write to the results store {path}: {exc}. Is the disk full? "
+            "Free some space, then resume the job"
+        )
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class JobRun:
     """One attempt at one job, in this process."""
 
-    def __init__(self, job: Job, pid: int, signals: _Signals | None = None,
-                 session_factory: Any = None):
+    def __init__(
+        self, job: Job, pid: int, signals: _Signals | None = None, session_factory: Any = None
+    ):
         self.job = job
         self.pid = pid
         self.signals = signals or _Signals()
@@ -107,8 +110,7 @@ class JobRun:
         self._stop_beat = threading.Event()
         self.runs = list(job.runs)
         # cells finished in an earlier attempt count as done (they are not run again)
-        self.cells = {(r.get("model"), r.get("task")) for r in job.runs
-                      if r.get("status") == "ok"}
+        self.cells = {(r.get("model"), r.get("task")) for r in job.runs if r.get("status") == "ok"}
         self.progress: dict[str, Any] = {"cells_done": len(self.cells)}
         self._said_loaded: Any = None
 
@@ -117,8 +119,7 @@ class JobRun:
     def run(self) -> str:
         """Run the job to its end; the state it ended in."""
         _say(f"job {self.job.id}: started by runner pid {self.pid}")
-        beat = threading.Thread(target=self._beat_loop, name="smollm-job-heartbeat",
-                                daemon=True)
+        beat = threading.Thread(target=self._beat_loop, name="smollm-job-heartbeat", daemon=True)
         beat.start()
         error: str | None = None
         state: State
@@ -160,10 +161,14 @@ class JobRun:
 
         def options(model_id: str) -> LoadOptions:
             trust = resolve_trust(catalog.get(model_id), False)  # consent given on queueing
-            return LoadOptions(model_id=model_id, precision=spec.precision,
-                               device=spec.device, trust_remote_code=trust,
-                               catalog_path=spec.catalog_path,
-                               runtime=spec.runtime).validate()
+            return LoadOptions(
+                model_id=model_id,
+                precision=spec.precision,
+                device=spec.device,
+                trust_remote_code=trust,
+                catalog_path=spec.catalog_path,
+                runtime=spec.runtime,
+            ).validate()
 
         factory = self.session_factory or self._worker_factory(spec.catalog_path)
         telemetry = _sampler()
@@ -176,10 +181,17 @@ class JobRun:
                     tasks = tuple(t for t in spec.tasks if (model, t) not in self.cells)
                     if not tasks:
                         continue
-                    run_batch([model], replace(eval_spec, tasks=tasks), store=results,
-                              session_factory=factory, load_options=options,
-                              force=spec.force, on_event=lambda m, e: self._on_event(store, m, e),
-                              cancel=self.cancel, telemetry=telemetry)
+                    run_batch(
+                        [model],
+                        replace(eval_spec, tasks=tasks),
+                        store=results,
+                        session_factory=factory,
+                        load_options=options,
+                        force=spec.force,
+                        on_event=lambda m, e: self._on_event(store, m, e),
+                        cancel=self.cancel,
+                        telemetry=telemetry,
+                    )
         finally:
             if telemetry is not None:
                 telemetry.stop()
@@ -200,19 +212,30 @@ class JobRun:
         with self._lock:
             progress = self.progress
             if isinstance(event, LoadProgress):
-                progress.update(current_model=model_id, current_task=None,
-                                requests_done=None, requests_total=None, task_eta_s=None)
+                progress.update(
+                    current_model=model_id,
+                    current_task=None,
+                    requests_done=None,
+                    requests_total=None,
+                    task_eta_s=None,
+                )
             elif isinstance(event, Loaded) and event.info is not self._said_loaded:
                 # the batch repeats the worker's Loaded once it has the model: say it once
                 self._said_loaded = info = event.info
                 progress["current_model"] = model_id
                 precision = precision_label(info.dtype, info.quantization, short=False)
-                _say(f"{model_id}: loaded on {info.device_name or info.device} "
-                     f"({precision}) in {info.load_seconds:.1f} s")
+                _say(
+                    f"{model_id}: loaded on {info.device_name or info.device} "
+                    f"({precision}) in {info.load_seconds:.1f} s"
+                )
             elif isinstance(event, EvalProgress):
-                progress.update(current_model=model_id, current_task=event.task,
-                                requests_done=event.done, requests_total=event.total,
-                                task_eta_s=event.eta_s)
+                progress.update(
+                    current_model=model_id,
+                    current_task=event.task,
+                    requests_done=event.done,
+                    requests_total=event.total,
+                    task_eta_s=event.eta_s,
+                )
             elif isinstance(event, Skipped):
                 self.cells.update((model_id, t) for t in event.tasks)
                 _say(f"{model_id}: already measured, skipped: {', '.join(event.tasks)}")
@@ -222,9 +245,16 @@ class JobRun:
             if not isinstance(event, Stored):
                 return
             result = event.result
-            self.runs.append({"model": model_id, "task": result.task, "status": result.status,
-                              "run_id": event.run.id, "requests": result.requests,
-                              "cached": result.cached_requests})
+            self.runs.append(
+                {
+                    "model": model_id,
+                    "task": result.task,
+                    "status": result.status,
+                    "run_id": event.run.id,
+                    "requests": result.requests,
+                    "cached": result.cached_requests,
+                }
+            )
             if result.status != "cancelled":
                 self.cells.add((model_id, result.task))
             progress["cells_done"] = len(self.cells)
@@ -254,8 +284,7 @@ class JobRun:
                 if answer == "lost":
                     self.lost = True
                 if answer in ("cancel", "lost") and not self.cancel.is_set():
-                    _say(f"job {self.job.id}: cancelling (the running task stops within "
-                         "seconds)")
+                    _say(f"job {self.job.id}: cancelling (the running task stops within seconds)")
                     self.cancel.set()
 
 

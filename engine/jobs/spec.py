@@ -38,9 +38,14 @@ class JobSpec:
         return len(self.models) * len(self.tasks)
 
     def eval_spec(self, request_cache: str | None = None) -> EvalSpec:
-        return EvalSpec(tasks=self.tasks, limit=self.limit, num_fewshot=self.num_fewshot,
-                        include_path=self.include_path, batch_size=self.batch_size,
-                        request_cache=request_cache)
+        return EvalSpec(
+            tasks=self.tasks,
+            limit=self.limit,
+            num_fewshot=self.num_fewshot,
+            include_path=self.include_path,
+            batch_size=self.batch_size,
+            request_cache=request_cache,
+        )
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -57,20 +62,23 @@ class JobSpec:
         if not isinstance(data, dict):
             raise DamagedSpec("the job's spec is not a JSON object")
         return cls(
-            models=_names(data, "models"), tasks=_names(data, "tasks"),
-            limit=_count(data, "limit", 1), num_fewshot=_count(data, "num_fewshot", 0),
+            models=_names(data, "models"),
+            tasks=_names(data, "tasks"),
+            limit=_count(data, "limit", 1),
+            num_fewshot=_count(data, "num_fewshot", 0),
             precision=_choice(data, "precision", PRECISIONS),
             device=_choice(data, "device", DEVICES),
             runtime=_choice(data, "runtime", RUNTIMES, default="transformers"),
             include_path=_text(data, "include_path"),
             batch_size=_count(data, "batch_size", 1, default=1) or 1,
-            force=_flag(data, "force"), catalog_path=_text(data, "catalog_path"))
+            force=_flag(data, "force"),
+            catalog_path=_text(data, "catalog_path"),
+        )
 
 
 def _names(data: dict, key: str) -> tuple[str, ...]:
     value = data.get(key)
-    if not isinstance(value, list) or not value or not all(
-            isinstance(v, str) and v for v in value):
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise DamagedSpec(f"the job's spec has no valid {key}")
     return tuple(value)
 

@@ -128,8 +128,10 @@ class JobStore:
         return jobs
 
     def has_queued(self) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM jobs WHERE state='queued' LIMIT 1").fetchone() is not None
+        return (
+            self.db.execute("SELECT 1 FROM jobs WHERE state='queued' LIMIT 1").fetchone()
+            is not None
+        )
 
     def check_runner(self, job: Job) -> bool:
         """Mark a running job failed when its runner is dead (its pid gone, a zombie, or
@@ -137,10 +139,13 @@ class JobStore:
         if job.state != "running":
             return False
         if not process.is_alive(job.pid, job.pid_started):
-            why = (f"the runner (pid {job.pid}) stopped without finishing the job: killed, "
-                   "crashed or the machine restarted")
-        elif job.heartbeat is not None and \
-                time.time() - job.heartbeat > max(3 * process.heartbeat_s(), STALE_MIN_S):
+            why = (
+                f"the runner (pid {job.pid}) stopped without finishing the job: killed, "
+                "crashed or the machine restarted"
+            )
+        elif job.heartbeat is not None and time.time() - job.heartbeat > max(
+            3 * process.heartbeat_s(), STALE_MIN_S
+        ):
             why = f"the runner (pid {job.pid}) stopped answering"
         else:
             return False
@@ -149,7 +154,8 @@ class JobStore:
             cursor = self.db.execute(
                 "UPDATE jobs SET state='failed', error=?, ended=? WHERE id=? AND "
                 "state='running' AND pid IS ? AND pid_started IS ?",
-                (why, time.time(), job.id, job.pid, job.pid_started))
+                (why, time.time(), job.id, job.pid, job.pid_started),
+            )
         return cursor.rowcount > 0
 
     # ---- clients ----------------------------------------------------------------------
@@ -159,7 +165,8 @@ class JobStore:
         with self.db:
             cursor = self.db.execute(
                 "INSERT INTO jobs (spec, state, cells_total, created) VALUES (?, 'queued', ?, ?)",
-                (spec.to_json(), spec.cells, time.time()))
+                (spec.to_json(), spec.cells, time.time()),
+            )
             job_id = inserted_id(cursor)
             log = process.private_file(process.job_log_path(job_id))
             self.db.execute("UPDATE jobs SET log_path=? WHERE id=?", (str(log), job_id))
@@ -172,20 +179,27 @@ class JobStore:
         if job.state in FINAL_STATES:
             raise UsageError(f"job {job_id} is already {job.state}: nothing to cancel")
         with self.db:
-            self.db.execute("UPDATE jobs SET state='cancelled', ended=? WHERE id=? AND "
-                            "state='queued'", (time.time(), job_id))
-            self.db.execute("UPDATE jobs SET cancel_requested=1 WHERE id=? AND "
-                            "state='running'", (job_id,))
+            self.db.execute(
+                "UPDATE jobs SET state='cancelled', ended=? WHERE id=? AND state='queued'",
+                (time.time(), job_id),
+            )
+            self.db.execute(
+                "UPDATE jobs SET cancel_requested=1 WHERE id=? AND state='running'", (job_id,)
+            )
         return self.get(job_id)
 
     def resume(self, job_id: int) -> Job:
         """Put a failed or cancelled job back in the queue: it continues where it stopped."""
         job = self.get(job_id)
         if job.state not in ("failed", "cancelled"):
-            hint = {"done": "it finished", "queued": "it is waiting for its turn",
-                    "running": "it is running"}[job.state]
-            raise UsageError(f"job {job_id} cannot be resumed: {hint} (only failed or "
-                             "cancelled jobs resume)")
+            hint = {
+                "done": "it finished",
+                "queued": "it is waiting for its turn",
+                "running": "it is running",
+            }[job.state]
+            raise UsageError(
+                f"job {job_id} cannot be resumed: {hint} (only failed or cancelled jobs resume)"
+            )
         try:
             job.spec  # noqa: B018 - a damaged spec cannot run again
         except DamagedSpec as exc:
@@ -194,7 +208,8 @@ class JobStore:
             self.db.execute(
                 "UPDATE jobs SET state='queued', cancel_requested=0, error=NULL, ended=NULL, "
                 "pid=NULL, pid_started=NULL, heartbeat=NULL WHERE id=? AND state=?",
-                (job_id, job.state))
+                (job_id, job.state),
+            )
         return self.get(job_id)
 
     # ---- the runner ---------------------------------------------------------------------
@@ -204,7 +219,8 @@ class JobStore:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             row = self.db.execute(
-                "SELECT * FROM jobs WHERE state='queued' ORDER BY id LIMIT 1").fetchone()
+                "SELECT * FROM jobs WHERE state='queued' ORDER BY id LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
             job = _job(row)
@@ -213,38 +229,57 @@ class JobStore:
                 "UPDATE jobs SET state='running', pid=?, pid_started=?, heartbeat=?, "
                 "started=?, cells_at_start=cells_done, current_model=NULL, "
                 "current_task=NULL, requests_done=NULL, requests_total=NULL, "
-                "task_eta_s=NULL WHERE id=?", (pid, pid_started, now, now, job.id))
+                "task_eta_s=NULL WHERE id=?",
+                (pid, pid_started, now, now, job.id),
+            )
         return self.get(job.id, check=False)
 
     def beat(self, job_id: int, pid: int, progress: dict[str, Any]) -> str:
         """Write the heartbeat and progress; "ok", "cancel" (asked to stop) or "lost" (the
         job is no longer this runner's: a reader declared it dead)."""
-        columns = ("cells_done", "current_model", "current_task", "requests_done",
-                   "requests_total", "task_eta_s")
+        columns = (
+            "cells_done",
+            "current_model",
+            "current_task",
+            "requests_done",
+            "requests_total",
+            "task_eta_s",
+        )
         values = [progress.get(c) for c in columns]
         with self.db:
             cursor = self.db.execute(
                 f"UPDATE jobs SET heartbeat=?, {', '.join(f'{c}=?' for c in columns)} "
                 "WHERE id=? AND state='running' AND pid=?",
-                (time.time(), *values, job_id, pid))
+                (time.time(), *values, job_id, pid),
+            )
             if cursor.rowcount == 0:
                 return "lost"
-            row = self.db.execute("SELECT cancel_requested FROM jobs WHERE id=?",
-                                  (job_id,)).fetchone()
+            row = self.db.execute(
+                "SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)
+            ).fetchone()
         return "cancel" if row and row[0] else "ok"
 
     def set_runs(self, job_id: int, runs: Iterable[dict[str, Any]]) -> None:
         with self.db:
-            self.db.execute("UPDATE jobs SET runs=? WHERE id=?",
-                            (json.dumps(list(runs), sort_keys=True), job_id))
+            self.db.execute(
+                "UPDATE jobs SET runs=? WHERE id=?",
+                (json.dumps(list(runs), sort_keys=True), job_id),
+            )
 
-    def finish(self, job_id: int, pid: int, state: State, error: str | None = None,
-               cells_done: int | None = None) -> bool:
+    def finish(
+        self,
+        job_id: int,
+        pid: int,
+        state: State,
+        error: str | None = None,
+        cells_done: int | None = None,
+    ) -> bool:
         """End this runner's job; False when it was no longer this runner's."""
         with self.db:
             cursor = self.db.execute(
                 "UPDATE jobs SET state=?, error=?, ended=?, heartbeat=?, "
                 "cells_done=COALESCE(?, cells_done), current_task=NULL, task_eta_s=NULL "
                 "WHERE id=? AND state='running' AND pid=?",
-                (state, error, time.time(), time.time(), cells_done, job_id, pid))
+                (state, error, time.time(), time.time(), cells_done, job_id, pid),
+            )
         return cursor.rowcount > 0

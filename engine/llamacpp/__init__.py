@@ -10,8 +10,9 @@ from engine.errors import UsageError
 
 PACKAGE = "llama-cpp-python"
 PIN = "0.3.36"
-INSTALL_HINT = (f"install it with `make setup` (builds {PACKAGE}=={PIN}; on a Jetson see "
-                "README, 'llama.cpp')")
+INSTALL_HINT = (
+    f"install it with `make setup` (builds {PACKAGE}=={PIN}; on a Jetson see README, 'llama.cpp')"
+)
 
 
 class LlamaCppMissing(UsageError):
@@ -32,5 +33,6 @@ def version() -> str | None:
 
 def require() -> None:
     if not installed():
-        raise LlamaCppMissing(f"the llama.cpp runtime is not installed: {INSTALL_HINT}; "
-                              "or use --runtime transformers")
+        raise LlamaCppMissing(
+            f"the llama.cpp runtime is not installed: {INSTALL_HINT}; or use --runtime transformers"
+        )

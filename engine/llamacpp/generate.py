@@ -47,8 +47,14 @@ def stream_reply_llamacpp(
 
     llama, tokenizer = loaded.model, loaded.tokenizer
     room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=False)
-    prompt = build_prompt(tokenizer, conversation, entry_format=loaded.entry.prompt_format,
-                          is_seq2seq=False, max_prompt_tokens=room, raw=raw)
+    prompt = build_prompt(
+        tokenizer,
+        conversation,
+        entry_format=loaded.entry.prompt_format,
+        is_seq2seq=False,
+        max_prompt_tokens=room,
+        raw=raw,
+    )
     if prompt.dropped_turns:
         yield Trimmed(request_id, prompt.dropped_turns)
     stops = tuple(dict.fromkeys(settings.stop + prompt.stops))
@@ -77,9 +83,15 @@ def stream_reply_llamacpp(
         sampler.close()
     streamer.flush()
     yield from batch.add(_drain(events), final=True)
-    stats = streamer.stats(len(prompt.input_ids), memory.peak_mb(),
-                           prompt.dropped_turns, eog, settings.max_new_tokens,
-                           cancel.is_set(), runtime=LLAMA_CPP)
+    stats = streamer.stats(
+        len(prompt.input_ids),
+        memory.peak_mb(),
+        prompt.dropped_turns,
+        eog,
+        settings.max_new_tokens,
+        cancel.is_set(),
+        runtime=LLAMA_CPP,
+    )
     if stats.stop_reason == "cancelled":
         yield Cancelled(request_id, stats)
     else:
@@ -128,7 +140,7 @@ def _tokens(llama, prompt: list[int], sampler, max_new: int) -> Iterator[int]:
 def _prefill(llama, prompt: list[int]) -> None:
     """Evaluate ``prompt``, keeping the cached part it shares with what was evaluated last.
     At least its last token is evaluated again: sampling needs fresh logits."""
-    cached = llama.input_ids[:llama.n_tokens].tolist()
+    cached = llama.input_ids[: llama.n_tokens].tolist()
     common = 0
     for old, new in zip(cached, prompt, strict=False):
         if old != new:
@@ -139,7 +151,7 @@ def _prefill(llama, prompt: list[int]) -> None:
         llama.n_tokens = keep
     else:
         llama.reset()
-    llama.eval(prompt[llama.n_tokens:])
+    llama.eval(prompt[llama.n_tokens :])
 
 
 def _sampler(llama, llama_cpp, settings: GenerationSettings, prompt: list[int]):
@@ -149,9 +161,13 @@ def _sampler(llama, llama_cpp, settings: GenerationSettings, prompt: list[int]):
     chain = _internals.LlamaSampler()
     if settings.repetition_penalty != 1.0:
         # Over the whole context, prompt included, as transformers applies it.
-        chain.add_penalties(n_vocab=llama.n_vocab(), penalty_last_n=llama.n_ctx(),
-                            penalty_repeat=settings.repetition_penalty, penalty_freq=0.0,
-                            penalty_present=0.0)
+        chain.add_penalties(
+            n_vocab=llama.n_vocab(),
+            penalty_last_n=llama.n_ctx(),
+            penalty_repeat=settings.repetition_penalty,
+            penalty_freq=0.0,
+            penalty_present=0.0,
+        )
         for token in prompt:
             llama_cpp.llama_sampler_accept(chain.sampler, token)
     if settings.temperature == 0:

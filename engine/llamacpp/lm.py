@@ -66,8 +66,13 @@ class LlamaCppLM(TemplateLM):
     def max_gen_toks(self) -> int:
         return DEFAULT_MAX_GEN_TOKS
 
-    def tok_encode(self, string: str, add_special_tokens: bool | None = None,
-                   left_truncate_len: int | None = None, **kwargs: Any) -> list[int]:
+    def tok_encode(
+        self,
+        string: str,
+        add_special_tokens: bool | None = None,
+        left_truncate_len: int | None = None,
+        **kwargs: Any,
+    ) -> list[int]:
         """As HFLM: the tokenizer's own special tokens unless told otherwise, none when the
         text already starts with the prefix token."""
         add = True if add_special_tokens is None else add_special_tokens
@@ -81,8 +86,9 @@ class LlamaCppLM(TemplateLM):
     def tok_decode(self, tokens: Sequence[int], skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(list(tokens), skip_special_tokens=skip_special_tokens)
 
-    def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False,
-                              **kwargs: Any) -> list[tuple[float, bool]]:
+    def _loglikelihood_tokens(
+        self, requests: list, disable_tqdm: bool = False, **kwargs: Any
+    ) -> list[tuple[float, bool]]:
         """(log-probability of the continuation, whether greedy decoding gives it) per
         (key, context tokens, continuation tokens), left-truncated to the context as HFLM."""
         answers: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
@@ -93,10 +99,11 @@ class LlamaCppLM(TemplateLM):
             key, context, continuation = requests[i]
             if not context or not continuation:
                 raise ValueError("a loglikelihood request needs a context and a continuation")
-            whole = (list(context) + list(continuation))[-(self.max_length + 1):]
+            whole = (list(context) + list(continuation))[-(self.max_length + 1) :]
             tokens = whole[:-1]
-            answer = self._score(tokens, first=len(tokens) - len(continuation),
-                                 targets=list(continuation))
+            answer = self._score(
+                tokens, first=len(tokens) - len(continuation), targets=list(continuation)
+            )
             answers[i] = answer
             if key is not None:
                 self.cache_hook.add_partial("loglikelihood", key, answer)
@@ -109,11 +116,21 @@ class LlamaCppLM(TemplateLM):
         out = []
         for request in requests:
             (string,) = request.args
-            windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
-                token_list=self.tok_encode(string), prefix_token=self.prefix_token_id,
-                max_seq_len=self.max_length, context_len=1)]
-            total = sum(score for score, _ in self._loglikelihood_tokens(
-                [(None, ctx, cont) for ctx, cont in windows]))
+            windows = [
+                make_disjoint_window(w)
+                for w in get_rolling_token_windows(
+                    token_list=self.tok_encode(string),
+                    prefix_token=self.prefix_token_id,
+                    max_seq_len=self.max_length,
+                    context_len=1,
+                )
+            ]
+            total = sum(
+                score
+                for score, _ in self._loglikelihood_tokens(
+                    [(None, ctx, cont) for ctx, cont in windows]
+                )
+            )
             out.append(total)
             self.cache_hook.add_partial("loglikelihood_rolling", (string,), total)
         return out
@@ -141,8 +158,9 @@ class LlamaCppLM(TemplateLM):
         max_gen = _max_gen_toks(kwargs, self.max_gen_toks)
         room = self.max_length - max_gen
         if room <= 0:
-            raise ValueError(f"max_gen_toks {max_gen} leaves no room for the context in "
-                             f"{self.max_length} tokens")
+            raise ValueError(
+                f"max_gen_toks {max_gen} leaves no room for the context in {self.max_length} tokens"
+            )
         prompt = self.tok_encode(context)[-room:]
         sample = _Sampler(kwargs)
         made: list[int] = []
@@ -180,7 +198,7 @@ class LlamaCppLM(TemplateLM):
 
         def take(rows: np.ndarray) -> None:
             nonlocal total, greedy, seen
-            want = np.asarray(targets[seen:seen + len(rows)])
+            want = np.asarray(targets[seen : seen + len(rows)])
             shifted = rows - rows.max(axis=1, keepdims=True)
             logprobs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
             total += float(logprobs[np.arange(len(rows)), want].sum())
@@ -195,7 +213,7 @@ class LlamaCppLM(TemplateLM):
         from ``first`` on (one row each, or per decode as one array with ``block``). The
         part shared with what the context holds is kept; at least ``first`` on is new."""
         llama = self.llama
-        cached = llama.input_ids[:llama.n_tokens].tolist()
+        cached = llama.input_ids[: llama.n_tokens].tolist()
         keep = 0
         for old, new in zip(cached, tokens[:first], strict=False):
             if old != new:
@@ -221,9 +239,12 @@ class LlamaCppLM(TemplateLM):
             llama.n_tokens = end
             outputs = [j for j, p in enumerate(range(pos, end)) if p >= first]
             if outputs:
-                rows = np.stack([np.ctypeslib.as_array(llama._ctx.get_logits_ith(j),
-                                                       shape=(self._n_vocab,))
-                                 for j in outputs]).astype(np.float32, copy=True)
+                rows = np.stack(
+                    [
+                        np.ctypeslib.as_array(llama._ctx.get_logits_ith(j), shape=(self._n_vocab,))
+                        for j in outputs
+                    ]
+                ).astype(np.float32, copy=True)
                 if block:
                     sink(rows)
                 else:
@@ -240,8 +261,9 @@ class LlamaCppLM(TemplateLM):
         self.llama.n_tokens = 0
         if code == -2:  # GGML_STATUS_ALLOC_FAILED
             raise MemoryError("llama.cpp ran out of memory while evaluating")
-        raise RuntimeError(f"llama.cpp could not evaluate the request (llama_decode "
-                           f"returned {code})")
+        raise RuntimeError(
+            f"llama.cpp could not evaluate the request (llama_decode returned {code})"
+        )
 
 
 def _max_gen_toks(kwargs: dict[str, Any], default: int) -> int:

@@ -37,8 +37,10 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
     header = read_metadata(chosen.path, ("general.architecture",))
     arch = str(header.get("general.architecture", ""))
     if arch in UNSUPPORTED_ARCHITECTURES:
-        raise UsageError(f"llama.cpp cannot run {UNSUPPORTED_ARCHITECTURES[arch]} models "
-                         f"({chosen.path.name}): use --runtime transformers")
+        raise UsageError(
+            f"llama.cpp cannot run {UNSUPPORTED_ARCHITECTURES[arch]} models "
+            f"({chosen.path.name}): use --runtime transformers"
+        )
     n_ctx = context_size(chosen.path, arch, entry, working_context())
     report("starting the model runtime (llama.cpp)", None)
     # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
@@ -52,28 +54,46 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
     report(f"loading {chosen.path.name} ({chosen.quant})", None)
     try:
         with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
-            llama = llama_cpp.Llama(model_path=str(chosen.path), n_ctx=n_ctx,
-                                    n_gpu_layers=-1 if device == "cuda" else 0,
-                                    verbose=False)
+            llama = llama_cpp.Llama(
+                model_path=str(chosen.path),
+                n_ctx=n_ctx,
+                n_gpu_layers=-1 if device == "cuda" else 0,
+                verbose=False,
+            )
     except (ValueError, RuntimeError) as exc:
-        raise UsageError(f"llama.cpp could not load {chosen.path.name} (architecture "
-                         f"'{arch or '?'}'): the file is damaged or this llama.cpp does not "
-                         "support it; use --runtime transformers") from exc
+        raise UsageError(
+            f"llama.cpp could not load {chosen.path.name} (architecture "
+            f"'{arch or '?'}'): the file is damaged or this llama.cpp does not "
+            "support it; use --runtime transformers"
+        ) from exc
     tokenizer = GGUFTokenizer(llama, llama.metadata.get("tokenizer.chat_template"))
     from engine.machine import cpu_name, gpu_name
 
     info = LoadInfo(
-        model_id=entry.id, repo=entry.repo, revision=None, kind=entry.kind,
-        params=int(llama._model.n_params()), size_mb=llama._model.size() / MB,
-        dtype=chosen.quant, device=device,
+        model_id=entry.id,
+        repo=entry.repo,
+        revision=None,
+        kind=entry.kind,
+        params=int(llama._model.n_params()),
+        size_mb=llama._model.size() / MB,
+        dtype=chosen.quant,
+        device=device,
         device_name=gpu_name() if device == "cuda" else cpu_name(),
-        quantization=None, load_seconds=time.perf_counter() - started,
-        context_length=llama.n_ctx(), has_chat_template=tokenizer.chat_template is not None,
+        quantization=None,
+        load_seconds=time.perf_counter() - started,
+        context_length=llama.n_ctx(),
+        has_chat_template=tokenizer.chat_template is not None,
         runtime="llama.cpp",
     )
     report("ready", 1.0)
-    return LoadedModel(entry=entry, model=llama, tokenizer=tokenizer, info=info,
-                       runtime="llama.cpp", path=str(chosen.path))
+    return LoadedModel(
+        entry=entry,
+        model=llama,
+        tokenizer=tokenizer,
+        info=info,
+        runtime="llama.cpp",
+        path=str(chosen.path),
+    )
 
 
 def context_size(path, arch: str, entry: ModelEntry, working: int) -> int:
@@ -131,9 +151,11 @@ def resolve_device(device: str, llama_cpp) -> str:
     if device == "auto":
         return "cuda" if offload and cuda_gpu_visible() else "cpu"
     if device == "cuda" and not offload:
-        raise DeviceUnavailable("this llama-cpp-python is a CPU build: rebuild it with CUDA "
-                                "(`make llama-cpp` on a machine with nvcc and a GPU, or the "
-                                "Jetson AI Lab wheel; see README) or use --device cpu")
+        raise DeviceUnavailable(
+            "this llama-cpp-python is a CPU build: rebuild it with CUDA "
+            "(`make llama-cpp` on a machine with nvcc and a GPU, or the "
+            "Jetson AI Lab wheel; see README) or use --device cpu"
+        )
     if device == "cuda" and not cuda_gpu_visible():
         raise DeviceUnavailable("no CUDA GPU is visible here; use --device cpu")
     return device

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 
 from engine.llamacpp import PACKAGE, PIN
 
-FIX_MISSING = (f"run `make llama-cpp` (builds {PACKAGE}=={PIN} for this machine: CUDA where "
-               "nvcc and a GPU are, AMX off on x86-64); on a Jetson the Jetson AI Lab wheel "
-               "is faster: pip install llama-cpp-python --index-url "
-               "https://pypi.jetson-ai-lab.io/jp6/cu126 (see README, 'llama.cpp')")
-FIX_BROKEN = ("rebuild it for this machine: `make llama-cpp LLAMA_REBUILD=1` (see README, "
-              "'llama.cpp')")
+FIX_MISSING = (
+    f"run `make llama-cpp` (builds {PACKAGE}=={PIN} for this machine: CUDA where "
+    "nvcc and a GPU are, AMX off on x86-64); on a Jetson the Jetson AI Lab wheel "
+    "is faster: pip install llama-cpp-python --index-url "
+    "https://pypi.jetson-ai-lab.io/jp6/cu126 (see README, 'llama.cpp')"
+)
+FIX_BROKEN = (
+    "rebuild it for this machine: `make llama-cpp LLAMA_REBUILD=1` (see README, 'llama.cpp')"
+)
 
 _PROBE = r"""
 import os, sys
@@ -52,11 +55,13 @@ def probe_llamacpp(timeout: float = 120.0) -> LlamaProbe:
     if not llamacpp.installed():
         return LlamaProbe(False, None, False, False, f"{PACKAGE} is not installed")
     try:
-        done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
-        return LlamaProbe(False, version, False, False,
-                          f"the llama.cpp check hung for {timeout:.0f} s")
+        return LlamaProbe(
+            False, version, False, False, f"the llama.cpp check hung for {timeout:.0f} s"
+        )
     lines = done.stdout.split()
     offload, amx = "offload" in lines, "amx" in lines
     if done.returncode == 0 and "ok" in lines:

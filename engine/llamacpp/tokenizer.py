@@ -25,16 +25,19 @@ class GGUFTokenizer:
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
         # special=True: control tokens written in the text (<|im_start|>) are parsed as
         # such, as transformers tokenizers do; add_bos follows the file's own setting.
-        ids = self.llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens,
-                                  special=True)
+        ids = self.llama.tokenize(text.encode("utf-8"), add_bos=add_special_tokens, special=True)
         return {"input_ids": list(ids)}
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         data = self.llama.detokenize(list(ids), special=not skip_special_tokens)
         return data.decode("utf-8", errors="replace")
 
-    def apply_chat_template(self, messages: list[dict[str, str]], tokenize: bool = False,
-                            add_generation_prompt: bool = True) -> str:
+    def apply_chat_template(
+        self,
+        messages: list[dict[str, str]],
+        tokenize: bool = False,
+        add_generation_prompt: bool = True,
+    ) -> str:
         """Render the GGUF file's Jinja chat template, sandboxed as transformers does."""
         if self.chat_template is None:
             raise ValueError("this GGUF file carries no chat template")
@@ -47,9 +50,12 @@ class GGUFTokenizer:
             env.globals["raise_exception"] = _raise
             env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
             self._template = env.from_string(self.chat_template)
-        return self._template.render(messages=messages, bos_token=self.bos_token or "",
-                                     eos_token=self.eos_token or "",
-                                     add_generation_prompt=add_generation_prompt)
+        return self._template.render(
+            messages=messages,
+            bos_token=self.bos_token or "",
+            eos_token=self.eos_token or "",
+            add_generation_prompt=add_generation_prompt,
+        )
 
     def _piece(self, token: int | None) -> str | None:
         if token is None:

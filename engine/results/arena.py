@@ -17,13 +17,25 @@ from engine import __version__
 from engine.results.bradley_terry import Game, Leaderboard, leaderboard
 
 OUTCOMES = ("a", "b", "tie", "both-bad")
-OUTCOME_LABELS = {"a": "A is better", "b": "B is better", "tie": "tie",
-                  "both-bad": "both are bad"}
+OUTCOME_LABELS = {"a": "A is better", "b": "B is better", "tie": "tie", "both-bad": "both are bad"}
 # What the side shown as A scored. "both bad" is a tie: neither answer beat the other.
 _SCORE_OF_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "both-bad": 0.5}
 
-_COLUMNS = ("created", "blind", "prompt", "outcome", "player_a", "player_b", "config_a",
-            "config_b", "settings_a", "settings_b", "reply_a", "reply_b", "app_version")
+_COLUMNS = (
+    "created",
+    "blind",
+    "prompt",
+    "outcome",
+    "player_a",
+    "player_b",
+    "config_a",
+    "config_b",
+    "settings_a",
+    "settings_b",
+    "reply_a",
+    "reply_b",
+    "app_version",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,9 @@ def add_vote(store: Any, vote: ArenaVote) -> int:
     with store.db:
         cursor = store.db.execute(
             f"INSERT INTO arena_votes ({', '.join(_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_COLUMNS))})", [row[c] for c in _COLUMNS])
+            f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+            [row[c] for c in _COLUMNS],
+        )
     return int(cursor.lastrowid)
 
 
@@ -91,8 +105,11 @@ def _json_dict(text: str | None) -> dict[str, Any]:
 
 def games_from(all_votes: list[ArenaVote]) -> list[Game]:
     """The votes as Bradley–Terry games; outcomes this version does not know are left out."""
-    return [(v.player_a, v.player_b, _SCORE_OF_A[v.outcome]) for v in all_votes
-            if v.outcome in _SCORE_OF_A]
+    return [
+        (v.player_a, v.player_b, _SCORE_OF_A[v.outcome])
+        for v in all_votes
+        if v.outcome in _SCORE_OF_A
+    ]
 
 
 def arena_leaderboard(store: Any, *, resamples: int = 200, seed: int = 0) -> Leaderboard:
@@ -104,11 +121,19 @@ def leaderboard_rows(board: Leaderboard) -> list[dict[str, Any]]:
     """Plain rows for tables and JSON: rank, player, score, interval, games, wins, ties."""
     rows = []
     for rank, s in enumerate(board.standings, 1):
-        rows.append({"rank": rank, "player": s.player, "score": round(s.score, 1),
-                     "ci_low": None if s.low is None else round(s.low, 1),
-                     "ci_high": None if s.high is None else round(s.high, 1),
-                     "strength": round(s.strength, 4), "games": s.games,
-                     "wins": s.wins, "ties": s.ties})
+        rows.append(
+            {
+                "rank": rank,
+                "player": s.player,
+                "score": round(s.score, 1),
+                "ci_low": None if s.low is None else round(s.low, 1),
+                "ci_high": None if s.high is None else round(s.high, 1),
+                "strength": round(s.strength, 4),
+                "games": s.games,
+                "wins": s.wins,
+                "ties": s.ties,
+            }
+        )
     return rows
 
 
@@ -120,26 +145,43 @@ def render_leaderboard(board: Leaderboard, fmt: str = "md") -> str:
     """The leaderboard as Markdown, CSV or JSON text, the method named in each."""
     rows = leaderboard_rows(board)
     if fmt == "json":
-        return json.dumps({"method": board.method, "games": board.games,
-                           "resamples": board.resamples, "seed": board.seed,
-                           "standings": rows}, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "method": board.method,
+                    "games": board.games,
+                    "resamples": board.resamples,
+                    "seed": board.seed,
+                    "standings": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     if fmt == "csv":
         import csv
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["rank"],
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=list(rows[0]) if rows else ["rank"], lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         return f"# {board.method}\n" + buffer.getvalue()
-    lines = ["## Arena leaderboard", "", f"_{board.method}; {board.games} vote(s)_", "",
-             "| # | model · precision · runtime | score | 95% interval | games | wins | ties |",
-             "|---:|---|---:|---|---:|---:|---:|"]
+    lines = [
+        "## Arena leaderboard",
+        "",
+        f"_{board.method}; {board.games} vote(s)_",
+        "",
+        "| # | model · precision · runtime | score | 95% interval | games | wins | ties |",
+        "|---:|---|---:|---|---:|---:|---:|",
+    ]
     for row in rows:
         player = row["player"].replace("|", "\\|")
-        lines.append(f"| {row['rank']} | {player} | {row['score']:.0f} | "
-                     f"{interval_text(row['ci_low'], row['ci_high'])} | {row['games']} | "
-                     f"{row['wins']:g} | {row['ties']} |")
+        lines.append(
+            f"| {row['rank']} | {player} | {row['score']:.0f} | "
+            f"{interval_text(row['ci_low'], row['ci_high'])} | {row['games']} | "
+            f"{row['wins']:g} | {row['ties']} |"
+        )
     return "\n".join(lines) + "\n"
-

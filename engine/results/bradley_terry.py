@@ -74,11 +74,11 @@ def _strongly_connected(names: list[str], scored: dict[tuple[str, str], float]) 
     return len(reach(forward)) == len(names) == len(reach(backward))
 
 
-def _mm(names: list[str], scored: dict[tuple[str, str], float],
-        played: dict[tuple[str, str], float]) -> dict[str, float]:
+def _mm(
+    names: list[str], scored: dict[tuple[str, str], float], played: dict[tuple[str, str], float]
+) -> dict[str, float]:
     wins = {i: sum(scored[i, j] for j in names if j != i) for i in names}
-    opponents = {i: [(j, played[i, j]) for j in names if j != i and played[i, j]]
-                 for i in names}
+    opponents = {i: [(j, played[i, j]) for j in names if j != i and played[i, j]] for i in names}
     strength = dict.fromkeys(names, 1.0)
     for _ in range(_MAX_ITERATIONS):
         new = {}
@@ -128,13 +128,14 @@ class Leaderboard:
 
 
 def method_text(resamples: int, seed: int) -> str:
-    return (f"Bradley–Terry (maximum likelihood, MM algorithm); ties and 'both bad' count "
-            f"half a win each; 95% intervals from {resamples} bootstrap resamples "
-            f"(seed {seed}); score = 400·log10(strength) + 1000")
+    return (
+        f"Bradley–Terry (maximum likelihood, MM algorithm); ties and 'both bad' count "
+        f"half a win each; 95% intervals from {resamples} bootstrap resamples "
+        f"(seed {seed}); score = 400·log10(strength) + 1000"
+    )
 
 
-def leaderboard(games: Sequence[Game], *, resamples: int = 200,
-                seed: int = 0) -> Leaderboard:
+def leaderboard(games: Sequence[Game], *, resamples: int = 200, seed: int = 0) -> Leaderboard:
     """Standings, best first, with bootstrap intervals: the games are drawn with
     replacement ``resamples`` times (a seeded generator: the same games give the same
     intervals) and refitted; the interval is the 2.5th–97.5th percentile of the scores."""
@@ -159,8 +160,9 @@ def leaderboard(games: Sequence[Game], *, resamples: int = 200,
         low = _percentile(ordered, 0.025) if len(ordered) >= 2 else None
         high = _percentile(ordered, 0.975) if len(ordered) >= 2 else None
         played, wins, ties = tally[player]
-        standings.append(Standing(player, score(value), value, low, high, int(played), wins,
-                                  int(ties)))
+        standings.append(
+            Standing(player, score(value), value, low, high, int(played), wins, int(ties))
+        )
     standings.sort(key=lambda s: (-s.score, s.player))
     return Leaderboard(standings, len(games), resamples, seed)
 

@@ -58,35 +58,56 @@ def move_aside_command(path: Path, stamp: str | None = None) -> str:
     stale -wal file beside a new store would be replayed into it)."""
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
     target = f"{path}.damaged-{stamp}"
-    moves = [(path, target)] + [(side, target + str(side)[len(str(path)):])
-                                for side in sidecars(path)]
+    moves = [(path, target)] + [
+        (side, target + str(side)[len(str(path)) :]) for side in sidecars(path)
+    ]
     return " && ".join(f"mv {shlex.quote(str(a))} {shlex.quote(str(b))}" for a, b in moves)
 
 
 def damaged(path: Path, why: str) -> StoreDamaged:
-    return StoreDamaged(path, why, (
-        f"the results store {path} is damaged ({why}); it was left exactly as it is and "
-        f"results are unavailable until it is moved aside (a new, empty store is then "
-        f"started): {move_aside_command(path)}"))
+    return StoreDamaged(
+        path,
+        why,
+        (
+            f"the results store {path} is damaged ({why}); it was left exactly as it is and "
+            f"results are unavailable until it is moved aside (a new, empty store is then "
+            f"started): {move_aside_command(path)}"
+        ),
+    )
 
 
 def read_only(path: Path, why: str) -> StoreReadOnly:
-    return StoreReadOnly(path, why, (
-        f"the results store {path} cannot be written ({why}): nothing was run, so no "
-        f"work is lost. Make it writable (chmod u+w {shlex.quote(str(path))} "
-        f"{shlex.quote(str(path.parent))}) or set SMOLLM_TUI_HOME to a writable folder"))
+    return StoreReadOnly(
+        path,
+        why,
+        (
+            f"the results store {path} cannot be written ({why}): nothing was run, so no "
+            f"work is lost. Make it writable (chmod u+w {shlex.quote(str(path))} "
+            f"{shlex.quote(str(path.parent))}) or set SMOLLM_TUI_HOME to a writable folder"
+        ),
+    )
 
 
 def too_new(path: Path, found: int, known: int) -> StoreTooNew:
-    return StoreTooNew(path, f"schema {found}", (
-        f"the results store {path} was written by a newer smollm-tui (schema {found}, this "
-        f"one knows {known}): upgrade smollm-tui"))
+    return StoreTooNew(
+        path,
+        f"schema {found}",
+        (
+            f"the results store {path} was written by a newer smollm-tui (schema {found}, this "
+            f"one knows {known}): upgrade smollm-tui"
+        ),
+    )
 
 
 def unreadable(path: Path, why: str) -> StoreUnreadable:
-    return StoreUnreadable(path, why, (
-        f"the results store {path} cannot be opened ({why}): check its permissions "
-        f"(ls -l {shlex.quote(str(path))}) or set SMOLLM_TUI_HOME to a folder of your own"))
+    return StoreUnreadable(
+        path,
+        why,
+        (
+            f"the results store {path} cannot be opened ({why}): check its permissions "
+            f"(ls -l {shlex.quote(str(path))}) or set SMOLLM_TUI_HOME to a folder of your own"
+        ),
+    )
 
 
 def header_problem(path: Path) -> str | None:
@@ -132,8 +153,7 @@ def is_damage(exc: BaseException) -> bool:
 
 def is_read_only_error(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.OperationalError) and (
-        "readonly" in text or "read-only" in text)
+    return isinstance(exc, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text)
 
 
 def not_writable_reason(path: Path) -> str | None:

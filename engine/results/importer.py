@@ -107,8 +107,7 @@ def _top_level_tasks(results: dict[str, Any], groups: dict[str, Any]) -> list[st
 
 def _metrics(task: str, entry: Any) -> dict[str, Any]:
     if not isinstance(entry, dict):
-        raise _Bad(f"'results' of task {task} must be an object of metrics, "
-                   f"not {_show(entry)}")
+        raise _Bad(f"'results' of task {task} must be an object of metrics, not {_show(entry)}")
     metrics = metrics_of(entry)
     for name, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -116,9 +115,14 @@ def _metrics(task: str, entry: Any) -> dict[str, Any]:
     return metrics
 
 
-def runs_from_results(data: Any, *, source: str,
-                      model_id_for: Callable[[str], str] | None = None,
-                      where: str | None = None, machine: str | None = None) -> list[EvalRun]:
+def runs_from_results(
+    data: Any,
+    *,
+    source: str,
+    model_id_for: Callable[[str], str] | None = None,
+    where: str | None = None,
+    machine: str | None = None,
+) -> list[EvalRun]:
     """EvalRuns from one parsed lm-eval results file. A UsageError names ``where`` (the
     file; default ``source``) and the first thing wrong in it (a missing table, a field of
     the wrong kind, a NaN figure). ``machine`` names the machine it ran on (default: the
@@ -133,14 +137,21 @@ def _date(value: Any) -> float:
     try:
         return _number(value, "'date'")
     except _Bad:
-        raise _Bad(f"'date' must be a time in seconds since 1970, as lm-eval writes it, "
-                   f"not {_show(value)}") from None
+        raise _Bad(
+            f"'date' must be a time in seconds since 1970, as lm-eval writes it, not {_show(value)}"
+        ) from None
 
 
 # lm-eval's model types (its --model) and the runtime each computes with.
-_RUNTIME_OF_BACKEND = {"hf": "transformers", "hf-auto": "transformers",
-                       "huggingface": "transformers", "vllm": "vllm", "sglang": "sglang",
-                       "gguf": "llama.cpp", "ggml": "llama.cpp"}
+_RUNTIME_OF_BACKEND = {
+    "hf": "transformers",
+    "hf-auto": "transformers",
+    "huggingface": "transformers",
+    "vllm": "vllm",
+    "sglang": "sglang",
+    "gguf": "llama.cpp",
+    "ggml": "llama.cpp",
+}
 
 
 def _backend(config: dict[str, Any]) -> tuple[str, str]:
@@ -149,28 +160,38 @@ def _backend(config: dict[str, Any]) -> tuple[str, str]:
     model = config.get("model")
     kind = model.strip() if isinstance(model, str) and model.strip() else "hf"
     if not kind.replace("-", "").replace("_", "").isalnum() or len(kind) > 40:
-        raise _Bad(f"'config.model' must be an lm-eval model type such as \"hf\", "
-                   f"not {_show(model)}")
+        raise _Bad(
+            f"'config.model' must be an lm-eval model type such as \"hf\", not {_show(model)}"
+        )
     return f"lm-eval {kind}", _RUNTIME_OF_BACKEND.get(kind, kind)
 
 
-def _runs(data: Any, source: str, model_id_for: Callable[[str], str] | None,
-          machine: str | None) -> list[EvalRun]:
+def _runs(
+    data: Any, source: str, model_id_for: Callable[[str], str] | None, machine: str | None
+) -> list[EvalRun]:
     if not isinstance(data, dict):
-        raise _Bad(f"not an lm-eval results file (the file holds {_show(data)}, "
-                   "not an object with a 'results' table)")
+        raise _Bad(
+            f"not an lm-eval results file (the file holds {_show(data)}, "
+            "not an object with a 'results' table)"
+        )
     if not isinstance(data.get("results"), dict) or not data["results"]:
         raise _Bad("not an lm-eval results file (no 'results' table)")
     results: dict[str, Any] = data["results"]
     config = _table(data, "config")
     args = _model_args(config)
-    repo = (args.get("pretrained") or _text(data, "model_name")
-            or (config.get("model") if isinstance(config.get("model"), str) else None)
-            or "unknown")
+    repo = (
+        args.get("pretrained")
+        or _text(data, "model_name")
+        or (config.get("model") if isinstance(config.get("model"), str) else None)
+        or "unknown"
+    )
     model_id = model_id_for(repo) if model_id_for else repo.rstrip("/").split("/")[-1].lower()
     dtype = args.get("dtype") or args.get("torch_dtype") or "auto"
-    quant = "int8" if args.get("load_in_8bit") == "True" else (
-        "int4" if args.get("load_in_4bit") == "True" else None)
+    quant = (
+        "int8"
+        if args.get("load_in_8bit") == "True"
+        else ("int4" if args.get("load_in_4bit") == "True" else None)
+    )
     device = str(config.get("device") or "unknown").split(":")[0]
     env = _text(data, "pretty_env_info") or ""
     gpu = _GPU_RE.search(env)
@@ -186,13 +207,15 @@ def _runs(data: Any, source: str, model_id_for: Callable[[str], str] | None,
     if limit is not None:
         limit = _count(limit, "'config.limit'")
     groups = _table(data, "group_subtasks")
-    n_samples, n_shot, versions = (_table(data, "n-samples"), _table(data, "n-shot"),
-                                   _table(data, "versions"))
+    n_samples, n_shot, versions = (
+        _table(data, "n-samples"),
+        _table(data, "n-shot"),
+        _table(data, "versions"),
+    )
     runs = []
     for task in _top_level_tasks(results, groups):
         subtasks = groups.get(task, [task])
-        leaves = [t for t in (subtasks if isinstance(subtasks, list) else [task])
-                  if t in n_samples]
+        leaves = [t for t in (subtasks if isinstance(subtasks, list) else [task]) if t in n_samples]
         samples = 0
         for leaf in leaves:
             counts = n_samples[leaf]
@@ -204,19 +227,34 @@ def _runs(data: Any, source: str, model_id_for: Callable[[str], str] | None,
             shots = n_shot.get(leaves[0])
         version = versions.get(task)
         metrics = _metrics(task, results[task])  # lm-eval's order: the first is primary
-        runs.append(EvalRun(
-            model_id=model_id, repo=repo, revision=args.get("revision"),
-            precision=precision_label(dtype, quant), device=device,
-            device_name=gpu_name, task=str(task),
-            task_version=None if version is None else str(version),
-            num_fewshot=None if shots is None else _count(shots, f"'n-shot' of task {task}"),
-            limit=limit, samples=samples, metrics=metrics,
-            primary_metric=primary_of(str(task), metrics),
-            started=started, ended=ended, status="ok",
-            lm_eval_version=_text(data, "lm_eval_version"),
-            transformers_version=_text(data, "transformers_version"),
-            torch_version=_torch_version(env), app_version=None, source=source,
-            runtime=runtime, backend=backend, machine=machine or gpu_name or "imported"))
+        runs.append(
+            EvalRun(
+                model_id=model_id,
+                repo=repo,
+                revision=args.get("revision"),
+                precision=precision_label(dtype, quant),
+                device=device,
+                device_name=gpu_name,
+                task=str(task),
+                task_version=None if version is None else str(version),
+                num_fewshot=None if shots is None else _count(shots, f"'n-shot' of task {task}"),
+                limit=limit,
+                samples=samples,
+                metrics=metrics,
+                primary_metric=primary_of(str(task), metrics),
+                started=started,
+                ended=ended,
+                status="ok",
+                lm_eval_version=_text(data, "lm_eval_version"),
+                transformers_version=_text(data, "transformers_version"),
+                torch_version=_torch_version(env),
+                app_version=None,
+                source=source,
+                runtime=runtime,
+                backend=backend,
+                machine=machine or gpu_name or "imported",
+            )
+        )
     return runs
 
 
@@ -224,8 +262,10 @@ def machine_label(text: str) -> str:
     """A machine name given by a user (`import --machine`): 1-64 printable characters."""
     name = text.strip()
     if not name or len(name) > 64 or not name.isprintable():
-        raise UsageError(f"--machine must be a name of 1 to 64 printable characters, such as "
-                         f"'a100-server', not {_show(text)}")
+        raise UsageError(
+            f"--machine must be a name of 1 to 64 printable characters, such as "
+            f"'a100-server', not {_show(text)}"
+        )
     return name
 
 
@@ -234,9 +274,13 @@ def _torch_version(env: str) -> str | None:
     return match.group(1) if match else None
 
 
-def import_results(store: ResultsStore, path: Path, *,
-                   model_id_for: Callable[[str], str] | None = None,
-                   machine: str | None = None) -> list[EvalRun]:
+def import_results(
+    store: ResultsStore,
+    path: Path,
+    *,
+    model_id_for: Callable[[str], str] | None = None,
+    machine: str | None = None,
+) -> list[EvalRun]:
     """Import every results file at ``path``; a file already imported is skipped.
     ``machine`` names where they ran (check it with machine_label first).
     Every file is read and checked first, so that one bad file imports nothing (a
@@ -248,14 +292,23 @@ def import_results(store: ResultsStore, path: Path, *,
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             why = getattr(exc, "strerror", None) or exc
             raise UsageError(f"cannot read {file}: {why}") from None
-        parsed.append(runs_from_results(data, source=f"import:{file.name}",
-                                        model_id_for=model_id_for, where=str(file),
-                                        machine=machine))
+        parsed.append(
+            runs_from_results(
+                data,
+                source=f"import:{file.name}",
+                model_id_for=model_id_for,
+                where=str(file),
+                machine=machine,
+            )
+        )
     added = []
     for runs in parsed:
         for run in runs:
-            seen = [r for r in store.eval_runs(model_id=run.model_id, task=run.task)
-                    if r.source == run.source and r.started == run.started]
+            seen = [
+                r
+                for r in store.eval_runs(model_id=run.model_id, task=run.task)
+                if r.source == run.source and r.started == run.started
+            ]
             if not seen and run not in added:
                 added.append(run)
     store.add_evals(added)

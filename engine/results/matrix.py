@@ -106,8 +106,11 @@ class Row:
     @property
     def key(self) -> str:
         """Unique among a matrix's rows: the model, with its configuration when split."""
-        return self.model_id if self.config is None else \
-            f"{self.model_id}|{self.config[0]}|{self.config[1]}"
+        return (
+            self.model_id
+            if self.config is None
+            else f"{self.model_id}|{self.config[0]}|{self.config[1]}"
+        )
 
     @property
     def average(self) -> float | None:
@@ -130,22 +133,36 @@ class Matrix:
         or a column without a figure."""
         if self.metric != "accuracy":
             return None
-        used = dict.fromkeys(metric_label(metric) for r in self.rows if task in r.cells
-                             and r.cells[task].value is not None
-                             and (metric := r.cells[task].metric))
+        used = dict.fromkeys(
+            metric_label(metric)
+            for r in self.rows
+            if task in r.cells
+            and r.cells[task].value is not None
+            and (metric := r.cells[task].metric)
+        )
         return " / ".join(used) or None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric, "title": self.title, "accuracy_metric": self.accuracy_metric,
-            "tasks": [{"task": t, "short": short_name(t), "metric": self.column_metric(t)}
-                      for t in self.tasks],
-            "rows": [{"model": r.model_id, "label": r.label, "params": r.params,
-                      "runtime": r.config[0] if r.config else None,
-                      "precision": r.config[1] if r.config else None,
-                      "average": r.average,
-                      "cells": {t: c.__dict__ for t, c in r.cells.items()}}
-                     for r in self.rows],
+            "metric": self.metric,
+            "title": self.title,
+            "accuracy_metric": self.accuracy_metric,
+            "tasks": [
+                {"task": t, "short": short_name(t), "metric": self.column_metric(t)}
+                for t in self.tasks
+            ],
+            "rows": [
+                {
+                    "model": r.model_id,
+                    "label": r.label,
+                    "params": r.params,
+                    "runtime": r.config[0] if r.config else None,
+                    "precision": r.config[1] if r.config else None,
+                    "average": r.average,
+                    "cells": {t: c.__dict__ for t, c in r.cells.items()},
+                }
+                for r in self.rows
+            ],
         }
 
 
@@ -154,16 +171,20 @@ def _task_order(tasks: set[str]) -> list[str]:
     return known + sorted(tasks - set(known))
 
 
-def pick_cells(runs: list[EvalRun], filters: Filters,
-               split: set[str] | None = None) -> dict[tuple, EvalRun]:
+def pick_cells(
+    runs: list[EvalRun], filters: Filters, split: set[str] | None = None
+) -> dict[tuple, EvalRun]:
     """(model, task) -> the run to show: the latest ok run, else the latest oom/failed one.
     For a model in ``split``: (model, config, task), one cell per configuration."""
     best: dict[tuple, EvalRun] = {}
     for run in sorted(runs, key=lambda r: (r.ended, r.id or 0)):
         if not filters.accepts(run) or run.status == "cancelled":
             continue
-        key = (run.model_id, config_of(run), run.task) if split and run.model_id in split \
+        key = (
+            (run.model_id, config_of(run), run.task)
+            if split and run.model_id in split
             else (run.model_id, run.task)
+        )
         if run.status == "ok" or best.get(key) is None or best[key].status != "ok":
             best[key] = run
     return best
@@ -178,8 +199,11 @@ def split_models(runs: list[EvalRun], filters: Filters) -> dict[str, list[Config
     for run in runs:
         if filters.accepts(run) and run.status != "cancelled":
             configs.setdefault(run.model_id, set()).add(config_of(run))
-    return {model: sorted(found, key=lambda c: (c[0] != "transformers", c))
-            for model, found in configs.items() if len({c[0] for c in found}) > 1}
+    return {
+        model: sorted(found, key=lambda c: (c[0] != "transformers", c))
+        for model, found in configs.items()
+        if len({c[0] for c in found}) > 1
+    }
 
 
 def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, float | None, str]:
@@ -212,10 +236,16 @@ def _value(run: EvalRun, metric: str, choice: str) -> tuple[float | None, float 
     return _figure(run.model_size_mb), None, "model_size_mb"
 
 
-def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
-                 filters: Filters | None = None, references: References | None = None,
-                 accuracy_metric: str = "primary", params: dict[str, str] | None = None,
-                 labels: dict[str, str] | None = None) -> Matrix:
+def build_matrix(
+    runs: list[EvalRun],
+    metric: str = "accuracy",
+    *,
+    filters: Filters | None = None,
+    references: References | None = None,
+    accuracy_metric: str = "primary",
+    params: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Matrix:
     """The matrix for one metric over the stored runs."""
     if metric not in MATRIX_METRICS:
         raise ValueError(f"metric must be one of {', '.join(MATRIX_METRICS)}")
@@ -230,8 +260,12 @@ def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
         label = (labels or {}).get(model) or (repos.get(model) or model).split("/")[-1]
         configs: list[Config | None] = [*split.get(model, [])] or [None]
         for config in configs:
-            row = Row(model, label if config is None else f"{label} · {config_label(config)}",
-                      (params or {}).get(model, ""), config=config)
+            row = Row(
+                model,
+                label if config is None else f"{label} · {config_label(config)}",
+                (params or {}).get(model, ""),
+                config=config,
+            )
             for task in tasks:
                 run = chosen.get((model, task) if config is None else (model, config, task))
                 row.cells[task] = _cell(run, metric, accuracy_metric, references)
@@ -239,8 +273,7 @@ def build_matrix(runs: list[EvalRun], metric: str = "accuracy", *,
     return Matrix(metric, MATRIX_METRICS[metric], tasks, rows, accuracy_metric)
 
 
-def _cell(run: EvalRun | None, metric: str, choice: str,
-          references: References | None) -> Cell:
+def _cell(run: EvalRun | None, metric: str, choice: str, references: References | None) -> Cell:
     if run is None:
         return Cell(NOT_RUN)
     if run.status != "ok":
@@ -252,18 +285,38 @@ def _cell(run: EvalRun | None, metric: str, choice: str,
         if ref is not None and ref.value is not None:
             diff = value - ref.value
             flagged = stderr is not None and abs(diff) > FLAG_SIGMAS * stderr
-            cell = Cell("ok", value, stderr, used, run.id, reference=ref.value,
-                        reference_source=ref.source, difference=diff, flagged=flagged,
-                        machine=run.machine, backend=run.backend)
+            cell = Cell(
+                "ok",
+                value,
+                stderr,
+                used,
+                run.id,
+                reference=ref.value,
+                reference_source=ref.source,
+                difference=diff,
+                flagged=flagged,
+                machine=run.machine,
+                backend=run.backend,
+            )
     return cell
 
 
-def reference_matrix(references: References, metric: str = "accuracy", *,
-                     source: str = "seed-000", params: dict[str, str] | None = None,
-                     labels: dict[str, str] | None = None) -> Matrix:
+def reference_matrix(
+    references: References,
+    metric: str = "accuracy",
+    *,
+    source: str = "seed-000",
+    params: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Matrix:
     """A shipped table (by default the seed report's) as a Matrix, for side-by-side display."""
-    ref_metric = {"accuracy": "acc", "time": "time_per_sample_ms", "memory": "peak_memory_gb",
-                  "size": "model_size_mb", "board": "peak_board_gb"}[metric]
+    ref_metric = {
+        "accuracy": "acc",
+        "time": "time_per_sample_ms",
+        "memory": "peak_memory_gb",
+        "size": "model_size_mb",
+        "board": "peak_board_gb",
+    }[metric]
     items = [r for r in references.items if r.source == source and r.metric == ref_metric]
     tasks = _task_order({r.task for r in items})
     rows = []
@@ -284,5 +337,9 @@ def reference_matrix(references: References, metric: str = "accuracy", *,
 
 def comparisons(matrix: Matrix) -> list[tuple[Row, str, Cell]]:
     """The accuracy cells that have a published figure beside them."""
-    return [(row, task, cell) for row in matrix.rows for task, cell in row.cells.items()
-            if cell.reference is not None]
+    return [
+        (row, task, cell)
+        for row in matrix.rows
+        for task, cell in row.cells.items()
+        if cell.reference is not None
+    ]

@@ -15,8 +15,7 @@ else:  # pragma: no cover - exercised on the Jetson's Python 3.10
     import tomli as tomllib
 
 REFERENCES_PATH = Path(__file__).resolve().parent.parent / "references.toml"
-METRICS = ("acc", "acc_norm", "time_per_sample_ms", "peak_memory_gb", "model_size_mb",
-           "perplexity")
+METRICS = ("acc", "acc_norm", "time_per_sample_ms", "peak_memory_gb", "model_size_mb", "perplexity")
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,28 @@ class References:
     sources: dict[str, Source]
     items: tuple[Reference, ...]
 
-    def find(self, model: str, task: str, metric: str, *, source: str | None = None,
-             num_fewshot: int | None = None) -> list[Reference]:
-        return [r for r in self.items
-                if r.model == model and r.task == task and r.metric == metric
-                and (source is None or r.source == source)
-                and (num_fewshot is None or r.num_fewshot == num_fewshot)]
+    def find(
+        self,
+        model: str,
+        task: str,
+        metric: str,
+        *,
+        source: str | None = None,
+        num_fewshot: int | None = None,
+    ) -> list[Reference]:
+        return [
+            r
+            for r in self.items
+            if r.model == model
+            and r.task == task
+            and r.metric == metric
+            and (source is None or r.source == source)
+            and (num_fewshot is None or r.num_fewshot == num_fewshot)
+        ]
 
-    def published(self, model: str, task: str, metric: str,
-                  num_fewshot: int | None = None) -> Reference | None:
+    def published(
+        self, model: str, task: str, metric: str, num_fewshot: int | None = None
+    ) -> Reference | None:
         """The first published (not seed 000) accuracy for this cell, if any."""
         for ref in self.find(model, task, metric, num_fewshot=num_fewshot):
             if ref.source != "seed-000" and ref.value is not None:
@@ -61,8 +73,9 @@ class References:
         return None
 
     def models(self, source: str | None = None) -> list[str]:
-        return list(dict.fromkeys(r.model for r in self.items
-                                  if source is None or r.source == source))
+        return list(
+            dict.fromkeys(r.model for r in self.items if source is None or r.source == source)
+        )
 
 
 def load_references(path: Path | None = None) -> References:
@@ -74,8 +87,7 @@ def load_references(path: Path | None = None) -> References:
         raise SmollmError(f"cannot read the reference figures {path}: {exc}") from exc
     sources = {}
     for raw in data.get("source", []):
-        src = Source(key=raw["key"], title=raw["title"], url=raw.get("url"),
-                     note=raw.get("note"))
+        src = Source(key=raw["key"], title=raw["title"], url=raw.get("url"), note=raw.get("note"))
         sources[src.key] = src
     items = []
     for n, raw in enumerate(data.get("reference", []), start=1):
@@ -88,8 +100,15 @@ def load_references(path: Path | None = None) -> References:
             raise SmollmError(f"{where}: unknown source {raw.get('source')!r}")
         if (status == "ok") != (value is not None):
             raise SmollmError(f"{where}: an 'ok' figure needs a value, an 'oom' one none")
-        items.append(Reference(model=raw["model"], task=raw["task"], metric=raw["metric"],
-                               value=None if value is None else float(value), status=status,
-                               num_fewshot=int(raw.get("num_fewshot", 0)),
-                               source=raw["source"]))
+        items.append(
+            Reference(
+                model=raw["model"],
+                task=raw["task"],
+                metric=raw["metric"],
+                value=None if value is None else float(value),
+                status=status,
+                num_fewshot=int(raw.get("num_fewshot", 0)),
+                source=raw["source"],
+            )
+        )
     return References(sources=sources, items=tuple(items))

@@ -14,8 +14,10 @@ from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
 from engine.task_registry import short_name
 
 FORMATS = ("md", "csv", "json")
-LEGEND = ("oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "
-          "-: not run · !: differs from the published figure by more than 3 standard errors")
+LEGEND = (
+    "oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "
+    "-: not run · !: differs from the published figure by more than 3 standard errors"
+)
 
 
 def number(value: float | None) -> str:
@@ -36,8 +38,14 @@ def _rows(matrix: Matrix) -> tuple[list[str], list[list[str]]]:
     body = []
     for row in matrix.rows:
         avg = row.average
-        body.append([row.label, row.params, *[cell_text(row.cells[t]) for t in matrix.tasks],
-                     "-" if avg is None else number(avg)])
+        body.append(
+            [
+                row.label,
+                row.params,
+                *[cell_text(row.cells[t]) for t in matrix.tasks],
+                "-" if avg is None else number(avg),
+            ]
+        )
     return header, body
 
 
@@ -48,11 +56,23 @@ def markdown_table(matrix: Matrix) -> str:
     left = {0, 1}
 
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i in left else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                c.ljust(w) if i in left else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join((":" + "-" * (w + 1)) if i in left else ("-" * (w + 1) + ":")
-                          for i, w in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            (":" + "-" * (w + 1)) if i in left else ("-" * (w + 1) + ":")
+            for i, w in enumerate(widths)
+        )
+        + "|"
+    )
     return "\n".join([line(header), rule, *[line(r) for r in body]])
 
 
@@ -60,21 +80,26 @@ def comparison_table(matrix: Matrix) -> str:
     pairs = comparisons(matrix)
     if not pairs:
         return ""
-    lines = ["| Model | Task | Metric | Measured | ± | Published | Difference | Source |",
-             "|:--|:--|:--|--:|--:|--:|--:|:--|"]
+    lines = [
+        "| Model | Task | Metric | Measured | ± | Published | Difference | Source |",
+        "|:--|:--|:--|--:|--:|--:|--:|:--|",
+    ]
     for row, task, cell in pairs:
         stderr = "-" if cell.stderr is None else number(cell.stderr)
         flag = " !" if cell.flagged else ""
-        lines.append(f"| {row.label} | {short_name(task)} | {cell.metric} | "
-                     f"{number(cell.value)} | {stderr} | {number(cell.reference)} | "
-                     f"{cell.difference:+.3g}{flag} | {cell.reference_source} |")
+        lines.append(
+            f"| {row.label} | {short_name(task)} | {cell.metric} | "
+            f"{number(cell.value)} | {stderr} | {number(cell.reference)} | "
+            f"{cell.difference:+.3g}{flag} | {cell.reference_source} |"
+        )
     return "\n".join(lines)
 
 
 def metrics_line(matrix: Matrix) -> str:
     """'Metric per column: ARC-e acc, fx_gen exact_match (strict-match).' for accuracy."""
-    named = [f"{short_name(t)} {m}" for t in matrix.tasks
-             if (m := matrix.column_metric(t)) is not None]
+    named = [
+        f"{short_name(t)} {m}" for t in matrix.tasks if (m := matrix.column_metric(t)) is not None
+    ]
     return f"Metric per column: {', '.join(named)}." if named else ""
 
 
@@ -106,8 +131,12 @@ def to_csv(matrices: list[Matrix]) -> str:
 
 def to_json(matrices: list[Matrix]) -> str:
     """Always valid JSON: a figure that is not finite (NaN, Infinity) is written as null."""
-    return json.dumps(finite([m.to_dict() for m in matrices]), indent=2, sort_keys=True,
-                      allow_nan=False) + "\n"
+    return (
+        json.dumps(
+            finite([m.to_dict() for m in matrices]), indent=2, sort_keys=True, allow_nan=False
+        )
+        + "\n"
+    )
 
 
 def finite(value: Any) -> Any:

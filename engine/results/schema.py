@@ -146,15 +146,15 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-
 def migrate(db: sqlite3.Connection, path: Path | None = None) -> int:
     """Bring the schema to SCHEMA_VERSION; returns the version found before."""
     found = schema_version(db, path)
     for version in range(found, SCHEMA_VERSION):
         if version + 1 not in _AFTER:
             with db:
-                db.executescript("BEGIN;" + MIGRATIONS[version]
-                                 + f";PRAGMA user_version={version + 1};COMMIT;")
+                db.executescript(
+                    "BEGIN;" + MIGRATIONS[version] + f";PRAGMA user_version={version + 1};COMMIT;"
+                )
             continue
         db.executescript("BEGIN;" + MIGRATIONS[version])  # one transaction with the step after
         try:
@@ -170,8 +170,10 @@ def migrate(db: sqlite3.Connection, path: Path | None = None) -> int:
 def _name_local_machine(db: sqlite3.Connection) -> None:
     from engine.machine import machine_name
 
-    db.execute("UPDATE eval_runs SET machine = ? WHERE machine IS NULL AND source = 'local'",
-               (machine_name(),))
+    db.execute(
+        "UPDATE eval_runs SET machine = ? WHERE machine IS NULL AND source = 'local'",
+        (machine_name(),),
+    )
 
 
 # Steps that need Python after a migration's SQL, in the same transaction: version -> step.

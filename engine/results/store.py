@@ -35,10 +35,22 @@ from engine.results.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_ve
 from engine.states import TASK_STATUSES, TaskStatus
 
 # MIGRATIONS, SCHEMA_VERSION and migrate live in engine.results.schema; kept importable here.
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "STATUSES", "EvalRun", "ResultsStore", "SpeedRun",
-           "add_many", "ensure_writable", "eval_run_from_task", "library_versions", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "EvalRun",
+    "ResultsStore",
+    "SpeedRun",
+    "add_many",
+    "ensure_writable",
+    "eval_run_from_task",
+    "library_versions",
+    "migrate",
+]
 
 STATUSES = TASK_STATUSES
+
 
 @dataclass(frozen=True)
 class EvalRun:
@@ -121,8 +133,11 @@ def inserted_id(cursor: sqlite3.Cursor) -> int:
 def library_versions() -> dict[str, str | None]:
     """Versions of the libraries that produce the figures, without importing them."""
     out: dict[str, str | None] = {}
-    for key, dist in (("lm_eval_version", "lm_eval"), ("transformers_version", "transformers"),
-                      ("torch_version", "torch")):
+    for key, dist in (
+        ("lm_eval_version", "lm_eval"),
+        ("transformers_version", "transformers"),
+        ("torch_version", "torch"),
+    ):
         try:
             out[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -135,17 +150,56 @@ def library_versions() -> dict[str, str | None]:
 LOCAL_BACKEND = "smollm-tui"
 
 _EVAL_COLUMNS = (
-    "model_id", "repo", "revision", "precision", "device", "device_name", "task",
-    "task_version", "num_fewshot", "limit_n", "samples", "metrics", "time_per_sample_ms",
-    "peak_memory_mb", "model_size_mb", "lm_eval_version", "transformers_version",
-    "torch_version", "app_version", "started", "ended", "status", "error", "source",
-    "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "primary_metric", "runtime",
-    "machine", "backend",
+    "model_id",
+    "repo",
+    "revision",
+    "precision",
+    "device",
+    "device_name",
+    "task",
+    "task_version",
+    "num_fewshot",
+    "limit_n",
+    "samples",
+    "metrics",
+    "time_per_sample_ms",
+    "peak_memory_mb",
+    "model_size_mb",
+    "lm_eval_version",
+    "transformers_version",
+    "torch_version",
+    "app_version",
+    "started",
+    "ended",
+    "status",
+    "error",
+    "source",
+    "peak_board_mb",
+    "max_gpu_load_pct",
+    "telemetry_source",
+    "primary_metric",
+    "runtime",
+    "machine",
+    "backend",
 )
 _SPEED_COLUMNS = (
-    "model_id", "precision", "device", "device_name", "prompt", "prompt_tokens", "new_tokens",
-    "tokens_per_s", "time_to_first_token_s", "peak_memory_mb", "settings", "app_version",
-    "created", "peak_board_mb", "max_gpu_load_pct", "telemetry_source", "runtime",
+    "model_id",
+    "precision",
+    "device",
+    "device_name",
+    "prompt",
+    "prompt_tokens",
+    "new_tokens",
+    "tokens_per_s",
+    "time_to_first_token_s",
+    "peak_memory_mb",
+    "settings",
+    "app_version",
+    "created",
+    "peak_board_mb",
+    "max_gpu_load_pct",
+    "telemetry_source",
+    "runtime",
     "load_seconds",
 )
 
@@ -198,7 +252,9 @@ class ResultsStore:
         with self._guard(), self.db:
             cursor = self.db.execute(
                 f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})", values)
+                f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})",
+                values,
+            )
         return inserted_id(cursor)
 
     def add_evals(self, runs: Sequence[EvalRun]) -> list[int]:
@@ -206,29 +262,55 @@ class ResultsStore:
         for run in runs:
             if run.status not in STATUSES:
                 raise ValueError(f"status must be one of {STATUSES}, not {run.status!r}")
-        sql = (f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})")
+        sql = (
+            f"INSERT INTO eval_runs ({', '.join(_EVAL_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_EVAL_COLUMNS))})"
+        )
         with self._guard(), self.db:
             return [inserted_id(self.db.execute(sql, _eval_values(run))) for run in runs]
 
-    def eval_runs(self, *, model_id: str | None = None, task: str | None = None,
-                  precision: str | None = None, device: str | None = None,
-                  status: TaskStatus | None = None, runtime: str | None = None) -> list[EvalRun]:
+    def eval_runs(
+        self,
+        *,
+        model_id: str | None = None,
+        task: str | None = None,
+        precision: str | None = None,
+        device: str | None = None,
+        status: TaskStatus | None = None,
+        runtime: str | None = None,
+    ) -> list[EvalRun]:
         """Runs matching the given fields, oldest first."""
-        where, params = _where(model_id=model_id, task=task, precision=precision,
-                               device=device, status=status, runtime=runtime)
+        where, params = _where(
+            model_id=model_id,
+            task=task,
+            precision=precision,
+            device=device,
+            status=status,
+            runtime=runtime,
+        )
         with self._guard():
-            rows = self.db.execute(f"SELECT * FROM eval_runs{where} ORDER BY ended, id",
-                                   params).fetchall()
+            rows = self.db.execute(
+                f"SELECT * FROM eval_runs{where} ORDER BY ended, id", params
+            ).fetchall()
         return [_eval_from_row(row) for row in rows]
 
-    def has_result(self, *, model_id: str, task: str, precision: str, device: str,
-                   limit: int | None, num_fewshot: int | None,
-                   runtime: str = "transformers") -> bool:
+    def has_result(
+        self,
+        *,
+        model_id: str,
+        task: str,
+        precision: str,
+        device: str,
+        limit: int | None,
+        num_fewshot: int | None,
+        runtime: str = "transformers",
+    ) -> bool:
         """Whether a successful run with these settings exists (for resuming a matrix run).
         ``num_fewshot`` None matches any few-shot count (the task's default was asked for)."""
-        sql = ("SELECT 1 FROM eval_runs WHERE model_id=? AND task=? AND precision=? "
-               "AND device=? AND runtime=? AND status='ok' AND limit_n IS ?")
+        sql = (
+            "SELECT 1 FROM eval_runs WHERE model_id=? AND task=? AND precision=? "
+            "AND device=? AND runtime=? AND status='ok' AND limit_n IS ?"
+        )
         params: list[Any] = [model_id, task, precision, device, runtime, limit]
         if num_fewshot is not None:
             sql += " AND num_fewshot=?"
@@ -247,15 +329,18 @@ class ResultsStore:
             cursor = self.db.execute(
                 f"INSERT INTO speed_runs ({', '.join(_SPEED_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_SPEED_COLUMNS))})",
-                [row[c] for c in _SPEED_COLUMNS])
+                [row[c] for c in _SPEED_COLUMNS],
+            )
         return inserted_id(cursor)
 
-    def speed_runs(self, *, model_id: str | None = None,
-                   runtime: str | None = None) -> list[SpeedRun]:
+    def speed_runs(
+        self, *, model_id: str | None = None, runtime: str | None = None
+    ) -> list[SpeedRun]:
         where, params = _where(model_id=model_id, runtime=runtime)
         with self._guard():
-            rows = self.db.execute(f"SELECT * FROM speed_runs{where} ORDER BY created, id",
-                                   params).fetchall()
+            rows = self.db.execute(
+                f"SELECT * FROM speed_runs{where} ORDER BY created, id", params
+            ).fetchall()
         out = []
         for row in rows:
             data = {k: row[k] for k in row.keys()}
@@ -272,8 +357,7 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise health.read_only(path, f"its folder cannot be made: {exc.strerror or exc}") \
-            from exc
+        raise health.read_only(path, f"its folder cannot be made: {exc.strerror or exc}") from exc
     _check_once(path)  # StoreDamaged before anything is written
     if not path.exists():
         try:
@@ -281,8 +365,9 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         except FileExistsError:
             pass  # another process made it first
         except OSError as exc:
-            raise health.read_only(path, health.not_writable_reason(path)
-                                   or exc.strerror or str(exc)) from exc
+            raise health.read_only(
+                path, health.not_writable_reason(path) or exc.strerror or str(exc)
+            ) from exc
     for file in (path, *health.sidecars(path)):
         tighten(file)  # a store made by an older version was readable by everyone
     # check_same_thread off: the app writes from a worker thread; sqlite serialises.
@@ -366,24 +451,45 @@ def _eval_from_row(row: sqlite3.Row) -> EvalRun:
     return EvalRun(**data)
 
 
-def eval_run_from_task(result: TaskResult, info: LoadInfo, *, source: str = "local",
-                       versions: dict[str, str | None] | None = None) -> EvalRun:
+def eval_run_from_task(
+    result: TaskResult,
+    info: LoadInfo,
+    *,
+    source: str = "local",
+    versions: dict[str, str | None] | None = None,
+) -> EvalRun:
     """An EvalRun from a worker TaskResult and the LoadInfo of the model it ran on."""
     versions = versions or library_versions()
     return EvalRun(
-        model_id=info.model_id, repo=info.repo, revision=info.revision,
-        precision=info.precision, device=info.device,
-        device_name=info.device_name, task=result.task, task_version=result.task_version,
-        num_fewshot=result.num_fewshot, limit=result.limit, samples=result.samples,
-        metrics=dict(result.metrics), primary_metric=primary_of(result.task, result.metrics),
+        model_id=info.model_id,
+        repo=info.repo,
+        revision=info.revision,
+        precision=info.precision,
+        device=info.device,
+        device_name=info.device_name,
+        task=result.task,
+        task_version=result.task_version,
+        num_fewshot=result.num_fewshot,
+        limit=result.limit,
+        samples=result.samples,
+        metrics=dict(result.metrics),
+        primary_metric=primary_of(result.task, result.metrics),
         time_per_sample_ms=result.time_per_sample_ms,
-        peak_memory_mb=result.peak_memory_mb, model_size_mb=info.size_mb,
-        started=result.started, ended=result.ended, status=result.status, error=result.error,
-        source=source, runtime=getattr(info, "runtime", "transformers"),
-        machine=machine_name(), backend=LOCAL_BACKEND,
+        peak_memory_mb=result.peak_memory_mb,
+        model_size_mb=info.size_mb,
+        started=result.started,
+        ended=result.ended,
+        status=result.status,
+        error=result.error,
+        source=source,
+        runtime=getattr(info, "runtime", "transformers"),
+        machine=machine_name(),
+        backend=LOCAL_BACKEND,
         lm_eval_version=versions.get("lm_eval_version"),
         transformers_version=versions.get("transformers_version"),
-        torch_version=versions.get("torch_version"), app_version=versions.get("app_version"))
+        torch_version=versions.get("torch_version"),
+        app_version=versions.get("app_version"),
+    )
 
 
 def add_many(store: ResultsStore, runs: Iterable[EvalRun]) -> list[int]:

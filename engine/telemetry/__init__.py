@@ -15,6 +15,15 @@ from engine.telemetry.selection import READER_NAMES, ReaderChain, default_factor
 from engine.telemetry.snapshot import Snapshot
 
 __all__ = [
-    "READER_NAMES", "Mark", "PeakResult", "PeakTracker", "Reader", "ReaderChain",
-    "ReaderUnavailable", "Sampler", "Snapshot", "default_factories", "select_reader",
+    "READER_NAMES",
+    "Mark",
+    "PeakResult",
+    "PeakTracker",
+    "Reader",
+    "ReaderChain",
+    "ReaderUnavailable",
+    "Sampler",
+    "Snapshot",
+    "default_factories",
+    "select_reader",
 ]

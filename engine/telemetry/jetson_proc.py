@@ -59,8 +59,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
 
 def _first_readable(patterns: Sequence[str]) -> Path | None:
     for pattern in patterns:
-        candidates = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") \
-            else [pattern]
+        candidates = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
         for candidate in candidates:
             if os.access(candidate, os.R_OK):
                 return Path(candidate)
@@ -81,9 +80,12 @@ class JetsonProcReader(Reader):
 
     name = "jetson-proc"
 
-    def __init__(self, meminfo_path: Path | str = MEMINFO,
-                 gpu_load_paths: Sequence[str] = GPU_LOAD_PATHS,
-                 gpu_freq_paths: Sequence[str] = GPU_FREQ_PATHS) -> None:
+    def __init__(
+        self,
+        meminfo_path: Path | str = MEMINFO,
+        gpu_load_paths: Sequence[str] = GPU_LOAD_PATHS,
+        gpu_freq_paths: Sequence[str] = GPU_FREQ_PATHS,
+    ) -> None:
         self.meminfo_path = Path(meminfo_path)
         try:
             first = parse_meminfo(self.meminfo_path.read_text())
@@ -114,8 +116,9 @@ class JetsonProcReader(Reader):
             ram_available_mb=kib_to_mb(available),
             gpu_shared_mb=kib_to_mb(info.get("NvMapMemUsed")),
             swap_total_mb=kib_to_mb(swap_total),
-            swap_used_mb=kib_to_mb(None if swap_total is None or swap_free is None
-                                   else swap_total - swap_free),
+            swap_used_mb=kib_to_mb(
+                None if swap_total is None or swap_free is None else swap_total - swap_free
+            ),
             gpu_load_pct=None if load_permille is None else round(load_permille / 10.0, 1),
             gpu_freq_mhz=None if freq_hz is None else round(freq_hz / 1e6, 1),
         )
@@ -123,6 +126,7 @@ class JetsonProcReader(Reader):
 
     def describe(self) -> str:
         parts = [f"{self.meminfo_path}" + (" (NvMapMemUsed)" if self.has_nvmap else "")]
-        parts.append(f"GPU load {self.gpu_load_path}" if self.gpu_load_path
-                     else "GPU load file not readable")
+        parts.append(
+            f"GPU load {self.gpu_load_path}" if self.gpu_load_path else "GPU load file not readable"
+        )
         return "Jetson files: " + ", ".join(parts) + "; no power figures without jtop"

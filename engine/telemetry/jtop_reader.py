@@ -50,13 +50,18 @@ def snapshot_from_jtop(jetson: Any, now: float | None = None) -> Snapshot:
             if gpu.get("type") == "integrated":
                 break
     power = jetson.power or {}
-    rails = {name: float(rail["power"]) for name, rail in (power.get("rail") or {}).items()
-             if isinstance(rail, dict) and rail.get("power") is not None}
+    rails = {
+        name: float(rail["power"])
+        for name, rail in (power.get("rail") or {}).items()
+        if isinstance(rail, dict) and rail.get("power") is not None
+    }
     total_power = _get(power, "tot", "power")
-    temps = {name: round(float(sensor["temp"]), 1)
-             for name, sensor in jetson.temperature.items()
-             if sensor.get("online", True) and sensor.get("temp", TEMPERATURE_OFFLINE)
-             != TEMPERATURE_OFFLINE}
+    temps = {
+        name: round(float(sensor["temp"]), 1)
+        for name, sensor in jetson.temperature.items()
+        if sensor.get("online", True)
+        and sensor.get("temp", TEMPERATURE_OFFLINE) != TEMPERATURE_OFFLINE
+    }
     idle = _get(jetson.cpu, "total", "idle")
     return Snapshot(
         time=time.time() if now is None else now,

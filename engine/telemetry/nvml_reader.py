@@ -67,7 +67,9 @@ class NvmlReader(Reader):
         if temp is not None:
             temps["gpu"] = float(temp)
         return Snapshot(
-            time=time.time(), source=self.name, **fields,
+            time=time.time(),
+            source=self.name,
+            **fields,
             gpu_name=self.gpu_name,
             gpu_mem_used_mb=bytes_to_mb(memory.used),
             gpu_mem_total_mb=bytes_to_mb(memory.total),
@@ -77,8 +79,11 @@ class NvmlReader(Reader):
             power_rails_mw={} if power is None else {"gpu": float(power)},
             temps_c=temps,
             # usedGpuMemory is None where the driver cannot attribute memory (e.g. WSL).
-            gpu_process_mem_mb={p.pid: bytes_to_mb(p.usedGpuMemory) for p in processes
-                                if getattr(p, "usedGpuMemory", None) is not None},
+            gpu_process_mem_mb={
+                p.pid: bytes_to_mb(p.usedGpuMemory)
+                for p in processes
+                if getattr(p, "usedGpuMemory", None) is not None
+            },
         )
 
     def describe(self) -> str:

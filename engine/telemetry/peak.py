@@ -42,8 +42,11 @@ class PeakResult:
 
     def record_fields(self) -> dict[str, float | str | None]:
         """The columns a stored run keeps (EvalRun / SpeedRun field names)."""
-        return {"peak_board_mb": self.peak_board_mb, "max_gpu_load_pct": self.max_gpu_load_pct,
-                "telemetry_source": self.source or None}
+        return {
+            "peak_board_mb": self.peak_board_mb,
+            "max_gpu_load_pct": self.max_gpu_load_pct,
+            "telemetry_source": self.source or None,
+        }
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -135,16 +138,23 @@ class PeakTracker:
         with self._lock:
             end = self._ended or time.monotonic()
             return PeakResult(
-                source=self._source_name, samples=self._samples,
+                source=self._source_name,
+                samples=self._samples,
                 seconds=round(end - self._started, 3) if self._started else 0.0,
-                baseline_ram_used_mb=self._baseline, peak_ram_used_mb=self._ram,
-                peak_gpu_shared_mb=self._shared, peak_gpu_mem_used_mb=self._gpu_mem,
-                max_gpu_load_pct=self._load, ram_total_mb=self._total,
+                baseline_ram_used_mb=self._baseline,
+                peak_ram_used_mb=self._ram,
+                peak_gpu_shared_mb=self._shared,
+                peak_gpu_mem_used_mb=self._gpu_mem,
+                max_gpu_load_pct=self._load,
+                ram_total_mb=self._total,
             )
 
 
 NO_PEAK: dict[str, float | str | None] = {
-    "peak_board_mb": None, "max_gpu_load_pct": None, "telemetry_source": None}
+    "peak_board_mb": None,
+    "max_gpu_load_pct": None,
+    "telemetry_source": None,
+}
 
 
 def start_peak(source: Sampler | Reader | None) -> PeakTracker | None:

@@ -39,10 +39,15 @@ class Sampler:
     take a moment to answer.
     """
 
-    def __init__(self, chain: ReaderChain | None = None, *, interval: float = 1.0,
-                 history_seconds: float = 600.0,
-                 factories: Sequence[tuple[str, ReaderFactory]] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        chain: ReaderChain | None = None,
+        *,
+        interval: float = 1.0,
+        history_seconds: float = 600.0,
+        factories: Sequence[tuple[str, ReaderFactory]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
@@ -82,7 +87,7 @@ class Sampler:
             return items
         start = items[-1].time - seconds
         times = [s.time for s in items]
-        return items[bisect.bisect_left(times, start):]
+        return items[bisect.bisect_left(times, start) :]
 
     def marks(self, seconds: float | None = None) -> list[Mark]:
         with self._lock:
@@ -110,6 +115,7 @@ class Sampler:
             with self._lock:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
+
         return unsubscribe
 
     def watch_process(self, label: str, pid: int | None) -> None:
@@ -162,8 +168,7 @@ class Sampler:
     def start(self) -> Sampler:
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="telemetry-sampler",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name="telemetry-sampler", daemon=True)
             self._thread.start()
         return self
 

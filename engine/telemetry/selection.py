@@ -46,10 +46,10 @@ class ReaderChain:
     jetson-proc"); `skipped` says why each better reader was not used at selection.
     """
 
-    def __init__(self, factories: Sequence[tuple[str, ReaderFactory]] | None = None,
-                 interval: float = 1.0) -> None:
-        self._factories = list(factories if factories is not None
-                               else default_factories(interval))
+    def __init__(
+        self, factories: Sequence[tuple[str, ReaderFactory]] | None = None, interval: float = 1.0
+    ) -> None:
+        self._factories = list(factories if factories is not None else default_factories(interval))
         self._next = 0
         self.reader: Reader | None = None
         self.skipped: list[Skipped] = []
@@ -88,7 +88,7 @@ class ReaderChain:
                 failed.close()
                 reason = " ".join(str(exc).split()) or exc.__class__.__name__
                 self._open_next()
-                notice = (f"{failed.name} failed ({reason}): now reading from {self.name}")
+                notice = f"{failed.name} failed ({reason}): now reading from {self.name}"
                 log.warning(notice)
                 self.notices.append(notice)
         return None, notice
@@ -98,7 +98,8 @@ class ReaderChain:
             self.reader.close()
 
 
-def select_reader(interval: float = 1.0,
-                  factories: Sequence[tuple[str, ReaderFactory]] | None = None) -> ReaderChain:
+def select_reader(
+    interval: float = 1.0, factories: Sequence[tuple[str, ReaderFactory]] | None = None
+) -> ReaderChain:
     """A ReaderChain opened on the best reader that works here (may take a second: jtop)."""
     return ReaderChain(factories, interval=interval)

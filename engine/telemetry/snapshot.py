@@ -61,8 +61,9 @@ class Snapshot:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         if "gpu_process_mem_mb" in values:
-            values["gpu_process_mem_mb"] = {int(k): v for k, v in
-                                            values["gpu_process_mem_mb"].items()}
+            values["gpu_process_mem_mb"] = {
+                int(k): v for k, v in values["gpu_process_mem_mb"].items()
+            }
         return cls(**values)
 
     def with_processes(self, rss_mb: dict[str, float]) -> Snapshot:

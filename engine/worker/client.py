@@ -111,22 +111,30 @@ class WorkerClient:
         Loaded, Failed, Cancelled (cancel() during a load stops the worker), WorkerDied."""
         if options.catalog_path is None and self.catalog_path is not None:
             options = replace(options, catalog_path=self.catalog_path)
-        return self._run("loading", lambda rid: LoadRequest(rid, options),
-                         precheck=lambda: _precheck_load(options), fresh=True)
+        return self._run(
+            "loading",
+            lambda rid: LoadRequest(rid, options),
+            precheck=lambda: _precheck_load(options),
+            fresh=True,
+        )
 
-    def generate(self, conversation: Conversation, settings: GenerationSettings,
-                 raw: bool = False) -> Iterator:
+    def generate(
+        self, conversation: Conversation, settings: GenerationSettings, raw: bool = False
+    ) -> Iterator:
         """Stream a reply: Trimmed?, Chunk..., then ReplyDone, Cancelled, Failed or
         WorkerDied."""
-        return self._run("generating", lambda rid: GenerateRequest(rid, conversation,
-                                                                  settings, raw),
-                         precheck=lambda: self._check_generate(settings))
+        return self._run(
+            "generating",
+            lambda rid: GenerateRequest(rid, conversation, settings, raw),
+            precheck=lambda: self._check_generate(settings),
+        )
 
     def evaluate(self, spec: EvalSpec) -> Iterator:
         """Run an evaluation: EvalProgress/TaskDone..., then EvalDone, Cancelled, Failed
         or WorkerDied."""
-        return self._run("evaluating", lambda rid: EvaluateRequest(rid, spec),
-                         precheck=self._need_model)
+        return self._run(
+            "evaluating", lambda rid: EvaluateRequest(rid, spec), precheck=self._need_model
+        )
 
     def cancel(self) -> None:
         """Stop the open request soon (between tokens / request chunks); safe from any
@@ -205,8 +213,9 @@ class WorkerClient:
         parent, child = self._ctx.Pipe(duplex=True)
         cancel = self._ctx.Event()
         shared = self._ctx.Array("d", [-1.0] * server.SHARED_SLOTS, lock=False)
-        proc = self._ctx.Process(target=server.main, args=(child, cancel, shared, log),
-                                 name="smollm-worker", daemon=True)
+        proc = self._ctx.Process(
+            target=server.main, args=(child, cancel, shared, log), name="smollm-worker", daemon=True
+        )
         proc.start()
         child.close()  # so that the worker's death reads as EOF here
         self._proc, self._conn, self._cancel, self._shared = proc, parent, cancel, shared
@@ -323,8 +332,7 @@ class WorkerClient:
                 if isinstance(event, WorkerDied):
                     self._after_death(proc, rid, event)
                     return
-                if getattr(event, "request_id", None) == rid and isinstance(event,
-                                                                            FINAL_EVENTS):
+                if getattr(event, "request_id", None) == rid and isinstance(event, FINAL_EVENTS):
                     self._after_final(event, state)
                     return
         except Exception:

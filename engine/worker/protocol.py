@@ -30,10 +30,29 @@ from engine.records import EvalSpec, LoadInfo, ReplyStats, TaskResult, WorkerSta
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 __all__ = [
-    "FINAL_EVENTS", "Cancelled", "Chunk", "EvalDone", "EvalProgress", "EvalSpec",
-    "EvaluateRequest", "Failed", "GenerateRequest", "LoadInfo", "LoadRequest", "Loaded",
-    "Progress", "ReplyDone", "ReplyStats", "ShutdownRequest", "StatusReply", "StatusRequest",
-    "TaskDone", "TaskResult", "Trimmed", "WorkerDied", "WorkerStatus",
+    "FINAL_EVENTS",
+    "Cancelled",
+    "Chunk",
+    "EvalDone",
+    "EvalProgress",
+    "EvalSpec",
+    "EvaluateRequest",
+    "Failed",
+    "GenerateRequest",
+    "LoadInfo",
+    "LoadRequest",
+    "Loaded",
+    "Progress",
+    "ReplyDone",
+    "ReplyStats",
+    "ShutdownRequest",
+    "StatusReply",
+    "StatusRequest",
+    "TaskDone",
+    "TaskResult",
+    "Trimmed",
+    "WorkerDied",
+    "WorkerStatus",
 ]
 
 # ---- requests (client -> worker) -------------------------------------------------------

@@ -126,8 +126,9 @@ class _Server:
         rid = request.request_id
         self.loaded = None
         self.loaded = load_model(
-            request.options, progress=lambda stage, fraction: self.send(
-                Progress(rid, stage, fraction)))
+            request.options,
+            progress=lambda stage, fraction: self.send(Progress(rid, stage, fraction)),
+        )
         self.publish_cuda()
         self.send(Loaded(rid, self.loaded.info))
 
@@ -138,9 +139,14 @@ class _Server:
             raise UsageError("no model is loaded: load one first")
         cuda = self.loaded.device == "cuda" and self.loaded.runtime == "transformers"
         last = time.monotonic()
-        for event in stream_reply(self.loaded, request.conversation, request.settings,
-                                  raw=request.raw, cancel=self.cancel,
-                                  request_id=request.request_id):
+        for event in stream_reply(
+            self.loaded,
+            request.conversation,
+            request.settings,
+            raw=request.raw,
+            cancel=self.cancel,
+            request_id=request.request_id,
+        ):
             self.send(event)
             if cuda and time.monotonic() - last > 0.5:
                 self.publish_cuda()
@@ -167,8 +173,12 @@ class _Server:
         self.publish_cuda()
         figures = [self.shared[i] for i in range(SHARED_SLOTS)]
         known = [None if f < 0 else f for f in figures]
-        return WorkerStatus(os.getpid(), psutil.Process().memory_info().rss / MB,
-                            self.loaded.info.model_id if self.loaded else None, *known)
+        return WorkerStatus(
+            os.getpid(),
+            psutil.Process().memory_info().rss / MB,
+            self.loaded.info.model_id if self.loaded else None,
+            *known,
+        )
 
     def publish_cuda(self) -> None:
         """Copy CUDA memory figures where the client can read them without asking."""
@@ -194,8 +204,12 @@ def _failure(exc: BaseException, rid: int) -> Failed:
     """One Failed event: the user's message and a kind the caller can act on."""
     kind = kind_of(exc)
     if kind == "oom":
-        return Failed(rid, "out of memory: try a smaller model, int8, a shorter conversation "
-                      "or fewer max new tokens", "oom")
+        return Failed(
+            rid,
+            "out of memory: try a smaller model, int8, a shorter conversation "
+            "or fewer max new tokens",
+            "oom",
+        )
     if isinstance(exc, SmollmError):
         return Failed(rid, str(exc), kind)
     traceback.print_exception(type(exc), exc, exc.__traceback__)  # into the worker log

@@ -37,20 +37,34 @@ _SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "trust_remote_code
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model_a", metavar="MODEL_A", help="catalog id or Hub repo id")
-    parser.add_argument("model_b", metavar="MODEL_B",
-                        help="the other model (the same id with other options: one model in "
-                        "two configurations)")
-    parser.add_argument("prompt", metavar="PROMPT",
-                        help="the message; '-' reads it from standard input")
+    parser.add_argument(
+        "model_b",
+        metavar="MODEL_B",
+        help="the other model (the same id with other options: one model in two configurations)",
+    )
+    parser.add_argument(
+        "prompt", metavar="PROMPT", help="the message; '-' reads it from standard input"
+    )
     for side in ("a", "b"):
-        parser.add_argument(f"--precision-{side}", choices=PRECISIONS, default="auto",
-                            help=f"side {side.upper()}'s precision (default auto)")
+        parser.add_argument(
+            f"--precision-{side}",
+            choices=PRECISIONS,
+            default="auto",
+            help=f"side {side.upper()}'s precision (default auto)",
+        )
     for side in ("a", "b"):
-        parser.add_argument(f"--runtime-{side}", choices=RUNTIMES, default=None,
-                            help=f"side {side.upper()}'s runtime (default transformers)")
+        parser.add_argument(
+            f"--runtime-{side}",
+            choices=RUNTIMES,
+            default=None,
+            help=f"side {side.upper()}'s runtime (default transformers)",
+        )
     add_generation_options(parser)
-    parser.add_argument("--json", action="store_true",
-                        help='print {"a": {text, stats, load}, "b": {...}} instead of text')
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"a": {text, stats, load}, "b": {...}} instead of text',
+    )
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
@@ -86,11 +100,14 @@ class SideResult:
         return "".join(self.pieces)
 
     def as_json(self) -> dict[str, Any]:
-        return {"model": self.config.model_id, "config": dataclasses.asdict(self.config),
-                "text": self.text,
-                "stats": dataclasses.asdict(self.stats) if self.stats else None,
-                "load": dataclasses.asdict(self.info) if self.info else None,
-                "error": self.error}
+        return {
+            "model": self.config.model_id,
+            "config": dataclasses.asdict(self.config),
+            "text": self.text,
+            "stats": dataclasses.asdict(self.stats) if self.stats else None,
+            "load": dataclasses.asdict(self.info) if self.info else None,
+            "error": self.error,
+        }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,15 +117,23 @@ def run(args: argparse.Namespace) -> int:
     catalog = catalog_from(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
-        raise UsageError("the prompt is empty: give it as the last argument, e.g. "
-                         "smollm-tui arena MODEL_A MODEL_B \"Why is the sky blue?\"")
+        raise UsageError(
+            "the prompt is empty: give it as the last argument, e.g. "
+            'smollm-tui arena MODEL_A MODEL_B "Why is the sky blue?"'
+        )
     settings = settings_from(args)
     entries = [catalog.get(args.model_a), catalog.get(args.model_b)]
     catalog_path = str(args.catalog) if args.catalog else None
-    configs = [SideConfig(entry.id, getattr(args, f"precision_{side}"), args.device,
-                          getattr(args, f"runtime_{side}"),
-                          resolve_trust(entry, args.trust_remote_code))
-               for entry, side in zip(entries, SIDES, strict=True)]
+    configs = [
+        SideConfig(
+            entry.id,
+            getattr(args, f"precision_{side}"),
+            args.device,
+            getattr(args, f"runtime_{side}"),
+            resolve_trust(entry, args.trust_remote_code),
+        )
+        for entry, side in zip(entries, SIDES, strict=True)
+    ]
     options = [c.load_options(catalog_path) for c in configs]  # refuses a missing runtime
     for entry, option in zip(entries, options, strict=True):
         _precheck(entry, option)
@@ -118,9 +143,15 @@ def run(args: argparse.Namespace) -> int:
     conversation = Conversation(system=args.system).add("user", prompt)
     results = _run_pair(options, configs, plan, conversation, settings, args)
     if args.json:
-        print_json({"prompt": prompt, "settings": dataclasses.asdict(settings),
-                    "raw": args.raw, "plan": dataclasses.asdict(plan),
-                    **{side: r.as_json() for side, r in zip(SIDES, results, strict=True)}})
+        print_json(
+            {
+                "prompt": prompt,
+                "settings": dataclasses.asdict(settings),
+                "raw": args.raw,
+                "plan": dataclasses.asdict(plan),
+                **{side: r.as_json() for side, r in zip(SIDES, results, strict=True)},
+            }
+        )
     return _exit_code(results)
 
 
@@ -134,8 +165,14 @@ def _precheck(entry, options) -> None:
         resolve_source(entry)
 
 
-def _run_pair(options, configs, plan: PairPlan, conversation: Conversation,
-              settings: GenerationSettings, args: argparse.Namespace) -> list[SideResult]:
+def _run_pair(
+    options,
+    configs,
+    plan: PairPlan,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    args: argparse.Namespace,
+) -> list[SideResult]:
     from engine.worker.client import WorkerClient
 
     clients = [WorkerClient(o.catalog_path) for o in options]
@@ -146,8 +183,9 @@ def _run_pair(options, configs, plan: PairPlan, conversation: Conversation,
         if stop.is_set():
             results[index].skipped = True
             return
-        _answer(clients[index], options[index], conversation, settings, args.raw,
-                results[index], stream)
+        _answer(
+            clients[index], options[index], conversation, settings, args.raw, results[index], stream
+        )
         if unload:
             clients[index].close()
 
@@ -155,9 +193,12 @@ def _run_pair(options, configs, plan: PairPlan, conversation: Conversation,
     try:
         with generate._ctrl_c_cancels(both):
             if plan.together:
-                threads = [threading.Thread(target=answer, args=(i, False, False),
-                                            daemon=True, name=f"arena-{side}")
-                           for i, side in enumerate(SIDES)]
+                threads = [
+                    threading.Thread(
+                        target=answer, args=(i, False, False), daemon=True, name=f"arena-{side}"
+                    )
+                    for i, side in enumerate(SIDES)
+                ]
                 for thread in threads:
                     thread.start()
                 for index, thread in enumerate(threads):
@@ -187,8 +228,9 @@ class _Both:
             client.cancel()
 
 
-def _answer(client, options, conversation, settings, raw: bool, result: SideResult,
-            stream: bool) -> None:
+def _answer(
+    client, options, conversation, settings, raw: bool, result: SideResult, stream: bool
+) -> None:
     from engine.events import Cancelled, Chunk, Failed, Loaded, Trimmed, WorkerDied
 
     for event in client.load(options):
@@ -219,8 +261,7 @@ def _print_header(index: int, result: SideResult) -> None:
     print(f"── {SIDES[index].upper()} · {result.config.label()} ──", flush=True)
 
 
-def _print_side(index: int, result: SideResult, args: argparse.Namespace,
-                streamed: bool) -> None:
+def _print_side(index: int, result: SideResult, args: argparse.Namespace, streamed: bool) -> None:
     if args.json:
         return
     if not streamed:
@@ -265,8 +306,10 @@ def report_leaderboard(args: argparse.Namespace) -> int:
         board = arena_leaderboard(store)
         db_path = store.path
     if not board.standings:
-        raise UsageError(f"no arena votes stored yet in {db_path}: open the Arena (a on the "
-                         "catalog, on two models), switch blind mode on and vote")
+        raise UsageError(
+            f"no arena votes stored yet in {db_path}: open the Arena (a on the "
+            "catalog, on two models), switch blind mode on and vote"
+        )
     text = render_leaderboard(board, args.format)
     console = stdout_console()
     if args.output:
@@ -276,4 +319,3 @@ def report_leaderboard(args: argparse.Namespace) -> int:
     else:
         console.out(text, end="", highlight=False)
     return 0
-

@@ -25,21 +25,40 @@ HELP = "measure decode speed per runtime and precision (stored for the catalog a
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="catalog id or Hub repo id (default: the bundled model)")
-    parser.add_argument("--runtime", action="append", choices=("transformers", "llama.cpp"),
-                        metavar="{transformers,llama.cpp}",
-                        help="runtime to measure (repeatable; default: every runtime the "
-                        "model can use here)")
-    parser.add_argument("--precision", action="append", choices=PRECISIONS,
-                        metavar="{" + ",".join(PRECISIONS) + "}",
-                        help="precision to measure (repeatable; default: auto, and each "
-                        "GGUF file on disk for llama.cpp)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="catalog id or Hub repo id (default: the bundled model)",
+    )
+    parser.add_argument(
+        "--runtime",
+        action="append",
+        choices=("transformers", "llama.cpp"),
+        metavar="{transformers,llama.cpp}",
+        help="runtime to measure (repeatable; default: every runtime the model can use here)",
+    )
+    parser.add_argument(
+        "--precision",
+        action="append",
+        choices=PRECISIONS,
+        metavar="{" + ",".join(PRECISIONS) + "}",
+        help="precision to measure (repeatable; default: auto, and each "
+        "GGUF file on disk for llama.cpp)",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--runs", type=int, default=3, metavar="N",
-                        help="timed runs per configuration after a warm-up (default 3)")
-    parser.add_argument("--trust-remote-code", action="store_true",
-                        help="allow this model's own Python code from its repository to run")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        metavar="N",
+        help="timed runs per configuration after a warm-up (default 3)",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow this model's own Python code from its repository to run",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -68,13 +87,21 @@ def run(args: argparse.Namespace) -> int:
                     break
                 label = f"{entry.id} · {config.runtime} · precision {config.precision}"
                 err.print(Text(f"bench: {label}"))
-                options = LoadOptions(entry.id, precision=config.precision,
-                                      device=args.device, trust_remote_code=trust,
-                                      catalog_path=catalog_path,
-                                      runtime=config.runtime).validate()
-                result = measure(client, options, args.runs,
-                                 note=lambda text: err.print(Text(f"  {text}", style="dim")),
-                                 stop=interrupted)
+                options = LoadOptions(
+                    entry.id,
+                    precision=config.precision,
+                    device=args.device,
+                    trust_remote_code=trust,
+                    catalog_path=catalog_path,
+                    runtime=config.runtime,
+                ).validate()
+                result = measure(
+                    client,
+                    options,
+                    args.runs,
+                    note=lambda text: err.print(Text(f"  {text}", style="dim")),
+                    stop=interrupted,
+                )
                 results.append(result)
                 if result.ok:
                     with ResultsStore() as store:
@@ -86,8 +113,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         client.close()
     if args.json:
-        print_json({"model": entry.id, "new_tokens": NEW_TOKENS, "runs": args.runs,
-                    "results": [_as_json(r) for r in results]})
+        print_json(
+            {
+                "model": entry.id,
+                "new_tokens": NEW_TOKENS,
+                "runs": args.runs,
+                "results": [_as_json(r) for r in results],
+            }
+        )
     else:
         stdout_console().print(_table(entry.id, results, args.runs or RUNS))
     if interrupted.is_set():
@@ -107,28 +140,38 @@ def _as_json(result) -> dict:
 def _table(model_id: str, results, runs: int) -> Table:
     from engine.decode_bench import NEW_TOKENS
 
-    table = Table(title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
-                  title_justify="left")
-    for header in ("runtime", "precision", "device", "tok/s", "first token", "load",
-                   "peak MB"):
-        table.add_column(header, justify="left" if header in ("runtime", "precision",
-                                                              "device") else "right")
+    table = Table(
+        title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
+        title_justify="left",
+    )
+    for header in ("runtime", "precision", "device", "tok/s", "first token", "load", "peak MB"):
+        table.add_column(
+            header, justify="left" if header in ("runtime", "precision", "device") else "right"
+        )
     for r in results:
         info = r.info
         precision = info.precision if info else r.config.precision
         device = info.device if info else "—"
         if not r.ok:
             why = "cancelled" if r.cancelled else (r.error or "failed")
-            table.add_row(r.config.runtime, precision, device,
-                          Text(why, style="red", overflow="fold"), "", "", "")
+            table.add_row(
+                r.config.runtime,
+                precision,
+                device,
+                Text(why, style="red", overflow="fold"),
+                "",
+                "",
+                "",
+            )
             continue
         first = f"{r.first_token_s * 1000:.0f} ms" if r.first_token_s is not None else "—"
         peak = f"{r.peak_memory_mb:,.0f}" if r.peak_memory_mb is not None else "—"
         speed = f"{r.tokens_per_s:.1f}"
         if r.new_tokens < NEW_TOKENS:
             speed += f" ({r.new_tokens} tok)"
-        table.add_row(r.config.runtime, precision, device, speed, first,
-                      f"{info.load_seconds:.1f} s", peak)
+        table.add_row(
+            r.config.runtime, precision, device, speed, first, f"{info.load_seconds:.1f} s", peak
+        )
     return table
 
 

@@ -35,12 +35,14 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
-def check_range(option: str, value: float | None, low: float, high: float, *,
-                hint: str = "") -> None:
+def check_range(
+    option: str, value: float | None, low: float, high: float, *, hint: str = ""
+) -> None:
     """A UsageError unless ``low <= value <= high`` (None passes; nan and inf do not)."""
     if value is not None and not low <= value <= high:  # nan compares False
-        raise UsageError(f"{option} must be between {low:,} and {high:,} "
-                         f"(got {_short(value)}){hint}")
+        raise UsageError(
+            f"{option} must be between {low:,} and {high:,} (got {_short(value)}){hint}"
+        )
 
 
 def _short(value: float) -> str:
@@ -73,8 +75,7 @@ class CtrlC:
             self._previous = None
 
 
-def run_in_thread(work: Callable[[], T], *, name: str,
-                  on_ctrl_c: Callable[[int], bool]) -> T:
+def run_in_thread(work: Callable[[], T], *, name: str, on_ctrl_c: Callable[[int], bool]) -> T:
     """Run ``work()`` in a thread and wait until it has finished; what it raises is raised
     here. Each Ctrl+C meanwhile calls ``on_ctrl_c(n)`` (n = 1, 2, ...); when that returns
     True the wait ends at once with KeyboardInterrupt.

@@ -20,11 +20,17 @@ HELP = "download a catalog model into the Hugging Face cache (resumes an interru
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="catalog id or Hub repo id (see `smollm-tui list`)")
-    parser.add_argument("--revision", metavar="R",
-                        help="branch, tag or commit (default: the catalog's pin, else main)")
-    parser.add_argument("--gguf", metavar="QUANT",
-                        help="fetch only the model's published GGUF file of this quant type "
-                        "(Q8_0, Q4_K_M, F16, ...; `list --json` shows them), for llama.cpp")
+    parser.add_argument(
+        "--revision",
+        metavar="R",
+        help="branch, tag or commit (default: the catalog's pin, else main)",
+    )
+    parser.add_argument(
+        "--gguf",
+        metavar="QUANT",
+        help="fetch only the model's published GGUF file of this quant type "
+        "(Q8_0, Q4_K_M, F16, ...; `list --json` shows them), for llama.cpp",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,9 +56,14 @@ def run(args: argparse.Namespace) -> int:
         if not shown.is_set():
             shown.set()
             progress.start()
-        progress.update(task, completed=done, total=total, description=name or entry.id,
-                        speed=f"{format_bytes(speed)}/s" if speed else "",
-                        eta=_eta(eta))
+        progress.update(
+            task,
+            completed=done,
+            total=total,
+            description=name or entry.id,
+            speed=f"{format_bytes(speed)}/s" if speed else "",
+            eta=_eta(eta),
+        )
 
     def on_ctrl_c(presses: int) -> bool:
         # The first Ctrl+C stops between chunks (within seconds even on a stalled
@@ -63,30 +74,46 @@ def run(args: argparse.Namespace) -> int:
         return presses >= 2
 
     try:
+
         def fetch() -> hub.DownloadResult:
             if args.gguf:
                 return hub.download_gguf(entry, args.gguf, args.revision, on_progress, cancel)
-            return hub.download(entry, args.revision, on_progress, cancel,
-                                on_notice=lambda text: err.print(Text(f"note: {text}")))
+            return hub.download(
+                entry,
+                args.revision,
+                on_progress,
+                cancel,
+                on_notice=lambda text: err.print(Text(f"note: {text}")),
+            )
 
-        result: hub.DownloadResult = run_in_thread(fetch, name="download",
-                                                   on_ctrl_c=on_ctrl_c)
+        result: hub.DownloadResult = run_in_thread(fetch, name="download", on_ctrl_c=on_ctrl_c)
     except KeyboardInterrupt:
         _hide(progress, shown)
-        err.print(Text(f"download of {entry.id} stopped; run the same command again to "
-                       "resume where it stopped"))
+        err.print(
+            Text(
+                f"download of {entry.id} stopped; run the same command again to "
+                "resume where it stopped"
+            )
+        )
         return 130
     finally:
         _hide(progress, shown)
     if result.cancelled:
-        err.print(Text(f"download of {entry.id} cancelled; run the same command again to "
-                       "resume where it stopped"))
+        err.print(
+            Text(
+                f"download of {entry.id} cancelled; run the same command again to "
+                "resume where it stopped"
+            )
+        )
         return 130
     size = format_bytes(result.bytes_total)
     fetched = format_bytes(result.bytes_fetched)
-    stdout_console().print(Text(
-        f"{entry.id}: {len(result.files)} files, {size} ({fetched} fetched now) at revision "
-        f"{result.commit[:12]} in {result.path}"))
+    stdout_console().print(
+        Text(
+            f"{entry.id}: {len(result.files)} files, {size} ({fetched} fetched now) at revision "
+            f"{result.commit[:12]} in {result.path}"
+        )
+    )
     return 0
 
 
@@ -103,5 +130,3 @@ def _eta(eta: float | None) -> str:
     minutes, seconds = divmod(int(eta + 0.5), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-

@@ -49,40 +49,66 @@ MAX_BATCH_SIZE = 1024
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", nargs="?", help="catalog id of the model to evaluate")
     parser.add_argument("--models", help="several catalog ids, comma-separated (a matrix run)")
-    parser.add_argument("--tasks", required=True,
-                        help="tasks, comma-separated: lm-eval names or short names "
-                             "(ARC-e, BoolQ, OBQA, PIQA, SIQA, WinoGrande, HellaSwag, ...)")
+    parser.add_argument(
+        "--tasks",
+        required=True,
+        help="tasks, comma-separated: lm-eval names or short names "
+        "(ARC-e, BoolQ, OBQA, PIQA, SIQA, WinoGrande, HellaSwag, ...)",
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--limit", type=int, metavar="N",
-                      help=f"quick run: the first N samples of each task "
-                           f"(default {DEFAULT_LIMIT})")
+    size.add_argument(
+        "--limit",
+        type=int,
+        metavar="N",
+        help=f"quick run: the first N samples of each task (default {DEFAULT_LIMIT})",
+    )
     size.add_argument("--full", action="store_true", help="every sample of each task")
-    parser.add_argument("--fewshot", type=int, metavar="K",
-                        help="few-shot examples (default: each task's own)")
+    parser.add_argument(
+        "--fewshot", type=int, metavar="K", help="few-shot examples (default: each task's own)"
+    )
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--device", default="auto", choices=DEVICES)
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto = llama.cpp for GGUF weights (the bundled model, local "
-                        ".gguf entries) when it is installed, else transformers; rows are "
-                        "stored per runtime and precision (Q4_1 on llama.cpp beside fp32)")
-    parser.add_argument("--include-path", metavar="DIR",
-                        help="folder of your own lm-eval task YAML files")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="auto = llama.cpp for GGUF weights (the bundled model, local "
+        ".gguf entries) when it is installed, else transformers; rows are "
+        "stored per runtime and precision (Q4_1 on llama.cpp beside fp32)",
+    )
+    parser.add_argument(
+        "--include-path", metavar="DIR", help="folder of your own lm-eval task YAML files"
+    )
     parser.add_argument("--batch-size", type=int, default=1, metavar="B")
-    parser.add_argument("--trust-remote-code", action="store_true",
-                        help="allow models that ship their own Python code (remembered per "
-                        "model and revision)")
-    parser.add_argument("--force", action="store_true",
-                        help="run cells again even when already measured with these settings")
-    parser.add_argument("--in-process", action="store_true",
-                        help="load models in this process instead of a worker (scripts)")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow models that ship their own Python code (remembered per model and revision)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run cells again even when already measured with these settings",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="load models in this process instead of a worker (scripts)",
+    )
     # background jobs (tui/commands/eval_jobs.py)
-    parser.add_argument("--background", action="store_true",
-                        help="queue the run as a background job and return at once with its "
-                        "id; it goes on when the terminal closes (`smollm-tui jobs`)")
-    parser.add_argument("--print-lm-eval", action="store_true",
-                        help="print the equivalent lm_eval command lines (hf, vLLM, "
-                        "accelerate launch) to run the same matrix on a GPU server; runs "
-                        "nothing")
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="queue the run as a background job and return at once with its "
+        "id; it goes on when the terminal closes (`smollm-tui jobs`)",
+    )
+    parser.add_argument(
+        "--print-lm-eval",
+        action="store_true",
+        help="print the equivalent lm_eval command lines (hf, vLLM, "
+        "accelerate launch) to run the same matrix on a GPU server; runs "
+        "nothing",
+    )
 
 
 def _spec(args: argparse.Namespace) -> EvalSpec:
@@ -92,8 +118,13 @@ def _spec(args: argparse.Namespace) -> EvalSpec:
     check_range("--fewshot", args.fewshot, 0, MAX_FEWSHOT)
     check_range("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE)
     limit = None if args.full else (args.limit or DEFAULT_LIMIT)
-    return EvalSpec(tasks=parse_task_list(args.tasks), limit=limit, num_fewshot=args.fewshot,
-                    include_path=args.include_path, batch_size=args.batch_size)
+    return EvalSpec(
+        tasks=parse_task_list(args.tasks),
+        limit=limit,
+        num_fewshot=args.fewshot,
+        include_path=args.include_path,
+        batch_size=args.batch_size,
+    )
 
 
 def _models(args: argparse.Namespace, catalog: Catalog) -> list[str]:
@@ -101,13 +132,16 @@ def _models(args: argparse.Namespace, catalog: Catalog) -> list[str]:
     if args.model and args.model.strip():
         names.insert(0, args.model.strip())
     if not names:
-        raise UsageError("name a model (smollm-tui eval MODEL --tasks ...) or several with "
-                         "--models a,b,c; `smollm-tui list` shows the ids")
+        raise UsageError(
+            "name a model (smollm-tui eval MODEL --tasks ...) or several with "
+            "--models a,b,c; `smollm-tui list` shows the ids"
+        )
     return list(dict.fromkeys(catalog.get(name).id for name in names))
 
 
-def _load_options(args: argparse.Namespace, catalog: Catalog,
-                  models: list[str]) -> dict[str, LoadOptions]:
+def _load_options(
+    args: argparse.Namespace, catalog: Catalog, models: list[str]
+) -> dict[str, LoadOptions]:
     """Each model's load options, settled (remote-code consent included) before the run.
     The runtime is resolved here: `auto` becomes the one the model will run on, and an
     explicit llama.cpp that cannot work is refused with one line before anything loads."""
@@ -115,13 +149,17 @@ def _load_options(args: argparse.Namespace, catalog: Catalog,
 
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
     runtime = getattr(args, "runtime", "auto")
-    return {m: LoadOptions(model_id=m, precision=args.precision, device=args.device,
-                           trust_remote_code=resolve_trust(catalog.get(m),
-                                                           args.trust_remote_code),
-                           catalog_path=catalog_path,
-                           runtime=resolve_runtime(catalog.get(m), runtime,
-                                                   args.precision)).validate()
-            for m in models}
+    return {
+        m: LoadOptions(
+            model_id=m,
+            precision=args.precision,
+            device=args.device,
+            trust_remote_code=resolve_trust(catalog.get(m), args.trust_remote_code),
+            catalog_path=catalog_path,
+            runtime=resolve_runtime(catalog.get(m), runtime, args.precision),
+        ).validate()
+        for m in models
+    }
 
 
 def _session_factory(args: argparse.Namespace):
@@ -130,8 +168,9 @@ def _session_factory(args: argparse.Namespace):
     try:
         from engine.worker.client import WorkerClient
     except ImportError as exc:
-        raise SmollmError("the worker is not available in this installation; run again "
-                          "with --in-process") from exc
+        raise SmollmError(
+            "the worker is not available in this installation; run again with --in-process"
+        ) from exc
     return WorkerClient
 
 
@@ -143,8 +182,10 @@ def _availability(spec: EvalSpec) -> Text:
         info = lookup(task)
         cached = task_available(task)
         if cached is not None and info is not None:
-            line.append(f" ({info.dataset} {'cached' if cached else 'not cached'})",
-                        style="green" if cached else "yellow")
+            line.append(
+                f" ({info.dataset} {'cached' if cached else 'not cached'})",
+                style="green" if cached else "yellow",
+            )
     return line
 
 
@@ -161,17 +202,21 @@ def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -
     if metric not in result.metrics:
         metric = "acc" if "acc" in result.metrics else next(iter(result.metrics), "")
     value = result.metrics.get(metric)
-    stderr = result.metrics.get(metric.replace(",", "_stderr,", 1) if "," in metric
-                                else f"{metric}_stderr")
+    stderr = result.metrics.get(
+        metric.replace(",", "_stderr,", 1) if "," in metric else f"{metric}_stderr"
+    )
     if isinstance(value, (int, float)):
         text.append(f"{metric} {value * 100:.2f}", style="bold")
         if isinstance(stderr, (int, float)):
             text.append(f" ± {stderr * 100:.2f}")
     per = result.time_per_sample_ms
-    text.append(f"  ({result.samples} samples"
-                + (f", {per:.1f} ms/sample" if per is not None else "")
-                + (f", peak {result.peak_memory_mb:.0f} MB" if result.peak_memory_mb else "")
-                + (_board_text(run) if run is not None else "") + ")")
+    text.append(
+        f"  ({result.samples} samples"
+        + (f", {per:.1f} ms/sample" if per is not None else "")
+        + (f", peak {result.peak_memory_mb:.0f} MB" if result.peak_memory_mb else "")
+        + (_board_text(run) if run is not None else "")
+        + ")"
+    )
     return text
 
 
@@ -199,26 +244,38 @@ class _Display:
         elif isinstance(event, Loaded):
             info = event.info
             label = info.precision
-            p.console.print(Text(f"{model_id}: loaded on {info.device_name or info.device} "
-                                 f"({label}, {info.size_mb:.0f} MB, {info.runtime}) in "
-                                 f"{info.load_seconds:.1f} s"))
+            p.console.print(
+                Text(
+                    f"{model_id}: loaded on {info.device_name or info.device} "
+                    f"({label}, {info.size_mb:.0f} MB, {info.runtime}) in "
+                    f"{info.load_seconds:.1f} s"
+                )
+            )
         elif isinstance(event, EvalProgress):
             eta = "" if event.eta_s is None else f"ETA {event.eta_s:4.0f} s"
             self._bar(f"{model_id} {event.task}", event.total, event.done, eta)
         elif isinstance(event, Stored):
             p.console.print(result_line(model_id, event.result, event.run))
         elif isinstance(event, Skipped):
-            p.console.print(Text(f"{model_id}: already measured, skipped: "
-                                 f"{', '.join(event.tasks)} (--force runs them again)"))
+            p.console.print(
+                Text(
+                    f"{model_id}: already measured, skipped: "
+                    f"{', '.join(event.tasks)} (--force runs them again)"
+                )
+            )
         elif isinstance(event, LoadFailed):
             p.console.print(Text(f"{model_id}: {event.message}", style="red"))
         elif isinstance(event, Restarting):
             left = len(event.remaining)
-            p.console.print(Text(
-                f"{model_id}: {event.message} during {event.task or 'a task'}; "
-                f"{left} task{'s' if left != 1 else ''} not run yet "
-                f"({', '.join(event.remaining)}): starting a fresh worker for "
-                f"{'them' if left != 1 else 'it'}", style="yellow"))
+            p.console.print(
+                Text(
+                    f"{model_id}: {event.message} during {event.task or 'a task'}; "
+                    f"{left} task{'s' if left != 1 else ''} not run yet "
+                    f"({', '.join(event.remaining)}): starting a fresh worker for "
+                    f"{'them' if left != 1 else 'it'}",
+                    style="yellow",
+                )
+            )
 
     def _bar(self, label: str, total: int | None, done: int, eta: str = "") -> None:
         if self.bar is None:
@@ -254,8 +311,15 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.count("oom") + summary.count("failed") == 0 else 1
 
 
-def _run(models: list[str], spec: EvalSpec, store: ResultsStore, factory: Any,
-         options: dict[str, LoadOptions], force: bool, console: Any) -> BatchSummary:
+def _run(
+    models: list[str],
+    spec: EvalSpec,
+    store: ResultsStore,
+    factory: Any,
+    options: dict[str, LoadOptions],
+    force: bool,
+    console: Any,
+) -> BatchSummary:
     """The batch in a thread, with a progress bar. The first Ctrl+C cancels (the running
     task stops at its next chunk and is stored as cancelled), the second ends the worker at
     once, a third leaves without waiting."""
@@ -265,15 +329,21 @@ def _run(models: list[str], spec: EvalSpec, store: ResultsStore, factory: Any,
     def on_ctrl_c(presses: int) -> bool:
         if presses == 1:
             cancel.set()
-            err.print("cancelling: the running task stops within seconds "
-                      "(Ctrl+C again ends the worker at once)")
+            err.print(
+                "cancelling: the running task stops within seconds "
+                "(Ctrl+C again ends the worker at once)"
+            )
         elif presses == 2:
             abort.set()
             err.print("ending the worker now (Ctrl+C again leaves without waiting)")
         return presses >= 3
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[eta]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[eta]}"),
+    )
     # Board memory and GPU load are sampled beside the run for each row (twice a second);
     # imported here so that the other commands do not pay for it at start-up.
     from engine.telemetry.sampler import Sampler
@@ -282,24 +352,39 @@ def _run(models: list[str], spec: EvalSpec, store: ResultsStore, factory: Any,
     try:
         with Progress(*columns, console=console, transient=True) as progress:
             return run_in_thread(
-                lambda: run_batch(models, spec, store=store, session_factory=factory,
-                                  load_options=options.__getitem__, force=force,
-                                  on_event=_Display(progress), cancel=cancel, abort=abort,
-                                  telemetry=telemetry),
-                name="smollm-eval-batch", on_ctrl_c=on_ctrl_c)
+                lambda: run_batch(
+                    models,
+                    spec,
+                    store=store,
+                    session_factory=factory,
+                    load_options=options.__getitem__,
+                    force=force,
+                    on_event=_Display(progress),
+                    cancel=cancel,
+                    abort=abort,
+                    telemetry=telemetry,
+                ),
+                name="smollm-eval-batch",
+                on_ctrl_c=on_ctrl_c,
+            )
     finally:
         telemetry.stop()
 
 
 def _summary_lines(summary: BatchSummary, db_path: Any) -> list[Text]:
     cancelled = summary.count("cancelled")
-    lines = [Text(f"stored {len(summary.stored)} result(s) in {db_path}; "
-                  f"{summary.count('ok')} ok, {summary.count('oom')} oom, "
-                  f"{summary.count('failed')} failed, {len(summary.skipped)} skipped"
-                  + (f", {cancelled} cancelled" if cancelled else ""))]
+    lines = [
+        Text(
+            f"stored {len(summary.stored)} result(s) in {db_path}; "
+            f"{summary.count('ok')} ok, {summary.count('oom')} oom, "
+            f"{summary.count('failed')} failed, {len(summary.skipped)} skipped"
+            + (f", {cancelled} cancelled" if cancelled else "")
+        )
+    ]
     if summary.restarts:
-        lines.append(Text(f"{summary.restarts} fresh worker(s) started after a worker "
-                          "ended during a task"))
+        lines.append(
+            Text(f"{summary.restarts} fresh worker(s) started after a worker ended during a task")
+        )
     if summary.cancelled:
         parts = []
         if summary.not_run:
@@ -307,6 +392,11 @@ def _summary_lines(summary: BatchSummary, db_path: Any) -> list[Text]:
         if summary.not_started:
             parts.append("not started: " + ", ".join(summary.not_started))
         left = f" ({'; '.join(parts)})" if parts else ""
-        lines.append(Text(f"cancelled{left}. Run the same command again to finish: "
-                          "measured tasks are skipped", style="yellow"))
+        lines.append(
+            Text(
+                f"cancelled{left}. Run the same command again to finish: "
+                "measured tasks are skipped",
+                style="yellow",
+            )
+        )
     return lines

@@ -24,23 +24,38 @@ def queue_background(args: argparse.Namespace, spec: EvalSpec, models: list[str]
     catalog = catalog_from(args)
     for model_id in models:  # consent and settings are checked now, not in the night
         trust = resolve_trust(catalog.get(model_id), args.trust_remote_code)
-        LoadOptions(model_id=model_id, precision=args.precision, device=args.device,
-                    trust_remote_code=trust).validate()
+        LoadOptions(
+            model_id=model_id, precision=args.precision, device=args.device, trust_remote_code=trust
+        ).validate()
     folders = None
     if spec.include_path:
         include_paths(spec.include_path)  # a missing folder is a usage error now
-        folders = os.pathsep.join(str(Path(p.strip()).expanduser().resolve())
-                                  for p in spec.include_path.split(os.pathsep) if p.strip())
+        folders = os.pathsep.join(
+            str(Path(p.strip()).expanduser().resolve())
+            for p in spec.include_path.split(os.pathsep)
+            if p.strip()
+        )
     catalog_path = getattr(args, "catalog", None)
-    job = submit(JobSpec(
-        models=tuple(models), tasks=spec.tasks, limit=spec.limit,
-        num_fewshot=spec.num_fewshot, precision=args.precision, device=args.device,
-        runtime=getattr(args, "runtime", "transformers"), include_path=folders,
-        batch_size=spec.batch_size, force=args.force,
-        catalog_path=str(Path(catalog_path).expanduser().resolve()) if catalog_path else None))
-    print(f"job {job.id} queued: {len(models)} model(s) × {len(spec.tasks)} task(s). "
-          f"`smollm-tui jobs` lists jobs, `smollm-tui jobs wait {job.id}` waits for this one, "
-          f"`smollm-tui jobs log {job.id} --follow` shows its output")
+    job = submit(
+        JobSpec(
+            models=tuple(models),
+            tasks=spec.tasks,
+            limit=spec.limit,
+            num_fewshot=spec.num_fewshot,
+            precision=args.precision,
+            device=args.device,
+            runtime=getattr(args, "runtime", "transformers"),
+            include_path=folders,
+            batch_size=spec.batch_size,
+            force=args.force,
+            catalog_path=str(Path(catalog_path).expanduser().resolve()) if catalog_path else None,
+        )
+    )
+    print(
+        f"job {job.id} queued: {len(models)} model(s) × {len(spec.tasks)} task(s). "
+        f"`smollm-tui jobs` lists jobs, `smollm-tui jobs wait {job.id}` waits for this one, "
+        f"`smollm-tui jobs log {job.id} --follow` shows its output"
+    )
     return 0
 
 
@@ -49,12 +64,20 @@ def print_lm_eval(args: argparse.Namespace, spec: EvalSpec, models: list[str]) -
     from engine.evaluation.lm_eval_commands import lm_eval_commands
 
     catalog = catalog_from(args)
-    folders = [str(Path(p.strip()).expanduser().resolve())
-               for p in (spec.include_path or "").split(os.pathsep) if p.strip()]
-    lines = lm_eval_commands([catalog.get(m) for m in models], spec.tasks, limit=spec.limit,
-                             fewshot=spec.num_fewshot, precision=args.precision,
-                             include_path=folders[0] if len(folders) == 1 else None,
-                             batch_size=spec.batch_size)
+    folders = [
+        str(Path(p.strip()).expanduser().resolve())
+        for p in (spec.include_path or "").split(os.pathsep)
+        if p.strip()
+    ]
+    lines = lm_eval_commands(
+        [catalog.get(m) for m in models],
+        spec.tasks,
+        limit=spec.limit,
+        fewshot=spec.num_fewshot,
+        precision=args.precision,
+        include_path=folders[0] if len(folders) == 1 else None,
+        batch_size=spec.batch_size,
+    )
     if len(folders) > 1:
         lines.insert(2, "# lm-eval takes one --include_path: put your task folders in one")
     print("\n".join(lines))

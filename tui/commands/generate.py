@@ -34,41 +34,74 @@ ORDER = 20
 HELP = "generate one reply to a prompt (streams to stdout, stats to stderr)"
 
 
-
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="catalog id or Hub repo id; leave out to use the bundled model "
-                        "(a single argument is the prompt)")
-    parser.add_argument("prompt", nargs="?", metavar="PROMPT",
-                        help="the message; '-' reads it from standard input")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="catalog id or Hub repo id; leave out to use the bundled model "
+        "(a single argument is the prompt)",
+    )
+    parser.add_argument(
+        "prompt", nargs="?", metavar="PROMPT", help="the message; '-' reads it from standard input"
+    )
     parser.add_argument("--system", default="", metavar="S", help="system prompt")
-    parser.add_argument("--raw", action="store_true",
-                        help="continue the prompt text as-is (no chat template), for base models")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="continue the prompt text as-is (no chat template), for base models",
+    )
     defaults = GenerationSettings()
-    parser.add_argument("--temperature", type=float, default=defaults.temperature, metavar="T",
-                        help=f"0 = greedy (default {defaults.temperature})")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=defaults.temperature,
+        metavar="T",
+        help=f"0 = greedy (default {defaults.temperature})",
+    )
     parser.add_argument("--top-p", type=float, default=defaults.top_p, metavar="P")
     parser.add_argument("--top-k", type=int, default=defaults.top_k, metavar="K")
-    parser.add_argument("--repetition-penalty", type=float,
-                        default=defaults.repetition_penalty, metavar="R")
-    parser.add_argument("--no-repeat-ngram-size", type=int,
-                        default=defaults.no_repeat_ngram_size, metavar="N")
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens,
-                        metavar="N")
-    parser.add_argument("--seed", type=int, default=None, metavar="S",
-                        help="make sampling reproducible")
-    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                        help="stop when the reply contains TEXT (repeatable)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto = fp16 on CUDA, fp32 on CPU; int8/int4 need bitsandbytes")
+    parser.add_argument(
+        "--repetition-penalty", type=float, default=defaults.repetition_penalty, metavar="R"
+    )
+    parser.add_argument(
+        "--no-repeat-ngram-size", type=int, default=defaults.no_repeat_ngram_size, metavar="N"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N")
+    parser.add_argument(
+        "--seed", type=int, default=None, metavar="S", help="make sampling reproducible"
+    )
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="stop when the reply contains TEXT (repeatable)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto = fp16 on CUDA, fp32 on CPU; int8/int4 need bitsandbytes",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto = llama.cpp for GGUF weights (the bundled model, local "
-                        ".gguf entries) when it is installed, else transformers")
-    parser.add_argument("--trust-remote-code", action="store_true",
-                        help="allow this model's own Python code from its repository to run")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object (text, stats, load info) instead of streaming")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="auto",
+        help="auto = llama.cpp for GGUF weights (the bundled model, local "
+        ".gguf entries) when it is installed, else transformers",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow this model's own Python code from its repository to run",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (text, stats, load info) instead of streaming",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,20 +110,31 @@ def run(args: argparse.Namespace) -> int:
     from engine.worker.client import WorkerClient
 
     if args.model is not None and args.prompt is not None and not args.model.strip():
-        raise UsageError("the model id is empty: name one (`smollm-tui list` shows them), or "
-                         "give only the prompt to use the bundled model")
+        raise UsageError(
+            "the model id is empty: name one (`smollm-tui list` shows them), or "
+            "give only the prompt to use the bundled model"
+        )
     catalog = catalog_from(args)
     settings = GenerationSettings(
-        temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
         repetition_penalty=args.repetition_penalty,
-        no_repeat_ngram_size=args.no_repeat_ngram_size, max_new_tokens=args.max_new_tokens,
-        seed=args.seed, stop=tuple(args.stop)).validate()
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        stop=tuple(args.stop),
+    ).validate()
     model, prompt = _positionals(args)
     entry = catalog.get(model) if model is not None else catalog.default()
-    options = LoadOptions(entry.id, precision=args.precision, device=args.device,
-                          trust_remote_code=resolve_trust(entry, args.trust_remote_code),
-                          catalog_path=str(args.catalog) if args.catalog else None,
-                          runtime=args.runtime).validate()
+    options = LoadOptions(
+        entry.id,
+        precision=args.precision,
+        device=args.device,
+        trust_remote_code=resolve_trust(entry, args.trust_remote_code),
+        catalog_path=str(args.catalog) if args.catalog else None,
+        runtime=args.runtime,
+    ).validate()
     from engine.runtime_choice import check_settings, resolve_runtime
 
     # Refused before anything loads: llama.cpp missing, no GGUF file, a control it lacks.
@@ -131,10 +175,17 @@ def run(args: argparse.Namespace) -> int:
         client.close()
     text = "".join(pieces)
     if args.json:
-        print_json({"model": entry.id, "prompt": prompt, "text": text,
-                    "stats": dataclasses.asdict(stats) if stats else None,
-                    "load": dataclasses.asdict(info) if info else None,
-                    "settings": dataclasses.asdict(settings), "raw": args.raw})
+        print_json(
+            {
+                "model": entry.id,
+                "prompt": prompt,
+                "text": text,
+                "stats": dataclasses.asdict(stats) if stats else None,
+                "load": dataclasses.asdict(info) if info else None,
+                "settings": dataclasses.asdict(settings),
+                "raw": args.raw,
+            }
+        )
     else:
         if text and not text.endswith("\n"):
             sys.stdout.write("\n")
@@ -173,8 +224,10 @@ def _positionals(args: argparse.Namespace) -> tuple[str | None, str]:
     if prompt == "-":
         prompt = sys.stdin.read()
     if prompt is None or not prompt.strip():
-        raise UsageError("the prompt is empty: give it as the last argument, e.g. "
-                         "smollm-tui generate \"What is the capital of France?\"")
+        raise UsageError(
+            "the prompt is empty: give it as the last argument, e.g. "
+            'smollm-tui generate "What is the capital of France?"'
+        )
     return model, prompt
 
 

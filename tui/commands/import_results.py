@@ -19,12 +19,18 @@ HELP = "import lm-eval results files (results_*.json) run elsewhere"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="an lm-eval results file, or a folder of them")
-    parser.add_argument("--model", metavar="ID",
-                        help="catalog id to file the results under (default: found from the "
-                             "file's pretrained= repo, else its last path part)")
-    parser.add_argument("--machine", metavar="NAME",
-                        help="the machine they ran on, for Compare's and report's machine "
-                             "filter (default: the GPU the files name, else 'imported')")
+    parser.add_argument(
+        "--model",
+        metavar="ID",
+        help="catalog id to file the results under (default: found from the "
+        "file's pretrained= repo, else its last path part)",
+    )
+    parser.add_argument(
+        "--machine",
+        metavar="NAME",
+        help="the machine they ran on, for Compare's and report's machine "
+        "filter (default: the GPU the files name, else 'imported')",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,13 +50,18 @@ def run(args: argparse.Namespace) -> int:
         where = store.path
     console = stdout_console()
     for run_ in added:
-        console.print(Text(f"{run_.model_id}  {run_.task}  {run_.samples} samples  "
-                           f"({run_.source})"))
+        console.print(
+            Text(f"{run_.model_id}  {run_.task}  {run_.samples} samples  ({run_.source})")
+        )
     console.print(Text(f"imported {len(added)} result(s) into {where}"))
     origins: dict[tuple[str | None, str | None], int] = {}
     for run_ in added:
         origins[(run_.machine, run_.backend)] = origins.get((run_.machine, run_.backend), 0) + 1
     for (machine_, backend), count in origins.items():
-        console.print(Text(f"  {count} from machine {machine_!r} ({backend}); Compare and "
-                           f"`report --machine` filter by it"))
+        console.print(
+            Text(
+                f"  {count} from machine {machine_!r} ({backend}); Compare and "
+                f"`report --machine` filter by it"
+            )
+        )
     return 0

@@ -29,25 +29,30 @@ EXIT_CANCELLED = 130
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
-    for name, text in (("show", "everything about one job"),
-                       ("cancel", "stop a job (a running one stops within seconds)"),
-                       ("log", "print a job's log"),
-                       ("wait", "wait for a job to end; exit 0 done, 1 failed, 130 cancelled"),
-                       ("resume", "run a failed or cancelled job again from where it stopped")):
+    for name, text in (
+        ("show", "everything about one job"),
+        ("cancel", "stop a job (a running one stops within seconds)"),
+        ("log", "print a job's log"),
+        ("wait", "wait for a job to end; exit 0 done, 1 failed, 130 cancelled"),
+        ("resume", "run a failed or cancelled job again from where it stopped"),
+    ):
         action = sub.add_parser(name, help=text, description=text)
         action.add_argument("id", type=_job_id, metavar="ID", help="the job's number")
         if name == "log":
-            action.add_argument("--follow", "-f", action="store_true",
-                                help="keep printing until the job ends")
+            action.add_argument(
+                "--follow", "-f", action="store_true", help="keep printing until the job ends"
+            )
         if name == "show":
-            action.add_argument("--json", action="store_true", dest="json_one",
-                                help="print JSON instead of text")
+            action.add_argument(
+                "--json", action="store_true", dest="json_one", help="print JSON instead of text"
+            )
 
 
 def _job_id(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"a job number is a whole number of 1 or more, not "
-                                         f"{text!r}")
+        raise argparse.ArgumentTypeError(
+            f"a job number is a whole number of 1 or more, not {text!r}"
+        )
     return int(text)
 
 
@@ -102,8 +107,7 @@ def job_line(job: Any, width: int = 80) -> str:
     eta = duration(eta_s(job)) if job.state == "running" else ""
     head = f"{job.id:>4}  {job.state:<9}  {_bar(share)} {share:4.0%}  {eta:<8}  "
     rest = visible(_what(job))
-    return head + (rest if len(head) + len(rest) <= width else rest[:width - len(head) - 1]
-                   + "…")
+    return head + (rest if len(head) + len(rest) <= width else rest[: width - len(head) - 1] + "…")
 
 
 def job_json(job: Any) -> dict[str, Any]:
@@ -154,17 +158,19 @@ def _show(store: Any, job_id: int, as_json: bool) -> int:
         return 0
     lines = [f"job {job.id}: {job.state}"]
     if job.state == "running":
-        beat = "" if job.heartbeat is None else \
-            f", heartbeat {time.time() - job.heartbeat:.0f} s ago"
+        beat = (
+            "" if job.heartbeat is None else f", heartbeat {time.time() - job.heartbeat:.0f} s ago"
+        )
         lines[0] += f" (runner pid {job.pid}{beat})"
     try:
         spec = job.spec
         size = "every sample" if spec.limit is None else f"first {spec.limit} samples"
-        shots = "each task's few-shot" if spec.num_fewshot is None else \
-            f"{spec.num_fewshot}-shot"
-        lines += [f"models: {', '.join(spec.models)}",
-                  f"tasks: {', '.join(spec.tasks)} ({size}, {shots}, {spec.precision} on "
-                  f"{spec.device}{', forced' if spec.force else ''})"]
+        shots = "each task's few-shot" if spec.num_fewshot is None else f"{spec.num_fewshot}-shot"
+        lines += [
+            f"models: {', '.join(spec.models)}",
+            f"tasks: {', '.join(spec.tasks)} ({size}, {shots}, {spec.precision} on "
+            f"{spec.device}{', forced' if spec.force else ''})",
+        ]
     except DamagedSpec as exc:
         lines.append(str(exc))
     progress = f"progress: {job.cells_done}/{job.cells_total} cells ({fraction(job):.0%})"
@@ -177,8 +183,9 @@ def _show(store: Any, job_id: int, as_json: bool) -> int:
         cached = sum(int(r.get("cached") or 0) for r in job.runs)
         if cached:
             lines.append(f"requests answered from the request cache on resume: {cached}")
-    lines.append(f"queued {_when(job.created)} · started {_when(job.started)} · "
-                 f"ended {_when(job.ended)}")
+    lines.append(
+        f"queued {_when(job.created)} · started {_when(job.started)} · ended {_when(job.ended)}"
+    )
     lines.append(f"log: {job.log_path}")
     if job.error:
         lines.append(f"error: {job.error}")
@@ -191,8 +198,10 @@ def _cancel(store: Any, job_id: int) -> int:
     if job.state == "cancelled":
         print(f"job {job_id} cancelled (it had not started)")
     else:
-        print(f"cancelling job {job_id}: the running task stops within seconds "
-              f"(`smollm-tui jobs wait {job_id}` waits for it)")
+        print(
+            f"cancelling job {job_id}: the running task stops within seconds "
+            f"(`smollm-tui jobs wait {job_id}` waits for it)"
+        )
     return 0
 
 
@@ -200,8 +209,10 @@ def _resume(job_id: int) -> int:
     from engine.jobs import resume
 
     resume(job_id)
-    print(f"job {job_id} queued again: it continues where it stopped "
-          f"(`smollm-tui jobs wait {job_id}`)")
+    print(
+        f"job {job_id} queued again: it continues where it stopped "
+        f"(`smollm-tui jobs wait {job_id}`)"
+    )
     return 0
 
 
@@ -212,8 +223,7 @@ def _log(store: Any, job_id: int, follow: bool) -> int:
     try:
         log = open(job.log_path, "rb")  # read as it grows
     except OSError as exc:
-        raise UsageError(f"cannot read the log of job {job_id}: {exc.strerror or exc}") \
-            from None
+        raise UsageError(f"cannot read the log of job {job_id}: {exc.strerror or exc}") from None
     with log:
         while True:
             chunk = log.read()

@@ -33,8 +33,14 @@ def run(args: argparse.Namespace) -> int:
     table = _table(catalog, console.width)
     for entry in catalog:
         # Catalog text is data: pass it as Text so brackets are never read as markup.
-        table.add_row(Text(entry.id), Text(entry.name), entry.params_label,
-                      Text(entry.architecture), Text(entry.license), Text(entry.source))
+        table.add_row(
+            Text(entry.id),
+            Text(entry.name),
+            entry.params_label,
+            Text(entry.architecture),
+            Text(entry.license),
+            Text(entry.source),
+        )
     console.print(table)
     return 0
 
@@ -48,8 +54,14 @@ def _table(catalog, width: int) -> Table:
     left = max(16, width - (ids + 6 + archs + sources) - 2 * 5)  # 5 gaps of 2 spaces
     names = min(max(len(e.name) for e in catalog), max(8, left * 3 // 5))
     licences = min(max(len(e.license) for e in catalog), left - names)
-    table = Table(title=f"{len(catalog)} models", title_justify="left", box=None,
-                  pad_edge=False, padding=(0, 1), header_style="bold underline")
+    table = Table(
+        title=f"{len(catalog)} models",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        padding=(0, 1),
+        header_style="bold underline",
+    )
     table.add_column("id", no_wrap=True, width=ids)
     table.add_column("name", no_wrap=True, overflow="ellipsis", width=names)
     table.add_column("params", justify="right", no_wrap=True, width=6)

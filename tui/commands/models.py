@@ -35,8 +35,14 @@ def run(args: argparse.Namespace) -> int:
             rows.append(row)
         print_json(rows)
         return 0
-    table = Table(title=f"models on disk (cache: {hf_cache_dir()})", title_justify="left",
-                  box=None, pad_edge=False, padding=(0, 1), header_style="bold underline")
+    table = Table(
+        title=f"models on disk (cache: {hf_cache_dir()})",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        padding=(0, 1),
+        header_style="bold underline",
+    )
     table.add_column("id", no_wrap=True)
     table.add_column("on disk", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -45,12 +51,16 @@ def run(args: argparse.Namespace) -> int:
     for status in statuses:
         size = format_bytes(status.size_bytes) if status.size_bytes else ""
         revision = (status.commit or "")[:12] if status.source == "hub" else ""
-        table.add_row(Text(status.model_id), _STATE[status.state], size, revision,
-                      Text(status.source))
+        table.add_row(
+            Text(status.model_id), _STATE[status.state], size, revision, Text(status.source)
+        )
     stdout_console().print(table)
     partial = [s for s in statuses if s.state == "partial"]
     if partial:
-        stdout_console().print(Text(
-            f"{len(partial)} partial: run `smollm-tui download MODEL` to finish, or "
-            "`smollm-tui rm MODEL` to delete"))
+        stdout_console().print(
+            Text(
+                f"{len(partial)} partial: run `smollm-tui download MODEL` to finish, or "
+                "`smollm-tui rm MODEL` to delete"
+            )
+        )
     return 0

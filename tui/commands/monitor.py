@@ -18,15 +18,29 @@ MAX_INTERVAL_S = 86_400
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true",
-                        help="one JSON object per line (units in the key names)")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="S",
-                        help="seconds between samples (default 1)")
-    parser.add_argument("--count", type=int, default=0, metavar="N",
-                        help="stop after N samples (default: until Ctrl+C)")
-    parser.add_argument("--reader", default="auto",
-                        choices=["auto", "jtop", "jetson-proc", "nvml", "psutil"],
-                        help="use this reader instead of the best available one")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per line (units in the key names)"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between samples (default 1)",
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop after N samples (default: until Ctrl+C)",
+    )
+    parser.add_argument(
+        "--reader",
+        default="auto",
+        choices=["auto", "jtop", "jetson-proc", "nvml", "psutil"],
+        help="use this reader instead of the best available one",
+    )
 
 
 def _gb(mb: float | None) -> str:
@@ -70,8 +84,10 @@ def _factories(choice: str, interval: float):
 
 def run(args: argparse.Namespace) -> int:
     if not MIN_INTERVAL_S <= args.interval <= MAX_INTERVAL_S:  # nan compares False
-        raise UsageError(f"--interval must be a positive number of seconds from "
-                         f"{MIN_INTERVAL_S} to {MAX_INTERVAL_S:,} (a day), e.g. --interval 0.5")
+        raise UsageError(
+            f"--interval must be a positive number of seconds from "
+            f"{MIN_INTERVAL_S} to {MAX_INTERVAL_S:,} (a day), e.g. --interval 0.5"
+        )
     if args.count < 0:
         raise UsageError("--count must be 0 (no limit) or a positive number")
     from engine.telemetry import ReaderChain, Sampler
@@ -79,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     chain = ReaderChain(_factories(args.reader, args.interval), interval=args.interval)
     if chain.reader is None:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in chain.skipped)
-        raise UsageError(f"no telemetry reader works here ({reasons}); "
-                         "try `smollm-tui monitor --reader psutil`")
+        raise UsageError(
+            f"no telemetry reader works here ({reasons}); try `smollm-tui monitor --reader psutil`"
+        )
     print(f"reading from {chain.describe()}", file=sys.stderr, flush=True)
     for skipped in chain.skipped:
         _note(skipped)

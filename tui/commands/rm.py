@@ -22,11 +22,17 @@ HELP = "delete a downloaded model (and its GGUF files) from the Hugging Face cac
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="catalog id or Hub repo id")
-    parser.add_argument("--gguf", metavar="QUANT",
-                        help="delete only this GGUF file (Q8_0, Q4_K_M, ...) of the model's "
-                             "GGUF build")
-    parser.add_argument("--yes", "-y", action="store_true",
-                        help="do not ask for confirmation (needed when not on a terminal)")
+    parser.add_argument(
+        "--gguf",
+        metavar="QUANT",
+        help="delete only this GGUF file (Q8_0, Q4_K_M, ...) of the model's GGUF build",
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask for confirmation (needed when not on a terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,14 +51,17 @@ def run(args: argparse.Namespace) -> int:
         out.print(Text(f"  {item.label}: {item.path} ({format_bytes(item.size_bytes)})"))
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UsageError(f"not deleting {entry.id} without confirmation: stdin is not a "
-                             "terminal; pass --yes to delete without asking")
+            raise UsageError(
+                f"not deleting {entry.id} without confirmation: stdin is not a "
+                "terminal; pass --yes to delete without asking"
+            )
         what = f"{entry.id}'s {quant} GGUF file" if quant else entry.id
         question = Text(f"Delete {what} ({format_bytes(total)})?")
         if not Confirm.ask(question, default=False, console=out):
             out.print(Text(f"kept {entry.id}"))
             return 0
     freed = hub.delete(entry, quant)
-    out.print(Text(f"deleted {entry.id}{f' {quant} GGUF' if quant else ''}: "
-                   f"{format_bytes(freed)} freed"))
+    out.print(
+        Text(f"deleted {entry.id}{f' {quant} GGUF' if quant else ''}: {format_bytes(freed)} freed")
+    )
     return 0

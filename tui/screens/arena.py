@@ -53,10 +53,15 @@ class ArenaScreen(Screen):
         Binding("ctrl+l", "clear", "Clear / new round", show=False),
     ]
 
-    def __init__(self, entries: tuple[ModelEntry, ModelEntry],
-                 configs: tuple[SideConfig, SideConfig], *,
-                 client_factory: Callable[..., Any] | None = None,
-                 planner: Planner | None = None, rng: random.Random | None = None):
+    def __init__(
+        self,
+        entries: tuple[ModelEntry, ModelEntry],
+        configs: tuple[SideConfig, SideConfig],
+        *,
+        client_factory: Callable[..., Any] | None = None,
+        planner: Planner | None = None,
+        rng: random.Random | None = None,
+    ):
         super().__init__()
         self.entries, self.configs = entries, configs
         self._client_factory = client_factory
@@ -77,10 +82,15 @@ class ArenaScreen(Screen):
     def compose(self) -> ComposeResult:
         catalog_path = getattr(self.app, "catalog_path", None)
         self.panels = [
-            self.panel_class(entry, config, ModelSession(catalog_path, self._client_factory),
-                             catalog_path, id=f"side-{index}")
-            for index, (entry, config) in enumerate(zip(self.entries, self.configs,
-                                                        strict=True))]
+            self.panel_class(
+                entry,
+                config,
+                ModelSession(catalog_path, self._client_factory),
+                catalog_path,
+                id=f"side-{index}",
+            )
+            for index, (entry, config) in enumerate(zip(self.entries, self.configs, strict=True))
+        ]
         self.shown = list(self.panels)
         yield Header()
         yield Static(id="plan")
@@ -100,6 +110,7 @@ class ArenaScreen(Screen):
 
     def on_unmount(self) -> None:
         panels = list(self.panels)
+
         # Ending a worker waits for it; the screen is already gone, the UI must not wait.
         def close_all() -> None:
             for panel in panels:
@@ -125,27 +136,31 @@ class ArenaScreen(Screen):
         first = self.panels if plan.together else self.panels[:1]
         for panel in first:
             panel.start(None, panel.settings(self.settings))
-        for panel in self.panels[len(first):]:
+        for panel in self.panels[len(first) :]:
             panel.set_state("loads on its turn (one after the other)")
 
     def show_plan(self) -> None:
         text = Text()
         if self.blind:
-            text.append("blind" if self.hidden else "blind, revealed",
-                        style="bold yellow" if self.hidden else "yellow")
+            text.append(
+                "blind" if self.hidden else "blind, revealed",
+                style="bold yellow" if self.hidden else "yellow",
+            )
             text.append(" · ")
         if self.plan is None:
             text.append("checking memory …", style="dim")
         else:
-            text.append(self.plan.describe(),
-                        style="" if self.plan.together else "yellow")
+            text.append(self.plan.describe(), style="" if self.plan.together else "yellow")
         self.query_one("#plan", Static).update(text)
 
     def name_sides(self) -> None:
         for letter, panel in zip("AB", self.shown, strict=True):
             panel.show_name(letter, self.hidden)
-        self.sub_title = ("blind: names hidden until the vote" if self.hidden else
-                          " vs ".join(p.config.label() for p in self.shown))
+        self.sub_title = (
+            "blind: names hidden until the vote"
+            if self.hidden
+            else " vs ".join(p.config.label() for p in self.shown)
+        )
 
     # ---- rounds ------------------------------------------------------------------------
 
@@ -166,8 +181,9 @@ class ArenaScreen(Screen):
     async def start_round(self, text: str) -> bool:
         sides = [p for p in self.shown if p.phase not in ("failed", "died")]
         if not sides:
-            self.notify("Neither side is loaded: press ctrl+r to load them again.",
-                        severity="warning")
+            self.notify(
+                "Neither side is loaded: press ctrl+r to load them again.", severity="warning"
+            )
             return False
         for panel in self.shown:
             if panel not in sides:
@@ -201,8 +217,7 @@ class ArenaScreen(Screen):
         if self.busy or not self.in_round:
             return
         sides, self.in_round = self.in_round, []
-        if self.hidden and not self.voted and len(sides) == 2 and all(p.answered
-                                                                        for p in sides):
+        if self.hidden and not self.voted and len(sides) == 2 and all(p.answered for p in sides):
             self.query_one(VoteBar).open()
         elif not self.query_one(VoteBar).is_open:
             self.query_one(PromptInput).focus()
@@ -216,9 +231,11 @@ class ArenaScreen(Screen):
         self.blind = not self.blind
         if self.blind:
             self.run_worker(self.new_round(), exclusive=True, group="arena-round")
-            self.notify("Blind mode: A and B are in random order, their names hidden until "
-                        "you vote. Ask something; then a, b, t (tie) or n (both bad).",
-                        timeout=8)
+            self.notify(
+                "Blind mode: A and B are in random order, their names hidden until "
+                "you vote. Ask something; then a, b, t (tie) or n (both bad).",
+                timeout=8,
+            )
         else:
             self.hidden = False
             self.query_one(VoteBar).close()
@@ -242,8 +259,7 @@ class ArenaScreen(Screen):
         self.show_plan()
         for panel in self.panels:
             if panel.phase not in ("failed", "died", "loading"):
-                panel.set_state("ready" if panel.session.state == "ready"
-                                else "loads on its turn")
+                panel.set_state("ready" if panel.session.state == "ready" else "loads on its turn")
         self.query_one(PromptInput).focus()
 
     def on_vote_bar_voted(self, message: VoteBar.Voted) -> None:
@@ -252,11 +268,18 @@ class ArenaScreen(Screen):
 
         records = [p.config.record(p.session.info) for p in (a, b)]
         vote = ArenaVote(
-            prompt=self.prompt, outcome=message.outcome, player_a=player_name(records[0]),
-            player_b=player_name(records[1]), config_a=records[0], config_b=records[1],
+            prompt=self.prompt,
+            outcome=message.outcome,
+            player_a=player_name(records[0]),
+            player_b=player_name(records[1]),
+            config_a=records[0],
+            config_b=records[1],
             settings_a=dataclasses.asdict(a.settings(self.settings)),
             settings_b=dataclasses.asdict(b.settings(self.settings)),
-            reply_a=a.last_reply, reply_b=b.last_reply, blind=True)
+            reply_a=a.last_reply,
+            reply_b=b.last_reply,
+            blind=True,
+        )
         self.voted, self.hidden = True, False
         self.query_one(VoteBar).close()
         self.name_sides()
@@ -272,9 +295,13 @@ class ArenaScreen(Screen):
         with ResultsStore() as store:
             add_vote(store, vote)
         self.app.call_from_thread(
-            self.notify, f"{OUTCOME_LABELS[vote.outcome]}. A was {vote.player_a}, B was "
-            f"{vote.player_b}. ctrl+l starts a new blind round.", title="Vote stored",
-            timeout=10, markup=False)
+            self.notify,
+            f"{OUTCOME_LABELS[vote.outcome]}. A was {vote.player_a}, B was "
+            f"{vote.player_b}. ctrl+l starts a new blind round.",
+            title="Vote stored",
+            timeout=10,
+            markup=False,
+        )
 
     # ---- keys --------------------------------------------------------------------------
 
@@ -296,8 +323,9 @@ class ArenaScreen(Screen):
         if dead:
             for panel in dead:
                 panel.phase = "unloaded"
-                if self.plan is not None and (self.plan.together or not any(
-                        p.session.state == "ready" for p in self.panels)):
+                if self.plan is not None and (
+                    self.plan.together or not any(p.session.state == "ready" for p in self.panels)
+                ):
                     panel.start(None, panel.settings(self.settings))
                 else:
                     panel.set_state("loads on its turn (one after the other)")
@@ -325,16 +353,26 @@ class ArenaScreen(Screen):
                 self.settings, a.overrides, b.overrides = result
                 self.notify("Settings kept: they apply to the next reply.", timeout=3)
 
-        self.app.push_screen(ArenaSettingsScreen(self.settings, (a.overrides, b.overrides),
-                                                 (a.letter, b.letter)), keep)
+        self.app.push_screen(
+            ArenaSettingsScreen(self.settings, (a.overrides, b.overrides), (a.letter, b.letter)),
+            keep,
+        )
 
     def action_save(self) -> None:
         if not any(p.conversation.turns for p in self.panels):
             self.notify("Nothing to save yet.")
             return
-        sides = [SideTranscript(p.letter, p.config.record(p.session.info),
-                                p.settings(self.settings), p.conversation, list(p.stats),
-                                p.raw) for p in self.shown]
+        sides = [
+            SideTranscript(
+                p.letter,
+                p.config.record(p.session.info),
+                p.settings(self.settings),
+                p.conversation,
+                list(p.stats),
+                p.raw,
+            )
+            for p in self.shown
+        ]
         self._save(sides, self.blind)
 
     @work(thread=True, group="arena-store", exit_on_error=False)
@@ -342,6 +380,10 @@ class ArenaScreen(Screen):
         from engine.arena import save_pair
 
         md_path, json_path = save_pair(sides, blind=blind)
-        self.app.call_from_thread(self.notify, f"Saved {md_path}\nand {json_path.name}",
-                                  title="Arena saved", timeout=10, markup=False)
-
+        self.app.call_from_thread(
+            self.notify,
+            f"Saved {md_path}\nand {json_path.name}",
+            title="Arena saved",
+            timeout=10,
+            markup=False,
+        )

@@ -38,9 +38,15 @@ class ArenaBoardScreen(Screen):
         self.title = "Arena leaderboard"
         self.sub_title = "reading votes …"
         table = self.query_one(DataTable)
-        for key, label in (("rank", "#"), ("player", "model · precision · runtime"),
-                           ("score", "score"), ("ci", "95% interval"), ("games", "games"),
-                           ("wins", "wins"), ("ties", "ties")):
+        for key, label in (
+            ("rank", "#"),
+            ("player", "model · precision · runtime"),
+            ("score", "score"),
+            ("ci", "95% interval"),
+            ("games", "games"),
+            ("wins", "wins"),
+            ("ties", "ties"),
+        ):
             table.add_column(label, key=key)
         self._load()
         table.focus()
@@ -61,14 +67,20 @@ class ArenaBoardScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for rank, s in enumerate(board.standings, 1):
-            table.add_row(Text(str(rank), justify="right"), plain(s.player),
-                          Text(f"{s.score:.0f}", justify="right"),
-                          Text(interval_text(s.low, s.high)),
-                          Text(str(s.games), justify="right"),
-                          Text(f"{s.wins:g}", justify="right"),
-                          Text(str(s.ties), justify="right"), key=s.player)
+            table.add_row(
+                Text(str(rank), justify="right"),
+                plain(s.player),
+                Text(f"{s.score:.0f}", justify="right"),
+                Text(interval_text(s.low, s.high)),
+                Text(str(s.games), justify="right"),
+                Text(f"{s.wins:g}", justify="right"),
+                Text(str(s.ties), justify="right"),
+                key=s.player,
+            )
         if board.standings:
             self.sub_title = f"{board.games} vote(s), {len(board.standings)} configurations"
         else:
-            self.sub_title = ("no votes yet: open the Arena (a on two catalog models), "
-                              "switch blind mode on (ctrl+b) and vote")
+            self.sub_title = (
+                "no votes yet: open the Arena (a on two catalog models), "
+                "switch blind mode on (ctrl+b) and vote"
+            )

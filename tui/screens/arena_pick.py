@@ -27,22 +27,31 @@ class ArenaPicker:
         if self.marked is None:
             self.marked = (entry, config)
             self._refresh()
-            self.app.notify(f"{config.label()} is the Arena's first side. Press a on the "
-                            "second model, or change the precision (p) and press a on the "
-                            "same one.", title="Arena", timeout=8, markup=False)
+            self.app.notify(
+                f"{config.label()} is the Arena's first side. Press a on the "
+                "second model, or change the precision (p) and press a on the "
+                "same one.",
+                title="Arena",
+                timeout=8,
+                markup=False,
+            )
             return
         first_entry, first = self.marked
         self.marked = None
         self._refresh()
         if first == config:
-            self.app.notify("Arena pick cleared (the same model and precision twice). For one "
-                            "model in two configurations, change the precision with p "
-                            "between the two presses of a.", timeout=8)
+            self.app.notify(
+                "Arena pick cleared (the same model and precision twice). For one "
+                "model in two configurations, change the precision with p "
+                "between the two presses of a.",
+                timeout=8,
+            )
             return
         self.open((first_entry, entry), (first, config))
 
-    def open(self, entries: tuple[ModelEntry, ModelEntry],
-             configs: tuple[SideConfig, SideConfig]) -> None:
+    def open(
+        self, entries: tuple[ModelEntry, ModelEntry], configs: tuple[SideConfig, SideConfig]
+    ) -> None:
         from tui.screens.arena import ArenaScreen
 
         try:

@@ -31,8 +31,14 @@ COLUMNS = (
 )
 _FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
 _FIT_LABEL = {"fits": "fits", "tight": "tight", "does not fit": "no fit", "unknown": "?"}
-_DISK_STYLE = {"yes": "green", "partial": "yellow", "no": "dim", "n/a": "dim",
-               "bundled": "green", "local": "green"}
+_DISK_STYLE = {
+    "yes": "green",
+    "partial": "yellow",
+    "no": "dim",
+    "n/a": "dim",
+    "bundled": "green",
+    "local": "green",
+}
 
 
 def row_cells(row: ModelOverview) -> list[Text]:
@@ -43,11 +49,20 @@ def row_cells(row: ModelOverview) -> list[Text]:
     fit = Text(_FIT_LABEL[row.fit], style=_FIT_STYLE[row.fit])
     if row.fit_measured:
         fit.append(" ✓", style="bold")
-    acc = Text("—" if row.best_avg_accuracy is None else f"{row.best_avg_accuracy:.1f}",
-               justify="right")
+    acc = Text(
+        "—" if row.best_avg_accuracy is None else f"{row.best_avg_accuracy:.1f}", justify="right"
+    )
     speed = speed_cell(row.best_tokens_per_s, row.best_speed_runtime)
-    return [name, Text(e.params_label, justify="right"), plain(e.architecture), size,
-            Text(row.on_disk, style=_DISK_STYLE.get(row.on_disk, "")), fit, acc, speed]
+    return [
+        name,
+        Text(e.params_label, justify="right"),
+        plain(e.architecture),
+        size,
+        Text(row.on_disk, style=_DISK_STYLE.get(row.on_disk, "")),
+        fit,
+        acc,
+        speed,
+    ]
 
 
 def speed_cell(tokens_per_s: float | None, runtime: str | None) -> Text:
@@ -63,8 +78,9 @@ def speed_cell(tokens_per_s: float | None, runtime: str | None) -> Text:
 
 def matches(row: ModelOverview, needle: str) -> bool:
     e = row.entry
-    haystack = " ".join([e.id, e.name, e.family, e.architecture, e.affiliation, *e.tags,
-                         e.repo or ""]).lower()
+    haystack = " ".join(
+        [e.id, e.name, e.family, e.architecture, e.affiliation, *e.tags, e.repo or ""]
+    ).lower()
     return all(word in haystack for word in needle.lower().split())
 
 
@@ -104,8 +120,9 @@ class CatalogScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter: words in name, family, arch, tags (Esc clears)",
-                    id="filter")
+        yield Input(
+            placeholder="filter: words in name, family, arch, tags (Esc clears)", id="filter"
+        )
         yield DownloadBar()
         with Horizontal(id="body"):
             yield DataTable(id="models", cursor_type="row", zebra_stripes=True)

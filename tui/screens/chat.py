@@ -99,8 +99,9 @@ class ChatScreen(Screen):
             self.model_loading = True
             self._load_started = time.monotonic()
             fit = smollm_app(self).fit_text(self.entry)
-            self._load_stage = (f"{self.entry.name} ({self.options.precision}, "
-                                f"{self._runtime_label()}), {fit}")
+            self._load_stage = (
+                f"{self.entry.name} ({self.options.precision}, {self._runtime_label()}), {fit}"
+            )
             self._load_share = None
             self.show_loading()
             self._load_ticker.resume()
@@ -141,16 +142,23 @@ class ChatScreen(Screen):
         self.withdraw_queued()
         self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
         await self.query_one(Transcript).add_notice(message.message, error=True)
-        self.notify(message.message, title="Could not load the model", severity="error",
-                    timeout=10, markup=False)
+        self.notify(
+            message.message,
+            title="Could not load the model",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     def describe_loaded(self) -> str:
         info = smollm_app(self).session.info
         if info is None:
             return self.entry.name
-        return (f"{info.runtime} · {info.model_id} · {info.precision} on "
-                f"{info.device_name or info.device} · {info.size_mb:.0f} MB · "
-                f"loaded in {info.load_seconds:.1f} s")
+        return (
+            f"{info.runtime} · {info.model_id} · {info.precision} on "
+            f"{info.device_name or info.device} · {info.size_mb:.0f} MB · "
+            f"loaded in {info.load_seconds:.1f} s"
+        )
 
     def _runtime_label(self) -> str:
         from engine.errors import SmollmError
@@ -168,8 +176,11 @@ class ChatScreen(Screen):
 
     def update_context(self, used: int) -> None:
         info = smollm_app(self).session.info
-        total = info.context_length if info else min(self.entry.context_length,
-                                                     preferences.working_context_or_default())
+        total = (
+            info.context_length
+            if info
+            else min(self.entry.context_length, preferences.working_context_or_default())
+        )
         text = Text(f"context {used} / {total} tokens · {'raw completion' if self.raw else 'chat'}")
         if self.dropped_turns:
             text.append(f" · {self.dropped_turns} old turn(s) dropped to fit", style="yellow")
@@ -234,8 +245,9 @@ class ChatScreen(Screen):
         self._generate(conversation, self.settings, self.raw)
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, conversation: Conversation, settings: GenerationSettings,
-                  raw: bool) -> None:
+    def _generate(
+        self, conversation: Conversation, settings: GenerationSettings, raw: bool
+    ) -> None:
         smollm_app(self).session.generate(conversation, settings, raw, self.post_message)
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
@@ -246,7 +258,8 @@ class ChatScreen(Screen):
         self.dropped_turns = message.dropped_turns
         await self.query_one(Transcript).add_notice(
             f"The conversation is longer than the context: the {message.dropped_turns} oldest "
-            "turn(s) were left out of the prompt (the system prompt is kept).")
+            "turn(s) were left out of the prompt (the system prompt is kept)."
+        )
 
     async def on_reply_finished(self, message: m.ReplyFinished) -> None:
         reply, pending = self._reply, self._pending
@@ -271,8 +284,9 @@ class ChatScreen(Screen):
         if message.kind == "died":
             smollm_app(self).model_unloaded("the worker died")
             self.set_status(visible(message.message), error=True)
-            self.notify(message.message, title="The model's worker died", severity="error",
-                        timeout=15)
+            self.notify(
+                message.message, title="The model's worker died", severity="error", timeout=15
+            )
 
     # ---- actions -------------------------------------------------------------------
 
@@ -312,10 +326,15 @@ class ChatScreen(Screen):
         if not self.conversation.turns:
             self.notify("Nothing to save yet.")
             return
-        md_path, json_path = save_transcript(self.entry.id, self.conversation, self.settings,
-                                             raw=self.raw)
-        self.notify(f"Saved {md_path}\nand {json_path.name}", title="Transcript saved",
-                    timeout=10, markup=False)
+        md_path, json_path = save_transcript(
+            self.entry.id, self.conversation, self.settings, raw=self.raw
+        )
+        self.notify(
+            f"Saved {md_path}\nand {json_path.name}",
+            title="Transcript saved",
+            timeout=10,
+            markup=False,
+        )
 
     def action_toggle_raw(self) -> None:
         self.query_one(GenerationControls).set_raw(not self.raw)
@@ -351,8 +370,9 @@ class ChatScreen(Screen):
         try:
             following = next_runtime(self.entry, current)
         except SmollmError as exc:
-            self.notify(f"Only transformers here: {exc}", severity="warning", timeout=8,
-                        markup=False)
+            self.notify(
+                f"Only transformers here: {exc}", severity="warning", timeout=8, markup=False
+            )
             return
         self.options = replace(self.options, runtime=following)
         self.sub_title = f"{self.options.precision} · runtime {following}"
@@ -366,4 +386,3 @@ class ChatScreen(Screen):
                 self.notify("System prompt set." if text else "System prompt cleared.")
 
         self.app.push_screen(TextEditScreen("System prompt", self.conversation.system), keep)
-

@@ -47,6 +47,7 @@ ONLY_WITH_A_CHOICE = ("runtime", "machine")
 
 def filter_options(runs: list[EvalRun]) -> dict[str, list[tuple[str, object]]]:
     """The choices each filter offers: only values present in the store."""
+
     def distinct(values) -> list:
         return sorted({v for v in values if v is not None})
 
@@ -108,8 +109,11 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Tabs(*[Tab(label, id=key) for key, label in METRIC_TABS],
-                   Tab("Speed", id="speed"), id="metrics")
+        yield Tabs(
+            *[Tab(label, id=key) for key, label in METRIC_TABS],
+            Tab("Speed", id="speed"),
+            id="metrics",
+        )
         with Horizontal(id="filters"):
             for name in FILTERS:
                 yield Select([], prompt=f"{name}: any", id=f"f-{name}", compact=True)
@@ -147,8 +151,13 @@ class CompareScreen(Screen):
         except StoreUnavailable as exc:
             self.runs, self.speed_runs = [], []
             if self.store_problem is None or str(exc) != str(self.store_problem):
-                self.notify(str(exc), title="Results unavailable", severity="warning",
-                            timeout=30, markup=False)
+                self.notify(
+                    str(exc),
+                    title="Results unavailable",
+                    severity="warning",
+                    timeout=30,
+                    markup=False,
+                )
             self.store_problem = exc
         options_of = with_speed_options(filter_options(self.runs), self.speed_runs)
         for name, options in options_of.items():
@@ -167,9 +176,14 @@ class CompareScreen(Screen):
             chosen = self.query_one(f"#f-{name}", Select).value
             return None if chosen is Select.NULL else chosen
 
-        return Filters(runtime=value("runtime"), precision=value("precision"),
-                       device=value("device"), mode=value("mode"),
-                       num_fewshot=value("fewshot"), machine=value("machine"))
+        return Filters(
+            runtime=value("runtime"),
+            precision=value("precision"),
+            device=value("device"),
+            mode=value("mode"),
+            num_fewshot=value("fewshot"),
+            machine=value("machine"),
+        )
 
     def labels(self) -> tuple[dict[str, str], dict[str, str]]:
         params, labels = {}, {}
@@ -181,9 +195,15 @@ class CompareScreen(Screen):
 
     def build(self, metric: str) -> Matrix:
         params, labels = self.labels()
-        return build_matrix(self.runs, metric, filters=self.filters(),
-                            references=self.references, accuracy_metric=self.accuracy_metric,
-                            params=params, labels=labels)
+        return build_matrix(
+            self.runs,
+            metric,
+            filters=self.filters(),
+            references=self.references,
+            accuracy_metric=self.accuracy_metric,
+            params=params,
+            labels=labels,
+        )
 
     # ---- drawing -------------------------------------------------------------------
 
@@ -213,8 +233,13 @@ class CompareScreen(Screen):
         when the screen has one)."""
         filters = self.filters()
         view = self.query_one(SpeedView)
-        view.show(self.speed_runs, self.labels()[1], device=filters.device,
-                  precision=filters.precision, runtime=getattr(filters, "runtime", None))
+        view.show(
+            self.speed_runs,
+            self.labels()[1],
+            device=filters.device,
+            precision=filters.precision,
+            runtime=getattr(filters, "runtime", None),
+        )
         self.sub_title = view.describe()
 
     def describe(self) -> str:
@@ -238,19 +263,34 @@ class CompareScreen(Screen):
         info = self.query_one("#cell-info", Static)
         row, task = self.current()
         if row is None and self.store_problem is not None:
-            info.update(Text(f"The results store is unavailable ({self.store_problem.reason}): "
-                             "`smollm-tui doctor` says what to do.", style="yellow"))
+            info.update(
+                Text(
+                    f"The results store is unavailable ({self.store_problem.reason}): "
+                    "`smollm-tui doctor` says what to do.",
+                    style="yellow",
+                )
+            )
         elif row is None:
-            info.update(Text("No results match: evaluate a model (e on the catalog), "
-                             "`smollm-tui eval`, or `smollm-tui import FILE`; or widen "
-                             "the filters.", style="dim") if self.runs else
-                        Text("No results stored yet: evaluate a model (e on the catalog) "
-                             "or `smollm-tui import FILE`.", style="dim"))
+            info.update(
+                Text(
+                    "No results match: evaluate a model (e on the catalog), "
+                    "`smollm-tui eval`, or `smollm-tui import FILE`; or widen "
+                    "the filters.",
+                    style="dim",
+                )
+                if self.runs
+                else Text(
+                    "No results stored yet: evaluate a model (e on the catalog) "
+                    "or `smollm-tui import FILE`.",
+                    style="dim",
+                )
+            )
         elif self.matrix is not None:
             details = cell_details(self.matrix.rows[row], task, self.matrix)
             if task is None and metrics_line(self.matrix):  # say what each column is
-                details.append(" · " + visible(metrics_line(self.matrix).removesuffix(".")),
-                               style="dim")
+                details.append(
+                    " · " + visible(metrics_line(self.matrix).removesuffix(".")), style="dim"
+                )
             info.update(details)
         self.draw_chart(task)
 
@@ -304,17 +344,24 @@ class CompareScreen(Screen):
 
     def action_toggle_references(self) -> None:
         self.with_references = not self.with_references
-        self.notify("Published figures shown in brackets" if self.with_references
-                    else "Published figures hidden", timeout=2)
+        self.notify(
+            "Published figures shown in brackets"
+            if self.with_references
+            else "Published figures hidden",
+            timeout=2,
+        )
         self.rebuild()
 
     def action_export(self) -> None:
         """All five tables and the decode speed under the current filters, as Markdown,
         CSV and JSON (the speed in files of its own: its columns differ)."""
         filters = self.filters()
-        speed = speed_rows(self.speed_runs, device=filters.device,
-                           precision=filters.precision,
-                           runtime=getattr(filters, "runtime", None))
+        speed = speed_rows(
+            self.speed_runs,
+            device=filters.device,
+            precision=filters.precision,
+            runtime=getattr(filters, "runtime", None),
+        )
         if not self.runs and not speed:
             self.notify("Nothing to export yet.", severity="warning")
             return
@@ -331,8 +378,12 @@ class CompareScreen(Screen):
             self.notify(f"Not exported: {exc}", severity="error", markup=False)
             return
         md, *others = self.last_export
-        self.notify(f"{md}\nand {', '.join(p.name for p in others)}", title="Report exported",
-                    timeout=15, markup=False)
+        self.notify(
+            f"{md}\nand {', '.join(p.name for p in others)}",
+            title="Report exported",
+            timeout=15,
+            markup=False,
+        )
 
     def action_arena(self) -> None:
         """The Arena leaderboard of the blind votes (tui.screens.arena_board)."""

@@ -38,8 +38,9 @@ class ChoiceScreen(ModalScreen[str | None]):
             yield Static(plain(self.body))
             with Horizontal():
                 for index, (key, label) in enumerate(self.choices):
-                    yield Button(label, id=f"choice-{key}",
-                                 variant="primary" if index == 0 else "default")
+                    yield Button(
+                        label, id=f"choice-{key}", variant="primary" if index == 0 else "default"
+                    )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss((event.button.id or "").removeprefix("choice-"))
@@ -51,11 +52,16 @@ class ChoiceScreen(ModalScreen[str | None]):
 class TextEditScreen(ModalScreen[str | None]):
     """Edit a piece of text (the system prompt). Ctrl+S keeps it, Esc drops the edit."""
 
-    DEFAULT_CSS = _CSS.format(name="TextEditScreen") + """
+    DEFAULT_CSS = (
+        _CSS.format(name="TextEditScreen")
+        + """
     TextEditScreen TextArea { height: 10; }
     """
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"),
-                Binding("ctrl+s", "keep", "Keep", priority=True)]
+    )
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Cancel"),
+        Binding("ctrl+s", "keep", "Keep", priority=True),
+    ]
 
     def __init__(self, title: str, text: str):
         super().__init__()
@@ -79,14 +85,24 @@ class InputScreen(ModalScreen[str | None]):
     Esc dismisses with None. ``check(text)`` may return what is wrong with the text: it is
     shown in the dialog, which stays open so that the text can be corrected."""
 
-    DEFAULT_CSS = _CSS.format(name="InputScreen") + """
+    DEFAULT_CSS = (
+        _CSS.format(name="InputScreen")
+        + """
     InputScreen .hint { color: $text-muted; margin: 1 0 0 0; }
     InputScreen #problem { color: $error; height: auto; }
     """
+    )
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, title: str, body: str, value: str, *, placeholder: str = "",
-                 check: Callable[[str], str | None] | None = None):
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        value: str,
+        *,
+        placeholder: str = "",
+        check: Callable[[str], str | None] | None = None,
+    ):
         super().__init__()
         self.title_text, self.body, self.value, self.placeholder = title, body, value, placeholder
         self.check = check

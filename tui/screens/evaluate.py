@@ -84,8 +84,7 @@ class EvaluateScreen(Screen):
         Binding("f", "task_folders", "Task folder"),
     ]
 
-    def __init__(self, entry: ModelEntry, options: LoadOptions, *,
-                 include_path: str | None = None):
+    def __init__(self, entry: ModelEntry, options: LoadOptions, *, include_path: str | None = None):
         super().__init__()
         self.entry = entry
         self.options = options
@@ -117,12 +116,12 @@ class EvaluateScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = f"Evaluate · {self.entry.name}"
-        self.sub_title = (f"{self.runtime} · precision {self.options.precision} · "
-                          f"device {self.options.device}")
+        self.sub_title = (
+            f"{self.runtime} · precision {self.options.precision} · device {self.options.device}"
+        )
         for table, columns in (("#results", RESULT_COLUMNS), ("#history", HISTORY_COLUMNS)):
             self.query_one(table, DataTable).add_columns(*columns)
-        self.set_progress_text(Text("tick tasks with space, then enter runs them",
-                                    style="dim"))
+        self.set_progress_text(Text("tick tasks with space, then enter runs them", style="dim"))
         self.show_status()
         self.load_history()
         chooser = self.query_one(EvalTaskList)
@@ -139,13 +138,16 @@ class EvaluateScreen(Screen):
         session = smollm_app(self).session
         if session.is_loaded(self.options) and session.info is not None:
             info = session.info
-            self.set_status(f"ready · {info.model_id} · {info.runtime} {info.precision} on "
-                            f"{info.device_name or info.device} · {info.size_mb:.0f} MB")
+            self.set_status(
+                f"ready · {info.model_id} · {info.runtime} {info.precision} on "
+                f"{info.device_name or info.device} · {info.size_mb:.0f} MB"
+            )
         elif session.state == "died":
             self.set_status("the model's worker died: enter reloads it and runs", error=True)
         else:
-            self.set_status(f"{self.entry.name} loads ({self.options.precision}) when you "
-                            f"run · {self.runtime}")
+            self.set_status(
+                f"{self.entry.name} loads ({self.options.precision}) when you run · {self.runtime}"
+            )
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.query_one("#status", Static).update(plain(text, "bold red" if error else ""))
@@ -154,10 +156,12 @@ class EvaluateScreen(Screen):
         self.query_one("#progress-text", Static).update(text)
 
     def on_selection_list_selection_highlighted(
-            self, message: EvalTaskList.SelectionHighlighted) -> None:
+        self, message: EvalTaskList.SelectionHighlighted
+    ) -> None:
         task = message.selection.value
         self.query_one("#task-info", Static).update(
-            task_details(task, self.query_one(EvalForm).local_origin.get(task)))
+            task_details(task, self.query_one(EvalForm).local_origin.get(task))
+        )
 
     # ---- task folders --------------------------------------------------------------
 
@@ -167,13 +171,18 @@ class EvaluateScreen(Screen):
         except SmollmError as exc:
             self.notify(str(exc), severity="error", timeout=10, markup=False)
             return
-        self.app.push_screen(InputScreen(
-            "Task folders",
-            "Folders of your own lm-eval task YAML files, several separated by "
-            f"{os.pathsep!r}. Their tasks are listed first, marked \"local task\". "
-            "Saved for the app and the eval command; empty clears.",
-            os.pathsep.join(current), placeholder="/path/to/my-tasks",
-            check=_folders_problem), self.folders_chosen)
+        self.app.push_screen(
+            InputScreen(
+                "Task folders",
+                "Folders of your own lm-eval task YAML files, several separated by "
+                f'{os.pathsep!r}. Their tasks are listed first, marked "local task". '
+                "Saved for the app and the eval command; empty clears.",
+                os.pathsep.join(current),
+                placeholder="/path/to/my-tasks",
+                check=_folders_problem,
+            ),
+            self.folders_chosen,
+        )
 
     def folders_chosen(self, text: str | None) -> None:
         """Save the dialog's folders (None: cancelled) and list their tasks."""
@@ -182,14 +191,19 @@ class EvaluateScreen(Screen):
         try:
             saved = preferences.set_task_folders(preferences.split_folders(text))
         except SmollmError as exc:
-            self.notify(str(exc), title="Task folders not saved", severity="error",
-                        timeout=10, markup=False)
+            self.notify(
+                str(exc), title="Task folders not saved", severity="error", timeout=10, markup=False
+            )
             return
         form = self.query_one(EvalForm)
         form.reload_tasks()
         found = sum(1 for f in form.local_origin.values() if f in saved)
-        self.notify(f"{found} local task(s) from {len(saved)} saved folder(s)" if saved
-                    else "task folders cleared", markup=False)
+        self.notify(
+            f"{found} local task(s) from {len(saved)} saved folder(s)"
+            if saved
+            else "task folders cleared",
+            markup=False,
+        )
 
     # ---- history -------------------------------------------------------------------
 
@@ -207,10 +221,15 @@ class EvaluateScreen(Screen):
             table.add_row(*history_cells(run))
         title = Text(f"History of {visible(self.entry.name)}: ", style="bold")
         if problem is not None:
-            title.append(f"the results store is unavailable ({problem.reason}): "
-                         "`smollm-tui doctor` says what to do", style="not bold yellow")
-        title.append(f"{len(runs)} stored run(s)" if runs else
-                     "" if problem else "nothing stored yet", style="not bold")
+            title.append(
+                f"the results store is unavailable ({problem.reason}): "
+                "`smollm-tui doctor` says what to do",
+                style="not bold yellow",
+            )
+        title.append(
+            f"{len(runs)} stored run(s)" if runs else "" if problem else "nothing stored yet",
+            style="not bold",
+        )
         self.query_one("#history-title", Static).update(title)
 
     # ---- running -------------------------------------------------------------------
@@ -278,8 +297,9 @@ class EvaluateScreen(Screen):
                     return
             info = session.info
             if not rerun and info is not None:
-                spec = self._skip_measured(spec, info.model_id, info.precision, info.device,
-                                           info.runtime)
+                spec = self._skip_measured(
+                    spec, info.model_id, info.precision, info.device, info.runtime
+                )
                 if not spec.tasks:
                     post(m.EvalFinished("done", _ALL_MEASURED))
                     return
@@ -306,8 +326,14 @@ class EvaluateScreen(Screen):
         with ResultsStore() as store:
             return not remaining_tasks(store, self.options.model_id, precision, device, spec)
 
-    def _skip_measured(self, spec: EvalSpec, model_id: str, precision: str,
-                       device: str, runtime: str = "transformers") -> EvalSpec:
+    def _skip_measured(
+        self,
+        spec: EvalSpec,
+        model_id: str,
+        precision: str,
+        device: str,
+        runtime: str = "transformers",
+    ) -> EvalSpec:
         """``spec`` without the tasks already measured on this model at ``precision`` on
         ``device`` (the same rule as the `eval` command); the skipped ones are reported as
         EvalSkipped."""
@@ -326,10 +352,15 @@ class EvaluateScreen(Screen):
                 post(m.EvalProgressed(event.task, event.done, event.total, event.eta_s))
 
         with ResultsStore() as store:
-            return stream_and_store(session.evaluate(spec), spec, session.info, store,
-                                    on_result=lambda result, run: post(m.EvalTaskStored(run)),
-                                    on_event=on_event,
-                                    telemetry=getattr(self.app, "telemetry", None))
+            return stream_and_store(
+                session.evaluate(spec),
+                spec,
+                session.info,
+                store,
+                on_result=lambda result, run: post(m.EvalTaskStored(run)),
+                on_event=on_event,
+                telemetry=getattr(self.app, "telemetry", None),
+            )
 
     # ---- what the worker reports ---------------------------------------------------
 
@@ -360,12 +391,16 @@ class EvaluateScreen(Screen):
     def on_eval_skipped(self, message: m.EvalSkipped) -> None:
         self.skipped = message.tasks
         if self.spec is not None:  # progress counts "task i/N" over the tasks that run
-            self.spec = replace(self.spec, tasks=tuple(
-                t for t in self.spec.tasks if t not in message.tasks))
+            self.spec = replace(
+                self.spec, tasks=tuple(t for t in self.spec.tasks if t not in message.tasks)
+            )
         table = self.query_one("#results", DataTable)
         for task in message.tasks:
-            cells = [plain(short_name(task)), Text("skipped", style="dim"),
-                     Text("already measured · tick re-run measured to redo", style="dim")]
+            cells = [
+                plain(short_name(task)),
+                Text("skipped", style="dim"),
+                Text("already measured · tick re-run measured to redo", style="dim"),
+            ]
             cells += [Text("—", justify="right")] * (len(RESULT_COLUMNS) - len(cells))
             table.add_row(*cells)
 
@@ -392,8 +427,13 @@ class EvaluateScreen(Screen):
         if message.outcome == "died":
             smollm_app(self).model_unloaded("the worker died")
         if message.outcome in ("failed", "died") and message.message:
-            self.notify(message.message, title="Evaluation stopped", severity="error",
-                        timeout=10, markup=False)
+            self.notify(
+                message.message,
+                title="Evaluation stopped",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
         self.show_status()
         self.load_history()
         if self.stored:  # results changed: the catalog's acc% and measured fit
@@ -406,8 +446,9 @@ class EvaluateScreen(Screen):
             if not self.cancelling:
                 self.cancelling = True
                 smollm_app(self).session.cancel()
-                self.set_progress_text(Text("cancelling… the running task stops within "
-                                            "seconds", style="yellow"))
+                self.set_progress_text(
+                    Text("cancelling… the running task stops within seconds", style="yellow")
+                )
             return
         self.app.pop_screen()
 
@@ -421,10 +462,16 @@ def _folders_problem(text: str) -> str | None:
     return None
 
 
-_ALL_MEASURED = ("every ticked task is already measured with these settings: tick re-run "
-                 "measured to run them again")
-_OUTCOME_STYLE = {"done": "bold green", "cancelled": "bold yellow", "failed": "bold red",
-                  "died": "bold red"}
+_ALL_MEASURED = (
+    "every ticked task is already measured with these settings: tick re-run "
+    "measured to run them again"
+)
+_OUTCOME_STYLE = {
+    "done": "bold green",
+    "cancelled": "bold yellow",
+    "failed": "bold red",
+    "died": "bold red",
+}
 
 
 def _duration(seconds: float) -> str:

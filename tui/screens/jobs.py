@@ -24,8 +24,13 @@ from tui.safe_text import plain
 from tui.widgets.memory_meter import MemoryMeter, bar
 
 COLUMNS = ("job", "state", "progress", "ETA", "now / outcome")
-_STATE_STYLE = {"queued": "yellow", "running": "bold magenta", "done": "green",
-                "failed": "bold red", "cancelled": "yellow"}
+_STATE_STYLE = {
+    "queued": "yellow",
+    "running": "bold magenta",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+}
 
 
 def job_cells(job: Job, now: float | None = None, width: int = 60) -> list[Text]:
@@ -41,10 +46,14 @@ def job_cells(job: Job, now: float | None = None, width: int = 60) -> list[Text]
     else:
         what = (job.error or "").splitlines()[0] if job.error else _size(job)
     if len(what) > width:
-        what = what[:max(1, width - 1)] + "…"
-    return [Text(str(job.id), justify="right"),
-            Text(job.state, style=_STATE_STYLE.get(job.state, "")), progress,
-            Text(eta, justify="right"), plain(what)]
+        what = what[: max(1, width - 1)] + "…"
+    return [
+        Text(str(job.id), justify="right"),
+        Text(job.state, style=_STATE_STYLE.get(job.state, "")),
+        progress,
+        Text(eta, justify="right"),
+        plain(what),
+    ]
 
 
 def _size(job: Job) -> str:
@@ -65,14 +74,18 @@ def job_details(job: Job) -> Text:
     try:
         spec = job.spec
         size = "full" if spec.limit is None else f"quick {spec.limit}"
-        lines.append(f"job {job.id}: {', '.join(spec.models)} × {', '.join(spec.tasks)} "
-                     f"({size}, {spec.precision} on {spec.device})")
+        lines.append(
+            f"job {job.id}: {', '.join(spec.models)} × {', '.join(spec.tasks)} "
+            f"({size}, {spec.precision} on {spec.device})"
+        )
     except DamagedSpec as exc:
         lines.append(f"job {job.id}: {exc}")
     if job.error:
         lines.append(f"error: {job.error}")
-    lines.append(f"queued {_when(job.created)} · started {_when(job.started)} · ended "
-                 f"{_when(job.ended)} · log: smollm-tui jobs log {job.id} -f")
+    lines.append(
+        f"queued {_when(job.created)} · started {_when(job.started)} · ended "
+        f"{_when(job.ended)} · log: smollm-tui jobs log {job.id} -f"
+    )
     return plain("\n".join(lines))
 
 
@@ -116,8 +129,13 @@ class JobsScreen(Screen):
             return
         watch = smollm_app(self).jobs_watch
         jobs = list(reversed(watch.jobs))  # newest first
-        shown = (watch.error, *((j.state, j.cells_done, j.requests_done, j.task_eta_s,
-                                 j.error, len(j.runs)) for j in jobs))
+        shown = (
+            watch.error,
+            *(
+                (j.state, j.cells_done, j.requests_done, j.task_eta_s, j.error, len(j.runs))
+                for j in jobs
+            ),
+        )
         if shown == self._shown and self.jobs:
             return
         self._shown, self.jobs = shown, jobs
@@ -135,13 +153,19 @@ class JobsScreen(Screen):
         if error:
             text = plain(f"the jobs cannot be read: {error}", "bold red")
         elif not jobs:
-            text = Text("no background jobs yet: tick \"in background\" on the Evaluate screen, "
-                        "or run smollm-tui eval … --background" if reads else "reading jobs…",
-                        style="dim")
+            text = Text(
+                'no background jobs yet: tick "in background" on the Evaluate screen, '
+                "or run smollm-tui eval … --background"
+                if reads
+                else "reading jobs…",
+                style="dim",
+            )
         else:
-            counts = [f"{sum(1 for j in jobs if j.state == s)} {s}"
-                      for s in ("running", "queued", "failed") if any(j.state == s
-                                                                     for j in jobs)]
+            counts = [
+                f"{sum(1 for j in jobs if j.state == s)} {s}"
+                for s in ("running", "queued", "failed")
+                if any(j.state == s for j in jobs)
+            ]
             text = Text(f"{len(jobs)} job(s)" + (": " + ", ".join(counts) if counts else ""))
             text.append(" · they go on when the app closes", style="dim")
         self.query_one("#jobs-summary", Static).update(text)
@@ -173,8 +197,9 @@ class JobsScreen(Screen):
         if job is None:
             return
         if job.state not in ("failed", "cancelled"):
-            self.notify(f"Job {job.id} is {job.state}: only failed or cancelled jobs resume.",
-                        markup=False)
+            self.notify(
+                f"Job {job.id} is {job.state}: only failed or cancelled jobs resume.", markup=False
+            )
             return
         resume_job(self.app, job.id)
 

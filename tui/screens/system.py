@@ -89,8 +89,14 @@ class SystemScreen(Screen[None]):
         Binding("escape,b", "back", "Back"),
     ]
 
-    def __init__(self, sampler, worker_memory: WorkerMemory | None = None, *,
-                 window_seconds: float = 300.0, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        sampler,
+        worker_memory: WorkerMemory | None = None,
+        *,
+        window_seconds: float = 300.0,
+        refresh_seconds: float = 1.0,
+    ) -> None:
         super().__init__()
         self.sampler = sampler
         self.worker_memory = worker_memory
@@ -187,8 +193,13 @@ class SystemScreen(Screen[None]):
         plot, plt = prepare("#chart-memory", "Memory (GB)")
         for label, values in (
             ("used", [s.ram_used_mb for s in history]),
-            ("GPU", [s.gpu_shared_mb if s.gpu_shared_mb is not None else s.gpu_mem_used_mb
-                     for s in history]),
+            (
+                "GPU",
+                [
+                    s.gpu_shared_mb if s.gpu_shared_mb is not None else s.gpu_mem_used_mb
+                    for s in history
+                ],
+            ),
             ("worker", [s.process_rss_mb.get("worker") for s in history]),
         ):
             x, y = series(values)

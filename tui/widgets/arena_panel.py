@@ -45,8 +45,14 @@ class ArenaPanel(Vertical):
     class JobEnded(Message):
         panel: ArenaPanel
 
-    def __init__(self, entry: ModelEntry, config: SideConfig, session: ModelSession,
-                 catalog_path: str | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        entry: ModelEntry,
+        config: SideConfig,
+        session: ModelSession,
+        catalog_path: str | None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.entry, self.config, self.session = entry, config, session
         self.options = config.load_options(catalog_path)
@@ -97,11 +103,11 @@ class ArenaPanel(Vertical):
 
     def show_stats(self, stats, cancelled: bool) -> None:
         if self.hidden:
-            self.set_state(f"answered: {stats.new_tokens} tokens · figures shown after the "
-                           "vote")
+            self.set_state(f"answered: {stats.new_tokens} tokens · figures shown after the vote")
             return
-        self.set_state(compact_stats(stats, cancelled,
-                                     self.identity().split(" · ", 1)[1].replace(" · ", " ")))
+        self.set_state(
+            compact_stats(stats, cancelled, self.identity().split(" · ", 1)[1].replace(" · ", " "))
+        )
 
     # ---- rounds ------------------------------------------------------------------------
 
@@ -148,8 +154,12 @@ class ArenaPanel(Vertical):
 
     # ---- jobs in a thread --------------------------------------------------------------
 
-    def start(self, conversation: Conversation | None, settings: GenerationSettings,
-              unload_after: bool = False) -> None:
+    def start(
+        self,
+        conversation: Conversation | None,
+        settings: GenerationSettings,
+        unload_after: bool = False,
+    ) -> None:
         """Load if needed, answer ``conversation`` (None: only load), then end the worker
         when ``unload_after`` (the sides take turns)."""
         self.busy = True
@@ -159,8 +169,9 @@ class ArenaPanel(Vertical):
         self._job(conversation, settings, unload_after)
 
     @work(thread=True, exclusive=True, group="arena-job", exit_on_error=False)
-    def _job(self, conversation: Conversation | None, settings: GenerationSettings,
-             unload_after: bool) -> None:
+    def _job(
+        self, conversation: Conversation | None, settings: GenerationSettings, unload_after: bool
+    ) -> None:
         post = self.post_message
         try:
             if not self.session.is_loaded(self.options):
@@ -197,15 +208,19 @@ class ArenaPanel(Vertical):
         if self.hidden:
             self.set_state("ready")
         else:
-            self.set_state(f"ready · {info.device_name or info.device} · {info.size_mb:.0f} MB "
-                           f"· loaded in {info.load_seconds:.1f} s")
+            self.set_state(
+                f"ready · {info.device_name or info.device} · {info.size_mb:.0f} MB "
+                f"· loaded in {info.load_seconds:.1f} s"
+            )
 
     async def on_load_failed(self, message: m.LoadFailed) -> None:
         message.stop()
         died = message.kind == "died"  # its message already offers ctrl+r
         self.phase = "died" if died else "failed"
-        self.set_state(message.message if died else
-                       f"not loaded: {message.message} — ctrl+r retries", error=True)
+        self.set_state(
+            message.message if died else f"not loaded: {message.message} — ctrl+r retries",
+            error=True,
+        )
         if self._reply is not None:
             await self._reply.fail(message.message)
         await self.query_one(Transcript).add_notice(message.message, error=True)
@@ -222,7 +237,8 @@ class ArenaPanel(Vertical):
     async def on_reply_trimmed(self, message: m.ReplyTrimmed) -> None:
         message.stop()
         await self.query_one(Transcript).add_notice(
-            f"The {message.dropped_turns} oldest turn(s) were left out to fit the context.")
+            f"The {message.dropped_turns} oldest turn(s) were left out to fit the context."
+        )
 
     async def on_reply_finished(self, message: m.ReplyFinished) -> None:
         message.stop()
@@ -261,7 +277,6 @@ class ArenaPanel(Vertical):
 
     def close(self) -> None:
         self.session.close()
-
 
 
 def compact_stats(stats, cancelled: bool, how: str) -> Text:

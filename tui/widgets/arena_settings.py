@@ -37,11 +37,14 @@ class ArenaSettingsScreen(ModalScreen[Result | None]):
     ArenaSettingsScreen #problem { color: $error; height: auto; }
     ArenaSettingsScreen .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "dismiss_none", "Cancel"),
-                Binding("ctrl+s", "keep", "Keep", priority=True)]
+    BINDINGS = [
+        Binding("escape", "dismiss_none", "Cancel"),
+        Binding("ctrl+s", "keep", "Keep", priority=True),
+    ]
 
-    def __init__(self, shared: GenerationSettings, overrides: tuple[dict, dict],
-                 names: tuple[str, str]):
+    def __init__(
+        self, shared: GenerationSettings, overrides: tuple[dict, dict], names: tuple[str, str]
+    ):
         super().__init__()
         self.shared, self.overrides, self.names = shared, overrides, names
 
@@ -56,15 +59,19 @@ class ArenaSettingsScreen(ModalScreen[Result | None]):
                 with Horizontal():
                     yield Label(label)
                     value = getattr(self.shared, name)
-                    yield Input("" if value is None else str(value), id=f"both-{name}",
-                                compact=True)
+                    yield Input(
+                        "" if value is None else str(value), id=f"both-{name}", compact=True
+                    )
                     for column, overrides in zip(("a", "b"), self.overrides, strict=True):
                         own = overrides.get(name)
-                        yield Input("" if own is None else str(own), id=f"{column}-{name}",
-                                    placeholder="same", compact=True)
+                        yield Input(
+                            "" if own is None else str(own),
+                            id=f"{column}-{name}",
+                            placeholder="same",
+                            compact=True,
+                        )
             yield Static(id="problem")
-            yield Static("empty = same as both · enter or ctrl+s keep · esc cancel",
-                         classes="hint")
+            yield Static("empty = same as both · enter or ctrl+s keep · esc cancel", classes="hint")
 
     def read(self) -> Result:
         """The values in the boxes, checked; raises UsageError naming the bad one."""

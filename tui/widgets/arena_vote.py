@@ -20,8 +20,9 @@ class VoteBar(Static, can_focus=True):
     VoteBar.open { display: block; }
     VoteBar:focus { background: $warning 50%; }
     """
-    BINDINGS = [Binding(key, f"vote('{outcome}')", OUTCOME_LABELS[outcome])
-                for key, outcome in KEYS]
+    BINDINGS = [
+        Binding(key, f"vote('{outcome}')", OUTCOME_LABELS[outcome]) for key, outcome in KEYS
+    ]
 
     @dataclass
     class Voted(Message):

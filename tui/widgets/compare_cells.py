@@ -27,8 +27,9 @@ def cell_text(cell: Cell, metric: str, with_reference: bool = False) -> Text:
         return Text(label, style=STATUS_STYLE.get(cell.status, ""), justify="right")
     if cell.value is None:
         return Text("—", style="dim", justify="right")
-    text = Text(number(cell.value, metric), justify="right",
-                style="bold yellow" if cell.flagged else "")
+    text = Text(
+        number(cell.value, metric), justify="right", style="bold yellow" if cell.flagged else ""
+    )
     if with_reference and cell.reference is not None:
         text.append(f" ({number(cell.reference, metric)})", style="cyan")
     if cell.flagged:
@@ -42,9 +43,12 @@ def average_text(row: Row, metric: str) -> Text:
 
 
 def row_cells(row: Row, matrix: Matrix, with_reference: bool = False) -> list[Text]:
-    return [plain(row.label), Text(row.params, justify="right"),
-            *[cell_text(row.cells[t], matrix.metric, with_reference) for t in matrix.tasks],
-            average_text(row, matrix.metric)]
+    return [
+        plain(row.label),
+        Text(row.params, justify="right"),
+        *[cell_text(row.cells[t], matrix.metric, with_reference) for t in matrix.tasks],
+        average_text(row, matrix.metric),
+    ]
 
 
 def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
@@ -52,8 +56,9 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
     text = plain(row.label, "bold")
     if task is None:
         avg = row.average
-        text.append(f" · average over {sum(c.value is not None for c in row.cells.values())} "
-                    "task(s): ")
+        text.append(
+            f" · average over {sum(c.value is not None for c in row.cells.values())} task(s): "
+        )
         text.append("—" if avg is None else number(avg, matrix.metric))
         return text
     cell = row.cells[task]
@@ -82,8 +87,9 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
     if cell.reference is not None:
         text.append(f" · published {number(cell.reference, matrix.metric)}")
         text.append(f" ({cell.reference_source})", style="dim")
-        text.append(f" · difference {cell.difference:+.1f}",
-                    style="bold yellow" if cell.flagged else "")
+        text.append(
+            f" · difference {cell.difference:+.1f}", style="bold yellow" if cell.flagged else ""
+        )
         if cell.flagged:
             text.append(" · more than 3 standard errors off", style="bold yellow")
     return text

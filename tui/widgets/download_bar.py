@@ -24,9 +24,13 @@ def progress_text(event: dl.DownloadProgress, waiting: int, width: int | None = 
     queue = f" · {waiting} waiting" if waiting else ""
     hint = "  (d on it again cancels)"
     total = f"of {format_bytes(event.bytes_total)}"
-    forms = [(model, 16, size, speed, queue, hint), (model, 16, size, speed, queue, ""),
-             (model, 10, size, speed, "", ""), (model, 10, size, "", "", ""),
-             (_cut(model, MODEL_ID_MAX), 8, total, "", "", "")]
+    forms = [
+        (model, 16, size, speed, queue, hint),
+        (model, 16, size, speed, queue, ""),
+        (model, 10, size, speed, "", ""),
+        (model, 10, size, "", "", ""),
+        (_cut(model, MODEL_ID_MAX), 8, total, "", "", ""),
+    ]
     for name, cells, amount, fast, waits, tip in forms:
         text = Text()
         text.append("download ", style="bold")
@@ -40,7 +44,7 @@ def progress_text(event: dl.DownloadProgress, waiting: int, width: int | None = 
 
 
 def _cut(name: str, most: int) -> str:
-    return name if len(name) <= most else name[:most - 1] + "…"
+    return name if len(name) <= most else name[: most - 1] + "…"
 
 
 class DownloadBar(Static):

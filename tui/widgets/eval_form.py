@@ -20,8 +20,9 @@ from tui.widgets.eval_task_list import EvalTaskList
 DEFAULT_LIMIT = 100
 
 
-def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
-               include_path: str | None) -> EvalSpec:
+def parse_spec(
+    tasks: list[str], full: bool, limit: str, fewshot: str, include_path: str | None
+) -> EvalSpec:
     """The form's values as an EvalSpec; a UsageError says what to fix."""
     if not tasks:
         raise UsageError("tick at least one task (space), then press enter")
@@ -29,17 +30,20 @@ def parse_spec(tasks: list[str], full: bool, limit: str, fewshot: str,
     if not full:
         raw = limit.strip() or str(DEFAULT_LIMIT)
         if not raw.isdigit() or int(raw) < 1:
-            raise UsageError("the sample limit must be a whole number of at least 1 "
-                             "(or choose full)")
+            raise UsageError(
+                "the sample limit must be a whole number of at least 1 (or choose full)"
+            )
         n = int(raw)
     shots = None
     if fewshot.strip():
         if not fewshot.strip().isdigit():
-            raise UsageError("few-shot must be a whole number of 0 or more, or blank for "
-                             "each task's default")
+            raise UsageError(
+                "few-shot must be a whole number of 0 or more, or blank for each task's default"
+            )
         shots = int(fewshot.strip())
-    return EvalSpec(tasks=tuple(tasks), limit=n, num_fewshot=shots,
-                    include_path=include_path or None)
+    return EvalSpec(
+        tasks=tuple(tasks), limit=n, num_fewshot=shots, include_path=include_path or None
+    )
 
 
 class EvalForm(Horizontal):
@@ -69,9 +73,13 @@ class EvalForm(Horizontal):
         warnings, so that the built-in tasks can always be run."""
         try:
             for folder in preferences.missing_task_folders():
-                self.notify(f"the saved task folder {folder} no longer exists: its tasks are "
-                            "not listed; press f to change the task folders",
-                            severity="warning", timeout=10, markup=False)
+                self.notify(
+                    f"the saved task folder {folder} no longer exists: its tasks are "
+                    "not listed; press f to change the task folders",
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
             try:
                 return include_paths(self.include_path)
             except UsageError as exc:  # the screen's own folder is gone: keep the others
@@ -94,15 +102,18 @@ class EvalForm(Horizontal):
     def compose(self) -> ComposeResult:
         yield EvalTaskList(self.task_names(), id="tasks", compact=True)
         with Vertical(id="form"):
-            yield RadioSet(RadioButton("quick", value=True, id="quick"),
-                           RadioButton("full", id="full"), id="mode", compact=True)
+            yield RadioSet(
+                RadioButton("quick", value=True, id="quick"),
+                RadioButton("full", id="full"),
+                id="mode",
+                compact=True,
+            )
             with Horizontal():
                 yield Label("limit")
                 yield Input(str(DEFAULT_LIMIT), id="limit", compact=True, type="integer")
             with Horizontal():
                 yield Label("few-shot")
-                yield Input(placeholder="task default", id="fewshot", compact=True,
-                            type="integer")
+                yield Input(placeholder="task default", id="fewshot", compact=True, type="integer")
             yield Checkbox("re-run measured", id="rerun", compact=True)
             yield Checkbox("in background", id="background", compact=True)
             yield Button("Run (enter)", id="run", variant="primary", compact=True)
@@ -114,10 +125,13 @@ class EvalForm(Horizontal):
     def spec(self) -> EvalSpec:
         """The ticked tasks and settings; a UsageError says what to fix."""
         full = self.query_one("#full", RadioButton).value
-        return parse_spec(list(self.query_one(EvalTaskList).selected), full,
-                          self.query_one("#limit", Input).value,
-                          self.query_one("#fewshot", Input).value,
-                          os.pathsep.join(self.folders))
+        return parse_spec(
+            list(self.query_one(EvalTaskList).selected),
+            full,
+            self.query_one("#limit", Input).value,
+            self.query_one("#fewshot", Input).value,
+            os.pathsep.join(self.folders),
+        )
 
     @property
     def rerun(self) -> bool:

@@ -13,8 +13,16 @@ from tui.safe_text import plain
 
 STATUS_STYLE = {"ok": "green", "oom": "bold red", "failed": "red", "cancelled": "yellow"}
 RESULT_COLUMNS = ("task", "status", "metric ± stderr", "ms/sample", "peak MB", "board MB")
-HISTORY_COLUMNS = ("when", "task", "status", "metric ± stderr", "precision", "samples", "shots",
-                   "ms/sample")
+HISTORY_COLUMNS = (
+    "when",
+    "task",
+    "status",
+    "metric ± stderr",
+    "precision",
+    "samples",
+    "shots",
+    "ms/sample",
+)
 
 
 def status_text(status: str) -> Text:
@@ -41,9 +49,14 @@ def _number(value: float | None, fmt: str) -> Text:
 
 
 def result_cells(run: EvalRun) -> list[Text]:
-    return [plain(short_name(run.task)), status_text(run.status), metric_text(run),
-            _number(run.time_per_sample_ms, ".1f"), _number(run.peak_memory_mb, ",.0f"),
-            _number(run.peak_board_mb, ",.0f")]
+    return [
+        plain(short_name(run.task)),
+        status_text(run.status),
+        metric_text(run),
+        _number(run.time_per_sample_ms, ".1f"),
+        _number(run.peak_memory_mb, ",.0f"),
+        _number(run.peak_board_mb, ",.0f"),
+    ]
 
 
 def _samples(run: EvalRun) -> str:
@@ -53,6 +66,13 @@ def _samples(run: EvalRun) -> str:
 def history_cells(run: EvalRun) -> list[Text]:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.ended or run.started))
     shots = "—" if run.num_fewshot is None else str(run.num_fewshot)
-    return [Text(when), plain(short_name(run.task)), status_text(run.status), metric_text(run),
-            plain(f"{run.precision} {run.device}"), Text(_samples(run)),
-            Text(shots, justify="right"), _number(run.time_per_sample_ms, ".1f")]
+    return [
+        Text(when),
+        plain(short_name(run.task)),
+        status_text(run.status),
+        metric_text(run),
+        plain(f"{run.precision} {run.device}"),
+        Text(_samples(run)),
+        Text(shots, justify="right"),
+        _number(run.time_per_sample_ms, ".1f"),
+    ]

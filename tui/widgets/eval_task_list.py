@@ -47,8 +47,10 @@ def task_details(task: str, folder: str | None = None) -> Text:
         text.append(f" · chance {info.chance:.0f}%")
     text.append(" · ")
     cached = task_available(task)
-    text.append("dataset cached" if cached else "not cached: the first run fetches it "
-                "(needs network)", style="green" if cached else "yellow")
+    text.append(
+        "dataset cached" if cached else "not cached: the first run fetches it (needs network)",
+        style="green" if cached else "yellow",
+    )
     return text
 
 

@@ -80,14 +80,18 @@ class GenerationControls(VerticalScroll):
         with Horizontal():
             yield Label("raw mode")
             yield Switch(value=self._raw, id="raw")
-        yield Select([(name, name) for name in PRESETS], prompt="preset…", id="preset",
-                     allow_blank=True, compact=True)
+        yield Select(
+            [(name, name) for name in PRESETS],
+            prompt="preset…",
+            id="preset",
+            allow_blank=True,
+            compact=True,
+        )
         for name, label in CONTROLS:
             with Horizontal():
                 yield Label(label)
                 value = getattr(self.settings, name)
-                yield Input("" if value is None else str(value), id=f"set-{name}",
-                            compact=True)
+                yield Input("" if value is None else str(value), id=f"set-{name}", compact=True)
         yield Static("", id="problem")
         yield Static("", id="runtime-note")
 

@@ -9,8 +9,12 @@ from tui.jobs_watch import meter_text as job_meter_text
 from tui.safe_text import visible
 
 _STATE_STYLE = {
-    "none": "dim", "loading": "yellow", "ready": "green", "generating": "bold cyan",
-    "evaluating": "bold magenta", "died": "bold red",
+    "none": "dim",
+    "loading": "yellow",
+    "ready": "green",
+    "generating": "bold cyan",
+    "evaluating": "bold magenta",
+    "died": "bold red",
 }
 
 

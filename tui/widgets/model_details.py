@@ -34,8 +34,13 @@ def details_renderable(row: ModelOverview, full: bool = False):
     if e.source == "unavailable" and e.unavailable_reason:
         parts.append(plain(f"Unavailable: {e.unavailable_reason}", "yellow"))
     if e.trust_remote_code:
-        parts.append(plain("Runs the repository's own Python code when loaded: you will be "
-                           "asked for consent first.", "bold yellow"))
+        parts.append(
+            plain(
+                "Runs the repository's own Python code when loaded: you will be "
+                "asked for consent first.",
+                "bold yellow",
+            )
+        )
     parts.append(results_line(row))
     if e.notes:
         parts.append(plain(e.notes, "italic"))
@@ -59,8 +64,9 @@ def memory_text(row: ModelOverview) -> Text | None:
         context = f" at {row.context_length:,} tokens" if row.context_length else ""
         text = Text(f"about {row.size_mb:,.0f} MB{context}: {row.fit}")
     if row.full_context_mb is not None:
-        text.append(f"\n{row.full_context_mb:,.0f} MB at the full "
-                    f"{row.entry.context_length:,}", style="dim")
+        text.append(
+            f"\n{row.full_context_mb:,.0f} MB at the full {row.entry.context_length:,}", style="dim"
+        )
     return text
 
 
@@ -97,10 +103,14 @@ def history_table(model_id: str) -> Table | None:
         table.add_column(column, no_wrap=True)
     for run in reversed(runs[-12:]):
         value = accuracy_of(run)[0]
-        table.add_row(plain(run.task), plain(run.status),
-                      "—" if value is None else f"{value:.1f}",
-                      "—" if run.time_per_sample_ms is None else f"{run.time_per_sample_ms:.0f}",
-                      plain(run.precision), str(run.samples))
+        table.add_row(
+            plain(run.task),
+            plain(run.status),
+            "—" if value is None else f"{value:.1f}",
+            "—" if run.time_per_sample_ms is None else f"{run.time_per_sample_ms:.0f}",
+            plain(run.precision),
+            str(run.samples),
+        )
     return table
 
 

@@ -32,8 +32,7 @@ class PromptInput(TextArea):
         text: str
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                         **kwargs)
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter" or event.key in NEWLINE_KEYS:

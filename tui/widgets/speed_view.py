@@ -18,16 +18,27 @@ from engine.results.speed import SpeedRow, render_speed, speed_rows
 from engine.results.store import SpeedRun
 from tui.safe_text import plain, visible
 
-COLUMNS = (("model", "Model"), ("runtime", "Runtime"), ("precision", "Prec"),
-           ("device", "Dev"), ("tps", "tok/s"), ("first", "1st ms"), ("load", "Load s"),
-           ("peak", "Peak MB"), ("from", "From"))
+COLUMNS = (
+    ("model", "Model"),
+    ("runtime", "Runtime"),
+    ("precision", "Prec"),
+    ("device", "Dev"),
+    ("tps", "tok/s"),
+    ("first", "1st ms"),
+    ("load", "Load s"),
+    ("peak", "Peak MB"),
+    ("from", "From"),
+)
 MODEL_WIDTH = 18  # the whole name is on the line under the table
-EMPTY = ("No speed measured yet: `smollm-tui bench MODEL` measures each runtime and "
-         "precision on disk; every chat reply (c on the catalog) is kept too.")
+EMPTY = (
+    "No speed measured yet: `smollm-tui bench MODEL` measures each runtime and "
+    "precision on disk; every chat reply (c on the catalog) is kept too."
+)
 
 
-def with_speed_options(options: dict[str, list[tuple[str, object]]],
-                       runs: list[SpeedRun]) -> dict[str, list[tuple[str, object]]]:
+def with_speed_options(
+    options: dict[str, list[tuple[str, object]]], runs: list[SpeedRun]
+) -> dict[str, list[tuple[str, object]]]:
     """Compare's filter choices (from the evaluations) plus the precisions and devices
     that only speed runs have (Q4_1, Q8_0, ...), so that the Speed view can be filtered."""
     out = dict(options)
@@ -81,8 +92,15 @@ class SpeedView(Vertical):
         for key, label in COLUMNS:
             table.add_column(label, key=key)
 
-    def show(self, runs: list[SpeedRun], labels: dict[str, str], *, device=None,
-             precision=None, runtime=None) -> None:
+    def show(
+        self,
+        runs: list[SpeedRun],
+        labels: dict[str, str],
+        *,
+        device=None,
+        precision=None,
+        runtime=None,
+    ) -> None:
         self.labels = labels
         self.total = len(speed_rows(runs))
         self.rows = speed_rows(runs, device=device, precision=precision, runtime=runtime)
@@ -92,12 +110,19 @@ class SpeedView(Vertical):
         for number, row in enumerate(self.rows, start=1):
             name = self.label(row.model_id)
             if len(name) > MODEL_WIDTH:
-                name = name[:MODEL_WIDTH - 1] + "…"
-            table.add_row(plain(name), plain(row.runtime),
-                          plain(row.precision), plain(row.device),
-                          _figure(row.tokens_per_s, 1), _figure(row.first_token_ms, 0),
-                          _figure(row.load_s, 2), _figure(row.peak_mb, 0),
-                          Text(row.source, style="dim"), label=str(number))
+                name = name[: MODEL_WIDTH - 1] + "…"
+            table.add_row(
+                plain(name),
+                plain(row.runtime),
+                plain(row.precision),
+                plain(row.device),
+                _figure(row.tokens_per_s, 1),
+                _figure(row.first_token_ms, 0),
+                _figure(row.load_s, 2),
+                _figure(row.peak_mb, 0),
+                Text(row.source, style="dim"),
+                label=str(number),
+            )
         if self.rows:
             table.move_cursor(row=min(where, len(self.rows) - 1))
         self.show_row()
@@ -107,8 +132,7 @@ class SpeedView(Vertical):
         return self.labels.get(model_id, model_id)
 
     def describe(self) -> str:
-        return f"Decode speed · {len(self.rows)} of {self.total} configuration(s) match " \
-               "the filters"
+        return f"Decode speed · {len(self.rows)} of {self.total} configuration(s) match the filters"
 
     def current(self) -> SpeedRow | None:
         if not self.rows:
@@ -119,21 +143,29 @@ class SpeedView(Vertical):
         info = self.query_one("#speed-info", Static)
         row = self.current()
         if row is None:
-            info.update(Text(EMPTY if not self.total else
-                             "No speed matches the filters: widen them.", style="dim"))
+            info.update(
+                Text(
+                    EMPTY if not self.total else "No speed matches the filters: widen them.",
+                    style="dim",
+                )
+            )
             return
         text = Text()
         text.append(visible(self.label(row.model_id)), style="bold")
-        text.append(f" on {visible(row.runtime)} {visible(row.precision)}, "
-                    f"{visible(row.device)}: {row.tokens_per_s:,.1f} tok/s")
+        text.append(
+            f" on {visible(row.runtime)} {visible(row.precision)}, "
+            f"{visible(row.device)}: {row.tokens_per_s:,.1f} tok/s"
+        )
         if row.first_token_ms is not None:
             text.append(f", first token {row.first_token_ms:,.0f} ms")
         if row.load_s is not None:
             text.append(f", load {row.load_s:,.2f} s")
         if row.peak_mb is not None:
             text.append(f", peak {row.peak_mb:,.0f} MB")
-        text.append(" · bench (greedy, median)" if row.source == "bench"
-                    else " · fastest chat reply", style="dim")
+        text.append(
+            " · bench (greedy, median)" if row.source == "bench" else " · fastest chat reply",
+            style="dim",
+        )
         info.update(text)
 
     def draw_chart(self) -> None:
