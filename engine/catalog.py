@@ -14,25 +14,20 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from engine.catalog_checks import (
+    INVALID,
+    check_entry,
+    check_value,
+)
 from engine.errors import SmollmError, UsageError
-from engine.hub_names import revision_problem
 from engine.paths import user_catalog_path
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on the Jetson's Python 3.10
     import tomli as tomllib
-
-KINDS = ("causal", "seq2seq")
-PROMPT_FORMATS = ("chat-template", "chatml", "alpaca", "plain", "t5")
-SOURCES = ("hub", "bundled", "local", "unavailable")
-
-_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-_MONTH_RE = re.compile(r"^(\d{4}-(0[1-9]|1[0-2])|unknown)$")
-# A file at the top of a GGUF repo: no folders, no "..", ends in .gguf.
-_GGUF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.gguf$")
-_QUANT_RE = re.compile(r"^(F32|F16|BF16|Q[2-8]_[0-9A-Z_]+|IQ[1-4]_[A-Z_]+|TQ[12]_0)$")
 
 
 @dataclass(frozen=True)
@@ -99,7 +94,6 @@ _REQUIRED = (
     "source",
     "facts_from",
 )
-_OPTIONAL_INTS = ("layers", "hidden_size", "heads", "kv_heads", "vocab_size")
 
 
 def format_params(params: int) -> str:
@@ -364,8 +358,8 @@ def _entry(
             problem(None, "missing required field(s): " + ", ".join(missing))
     for key, value in table.items():
         if key in _KEYS:
-            checked = _check_value(key, value, problem)
-            if checked is not _INVALID:
+            checked = check_value(key, value, problem)
+            if checked is not INVALID:
                 values[key] = checked
     if len(problems) > before:
         return None
@@ -374,100 +368,7 @@ def _entry(
         entry = replace(base, **values, origin=origin)
     else:
         entry = ModelEntry(**values, origin=origin)
-    _check_entry(entry, problem)
+    check_entry(entry, problem)
     if len(problems) > before:
         return None
     return entry
-
-
-_INVALID = object()
-
-
-def _check_value(key: str, value: Any, problem: Any) -> Any:
-    if key in ("params", "context_length") or key in _OPTIONAL_INTS:
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            problem(key, f"{key} must be a positive integer")
-            return _INVALID
-        return value
-    if key == "trust_remote_code":
-        if not isinstance(value, bool):
-            problem(key, "trust_remote_code must be true or false")
-            return _INVALID
-        return value
-    if key == "gguf_files":
-        if not isinstance(value, dict) or not value:
-            problem(
-                key,
-                "gguf_files must be a table of quant type = file name, e.g. "
-                '{ Q8_0 = "model.Q8_0.gguf" }',
-            )
-            return _INVALID
-        for quant, name in value.items():
-            if not _QUANT_RE.match(quant):
-                problem(
-                    key, f"gguf_files: '{quant}' is not a GGUF quant type (Q8_0, Q4_K_M, F16, ...)"
-                )
-                return _INVALID
-            if not isinstance(name, str) or not _GGUF_NAME_RE.match(name):
-                problem(
-                    key,
-                    f"gguf_files: {quant} must name a .gguf file at the top of the "
-                    f"repo (got {name!r})",
-                )
-                return _INVALID
-        return tuple(value.items())
-    if key in ("tags", "facts_from", "gguf_facts_from"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problem(key, f"{key} must be a list of strings")
-            return _INVALID
-        return tuple(value)
-    if not isinstance(value, str):
-        problem(key, f"{key} must be a string")
-        return _INVALID
-    if key == "kind" and value not in KINDS:
-        problem(key, f"kind must be one of {', '.join(KINDS)} (got '{value}')")
-        return _INVALID
-    if key == "prompt_format" and value not in PROMPT_FORMATS:
-        problem(key, f"prompt_format must be one of {', '.join(PROMPT_FORMATS)} (got '{value}')")
-        return _INVALID
-    if key == "source" and value not in SOURCES:
-        problem(key, f"source must be one of {', '.join(SOURCES)} (got '{value}')")
-        return _INVALID
-    if key in ("repo", "gguf_repo") and not _REPO_RE.match(value):
-        problem(key, f"{key} must look like 'owner/name' (got '{value}')")
-        return _INVALID
-    if key == "revision" and revision_problem(value):
-        problem(
-            key,
-            f"revision {value!r} is not a branch, tag or commit name: {revision_problem(value)}",
-        )
-        return _INVALID
-    if key == "released" and not _MONTH_RE.match(value):
-        problem(key, f"released must be 'YYYY-MM' or 'unknown' (got '{value}')")
-        return _INVALID
-    if key in ("id", "name", "family", "affiliation", "architecture", "license") and not value:
-        problem(key, f"{key} must not be empty")
-        return _INVALID
-    return value
-
-
-def _check_entry(entry: ModelEntry, problem: Any) -> None:
-    """Rules that tie several fields together."""
-    if entry.source in ("hub", "bundled") and not entry.repo:
-        problem("source", f"source '{entry.source}' needs a repo ('owner/name')")
-    if entry.source == "local" and not entry.path:
-        problem("source", "source 'local' needs a path (a model folder or a .gguf file)")
-    if entry.source == "unavailable" and not entry.unavailable_reason:
-        problem("source", "source 'unavailable' needs an unavailable_reason")
-    if bool(entry.gguf_repo) != bool(entry.gguf_files):
-        problem(
-            "gguf_repo" if entry.gguf_repo else "gguf_files", "gguf_repo and gguf_files go together"
-        )
-    elif entry.gguf_repo and not entry.gguf_facts_from:
-        problem(
-            "gguf_repo", "a GGUF build needs gguf_facts_from (where its file names were checked)"
-        )
-    elif entry.gguf_repo and entry.kind != "causal":
-        problem("gguf_repo", "GGUF builds are run for causal models only")
-    if entry.kind == "seq2seq" and entry.prompt_format not in ("t5", "plain"):
-        problem("prompt_format", "a seq2seq model takes prompt_format 't5' or 'plain'")

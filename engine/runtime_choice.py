@@ -54,6 +54,18 @@ def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") ->
     return runtime
 
 
+def runtime_expected(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
+    """The runtime a load with ``runtime`` would take (auto resolved), for a label or a
+    question asked before the load; a choice that cannot work stays as asked (the load
+    itself says why, in full)."""
+    from engine.errors import SmollmError
+
+    try:
+        return resolve_runtime(entry, runtime, precision)
+    except SmollmError:
+        return runtime
+
+
 def available_runtimes(entry: ModelEntry) -> list[str]:
     """The runtimes ``entry`` can run on here, transformers first."""
     out = [TRANSFORMERS]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fixtures.tasks.helpers import TASKS_DIR
 from telemetry_fakes import ScriptedReader
 
-from engine.evaluation.batch import InProcessSession, stream_and_store
+from engine.evaluation.batch import stream_and_store
+from engine.evaluation.in_process import InProcessSession
 from engine.events import EvalDone
 from engine.records import EvalSpec
 from engine.results.store import ResultsStore

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from jobs_fixtures import LONG_TASK, long_task_dir
 
-from engine.evaluation.batch import InProcessSession
+from engine.evaluation.in_process import InProcessSession
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
 from engine.events import EvalProgress, TaskDone
 from engine.records import EvalSpec, LoadInfo

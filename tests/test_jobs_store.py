@@ -233,7 +233,7 @@ def test_disk_full_while_storing_fails_the_job_with_one_message_and_keeps_the_st
     (after the job's first row), in an in-process attempt of the job."""
     from fixtures.tasks.helpers import TASKS_DIR
 
-    from engine.evaluation.batch import InProcessSession
+    from engine.evaluation.in_process import InProcessSession
     from engine.jobs.runner import JobRun
     from engine.results.store import ResultsStore
 
@@ -283,7 +283,7 @@ def test_a_sqlite_full_error_reads_as_a_full_disk():
 def test_sigterm_stops_the_job_as_failed_so_that_it_can_resume(tiny_catalog, monkeypatch):
     from fixtures.tasks.helpers import TASKS_DIR
 
-    from engine.evaluation.batch import InProcessSession
+    from engine.evaluation.in_process import InProcessSession
     from engine.jobs.runner import JobRun, _Signals
 
     monkeypatch.setenv("SMOLLM_TUI_JOB_HEARTBEAT_S", "0.05")
@@ -313,7 +313,7 @@ def test_a_job_whose_cells_are_all_measured_skips_them_and_counts_them_done(tiny
     done at 1/1 cells (its log says what it skipped)."""
     from fixtures.tasks.helpers import TASKS_DIR
 
-    from engine.evaluation.batch import InProcessSession
+    from engine.evaluation.in_process import InProcessSession
     from engine.jobs.runner import JobRun
     from engine.results.store import ResultsStore
 

@@ -174,7 +174,7 @@ class SmollmApp(SmollmAppApi):
 
         try:
             return resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP
-        except SmollmError:  # the load says why, in full
+        except SmollmError:  # no usable file: the load says why, in full
             return False
 
     def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:

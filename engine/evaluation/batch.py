@@ -2,8 +2,8 @@
 
 Shared by the `eval` command and the Evaluate screen. The transport is a *session*
 with load(options), evaluate(spec), cancel() and close(): the worker client, or
-InProcessSession for scripts. Every TaskDone is stored as it arrives, so an interrupted
-night run resumes where it stopped (cells already measured with the same settings are
+engine.evaluation.in_process for scripts. Every TaskDone is stored as it arrives, so an
+interrupted night run resumes where it stopped (cells already measured with the same settings are
 skipped unless forced). A model that fails to load marks that model's remaining cells
 and the batch moves on to the next model. A worker that dies during a task (killed by the
 kernel when memory runs out) takes the blame for that task only: the model's later tasks
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from engine.errors import SmollmError
 from engine.events import Cancelled, EvalDone, Failed, Loaded, TaskDone, WorkerDied
-from engine.loaded import LoadedModel
 from engine.records import EvalSpec, LoadInfo, TaskResult
 from engine.results.store import EvalRun, ResultsStore, eval_run_from_task
 from engine.settings import LoadOptions
@@ -444,36 +443,3 @@ class _CancelForwarder:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=1)
-
-
-class InProcessSession:
-    """The session protocol without a worker: loads and evaluates in this process.
-
-    For scripts, benchmarks and tests; the app and the CLI use the worker, which keeps a
-    model that runs out of memory from taking the caller down with it.
-    """
-
-    def __init__(self) -> None:
-        self.loaded: LoadedModel | None = None
-        self._cancel = threading.Event()
-
-    def load(self, options: LoadOptions) -> LoadInfo:
-        from engine.runtime import load_model
-
-        self.loaded = load_model(options)
-        return self.loaded.info
-
-    def evaluate(self, spec: EvalSpec) -> Iterator[object]:
-        from engine.evaluation.runner import evaluate
-
-        if self.loaded is None:
-            raise SmollmError("no model loaded")
-        self._cancel.clear()
-        yield from evaluate(self.loaded, spec, self._cancel, request_id=0)
-        yield Cancelled(0) if self._cancel.is_set() else EvalDone(0)
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def close(self) -> None:
-        self.loaded = None

@@ -14,13 +14,13 @@ from engine.consent import resolve_trust
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import (
     BatchSummary,
-    InProcessSession,
     LoadFailed,
     Restarting,
     Skipped,
     Stored,
     run_batch,
 )
+from engine.evaluation.in_process import InProcessSession
 from engine.evaluation.task_names import check_tasks
 from engine.evaluation.tasks import task_available
 from engine.events import EvalProgress, Loaded

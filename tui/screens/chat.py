@@ -161,14 +161,10 @@ class ChatScreen(Screen):
         )
 
     def _runtime_label(self) -> str:
-        from engine.errors import SmollmError
-        from engine.runtime_choice import resolve_runtime
+        from engine.runtime_choice import runtime_expected
 
         asked = self.options.runtime
-        try:
-            chosen = resolve_runtime(self.entry, asked, self.options.precision)
-        except SmollmError:  # the load says what is wrong, in full
-            return asked
+        chosen = runtime_expected(self.entry, asked, self.options.precision)
         return chosen if asked == chosen else f"{asked}: {chosen}"
 
     def set_status(self, text: str, error: bool = False) -> None:

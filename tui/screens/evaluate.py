@@ -9,7 +9,6 @@ is ticked. `f` sets the folders of the user's own task YAML files (engine.prefer
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 from rich.text import Text
@@ -30,13 +29,14 @@ from textual.widgets import (
 )
 
 from engine import events as ev
-from engine import memory, preferences
+from engine import memory
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
 from engine.records import EvalSpec
 from engine.results.health import StoreUnavailable
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
+from engine.runtime_choice import runtime_expected
 from engine.settings import LoadOptions
 from engine.states import EvalOutcome
 from engine.task_registry import short_name
@@ -44,7 +44,7 @@ from tui import messages as m
 from tui.app_api import smollm_app
 from tui.load_text import loading_text
 from tui.safe_text import plain, visible
-from tui.screens.dialogs import InputScreen
+from tui.screens.task_folders import ask_task_folders
 from tui.widgets.eval_form import EvalForm
 from tui.widgets.eval_tables import (
     HISTORY_COLUMNS,
@@ -89,7 +89,7 @@ class EvaluateScreen(Screen):
         self.entry = entry
         self.options = options
         # "auto" as the load resolves it
-        self.runtime = _runtime_of(entry, options.runtime, options.precision)
+        self.runtime = runtime_expected(entry, options.runtime, options.precision)
         self.include_path = include_path
         self.running = False
         self.cancelling = False
@@ -166,35 +166,10 @@ class EvaluateScreen(Screen):
     # ---- task folders --------------------------------------------------------------
 
     def action_task_folders(self) -> None:
-        try:
-            current = preferences.task_folders()
-        except SmollmError as exc:
-            self.notify(str(exc), severity="error", timeout=10, markup=False)
-            return
-        self.app.push_screen(
-            InputScreen(
-                "Task folders",
-                "Folders of your own lm-eval task YAML files, several separated by "
-                f'{os.pathsep!r}. Their tasks are listed first, marked "local task". '
-                "Saved for the app and the eval command; empty clears.",
-                os.pathsep.join(current),
-                placeholder="/path/to/my-tasks",
-                check=_folders_problem,
-            ),
-            self.folders_chosen,
-        )
+        ask_task_folders(self, self.folders_saved)
 
-    def folders_chosen(self, text: str | None) -> None:
-        """Save the dialog's folders (None: cancelled) and list their tasks."""
-        if text is None:
-            return
-        try:
-            saved = preferences.set_task_folders(preferences.split_folders(text))
-        except SmollmError as exc:
-            self.notify(
-                str(exc), title="Task folders not saved", severity="error", timeout=10, markup=False
-            )
-            return
+    def folders_saved(self, saved: tuple[str, ...]) -> None:
+        """List the tasks of the folders just saved."""
         form = self.query_one(EvalForm)
         form.reload_tasks()
         found = sum(1 for f in form.local_origin.values() if f in saved)
@@ -453,15 +428,6 @@ class EvaluateScreen(Screen):
         self.app.pop_screen()
 
 
-def _folders_problem(text: str) -> str | None:
-    """What is wrong with the task-folder dialog's text (shown in the dialog), or None."""
-    try:
-        preferences.check_task_folders(preferences.split_folders(text))
-    except SmollmError as exc:
-        return str(exc)
-    return None
-
-
 _ALL_MEASURED = (
     "every ticked task is already measured with these settings: tick re-run "
     "measured to run them again"
@@ -477,15 +443,3 @@ _OUTCOME_STYLE = {
 def _duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
-
-
-def _runtime_of(entry: ModelEntry, runtime: str, precision: str) -> str:
-    """The runtime a load with ``runtime`` gives ``entry`` (auto resolved); an impossible
-    choice stays as it is: the load says why."""
-    from engine.errors import SmollmError
-    from engine.runtime_choice import resolve_runtime
-
-    try:
-        return resolve_runtime(entry, runtime, precision)
-    except SmollmError:
-        return runtime
