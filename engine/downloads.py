@@ -2,7 +2,7 @@
 
 Every job ends with exactly one final event (DownloadDone, DownloadFailed or
 DownloadCancelled). Events go to the listener given to the queue, called from the queue's
-thread (the app hands them to its event loop, e.g. with ``App.call_from_thread``), or,
+thread (the app posts each to itself as a Textual message: tui.model_files), or,
 without a listener, onto ``queue.events`` for the caller to read.
 """
 

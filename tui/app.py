@@ -254,6 +254,9 @@ class SmollmApp(SmollmAppApi):
     def on_download_event(self, message: m.DownloadEvent) -> None:
         self.files.on_event(message.event)
 
+    def on_jobs_changed(self, message: m.JobsChanged) -> None:
+        self.jobs_watch.poll()
+
     def open_compare(self) -> None:
         from tui.screens.compare import CompareScreen
 

@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 
 from engine.jobs import Job, JobSpec
+from tui.messages import JobsChanged
 from tui.safe_text import visible
 
 READ_EVERY_S = 1.0
@@ -122,10 +123,9 @@ def _in_thread(app: Any, work: Callable[[], str], title: str) -> None:
             text, severity = work(), "information"
         except Exception as exc:  # a damaged or locked store included: one line
             text, severity = str(exc) or type(exc).__name__, "error"
-        app.call_from_thread(app.notify, text, title=title, severity=severity, markup=False)
-        watch = getattr(app, "jobs_watch", None)
-        if watch is not None:
-            app.call_from_thread(watch.poll)
+        # Both are messages to the app, safe from this thread.
+        app.notify(text, title=title, severity=severity, markup=False)
+        app.post_message(JobsChanged())
 
     app.run_worker(run, thread=True, group="jobs-action", exit_on_error=False)
 

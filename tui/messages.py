@@ -112,3 +112,25 @@ class DownloadEvent(Message):
     """What the download queue's thread reports (an engine.downloads event)."""
 
     event: Any
+
+
+@dataclass
+class JobsChanged(Message):
+    """A job was queued, cancelled or resumed from the app: the jobs are read again."""
+
+
+# ---- threads that report to the screen that started them ---------------------------------
+
+
+@dataclass
+class PairPlanned(Message):
+    """The Arena's memory plan for its two sides (an engine.arena.PairPlan)."""
+
+    plan: Any
+
+
+@dataclass
+class LeaderboardRead(Message):
+    """The Arena's leaderboard, computed from the stored votes (engine.results.arena)."""
+
+    board: Any

@@ -2,7 +2,7 @@
 
 The UI reads `latest()` / `history()` / `marks()` from its own timer; they only copy
 from memory under a lock, so they never block. Subscribers are called from the sampler
-thread (a Textual app should hop back with `app.call_from_thread`).
+thread (a Textual app posts itself a message from there: `post_message` is thread-safe).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Header, Static
 from engine.arena import PairPlan, SideConfig, SideTranscript
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings
+from tui import messages as m
 from tui.app_api import smollm_app
 from tui.session import ModelSession
 from tui.widgets.arena_panel import ArenaPanel
@@ -123,7 +124,10 @@ class ArenaScreen(Screen):
     @work(thread=True, exclusive=True, group="arena-plan", exit_on_error=False)
     def _make_plan(self) -> None:
         plan = (self._planner or self._default_plan)(self.entries, self.configs)
-        self.app.call_from_thread(self.plan_ready, plan)
+        self.post_message(m.PairPlanned(plan))
+
+    def on_pair_planned(self, message: m.PairPlanned) -> None:
+        self.plan_ready(message.plan)
 
     def _default_plan(self, entries, configs) -> PairPlan:
         from engine.arena import plan_pair
@@ -294,8 +298,7 @@ class ArenaScreen(Screen):
 
         with ResultsStore() as store:
             add_vote(store, vote)
-        self.app.call_from_thread(
-            self.notify,
+        self.notify(  # a message to the app: safe from this thread
             f"{OUTCOME_LABELS[vote.outcome]}. A was {vote.player_a}, B was "
             f"{vote.player_b}. ctrl+l starts a new blind round.",
             title="Vote stored",
@@ -380,8 +383,7 @@ class ArenaScreen(Screen):
         from engine.arena import save_pair
 
         md_path, json_path = save_pair(sides, blind=blind)
-        self.app.call_from_thread(
-            self.notify,
+        self.notify(  # a message to the app: safe from this thread
             f"Saved {md_path}\nand {json_path.name}",
             title="Arena saved",
             timeout=10,

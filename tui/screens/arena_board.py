@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.results.bradley_terry import Leaderboard, method_text
+from tui import messages as m
 from tui.safe_text import plain
 from tui.widgets.memory_meter import MemoryMeter
 
@@ -58,7 +59,10 @@ class ArenaBoardScreen(Screen):
 
         with ResultsStore() as store:
             board = arena_leaderboard(store, resamples=self.resamples, seed=self.seed)
-        self.app.call_from_thread(self.show, board)
+        self.post_message(m.LeaderboardRead(board))
+
+    def on_leaderboard_read(self, message: m.LeaderboardRead) -> None:
+        self.show(message.board)
 
     def show(self, board: Leaderboard) -> None:
         from engine.results.arena import interval_text
