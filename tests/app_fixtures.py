@@ -259,6 +259,17 @@ async def rows_shown(pilot) -> None:
     await pilot.pause()  # and shows them
 
 
+async def results_shown(pilot) -> None:
+    """Wait, as a user does, for what the screen shown reads from the results store
+    (Compare, Evaluate's history, the full details): read in a thread as it opens and
+    whenever it reads again (tui.store_reads)."""
+    await pilot.pause()  # the screen asks for it as it is shown
+    reader = getattr(pilot.app.screen, "store_read", None)
+    if reader is not None:
+        await reader.settled()
+        await pilot.pause()  # and shows it
+
+
 async def steady(pilot) -> None:
     """Before a snapshot: no blinking text cursor, the memory meter read
     now and tables' column widths measured now (a DataTable measures them when idle), so

@@ -23,6 +23,7 @@ from app_fixtures import (
     fixed_overview,
     make_app,
     make_scripted_app,
+    results_shown,
     rows_shown,
     steady,
 )
@@ -60,7 +61,7 @@ def app_on_disk():
 async def select(pilot, words: str, key: str) -> None:
     await rows_shown(pilot)
     await pilot.press("slash", *words, "enter", key)
-    await pilot.pause()
+    await results_shown(pilot)  # the details' stored runs
     await steady(pilot)
 
 
@@ -175,7 +176,7 @@ def evaluating_app(finish: bool):
 async def run_arc_e_and_piqa(pilot):
     await rows_shown(pilot)
     await pilot.press("e")  # the bundled model, first in the catalog
-    await pilot.pause()
+    await results_shown(pilot)
     await pilot.press("space", "down", "down", "down", "down", "space", "enter")
     await pilot.pause()
 
@@ -196,6 +197,7 @@ def test_evaluation_finished(snap_compare, size):
     async def finished(pilot):
         await run_arc_e_and_piqa(pilot)
         await pilot.app.workers.wait_for_complete()
+        await results_shown(pilot)  # the history, read again after the run
         await steady(pilot)
 
     assert snap_compare(evaluating_app(finish=True), terminal_size=size, run_before=finished)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from app_fixtures import fill_results_store, make_app, steady
+from app_fixtures import fill_results_store, make_app, results_shown, steady
 from fixtures.tasks.helpers import TASKS_DIR
 
 from engine.settings import LoadOptions
@@ -38,7 +38,7 @@ def test_evaluate_task_chooser(snap_compare, size):
                 include_path=str(TASKS_DIR),
             )
         )
-        await pilot.pause()
+        await results_shown(pilot)
         await pilot.press("down", "space", "down", "down", "down", "space")
         await steady(pilot)
 
@@ -51,7 +51,7 @@ def test_evaluate_task_folder_dialog(snap_compare):
     async def open_dialog(pilot):
         app = pilot.app
         app.push_screen(EvaluateScreen(app.catalog.get("pythia-160m"), LoadOptions("pythia-160m")))
-        await pilot.pause()
+        await results_shown(pilot)
         await pilot.press("f")
         await steady(pilot)
 
@@ -62,7 +62,7 @@ def test_evaluate_task_folder_dialog(snap_compare):
 def test_compare_accuracy(snap_compare, size):
     async def open_compare(pilot):
         pilot.app.push_screen(CompareScreen())
-        await pilot.pause()
+        await results_shown(pilot)
         await pilot.press("down", "right", "right")  # pythia-160m ARC-e: the flagged cell
         await steady(pilot)
 
@@ -73,7 +73,7 @@ def test_compare_accuracy(snap_compare, size):
 def test_compare_time_tab(snap_compare, size):
     async def open_compare(pilot):
         pilot.app.push_screen(CompareScreen())
-        await pilot.pause()
+        await results_shown(pilot)
         await pilot.press("2")
         await steady(pilot)
 

@@ -10,7 +10,8 @@ from textual.message import Message
 from engine.errors import FailureKind
 from engine.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats
-from engine.results.store import EvalRun
+from engine.results.health import StoreUnavailable
+from engine.results.store import EvalRun, SpeedRun
 from engine.states import EvalOutcome, WorkerState
 
 
@@ -134,3 +135,14 @@ class LeaderboardRead(Message):
     """The Arena's leaderboard, computed from the stored votes (engine.results.arena)."""
 
     board: Any
+
+
+@dataclass
+class ResultsRead(Message):
+    """Runs read from the results store in a thread for a screen (tui.store_reads): the
+    evaluations asked for and the chat speed rows (when asked); ``problem``: why the store
+    could not be read (both lists are then empty)."""
+
+    runs: list[EvalRun]
+    speed_runs: list[SpeedRun]
+    problem: StoreUnavailable | None = None

@@ -29,6 +29,16 @@ async def rows_shown(pilot: Pilot) -> None:
     await pilot.pause()
 
 
+async def results_shown(pilot: Pilot) -> None:
+    """Until what the screen shown reads from the results store in a thread (Compare,
+    Evaluate's history, the full details: tui.store_reads) is on the screen."""
+    await pilot.pause()
+    reader = getattr(pilot.app.screen, "store_read", None)
+    if reader is not None:
+        await reader.settled()
+        await pilot.pause()
+
+
 async def _catalog(pilot: Pilot) -> None:
     await pilot.pause()
 
@@ -39,6 +49,7 @@ async def _help(pilot: Pilot) -> None:
 
 async def _details(pilot: Pilot) -> None:
     await pilot.press("down", "enter")
+    await results_shown(pilot)
 
 
 async def _system(pilot: Pilot) -> None:
@@ -48,12 +59,12 @@ async def _system(pilot: Pilot) -> None:
 
 async def _evaluate(pilot: Pilot) -> None:
     await pilot.press("e")
-    await pilot.pause()
+    await results_shown(pilot)
 
 
 async def _compare(pilot: Pilot) -> None:
     await pilot.press("m")
-    await pilot.pause()
+    await results_shown(pilot)
 
 
 async def _arena(pilot: Pilot) -> None:

@@ -1,7 +1,8 @@
 """Compare stored results side by side: the seed report's four tables and the board's peak
 memory, filters, a chart, and export to Markdown, CSV and JSON.
 
-Reads the results store directly (SQLite, read-only, no torch); the matrices come from
+Reads the results store (SQLite, read-only, no torch) in a thread each time it is shown
+(tui.store_reads), saying so until the runs arrive; the matrices come from
 engine.results.matrix, the same code as `smollm-tui report`. A store that cannot be read
 (damaged, too new) leaves the screen empty with the reason and what to do.
 """
@@ -24,9 +25,11 @@ from engine.results.matrix import ACCURACY_CHOICES, REPORT_ORDER, Filters, Matri
 from engine.results.references import References, load_references
 from engine.results.report import metrics_line, write_reports
 from engine.results.speed import speed_rows
-from engine.results.store import EvalRun, ResultsStore, SpeedRun
+from engine.results.store import EvalRun, SpeedRun
 from engine.task_registry import short_name
+from tui import messages as m
 from tui.safe_text import plain, visible
+from tui.store_reads import READING, StoreRead
 from tui.widgets.compare_cells import cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.speed_view import SpeedView, with_speed_options, write_speed_reports
@@ -106,6 +109,7 @@ class CompareScreen(Screen):
         self.last_export: list = []
         self._references: References | None = None
         self.store_problem: StoreUnavailable | None = None
+        self.store_read = StoreRead(self, "compare-read", speed=True)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -127,10 +131,10 @@ class CompareScreen(Screen):
 
     def on_mount(self) -> None:
         self.title = "Compare"
-        self.reload()
+        self.rebuild()  # empty, saying that the store is being read
         self.query_one("#matrix", DataTable).focus()
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self) -> None:  # also as the screen is first shown
         self.reload()
 
     # ---- data ----------------------------------------------------------------------
@@ -142,23 +146,28 @@ class CompareScreen(Screen):
         return self._references
 
     def reload(self) -> None:
-        """Read the store again and refill filters, matrix and chart."""
-        try:
-            with ResultsStore(read_only=True) as store:
-                self.runs = store.eval_runs()
-                self.speed_runs = store.speed_runs()
-            self.store_problem = None
-        except StoreUnavailable as exc:
-            self.runs, self.speed_runs = [], []
-            if self.store_problem is None or str(exc) != str(self.store_problem):
-                self.notify(
-                    str(exc),
-                    title="Results unavailable",
-                    severity="warning",
-                    timeout=30,
-                    markup=False,
-                )
-            self.store_problem = exc
+        """Read the store again (in a thread); on_results_read refills filters, matrix and
+        chart."""
+        self.store_read.request()
+
+    def on_results_read(self, message: m.ResultsRead) -> None:
+        with self.store_read.arrived():
+            self.show_runs(message)
+
+    def show_runs(self, message: m.ResultsRead) -> None:
+        """Keep the runs read and refill filters, matrix and chart; a store problem is
+        said once (not again on each return to the screen while it lasts)."""
+        self.runs, self.speed_runs = message.runs, message.speed_runs
+        exc = message.problem
+        if exc is not None and (self.store_problem is None or str(exc) != str(self.store_problem)):
+            self.notify(
+                str(exc),
+                title="Results unavailable",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
+        self.store_problem = exc
         options_of = with_speed_options(filter_options(self.runs), self.speed_runs)
         for name, options in options_of.items():
             select = self.query_one(f"#f-{name}", Select)
@@ -241,11 +250,16 @@ class CompareScreen(Screen):
             runtime=getattr(filters, "runtime", None),
         )
         self.sub_title = view.describe()
+        if not self.store_read.done:
+            view.query_one("#speed-info", Static).update(Text(READING.capitalize(), style="dim"))
+            self.sub_title = f"Decode speed · {READING}"
 
     def describe(self) -> str:
         title = self.matrix.title if self.matrix else ""
         if self.metric == "accuracy" and self.accuracy_metric != "primary":
             title += f" · {self.accuracy_metric}"
+        if not self.store_read.done:
+            return f"{title} · {READING}"
         shown = sum(1 for r in self.runs if self.filters().accepts(r))
         return f"{title} · {shown} of {len(self.runs)} run(s) match the filters"
 
@@ -262,7 +276,9 @@ class CompareScreen(Screen):
     def show_cell(self) -> None:
         info = self.query_one("#cell-info", Static)
         row, task = self.current()
-        if row is None and self.store_problem is not None:
+        if row is None and not self.store_read.done:
+            info.update(Text(READING.capitalize(), style="dim"))
+        elif row is None and self.store_problem is not None:
             info.update(
                 Text(
                     f"The results store is unavailable ({self.store_problem.reason}): "
@@ -362,6 +378,9 @@ class CompareScreen(Screen):
             precision=filters.precision,
             runtime=getattr(filters, "runtime", None),
         )
+        if not self.store_read.done:
+            self.notify(f"Nothing to export yet: {READING}", severity="warning")
+            return
         if not self.runs and not speed:
             self.notify("Nothing to export yet.", severity="warning")
             return

@@ -34,7 +34,6 @@ from engine.catalog import ModelEntry
 from engine.errors import SmollmError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
 from engine.records import EvalSpec
-from engine.results.health import StoreUnavailable
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.runtime_choice import runtime_expected
 from engine.settings import LoadOptions
@@ -43,20 +42,16 @@ from engine.task_registry import short_name
 from tui import messages as m
 from tui.app_api import smollm_app
 from tui.load_text import loading_text
-from tui.safe_text import plain, visible
+from tui.safe_text import plain
 from tui.screens.task_folders import ask_task_folders
+from tui.store_reads import StoreRead
 from tui.widgets.eval_form import EvalForm
-from tui.widgets.eval_tables import (
-    HISTORY_COLUMNS,
-    RESULT_COLUMNS,
-    history_cells,
-    result_cells,
-)
+from tui.widgets.eval_history import fill_history, history_title, newest
+from tui.widgets.eval_tables import HISTORY_COLUMNS, RESULT_COLUMNS, result_cells
 from tui.widgets.eval_task_list import EvalTaskList, task_details
 from tui.widgets.memory_meter import MemoryMeter
 
 DEFAULT_LIMIT = 100
-HISTORY_ROWS = 200
 
 
 class EvaluateScreen(Screen):
@@ -96,6 +91,8 @@ class EvaluateScreen(Screen):
         self.spec: EvalSpec | None = None
         self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
         self.skipped: tuple[str, ...] = ()  # ticked but already measured (this run)
+        # The history, read in a thread each time the screen is shown and after a run.
+        self.store_read = StoreRead(self, "evaluate-history", model_id=entry.id)
 
     # ---- layout --------------------------------------------------------------------
 
@@ -123,13 +120,13 @@ class EvaluateScreen(Screen):
             self.query_one(table, DataTable).add_columns(*columns)
         self.set_progress_text(Text("tick tasks with space, then enter runs them", style="dim"))
         self.show_status()
-        self.load_history()
+        self.query_one("#history-title", Static).update(history_title(self.entry.name, None))
         chooser = self.query_one(EvalTaskList)
         chooser.focus()
         if chooser.option_count:
             chooser.highlighted = 0
 
-    def on_screen_resume(self) -> None:
+    def on_screen_resume(self) -> None:  # also as the screen is first shown
         self.load_history()
 
     # ---- status lines --------------------------------------------------------------
@@ -183,29 +180,15 @@ class EvaluateScreen(Screen):
     # ---- history -------------------------------------------------------------------
 
     def load_history(self) -> None:
-        problem = None
-        try:
-            with ResultsStore(read_only=True) as store:
-                runs = store.eval_runs(model_id=self.entry.id)
-        except StoreUnavailable as exc:
-            runs, problem = [], exc
-        runs = sorted(runs, key=lambda r: (r.ended, r.id or 0), reverse=True)[:HISTORY_ROWS]
-        table = self.query_one("#history", DataTable)
-        table.clear()
-        for run in runs:
-            table.add_row(*history_cells(run))
-        title = Text(f"History of {visible(self.entry.name)}: ", style="bold")
-        if problem is not None:
-            title.append(
-                f"the results store is unavailable ({problem.reason}): "
-                "`smollm-tui doctor` says what to do",
-                style="not bold yellow",
-            )
-        title.append(
-            f"{len(runs)} stored run(s)" if runs else "" if problem else "nothing stored yet",
-            style="not bold",
-        )
-        self.query_one("#history-title", Static).update(title)
+        """Read the model's stored runs again, in a thread (on_results_read shows them)."""
+        self.store_read.request()
+
+    def on_results_read(self, message: m.ResultsRead) -> None:
+        with self.store_read.arrived():
+            runs = newest(message.runs)
+            fill_history(self.query_one("#history", DataTable), runs)
+            title = history_title(self.entry.name, runs, message.problem)
+            self.query_one("#history-title", Static).update(title)
 
     # ---- running -------------------------------------------------------------------
 

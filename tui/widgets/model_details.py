@@ -8,10 +8,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.overview import ModelOverview
+from engine.results.store import EvalRun
 from tui.safe_text import plain
+from tui.store_reads import READING
 
 
-def details_renderable(row: ModelOverview, full: bool = False):
+def details_renderable(row: ModelOverview, full: bool = False, runs: list[EvalRun] | None = None):
+    """``full``: with the model's stored evaluations, ``runs`` (None: not read yet, which
+    is said; the full details screen reads them in a thread: tui.screens.details)."""
     e = row.entry
     title = plain(e.name, "bold")
     facts = Table.grid(padding=(0, 1))
@@ -44,8 +48,10 @@ def details_renderable(row: ModelOverview, full: bool = False):
     parts.append(results_line(row))
     if e.notes:
         parts.append(plain(e.notes, "italic"))
-    if full:
-        history = history_table(e.id)
+    if full and runs is None:
+        parts.append(plain(f"evaluations: {READING}", "dim"))
+    elif full:
+        history = history_table(runs or [])
         if history is not None:
             parts.append(history)
     if full and e.facts_from:
@@ -85,17 +91,12 @@ def results_line(row: ModelOverview) -> Text:
     return text
 
 
-def history_table(model_id: str) -> Table | None:
-    """Every stored evaluation of the model, newest first (for the full details)."""
-    from engine.results.health import StoreUnavailable
+def history_table(runs: list[EvalRun]) -> Table | None:
+    """The model's stored evaluations (``runs``, oldest first), the last 12 newest first,
+    for the full details; None when there are none (or the store could not be read: the
+    results line above already says why)."""
     from engine.results.matrix import accuracy_of
-    from engine.results.store import ResultsStore
 
-    try:
-        with ResultsStore(read_only=True) as store:
-            runs = store.eval_runs(model_id=model_id)
-    except StoreUnavailable:  # the results line above already says why
-        return None
     if not runs:
         return None
     table = Table(title="evaluations", title_justify="left", box=None, padding=(0, 1))
