@@ -4,7 +4,7 @@ and clicks as a user would."""
 
 from __future__ import annotations
 
-from app_fixtures import fill_results_store, make_app
+from app_fixtures import fill_results_store, make_app, results_shown
 from textual.widgets import DataTable, Select, Static, Tabs
 
 from engine.paths import data_dir
@@ -27,7 +27,7 @@ def header(screen) -> list[str]:
 
 async def open_compare(pilot) -> CompareScreen:
     await pilot.press("m")
-    await pilot.pause()
+    await results_shown(pilot)  # the store is read in a thread as the screen opens
     screen = pilot.app.screen
     assert isinstance(screen, CompareScreen)
     return screen

@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, results_shown
 from fixtures.tasks.helpers import TASKS_DIR
 from telemetry_fakes import ScriptedReader
 from textual.widgets import Checkbox, DataTable, Input, RadioButton, Static
@@ -103,6 +103,7 @@ async def test_run_stores_each_task_shows_results_and_history_then_cancel(tiny_c
             assert row.model_size_mb > 0 and row.lm_eval_version
         assert {r.id for r in screen.stored} == {r.id for r in rows.values()}
         assert "acc" in rows["fx_choice4"].metrics
+        await results_shown(pilot)  # the history, read again after the run
         history = screen.query_one("#history", DataTable)
         assert history.row_count == 2
         assert "2 stored run(s)" in str(screen.query_one("#history-title", Static).render())
@@ -120,6 +121,7 @@ async def test_run_stores_each_task_shows_results_and_history_then_cancel(tiny_c
         statuses = cells(results, 1)
         assert statuses[-1] == "cancelled" and len(statuses) < 3
         assert sorted(r.status for r in stored_rows()).count("cancelled") == 1
+        await results_shown(pilot)
         assert history.row_count == 2 + len(statuses)
         assert app.session.state == "ready"  # the model stays loaded for the next run
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from app_fixtures import FIXED_TIME, fill_results_store, make_app, notes, steady
+from app_fixtures import FIXED_TIME, fill_results_store, make_app, notes, results_shown, steady
 from textual.widgets import DataTable, Select, Static, Tabs
 
 from engine.results.store import ResultsStore, SpeedRun
@@ -56,7 +56,7 @@ def table_rows(screen) -> list[list[str]]:
 
 async def open_speed(pilot) -> CompareScreen:
     await pilot.press("m")
-    await pilot.pause()
+    await results_shown(pilot)  # the store is read in a thread as the screen opens
     await pilot.press("6")
     await pilot.pause()
     screen = pilot.app.screen

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app, notes, screen_text
+from app_fixtures import make_app, notes, results_shown, screen_text
 from fixtures.tasks.helpers import TASKS_DIR
 from textual.widgets import DataTable, Static
 
@@ -228,7 +228,7 @@ async def test_stored_task_names_and_errors_are_shown_literally(hostile_overlay)
     app = make_app(overlay)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.press("m")
-        await pilot.pause()
+        await results_shown(pilot)
         assert isinstance(app.screen, CompareScreen)
         table = app.screen.query_one("#matrix", DataTable)
         assert [str(c.label) for c in table.columns.values()][2] == task.replace("\x1b", "␛")
@@ -237,9 +237,10 @@ async def test_stored_task_names_and_errors_are_shown_literally(hostile_overlay)
 
         await select(pilot, "hostile-local")
         await pilot.press("enter")  # the details list every stored run
+        await results_shown(pilot)
         assert isinstance(app.screen, DetailsScreen)
         assert_shown(app, f"task{HOSTILE_DIR_SHOWN}"[:20])
         await pilot.press("escape", "e")
-        await pilot.pause()
+        await results_shown(pilot)
         assert isinstance(app.screen, EvaluateScreen)  # its history table
         assert_shown(app, "boom [b]Bold[/b]", f"task{HOSTILE_DIR_SHOWN}"[:12])

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app
+from app_fixtures import make_app, results_shown
 from textual.widgets import DataTable, Static
 
 from engine.results.matrix import accuracy_of, build_matrix
@@ -87,7 +87,7 @@ async def test_compare_shows_the_figure_and_its_metric(measured):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = CompareScreen()
         app.push_screen(screen)
-        await pilot.pause()
+        await results_shown(pilot)
         table = screen.query_one("#matrix", DataTable)
         assert [str(c) for c in table.get_row_at(0)][2] == f"{measured.metrics[METRIC] * 100:.1f}"
         table.cursor_coordinate = (0, 2)

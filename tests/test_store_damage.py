@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from app_fixtures import make_app, rows_shown
+from app_fixtures import make_app, results_shown, rows_shown
 from fixtures.tasks.helpers import TASKS_DIR
 from textual.widgets import DataTable, Input, Static
 
@@ -220,7 +220,7 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
         assert all(r.best_avg_accuracy is None and r.results_problem for r in catalog.rows)
 
         await pilot.press("m")  # Compare: empty, and why
-        await pilot.pause()
+        await results_shown(pilot)
         assert isinstance(app.screen, CompareScreen)
         assert app.screen.query_one("#matrix", DataTable).row_count == 0
         info = str(app.screen.query_one("#cell-info", Static).render())
@@ -235,7 +235,7 @@ async def test_the_app_opens_chats_and_says_why_results_are_missing(
                 include_path=str(TASKS_DIR),
             )
         )
-        await pilot.pause()
+        await results_shown(pilot)
         screen = app.screen
         title = str(screen.query_one("#history-title", Static).render())
         assert "results store is unavailable" in title
