@@ -14,6 +14,7 @@ from engine.results.bradley_terry import Leaderboard, method_text
 from tui import messages as m
 from tui.safe_text import plain
 from tui.widgets.memory_meter import MemoryMeter
+from tui.widgets.table_fill import fill
 
 
 class ArenaBoardScreen(Screen):
@@ -69,18 +70,22 @@ class ArenaBoardScreen(Screen):
 
         self.board = board
         table = self.query_one(DataTable)
-        table.clear()
-        for rank, s in enumerate(board.standings, 1):
-            table.add_row(
-                Text(str(rank), justify="right"),
-                plain(s.player),
-                Text(f"{s.score:.0f}", justify="right"),
-                Text(interval_text(s.low, s.high)),
-                Text(str(s.games), justify="right"),
-                Text(f"{s.wins:g}", justify="right"),
-                Text(str(s.ties), justify="right"),
-                key=s.player,
-            )
+        fill(
+            table,
+            (
+                (
+                    Text(str(rank), justify="right"),
+                    plain(s.player),
+                    Text(f"{s.score:.0f}", justify="right"),
+                    Text(interval_text(s.low, s.high)),
+                    Text(str(s.games), justify="right"),
+                    Text(f"{s.wins:g}", justify="right"),
+                    Text(str(s.ties), justify="right"),
+                )
+                for rank, s in enumerate(board.standings, 1)
+            ),
+            (s.player for s in board.standings),
+        )
         if board.standings:
             self.sub_title = f"{board.games} vote(s), {len(board.standings)} configurations"
         else:

@@ -17,6 +17,7 @@ from tui.safe_text import plain
 from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.model_details import ModelDetails
+from tui.widgets.table_fill import fill
 
 # (key, header, how to sort)
 COLUMNS = (
@@ -171,9 +172,7 @@ class CatalogScreen(Screen):
         if self.sort_column >= 0:
             rows.sort(key=COLUMNS[self.sort_column][2], reverse=self.sort_reverse)
         self.visible_rows = rows
-        table.clear()
-        for row in rows:
-            table.add_row(*row_cells(row), key=row.entry.id)
+        fill(table, (row_cells(row) for row in rows), (row.entry.id for row in rows))
         if current is not None and current in [r.entry.id for r in rows]:
             table.move_cursor(row=[r.entry.id for r in rows].index(current))
         self.show_details()

@@ -33,6 +33,7 @@ from tui.store_reads import READING, StoreRead
 from tui.widgets.compare_cells import cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.speed_view import SpeedView, with_speed_options, write_speed_reports
+from tui.widgets.table_fill import fill
 
 # (matrix metric, tab label)
 METRIC_TABS = (
@@ -230,8 +231,11 @@ class CompareScreen(Screen):
         for task in matrix.tasks:
             table.add_column(plain(short_name(task)), key=task)  # a str label is markup
         table.add_column("Avg", key="avg")
-        for row in matrix.rows:
-            table.add_row(*row_cells(row, matrix, self.with_references), key=row.key)
+        fill(
+            table,
+            (row_cells(row, matrix, self.with_references) for row in matrix.rows),
+            (row.key for row in matrix.rows),
+        )
         self.sub_title = self.describe()
         if matrix.rows:
             table.cursor_coordinate = where  # clamped by the table

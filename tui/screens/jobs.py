@@ -22,6 +22,7 @@ from tui.app_api import smollm_app
 from tui.jobs_watch import cancel_job, resume_job
 from tui.safe_text import plain
 from tui.widgets.memory_meter import MemoryMeter, bar
+from tui.widgets.table_fill import fill
 
 COLUMNS = ("job", "state", "progress", "ETA", "now / outcome")
 _STATE_STYLE = {
@@ -140,10 +141,8 @@ class JobsScreen(Screen):
             return
         self._shown, self.jobs = shown, jobs
         row = table.cursor_row
-        table.clear()
         width = max(20, self.size.width - 44)  # what the other columns leave
-        for job in jobs:
-            table.add_row(*job_cells(job, width=width), key=str(job.id))
+        fill(table, (job_cells(job, width=width) for job in jobs), (str(job.id) for job in jobs))
         if jobs:
             table.move_cursor(row=min(row, len(jobs) - 1))
         self._summary(jobs, watch.reads, watch.error)

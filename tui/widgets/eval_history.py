@@ -11,6 +11,7 @@ from engine.results.store import EvalRun
 from tui.safe_text import visible
 from tui.store_reads import READING
 from tui.widgets.eval_tables import history_cells
+from tui.widgets.table_fill import fill
 
 HISTORY_ROWS = 200
 
@@ -20,9 +21,7 @@ def newest(runs: list[EvalRun]) -> list[EvalRun]:
 
 
 def fill_history(table: DataTable, runs: list[EvalRun]) -> None:
-    table.clear()
-    for run in runs:
-        table.add_row(*history_cells(run))
+    fill(table, (history_cells(run) for run in runs))
 
 
 def history_title(
