@@ -30,7 +30,7 @@ from engine.task_registry import short_name
 from tui import messages as m
 from tui.safe_text import plain, visible
 from tui.store_reads import READING, StoreRead
-from tui.widgets.compare_cells import cell_details, row_cells
+from tui.widgets.compare_cells import bar_labels, cell_details, row_cells
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.speed_view import SpeedView, with_speed_options, write_speed_reports
 from tui.widgets.table_fill import fill
@@ -324,9 +324,10 @@ class CompareScreen(Screen):
         for row in matrix.rows if matrix else []:
             value = row.cells[task].value if task else row.average
             if value is not None:
-                points.append((visible(row.label)[:14], value))
+                points.append((visible(row.label), value))
         if points and matrix is not None:
-            plt.bar([p[0] for p in points], [p[1] for p in points], width=0.5)
+            labels = bar_labels([p[0] for p in points])
+            plt.bar(labels, [p[1] for p in points], width=0.5)
             plt.title(f"{matrix.title}: {column}")
         else:
             plt.title(f"{matrix.title if matrix else ''}: nothing to chart")

@@ -93,3 +93,22 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
         if cell.flagged:
             text.append(" · more than 3 standard errors off", style="bold yellow")
     return text
+
+
+def bar_labels(labels: list[str], width: int = 14) -> list[str]:
+    """The chart's bar labels, at most ``width`` characters and told apart: one model in
+    several configurations ('SmolLM2-135M-Instruct · llama.cpp Q4_1') keeps the end that
+    differs ('SmolLM2-… Q4_1'), and labels still alike are numbered as the rows go."""
+    short = [label if len(label) <= width else label[: width - 1] + "…" for label in labels]
+    if len(set(short)) == len(short):
+        return short
+    kept = []
+    for label in labels:
+        tail = label.rsplit(" ", 1)[-1] if " " in label else ""
+        if len(label) <= width or not tail or len(tail) > width // 2:
+            kept.append(label[:width])
+        else:
+            kept.append(f"{label[: width - len(tail) - 2]}… {tail}")
+    if len(set(kept)) == len(kept):
+        return kept
+    return [f"{n} {label}"[:width] for n, label in enumerate(labels, start=1)]
