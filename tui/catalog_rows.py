@@ -7,7 +7,6 @@ a Textual Signal that the catalog screen subscribes to).
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from textual.signal import Signal
 
 from engine.overview import ModelOverview
 from tui import messages as m
+from tui.read_gate import ReadGate
 
 Key = tuple[str, str, str]  # (precision, device, runtime)
 
@@ -32,9 +32,7 @@ class CatalogRows:
         self.key: Key | None = None
         self.error: str | None = None  # why the last read failed
         self.changed: Signal[CatalogRows] = Signal(app, "catalog-rows")
-        self._reading = False
-        self._again = False  # something changed while a read was under way
-        self._settled = asyncio.Event()  # rows kept for the app's settings, no read under way
+        self._gate = ReadGate()  # settled: rows kept for the app's settings, no read owed
         self._waiting: deque[tuple[Key, Callable[[list[ModelOverview], Key], None]]] = deque()
 
     def wanted(self) -> Key:
@@ -53,11 +51,8 @@ class CatalogRows:
     def refresh(self) -> None:
         """Read the rows again in a thread. A read already under way is not cancelled half
         way (a thread cannot be), nor doubled: one more read follows it."""
-        self._settled.clear()
-        if self._reading:
-            self._again = True
+        if not self._gate.begin():
             return
-        self._reading, self._again = True, False
         # What waits for rows first (tui.app: an open asked at other settings), else the app's.
         key = self._waiting[0][0] if self._waiting else self.wanted()
         catalog, source = self.app.catalog, self.app.overview_source
@@ -77,7 +72,7 @@ class CatalogRows:
         """On the UI thread: keep the rows read (when they are for the app's settings), say
         a store problem once, do what waited for them, tell the screens; read again if
         something changed meanwhile."""
-        self._reading = False
+        again = self._gate.end()
         self.error = message.error
         if message.rows is None:
             self._waiting.clear()  # what waited for the rows is not done later, unasked
@@ -96,10 +91,10 @@ class CatalogRows:
                 )
             while self._waiting and self._waiting[0][0] == message.key:
                 self._waiting.popleft()[1](message.rows, message.key)
-            if self._again or self._waiting or self.key != self.wanted():
+            if again or self._waiting or self.key != self.wanted():
                 self.refresh()
                 return
-        self._settled.set()
+        self._gate.settle()
         self.changed.publish(self)
 
     # ---- waiting -------------------------------------------------------------------
@@ -113,10 +108,10 @@ class CatalogRows:
             then(rows, self.wanted())
             return
         self._waiting.append((self.wanted(), then))
-        if not self._reading:
+        if not self._gate.reading:
             self.refresh()
 
     async def settled(self) -> None:
         """Until the rows for the app's settings are kept and no read is under way (what a
         user waits for: the rows on the screen)."""
-        await self._settled.wait()
+        await self._gate.settled()

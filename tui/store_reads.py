@@ -7,7 +7,6 @@ one more read follows it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +16,7 @@ from engine.paths import results_db_path
 from engine.results.health import StoreUnavailable, StoreUnreadable
 from engine.results.store import ResultsStore
 from tui import messages as m
+from tui.read_gate import ReadGate
 
 READING = "reading the results store…"
 
@@ -54,18 +54,13 @@ class StoreRead:
         self.model_id = model_id
         self.speed = speed
         self.done = False
-        self.reading = False
-        self._again = False  # asked again while a read was under way
-        self._settled = asyncio.Event()  # the last read asked for has been shown
+        self._gate = ReadGate()
 
     def request(self) -> None:
         """Read again. A read under way is not cancelled (a thread cannot be) nor doubled:
         one more follows it, which sees what changed meanwhile."""
-        self._settled.clear()
-        if self.reading:
-            self._again = True
+        if not self._gate.begin():
             return
-        self.reading, self._again = True, False
         screen, model_id, speed = self.screen, self.model_id, self.speed
 
         def read() -> None:
@@ -77,16 +72,16 @@ class StoreRead:
     def arrived(self) -> Iterator[None]:
         """On the UI thread, around showing the ResultsRead: ``done`` from here on; then
         read again if asked meanwhile, else settled."""
-        self.reading, self.done = False, True
+        again, self.done = self._gate.end(), True
         try:
             yield
         finally:
-            if self._again:
+            if again:
                 self.request()
             else:
-                self._settled.set()
+                self._gate.settle()
 
     async def settled(self) -> None:
         """Until no read is under way or asked for and the last one has been handled (what a
         user waits for: the results on the screen)."""
-        await self._settled.wait()
+        await self._gate.settled()
