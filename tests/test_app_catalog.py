@@ -41,6 +41,24 @@ async def click_header(pilot, key: str) -> None:
     await pilot.pause()
 
 
+async def test_letters_that_reach_the_hidden_filter_show_it():
+    # Letters typed while the app starts can land in the filter before the table has the
+    # focus: the rows vanish, so the filter must be on screen, saying Esc clears it.
+    from textual.widgets import Input
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
+        box = app.screen.query_one("#filter", Input)
+        assert not box.display
+        box.value = "ecx"
+        await pilot.pause()
+        assert box.display and app.screen.query_one(DataTable).row_count == 0
+        await pilot.press("escape")
+        assert not box.display and box.value == ""
+        assert app.screen.query_one(DataTable).row_count == len(app.catalog)
+
+
 async def test_sort_by_keys_and_header_clicks():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -214,6 +214,8 @@ class CatalogScreen(Screen):
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.value:  # letters typed as the app started can land here: say so
+            event.input.add_class("visible")
         self.refill()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
