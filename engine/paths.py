@@ -4,7 +4,9 @@ readable by its owner only (folders 0700, files 0600), whatever the umask."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -125,6 +127,22 @@ def open_private(path: Path, mode: str = "w", **kwargs) -> IO:
 
 
 def write_private_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` as a private file."""
-    with open_private(path, "w", encoding="utf-8") as out:
-        out.write(text)
+    """Write ``text`` (UTF-8) to ``path`` as a private file, atomically: the text goes to a
+    temporary file beside it (0600), which then replaces ``path`` in one rename. A write
+    that fails (a full disk, Ctrl-C) leaves ``path`` as it was and no temporary behind."""
+    data = text.encode("utf-8")
+    if path.exists() and not path.is_file():  # /dev/stdout, a FIFO: written in place
+        with open(path, "wb") as out:
+            out.write(data)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:  # mkstemp creates it 0600 whatever the umask
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
