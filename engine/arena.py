@@ -15,19 +15,12 @@ from typing import Any
 
 from engine import memory
 from engine.catalog import Catalog, ModelEntry
-from engine.errors import UsageError
 from engine.machine import is_jetson
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 DEFAULT_RUNTIME = "transformers"
-RUNTIME_UNAVAILABLE = "the llama.cpp runtime is not available in this build"
 SIDES = ("a", "b")
-
-
-def runtime_supported() -> bool:
-    """Whether load requests carry a runtime (transformers | llama.cpp) in this build."""
-    return "runtime" in {f.name for f in dataclasses.fields(LoadOptions)}
 
 
 @dataclass(frozen=True)
@@ -47,18 +40,15 @@ class SideConfig:
             options.model_id,
             options.precision,
             options.device,
-            getattr(options, "runtime", None),
+            options.runtime,
             options.trust_remote_code,
         )
 
     def load_options(self, catalog_path: str | None = None) -> LoadOptions:
-        """The load request's options. Raises UsageError for a runtime this build lacks."""
+        """The load request's options."""
         extra: dict[str, Any] = {}
-        if runtime_supported():
-            if self.runtime is not None:
-                extra["runtime"] = self.runtime
-        elif self.runtime not in (None, DEFAULT_RUNTIME):
-            raise UsageError(RUNTIME_UNAVAILABLE)
+        if self.runtime is not None:
+            extra["runtime"] = self.runtime
         return LoadOptions(
             self.model_id,
             precision=self.precision,

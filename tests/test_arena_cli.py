@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.arena import runtime_supported
 from engine.results.arena import ArenaVote, add_vote
 from engine.results.store import ResultsStore
 from tui.cli import main
@@ -70,27 +69,6 @@ def test_bad_input_gives_one_message_and_exit_2(args, words, tiny_catalog, capsy
     assert main(["--catalog", str(tiny_catalog), "arena", *args]) == 2
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1
-
-
-@pytest.mark.skipif(runtime_supported(), reason="this build's load requests carry a runtime")
-def test_llama_cpp_runtime_is_refused_in_one_line_when_the_build_lacks_it(tiny_catalog, capsys):
-    code = main(
-        [
-            "--catalog",
-            str(tiny_catalog),
-            "arena",
-            "tiny-llama",
-            "tiny-llama",
-            "hi",
-            "--runtime-b",
-            "llama.cpp",
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.strip() == (
-        "smollm-tui: error: the llama.cpp runtime is not available in this build"
-    )
 
 
 def test_the_generation_options_are_generates_own(tiny_catalog, capsys):
