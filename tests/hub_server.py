@@ -11,8 +11,9 @@ Accept-Ranges, Content-Range). Switches: unknown repos answer 404 RepoNotFound; 
 repo answers 401 GatedRepo without the right Bearer token; `drop` closes the connection
 after some bytes of a file; `slow` trickles a file after some bytes so a cancel lands
 mid-file; `redirect_lfs` sends LFS files through a 302 to another origin ("localhost"),
-like the Hub's CDN; Range requests are honoured (206) unless `honour_range` is off. It
-counts the bytes it sends per file so tests can assert what a resume fetched.
+like the Hub's CDN (or to `lfs_location`, a hostile Location); Range requests are honoured
+(206) unless `honour_range` is off. It counts the bytes it sends per file so tests can
+assert what a resume fetched.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class HubServer:
     drop: dict[str, Drop] = field(default_factory=dict)  # by file name
     slow: dict[str, Slow] = field(default_factory=dict)
     redirect_lfs: bool = False
+    lfs_location: str | None = None  # with redirect_lfs: this Location instead of the CDN's
     honour_range: bool = True
 
     def __post_init__(self) -> None:
@@ -317,10 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
         if repo.is_lfs(name) and self.hub.redirect_lfs:
             self.send_response(302)
             self._file_headers(repo, name)
-            self.send_header(
-                "Location",
-                f"http://localhost:{self.hub.port}/cdn/{repo_id}/{urllib.parse.quote(name)}",
-            )
+            cdn = f"http://localhost:{self.hub.port}/cdn/{repo_id}/{urllib.parse.quote(name)}"
+            self.send_header("Location", self.hub.lfs_location or cdn)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

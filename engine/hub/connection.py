@@ -4,6 +4,7 @@ answers turned into our errors, and a deadline for a whole request, DNS included
 
 from __future__ import annotations
 
+import re
 import threading
 import urllib.error
 import urllib.parse
@@ -34,6 +35,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 _OPENER = urllib.request.build_opener(_NoRedirect())
 _REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+# What http.client refuses in a request line (InvalidURL), and what it cannot encode.
+_BAD_URL = re.compile(r"[\x00-\x20\x7f]|[^\x00-\x7f]")
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -42,9 +46,10 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def open_url(url: str, token: str | None, headers: dict[str, str] | None = None):
-    """GET url, following up to 5 redirects; Authorization only goes to the Hub's origin."""
+    """GET url, following up to MAX_REDIRECTS redirects; Authorization only goes to the
+    Hub's origin."""
     hub_origin = _origin(hub_endpoint())
-    for _ in range(6):
+    for _ in range(MAX_REDIRECTS + 1):
         request = urllib.request.Request(url, headers=dict(headers or {}))
         request.add_header("User-Agent", f"smollm-tui/{__version__}")
         request.add_header("Accept-Encoding", "identity")
@@ -61,7 +66,15 @@ def open_url(url: str, token: str | None, headers: dict[str, str] | None = None)
                 raise InvalidHubAnswer(
                     f"the Hub redirected to a non-HTTP address ({shown(url)}); refused"
                 ) from None
-    raise DownloadError(f"too many redirects while fetching {url}")
+            if _BAD_URL.search(url):
+                raise InvalidHubAnswer(
+                    f"the Hub redirected to an invalid address ({shown(url)}: spaces, "
+                    "control or non-ASCII characters); refused. Is HF_ENDPOINT a Hub?"
+                ) from None
+    raise DownloadError(
+        f"more than {MAX_REDIRECTS} redirects while fetching {shown(url)}; refused. "
+        "Is HF_ENDPOINT a Hub?"
+    )
 
 
 def unreachable(reason: object) -> HubUnreachableError:
@@ -139,6 +152,7 @@ def with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
 
 
 def shown(value: object, limit: int = 80) -> str:
-    """A value from outside, quoted on one line with control characters escaped."""
-    text = repr(value)
+    """A value from outside, quoted on one line with control characters escaped and the
+    token taken out (before the cut: a cut token would no longer be found)."""
+    text = redact(repr(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"

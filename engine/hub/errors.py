@@ -14,10 +14,16 @@ bring the same import for a message we already give.
 from __future__ import annotations
 
 from engine.errors import SmollmError, UsageError
+from engine.hub.environment import redact
 
 
 class HubError(SmollmError):
-    """A download or Hub problem, as one message that says what to do next."""
+    """A download or Hub problem, as one message that says what to do next. The message
+    never holds the user's token: a hostile server may echo it back in anything it sends
+    (a commit, a file name, an error text), and messages quote what servers send."""
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(redact(str(message)), *args)
 
 
 class HubUnreachableError(HubError):

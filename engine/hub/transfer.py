@@ -271,6 +271,10 @@ def _fetch_blob(
     partial = partial_path(blob)
     url = _file_url(repo, commit, f.name)
     failures = 0
+    # The furthest the partial file has reached: an attempt is progress only when it gets
+    # further. Bytes received are not enough: a server that ignores Range restarts the file
+    # from zero each time, and one that always closes early would be retried forever.
+    furthest = partial.stat().st_size if partial.exists() else 0
     while True:
         if cancel.is_set():
             raise _Cancelled
@@ -284,8 +288,12 @@ def _fetch_blob(
         try:
             _stream(url, partial, have, f, repo, commit, token, meter, cancel)
         except _Dropped as exc:
-            # Retry at once while data keeps coming; give up after a few empty attempts.
-            failures = 0 if exc.received else failures + 1
+            # Retry at once while the file grows; give up after a few attempts that did not.
+            reached = partial.stat().st_size if partial.exists() else 0
+            if reached > furthest:
+                furthest, failures = reached, 0
+            else:
+                failures += 1
             if failures >= MAX_ATTEMPTS_WITHOUT_PROGRESS:
                 raise DownloadError(
                     f"the connection kept failing while downloading {f.name} of {repo} "
@@ -341,9 +349,9 @@ def _verify(partial: Path, f: RepoFile, repo: str, cancel: threading.Event) -> N
 
 
 class _Dropped(Exception):
-    def __init__(self, reason: str, received: int):
+    def __init__(self, reason: str):
         super().__init__(reason)
-        self.reason, self.received = reason, received
+        self.reason = reason
 
 
 def _stream(
@@ -367,12 +375,12 @@ def _stream(
         if exc.code == 416:  # our partial file does not match the server's: start over
             meter.rewind(have)
             partial.unlink(missing_ok=True)
-            raise _Dropped("the server refused to resume", 0) from None
+            raise _Dropped("the server refused to resume") from None
         if exc.code >= 500 or exc.code == 429:
-            raise _Dropped(f"HTTP {exc.code}", 0) from None
+            raise _Dropped(f"HTTP {exc.code}") from None
         raise http_error(exc, repo, commit, bool(token), f.name) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise _Dropped(redact(str(getattr(exc, "reason", exc)), token), 0) from None
+        raise _Dropped(redact(str(getattr(exc, "reason", exc)), token)) from None
     with response:
         mode = "ab"
         if have and response.status != 206:
@@ -401,11 +409,12 @@ def _stream(
         except _Cancelled:
             raise
         except (OSError, http.client.HTTPException) as exc:
-            raise _Dropped(redact(str(exc), token) or exc.__class__.__name__, received) from None
+            raise _Dropped(redact(str(exc), token) or exc.__class__.__name__) from None
     size = partial.stat().st_size
     if size < f.size:
+        restarted = "the server ignored the request to resume and " if mode == "wb" else ""
         raise _Dropped(
-            f"the connection closed after {format_bytes(size)} of {format_bytes(f.size)}", received
+            f"{restarted}the connection closed after {format_bytes(size)} of {format_bytes(f.size)}"
         )
     return received
 
