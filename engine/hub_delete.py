@@ -10,9 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.catalog import ModelEntry
-from engine.errors import UsageError
+from engine.errors import SmollmError, UsageError
 from engine.hub.cache import hub_repo, locks_folder, repo_folder, tree_size
 from engine.hub_names import inside
+
+
+class UnsafeDeletion(SmollmError):
+    """A file a delete would remove lies outside the Hugging Face cache: nothing is removed."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ def deletion_plan(entry: ModelEntry, quant: str | None = None) -> list[Deletion]
                 Deletion(f"GGUF {what} ({entry.gguf_repo})", gguf_storage, tree_size(gguf_storage))
             )
         return plan
-    links = _links(gguf_storage, gguf[quant])
+    links = _links_inside(gguf_storage, gguf[quant])
     if links:
         size = sum(_size(blob) for blob in _blobs(links, gguf_storage))
         plan.append(
@@ -89,6 +93,21 @@ def _links(storage: Path, name: str) -> list[Path]:
     return [p for p in snapshots.glob(f"*/{name}") if p.is_file() or p.is_symlink()]
 
 
+def _links_inside(storage: Path, name: str) -> list[Path]:
+    """_links, refused as a whole when one of them lies outside ``storage`` once links are
+    followed: a snapshot folder that is a link to elsewhere would have us delete a file that
+    is not the cache's (the file itself is no link, its folder is)."""
+    links = _links(storage, name)
+    for link in links:
+        if not inside(link.parent, storage):
+            raise UnsafeDeletion(
+                f"{link} is outside {storage} once links are followed (its folder leads "
+                f"to {link.parent.resolve()}); refused, nothing was deleted. Remove the link "
+                "that leads there, then try again"
+            )
+    return links
+
+
 def _blobs(links: list[Path], storage: Path) -> list[Path]:
     """The distinct files behind ``links`` that lie inside ``storage`` (a link planted to
     point elsewhere is removed, never followed to delete what it points at)."""
@@ -117,7 +136,7 @@ def _mtime(path: Path) -> float:
 
 
 def _remove_file(storage: Path, name: str) -> int:
-    links = _links(storage, name)
+    links = _links_inside(storage, name)
     freed = 0
     for blob in _blobs(links, storage):
         freed += _size(blob)

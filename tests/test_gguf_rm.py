@@ -104,6 +104,24 @@ def test_a_link_planted_outside_the_repo_is_never_followed(catalog, tmp_path):
     assert not link.exists() and not link.is_symlink()
 
 
+def test_a_snapshot_folder_linked_outside_the_cache_is_refused(catalog, tmp_path, capsys):
+    """The file is no link, its folder is: deleting it would delete the user's own file."""
+    download(catalog, "--gguf", "Q4_K_M")
+    elsewhere = tmp_path / "my-models"
+    elsewhere.mkdir()
+    precious = elsewhere / "tiny.Q8_0.gguf"
+    precious.write_bytes(b"the user's own build")
+    (hub.repo_folder(GGUF_REPO) / "snapshots" / ("f" * 40)).symlink_to(elsewhere)
+    capsys.readouterr()
+    assert main(["--catalog", str(catalog), "rm", "tiny-hub", "--gguf", "Q8_0", "--yes"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "outside" in err and "nothing was deleted" in err
+    assert precious.read_bytes() == b"the user's own build"
+    blobs = list((hub.repo_folder(GGUF_REPO) / "blobs").iterdir())
+    assert [b.stat().st_size for b in blobs] == [len(Q4)]  # nothing else was touched either
+
+
 async def test_the_catalogs_delete_finds_a_gguf_only_download(catalog):
     download(catalog, "--gguf", "Q8_0")
     app = make_app(catalog)
