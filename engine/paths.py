@@ -94,6 +94,19 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
+def make_private_dirs(path: Path) -> Path:
+    """make_private_dir, with every missing folder above ``path`` made 0700 too (mkdir's
+    parents=True makes them 0755 under the usual umask). Returns ``path``."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        make_private_dir(folder)
+    return make_private_dir(path)
+
+
 def private_data_dir() -> Path:
     """data_dir(), created (or tightened) 0700."""
     return make_private_dir(data_dir())

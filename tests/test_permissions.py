@@ -126,3 +126,84 @@ def test_consent_file_and_its_folder_are_private(app_home):
 
     consent.give_consent("phonelm-1.5b", "abc123")
     assert mode(consent.consent_path()) == 0o600 and mode(data_dir()) == 0o700
+
+
+def test_a_jobs_request_cache_and_its_folders_are_private(app_home):
+    """The answers are the prompts' scores and generations: the SQLite file (and its WAL
+    files) 0600, the job's folder and the jobs' cache/ folder above it 0700."""
+    from engine.evaluation.request_cache import RequestCache, cache_file
+    from engine.jobs import process
+    from engine.records import LoadInfo
+
+    info = LoadInfo(
+        model_id="tiny-llama",
+        repo=None,
+        revision="abc123",
+        kind="causal",
+        params=1,
+        size_mb=1.0,
+        dtype="float32",
+        device="cpu",
+        device_name="CPU",
+        quantization=None,
+        load_seconds=0.1,
+        context_length=2048,
+        has_chat_template=True,
+    )
+    data_dir().mkdir(parents=True, mode=0o700)  # as the store leaves it; jobs/ is made here
+    folder = process.request_cache_dir(7)
+    cache = RequestCache(cache_file(folder, info, 1))
+    try:
+        with cache.db:
+            cache.db.execute("INSERT INTO answers VALUES ('k', '\"my secret answer\"')")
+        path = cache.path
+        wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+        assert wal.exists() and shm.exists()  # the connection is open: WAL in use
+        assert (mode(path), mode(wal), mode(shm)) == (0o600, 0o600, 0o600)
+        assert [mode(p) for p in (folder, folder.parent, folder.parent.parent)] == [0o700] * 3
+    finally:
+        cache.close()
+
+
+def test_the_runner_log_and_lock_are_private(app_home):
+    """Started for an empty queue, the real runner takes its lock and leaves at once."""
+    from jobs_fixtures import wait_for
+
+    from engine.jobs import process
+    from engine.results.store import ResultsStore
+
+    ResultsStore().close()  # the data dir, as any client makes it first
+    assert process.start_runner()
+    wait_for(lambda: process.lock_path().exists(), "the runner to take its lock")
+    wait_for(lambda: not process.runner_running(), "the runner to leave")
+    log = process.jobs_dir() / "runner.log"
+    assert (mode(log), mode(process.lock_path())) == (0o600, 0o600)
+    assert mode(process.jobs_dir()) == 0o700
+
+
+def test_the_settings_file_is_private(app_home):
+    from engine.preferences import save_settings, settings_path
+
+    save_settings({"task_folders": ["/home/me/my-private-tasks"]})
+    assert mode(settings_path()) == 0o600
+
+
+def test_the_bundled_folder_is_private(app_home, monkeypatch):
+    """bundled/ is made before the conversion's first step (stopped there: the files in it
+    are a copy of the public model, the folder is what keeps the data dir closed)."""
+    from engine import bundled
+
+    monkeypatch.delenv("SMOLLM_TUI_BUNDLED_DIR")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_the_first_step(stage, fraction):
+        if fraction:
+            raise Stop
+
+    with pytest.raises(Stop):
+        bundled.ensure_converted(stop_after_the_first_step)
+    root = bundled.converted_root()
+    assert root == data_dir() / "bundled" and mode(root) == 0o700 and mode(data_dir()) == 0o700
+    assert not list(root.iterdir())  # the unfinished conversion left nothing behind

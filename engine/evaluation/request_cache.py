@@ -12,18 +12,22 @@ per chunk of requests in WAL mode, so a kill loses at most one chunk. Sampled ge
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.paths import PRIVATE_FILE_MODE, make_private_dirs, tighten
 from engine.records import LoadInfo
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MISSING = object()
+_SIDECARS = ("-wal", "-shm")
 
 
 def cache_file(directory: str | Path, info: LoadInfo, batch_size: int) -> Path:
@@ -90,7 +94,14 @@ class RequestCache:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The answers are the prompts' scores and generations: private, like the data dir
+        # it lives in (the job's folder and the jobs' cache/ folder 0700, the file 0600;
+        # SQLite gives its -wal and -shm files the database file's mode).
+        make_private_dirs(self.path.parent)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+        for file in (self.path, *(self.path.with_name(self.path.name + s) for s in _SIDECARS)):
+            tighten(file)  # one made by an older version was readable by everyone
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(
