@@ -45,8 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     signals = _Signals()
     signal.signal(signal.SIGTERM, signals.on_term)
     lock = process.RunnerLock()
-    if not lock.acquire(wait_s=process.LOCK_RETRY_S):
-        return 0  # another runner works through the queue
+    try:
+        if not lock.acquire(wait_s=process.LOCK_RETRY_S):
+            return 0  # another runner works through the queue
+    except OSError as exc:  # its lock cannot be made: no runner can start until it is fixed
+        return _cannot_start(
+            f"the job runner could not start: its lock {process.lock_path()} cannot be "
+            f"opened ({exc.strerror or exc}); fix or remove it, then `smollm-tui jobs "
+            "resume ID`"
+        )
     pid, started = os.getpid(), process.own_start_time()
     try:
         while not signals.terminated:
@@ -65,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         lock.release()
     return 0
+
+
+def _cannot_start(error: str) -> int:
+    """Fail the queued jobs with ``error`` (they would wait for ever); the exit status."""
+    _say(error)
+    try:
+        with JobStore() as store:
+            for job_id in store.fail_queued(error):
+                _say(f"job {job_id}: failed: {error}")
+    except Exception as exc:  # a damaged or read-only store: nowhere to say it but this log
+        _say(f"could not mark the queued jobs failed: {exc}")
+    return 1
 
 
 def _say(text: str) -> None:

@@ -214,6 +214,18 @@ class JobStore:
 
     # ---- the runner ---------------------------------------------------------------------
 
+    def fail_queued(self, error: str) -> list[int]:
+        """End every queued job as failed with ``error`` (a runner that cannot start: no
+        job would ever run, and `jobs wait` would wait for ever); their ids."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            ids = [r[0] for r in self.db.execute("SELECT id FROM jobs WHERE state='queued'")]
+            self.db.execute(
+                "UPDATE jobs SET state='failed', error=?, ended=? WHERE state='queued'",
+                (error, time.time()),
+            )
+        return ids
+
     def claim_next(self, pid: int, pid_started: float) -> Job | None:
         """Take the oldest queued job for this runner (state running), or None."""
         with self.db:
