@@ -23,7 +23,6 @@ def shared_conversion(monkeypatch):
     monkeypatch.setenv("SMOLLM_TUI_BUNDLED_DIR", str(BUNDLED_CACHE))
 
 
-@pytest.mark.slow
 def test_conversion_is_safetensors_and_reused():
     folder = bundled.ensure_converted()
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
@@ -37,7 +36,6 @@ def test_default_location_is_the_app_data_dir(monkeypatch, app_home):
     assert bundled.converted_dir().parent == app_home / "data" / "bundled"
 
 
-@pytest.mark.slow
 def test_loads_the_converted_copy_and_answers_paris():
     """Fast because the GGUF is converted once: later loads read the bf16 safetensors
     copy (the load time is in bench/latency.py)."""
@@ -76,7 +74,6 @@ def test_missing_package_says_how_to_install(monkeypatch):
         bundled.ensure_converted()
 
 
-@pytest.mark.slow
 def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
     from tiny_models import overlay_text
 

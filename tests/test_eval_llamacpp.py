@@ -86,7 +86,6 @@ def differing(ours: dict, theirs: dict, metric: str) -> list[str]:
     ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "task, folder, metrics",
     [
@@ -117,7 +116,6 @@ def test_q4_on_llamacpp_lands_within_one_item_of_hflm_dequantized(both, task, fo
         assert ours["exact_match"] >= 0.25
 
 
-@pytest.mark.slow
 def test_rolling_loglikelihood_is_within_two_percent_of_hflm(both):
     ours_lm, theirs_lm = both
     _, ours = per_sample(ours_lm, "fx_rolling", PARITY_DIR)

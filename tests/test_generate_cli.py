@@ -191,7 +191,6 @@ def test_a_1mb_prompt_is_refused(cli_env, tiny_catalog, tmp_path):
     assert proc.returncode == 2 and "too long" in err
 
 
-@pytest.mark.slow
 def test_default_model_answers_paris(cli_env):
     proc = cli(
         "generate",

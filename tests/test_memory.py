@@ -49,9 +49,7 @@ def measured(model_id: str, catalog: Path, new: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize(
-    "model_id", ["tiny-llama", pytest.param("smollm2-135m-instruct", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("model_id", ["tiny-llama", "smollm2-135m-instruct"])
 def test_estimate_within_30_percent_of_measured_peak(model_id, tiny_catalog):
     import torch
 
