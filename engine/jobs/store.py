@@ -214,12 +214,12 @@ class JobStore:
 
     # ---- the runner ---------------------------------------------------------------------
 
-    def fail_queued(self, error: str) -> list[int]:
+    def fail_queued(self, error: str) -> tuple[int, ...]:
         """End every queued job as failed with ``error`` (a runner that cannot start: no
         job would ever run, and `jobs wait` would wait for ever); their ids."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            ids = [r[0] for r in self.db.execute("SELECT id FROM jobs WHERE state='queued'")]
+            ids = tuple(r[0] for r in self.db.execute("SELECT id FROM jobs WHERE state='queued'"))
             self.db.execute(
                 "UPDATE jobs SET state='failed', error=?, ended=? WHERE state='queued'",
                 (error, time.time()),
