@@ -194,6 +194,56 @@ def test_a_bad_location_is_one_line_in_the_download_command_and_the_app(
     assert "\n" not in failed.message
 
 
+# ---- deadlines ------------------------------------------------------------------------------
+
+
+def test_a_listing_that_does_not_come_is_given_up_at_the_deadline(catalog, local_hub, monkeypatch):
+    """The server answers after 5 s: less than the socket timeout, so only the whole
+    request's deadline ends the wait (lowered from 10 s; the check is the same)."""
+    from engine.hub import connection
+
+    monkeypatch.setattr(listing_module, "LISTING_DEADLINE_S", 0.5)
+    assert connection.TIMEOUT_S > 5
+    release = threading.Event()
+    repo = local_hub.repos[REPO]
+    honest = type(repo).listing(repo)
+
+    def stalled_listing() -> dict:
+        release.wait(5)  # without the deadline the answer comes after this, whole
+        return honest
+
+    repo.listing = stalled_listing  # type: ignore[method-assign]
+    try:
+        with pytest.raises(hub.HubUnreachableError, match="no answer within"):
+            hub.download(catalog.get("tiny-hub"))
+    finally:
+        release.set()
+    assert not local_hub.gets("config.json")
+
+
+def test_a_file_that_stops_coming_times_out_and_is_given_up(catalog, local_hub, monkeypatch):
+    """The connection stays open and nothing comes: each read gives up at the socket
+    timeout (lowered from 8 s), and 3 attempts that get no further end the download."""
+    from hub_server import Slow
+
+    from engine.hub import connection
+
+    monkeypatch.setattr(connection, "TIMEOUT_S", 0.5)
+    stall = Slow(after=2**20, chunk=64 * 1024, interval=0, stall_at=2**20)
+    local_hub.slow[WEIGHTS] = stall
+    # Should the timeout not fire, the server lets go after 30 s and the test fails below
+    # (the message would not say "timed out") instead of hanging.
+    backstop = threading.Timer(30, stall.resume.set)
+    backstop.start()
+    try:
+        with pytest.raises(hub.DownloadError, match=r"kept failing .*\(timed out\)"):
+            hub.download(catalog.get("tiny-hub"))
+    finally:
+        backstop.cancel()
+        stall.resume.set()
+    assert len(local_hub.gets(WEIGHTS)) == 1 + MAX_ATTEMPTS_WITHOUT_PROGRESS
+
+
 # ---- a download that never ends ------------------------------------------------------------
 
 
