@@ -318,3 +318,20 @@ def test_a_hub_echoing_the_token_never_shows_it(field, catalog, local_hub, monke
     result = _cli(["--catalog", str(overlay), "download", "tiny-hub"], cli_env, "HF_TOKEN")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert TOKEN[:8] not in result.stderr + result.stdout
+
+
+# ---- sizes: a partial file longer than the file ------------------------------------------------
+
+
+def test_a_partial_file_longer_than_listed_starts_again_from_zero(catalog, local_hub):
+    """Not ours to trust (another program's, or a file since shortened on the Hub): it is
+    not resumed with a Range past the end, it is fetched again whole."""
+    repo = local_hub.repos[REPO]
+    size = len(repo.files[WEIGHTS])
+    blobs = Path(os.environ["HF_HUB_CACHE"]) / "models--tests--tiny-llama" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / f"{repo.sha256(WEIGHTS)}.incomplete").write_bytes(b"x" * (size + 10))
+    result = hub.download(catalog.get("tiny-hub"))
+    assert not result.cancelled
+    assert [r.range for r in local_hub.gets(WEIGHTS)] == [None]  # one request, from zero
+    assert local_hub.sent[WEIGHTS] == size
