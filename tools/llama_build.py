@@ -19,12 +19,11 @@ import argparse
 import fcntl
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
@@ -109,13 +108,29 @@ def _lock(data_dir: Path, wait: bool) -> int | None:
     return fd
 
 
-def building_pid(data_dir: Path) -> int | None:
-    """The pid of the build running now (its lock is held), else None."""
-    fd = _lock(data_dir, wait=False)
-    if fd is not None:
-        os.close(fd)
-        return None
-    return int((read_status(data_dir) or {}).get("pid") or 0) or -1
+def _acquire(data_dir: Path) -> tuple[int, bool]:
+    """The build lock, held: at once, or (True) after a build running meanwhile ended."""
+    lock = _lock(data_dir, wait=False)
+    if lock is not None:
+        return lock, False
+    status = read_status(data_dir) or {}
+    left = float(status.get("expected_s") or 0) - (time.time() - float(status.get("started") or 0))
+    print(
+        f"setup: waiting for the llama.cpp build running in the background (pid "
+        f"{status.get('pid')}, about {max(1, round(left / 60))} min left; log: {data_dir / LOG})",
+        flush=True,
+    )
+    lock = _lock(data_dir, wait=True)
+    assert lock is not None
+    return lock, True
+
+
+def wait_for_build(data_dir: Path) -> bool:
+    """Wait for a build running now (true if there was one) before asking what is there."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock, waited = _acquire(data_dir)
+    os.close(lock)
+    return waited
 
 
 def _new_status(
@@ -159,7 +174,7 @@ def start_background(
     kind: str,
     target: str,
     expected_s: float,
-    constraints: list[str] = (),  # type: ignore[assignment]
+    constraints: Sequence[str] = (),
 ) -> int | None:
     """Start the build detached (its own session, stdin from /dev/null, output to the log)
     and return its pid; None when a build is running already (it is left to finish)."""
@@ -205,26 +220,17 @@ def run_foreground(
     kind: str,
     target: str,
     expected_s: float,
-    constraints: list[str] = (),  # type: ignore[assignment]
+    constraints: Sequence[str] = (),
     still_needed=lambda: True,
 ) -> int:
     """Build here, the output on the terminal and in the log. A build running in the
     background is waited for first; ``still_needed()`` then says whether it did the job."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = _lock(data_dir, wait=False)
-    if lock is None:
-        status = read_status(data_dir) or {}
-        print(
-            f"setup: waiting for the llama.cpp build running in the background (pid "
-            f"{status.get('pid')}; log: {data_dir / LOG})",
-            flush=True,
-        )
-        lock = _lock(data_dir, wait=True)
-        assert lock is not None
-        if not still_needed():
-            os.close(lock)
-            print("setup: llama.cpp: the background build landed", flush=True)
-            return 0
+    lock, waited = _acquire(data_dir)
+    if waited and not still_needed():
+        os.close(lock)
+        print("setup: llama.cpp: the background build landed", flush=True)
+        return 0
     try:
         status = _new_status(
             data_dir,

@@ -379,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 check=True,
             )
+        if args.llama_only:  # a build from `make run` may be under way: its outcome first
+            llama_build.wait_for_build(ask_data_dir(str(venv_python)))
         facts = probe(str(venv_python), Path(args.root))
     pip = [str(venv_python), "-m", "pip", "--disable-pip-version-check"]
     try:

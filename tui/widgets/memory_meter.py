@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
+from engine.llamacpp.build_status import BuildStatus, meter_words, read_build_status
 from tui.jobs_watch import meter_text as job_meter_text
 from tui.safe_text import visible
 
+BUILD_READ_EVERY_S = 2.0
+_BUILD_STYLE = {"building": "yellow", "failed": "red", "ready": "green"}
 _STATE_STYLE = {
     "none": "dim",
     "loading": "yellow",
@@ -19,18 +23,35 @@ _STATE_STYLE = {
 
 
 class MemoryMeter(Static):
-    """Reads the app's telemetry sampler and model session once a second; never blocks."""
+    """Reads the app's telemetry sampler and model session once a second; never blocks.
+    The llama.cpp build's status file (set-up's background build) is read in a thread."""
 
     DEFAULT_CSS = """
     MemoryMeter { height: 1; background: $panel; color: $text; padding: 0 1; }
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.llama_build: BuildStatus | None = None
+
     def on_mount(self) -> None:
         self.refresh_meter()
         self.set_interval(1.0, self.refresh_meter)
+        self.read_llama_build()
+        self.set_interval(BUILD_READ_EVERY_S, self.read_llama_build)
 
     def refresh_meter(self) -> None:
-        self.update(meter_text(self.app))
+        self.update(meter_text(self.app, self.llama_build))
+
+    def read_llama_build(self) -> None:
+        self.run_worker(
+            read_build_status, thread=True, group="llama-build", exclusive=True, exit_on_error=False
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "llama-build" and event.state == WorkerState.SUCCESS:
+            self.llama_build = event.worker.result
+            self.refresh_meter()
 
 
 def bar(fraction: float, width: int = 10) -> str:
@@ -38,7 +59,7 @@ def bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def meter_text(app) -> Text:
+def meter_text(app, llama_build: BuildStatus | None = None) -> Text:
     text = Text()
     snap = app.telemetry.latest() if getattr(app, "telemetry", None) else None
     if snap is not None and snap.ram_total_mb:
@@ -63,4 +84,7 @@ def meter_text(app) -> Text:
     if job is not None:
         text.append("  ")
         text.append_text(job)
+    words = meter_words(llama_build)  # set-up's llama.cpp build, while it matters
+    if words is not None and llama_build is not None:
+        text.append(f"  {words}", style=_BUILD_STYLE[llama_build.state])
     return text
