@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -236,3 +237,28 @@ def test_a_foreground_build_that_fails_fails_the_set_up(capsys):
     assert f"setup: failed: llama.cpp ({TARGET}); the log: " in err
     status = build_status.read_build_status()
     assert status is not None and status.state == "failed" and not status.background
+
+
+async def test_the_memory_meter_shows_the_build_then_that_it_is_ready(tmp_path):
+    """The app opened while `make run`'s build runs: every screen's meter says so, and
+    that llama.cpp is ready once it has landed."""
+    from app_fixtures import make_app
+
+    from tui.widgets.memory_meter import MemoryMeter
+
+    pid = _start([_held(tmp_path / "hold")])
+    assert pid is not None
+    app = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        meter = app.screen.query_one(MemoryMeter)
+
+        async def shown() -> str:
+            meter.read_llama_build()  # as its timer does
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            return str(meter.render())
+
+        assert re.search(r"llama\.cpp building, about \d+ min", await shown())
+        _release(tmp_path / "hold")
+        _wait(pid)
+        assert "llama.cpp ready: next load" in await shown()
