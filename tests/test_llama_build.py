@@ -49,6 +49,19 @@ def _held(fifo: Path) -> Attempt:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_step_left_held(tmp_path):
+    """A test that fails half-way leaves no build step waiting on its FIFO."""
+    yield
+    for fifo in tmp_path.glob("hold*"):
+        try:
+            step = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # nobody is reading it: nothing is held
+            continue
+        os.write(step, b"done")
+        os.close(step)
+
+
 def _release(fifo: Path) -> None:
     with open(fifo, "w") as pipe:
         pipe.write("done")
