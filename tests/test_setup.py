@@ -305,3 +305,37 @@ def test_make_llama_cpp_rebuild_compiles_without_the_wheel(tmp_path):
     llama = _llama_plan(site, root, _board_env(tmp_path), "--llama-only", "--rebuild")
     (source,) = llama["attempts"]
     assert "--force-reinstall" in source["command"] and llama["mode"] == "foreground"
+
+
+def test_make_setup_says_what_it_started_in_the_background(tmp_path, capsys, monkeypatch):
+    """`make run`'s set-up: the build is started detached and set-up says so and returns;
+    the runner then calls pip (a recording stand-in) with the same torch pin."""
+    monkeypatch.delenv("CI", raising=False)
+    setup = _load_script()
+    log = tmp_path / "pip-calls.jsonl"
+    fake_pip = tmp_path / "pip"
+    fake_pip.write_text(
+        "#!" + sys.executable + "\n"
+        "import json, sys\n"
+        "args = sys.argv[1:]\n"
+        "pins = open(args[args.index('-c') + 1]).read() if '-c' in args else None\n"
+        f"open({str(log)!r}, 'a').write(json.dumps([args, pins]) + '\\n')\n"
+    )
+    fake_pip.chmod(0o755)
+    facts = setup.Facts("x86_64", "3.11", "2.13.0", None, None, None, None, None, False)
+    plan = setup.make_plan(
+        facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=[], llama="try"
+    )
+    data = tmp_path / "data"
+    assert setup.run_plan(plan, data_dir=lambda: data) == 0
+    said = capsys.readouterr().out
+    started = re.search(
+        r"setup: started in the background: the llama.cpp build \(pid (\d+), about", said
+    )
+    assert started, said
+    assert f"log: {data / 'llama-build.log'}" in said and "`smollm-tui doctor`" in said
+    os.waitpid(int(started.group(1)), 0)  # the runner is our child here
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) == 3 and calls[2][0][-3] == "llama-cpp-python==0.3.36"
+    assert calls[2][1] == "torch==2.13.0\n"
+    assert json.loads((data / "llama-build.json").read_text())["state"] == "ok"
