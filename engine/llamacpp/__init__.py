@@ -25,10 +25,14 @@ def installed() -> bool:
     next load once the build has landed (a build under way may have written half of it)."""
     from engine.llamacpp.build_status import building
 
-    # The import system keeps what it saw of each folder; a package that landed since, in
-    # the same tick of the folder's modification time, would stay unseen.
-    importlib.invalidate_caches()
-    return importlib.util.find_spec("llama_cpp") is not None and building() is None
+    if importlib.util.find_spec("llama_cpp") is None:
+        # The import system keeps what it saw of each folder; a package that landed since,
+        # in the same tick of the folder's modification time, would stay unseen. (Only
+        # here: reading every folder again costs ten times the lookup.)
+        importlib.invalidate_caches()
+        if importlib.util.find_spec("llama_cpp") is None:
+            return False
+    return building() is None
 
 
 def version() -> str | None:
