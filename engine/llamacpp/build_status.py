@@ -24,6 +24,7 @@ STATUS_NAME = "llama-build.json"
 BuildState = Literal["building", "ready", "failed"]
 READY_SHOWN_S = 600.0  # the meter says "ready" this long after the build landed
 FIX_AGAIN = "`make llama-cpp` builds it again here, its whole output on screen"
+_ERROR_WORDS = r"error|fatal|killed|not found|cannot find|undefined reference|no such file"
 # What a failed build's log says -> the fix (the first that matches).
 _HINTS = (
     (
@@ -149,7 +150,12 @@ def log_tail(status: BuildStatus, lines: int = 6) -> list[str]:
     except OSError:
         return []
     rows = [r.rstrip() for r in text.splitlines() if r.strip()]
-    errors = [r for r in rows if re.search(r"error|fatal|killed|not found", r, re.IGNORECASE)]
+    errors = [
+        r
+        for r in rows
+        if not r.startswith("== ")  # the runner's own lines: the command, not its output
+        and re.search(_ERROR_WORDS, r, re.IGNORECASE)
+    ]
     return (errors or rows)[-lines:]
 
 
