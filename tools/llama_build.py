@@ -116,7 +116,8 @@ def _acquire(data_dir: Path) -> tuple[int, bool]:
     status = read_status(data_dir) or {}
     left = float(status.get("expected_s") or 0) - (time.time() - float(status.get("started") or 0))
     print(
-        f"setup: waiting for the llama.cpp build running in the background (pid "
+        f"setup: waiting for the llama.cpp build running "
+        f"{'in the background' if status.get('background') else 'in another set-up'} (pid "
         f"{status.get('pid')}, about {max(1, round(left / 60))} min left; log: {data_dir / LOG})",
         flush=True,
     )

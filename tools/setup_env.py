@@ -257,7 +257,8 @@ def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bo
         env["CXXFLAGS"] = f"{os.environ.get('CXXFLAGS', '')} {no_amx}".strip()
     env["CMAKE_ARGS"] = os.environ.get("LLAMA_CMAKE_ARGS") or " ".join(cmake)
     env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(jobs)
-    target = f"{LLAMA_CPP_SPEC} ({'CUDA for sm_' + (facts.cuda_arch or '?') if cuda else 'CPU'})"
+    gpu = f"sm_{facts.cuda_arch}" if facts.cuda_arch else "this GPU"
+    target = f"{LLAMA_CPP_SPEC} ({f'CUDA for {gpu}' if cuda else 'CPU'})"
     ci = os.environ.get("CI") == "true"
     mode = "background" if llama == "try" and not ci else "foreground"
     llama_plan = LlamaPlan(mode, kind, target, jobs)
