@@ -265,7 +265,9 @@ async def test_the_memory_meter_shows_the_build_then_that_it_is_ready(tmp_path):
         meter = app.screen.query_one(MemoryMeter)
 
         async def shown() -> str:
-            meter.read_llama_build()  # as its timer does
+            await app.workers.wait_for_complete()
+            await pilot.pause()  # a read its timer started earlier has reported
+            meter.read_llama_build()  # one now, as its timer does
             await app.workers.wait_for_complete()
             await pilot.pause()
             return str(meter.render())

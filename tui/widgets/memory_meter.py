@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
 from engine.llamacpp.build_status import BuildStatus, meter_words, read_build_status
 from tui.jobs_watch import meter_text as job_meter_text
+from tui.messages import LlamaBuildRead
 from tui.safe_text import visible
 
 BUILD_READ_EVERY_S = 2.0
@@ -33,6 +33,7 @@ class MemoryMeter(Static):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.llama_build: BuildStatus | None = None
+        self._reading_build = False
 
     def on_mount(self) -> None:
         self.refresh_meter()
@@ -44,14 +45,24 @@ class MemoryMeter(Static):
         self.update(meter_text(self.app, self.llama_build))
 
     def read_llama_build(self) -> None:
-        self.run_worker(
-            read_build_status, thread=True, group="llama-build", exclusive=True, exit_on_error=False
-        )
+        """Read the build's status file in a thread; never two reads at once, and none is
+        cancelled (an app worker: a screen closed half-way through a read is no matter)."""
+        if self._reading_build:
+            return
+        self._reading_build = True
+        self.app.run_worker(self._read_build, thread=True, group="llama-build", exit_on_error=False)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "llama-build" and event.state == WorkerState.SUCCESS:
-            self.llama_build = event.worker.result
-            self.refresh_meter()
+    def _read_build(self) -> None:
+        status = None
+        try:
+            status = read_build_status()
+        finally:  # whatever happened, the next read may start
+            self.post_message(LlamaBuildRead(status))
+
+    def on_llama_build_read(self, message: LlamaBuildRead) -> None:
+        self._reading_build = False
+        self.llama_build = message.status
+        self.refresh_meter()
 
 
 def bar(fraction: float, width: int = 10) -> str:
