@@ -192,8 +192,10 @@ ORIN_MODEL = "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\
 
 def _orin(tmp_path: Path, *, model: str | None = ORIN_MODEL, free_kb: int = 2_500_000):
     """A JetPack board: nvcc only in /usr/local/cuda/bin (not on PATH), its Tegra release,
-    its device-tree model, and /proc/meminfo's MemAvailable."""
+    its device-tree model, /proc/meminfo's MemAvailable, and no llama_cpp yet."""
     site, root = _board(tmp_path, torch=NV_TORCH)
+    (site / "llama_cpp").mkdir()  # not built yet (whatever the test's own Python has)
+    (site / "llama_cpp" / "__init__.py").write_text("raise ImportError('not on this board')\n")
     nvcc = root / "usr" / "local" / "cuda" / "bin" / "nvcc"
     nvcc.parent.mkdir(parents=True)
     nvcc.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 12.6'\n")
