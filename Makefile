@@ -6,7 +6,8 @@ STAMP := $(VENV)/.setup-done
 # The CPU build of torch used when none is importable. An existing torch (NVIDIA's
 # build on a Jetson, a CUDA build elsewhere) is never replaced.
 TORCH_SPEC ?= torch==2.13.0
-# llama-cpp-python: a build failure is a warning, except in CI where its tests must run.
+# llama-cpp-python: `try` (make run) builds it in the background while the app opens on
+# transformers; `yes` (make test, CI) builds it here and fails set-up if it fails.
 LLAMA ?= $(if $(filter true,$(CI)),yes,try)
 # The board's stack: Python 3.10 and the lowest torch we support, standing in for the
 # torch NVIDIA ships for JetPack 6. Its wheels (about 3 GB, a CUDA build) are kept here.
@@ -16,21 +17,29 @@ BOARD_WHEELS ?= $(HOME)/.cache/smollm-tui/board-wheels
 FIND_PY310 = for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10; do \
 	  "$$p" -c "" >/dev/null 2>&1 && echo "$$p" && break; done
 
-.PHONY: setup run test test-board lint imports types pytest screenshots bench gpu-check llama-cpp clean
+.PHONY: setup run test test-board lint imports types pytest screenshots bench gpu-check llama-cpp llama-ready clean
 
 setup: $(STAMP)
 
 # tools/setup_env.py never installs, upgrades or downgrades an importable torch (it pins
 # the one there while installing), leaves out PyPI's bitsandbytes on aarch64, uses a
-# system-wide jetson-stats, and builds llama-cpp-python (best effort; required in CI).
+# system-wide jetson-stats, and gets llama-cpp-python (the Jetson AI Lab wheel on a Jetson,
+# else a build for this machine's GPU or CPU): in the background for make run, detached,
+# its log and status in the app's data dir; here for make test and CI.
 $(STAMP): pyproject.toml tools/setup_env.py
 	$(PYTHON) tools/setup_env.py --venv $(VENV) --torch-spec "$(TORCH_SPEC)" --llama $(LLAMA)
 	@touch $(STAMP)
 
-# (Re)build llama-cpp-python for this machine; LLAMA_REBUILD=1 builds again even when pip
-# has a wheel from before (built with other flags).
+# Get llama-cpp-python here, in the foreground, when it is missing (a background build
+# under way is waited for); LLAMA_REBUILD=1 builds it again from source with the flags
+# chosen here, whatever is installed (a CPU-only build on a machine with a GPU).
 llama-cpp: setup
 	$(PYTHON) tools/setup_env.py --venv $(VENV) --llama-only $(if $(LLAMA_REBUILD),--rebuild)
+
+# The tests need llama.cpp (LLAMA=yes): wait for a build `make run` started in the
+# background, and build it here if it is still missing; a failed build fails the tests.
+llama-ready: setup
+	@if [ "$(LLAMA)" = yes ]; then $(PYTHON) tools/setup_env.py --venv $(VENV) --llama-only; fi
 
 run: setup
 	$(VENV)/bin/smollm-tui
@@ -51,9 +60,12 @@ imports: setup
 types: setup
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup llama-ready
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# make test, like CI, waits for llama.cpp and fails if it cannot be built (LLAMA=try on the
+# command line runs the tests without it).
+test pytest test-board: LLAMA = yes
 test: lint imports types pytest
 
 # The suite (GPU tests aside) on Python 3.10 with torch 2.6 and the library versions pip

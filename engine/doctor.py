@@ -101,11 +101,23 @@ def _torch_and_quant() -> list[Check]:
 
 
 def _llama_cpp() -> Check:
-    """The llama.cpp runtime: installed, and a real decode works (a child process)."""
-    from engine.llamacpp.probe import FIX_BROKEN, FIX_MISSING, probe_llamacpp
+    """The llama.cpp runtime: its build under way or failed, installed, a real decode works
+    (a child process), and built for the GPU where there is one."""
+    from engine.llamacpp import build_status
+    from engine.llamacpp.probe import FIX_BROKEN, FIX_CPU_ONLY, FIX_MISSING, probe_llamacpp
 
+    build = build_status.read_build_status()
+    if build is not None and build.state == "building":
+        return Check("llama.cpp", WARNING, build_status.describe(build))
     probe = probe_llamacpp()
     if probe.version is None:
+        if build is not None and build.state == "failed":
+            return Check(
+                "llama.cpp",
+                WARNING,
+                build_status.describe(build) + "\nGGUF models run on transformers meanwhile",
+                build_status.failure_fix(build),
+            )
         return Check(
             "llama.cpp",
             WARNING,
@@ -117,9 +129,18 @@ def _llama_cpp() -> Check:
         return Check(
             "llama.cpp", WARNING, f"{probe.version} is installed but {probe.reason}", FIX_BROKEN
         )
+    landed = f" ({build_status.describe(build)})" if build is not None else ""
+    if not probe.gpu_offload and machine.cuda_gpu_visible():
+        return Check(
+            "llama.cpp",
+            WARNING,
+            f"{probe.version} is a CPU-only build on a machine with a CUDA GPU: models run "
+            f"on the CPU{landed}",
+            FIX_CPU_ONLY,
+        )
     where = "CPU and CUDA (all layers offloaded)" if probe.gpu_offload else "CPU build"
     note = "; built with AMX, which runs without its AMX buffers" if probe.amx else ""
-    return Check("llama.cpp", OK, f"{probe.version}, {where}{note}")
+    return Check("llama.cpp", OK, f"{probe.version}, {where}{note}{landed}")
 
 
 def _jtop() -> Check:

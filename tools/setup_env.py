@@ -14,6 +14,14 @@ kernel on Orin), and so must bitsandbytes. So:
 - jetson-stats (jtop) installed system-wide is used as it is (the venv sees the system
   site-packages), since the jtop service refuses a client of another major.minor version.
 
+llama-cpp-python (tools/llama_build.py, tools/cuda_board.py): on a Jetson the Jetson AI Lab
+wheel for the JetPack found is tried first; else it is compiled, for CUDA where nvcc (on
+PATH, under CUDA_HOME or in /usr/local/cuda/bin) and a GPU are, for that GPU's architecture,
+with as many parallel jobs as the free memory holds. With `--llama try` (`make run`) the
+build runs in the background, detached, and the app opens meanwhile on transformers; with
+`--llama yes` (`make test`, CI) and for `make llama-cpp` it runs here and fails set-up if it
+fails.
+
 `--dry-run` prints what would be done as JSON and changes nothing: the set-up tests use it
 with a fake board.
 """
@@ -25,12 +33,16 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import cuda_board
+import llama_build
+from llama_build import Attempt, LlamaPlan
 
 REPO = Path(__file__).resolve().parent.parent
 MIN_TORCH = (2, 6)  # transformers 5.x switches PyTorch off below this
@@ -77,8 +89,12 @@ class Facts:
     jtop: str | None
     llama_cpp: str | None
     jetpack: str | None  # the L4T release line of /etc/nv_tegra_release, on a Jetson
-    nvcc: bool
+    nvcc: str | None  # its path
     gpu: bool
+    cuda_arch: str | None = None  # "87": the GPU's compute capability, as CMake wants it
+    cuda_arch_from: str = ""  # where that was read
+    mem_available_gb: float | None = None
+    cores: int = 1
 
 
 @dataclass
@@ -86,8 +102,7 @@ class Plan:
     commands: list[list[str]] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    warn_only: list[int] = field(default_factory=list)  # commands whose failure is a warning
-    env: dict[str, dict[str, str]] = field(default_factory=dict)  # extra env by command index
+    llama: LlamaPlan | None = None
 
 
 def torch_tuple(version: str) -> tuple[int, int]:
@@ -115,6 +130,7 @@ def probe(python: str, root: Path) -> Facts:
         release = None
     machine = os.environ.get("SMOLLM_SETUP_MACHINE") or found["machine"]
     gpu = release is not None or Path("/dev/nvidia0").exists() or _succeeds(["nvidia-smi", "-L"])
+    arch, arch_from = cuda_board.cuda_arch(root, release) if gpu else (None, "no GPU")
     return Facts(
         machine,
         found["python"],
@@ -123,8 +139,12 @@ def probe(python: str, root: Path) -> Facts:
         found["jtop"],
         found["llama_cpp"],
         release,
-        shutil.which("nvcc") is not None,
+        cuda_board.find_nvcc(root),
         gpu,
+        arch,
+        arch_from,
+        cuda_board.mem_available_gb(root),
+        cuda_board.cpu_count(),
     )
 
 
@@ -163,7 +183,10 @@ def make_plan(
     if llama_only:
         if facts.torch is not None:
             plan.constraints.append(f"torch=={facts.torch}")
-        _add_llama(plan, facts, pip, "yes", rebuild)
+        if facts.llama_cpp is not None and not rebuild:
+            plan.notes.append(f"llama.cpp: llama-cpp-python {facts.llama_cpp} is installed")
+        else:
+            _add_llama(plan, facts, pip, "yes", rebuild)
         return plan
     aarch64 = facts.machine in ("aarch64", "arm64")
     if facts.torch is None:
@@ -207,12 +230,23 @@ def make_plan(
 
 
 def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bool) -> None:
-    """Build llama-cpp-python for this machine (pip keeps the wheel; ``rebuild`` builds
-    again with the flags chosen here, whatever pip built before)."""
-    cuda = facts.nvcc and facts.gpu
+    """Get llama-cpp-python for this machine: on a Jetson the Jetson AI Lab wheel for its
+    JetPack first, else (or when none fits) a build. ``rebuild`` builds again with the
+    flags chosen here, whatever pip built before. ``llama`` "try" builds in the background
+    (outside CI), "yes" here."""
+    cuda = bool(facts.nvcc) and facts.gpu
+    kind = "cuda" if cuda else "cpu"
+    jobs = cuda_board.jobs_for(facts.mem_available_gb, facts.cores, kind)
     # The multimodal library (images only) is a good part of the build time.
-    cmake = ["-DLLAVA_BUILD=OFF"] + (["-DGGML_CUDA=on"] if cuda else [])
+    cmake = ["-DLLAVA_BUILD=OFF"]
     env: dict[str, str] = {}
+    if cuda:
+        # One architecture, the GPU's own: the build is for this board, and builds faster.
+        # CMake's "native" asks the GPU itself where it could not be read here.
+        cmake += ["-DGGML_CUDA=on", f"-DCMAKE_CUDA_ARCHITECTURES={facts.cuda_arch or 'native'}"]
+        if facts.jetpack is not None:
+            cmake.append("-DGGML_CUDA_NO_VMM=ON")  # Orin's driver (node-llama-cpp issue 560)
+        env["CUDACXX"] = str(facts.nvcc)  # CMake then finds the toolkit where nvcc is
     if facts.machine in ("x86_64", "AMD64"):
         # A build for a CPU that advertises AMX crashed at the first decode. llama.cpp
         # builds with -march=native, which ignores its GGML_AMX_* options, so the
@@ -222,18 +256,55 @@ def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bo
         env["CFLAGS"] = f"{os.environ.get('CFLAGS', '')} {no_amx}".strip()
         env["CXXFLAGS"] = f"{os.environ.get('CXXFLAGS', '')} {no_amx}".strip()
     env["CMAKE_ARGS"] = os.environ.get("LLAMA_CMAKE_ARGS") or " ".join(cmake)
-    plan.env[len(plan.commands)] = env
-    if llama == "try":
-        plan.warn_only.append(len(plan.commands))
+    env["CMAKE_BUILD_PARALLEL_LEVEL"] = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or str(jobs)
+    gpu = f"sm_{facts.cuda_arch}" if facts.cuda_arch else "this GPU"
+    target = f"{LLAMA_CPP_SPEC} ({f'CUDA for {gpu}' if cuda else 'CPU'})"
+    ci = os.environ.get("CI") == "true"
+    mode = "background" if llama == "try" and not ci else "foreground"
+    llama_plan = LlamaPlan(mode, kind, target, jobs)
+    major = jetpack_major(facts.jetpack)
+    if facts.jetpack is not None and major in JETSON_INDEX and not rebuild:
+        # NVIDIA's build for this JetPack and CUDA, as jetson-containers installs it: a
+        # wheel only (no compile from that index), else the build below.
+        llama_plan.attempts.append(
+            Attempt(
+                f"Jetson AI Lab wheel (JetPack {major})",
+                [*pip, "install", "--only-binary=:all:", "--index-url", JETSON_INDEX[major]]
+                + [LLAMA_CPP_SPEC],
+                {},
+                False,
+            )
+        )
     again = ["--no-cache-dir", "--force-reinstall", "--no-deps"] if rebuild else []
-    plan.commands.append([*pip, "install", "-q", *again, LLAMA_CPP_SPEC])
+    llama_plan.attempts.append(
+        Attempt("source build", [*pip, "install", *again, LLAMA_CPP_SPEC], env, True)
+    )
+    plan.llama = llama_plan
+    where = "in the background" if mode == "background" else "here"
+    found = f"; nvcc {facts.nvcc}" if facts.nvcc else ""
     plan.notes.append(
-        f"llama.cpp: building {LLAMA_CPP_SPEC} "
-        f"({'CUDA' if cuda else 'CPU'}; pip keeps the wheel for next time)"
+        f"llama.cpp: {' or '.join(a.name for a in llama_plan.attempts)} of {target} {where}"
+        f"{found}, {jobs} parallel job(s)"
+        + ("" if cuda or not facts.gpu else " (a GPU, but no nvcc: a CPU build)")
     )
 
 
-def run_plan(plan: Plan) -> int:
+def ask_data_dir(python: str) -> Path:
+    """The app's data dir (SMOLLM_TUI_HOME honoured), as the installed package says."""
+    done = subprocess.run(
+        [python, "-c", "from engine.paths import private_data_dir; print(private_data_dir())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def run_plan(
+    plan: Plan, data_dir: Callable[[], Path], still_needed: Callable[[], bool] = lambda: True
+) -> int:
+    """Run the pip commands, then get llama.cpp (``data_dir()`` is asked once the package
+    is installed; ``still_needed()`` after waiting for a build already running)."""
     for note in plan.notes:
         print(f"setup: {note}")
     with tempfile.TemporaryDirectory(prefix="smollm-setup-") as tmp:
@@ -242,20 +313,15 @@ def run_plan(plan: Plan) -> int:
             path = Path(tmp) / "constraints.txt"
             path.write_text("\n".join(plan.constraints) + "\n", encoding="utf-8")
             constraint_args = ["-c", str(path)]
-        for i, command in enumerate(plan.commands):
+        for command in plan.commands:
             full = [*command, *constraint_args] if "install" in command else command
-            env = dict(os.environ, **plan.env.get(i, {}))
             print("setup: " + shlex.join(full), flush=True)
-            if subprocess.run(full, env=env).returncode != 0:
-                if i in plan.warn_only:
-                    print(
-                        "setup: warning: llama.cpp (llama-cpp-python) did not build; the app "
-                        "works on transformers. `smollm-tui doctor` says how to fix it."
-                    )
-                    continue
+            if subprocess.run(full).returncode != 0:
                 print(f"setup: failed: {shlex.join(full)}", file=sys.stderr)
                 return 1
-    return 0
+    if plan.llama is None:
+        return 0
+    return llama_build.get_llama(plan.llama, plan.constraints, data_dir(), still_needed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild",
         action="store_true",
-        help="with --llama-only: build again even if pip has a wheel",
+        help="with --llama-only: build again (from source) even if one is installed",
     )
     parser.add_argument("--root", default="/", help=argparse.SUPPRESS)  # a fake board in tests
     parser.add_argument(
@@ -314,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 check=True,
             )
+        if args.llama_only:  # a build from `make run` may be under way: its outcome first
+            llama_build.wait_for_build(ask_data_dir(str(venv_python)))
         facts = probe(str(venv_python), Path(args.root))
     pip = [str(venv_python), "-m", "pip", "--disable-pip-version-check"]
     try:
@@ -334,7 +402,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(json.dumps({"facts": asdict(facts), "plan": asdict(plan)}))
         return 0
-    return run_plan(plan)
+    root = Path(args.root)
+    return run_plan(
+        plan,
+        data_dir=lambda: ask_data_dir(str(venv_python)),
+        still_needed=lambda: args.rebuild or probe(str(venv_python), root).llama_cpp is None,
+    )
 
 
 if __name__ == "__main__":

@@ -146,3 +146,11 @@ class ResultsRead(Message):
     runs: list[EvalRun]
     speed_runs: list[SpeedRun]
     problem: StoreUnavailable | None = None
+
+
+@dataclass
+class LlamaBuildRead(Message):
+    """The status of set-up's llama.cpp build, read in a thread for a memory meter (an
+    engine.llamacpp.build_status.BuildStatus, or None when no build was started here)."""
+
+    status: Any

@@ -20,11 +20,23 @@ class LlamaCppMissing(UsageError):
 
 
 def installed() -> bool:
-    """Whether llama_cpp can be found (cheap: nothing is imported)."""
-    return importlib.util.find_spec("llama_cpp") is not None
+    """Whether llama_cpp can be found (cheap: nothing is imported), asked afresh each time:
+    set-up builds it in the background while the app runs, and the app takes it up at the
+    next load once the build has landed (a build under way may have written half of it)."""
+    from engine.llamacpp.build_status import building
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        # The import system keeps what it saw of each folder; a package that landed since,
+        # in the same tick of the folder's modification time, would stay unseen. (Only
+        # here: reading every folder again costs ten times the lookup.)
+        importlib.invalidate_caches()
+        if importlib.util.find_spec("llama_cpp") is None:
+            return False
+    return building() is None
 
 
 def version() -> str | None:
+    importlib.invalidate_caches()
     try:
         return importlib.metadata.version(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
@@ -32,7 +44,16 @@ def version() -> str | None:
 
 
 def require() -> None:
-    if not installed():
+    if installed():
+        return
+    from engine.llamacpp.build_status import building
+
+    under_way = building()
+    if under_way is not None:
         raise LlamaCppMissing(
-            f"the llama.cpp runtime is not installed: {INSTALL_HINT}; or use --runtime transformers"
+            f"the llama.cpp runtime is being built in the background ({under_way.eta()}): "
+            "use --runtime transformers meanwhile, or wait for it"
         )
+    raise LlamaCppMissing(
+        f"the llama.cpp runtime is not installed: {INSTALL_HINT}; or use --runtime transformers"
+    )

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from engine.llamacpp import PACKAGE, PIN
 
 FIX_MISSING = (
-    f"run `make llama-cpp` (builds {PACKAGE}=={PIN} for this machine: CUDA where "
-    "nvcc and a GPU are, AMX off on x86-64); on a Jetson the Jetson AI Lab wheel "
-    "is faster: pip install llama-cpp-python --index-url "
-    "https://pypi.jetson-ai-lab.io/jp6/cu126 (see README, 'llama.cpp')"
+    f"run `make llama-cpp` (gets {PACKAGE}=={PIN} for this machine: on a Jetson the Jetson "
+    "AI Lab wheel for its JetPack when there is one, else a build, for CUDA where nvcc and "
+    "a GPU are, AMX off on x86-64; see README, 'llama.cpp')"
 )
 FIX_BROKEN = (
     "rebuild it for this machine: `make llama-cpp LLAMA_REBUILD=1` (see README, 'llama.cpp')"
+)
+FIX_CPU_ONLY = (
+    "rebuild it for the GPU: `make llama-cpp LLAMA_REBUILD=1` (set-up finds nvcc on PATH, "
+    "under CUDA_HOME or in /usr/local/cuda/bin, and builds for the GPU's architecture)"
 )
 
 _PROBE = r"""
