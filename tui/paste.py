@@ -92,4 +92,4 @@ def guard_pastes() -> None:
 
     for module in (linux_driver, linux_inline_driver):
         if getattr(module, "XTermParser", None) is XTermParser:
-            setattr(module, "XTermParser", PasteSafeParser)  # noqa: B010 (not re-exported)
+            setattr(module, "XTermParser", PasteSafeParser)  # noqa: B010 (mypy: not exported)
