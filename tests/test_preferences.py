@@ -63,6 +63,7 @@ def test_split_folders():
         (b'{"task_folders": ["/caf\xe9"]}', "not UTF-8 text: byte 23 is 0xe9"),  # Latin-1
         ("[" * 100_000 + "]" * 100_000, "nested far too deeply"),  # json's RecursionError
     ],
+    ids=["not-json", "not-an-object", "wrong-type", "latin-1", "nested"],
 )
 def test_a_broken_settings_file_is_one_clear_error_naming_it(content, why):
     path = preferences.settings_path()
