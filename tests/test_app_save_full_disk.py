@@ -57,3 +57,31 @@ async def test_ctrl_s_on_a_full_disk_says_so_and_keeps_the_chat(tiny_catalog: Pa
         [md] = transcripts_dir().glob("*-tiny-llama.md")
         assert "Hello" in md.read_text() and md.with_suffix(".json").stat().st_size > 0
         assert notes(app)[-1].startswith("Saved ")
+
+
+async def test_the_arenas_ctrl_s_on_a_full_disk_says_so_and_keeps_both_chats(
+    tiny_catalog: Path,
+):
+    from test_arena_app import TOGETHER, ask, open_arena, settle
+
+    app = make_app(tiny_catalog)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        screen = await open_arena(pilot, TOGETHER)
+        await ask(pilot, "Hello there")
+        kept = [panel.conversation.turns for panel in screen.panels]
+        assert all(len(turns) == 2 for turns in kept)
+
+        with full_disk():
+            await pilot.press("ctrl+s")
+            await settle(pilot)  # the save runs in a thread
+        last = notes(app)[-1]
+        assert last.startswith("could not save the pair: the disk holding ")
+        assert "is full; free some space" in last and "The chats are kept" in last
+        assert app.screen is screen
+        assert [panel.conversation.turns for panel in screen.panels] == kept
+        assert list(transcripts_dir().iterdir()) == []
+
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        [saved] = transcripts_dir().glob("*-arena-*.md")
+        assert "Hello there" in saved.read_text() and notes(app)[-1].startswith("Saved ")
