@@ -170,15 +170,13 @@ def save_pair(
 ) -> tuple[Path, Path]:
     """Write <time>-arena-<a>-vs-<b>.md and .json in the transcripts folder, readable by
     their owner only (0600); returns both paths."""
-    from engine.paths import data_dir, make_private_dir, write_private_text
-    from engine.transcripts import claim_names, transcripts_dir
+    from engine.paths import data_dir, make_private_dir
+    from engine.transcripts import claim_names, transcripts_dir, write_pair
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     ids = [re.sub(r"[^A-Za-z0-9._-]", "_", str(s.config.get("model_id", "?"))) for s in sides]
     make_private_dir(data_dir())
     folder = make_private_dir(transcripts_dir())
-    md_path, json_path = claim_names(folder, f"{stamp}-arena-{ids[0]}-vs-{ids[1]}")
-    write_private_text(md_path, _markdown(sides, blind, now))
     record = {
         "saved_at": now if now is not None else time.time(),
         "blind": blind,
@@ -194,7 +192,9 @@ def save_pair(
             for s in sides
         },
     }
-    write_private_text(json_path, json.dumps(record, indent=2, default=str))
+    markdown, text = _markdown(sides, blind, now), json.dumps(record, indent=2, default=str)
+    md_path, json_path = claim_names(folder, f"{stamp}-arena-{ids[0]}-vs-{ids[1]}")
+    write_pair(md_path, json_path, markdown, text)
     return md_path, json_path
 
 

@@ -21,6 +21,7 @@ from engine.prompts import build_prompt
 from engine.records import ReplyStats
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
+from engine.template_guard import TemplateStopped
 
 
 class CancelFlag(Protocol):
@@ -55,14 +56,19 @@ def stream_reply(
     tokenizer = loaded.tokenizer
     seq2seq = loaded.is_seq2seq
     room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=seq2seq)
-    prompt = build_prompt(
-        tokenizer,
-        conversation,
-        entry_format=loaded.entry.prompt_format,
-        is_seq2seq=seq2seq,
-        max_prompt_tokens=room,
-        raw=raw,
-    )
+    try:
+        prompt = build_prompt(
+            tokenizer,
+            conversation,
+            entry_format=loaded.entry.prompt_format,
+            is_seq2seq=seq2seq,
+            max_prompt_tokens=room,
+            raw=raw,
+            cancel=cancel,
+        )
+    except TemplateStopped:  # Esc while the chat template was rendering
+        yield Cancelled(request_id)
+        return
     if prompt.dropped_turns:
         yield Trimmed(request_id, prompt.dropped_turns)
 

@@ -80,6 +80,13 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 _MAX_STRING = 16 * 2**20  # a chat template is a few kB; a key a few dozen bytes
 _MAX_KEYS = 100_000
+# The longest string arrays real files carry are vocabularies and merges: 262,144 tokens
+# (Gemma 3), a few hundred thousand merges. Skipping a string costs a read of its length,
+# so a header claiming 12.5 million empty strings (100 MB) took 8 s before this cap.
+_MAX_STRINGS = 2**20
+# llama.cpp keeps a context length in an int32: 2^32-1 read back as -1 ("Array length must
+# be >= 0, not -1" deep inside llama-cpp-python).
+_MAX_CONTEXT = 2**31 - 1
 _QUANT_IN_NAME = re.compile(
     r"(?i)(?:^|[.\-_])("
     + "|".join(sorted((re.escape(q) for q in FILE_TYPES.values()), key=len, reverse=True))
@@ -128,6 +135,8 @@ def _read(handle: BinaryIO, size: int, wanted: set[str] | None) -> dict[str, Any
         key = _string(handle, size)
         kind = struct.unpack("<I", _exact(handle, 4))[0]
         value = _value(handle, kind, size)
+        if key.endswith(".context_length") and isinstance(value, int) and value > _MAX_CONTEXT:
+            raise ValueError(f"{key} is {value:,} tokens, more than any model has")
         if wanted is None or key in wanted:
             out[key] = value
             if wanted is not None and wanted <= out.keys():
@@ -163,8 +172,8 @@ def _value(handle: BinaryIO, kind: int, size: int) -> Any:
                 raise ValueError(f"an array claims {length} items")
             handle.seek(skip, 1)
         elif item == _STRING:
-            if length > size // 8:
-                raise ValueError(f"an array claims {length} strings")
+            if length > min(size // 8, _MAX_STRINGS):
+                raise ValueError(f"an array claims {length:,} strings")
             for _ in range(length):
                 n = struct.unpack("<Q", _exact(handle, 8))[0]
                 if n > _MAX_STRING:

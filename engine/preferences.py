@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from engine.errors import SmollmError, UsageError
-from engine.paths import config_dir
+from engine.paths import config_dir, write_private_text
 
 SETTINGS_NAME = "settings.json"
 TASK_FOLDERS = "task_folders"
@@ -45,7 +44,7 @@ def load_settings() -> dict[str, Any]:
     """All saved settings; {} when none were saved. A SettingsError names a broken file."""
     path = settings_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -53,27 +52,28 @@ def load_settings() -> dict[str, Any]:
             f"cannot read the settings file {path}: {exc.strerror or exc}; check its permissions"
         ) from exc
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _broken(path, f"not UTF-8 text: byte {exc.start} is {raw[exc.start]:#04x}") from exc
+    try:
         data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise _broken(path, f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # [[[[... thousands deep: json's parser recurses
+        raise _broken(path, "not valid settings: nested far too deeply") from exc
     if not isinstance(data, dict):
         raise _broken(path, 'expected a JSON object such as {"task_folders": []}')
     return data
 
 
 def save_settings(data: dict[str, Any]) -> None:
-    """Replace the settings file with ``data`` (a temporary file, then an atomic rename)."""
+    """Replace the settings file with ``data``: write_private_text, a temporary file (0600,
+    flushed to disk) then one rename, so a full disk or a crash mid-write leaves the old
+    file whole. Callers load first, and a damaged file stops them before this: it is never
+    overwritten."""
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_private_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def task_folders() -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from engine.errors import UsageError
 from engine.settings import Conversation
+from engine.template_guard import CancelFlag, limited_render
 
 ALPACA_PREAMBLE = (
     "Below is an instruction that describes a task. Write a response that "
@@ -49,14 +50,24 @@ def prompt_format(tokenizer, entry_format: str, is_seq2seq: bool) -> str:
     return "chatml" if entry_format == "chat-template" else entry_format
 
 
-def render(conversation: Conversation, fmt: str, tokenizer=None) -> str:
-    """The prompt text of a conversation in format ``fmt`` (ends where the reply starts)."""
+def render(
+    conversation: Conversation, fmt: str, tokenizer=None, cancel: CancelFlag | None = None
+) -> str:
+    """The prompt text of a conversation in format ``fmt`` (ends where the reply starts).
+    A chat template (the model file's own program) renders within limits of time and
+    memory, and stops when ``cancel`` is set (engine.template_guard)."""
     turns = conversation.turns
     system = conversation.system.strip()
     if fmt == "chat-template":
         messages = [{"role": "system", "content": system}] if system else []
         messages += [{"role": t.role, "content": t.content} for t in turns]
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return limited_render(
+            lambda: tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            ),
+            cancel=cancel,
+            input_chars=sum(len(m["content"]) for m in messages),
+        )
     if fmt == "chatml":
         parts = [f"<|im_start|>system\n{system}<|im_end|>\n"] if system else []
         parts += [f"<|im_start|>{t.role}\n{t.content}<|im_end|>\n" for t in turns]
@@ -93,6 +104,7 @@ def build_prompt(
     is_seq2seq: bool,
     max_prompt_tokens: int,
     raw: bool = False,
+    cancel: CancelFlag | None = None,
 ) -> Prompt:
     """Render and tokenize, dropping the oldest turns until the prompt fits.
 
@@ -115,7 +127,7 @@ def build_prompt(
     dropped = 0
     while True:
         kept = turns[dropped:]
-        text = render(Conversation(conversation.system, kept), fmt, tokenizer)
+        text = render(Conversation(conversation.system, kept), fmt, tokenizer, cancel)
         ids = _encode(tokenizer, text, special=fmt != "chat-template")
         if len(ids) <= max_prompt_tokens or len(kept) == 1:
             break

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -49,8 +51,6 @@ def save_transcript(
     safe_id = re.sub(r"[^A-Za-z0-9._-]", "_", model_id)
     make_private_dir(data_dir())  # first, so that the folders it creates are private too
     folder = make_private_dir(transcripts_dir())
-    # Not with_suffix: an id with dots ("qwen2.5-0.5b") would lose its end.
-    md_path, json_path = claim_names(folder, f"{stamp}-{safe_id}")
     lines = [
         f"# Chat with {model_id}",
         "",
@@ -61,7 +61,6 @@ def save_transcript(
         lines += ["**System:**", "", conversation.system, ""]
     for turn in conversation.turns:
         lines += [f"**{turn.role.capitalize()}:**", "", turn.content, ""]
-    write_private_text(md_path, "\n".join(lines))
     record = {
         "model_id": model_id,
         "saved_at": now if now is not None else time.time(),
@@ -70,5 +69,39 @@ def save_transcript(
         "turns": [dataclasses.asdict(t) for t in conversation.turns],
         "settings": dataclasses.asdict(settings),
     }
-    write_private_text(json_path, json.dumps(record, indent=2))
+    text = json.dumps(record, indent=2)
+    # Not with_suffix: an id with dots ("qwen2.5-0.5b") would lose its end.
+    md_path, json_path = claim_names(folder, f"{stamp}-{safe_id}")
+    write_pair(md_path, json_path, "\n".join(lines), text)
     return md_path, json_path
+
+
+def write_pair(md_path: Path, json_path: Path, markdown: str, record: str) -> None:
+    """Write both files of a save (each atomically). When either write fails (a full disk,
+    a folder made read-only) both are removed, the empty .md that claim_names made among
+    them: a failed save leaves nothing behind, never an empty or half transcript."""
+    try:
+        write_private_text(md_path, markdown)
+        write_private_text(json_path, record)
+    except BaseException:
+        for path in (md_path, json_path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def save_failure(exc: OSError, what: str = "the transcript") -> str:
+    """One line for a save that failed, naming the cause the user can act on: a full disk
+    or a folder that cannot be written."""
+    where = str(transcripts_dir())
+    if exc.errno in _FULL:
+        why = f"the disk holding {where} is full; free some space"
+    elif exc.errno in _DENIED:
+        why = f"{where} cannot be written (its permissions, or a read-only disk)"
+    else:
+        why = f"{exc.strerror or exc} ({where})"
+    return f"could not save {what}: {why}"

@@ -109,6 +109,7 @@ async def test_chat_keys_with_a_base_model(base_catalog):
 
         # ctrl+s: the conversation as Markdown and JSON, as shown
         await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()  # the save runs in a thread
         [md] = transcripts_dir().glob("*-tiny-base.md")
         record = json.loads(md.with_suffix(".json").read_text())
         replies = [r.text for r in screen.query(ReplyTurn)]

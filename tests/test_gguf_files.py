@@ -92,3 +92,34 @@ def test_a_local_gguf_entry_and_an_entry_without_one(tmp_path, tiny_catalog):
     assert choose_file(local, "int4").path == file
     with pytest.raises(NoGGUFFile, match="tiny-llama has no GGUF file"):
         choose_file(catalog.get("tiny-llama"), "auto")
+
+
+def test_a_context_length_past_int32_is_one_clear_message(tmp_path):
+    """2^32-1 (uint32) came back from llama-cpp-python as "Array length must be >= 0, not
+    -1"; the header reader refuses it first, for the load and the memory estimate alike."""
+    path = write_gguf(
+        tmp_path / "wide.gguf",
+        {"general.architecture": "llama", "llama.context_length": 2**32 - 1},
+    )
+    with pytest.raises(GGUFError) as err:
+        read_metadata(path, ("llama.context_length",))
+    message = str(err.value)
+    assert "wide.gguf is damaged or not a GGUF model file" in message
+    assert "llama.context_length is 4,294,967,295 tokens" in message and "\n" not in message
+    fine = write_gguf(tmp_path / "fine.gguf", {"llama.context_length": 2**31 - 1})
+    assert read_metadata(fine) == {"llama.context_length": 2**31 - 1}
+
+
+def test_millions_of_empty_strings_are_refused_before_they_are_read(tmp_path):
+    """12.5 million empty strings are a valid header of 100 MB (zeros: a sparse file here);
+    reading past each took 8 s. The count alone refuses it."""
+    path = tmp_path / "strings.gguf"
+    count = 12_500_000
+    head = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + _string("tokens")
+    path.write_bytes(head + struct.pack("<IIQ", 9, 8, count))
+    with open(path, "r+b") as handle:
+        handle.truncate(len(head) + 12 + 8 * count)  # every length 0: an empty string
+    with pytest.raises(GGUFError, match="an array claims 12,500,000 strings"):
+        read_metadata(path)
+    real = write_gguf(tmp_path / "vocab.gguf", {"tokens": [""] * 262_144})  # Gemma 3's size
+    assert read_metadata(real) == {"tokens": 262_144}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def test_task_folders_round_trip_resolved_deduplicated_and_cleared(tmp_path, mon
     assert preferences.set_task_folders([]) == []
     assert json.loads(preferences.settings_path().read_text()) == {"theme": "dark"}
     assert sorted(p.name for p in config_dir().iterdir()) == ["settings.json"]
+    assert stat.S_IMODE(preferences.settings_path().stat().st_mode) == 0o600
 
 
 def test_a_bad_folder_is_a_usage_error_and_nothing_is_saved(tmp_path):
@@ -58,12 +60,18 @@ def test_split_folders():
         ("{not json", "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
         ('{"task_folders": "/one/folder"}', "must be a list"),
+        (b'{"task_folders": ["/caf\xe9"]}', "not UTF-8 text: byte 23 is 0xe9"),  # Latin-1
+        ("[" * 100_000 + "]" * 100_000, "nested far too deeply"),  # json's RecursionError
     ],
+    ids=["not-json", "not-an-object", "wrong-type", "latin-1", "nested"],
 )
 def test_a_broken_settings_file_is_one_clear_error_naming_it(content, why):
     path = preferences.settings_path()
     path.parent.mkdir(parents=True)
-    path.write_text(content)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     with pytest.raises(SmollmError) as err:
         preferences.task_folders()
     message = str(err.value)
@@ -77,7 +85,7 @@ def test_a_broken_settings_file_is_one_clear_error_naming_it(content, why):
         return
     with pytest.raises(SmollmError, match="broken"):
         preferences.set_task_folders([str(TASKS_DIR)])  # never overwrites a broken file
-    assert path.read_text() == content
+    assert path.read_bytes() == (content if isinstance(content, bytes) else content.encode())
 
 
 def test_include_paths_order_dedup_and_a_vanished_saved_folder(tmp_path, monkeypatch):

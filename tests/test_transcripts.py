@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
+import pytest
+
+from engine.arena import SideTranscript, save_pair
 from engine.settings import Conversation, GenerationSettings
-from engine.transcripts import save_transcript
+from engine.transcripts import save_transcript, transcripts_dir
 
 
 def test_ids_with_dots_keep_their_end():
@@ -36,3 +44,55 @@ def test_two_saves_in_the_same_second_keep_both():
         "first" in md1.read_text() and json.loads(js1.read_text())["turns"][0]["content"] == "first"
     )
     assert "second" in md2.read_text()
+
+
+_FULL_DISK_SAVE = textwrap.dedent(
+    """
+    import resource, signal
+    from engine.settings import Conversation, GenerationSettings
+    from engine.transcripts import save_failure, save_transcript
+    chat = Conversation().add("user", "hi").add("assistant", "x" * 100_000)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as ENOSPC on a full disk
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    try:
+        save_transcript("qwen2.5-0.5b", chat, GenerationSettings())
+    except OSError as exc:
+        print(save_failure(exc))
+    """
+)
+
+
+def test_a_save_on_a_full_disk_says_so_and_leaves_no_file(app_home):
+    """A full disk (RLIMIT_FSIZE in a child) fails the save with one line naming the full
+    disk; the .md that claim_names created empty is removed with the rest: no 0-byte file."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_SAVE], capture_output=True, text=True, check=True
+    )
+    line = done.stdout.strip()
+    assert line.startswith("could not save the transcript: the disk holding "), done.stderr
+    assert "is full; free some space" in line and "\n" not in line
+    assert list(transcripts_dir().iterdir()) == []
+
+
+def test_a_failed_arena_save_leaves_no_file(app_home, monkeypatch):
+    """The json write failing after the .md was written (the disk filled between them)
+    removes the .md too: the pair is saved whole or not at all."""
+    import engine.transcripts as transcripts
+
+    real = transcripts.write_private_text
+    calls = []
+
+    def fill_on_second(path, text):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(path, text)
+
+    monkeypatch.setattr(transcripts, "write_private_text", fill_on_second)
+    side = Conversation().add("user", "hi").add("assistant", "hello")
+    sides = [SideTranscript(n, {"model_id": "m"}, GenerationSettings(), side) for n in "AB"]
+    with pytest.raises(OSError) as caught:
+        save_pair(sides, blind=False)
+    assert "the disk holding" in transcripts.save_failure(caught.value, "the pair")
+    assert calls[0].suffix == ".md" and calls[1].suffix == ".json"
+    assert list(transcripts_dir().iterdir()) == []

@@ -59,6 +59,7 @@ def write_tiny_gguf(
     heads: int = 4,
     kv_heads: int = 2,
     context: int = 2048,
+    chat_template: str = CHAT_TEMPLATE,
 ) -> Path:
     """Write the file at ``path`` (random weights, fixed seed); returns ``path``."""
     import numpy as np
@@ -89,7 +90,7 @@ def write_tiny_gguf(
     writer.add_unk_token_id(0)
     writer.add_pad_token_id(2)
     writer.add_add_bos_token(False)
-    writer.add_chat_template(CHAT_TEMPLATE)
+    writer.add_chat_template(chat_template)
 
     rng = np.random.default_rng(0)
 

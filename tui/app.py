@@ -47,8 +47,10 @@ class SmollmApp(SmollmAppApi):
         telemetry: Any = None,
         device: str = "auto",
         overview_source: OverviewSource = overview,
+        exit_on_signals: bool = False,
     ):
         super().__init__()
+        self.exit_on_signals = exit_on_signals
         self.overview_source = overview_source
         self.catalog = catalog
         self.catalog_path = catalog_path
@@ -67,6 +69,20 @@ class SmollmApp(SmollmAppApi):
     def on_mount(self) -> None:
         self.push_screen(CatalogScreen())
         self.jobs_watch.start()
+        if self.exit_on_signals:
+            self.handle_signals()
+
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, `kill`) end the app as q does, so that
+        Textual puts the terminal back: the Python default ended the process at once and
+        left it in the alternate screen, mouse tracking on, the cursor hidden. The exit
+        code is the shell's for that signal (128 + its number)."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(number, self.exit, None, 128 + number)
 
     def on_unmount(self) -> None:
         self.session.close()

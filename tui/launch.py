@@ -9,14 +9,19 @@ def run_app(args: argparse.Namespace) -> int:
     from engine.catalog import load_catalog
     from engine.telemetry.sampler import Sampler
     from tui.app import SmollmApp
+    from tui.paste import guard_pastes
 
     catalog = load_catalog(args.catalog)
+    guard_pastes()
     telemetry = Sampler(interval=1.0).start()
     try:
         app = SmollmApp(
-            catalog, catalog_path=str(args.catalog) if args.catalog else None, telemetry=telemetry
+            catalog,
+            catalog_path=str(args.catalog) if args.catalog else None,
+            telemetry=telemetry,
+            exit_on_signals=True,
         )
         app.run()
     finally:
         telemetry.stop()
-    return 0
+    return app.return_code or 0

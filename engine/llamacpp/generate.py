@@ -24,6 +24,7 @@ from engine.prompts import build_prompt
 from engine.runtime_choice import LLAMA_CPP, check_settings
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
+from engine.template_guard import TemplateStopped
 
 # Text is sent at most this often (the first piece at once): about 3 tokens a message at
 # 100 tok/s, and still 33 updates a second on the screen.
@@ -47,14 +48,19 @@ def stream_reply_llamacpp(
 
     llama, tokenizer = loaded.model, loaded.tokenizer
     room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=False)
-    prompt = build_prompt(
-        tokenizer,
-        conversation,
-        entry_format=loaded.entry.prompt_format,
-        is_seq2seq=False,
-        max_prompt_tokens=room,
-        raw=raw,
-    )
+    try:
+        prompt = build_prompt(
+            tokenizer,
+            conversation,
+            entry_format=loaded.entry.prompt_format,
+            is_seq2seq=False,
+            max_prompt_tokens=room,
+            raw=raw,
+            cancel=cancel,
+        )
+    except TemplateStopped:  # Esc while the chat template was rendering
+        yield Cancelled(request_id)
+        return
     if prompt.dropped_turns:
         yield Trimmed(request_id, prompt.dropped_turns)
     stops = tuple(dict.fromkeys(settings.stop + prompt.stops))

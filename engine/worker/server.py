@@ -11,6 +11,7 @@ import faulthandler
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -38,6 +39,7 @@ from engine.worker.protocol import (
 CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
 SHARED_SLOTS = 3
 _LOG_LIMIT = 5 * MB
+_PARENT_POLL_S = 0.5
 
 
 def main(conn, cancel, shared, log_path: str | None = None) -> None:
@@ -47,6 +49,7 @@ def main(conn, cancel, shared, log_path: str | None = None) -> None:
     # cancel means, so the worker ignores SIGINT.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _redirect_output(log_path)
+    _watch_parent()
     server = _Server(conn, cancel, shared)
     while True:
         try:
@@ -68,6 +71,28 @@ def main(conn, cancel, shared, log_path: str | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown of torch threads: the client is waiting
+
+
+def _watch_parent() -> None:
+    """End this process when the client's process is gone (SIGKILL, SIGTERM, a crash).
+
+    A closed pipe tells the server loop only while it waits for a request; a worker busy
+    with a long load or a runaway render kept running, orphaned under PID 1. A thread
+    checks the parent's pid twice a second: when it changes, the parent is gone. (Not
+    prctl(PR_SET_PDEATHSIG): it fires when the *thread* that started the worker ends, and
+    the app starts workers from short-lived thread workers.)"""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()  # the pid the client had, with no race
+    parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_S)
+        print(f"--- worker {os.getpid()}: its parent {parent_pid} is gone, exiting", flush=True)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="smollm-parent-watch", daemon=True).start()
 
 
 def _redirect_output(log_path: str | None) -> None:

@@ -381,8 +381,19 @@ class ArenaScreen(Screen):
     @work(thread=True, group="arena-store", exit_on_error=False)
     def _save(self, sides, blind: bool) -> None:
         from engine.arena import save_pair
+        from engine.transcripts import save_failure
 
-        md_path, json_path = save_pair(sides, blind=blind)
+        try:
+            md_path, json_path = save_pair(sides, blind=blind)
+        except OSError as exc:
+            self.notify(
+                f"{save_failure(exc, 'the pair')}. The chats are kept: ctrl+s tries again.",
+                title="Arena not saved",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
         self.notify(  # a message to the app: safe from this thread
             f"Saved {md_path}\nand {json_path.name}",
             title="Arena saved",

@@ -17,7 +17,7 @@ from engine import preferences
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, finish_peak
-from engine.transcripts import save_transcript
+from engine.transcripts import save_failure, save_transcript
 from tui import messages as m
 from tui.app_api import smollm_app
 from tui.load_text import loading_text
@@ -322,9 +322,23 @@ class ChatScreen(Screen):
         if not self.conversation.turns:
             self.notify("Nothing to save yet.")
             return
-        md_path, json_path = save_transcript(
-            self.entry.id, self.conversation, self.settings, raw=self.raw
-        )
+        self._save(self.conversation, self.settings, self.raw)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _save(self, conversation: Conversation, settings: GenerationSettings, raw: bool) -> None:
+        """Disk work off the UI thread; a failed save (a full disk, a folder that cannot be
+        written) is one notification, and the chat stays on screen to be saved again."""
+        try:
+            md_path, json_path = save_transcript(self.entry.id, conversation, settings, raw=raw)
+        except OSError as exc:
+            self.notify(  # a message to the app: safe from this thread
+                f"{save_failure(exc)}. The chat is kept: ctrl+s tries again.",
+                title="Transcript not saved",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
         self.notify(
             f"Saved {md_path}\nand {json_path.name}",
             title="Transcript saved",

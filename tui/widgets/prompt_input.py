@@ -1,5 +1,5 @@
 """Multi-line prompt: Enter sends, Ctrl+J (or Shift+Enter where the terminal reports it)
-adds a line."""
+adds a line; a paste goes in whole (with tui.paste, whatever it holds)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from tui.safe_text import visible
 
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
 
@@ -44,6 +46,19 @@ class PromptInput(TextArea):
                 self.action_newline()
             return
         await super()._on_key(event)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        """A paste goes in as one insert, its control characters (ESC of a copied colour
+        code, say) shown as their visible symbols: a raw ESC in the input would reach the
+        terminal when drawn. The text is sent as shown."""
+        event.stop()
+        event.prevent_default()
+        if self.read_only:
+            return
+        result = self._replace_via_keyboard(visible(event.text), *self.selection)
+        if result:
+            self.move_cursor(result.end_location)
+            self.focus()
 
     def action_submit(self) -> None:
         text = self.text
