@@ -16,8 +16,9 @@ import threading
 from rich.table import Table
 from rich.text import Text
 
-from engine.settings import DEVICES, PRECISIONS, LoadOptions
+from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads
 from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
+from tui.commands.generate import add_threads_option
 
 NAME = "bench"
 ORDER = 35
@@ -47,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "GGUF file on disk for llama.cpp)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_threads_option(parser)
     parser.add_argument(
         "--runs",
         type=int,
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.runs < 1 or args.runs > 20:
         raise UsageError("--runs must be between 1 and 20")
+    threads = parse_threads(args.threads)
     catalog = catalog_from(args)
     entry = catalog.get(args.model) if args.model else catalog.default()
     configs = plan(entry, args.runtime, args.precision)
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                     trust_remote_code=trust,
                     catalog_path=catalog_path,
                     runtime=config.runtime,
+                    threads=threads,
                 ).validate()
                 result = measure(
                     client,
@@ -144,7 +148,8 @@ def _table(model_id: str, results, runs: int) -> Table:
         title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
         title_justify="left",
     )
-    for header in ("runtime", "precision", "device", "tok/s", "first token", "load", "peak MB"):
+    headers = ("runtime", "precision", "device", "threads", "tok/s", "first token", "load")
+    for header in (*headers, "peak MB"):
         table.add_column(
             header, justify="left" if header in ("runtime", "precision", "device") else "right"
         )
@@ -152,12 +157,14 @@ def _table(model_id: str, results, runs: int) -> Table:
         info = r.info
         precision = info.precision if info else r.config.precision
         device = info.device if info else "—"
+        threads = str(info.threads) if info and info.threads else "—"
         if not r.ok:
             why = "cancelled" if r.cancelled else (r.error or "failed")
             table.add_row(
                 r.config.runtime,
                 precision,
                 device,
+                threads,
                 Text(why, style="red", overflow="fold"),
                 "",
                 "",
@@ -169,9 +176,8 @@ def _table(model_id: str, results, runs: int) -> Table:
         speed = f"{r.tokens_per_s:.1f}"
         if r.new_tokens < NEW_TOKENS:
             speed += f" ({r.new_tokens} tok)"
-        table.add_row(
-            r.config.runtime, precision, device, speed, first, f"{info.load_seconds:.1f} s", peak
-        )
+        load = f"{info.load_seconds:.1f} s"
+        table.add_row(r.config.runtime, precision, device, threads, speed, first, load, peak)
     return table
 
 
