@@ -51,11 +51,9 @@ def test_bench_llamacpp_stores_a_speed_row_and_prints_a_table(cli_env):
     proc = cli("bench", "--runtime", "llama.cpp", "--runs", "1", env=cli_env)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert "greedy, 128 new tokens, median of 1" in out
     row = next(line for line in out.splitlines() if "llama.cpp" in line)
     assert "Q4_1" in row and "cpu" in row and " ms" in row
-    cells = [cell.strip() for cell in row.split("│")]
-    assert "threads" in out and cells[4] == str(usable_cores())  # every core it may use
+    assert f"median of 1, {usable_cores()} threads" in out  # every core it may use
     with ResultsStore() as store:
         [speed] = store.speed_runs(model_id=BUNDLED)
     assert (speed.runtime, speed.precision, speed.device) == ("llama.cpp", "Q4_1", "cpu")

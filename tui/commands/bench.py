@@ -144,12 +144,15 @@ def _as_json(result) -> dict:
 def _table(model_id: str, results, runs: int) -> Table:
     from engine.decode_bench import NEW_TOKENS
 
+    # One count for a whole bench (the same setting or --threads for every configuration):
+    # in the title, so that the table keeps its columns whole at 80 columns.
+    counts = sorted({r.info.threads for r in results if r.info and r.info.threads})
+    threads = f", {'/'.join(map(str, counts))} threads" if counts else ""
     table = Table(
-        title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
+        title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}{threads}"),
         title_justify="left",
     )
-    headers = ("runtime", "precision", "device", "threads", "tok/s", "first token", "load")
-    for header in (*headers, "peak MB"):
+    for header in ("runtime", "precision", "device", "tok/s", "first token", "load", "peak MB"):
         table.add_column(
             header, justify="left" if header in ("runtime", "precision", "device") else "right"
         )
@@ -157,14 +160,12 @@ def _table(model_id: str, results, runs: int) -> Table:
         info = r.info
         precision = info.precision if info else r.config.precision
         device = info.device if info else "—"
-        threads = str(info.threads) if info and info.threads else "—"
         if not r.ok:
             why = "cancelled" if r.cancelled else (r.error or "failed")
             table.add_row(
                 r.config.runtime,
                 precision,
                 device,
-                threads,
                 Text(why, style="red", overflow="fold"),
                 "",
                 "",
@@ -177,7 +178,7 @@ def _table(model_id: str, results, runs: int) -> Table:
         if r.new_tokens < NEW_TOKENS:
             speed += f" ({r.new_tokens} tok)"
         load = f"{info.load_seconds:.1f} s"
-        table.add_row(r.config.runtime, precision, device, threads, speed, first, load, peak)
+        table.add_row(r.config.runtime, precision, device, speed, first, load, peak)
     return table
 
 
