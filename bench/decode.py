@@ -212,7 +212,7 @@ def main() -> int:
         first = statistics.median(firsts[path.name]) * 1000
         threads = f"{path.threads} thr" if getattr(path, "threads", None) else ""
         print(
-            f"  {path.name:27s} {path.precision:5s} {threads:>6s} {median[path.name]:7.1f} "
+            f"  {path.name:29s} {path.precision:5s} {threads:>6s} {median[path.name]:7.1f} "
             f"tok/s, first token {first:5.0f} ms"
         )
     _print_ratios(paths, rates, median)
@@ -231,7 +231,7 @@ def _measure(paths: list, runs: int) -> tuple[dict[str, list[float]], dict[str, 
                 rates[path.name].append(rate)
                 firsts[path.name].append(first)
                 print(
-                    f"run {index + 1}: {path.name:27s} {rate:7.1f} tok/s, first token "
+                    f"run {index + 1}: {path.name:29s} {rate:7.1f} tok/s, first token "
                     f"{first * 1000:5.0f} ms",
                     file=sys.stderr,
                     flush=True,
