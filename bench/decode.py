@@ -246,6 +246,7 @@ def _measure(paths: list, runs: int) -> tuple[dict[str, list[float]], dict[str, 
 def _print_ratios(paths: list, rates: dict[str, list[float]], median: dict[str, float]) -> None:
     bare_counts = [p for p in paths if isinstance(p, BareLlamaCpp) and not p.default]
     best = max(bare_counts, key=lambda p: median[p.name]).name if bare_counts else ""
+    count = best.rsplit(" ", 1)[-1]
     pairs: list[tuple[str, str, str, float | None]] = [
         (
             "llama.cpp / transformers, via worker",
@@ -255,7 +256,7 @@ def _print_ratios(paths: list, rates: dict[str, list[float]], median: dict[str, 
         ),
         ("transformers worker / bare", "transformers via worker", "bare transformers", 0.95),
         (
-            f"llama.cpp worker / bare best ({best.rsplit(' ', 1)[-1]} threads)",
+            f"llama.cpp worker / bare best ({count} thread{'' if count == '1' else 's'})",
             "llama.cpp via worker",
             best,
             0.95,
