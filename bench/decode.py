@@ -1,12 +1,15 @@
 """Decode speed of the bundled model on both runtimes, bare and through the worker, in one run.
 
-Four paths: bare transformers (model.generate in this process), bare llama-cpp-python
-(Llama.generate on the same Q4_1 GGUF file), and each runtime through the worker client
+The paths: bare transformers (model.generate in this process), bare llama-cpp-python
+(Llama.generate on the same Q4_1 GGUF file) at its own default thread count and at each
+count from 1 to the cores this process may use, and each runtime through the worker client
 as the app uses it. Greedy, 128 new tokens, the same prompt; one warm-up each, then the
 paths take turns run by run (so a busy machine slows them alike) and the median counts.
 
-Targets: llama.cpp through the worker >= 5x transformers fp32 through the worker; each
-runtime through the worker >= 0.95x its bare speed.
+Targets: llama.cpp through the worker >= 5x transformers fp32 through the worker;
+transformers through the worker >= 0.95x bare; llama.cpp through the worker (its default
+thread count, every core) >= 0.95x bare llama-cpp-python at its best thread count. The
+ratio to bare llama-cpp-python at its own default (half the cores) is shown beside it.
 
     python bench/decode.py [--runs 3] [--device auto|cpu|cuda] [--precision auto|fp16|...]
                            [--only llama.cpp|transformers]  (one runtime, bare and via worker)
@@ -88,11 +91,10 @@ class BareTransformers:
 
 
 class BareLlamaCpp:
-    """Llama.generate (llama-cpp-python's own token loop) on the same file, same context."""
+    """Llama.generate (llama-cpp-python's own token loop) on the same file, same context,
+    with ``threads`` for decode and prompt (None: llama-cpp-python's defaults)."""
 
-    name = "bare llama-cpp-python"
-
-    def __init__(self, options: LoadOptions):
+    def __init__(self, options: LoadOptions, threads: int | None = None):
         # The same process conditions the worker sets up (see engine/llamacpp/load.py).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
@@ -116,7 +118,11 @@ class BareLlamaCpp:
                 n_ctx=n_ctx,
                 n_gpu_layers=-1 if gpu else 0,
                 verbose=False,
+                **({} if threads is None else {"n_threads": threads, "n_threads_batch": threads}),
             )
+        self.threads = int(self.llama.context_params.n_threads)
+        self.default = threads is None
+        self.name = f"bare llama-cpp-python {'default' if self.default else self.threads}"
         tokenizer = GGUFTokenizer(self.llama, self.llama.metadata.get("tokenizer.chat_template"))
         text = tokenizer.apply_chat_template([{"role": "user", "content": PROMPT}])
         self.ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -151,6 +157,7 @@ class ThroughWorker:
                 raise SystemExit(f"{self.name}: {event.message}")
             if isinstance(event, Loaded):
                 self.precision = event.info.precision
+                self.threads = event.info.threads
 
     def run(self) -> tuple[float, float]:
         from engine.events import ReplyDone
@@ -170,6 +177,8 @@ class ThroughWorker:
 
 
 def main() -> int:
+    from engine.settings import usable_cores
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", help="transformers precision")
@@ -177,30 +186,52 @@ def main() -> int:
     parser.add_argument(
         "--only",
         choices=("llama.cpp", "transformers"),
-        help="measure one runtime (its worker / bare ratio only)",
+        help="measure one runtime (its worker / bare ratios only)",
     )
     args = parser.parse_args()
     hf = LoadOptions(MODEL, precision=args.precision, device=args.device, runtime="transformers")
     cpp = LoadOptions(MODEL, device=args.device, runtime="llama.cpp")
     # Workers first, so that their start is not slowed by the libraries loaded here.
-    if args.only == "llama.cpp":
-        paths = [ThroughWorker(cpp), BareLlamaCpp(cpp)]
-    elif args.only == "transformers":
-        paths = [ThroughWorker(hf), BareTransformers(hf)]
-    else:
-        paths = [ThroughWorker(hf), ThroughWorker(cpp), BareTransformers(hf), BareLlamaCpp(cpp)]
+    paths: list = []
+    if args.only != "llama.cpp":
+        paths.append(ThroughWorker(hf))
+    if args.only != "transformers":
+        paths.append(ThroughWorker(cpp))
+    if args.only != "llama.cpp":
+        paths.append(BareTransformers(hf))
+    if args.only != "transformers":
+        paths.append(BareLlamaCpp(cpp))
+        paths += [BareLlamaCpp(cpp, n) for n in range(1, usable_cores() + 1)]
+    rates, firsts = _measure(paths, args.runs)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(
+        f"model {MODEL} on {args.device}, greedy, {NEW_TOKENS} new tokens, median of "
+        f"{args.runs} runs after a warm-up, paths taking turns; {usable_cores()} cores usable"
+    )
+    for path in paths:
+        first = statistics.median(firsts[path.name]) * 1000
+        threads = f"{path.threads} thr" if getattr(path, "threads", None) else ""
+        print(
+            f"  {path.name:29s} {path.precision:5s} {threads:>6s} {median[path.name]:7.1f} "
+            f"tok/s, first token {first:5.0f} ms"
+        )
+    _print_ratios(paths, rates, median)
+    return 0
+
+
+def _measure(paths: list, runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     rates: dict[str, list[float]] = {p.name: [] for p in paths}
     firsts: dict[str, list[float]] = {p.name: [] for p in paths}
     try:
         for path in paths:
             path.run()  # warm-up
-        for index in range(args.runs):
+        for index in range(runs):
             for path in paths:
                 rate, first = path.run()
                 rates[path.name].append(rate)
                 firsts[path.name].append(first)
                 print(
-                    f"run {index + 1}: {path.name:24s} {rate:7.1f} tok/s, first token "
+                    f"run {index + 1}: {path.name:29s} {rate:7.1f} tok/s, first token "
                     f"{first * 1000:5.0f} ms",
                     file=sys.stderr,
                     flush=True,
@@ -209,18 +240,14 @@ def main() -> int:
         for path in paths:
             if isinstance(path, ThroughWorker):
                 path.close()
-    median = {name: statistics.median(values) for name, values in rates.items()}
-    print(
-        f"model {MODEL} on {args.device}, greedy, {NEW_TOKENS} new tokens, median of "
-        f"{args.runs} runs after a warm-up, paths taking turns"
-    )
-    for path in paths:
-        first = statistics.median(firsts[path.name]) * 1000
-        print(
-            f"  {path.name:24s} {path.precision:5s} {median[path.name]:7.1f} tok/s, "
-            f"first token {first:5.0f} ms"
-        )
-    pairs = [
+    return rates, firsts
+
+
+def _print_ratios(paths: list, rates: dict[str, list[float]], median: dict[str, float]) -> None:
+    bare_counts = [p for p in paths if isinstance(p, BareLlamaCpp) and not p.default]
+    best = max(bare_counts, key=lambda p: median[p.name]).name if bare_counts else ""
+    count = best.rsplit(" ", 1)[-1]
+    pairs: list[tuple[str, str, str, float | None]] = [
         (
             "llama.cpp / transformers, via worker",
             "llama.cpp via worker",
@@ -228,23 +255,36 @@ def main() -> int:
             5.0,
         ),
         ("transformers worker / bare", "transformers via worker", "bare transformers", 0.95),
-        ("llama.cpp worker / bare", "llama.cpp via worker", "bare llama-cpp-python", 0.95),
+        (
+            f"llama.cpp worker / bare best ({count} thread{'' if count == '1' else 's'})",
+            "llama.cpp via worker",
+            best,
+            0.95,
+        ),
+        (
+            "llama.cpp worker / bare default threads",
+            "llama.cpp via worker",
+            "bare llama-cpp-python default",
+            None,
+        ),
     ]
     # Two figures per ratio: of the medians, and the median of the ratios within a round
     # (runs next to each other see the same load, which matters on a shared machine).
-    print(f"  {'ratio':38s} {'medians':>8s} {'rounds':>7s}")
+    print(f"  {'ratio':42s} {'medians':>8s} {'rounds':>7s}")
     for label, top, bottom, target in pairs:
         if top not in median or bottom not in median:
             continue
         of_medians = median[top] / median[bottom]
         in_rounds = statistics.median(a / b for a, b in zip(rates[top], rates[bottom], strict=True))
-        verdict = (
-            "ok"
-            if min(of_medians, in_rounds) >= target
-            else ("ok in rounds" if in_rounds >= target else "BELOW TARGET")
-        )
-        print(f"  {label:38s} {of_medians:8.2f} {in_rounds:7.2f}  (target >= {target}) {verdict}")
-    return 0
+        if target is None:
+            verdict = ""
+        elif min(of_medians, in_rounds) >= target:
+            verdict = f"(target >= {target}) ok"
+        elif in_rounds >= target:
+            verdict = f"(target >= {target}) ok in rounds"
+        else:
+            verdict = f"(target >= {target}) BELOW TARGET"
+        print(f"  {label:42s} {of_medians:8.2f} {in_rounds:7.2f}  {verdict}".rstrip())
 
 
 if __name__ == "__main__":

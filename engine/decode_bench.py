@@ -149,7 +149,9 @@ def speed_run(result: BenchResult, runs: int = RUNS):
     info = result.info
     assert info is not None and result.tokens_per_s is not None
     settings = dataclasses.asdict(SETTINGS)
-    settings.update(bench="decode", runs=runs)
+    # Kept where a row keeps its settings (not in its key): the speed a row shows is the
+    # configuration's at the thread count it ran with, which the report can name.
+    settings.update(bench="decode", runs=runs, threads=info.threads)
     return SpeedRun(
         model_id=info.model_id,
         precision=info.precision,

@@ -53,6 +53,9 @@ class LoadInfo:
     context_length: int
     has_chat_template: bool
     runtime: str = "transformers"  # transformers | llama.cpp
+    # CPU threads the runtime computes with, as it reports them back (torch's
+    # get_num_threads, llama.cpp's context n_threads); None from older workers.
+    threads: int | None = None
 
     @property
     def precision(self) -> str:

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from engine.catalog import Catalog, ModelEntry, load_catalog
 from engine.errors import SmollmError, UsageError
 from engine.loaded import LoadedModel
 from engine.paths import hf_cache_dir
-from engine.preferences import working_context
+from engine.preferences import thread_count, working_context
 from engine.records import LoadInfo
 from engine.settings import LoadOptions
 from engine.units import MB
@@ -206,6 +206,7 @@ def load_model(
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
     working = working_context()  # read first: a broken settings file costs no load
+    options = replace(options, threads=thread_count(options.threads))
     report = progress or (lambda stage, fraction: None)
     from engine.runtime_choice import LLAMA_CPP, resolve_runtime
 
@@ -217,6 +218,7 @@ def load_model(
         report("starting the model runtime (torch, transformers)", None)
     import torch
 
+    _set_torch_threads(torch, options.threads)
     _quiet_transformers()
     model_class = _model_class(entry)
     from transformers import PreTrainedModel  # noqa: F401 - the bulk of the library's import
@@ -260,9 +262,23 @@ def load_model(
         # keeps conversations within it, as the memory estimate assumes.
         context_length=min(_context_length(model.config, entry), working),
         has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
+        threads=torch.get_num_threads(),
     )
     report("ready", 1.0)
     return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info)
+
+
+def _set_torch_threads(torch, threads: int | None) -> None:
+    """torch computes with ``threads`` (intra-op); its inter-op pool is sized once per
+    process, before any parallel work: a worker's first load can, a second load in one
+    process (tests, scripts) keeps the first size, as torch allows nothing else."""
+    if threads is None:
+        return
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:  # already set, or parallel work has started in this process
+        pass
 
 
 def _quiet_transformers() -> None:

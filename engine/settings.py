@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields, replace
 
 from engine.errors import UsageError
@@ -114,6 +115,9 @@ class LoadOptions:
     trust_remote_code: bool = False
     catalog_path: str | None = None
     runtime: str = "transformers"
+    # CPU threads the runtime computes with; None = the `threads` setting, else every core
+    # this process may use (engine.preferences.thread_count resolves it in the worker).
+    threads: int | None = None
 
     def validate(self) -> LoadOptions:
         if self.precision not in PRECISIONS:
@@ -124,4 +128,49 @@ class LoadOptions:
             raise UsageError(f"device must be one of {', '.join(DEVICES)} (got '{self.device}')")
         if self.runtime not in RUNTIMES:
             raise UsageError(f"runtime must be one of {', '.join(RUNTIMES)} (got '{self.runtime}')")
+        if self.threads is not None:
+            check_threads(self.threads)
         return self
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (a container's, cgroup cpuset's
+    or taskset's limit), else every core of the machine. A worker inherits the affinity."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no sched_getaffinity (macOS) or not allowed
+        count = 0
+    return count or os.cpu_count() or 1
+
+
+def threads_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a thread count, or None: it must be a whole number
+    from 1 to usable_cores(). More threads than cores only slows llama.cpp down: they take
+    turns on the same cores at every step of every token."""
+    cores = usable_cores()
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cores:
+        return (
+            f"must be a whole number from 1 to {cores}, the CPU cores this process "
+            f"may use, not {_short(value)}"
+        )
+    return None
+
+
+def check_threads(value: object, name: str = "threads") -> int:
+    """``value`` as a thread count, or a UsageError naming ``name`` (the option)."""
+    problem = threads_problem(value)
+    if problem:
+        raise UsageError(f"{name} {problem}; leave it out to use every core")
+    assert isinstance(value, int)
+    return value
+
+
+def parse_threads(text: str | None, name: str = "--threads") -> int | None:
+    """A command-line thread count (None when not given), checked as check_threads does."""
+    if text is None:
+        return None
+    try:
+        value: object = int(text.strip())
+    except ValueError:
+        value = text
+    return check_threads(value, name)

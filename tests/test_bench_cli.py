@@ -15,6 +15,7 @@ from llama_support import BUNDLED, require_llama_cpp
 from engine.catalog import load_catalog
 from engine.decode_bench import BenchConfig, plan
 from engine.results.store import ResultsStore, SpeedRun
+from engine.settings import usable_cores
 from tui.cli import main
 
 require_llama_cpp()
@@ -50,16 +51,16 @@ def test_bench_llamacpp_stores_a_speed_row_and_prints_a_table(cli_env):
     proc = cli("bench", "--runtime", "llama.cpp", "--runs", "1", env=cli_env)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert "greedy, 128 new tokens, median of 1" in out
     row = next(line for line in out.splitlines() if "llama.cpp" in line)
     assert "Q4_1" in row and "cpu" in row and " ms" in row
+    assert f"median of 1, {usable_cores()} threads" in out  # every core it may use
     with ResultsStore() as store:
         [speed] = store.speed_runs(model_id=BUNDLED)
     assert (speed.runtime, speed.precision, speed.device) == ("llama.cpp", "Q4_1", "cpu")
     assert speed.tokens_per_s > 0 and speed.time_to_first_token_s > 0
     assert speed.load_seconds > 0 and speed.peak_memory_mb > 50
     assert 0 < speed.new_tokens <= 128 and speed.settings["bench"] == "decode"
-    assert speed.settings["temperature"] == 0.0
+    assert speed.settings["temperature"] == 0.0 and speed.settings["threads"] == usable_cores()
 
 
 def test_bench_transformers_on_the_tiny_model_as_json(cli_env, tiny_catalog):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from llama_support import require_llama_cpp
 
+from engine.settings import usable_cores
 from tui.cli import main
 
 require_llama_cpp()
@@ -33,7 +34,16 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
 
 def test_generate_on_llamacpp_says_runtime_in_json(cli_env):
     proc = cli(
-        "generate", FRANCE, "--runtime", "llama.cpp", "--temperature", "0", "--json", env=cli_env
+        "generate",
+        FRANCE,
+        "--runtime",
+        "llama.cpp",
+        "--temperature",
+        "0",
+        "--threads",
+        "1",
+        "--json",
+        env=cli_env,
     )
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -43,6 +53,7 @@ def test_generate_on_llamacpp_says_runtime_in_json(cli_env):
     assert data["stats"]["runtime"] == "llama.cpp" and data["stats"]["stop_reason"] == "eos"
     # The working context (4096 unless set), as the fit estimate assumes: not the file's 8192.
     assert data["load"]["context_length"] == 4096
+    assert data["load"]["threads"] == 1  # --threads, as llama.cpp reports it back
 
 
 def test_auto_streams_on_llamacpp_and_ctrl_c_keeps_the_stats(cli_env):
@@ -53,7 +64,8 @@ def test_auto_streams_on_llamacpp_and_ctrl_c_keeps_the_stats(cli_env):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "stop: cancelled" in err and "Q4_1 on cpu (llama.cpp)" in err
+    assert "stop: cancelled" in err
+    assert f"Q4_1 on cpu (llama.cpp, {usable_cores()} thread" in err  # every core by default
     assert "Traceback" not in err
 
 

@@ -164,7 +164,7 @@ class SmollmAppApi(App[None]):
             tokens_per_s=stats.tokens_per_s,
             time_to_first_token_s=stats.time_to_first_token_s,
             peak_memory_mb=stats.peak_memory_mb,
-            settings=dataclasses.asdict(settings),
+            settings={**dataclasses.asdict(settings), "threads": info.threads},
             **(board or {}),
         )
 

@@ -1,5 +1,6 @@
 """How a reply's figures read, in one place: the short line under a reply in the chat
-transcript and the long line the `generate` and `arena` commands print."""
+transcript, the long line the `generate` and `arena` commands print, and the thread count
+that the long line, the chat's load line and `bench` show."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def _first_token(stats: ReplyStats) -> list[str]:
 
 def _peak(figure: float | None) -> list[str]:
     return [] if not figure else [f"peak {figure:.0f} MB"]
+
+
+def threads_text(info: LoadInfo | None) -> str:
+    """'2 threads', '1 thread'; '' when not known (a worker from before threads)."""
+    count = info.threads if info is not None else None
+    if not count:
+        return ""
+    return f"{count} thread{'' if count == 1 else 's'}"
 
 
 def short_line(stats: ReplyStats | None, cancelled: bool = False) -> str:
@@ -53,8 +62,10 @@ def long_line(stats: ReplyStats | None, info: LoadInfo | None, dropped: int) -> 
         parts.append(f"{dropped} oldest turns dropped")
     if info is not None:
         quant = f" {info.quantization}" if info.quantization else ""
+        threads = threads_text(info)
+        how = f"{info.runtime}, {threads}" if threads else info.runtime
         parts.append(
             f"{info.model_id} {info.dtype}{quant} on {info.device} "
-            f"({info.runtime}), loaded in {info.load_seconds:.1f} s"
+            f"({how}), loaded in {info.load_seconds:.1f} s"
         )
     return " · ".join(parts)

@@ -21,7 +21,13 @@ from typing import Any
 
 from engine.arena import SIDES, PairPlan, SideConfig
 from engine.errors import FailureKind, UsageError, exit_code_of
-from engine.settings import PRECISIONS, SETTING_NAMES, Conversation, GenerationSettings
+from engine.settings import (
+    PRECISIONS,
+    SETTING_NAMES,
+    Conversation,
+    GenerationSettings,
+    parse_threads,
+)
 from tui.commands import generate
 from tui.commands.common import catalog_from, print_json
 from tui.reply_stats import long_line
@@ -32,7 +38,7 @@ HELP = "one prompt, two models side by side (or one model at two precisions)"
 
 RUNTIMES = ("transformers", "llama.cpp")
 # generate's options that apply to both sides as they are (the per-side ones are below).
-_SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "trust_remote_code")
+_SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "threads", "trust_remote_code")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
-    """`generate`'s option definitions (sampling, system prompt, raw, device, trust), the
+    """`generate`'s option definitions (sampling, system prompt, raw, device, threads, trust), the
     same objects, so that both commands accept and check them alike."""
     template = argparse.ArgumentParser(add_help=False)
     generate.configure(template)
@@ -134,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         )
         for entry, side in zip(entries, SIDES, strict=True)
     ]
-    options = [c.load_options(catalog_path) for c in configs]  # refuses a missing runtime
+    threads = parse_threads(args.threads)
+    # refuses a missing runtime
+    options = [dataclasses.replace(c.load_options(catalog_path), threads=threads) for c in configs]
     for entry, option in zip(entries, options, strict=True):
         _precheck(entry, option)
     plan = plan_pair(entries, configs)

@@ -16,8 +16,9 @@ import threading
 from rich.table import Table
 from rich.text import Text
 
-from engine.settings import DEVICES, PRECISIONS, LoadOptions
+from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads
 from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
+from tui.commands.generate import add_threads_option
 
 NAME = "bench"
 ORDER = 35
@@ -47,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "GGUF file on disk for llama.cpp)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_threads_option(parser)
     parser.add_argument(
         "--runs",
         type=int,
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.runs < 1 or args.runs > 20:
         raise UsageError("--runs must be between 1 and 20")
+    threads = parse_threads(args.threads)
     catalog = catalog_from(args)
     entry = catalog.get(args.model) if args.model else catalog.default()
     configs = plan(entry, args.runtime, args.precision)
@@ -94,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                     trust_remote_code=trust,
                     catalog_path=catalog_path,
                     runtime=config.runtime,
+                    threads=threads,
                 ).validate()
                 result = measure(
                     client,
@@ -140,8 +144,12 @@ def _as_json(result) -> dict:
 def _table(model_id: str, results, runs: int) -> Table:
     from engine.decode_bench import NEW_TOKENS
 
+    # One count for a whole bench (the same setting or --threads for every configuration):
+    # in the title, so that the table keeps its columns whole at 80 columns.
+    counts = sorted({r.info.threads for r in results if r.info and r.info.threads})
+    threads = f", {'/'.join(map(str, counts))} threads" if counts else ""
     table = Table(
-        title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}"),
+        title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}{threads}"),
         title_justify="left",
     )
     for header in ("runtime", "precision", "device", "tok/s", "first token", "load", "peak MB"):
@@ -169,9 +177,8 @@ def _table(model_id: str, results, runs: int) -> Table:
         speed = f"{r.tokens_per_s:.1f}"
         if r.new_tokens < NEW_TOKENS:
             speed += f" ({r.new_tokens} tok)"
-        table.add_row(
-            r.config.runtime, precision, device, speed, first, f"{info.load_seconds:.1f} s", peak
-        )
+        load = f"{info.load_seconds:.1f} s"
+        table.add_row(r.config.runtime, precision, device, speed, first, load, peak)
     return table
 
 

@@ -27,7 +27,7 @@ from engine.events import EvalProgress, Loaded
 from engine.events import Progress as LoadProgress
 from engine.records import EvalSpec, TaskResult
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
-from engine.settings import DEVICES, PRECISIONS, RUNTIMES, LoadOptions
+from engine.settings import DEVICES, PRECISIONS, RUNTIMES, LoadOptions, parse_threads
 from engine.task_registry import lookup, parse_task_list
 from tui.commands.common import (
     catalog_from,
@@ -68,6 +68,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument(
+        "--threads",
+        metavar="N",
+        help="CPU threads each model computes with (default: the `threads` setting, "
+        "else every core this process may use; not with --background)",
+    )
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -149,6 +155,7 @@ def _load_options(
 
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
     runtime = getattr(args, "runtime", "auto")
+    threads = parse_threads(getattr(args, "threads", None))
     return {
         m: LoadOptions(
             model_id=m,
@@ -157,6 +164,7 @@ def _load_options(
             trust_remote_code=resolve_trust(catalog.get(m), args.trust_remote_code),
             catalog_path=catalog_path,
             runtime=resolve_runtime(catalog.get(m), runtime, args.precision),
+            threads=threads,
         ).validate()
         for m in models
     }
@@ -297,6 +305,11 @@ def run(args: argparse.Namespace) -> int:
     if args.background:
         from tui.commands.eval_jobs import queue_background
 
+        if args.threads is not None:  # a job keeps no thread count: it would be dropped
+            raise UsageError(
+                "--threads does not apply to --background jobs (they use the `threads` "
+                "setting, else every core): drop one of them"
+            )
         return queue_background(args, spec, models)
     factory = _session_factory(args)
     console = stdout_console()

@@ -25,6 +25,7 @@ from engine.settings import (
     Conversation,
     GenerationSettings,
     LoadOptions,
+    parse_threads,
 )
 from tui.commands.common import catalog_from, print_json
 from tui.reply_stats import long_line
@@ -85,6 +86,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="auto = fp16 on CUDA, fp32 on CPU; int8/int4 need bitsandbytes",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_threads_option(parser)
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
@@ -101,6 +103,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="print one JSON object (text, stats, load info) instead of streaming",
+    )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """--threads N (checked by engine.settings.parse_threads in run(): one line, exit 2)."""
+    parser.add_argument(
+        "--threads",
+        metavar="N",
+        help="CPU threads the model computes with (default: the `threads` setting, "
+        "else every core this process may use)",
     )
 
 
@@ -134,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         trust_remote_code=resolve_trust(entry, args.trust_remote_code),
         catalog_path=str(args.catalog) if args.catalog else None,
         runtime=args.runtime,
+        threads=parse_threads(args.threads),
     ).validate()
     from engine.runtime_choice import check_settings, resolve_runtime
 

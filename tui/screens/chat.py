@@ -21,6 +21,7 @@ from engine.transcripts import save_failure, save_transcript
 from tui import messages as m
 from tui.app_api import smollm_app
 from tui.load_text import loading_text
+from tui.reply_stats import threads_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls
@@ -154,10 +155,11 @@ class ChatScreen(Screen):
         info = smollm_app(self).session.info
         if info is None:
             return self.entry.name
+        threads = threads_text(info)
         return (
             f"{info.runtime} · {info.model_id} · {info.precision} on "
             f"{info.device_name or info.device} · {info.size_mb:.0f} MB · "
-            f"loaded in {info.load_seconds:.1f} s"
+            f"loaded in {info.load_seconds:.1f} s" + (f" · {threads}" if threads else "")
         )
 
     def _runtime_label(self) -> str:
