@@ -224,6 +224,18 @@ class ChatScreen(Screen):
         prompt.move_cursor(prompt.document.end)
         prompt.focus()
 
+    async def type_ahead(self, question: str | None, text: str) -> None:
+        """Keys typed for this chat before it opened (on the catalog, before its rows were
+        read): the question goes as if sent here (it waits while the model loads), the
+        rest stays in the input."""
+        prompt = self.query_one(PromptInput)
+        if question:
+            prompt.text = question
+            await self.on_prompt_input_submitted(PromptInput.Submitted(prompt, question))
+        if text:  # after a question left in the input (refused), on its own line
+            prompt.text = prompt.text + "\n" + text if prompt.text else text
+        prompt.move_cursor(prompt.document.end)
+
     async def send(self, text: str) -> None:
         if self.raw:
             conversation = Conversation(turns=()).add("user", text)
