@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from app_fixtures import fixed_overview, make_app, notes, rows_shown
 from test_app_chat import WatchedChat
+from textual import events
 from textual.widgets import DataTable, Input
 
 from engine.overview import overview
@@ -43,6 +44,17 @@ class ShortChat(WatchedChat):
         self.settings = replace(self.settings, max_new_tokens=3)
 
 
+async def burst(pilot, *keys: str) -> None:
+    """Keys as a terminal delivers them when typed fast or sent by tmux: all at once, none
+    waiting for the one before to be handled (Pilot's press waits after each)."""
+    named = {"enter": "\r", "escape": "\x1b"}
+    names = {" ": "space", "?": "question_mark"}
+    for key in keys:
+        character = named.get(key, key)
+        pilot.app.post_message(events.Key(names.get(key, key), character))
+    await pilot.pause()
+
+
 def waiting_line(screen: CatalogScreen) -> str:
     wait = screen.query_one(OpenWait)
     assert wait.display, "the line saying what waits is on screen"
@@ -63,8 +75,7 @@ async def test_c_and_a_question_typed_before_the_rows_get_the_answer(
             assert catalog.query_one(DataTable).row_count == 0
             await pilot.press("slash", *"tiny-llama", "enter")  # the filter keeps one model
             # s, ? and a are the catalog's System, help and Arena keys: here, a question.
-            await pilot.press("c", *"is a sign?", "enter", *"then more")
-            await pilot.pause()
+            await burst(pilot, "c", *"is a sign?", "enter", *"then more")
             assert app.screen is catalog
             line = waiting_line(catalog)
             assert "Chat with tiny-llama opens once the catalog is read" in line
@@ -98,8 +109,7 @@ async def test_e_and_enter_before_the_rows_open_their_screen_on_the_first_model(
             await pilot.pause()
             catalog = app.screen
             assert isinstance(catalog, CatalogScreen)
-            await pilot.press(opener, *"hello", "enter")
-            await pilot.pause()
+            await burst(pilot, opener, *"hello", "enter")
             assert app.screen is catalog
             line = waiting_line(catalog)
             bundled = app.catalog.default()
@@ -151,8 +161,7 @@ async def test_esc_cancels_what_waits_for_the_rows_and_says_so():
         try:
             await pilot.pause()
             catalog = app.screen
-            await pilot.press("c", *"hi", "escape")
-            await pilot.pause()
+            await burst(pilot, "c", *"hi", "escape")
             assert not catalog.query_one(OpenWait).display
             [note] = [n for n in notes(app) if n.startswith("Cancelled")]
             assert "Chat with" in note and "Typed meanwhile: hi" in note

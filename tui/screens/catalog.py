@@ -33,6 +33,8 @@ COLUMNS = (
     ("acc", "acc%", lambda r: r.best_avg_accuracy or -1.0),
     ("speed", "tok/s", lambda r: r.best_tokens_per_s or -1.0),
 )
+# The keys that act on a model and may wait for the first rows (tui.widgets.open_wait).
+OPENERS = {"c": "chat", "e": "evaluate", "a": "arena", "d": "download", "enter": "details"}
 _FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
 _FIT_LABEL = {"fits": "fits", "tight": "tight", "does not fit": "no fit", "unknown": "?"}
 _DISK_STYLE = {
@@ -306,21 +308,21 @@ class CatalogScreen(Screen):
             app.overview.refresh()
 
     def on_key(self, event: events.Key) -> None:
+        """Before the first rows, the opener keys are taken here, as they reach the screen,
+        not as bindings: a binding runs later, in the app's queue, and the keys typed
+        right after it would reach this screen first, as the catalog's own keys."""
         wait = self.query_one(OpenWait)
+        on_table = self.focused is None or isinstance(self.focused, DataTable)
         if wait.waiting:
             if event.key == "escape":
                 self._cancel_waiting("Cancelled")
             elif not wait.key(event):
                 return
+        elif on_table and event.key in OPENERS and smollm_app(self).overview.rows is None:
+            # (Enter too: an empty table takes it and selects nothing)
+            getattr(self, f"action_{OPENERS[event.key]}")()
         elif (
-            event.key == "enter"
-            and isinstance(self.focused, DataTable)
-            and smollm_app(self).overview.rows is None
-        ):
-            # (an empty table takes Enter and selects nothing: the screen's key never ran)
-            self.action_details()
-        elif (
-            isinstance(self.focused, DataTable)
+            on_table
             and event.is_printable
             and (event.character or "").strip()
             and event.key not in self.active_bindings
