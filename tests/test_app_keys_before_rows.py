@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input
 
 from engine.overview import overview
 from tui.screens.catalog import CatalogScreen
+from tui.screens.chat import ChatScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.evaluate import EvaluateScreen
 from tui.widgets.open_wait import OpenWait
@@ -190,3 +191,20 @@ async def test_a_letter_that_is_no_catalog_key_shows_in_the_filter():
             assert 0 < shown < len(app.catalog)  # filtered, and the filter says why
         finally:
             gate.set()
+
+
+async def test_a_question_typed_at_once_after_c_on_the_rows_reaches_the_chat(tiny_catalog: Path):
+    # The rows are in; c and the question arrive in one read. The chat takes the focus as
+    # it opens, before the app passes on the letters queued behind c.
+    app = make_app(tiny_catalog, overview_source=overview)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
+        catalog = app.screen
+        await pilot.press("slash", *"tiny-llama", "enter")
+        await burst(pilot, "c", *"is a sign?", "enter")
+        await pilot.pause()  # (the chat queues the question it was sent)
+        chat = app.screen
+        assert isinstance(chat, ChatScreen) and app.screen_stack[1:] == [catalog, chat]
+        sent = [q.content_text for q in chat.query(QueuedTurn)]
+        sent += [u.content_text for u in chat.query(UserTurn)]
+        assert sent == ["is a sign?"] and chat.query_one(PromptInput).text == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -33,8 +34,6 @@ COLUMNS = (
     ("acc", "acc%", lambda r: r.best_avg_accuracy or -1.0),
     ("speed", "tok/s", lambda r: r.best_tokens_per_s or -1.0),
 )
-# The keys that act on a model and may wait for the first rows (tui.widgets.open_wait).
-OPENERS = {"c": "chat", "e": "evaluate", "a": "arena", "d": "download", "enter": "details"}
 _FIT_STYLE = {"fits": "green", "tight": "yellow", "does not fit": "bold red", "unknown": "dim"}
 _FIT_LABEL = {"fits": "fits", "tight": "tight", "does not fit": "no fit", "unknown": "?"}
 _DISK_STYLE = {
@@ -105,11 +104,15 @@ class CatalogScreen(Screen):
         border-top: solid $panel-lighten-2; }
     """
     BINDINGS = [
-        Binding("enter", "details", "Details", show=False),
-        Binding("c", "chat", "Chat"),
-        Binding("e", "evaluate", "Eval"),
-        Binding("a", "arena", "Arena"),
-        Binding("d", "download", "Download"),
+        # Priority: these run as the app receives the key, before it passes on the keys
+        # typed after it (as plain bindings they ran once those had reached this screen:
+        # a question typed at once after c became catalog keys). They may also wait for
+        # the first rows (tui.widgets.open_wait).
+        Binding("enter", "opener('details')", "Details", show=False, priority=True),
+        Binding("c", "opener('chat')", "Chat", priority=True),
+        Binding("e", "opener('evaluate')", "Eval", priority=True),
+        Binding("a", "opener('arena')", "Arena", priority=True),
+        Binding("d", "opener('download')", "Download", priority=True),
         Binding("x", "delete", "Delete", show=False),
         Binding("p", "cycle_precision", "Precision"),
         Binding("r", "cycle_runtime", "Runtime"),
@@ -123,6 +126,8 @@ class CatalogScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[ModelOverview] = []
+        # Rows shown yet: the app may keep rows it has not published (a read follows)
+        self.rows_in = False
         self.visible_rows: list[ModelOverview] = []
         self.sort_column = -1
         self.sort_reverse = False
@@ -161,6 +166,7 @@ class CatalogScreen(Screen):
         """Show the app's rows as last read (tui.catalog_rows), and its settings."""
         app = smollm_app(self)
         self.rows = list(kept.rows or ())
+        self.rows_in = self.rows_in or kept.rows is not None
         if kept.rows is not None:
             count = f"{len(self.rows)} models"
         elif kept.error:
@@ -258,7 +264,7 @@ class CatalogScreen(Screen):
         """``action`` on the highlighted model. Before the first rows, an ``opener`` waits
         for them (OpenWait); a delete is never done on a model not yet seen."""
         row = self.selected()
-        if row is None and smollm_app(self).overview.rows is None:
+        if row is None and not self.rows_in:
             if opener is None:
                 self.notify("The catalog is still being read.", timeout=3)
             else:
@@ -307,29 +313,36 @@ class CatalogScreen(Screen):
         if app.overview.error:  # the last read failed: none would come otherwise
             app.overview.refresh()
 
+    def action_opener(self, action: str) -> None:
+        """c, e, a, d or Enter: the action, unless the key is a letter typed into the
+        filter or for what waits for the rows (then it goes on to on_key)."""
+        if self.query_one(OpenWait).waiting or not (
+            self.focused is None or isinstance(self.focused, DataTable)
+        ):
+            raise SkipAction()
+        getattr(self, f"action_{action}")()
+
     def on_key(self, event: events.Key) -> None:
-        """Before the first rows, the opener keys are taken here, as they reach the screen,
-        not as bindings: a binding runs later, in the app's queue, and the keys typed
-        right after it would reach this screen first, as the catalog's own keys."""
         wait = self.query_one(OpenWait)
+        box = self.query_one("#filter", Input)
         on_table = self.focused is None or isinstance(self.focused, DataTable)
         if wait.waiting:
             if event.key == "escape":
                 self._cancel_waiting("Cancelled")
             elif not wait.key(event):
                 return
-        elif on_table and event.key in OPENERS and smollm_app(self).overview.rows is None:
-            # (Enter too: an empty table takes it and selects nothing)
-            getattr(self, f"action_{OPENERS[event.key]}")()
         elif (
             on_table
             and event.is_printable
             and (event.character or "").strip()
             and event.key not in self.active_bindings
         ):  # a letter that is no key here filters, on screen, instead of doing nothing
-            box = self.query_one("#filter", Input)
             box.add_class("visible")
             self.set_focus(box)  # (its Focus goes first: the letter is not then selected)
+            box.post_message(events.Key(event.key, event.character))
+        elif self.focused is box and event.is_printable:
+            # A letter sent on to the table before the focus moved to the filter (typed in
+            # one go with the one that moved it): the rest of the word.
             box.post_message(events.Key(event.key, event.character))
         else:
             return

@@ -86,7 +86,9 @@ class ChatScreen(Screen):
         # While a load runs, its line counts the seconds: a slow step still shows life.
         self._load_ticker = self.set_interval(1, self.show_loading, pause=True)
         self.ensure_loaded()
-        self.query_one(PromptInput).focus()
+        # At once, not later in the app's queue (focus()): the keys typed right after c on
+        # the catalog are already in that queue, and must reach the input.
+        self.set_focus(self.query_one(PromptInput))
 
     # ---- loading -------------------------------------------------------------------
 
