@@ -208,3 +208,37 @@ async def test_a_question_typed_at_once_after_c_on_the_rows_reaches_the_chat(tin
         sent = [q.content_text for q in chat.query(QueuedTurn)]
         sent += [u.content_text for u in chat.query(UserTurn)]
         assert sent == ["is a sign?"] and chat.query_one(PromptInput).text == ""
+
+
+async def test_keys_wait_for_the_rows_shown_not_for_rows_the_app_keeps_meanwhile():
+    # A read asked for during the first one follows it: the first rows are kept by the app
+    # but not shown until then. c waits for the rows on the screen, as the user does.
+    gates = [threading.Event(), threading.Event()]
+    asked = [threading.Event(), threading.Event()]
+    calls = []
+
+    def read(catalog, precision, device, runtime="auto"):
+        n = min(len(calls), 1)
+        calls.append(n)
+        asked[n].set()
+        gates[n].wait(60)  # (only a safety net: the test opens the gates)
+        return fixed_overview(catalog, precision, device, runtime=runtime)
+
+    app = make_app(overview_source=read)
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            await asyncio.to_thread(asked[0].wait, 60)
+            app.overview.refresh()  # (as the app does when something changed meanwhile)
+            gates[0].set()
+            await asyncio.to_thread(asked[1].wait, 60)  # the first rows are kept now
+            await pilot.pause()
+            catalog = app.screen
+            assert app.overview.rows is not None and catalog.query_one(DataTable).row_count == 0
+            await burst(pilot, "e", *"hi")
+            assert "Typed meanwhile (not passed on): hi" in waiting_line(catalog)
+            gates[1].set()
+            await rows_shown(pilot)
+            assert isinstance(app.screen, EvaluateScreen)
+        finally:
+            for gate in gates:
+                gate.set()
