@@ -16,7 +16,7 @@ from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview, overview
 from engine.settings import PRECISIONS, RUNTIMES, LoadOptions
 from tui import messages as m
-from tui.app_api import OverviewSource, SmollmAppApi
+from tui.app_api import OverviewSource, SmollmAppApi, TypedAhead
 from tui.catalog_rows import CatalogRows, Key
 from tui.jobs_watch import JobsWatch, warn_shared_board
 from tui.model_files import ModelFiles
@@ -119,8 +119,8 @@ class SmollmApp(SmollmAppApi):
 
         self.overview.when_read(show)
 
-    def open_chat(self, entry: ModelEntry) -> None:
-        self._prepare(entry, self._push_chat)
+    def open_chat(self, entry: ModelEntry, typed: TypedAhead | None = None) -> None:
+        self._prepare(entry, lambda e, o: self._push_chat(e, o, typed))
 
     def _prepare(self, entry: ModelEntry, go) -> None:
         """Say why a model cannot run, ask for remote-code consent and about memory, then go
@@ -235,11 +235,16 @@ class SmollmApp(SmollmAppApi):
         rows = self.overview_source(Catalog([entry]), "int8", options.device)
         return rows[0] if rows else None
 
-    def _push_chat(self, entry: ModelEntry, options: LoadOptions) -> None:
+    def _push_chat(
+        self, entry: ModelEntry, options: LoadOptions, typed: TypedAhead | None = None
+    ) -> None:
         warn_shared_board(self, entry)
         if self._chat is None or self._chat.options != options:
             self._chat = ChatScreen(entry, options)
         self.push_screen(self._chat)
+        if typed is not None:
+            # After the screen's mount, which push_screen queued first: its input is there.
+            self.call_next(self._chat.type_ahead, typed.question, typed.text)
 
     def open_evaluate(self, entry: ModelEntry) -> None:
         from tui.screens.evaluate import EvaluateScreen

@@ -32,6 +32,15 @@ from tui.safe_text import visible
 from tui.session import ModelSession
 
 
+@dataclasses.dataclass(frozen=True)
+class TypedAhead:
+    """What was typed for a chat before it opened (keys pressed before the catalog's first
+    rows, tui.widgets.open_wait): a question sent with Enter, and the input's text."""
+
+    question: str | None = None
+    text: str = ""
+
+
 class OverviewSource(Protocol):
     """(catalog, precision, device, runtime=) -> the catalog's rows:
     engine.overview.overview, or a test's."""
@@ -205,7 +214,7 @@ class SmollmAppApi(App[None]):
     def show_details(self, entry: ModelEntry) -> None:
         raise NotImplementedError
 
-    def open_chat(self, entry: ModelEntry) -> None:
+    def open_chat(self, entry: ModelEntry, typed: TypedAhead | None = None) -> None:
         raise NotImplementedError
 
     def open_evaluate(self, entry: ModelEntry) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
+from engine.catalog import ModelEntry
 from engine.overview import ModelOverview
 from engine.runtime_choice import SHORT
 from tui.app_api import smollm_app
@@ -17,6 +20,7 @@ from tui.safe_text import plain
 from tui.widgets.download_bar import DownloadBar
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.model_details import ModelDetails
+from tui.widgets.open_wait import OpenWait
 from tui.widgets.table_fill import fill
 
 # (key, header, how to sort)
@@ -78,7 +82,10 @@ def speed_cell(tokens_per_s: float | None, runtime: str | None) -> Text:
 
 
 def matches(row: ModelOverview, needle: str) -> bool:
-    e = row.entry
+    return entry_matches(row.entry, needle)
+
+
+def entry_matches(e: ModelEntry, needle: str) -> bool:
     haystack = " ".join(
         [e.id, e.name, e.family, e.architecture, e.affiliation, *e.tags, e.repo or ""]
     ).lower()
@@ -97,11 +104,15 @@ class CatalogScreen(Screen):
         border-top: solid $panel-lighten-2; }
     """
     BINDINGS = [
-        Binding("enter", "details", "Details", show=False),
-        Binding("c", "chat", "Chat"),
-        Binding("e", "evaluate", "Eval"),
-        Binding("a", "arena", "Arena"),
-        Binding("d", "download", "Download"),
+        # Priority: these run as the app receives the key, before it passes on the keys
+        # typed after it (as plain bindings they ran once those had reached this screen:
+        # a question typed at once after c became catalog keys). They may also wait for
+        # the first rows (tui.widgets.open_wait).
+        Binding("enter", "opener('details')", "Details", show=False, priority=True),
+        Binding("c", "opener('chat')", "Chat", priority=True),
+        Binding("e", "opener('evaluate')", "Eval", priority=True),
+        Binding("a", "opener('arena')", "Arena", priority=True),
+        Binding("d", "opener('download')", "Download", priority=True),
         Binding("x", "delete", "Delete", show=False),
         Binding("p", "cycle_precision", "Precision"),
         Binding("r", "cycle_runtime", "Runtime"),
@@ -115,6 +126,8 @@ class CatalogScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[ModelOverview] = []
+        # Rows shown yet: the app may keep rows it has not published (a read follows)
+        self.rows_in = False
         self.visible_rows: list[ModelOverview] = []
         self.sort_column = -1
         self.sort_reverse = False
@@ -124,6 +137,7 @@ class CatalogScreen(Screen):
         yield Input(
             placeholder="filter: words in name, family, arch, tags (Esc clears)", id="filter"
         )
+        yield OpenWait()
         yield DownloadBar()
         with Horizontal(id="body"):
             yield DataTable(id="models", cursor_type="row", zebra_stripes=True)
@@ -152,6 +166,7 @@ class CatalogScreen(Screen):
         """Show the app's rows as last read (tui.catalog_rows), and its settings."""
         app = smollm_app(self)
         self.rows = list(kept.rows or ())
+        self.rows_in = self.rows_in or kept.rows is not None
         if kept.rows is not None:
             count = f"{len(self.rows)} models"
         elif kept.error:
@@ -163,6 +178,10 @@ class CatalogScreen(Screen):
         if marked:
             self.sub_title += f" · {marked}"
         self.refill()
+        if kept.rows is not None:
+            self._open_waiting()
+        elif kept.error and self.query_one(OpenWait).waiting:
+            self._cancel_waiting("The catalog could not be read")
 
     def refill(self) -> None:
         table = self.query_one(DataTable)
@@ -241,10 +260,15 @@ class CatalogScreen(Screen):
 
     # ---- actions (the app does the work; the screen names the model) ---------------
 
-    def _with_selected(self, action) -> None:
+    def _with_selected(self, action, opener: str | None = None) -> None:
+        """``action`` on the highlighted model. Before the first rows, an ``opener`` waits
+        for them (OpenWait); a delete is never done on a model not yet seen."""
         row = self.selected()
-        if row is None and smollm_app(self).overview.rows is None:
-            self.notify("The catalog is still being read.", timeout=3)
+        if row is None and not self.rows_in:
+            if opener is None:
+                self.notify("The catalog is still being read.", timeout=3)
+            else:
+                self._wait_for_rows(opener)
             return
         if row is None:
             self.notify("No model matches the filter.", severity="warning")
@@ -252,22 +276,129 @@ class CatalogScreen(Screen):
         action(row.entry)
 
     def action_details(self) -> None:
-        self._with_selected(smollm_app(self).show_details)
+        self._with_selected(smollm_app(self).show_details, "details")
 
     def action_chat(self) -> None:
-        self._with_selected(smollm_app(self).open_chat)
+        self._with_selected(smollm_app(self).open_chat, "chat")
 
     def action_evaluate(self) -> None:
-        self._with_selected(smollm_app(self).open_evaluate)
+        self._with_selected(smollm_app(self).open_evaluate, "evaluate")
 
     def action_arena(self) -> None:
-        self._with_selected(smollm_app(self).arena_pick)
+        self._with_selected(smollm_app(self).arena_pick, "arena")
 
     def action_download(self) -> None:
-        self._with_selected(smollm_app(self).start_download)
+        self._with_selected(smollm_app(self).start_download, "download")
 
     def action_delete(self) -> None:
         self._with_selected(smollm_app(self).delete_model)
+
+    # ---- an opener pressed before the first rows (tui.widgets.open_wait) -------------
+
+    def _wait_for_rows(self, opener: str) -> None:
+        """Wait for the rows, on the row that will be highlighted then: the first model in
+        the catalog's order (the bundled one) that the filter keeps. Until they come, the
+        keys typed are kept for what opens, not taken as the catalog's."""
+        wait = self.query_one(OpenWait)
+        if wait.waiting:
+            return  # (a Footer click: the line already says what waits)
+        app = smollm_app(self)
+        needle = self.query_one("#filter", Input).value
+        entry = next((e for e in app.catalog if entry_matches(e, needle)), None)
+        if entry is None:
+            self.notify("No model matches the filter.", severity="warning")
+            return
+        wait.start(opener, entry)
+        self.query_one(DataTable).focus()
+        if app.overview.error:  # the last read failed: none would come otherwise
+            app.overview.refresh()
+
+    def action_opener(self, action: str) -> None:
+        """c, e, a, d or Enter: the action, unless the key is a letter typed into the
+        filter or for what waits for the rows (then it goes on to on_key)."""
+        if self.query_one(OpenWait).waiting or not (
+            self.focused is None or isinstance(self.focused, DataTable)
+        ):
+            raise SkipAction()
+        getattr(self, f"action_{action}")()
+
+    def on_key(self, event: events.Key) -> None:
+        wait = self.query_one(OpenWait)
+        box = self.query_one("#filter", Input)
+        on_table = self.focused is None or isinstance(self.focused, DataTable)
+        if wait.waiting:
+            if event.key == "escape":
+                self._cancel_waiting("Cancelled")
+            elif not wait.key(event):
+                return
+        elif (
+            on_table
+            and event.is_printable
+            and (event.character or "").strip()
+            and event.key not in self.active_bindings
+        ):  # a letter that is no key here filters, on screen, instead of doing nothing
+            box.add_class("visible")
+            self.set_focus(box)  # (its Focus goes first: the letter is not then selected)
+            box.post_message(events.Key(event.key, event.character))
+        elif self.focused is box and event.is_printable:
+            # A letter sent on to the table before the focus moved to the filter (typed in
+            # one go with the one that moved it): the rest of the word.
+            box.post_message(events.Key(event.key, event.character))
+        else:
+            return
+        event.stop()
+        event.prevent_default()
+
+    def on_paste(self, event: events.Paste) -> None:
+        wait = self.query_one(OpenWait)
+        if wait.waiting:
+            wait.paste(event.text)
+            event.stop()
+
+    def _open_waiting(self) -> None:
+        """The rows are in: do what waited for them, on its model."""
+        wait = self.query_one(OpenWait)
+        taken = wait.take()
+        if taken is None:
+            return
+        opener, entry, typed = taken
+        ids = [r.entry.id for r in self.visible_rows]
+        if entry.id in ids:
+            self.query_one(DataTable).move_cursor(row=ids.index(entry.id))
+        self.query_one(DataTable).focus()
+        app = smollm_app(self)
+        if opener == "chat":
+            self._with_selected(lambda chosen: app.open_chat(chosen, typed))
+            return
+        self._with_selected(
+            {
+                "details": app.show_details,
+                "evaluate": app.open_evaluate,
+                "arena": app.arena_pick,
+                "download": app.start_download,
+            }[opener]
+        )
+        if typed.text:
+            self.notify(
+                f"Not passed on (typed while the catalog was read): {typed.text}",
+                timeout=8,
+                markup=False,
+            )
+
+    def _cancel_waiting(self, why: str) -> None:
+        wait = self.query_one(OpenWait)
+        what = wait.describe().plain
+        taken = wait.take()
+        if taken is None:
+            return
+        _, _, typed = taken
+        kept = " ".join(t for t in (typed.question, typed.text) if t)
+        self.notify(
+            f"{why}: nothing happens once the catalog is read (waiting was: {what})."
+            + (f" Typed meanwhile: {kept}" if kept else ""),
+            timeout=8,
+            markup=False,
+        )
 
     def action_cycle_precision(self) -> None:
         smollm_app(self).cycle_precision()

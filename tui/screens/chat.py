@@ -87,7 +87,9 @@ class ChatScreen(Screen):
         # While a load runs, its line counts the seconds: a slow step still shows life.
         self._load_ticker = self.set_interval(1, self.show_loading, pause=True)
         self.ensure_loaded()
-        self.query_one(PromptInput).focus()
+        # At once, not later in the app's queue (focus()): the keys typed right after c on
+        # the catalog are already in that queue, and must reach the input.
+        self.set_focus(self.query_one(PromptInput))
 
     # ---- loading -------------------------------------------------------------------
 
@@ -225,6 +227,18 @@ class ChatScreen(Screen):
         prompt.text = queued.content_text + ("\n" + rest if rest.strip() else "")
         prompt.move_cursor(prompt.document.end)
         prompt.focus()
+
+    async def type_ahead(self, question: str | None, text: str) -> None:
+        """Keys typed for this chat before it opened (on the catalog, before its rows were
+        read): the question goes as if sent here (it waits while the model loads), the
+        rest stays in the input."""
+        prompt = self.query_one(PromptInput)
+        if question:
+            prompt.text = question
+            await self.on_prompt_input_submitted(PromptInput.Submitted(prompt, question))
+        if text:  # after a question left in the input (refused), on its own line
+            prompt.text = prompt.text + "\n" + text if prompt.text else text
+        prompt.move_cursor(prompt.document.end)
 
     async def send(self, text: str) -> None:
         if self.raw:
