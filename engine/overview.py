@@ -17,6 +17,7 @@ from engine.gguf_memory import memory_runtime
 from engine.local_status import local_status
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
+from engine.results.metric_kinds import metric_kind
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
 
 
@@ -164,14 +165,20 @@ def _disk(entry: ModelEntry) -> str:
 
 def best_average(runs: list[EvalRun]) -> float | None:
     """The best, over (precision, device, few-shot), of the average primary accuracy of the
-    latest successful run per task, in percent."""
+    latest successful run per task, in percent: tasks read by a perplexity or another figure
+    that is not a % (engine.results.metric_kinds) are left out, as Avg. leaves them."""
     latest: dict[tuple, dict[str, EvalRun]] = defaultdict(dict)
     for run in runs:  # oldest first: later runs replace earlier ones
         latest[(run.precision, run.device, run.num_fewshot)][run.task] = run
     best = None
     for by_task in latest.values():
-        values = [v for v in (accuracy_of(r)[0] for r in by_task.values()) if v is not None]
+        values = [v for v in (_averaged(r) for r in by_task.values()) if v is not None]
         if values:
             average = sum(values) / len(values)
             best = average if best is None else max(best, average)
     return best
+
+
+def _averaged(run: EvalRun) -> float | None:
+    value, _, metric = accuracy_of(run)
+    return value if value is not None and metric_kind(run, metric).averaged else None

@@ -105,3 +105,6 @@ class TaskResult:
     error: str | None = None
     requests: int = 0  # lm-eval requests of the task
     cached_requests: int = 0  # of which answered by the request cache (a resumed job)
+    # Each metric's kind as lm-eval knows it: {"word_perplexity": {"higher_is_better":
+    # False, "percent": False}} (engine.results.metric_kinds decides and reads them)
+    metric_kinds: dict[str, dict[str, bool]] = field(default_factory=dict)

@@ -45,7 +45,7 @@ async def test_accuracy_matrix_statuses_flags_and_tabs():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_compare(pilot)
-        assert header(screen) == ["Model", "Params", "ARC-e", "BoolQ", "PIQA", "Avg"]
+        assert header(screen) == ["Model", "Params", "ARC-e ↑", "BoolQ ↑", "PIQA ↑", "Avg ↑"]
         rows = matrix_text(screen)
         # latest ok run per cell (the later cancelled ARC-e run does not hide it);
         # 30.0 is 13.5 points (13.5 standard errors) under the published 43.5: flagged
@@ -96,7 +96,7 @@ async def test_filters_change_the_matrix():
         await choose(pilot, "precision", "int8")
         assert precision.value == "int8"
         assert list(matrix_text(screen)) == ["TinyLlama_v1.1"]
-        assert header(screen) == ["Model", "Params", "PIQA", "Avg"]
+        assert header(screen) == ["Model", "Params", "PIQA ↑", "Avg ↑"]
         await choose(pilot, "precision", "precision")  # back to any
         await choose(pilot, "mode", "full")
         assert matrix_text(screen) == {"pythia-160m": ["162M", "55.0", "55.0"]}

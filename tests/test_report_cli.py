@@ -165,10 +165,10 @@ def test_report_markdown_filters(cli_env):
                 )
             )
     out = cli(cli_env, "report", "--metric", "accuracy", "--precision", "int8").stdout
-    assert "| opt-125m | 125M       | 25 ! |   25 |" in out  # ! : far from the OPT paper
+    assert "| opt-125m | 125M       |   25 ! |     25 |" in out  # ! : far from the OPT paper
     assert "50" not in out
     csv_out = cli(cli_env, "report", "--format", "csv", "--metric", "accuracy", "--full").stdout
-    assert csv_out.splitlines()[0] == "table,Model,Parameters,PIQA,Avg."
+    assert csv_out.splitlines()[0] == "table,Model,Parameters,PIQA ↑,Avg. ↑"
 
 
 def strict_json(text: str):

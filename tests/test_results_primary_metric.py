@@ -73,7 +73,13 @@ def test_report_shows_the_generative_task_under_its_first_metric(measured, cli_e
 
     [matrix] = json.loads(cli(cli_env, "report", "--metric", "accuracy", "--format", "json").stdout)
     assert matrix["tasks"] == [
-        {"task": "fx_gen", "short": "fx_gen", "metric": "exact_match (strict-match)"}
+        {
+            "task": "fx_gen",
+            "short": "fx_gen",
+            "metric": "exact_match (strict-match)",
+            "higher_is_better": True,
+            "percent": True,
+        }
     ]
     cell = matrix["rows"][0]["cells"]["fx_gen"]
     assert (cell["status"], cell["metric"]) == ("ok", METRIC)

@@ -31,6 +31,7 @@ from engine.evaluation.tasks import DatasetUnavailable, check_dataset, hub_reach
 from engine.events import EvalProgress, TaskDone
 from engine.loaded import LoadedModel
 from engine.records import EvalSpec, TaskResult
+from engine.results.metric_kinds import kinds_for
 from engine.results.metrics import metrics_of
 from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
 from engine.telemetry.process_peak import ProcessPeak
@@ -217,6 +218,29 @@ def _summary(results: dict[str, Any], name: str) -> tuple[dict, int, str | None,
     )
 
 
+def _metric_kinds(
+    task_dict: dict, results: dict[str, Any], name: str, metrics: dict[str, Any]
+) -> dict[str, dict[str, bool]]:
+    """Each metric's kind from lm-eval's own knowledge: the direction its results give for
+    the task (a group's is propagated from its subtasks), and the aggregation its task
+    objects use (a mean of 0/1 scores is a fraction; a perplexity is not). What lm-eval
+    cannot tell is left to the metric's name (engine.results.metric_kinds)."""
+    directions: dict[str, Any] = {}
+    aggregations: dict[str, str | None] = {}
+    try:
+        for task in task_dict.get("tasks", {}).values():
+            for metric, how in (task.aggregation() or {}).items():
+                agg = how if isinstance(how, str) else getattr(how, "__name__", None)
+                # subtasks that aggregate one metric differently: not known
+                aggregations[metric] = agg if aggregations.get(metric, agg) == agg else None
+            for metric, higher in (task.higher_is_better() or {}).items():
+                directions.setdefault(metric, higher)
+    except Exception:  # a task object of another shape: the names decide
+        log.debug("no metric kinds from the task objects of %s", name, exc_info=True)
+    directions.update(results.get("higher_is_better", {}).get(name) or {})
+    return kinds_for(metrics, directions, aggregations)
+
+
 # ---- the run -----------------------------------------------------------------------------
 
 
@@ -312,12 +336,14 @@ def _run_tasks(
             peak = _start_peak(loaded)
             result = _evaluate_one(lm, task_dict, spec.limit)
             metrics, samples, version, shots = _summary(result, name)
+            kinds = _metric_kinds(task_dict, result, name, metrics)
             put(
                 TaskDone(
                     request_id,
                     TaskResult(
                         status="ok",
                         metrics=metrics,
+                        metric_kinds=kinds,
                         samples=samples,
                         time_per_sample_ms=_per_sample_ms(watch, samples),
                         peak_memory_mb=peak.peak_mb(),

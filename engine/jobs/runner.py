@@ -318,6 +318,7 @@ def _sampler() -> Any:
 
 
 def _result_text(model_id: str, result: Any) -> str:
+    from engine.results.metric_kinds import kind_of_result
     from engine.task_registry import primary_metric
 
     text = f"{model_id} {result.task}: {result.status}"
@@ -327,8 +328,8 @@ def _result_text(model_id: str, result: Any) -> str:
     if metric not in result.metrics:
         metric = "acc" if "acc" in result.metrics else next(iter(result.metrics), "")
     value = result.metrics.get(metric)
-    if isinstance(value, (int, float)):
-        text += f", {metric} {value * 100:.2f}"
+    if isinstance(value, (int, float)):  # in its own unit: a perplexity is not a %
+        text += f", {metric} {kind_of_result(metric, result.metric_kinds).shown(value):.2f}"
     text += f" ({result.samples} samples"
     if result.cached_requests:
         text += f"; {result.cached_requests} of {result.requests} requests from the cache"

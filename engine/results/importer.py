@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.records import precision_label
+from engine.results.metric_kinds import kinds_for
 from engine.results.metrics import metrics_of, primary_of
 from engine.results.store import EvalRun, ResultsStore
 
@@ -227,6 +228,7 @@ def _runs(
             shots = n_shot.get(leaves[0])
         version = versions.get(task)
         metrics = _metrics(task, results[task])  # lm-eval's order: the first is primary
+        leaves_named = subtasks if isinstance(subtasks, list) else []
         runs.append(
             EvalRun(
                 model_id=model_id,
@@ -241,6 +243,7 @@ def _runs(
                 limit=limit,
                 samples=samples,
                 metrics=metrics,
+                metric_kinds=_kinds(data, str(task), [str(t) for t in leaves_named], metrics),
                 primary_metric=primary_of(str(task), metrics),
                 started=started,
                 ended=ended,
@@ -256,6 +259,29 @@ def _runs(
             )
         )
     return runs
+
+
+def _kinds(
+    data: dict[str, Any], task: str, subtasks: list[str], metrics: dict[str, Any]
+) -> dict[str, dict[str, bool]]:
+    """Each metric's kind from what the file keeps of lm-eval's knowledge: the task's
+    'higher_is_better' table and its config's metric_list aggregations (a group's from its
+    subtasks' configs); what it does not say is left to the metric's name."""
+    table = data.get("higher_is_better")
+    directions = table.get(task) if isinstance(table, dict) else None
+    configs = data.get("configs")
+    aggregations: dict[str, str | None] = {}
+    for name in dict.fromkeys([task, *subtasks]):
+        config = configs.get(name) if isinstance(configs, dict) else None
+        listed = config.get("metric_list") if isinstance(config, dict) else None
+        for item in listed if isinstance(listed, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("metric"), str):
+                continue
+            agg = item.get("aggregation")
+            agg = agg if isinstance(agg, str) else None
+            metric = item["metric"]
+            aggregations[metric] = agg if aggregations.get(metric, agg) == agg else None
+    return kinds_for(metrics, directions if isinstance(directions, dict) else {}, aggregations)
 
 
 def machine_label(text: str) -> str:

@@ -1,6 +1,11 @@
 """Comparison matrices like the seed report's four tables (and the board's peak memory):
 model x task, plus an Avg column.
 
+The accuracy table shows each task's metric in its own unit and direction
+(engine.results.metric_kinds): accuracies and exact match in %, a perplexity or bits per
+byte as lm-eval gives it; its Avg is over the % columns where higher is better only, and
+the table has no Avg when none of its columns is one.
+
 A row is a model, or, when a model has runs on more than one runtime, one row per
 configuration (runtime and precision: fp32 on transformers, Q4_1 on llama.cpp) labelled
 with it ("SmolLM2-135M · llama.cpp Q4_1"), so they stand side by side. A cell is the latest
@@ -12,17 +17,18 @@ three standard errors of our measurement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine.results.metric_kinds import MetricKind, kind_by_name, metric_kind
 from engine.results.metrics import is_figure, metric_label, stderr_key, stored_primary
 from engine.results.references import References
 from engine.results.store import EvalRun
-from engine.task_registry import REGISTRY, short_name
+from engine.task_registry import REGISTRY, lookup, short_name
 
 # metric key -> table title
 MATRIX_METRICS = {
-    "accuracy": "Accuracy (%)",
+    "accuracy": "Accuracy (%)",  # "Scores (...)" when a column is not a percentage
     "time": "Time per sample (ms)",
     "memory": "Peak memory (GB)",
     "size": "Model size (MB)",
@@ -33,6 +39,8 @@ REPORT_ORDER = ("size", "accuracy", "time", "memory", "board")
 ACCURACY_CHOICES = ("primary", "acc", "acc_norm")
 NOT_RUN = "not run"
 FLAG_SIGMAS = 3.0
+# The accuracy table's title when a column (a perplexity) is not a percentage.
+MIXED_TITLE = "Scores (accuracy in %, others in their own unit)"
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,23 @@ class Cell:
     flagged: bool = False
     machine: str | None = None  # where the run was made
     backend: str | None = None  # smollm-tui, or lm-eval's model type for an import
+    # The kind of ``metric`` in the accuracy table (None in the others): which way is better,
+    # and whether ``value`` (and stderr, reference, difference) is in percent
+    higher_is_better: bool | None = None
+    percent: bool | None = None
+
+    @property
+    def kind(self) -> MetricKind | None:
+        if self.higher_is_better is None or self.percent is None:
+            return None
+        return MetricKind(self.higher_is_better, self.percent)
+
+    @property
+    def averaged(self) -> bool:
+        """Whether a row's Avg takes this cell: any figure of the time, memory and size
+        tables; in the accuracy table, a percentage where higher is better."""
+        kind = self.kind
+        return self.value is not None and (kind is None or kind.averaged)
 
 
 Config = tuple[str, str]  # (runtime, precision) of a run
@@ -114,9 +139,13 @@ class Row:
 
     @property
     def average(self) -> float | None:
-        """Mean over the cells with a value (the seed report skipped its nan cells too)."""
-        values = [c.value for c in self.cells.values() if c.value is not None]
+        """Mean over the cells with a value that Avg takes (Cell.averaged: never a
+        perplexity with accuracies); the seed report skipped its nan cells too."""
+        values = [c.value for c in self.cells.values() if c.averaged and c.value is not None]
         return sum(values) / len(values) if values else None
+
+    def averaged_count(self) -> int:
+        return sum(c.averaged for c in self.cells.values())
 
 
 @dataclass
@@ -142,13 +171,41 @@ class Matrix:
         )
         return " / ".join(used) or None
 
+    def column_kind(self, task: str) -> MetricKind | None:
+        """The kind of the accuracy column of ``task``: its first figure's, else (no figure
+        yet) its registry metric's; None for other tables or an unknown task's empty column."""
+        if self.metric != "accuracy":
+            return None
+        for row in self.rows:
+            cell = row.cells.get(task)
+            if cell is not None and cell.value is not None and cell.kind is not None:
+                return cell.kind
+        info = lookup(task)
+        return kind_by_name(info.primary) if info is not None else None
+
+    @property
+    def has_average(self) -> bool:
+        """Whether the table has an Avg column: always, but for an accuracy table with no
+        column that Avg takes (only perplexities, say)."""
+        if self.metric != "accuracy":
+            return True
+        return any((k := self.column_kind(t)) is not None and k.averaged for t in self.tasks)
+
     def to_dict(self) -> dict[str, Any]:
+        def kind(task: str) -> dict[str, Any]:
+            found = self.column_kind(task)
+            return {
+                "higher_is_better": found.higher_is_better if found else None,
+                "percent": found.percent if found else None,
+            }
+
         return {
             "metric": self.metric,
             "title": self.title,
             "accuracy_metric": self.accuracy_metric,
+            "has_average": self.has_average,
             "tasks": [
-                {"task": t, "short": short_name(t), "metric": self.column_metric(t)}
+                {"task": t, "short": short_name(t), "metric": self.column_metric(t), **kind(t)}
                 for t in self.tasks
             ],
             "rows": [
@@ -158,7 +215,7 @@ class Matrix:
                     "params": r.params,
                     "runtime": r.config[0] if r.config else None,
                     "precision": r.config[1] if r.config else None,
-                    "average": r.average,
+                    "average": r.average if self.has_average else None,
                     "cells": {t: c.__dict__ for t, c in r.cells.items()},
                 }
                 for r in self.rows
@@ -207,7 +264,8 @@ def split_models(runs: list[EvalRun], filters: Filters) -> dict[str, list[Config
 
 
 def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, float | None, str]:
-    """(value %, stderr %, metric used). A metric lm-eval does not give for a task (acc_norm
+    """(value, stderr, metric used), in the metric's own unit (metric_kind: % for an
+    accuracy, a perplexity as it is). A metric lm-eval does not give for a task (acc_norm
     of boolq) falls back to the primary one, then to acc. A figure that is not a finite
     number (a NaN stored by an older version) counts as none."""
     primary = stored_primary(run.task, run.metrics, run.primary_metric)
@@ -215,8 +273,9 @@ def accuracy_of(run: EvalRun, choice: str = "primary") -> tuple[float | None, fl
     for metric in (wanted, primary, "acc"):
         value = run.metrics.get(metric)
         if is_figure(value):
+            kind = metric_kind(run, metric)
             stderr = run.metrics.get(stderr_key(metric))
-            return (value * 100, stderr * 100 if is_figure(stderr) else None, metric)
+            return (kind.shown(value), kind.shown(stderr) if is_figure(stderr) else None, metric)
     return None, None, wanted
 
 
@@ -270,7 +329,12 @@ def build_matrix(
                 run = chosen.get((model, task) if config is None else (model, config, task))
                 row.cells[task] = _cell(run, metric, accuracy_metric, references)
             rows.append(row)
-    return Matrix(metric, MATRIX_METRICS[metric], tasks, rows, accuracy_metric)
+    matrix = Matrix(metric, MATRIX_METRICS[metric], tasks, rows, accuracy_metric)
+    if metric == "accuracy" and any(
+        (kind := matrix.column_kind(t)) is not None and not kind.percent for t in tasks
+    ):
+        matrix.title = MIXED_TITLE
+    return matrix
 
 
 def _cell(run: EvalRun | None, metric: str, choice: str, references: References | None) -> Cell:
@@ -279,24 +343,32 @@ def _cell(run: EvalRun | None, metric: str, choice: str, references: References 
     if run.status != "ok":
         return Cell(run.status, run_id=run.id, error=run.error)
     value, stderr, used = _value(run, metric, choice)
-    cell = Cell("ok", value, stderr, used, run.id, machine=run.machine, backend=run.backend)
+    kind = metric_kind(run, used) if metric == "accuracy" else None
+    cell = Cell(
+        "ok",
+        value,
+        stderr,
+        used,
+        run.id,
+        machine=run.machine,
+        backend=run.backend,
+        higher_is_better=kind.higher_is_better if kind else None,
+        percent=kind.percent if kind else None,
+    )
     if metric == "accuracy" and references is not None and value is not None:
+        # Published figures are in the unit tables show (references.toml: accuracies in
+        # %, perplexities as they are), as value and stderr are: the flag compares like
+        # with like.
         ref = references.published(run.model_id, run.task, used, run.num_fewshot)
         if ref is not None and ref.value is not None:
             diff = value - ref.value
             flagged = stderr is not None and abs(diff) > FLAG_SIGMAS * stderr
-            cell = Cell(
-                "ok",
-                value,
-                stderr,
-                used,
-                run.id,
+            cell = replace(
+                cell,
                 reference=ref.value,
                 reference_source=ref.source,
                 difference=diff,
                 flagged=flagged,
-                machine=run.machine,
-                backend=run.backend,
             )
     return cell
 

@@ -1,4 +1,10 @@
-"""Matrices as Markdown (the seed report's table layout), CSV and JSON."""
+"""Matrices as Markdown (the seed report's table layout), CSV and JSON.
+
+In the accuracy table each column's header carries its metric's direction (↑ higher is
+better, ↓ lower is better) and its figures are in the metric's own unit (% for an
+accuracy, a perplexity as it is: engine.results.metric_kinds); Avg. is over the % ↑
+columns only, and absent when there is none.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,14 @@ from typing import Any
 
 from engine.paths import write_private_text
 from engine.results.matrix import NOT_RUN, Cell, Matrix, comparisons
+from engine.results.metric_kinds import UP
 from engine.task_registry import short_name
 
 FORMATS = ("md", "csv", "json")
 LEGEND = (
     "oom: ran out of memory · failed: error (see `smollm-tui report --format json`) · "
-    "-: not run · !: differs from the published figure by more than 3 standard errors"
+    "-: not run · !: differs from the published figure by more than 3 standard errors · "
+    "↑ higher is better, ↓ lower is better"
 )
 
 
@@ -33,8 +41,20 @@ def cell_text(cell: Cell) -> str:
     return "-" if cell.status == NOT_RUN else cell.status
 
 
+def column_header(matrix: Matrix, task: str) -> str:
+    """'ARC-e ↑', 'fx_prose ↓' in the accuracy table; the short name elsewhere."""
+    kind = matrix.column_kind(task)
+    return short_name(task) if kind is None else f"{short_name(task)} {kind.arrow}"
+
+
+def average_header(matrix: Matrix) -> str:
+    return f"Avg. {UP}" if matrix.metric == "accuracy" else "Avg."
+
+
 def _rows(matrix: Matrix) -> tuple[list[str], list[list[str]]]:
-    header = ["Model", "Parameters", *[short_name(t) for t in matrix.tasks], "Avg."]
+    with_avg = matrix.has_average
+    header = ["Model", "Parameters", *[column_header(matrix, t) for t in matrix.tasks]]
+    header += [average_header(matrix)] if with_avg else []
     body = []
     for row in matrix.rows:
         avg = row.average
@@ -43,7 +63,7 @@ def _rows(matrix: Matrix) -> tuple[list[str], list[list[str]]]:
                 row.label,
                 row.params,
                 *[cell_text(row.cells[t]) for t in matrix.tasks],
-                "-" if avg is None else number(avg),
+                *(["-" if avg is None else number(avg)] if with_avg else []),
             ]
         )
     return header, body
@@ -96,11 +116,29 @@ def comparison_table(matrix: Matrix) -> str:
 
 
 def metrics_line(matrix: Matrix) -> str:
-    """'Metric per column: ARC-e acc, fx_gen exact_match (strict-match).' for accuracy."""
-    named = [
-        f"{short_name(t)} {m}" for t in matrix.tasks if (m := matrix.column_metric(t)) is not None
-    ]
-    return f"Metric per column: {', '.join(named)}." if named else ""
+    """'Metric per column: ARC-e acc, fx_gen exact_match (strict-match).' for accuracy.
+    Where a column is not a percentage (a perplexity), the ones that are say so and the
+    line says which columns Avg. takes: 'ARC-e acc %, fx_prose word_perplexity. Avg. over
+    ARC-e only.'"""
+    kinds = {t: matrix.column_kind(t) for t in matrix.tasks}
+    mixed = any(k is not None and not k.percent for k in kinds.values())
+    named = []
+    for task in matrix.tasks:
+        metric = matrix.column_metric(task)
+        if metric is not None:
+            percent = mixed and (kind := kinds[task]) is not None and kind.percent
+            named.append(f"{short_name(task)} {metric}{' %' if percent else ''}")
+    if not named:
+        return ""
+    line = f"Metric per column: {', '.join(named)}."
+    if any(k is not None and not k.averaged for k in kinds.values()):
+        taken = [short_name(t) for t, k in kinds.items() if k is not None and k.averaged]
+        line += (
+            f" Avg. over {', '.join(taken)} only."
+            if taken
+            else " No Avg.: no column is a % where higher is better."
+        )
+    return line
 
 
 def to_markdown(matrices: list[Matrix], heading: str = "Evaluation Result") -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from engine import __version__
 from engine.machine import machine_name
 from engine.records import LoadInfo, TaskResult
+from engine.results.metric_kinds import parse_kinds
 from engine.results.metrics import primary_of
 from engine.states import TaskStatus
 
@@ -59,6 +60,9 @@ class EvalRun:
     runtime: str = "transformers"
     machine: str | None = None  # the machine that ran it (None: before schema 8)
     backend: str | None = None  # smollm-tui, or lm-eval's model type for an import
+    # {metric: {"higher_is_better": .., "percent": ..}} as lm-eval gave them (schema 9);
+    # read through engine.results.metric_kinds.metric_kind, which covers older rows
+    metric_kinds: dict[str, dict[str, bool]] = field(default_factory=dict)
     id: int | None = None
 
     @property
@@ -140,6 +144,7 @@ EVAL_COLUMNS = (
     "runtime",
     "machine",
     "backend",
+    "metric_kinds",
 )
 SPEED_COLUMNS = (
     "model_id",
@@ -167,6 +172,7 @@ def eval_values(run: EvalRun) -> Sequence[Any]:
     row = dict(run.__dict__)
     row["limit_n"] = row.pop("limit")
     row["metrics"] = json.dumps(run.metrics, sort_keys=True)
+    row["metric_kinds"] = json.dumps(run.metric_kinds, sort_keys=True)
     return [row[c] for c in EVAL_COLUMNS]
 
 
@@ -174,6 +180,8 @@ def eval_from_row(row: sqlite3.Row) -> EvalRun:
     data = {k: row[k] for k in row.keys()}
     data["limit"] = data.pop("limit_n")
     data["metrics"] = json.loads(data["metrics"] or "{}")
+    # a store read as it is (read-only) may be older than schema 9: no kinds kept
+    data["metric_kinds"] = parse_kinds(data.get("metric_kinds"))
     return EvalRun(**data)
 
 
@@ -199,6 +207,7 @@ def eval_run_from_task(
         limit=result.limit,
         samples=result.samples,
         metrics=dict(result.metrics),
+        metric_kinds=dict(result.metric_kinds),
         primary_metric=primary_of(result.task, result.metrics),
         time_per_sample_ms=result.time_per_sample_ms,
         peak_memory_mb=result.peak_memory_mb,

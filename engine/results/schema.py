@@ -142,6 +142,12 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE source LIKE 'import:%';
     UPDATE eval_runs SET backend = 'smollm-tui' WHERE source NOT LIKE 'import:%';
     """,
+    # 9: each metric's kind as lm-eval gave it (which direction is better, whether it is a
+    # fraction shown as %; engine.results.metric_kinds). Rows from before keep '{}' and are
+    # read by their metric's name.
+    """
+    ALTER TABLE eval_runs ADD COLUMN metric_kinds TEXT NOT NULL DEFAULT '{}';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

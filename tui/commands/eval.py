@@ -198,6 +198,7 @@ def _availability(spec: EvalSpec) -> Text:
 
 
 def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -> Text:
+    from engine.results.metric_kinds import kind_of_result
     from engine.task_registry import primary_metric
 
     text = Text(f"{model_id}  {result.task}  ")
@@ -213,10 +214,13 @@ def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -
     stderr = result.metrics.get(
         metric.replace(",", "_stderr,", 1) if "," in metric else f"{metric}_stderr"
     )
+    kind = kind_of_result(metric, result.metric_kinds)  # a perplexity is not a %
     if isinstance(value, (int, float)):
-        text.append(f"{metric} {value * 100:.2f}", style="bold")
+        text.append(f"{metric} {kind.shown(value):.2f}", style="bold")
         if isinstance(stderr, (int, float)):
-            text.append(f" ± {stderr * 100:.2f}")
+            text.append(f" ± {kind.shown(stderr):.2f}")
+        if not kind.higher_is_better:
+            text.append(f" {kind.arrow}")
     per = result.time_per_sample_ms
     text.append(
         f"  ({result.samples} samples"

@@ -26,11 +26,10 @@ from engine.results.references import References, load_references
 from engine.results.report import metrics_line, write_reports
 from engine.results.speed import speed_rows
 from engine.results.store import EvalRun, SpeedRun
-from engine.task_registry import short_name
 from tui import messages as m
 from tui.safe_text import plain, visible
 from tui.store_reads import READING, StoreRead
-from tui.widgets.compare_cells import bar_labels, cell_details, row_cells
+from tui.widgets.compare_cells import bar_labels, cell_details, header_text, row_cells
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.speed_view import SpeedView, with_speed_options, write_speed_reports
 from tui.widgets.table_fill import fill
@@ -228,9 +227,10 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         table.add_column("Model", key="model")
         table.add_column("Params", key="params")
-        for task in matrix.tasks:
-            table.add_column(plain(short_name(task)), key=task)  # a str label is markup
-        table.add_column("Avg", key="avg")
+        for task in matrix.tasks:  # a str label is markup: Text
+            table.add_column(header_text(matrix, task), key=task)
+        if matrix.has_average:  # not over perplexities alone
+            table.add_column(header_text(matrix, None), key="avg")
         fill(
             table,
             (row_cells(row, matrix, self.with_references) for row in matrix.rows),
@@ -319,7 +319,8 @@ class CompareScreen(Screen):
         plt = plot.plt
         plt.clear_figure()
         matrix = self.matrix
-        column = short_name(task) if task else "average"
+        # a column's direction with its name: bars of a perplexity are better short
+        column = visible(header_text(matrix, task).plain) if task and matrix else "average"
         points = []
         for row in matrix.rows if matrix else []:
             value = row.cells[task].value if task else row.average

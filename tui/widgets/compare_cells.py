@@ -1,22 +1,38 @@
-"""Cells of the Compare screen's matrix and the detail line of one cell, as rich Text."""
+"""Cells of the Compare screen's matrix, its column headers and the detail line of one
+cell, as rich Text. Figures are in their metric's own unit (% for an accuracy, a
+perplexity as it is: engine.results.metric_kinds), with its direction in the header."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from engine.results.matrix import NOT_RUN, Cell, Matrix, Row
+from engine.results.metric_kinds import UP
 from engine.results.metrics import metric_label
+from engine.results.report import column_header
 from engine.results.store import LOCAL_BACKEND
 from engine.task_registry import short_name
 from tui.safe_text import plain
 
-# digits per metric: accuracy %, ms, GB, MB, GB
+# digits per metric: accuracy %, ms, GB, MB, GB; a score that is not a % (a perplexity)
 DIGITS = {"accuracy": 1, "time": 1, "memory": 2, "size": 0, "board": 2}
+AS_IS_DIGITS = 2
 STATUS_STYLE = {"oom": "bold red", "failed": "red", NOT_RUN: "dim"}
 
 
-def number(value: float, metric: str) -> str:
-    return f"{value:,.{DIGITS.get(metric, 1)}f}"
+def number(value: float, metric: str, percent: bool | None = None) -> str:
+    """``value`` with the table's digits; a score that is not a percentage (``percent``
+    False: 114.98 for a perplexity) with two."""
+    digits = AS_IS_DIGITS if percent is False else DIGITS.get(metric, 1)
+    return f"{value:,.{digits}f}"
+
+
+def header_text(matrix: Matrix, task: str | None) -> Text:
+    """A column's header: the task's short name with its direction in the accuracy table
+    ('ARC-e ↑', 'fx_prose ↓'); None for the Avg column."""
+    if task is None:
+        return Text(f"Avg {UP}" if matrix.metric == "accuracy" else "Avg")
+    return plain(column_header(matrix, task))
 
 
 def cell_text(cell: Cell, metric: str, with_reference: bool = False) -> Text:
@@ -28,10 +44,12 @@ def cell_text(cell: Cell, metric: str, with_reference: bool = False) -> Text:
     if cell.value is None:
         return Text("—", style="dim", justify="right")
     text = Text(
-        number(cell.value, metric), justify="right", style="bold yellow" if cell.flagged else ""
+        number(cell.value, metric, cell.percent),
+        justify="right",
+        style="bold yellow" if cell.flagged else "",
     )
     if with_reference and cell.reference is not None:
-        text.append(f" ({number(cell.reference, metric)})", style="cyan")
+        text.append(f" ({number(cell.reference, metric, cell.percent)})", style="cyan")
     if cell.flagged:
         text.append(" !", style="bold yellow")
     return text
@@ -43,11 +61,12 @@ def average_text(row: Row, metric: str) -> Text:
 
 
 def row_cells(row: Row, matrix: Matrix, with_reference: bool = False) -> list[Text]:
+    """A row's cells; with an Avg cell when the table has that column (Matrix.has_average)."""
     return [
         plain(row.label),
         Text(row.params, justify="right"),
         *[cell_text(row.cells[t], matrix.metric, with_reference) for t in matrix.tasks],
-        average_text(row, matrix.metric),
+        *([average_text(row, matrix.metric)] if matrix.has_average else []),
     ]
 
 
@@ -55,11 +74,14 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
     """The line under the matrix: what the cursor's cell is, its reference and error."""
     text = plain(row.label, "bold")
     if task is None:
+        if not matrix.has_average:
+            return text.append(" · no average: no column is a % where higher is better")
         avg = row.average
-        text.append(
-            f" · average over {sum(c.value is not None for c in row.cells.values())} task(s): "
-        )
+        left_out = sum(c.value is not None and not c.averaged for c in row.cells.values())
+        text.append(f" · average over {row.averaged_count()} task(s): ")
         text.append("—" if avg is None else number(avg, matrix.metric))
+        if left_out:
+            text.append(f" ({left_out} not in % left out)", style="dim")
         return text
     cell = row.cells[task]
     text.append(" · ")
@@ -76,16 +98,18 @@ def cell_details(row: Row, task: str | None, matrix: Matrix) -> Text:
         return text
     if cell.value is None:
         return text.append("no figure", style="dim")
-    text.append(number(cell.value, matrix.metric), style="bold")
+    text.append(number(cell.value, matrix.metric, cell.percent), style="bold")
     if cell.stderr is not None:
-        text.append(f" ± {number(cell.stderr, matrix.metric)}")
+        text.append(f" ± {number(cell.stderr, matrix.metric, cell.percent)}")
     if cell.metric:
         text.append(f" ({metric_label(cell.metric)})", style="dim")
+    if cell.kind is not None and not cell.kind.higher_is_better:
+        text.append(f" {cell.kind.arrow} lower is better", style="dim")
     if cell.backend and cell.backend != LOCAL_BACKEND:  # imported: say where from
         text.append(" · ")
         text.append_text(plain(f"{cell.machine or 'imported'}, {cell.backend}", "dim"))
     if cell.reference is not None:
-        text.append(f" · published {number(cell.reference, matrix.metric)}")
+        text.append(f" · published {number(cell.reference, matrix.metric, cell.percent)}")
         text.append(f" ({cell.reference_source})", style="dim")
         text.append(
             f" · difference {cell.difference:+.1f}", style="bold yellow" if cell.flagged else ""

@@ -7,6 +7,7 @@ import time
 from rich.text import Text
 
 from engine.results.matrix import accuracy_of
+from engine.results.metric_kinds import metric_kind
 from engine.results.store import EvalRun
 from engine.task_registry import short_name
 from tui.safe_text import plain
@@ -30,7 +31,8 @@ def status_text(status: str) -> Text:
 
 
 def metric_text(run: EvalRun) -> Text:
-    """'acc 42.00 ± 4.96' for a successful run; its error's first line otherwise."""
+    """'acc 42.00 ± 4.96' for a successful run ('word_perplexity 114.98 ↓' for a metric
+    where lower is better); its error's first line otherwise."""
     if run.status != "ok":
         first = (run.error or "").splitlines()[0] if run.error else ""
         return plain(first[:120], "dim")
@@ -41,6 +43,9 @@ def metric_text(run: EvalRun) -> Text:
     text.append(f"{value:.2f}", style="bold")
     if stderr is not None:
         text.append(f" ± {stderr:.2f}")
+    kind = metric_kind(run, metric)
+    if not kind.higher_is_better:  # a perplexity: in its own unit, better when lower
+        text.append(f" {kind.arrow}", style="dim")
     return text
 
 

@@ -96,6 +96,7 @@ def history_table(runs: list[EvalRun]) -> Table | None:
     for the full details; None when there are none (or the store could not be read: the
     results line above already says why)."""
     from engine.results.matrix import accuracy_of
+    from engine.results.metric_kinds import metric_kind
 
     if not runs:
         return None
@@ -103,11 +104,12 @@ def history_table(runs: list[EvalRun]) -> Table | None:
     for column in ("task", "status", "accuracy %", "ms/sample", "precision", "samples"):
         table.add_column(column, no_wrap=True)
     for run in reversed(runs[-12:]):
-        value = accuracy_of(run)[0]
+        value, _, metric = accuracy_of(run)
+        lower = not metric_kind(run, metric).higher_is_better  # a perplexity, as it is
         table.add_row(
             plain(run.task),
             plain(run.status),
-            "—" if value is None else f"{value:.1f}",
+            "—" if value is None else f"{value:.1f}{' ↓' if lower else ''}",
             "—" if run.time_per_sample_ms is None else f"{run.time_per_sample_ms:.0f}",
             plain(run.precision),
             str(run.samples),
