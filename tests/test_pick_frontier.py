@@ -126,7 +126,7 @@ def test_a_configuration_missing_a_task_is_listed_apart_never_averaged():
     choice = choose([full, part, slow], ["arc_easy", "piqa"], Limits())
     assert [r.config.label for r in choice.frontier] == ["full"]
     left = {x.config.label: x for x in choice.incomplete}
-    assert left["part"].missing == ("piqa",) and "no piqa" in left["part"].why
+    assert left["part"].missing == ("piqa",) and "no PIQA" in left["part"].why
     assert left["no speed"].why == "no decode speed"
 
 

@@ -117,3 +117,18 @@ def machines(evals: Iterable[EvalRun], here: str) -> list[str]:
     """The machines with results: this one first (its speed rows count), then by name."""
     named = {r.machine for r in evals if r.machine}
     return [here, *sorted(named - {here})]
+
+
+def load_precision(stored: str) -> str:
+    """The precision a load asks for to get a configuration stored as ``stored``: fp32 and
+    the like as they are, a GGUF quant type through the precision that selects its file
+    (Q8_0 -> int8, Q4_1 -> int4), else auto (the file's own type)."""
+    from engine.gguf_files import PRECISION_QUANTS
+    from engine.settings import PRECISIONS
+
+    if stored in PRECISIONS:
+        return stored
+    for precision, quants in PRECISION_QUANTS.items():
+        if stored in quants:
+            return precision
+    return "auto"

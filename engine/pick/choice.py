@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from engine.pick.candidates import Configuration
 from engine.pick.frontier import Point, pareto_front
 from engine.pick.quality import QualityKind, oriented, qualities
+from engine.task_registry import short_name
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def choose(configs: Sequence[Configuration], tasks: Sequence[str], limits: Limit
     usable: list[Configuration] = []
     for config in configs:
         missing = tuple(t for t in tasks if t not in config.figures)
-        gaps = [f"no {', '.join(missing)}"] if missing else []
+        gaps = [f"no {', '.join(short_name(t) for t in missing)}"] if missing else []
         if not tasks:
             gaps.append("no task measured")
         if config.tok_s is None:

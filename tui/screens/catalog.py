@@ -106,6 +106,7 @@ class CatalogScreen(Screen):
         Binding("p", "cycle_precision", "Precision"),
         Binding("r", "cycle_runtime", "Runtime"),
         Binding("m", "compare", "Compare"),
+        Binding("b", "pick", "Pick", show=False),
         Binding("s", "system", "System"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort", show=False),
@@ -280,3 +281,6 @@ class CatalogScreen(Screen):
 
     def action_system(self) -> None:
         smollm_app(self).open_system()
+
+    def action_pick(self) -> None:
+        smollm_app(self).open_pick()
