@@ -45,6 +45,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="answer from the results of this machine (an imported one); default: this one",
     )
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    parser.add_argument(
+        "--measure",
+        action="store_true",
+        help="queue one background job that measures what is missing and on disk, "
+        "cheapest first (a quick evaluation of the tasks and a `bench` decode each)",
+    )
+    parser.add_argument(
+        "--include-path",
+        metavar="FOLDER",
+        help="with --measure: the folder of your own lm-eval task YAML files, when the "
+        "tasks are yours",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--output", type=Path, metavar="FILE", help="write Markdown to FILE")
 
@@ -83,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
             f"no runs from machine {args.machine!r} in {db_path}; machines there: "
             f"{', '.join(map(repr, report.machines))}"
         )
+    job = _measure(report, args) if args.measure else None
     if args.json:
-        print_json(report.to_dict())
+        data = report.to_dict()
+        if args.measure:
+            data["job"] = job
+        print_json(data)
     elif args.output:
         from tui.commands.report import write_output
 
@@ -93,6 +109,64 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(report)
     return 0
+
+
+def _measure(report, args: argparse.Namespace) -> dict | None:
+    """Queue the measuring job (engine.pick.measure); what was queued, for --json."""
+    import os
+
+    from engine.jobs import submit
+    from engine.pick.measure import plan_measure
+    from engine.results.store import ResultsStore
+
+    if not report.here:
+        raise UsageError("--measure measures on this machine: leave out --machine")
+    if not report.tasks:
+        raise UsageError(
+            "no task measured yet to measure the others on: give --tasks, such as "
+            "--tasks arc_easy,piqa"
+        )
+    include = None
+    if args.include_path:
+        from engine.evaluation.tasks import include_paths
+
+        include_paths(args.include_path)  # a missing folder is a usage error now
+        include = os.path.abspath(os.path.expanduser(args.include_path))
+    with ResultsStore(read_only=True) as store:
+        evals = [r for r in store.eval_runs(status="ok") if r.machine in (None, report.machine)]
+        speeds = store.speed_runs()
+    catalog_path = str(Path(args.catalog).expanduser().resolve()) if args.catalog else None
+    plan = plan_measure(
+        report.unmeasured,
+        report.tasks,
+        evals=evals,
+        speeds=speeds,
+        catalog_path=catalog_path,
+        include_path=include,
+    )
+    say = (lambda text: None) if args.json else (lambda text: stdout_console().print(Text(text)))
+    if plan.not_on_disk:
+        say(f"{len(plan.not_on_disk)} configuration(s) not on disk: download them to measure them")
+    if plan.spec is None:
+        say("nothing to measure: every configuration on disk that fits is measured")
+        return None
+    job = submit(plan.spec)
+    eta = "unknown until something is measured here" if plan.eta_s is None else _minutes(plan.eta_s)
+    say(
+        f"job {job.id} queued: {len(plan.todo)} configuration(s), cheapest first, "
+        f"ETA {eta}. `smollm-tui jobs` shows its progress"
+    )
+    return {
+        "id": job.id,
+        "eta_s": plan.eta_s,
+        "configurations": [
+            {"model": u.model, "runtime": u.runtime, "precision": u.precision} for u in plan.todo
+        ],
+    }
+
+
+def _minutes(seconds: float) -> str:
+    return f"about {max(1, round(seconds / 60))} min (rough)"
 
 
 def _print(report) -> None:
