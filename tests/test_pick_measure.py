@@ -105,3 +105,29 @@ def test_a_configurations_spec_round_trips_and_a_damaged_one_is_refused():
         data["configurations"] = [bad]
         with pytest.raises(DamagedSpec, match="invalid configuration"):
             JobSpec.from_json(json.dumps(data))
+
+
+async def test_m_on_the_pick_screen_queues_one_job(env, tiny_only, monkeypatch):
+    from app_fixtures import make_app, notes, results_shown, rows_shown
+    from textual.widgets import Input
+
+    monkeypatch.setattr("tui.screens.pick.usable_memory_mb", lambda device: 700.0)
+    monkeypatch.setattr("engine.memory._has_cuda", lambda: False)
+    app = make_app(tiny_only)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await rows_shown(pilot)
+        await pilot.press("b")
+        await results_shown(pilot)
+        app.screen.query_one("#tasks", Input).value = "fx_choice2"
+        app.screen.query_one("#tasks", Input).focus()
+        await pilot.press("enter")
+        await results_shown(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        with JobStore() as store:
+            jobs = store.list()
+        assert len(jobs) == 1
+        assert jobs[0].spec.configurations == (("tiny-llama", "transformers", "fp32"),)
+        assert any(f"Job {jobs[0].id} queued: 1 configuration(s)" in n for n in notes(app))

@@ -14,12 +14,17 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.decode_bench import NEW_TOKENS, RUNS
 from engine.jobs.spec import JobSpec
 from engine.pick.candidates import load_precision
 from engine.pick.missing import Unmeasured
 from engine.results.store import EvalRun, SpeedRun
+
+if TYPE_CHECKING:
+    from engine.jobs.store import Job
+    from engine.pick.report import PickReport
 
 QUICK_LIMIT = 100  # samples per task: a quick evaluation
 LOAD_S = 10.0  # a fresh worker and a model load, twice per configuration (eval, bench)
@@ -84,3 +89,33 @@ def eta_s(
         total += n_tasks * QUICK_LIMIT * ms_per_sample_mb * u.estimate_mb / 1000
         total += (RUNS + 1) * NEW_TOKENS * s_per_token_mb * u.estimate_mb
     return total
+
+
+def eta_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown until something is measured here"
+    return f"about {max(1, round(seconds / 60))} min (rough)"
+
+
+def queue_measure(
+    report: PickReport, *, catalog_path: str | None = None, include_path: str | None = None
+) -> tuple[MeasurePlan, Job | None]:
+    """Plan the measuring job for ``report`` (this machine's) and queue it when there is
+    something on disk to measure; the plan and the job queued (None: nothing to do)."""
+    from engine.jobs import submit
+    from engine.results.store import ResultsStore
+
+    with ResultsStore(read_only=True) as store:
+        evals = [r for r in store.eval_runs(status="ok") if r.machine in (None, report.machine)]
+        speeds = store.speed_runs()
+    plan = plan_measure(
+        report.unmeasured,
+        report.tasks,
+        evals=evals,
+        speeds=speeds,
+        catalog_path=catalog_path,
+        include_path=include_path,
+    )
+    if plan.spec is None:
+        return plan, None
+    return plan, submit(plan.spec)

@@ -115,9 +115,7 @@ def _measure(report, args: argparse.Namespace) -> dict | None:
     """Queue the measuring job (engine.pick.measure); what was queued, for --json."""
     import os
 
-    from engine.jobs import submit
-    from engine.pick.measure import plan_measure
-    from engine.results.store import ResultsStore
+    from engine.pick.measure import eta_text, queue_measure
 
     if not report.here:
         raise UsageError("--measure measures on this machine: leave out --machine")
@@ -132,26 +130,15 @@ def _measure(report, args: argparse.Namespace) -> dict | None:
 
         include_paths(args.include_path)  # a missing folder is a usage error now
         include = os.path.abspath(os.path.expanduser(args.include_path))
-    with ResultsStore(read_only=True) as store:
-        evals = [r for r in store.eval_runs(status="ok") if r.machine in (None, report.machine)]
-        speeds = store.speed_runs()
     catalog_path = str(Path(args.catalog).expanduser().resolve()) if args.catalog else None
-    plan = plan_measure(
-        report.unmeasured,
-        report.tasks,
-        evals=evals,
-        speeds=speeds,
-        catalog_path=catalog_path,
-        include_path=include,
-    )
+    plan, job = queue_measure(report, catalog_path=catalog_path, include_path=include)
     say = (lambda text: None) if args.json else (lambda text: stdout_console().print(Text(text)))
     if plan.not_on_disk:
         say(f"{len(plan.not_on_disk)} configuration(s) not on disk: download them to measure them")
-    if plan.spec is None:
+    if job is None:
         say("nothing to measure: every configuration on disk that fits is measured")
         return None
-    job = submit(plan.spec)
-    eta = "unknown until something is measured here" if plan.eta_s is None else _minutes(plan.eta_s)
+    eta = eta_text(plan.eta_s)
     say(
         f"job {job.id} queued: {len(plan.todo)} configuration(s), cheapest first, "
         f"ETA {eta}. `smollm-tui jobs` shows its progress"
@@ -163,10 +150,6 @@ def _measure(report, args: argparse.Namespace) -> dict | None:
             {"model": u.model, "runtime": u.runtime, "precision": u.precision} for u in plan.todo
         ],
     }
-
-
-def _minutes(seconds: float) -> str:
-    return f"about {max(1, round(seconds / 60))} min (rough)"
 
 
 def _print(report) -> None:

@@ -2,7 +2,9 @@
 beats on quality, tok/s and peak memory (engine.pick, the same code as `smollm-tui pick`) as
 a table, best quality first, the dominated ones faint with the one that beats them, the
 estimates of what is not measured yet apart, and a scatter chart of quality against tok/s.
-Enter on a measured row opens chat with that configuration; x exports Markdown.
+Enter on a measured row opens chat with that configuration; m queues the one background
+job that measures what is missing (engine.pick.measure), and the table reads again as its
+results land; x exports Markdown.
 
 The store is read, and the estimates made, in a thread each time the screen is shown or a
 limit is submitted (Enter in an input).
@@ -28,6 +30,7 @@ from engine.pick.choice import Limits
 from engine.pick.report import PickReport
 from engine.task_registry import short_name
 from tui.app_api import smollm_app
+from tui.messages import JobsChanged
 from tui.read_gate import ReadGate
 from tui.safe_text import plain, visible
 from tui.widgets.memory_meter import MemoryMeter
@@ -86,6 +89,7 @@ class PickScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "chat", "Chat", show=False),
+        Binding("m", "measure", "Measure missing"),
         Binding("x", "export", "Export"),
     ]
 
@@ -96,6 +100,7 @@ class PickScreen(Screen):
         self.store_read = ReadGate()
         self.max_memory_mb: float | None = None
         self.last_export: Path | None = None
+        self._jobs_seen: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,6 +125,18 @@ class PickScreen(Screen):
         for label in COLUMNS:
             table.add_column(label, key=label)
         table.focus()
+        self.set_interval(1.0, self.follow_jobs)
+
+    def follow_jobs(self) -> None:
+        """Read again when a job stored something (the app's job watch saw its cells move
+        or its state change): the front updates as the measuring job's rows land."""
+        watch = getattr(self.app, "jobs_watch", None)
+        if watch is None:
+            return
+        seen = tuple((j.id, j.state, j.cells_done) for j in watch.jobs)
+        if self._jobs_seen is not None and seen != self._jobs_seen and self.is_current:
+            self.reload()
+        self._jobs_seen = seen
 
     def on_screen_resume(self) -> None:  # also as the screen is first shown
         self.reload()
@@ -250,6 +267,47 @@ class PickScreen(Screen):
         )
         app.chat_with(entry, options)
 
+    def action_measure(self) -> None:
+        """Queue the one job that measures what is missing and on disk, cheapest first."""
+        report = self.report
+        if report is None:
+            self.notify(f"Not yet: {READING}", severity="warning")
+            return
+        if not report.tasks:
+            self.notify("No task measured yet: type the tasks to measure on.", severity="warning")
+            return
+        app = smollm_app(self)
+        catalog_path = getattr(app, "catalog_path", None)
+
+        def work() -> None:
+            from engine.jobs.store import FINAL_STATES
+            from engine.pick.measure import eta_text, queue_measure
+
+            try:
+                with_jobs = any(j.state not in FINAL_STATES for j in app.jobs_watch.jobs)
+                plan, job = queue_measure(report, catalog_path=catalog_path)
+            except Exception as exc:  # a damaged or locked store: one line
+                app.notify(str(exc) or type(exc).__name__, severity="error", markup=False)
+                return
+            later = f" ({len(plan.not_on_disk)} not on disk: download them first)"
+            later = later if plan.not_on_disk else ""
+            if job is None:
+                text = "Nothing to measure: every configuration on disk that fits is measured"
+                app.notify(text + later, timeout=8, markup=False)
+                return
+            queue = " after the jobs before it" if with_jobs else ""
+            app.notify(
+                f"Job {job.id} queued: {len(plan.todo)} configuration(s), cheapest first"
+                f"{queue}, ETA {eta_text(plan.eta_s)}{later}. j shows it; this table "
+                "updates as its results land.",
+                title="Measuring",
+                timeout=12,
+                markup=False,
+            )
+            app.post_message(JobsChanged())
+
+        self.run_worker(work, thread=True, group="pick-measure", exit_on_error=False)
+
     def action_export(self) -> None:
         from engine.paths import make_private_dir, private_data_dir, write_private_text
 
@@ -294,7 +352,15 @@ def _read(asked: Asked, catalog, device: str) -> PickRead:
 
 
 def _cut(label: str, width: int) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+    """A label cut to ``width``, from the model's name: its runtime and precision, what
+    tells one model's configurations apart, stay whole."""
+    if len(label) <= width:
+        return label
+    name, sep, rest = label.partition(" · ")
+    room = width - len(sep) - len(rest) - 1
+    if sep and room >= 6:
+        return f"{name[:room]}…{sep}{rest}"
+    return label[: width - 1] + "…"
 
 
 def _figure(value: float | None, digits: int, style: str) -> Text:
@@ -342,5 +408,5 @@ def _summary(report: PickReport) -> Text:
     text.append(visible(tasks), style="bold")
     text.append(f" · {limits_text(choice.limits)} · {QUALITY_SHORT[choice.quality_kind]}")
     if not choice.frontier:
-        text.append(" · nothing measured fits these limits", style="yellow")
+        text.append(" · nothing measured fits these limits: m measures", style="yellow")
     return text
