@@ -87,6 +87,12 @@ async def test_limits_typed_change_the_front():
         assert front == ["SmolLM2-135M-Instruct · llama.cpp Q4_1", "tiny-llama · transformers fp32"]
         assert screen.report is not None
         assert screen.report.choice.limits.max_memory_mb == 1000
+        screen.query_one("#tasks", Input).value = ", ,"
+        screen.query_one("#tasks", Input).focus()
+        await pilot.press("enter")  # no task in it: said, and the table stays as it was
+        assert "no tasks given" in notes(app)[-1]
+        assert screen.report.choice.limits.max_memory_mb == 1000
+        screen.query_one("#tasks", Input).value = ""
         await pilot.press("x")  # export: Markdown, as the other tables
         assert screen.last_export is not None
         text = screen.last_export.read_text()

@@ -129,3 +129,17 @@ def test_markdown_export_and_table(cli_env, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "tasks ARC-e, PIQA; limits memory ≤ 4,000 MB" in shown.stdout
     assert "not measured:" in shown.stdout and "estimate" in shown.stdout
+
+
+def test_measure_refuses_another_machine_and_needs_a_task(capsys):
+    fill_pick_store()
+    evals, _ = pick_runs(machine="orin-nano")
+    with ResultsStore() as store:
+        store.add_evals(evals[:2])
+    assert main(["pick", "--machine", "orin-nano", "--measure"]) == 2
+    assert "--measure measures on this machine" in capsys.readouterr().err
+    with ResultsStore() as store:
+        store.db.execute("DELETE FROM eval_runs")
+        store.db.commit()
+    assert main(["pick", "--measure"]) == 2  # speed rows only: no task to measure on
+    assert "no task measured yet" in capsys.readouterr().err

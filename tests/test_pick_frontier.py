@@ -144,3 +144,9 @@ def test_limits_leave_configurations_out_and_say_why():
         "slow": "2.0 tok/s is under 5",
         "late": "first token 900 ms is over 500 ms",
     }
+
+
+def test_without_any_task_measured_every_configuration_is_incomplete():
+    speed_only = config("speed only", {})
+    choice = choose([speed_only], [], Limits())
+    assert choice.frontier == [] and [x.why for x in choice.incomplete] == ["no task measured"]
