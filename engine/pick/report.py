@@ -169,7 +169,7 @@ def pick_report(
     unmeasured list (it is only made for this machine)."""
     evals = store.eval_runs(status="ok")
     machine = machine or here
-    speeds = store.speed_runs() if machine == here else []
+    speeds = store.speed_runs()  # counted for this machine only (candidates.measured)
     names = _names(catalog)
     configs = measured(evals, speeds, machine=machine, here=here, names=names)
     chosen = tuple(tasks) if tasks else default_tasks(configs)
