@@ -30,3 +30,13 @@ def test_the_compare_picture_compares_real_runs_of_several_models(tmp_path, monk
     picture = (tmp_path / "shots" / "compare.svg").read_text(encoding="utf-8")
     assert "tiny-llama" in picture and "tiny-t5" in picture
     assert "9&#160;of&#160;9&#160;run(s)" in picture  # SVG text keeps its spaces this way
+
+
+def test_the_pick_picture_shows_a_front_of_real_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(screenshots, "COMPARE_RUNS", ((("tiny-llama",), "fp32"),))
+    monkeypatch.setattr(screenshots, "PICK_BENCHES", (("tiny-llama", "transformers", "fp32"),))
+    assert screenshots.main([str(tmp_path / "shots"), "pick"]) == 0
+    with ResultsStore() as store:
+        assert [(s.model_id, s.precision) for s in store.speed_runs()] == [("tiny-llama", "fp32")]
+    picture = (tmp_path / "shots" / "pick.svg").read_text(encoding="utf-8")
+    assert "tiny-llama&#160;·&#160;transformers&#160;fp32" in picture

@@ -283,6 +283,15 @@ class SmollmApp(SmollmAppApi):
 
         self.push_screen(CompareScreen())
 
+    def open_pick(self) -> None:
+        from tui.screens.pick import PickScreen
+
+        if not isinstance(self.screen, PickScreen):
+            self.push_screen(PickScreen())
+
+    def chat_with(self, entry: ModelEntry, options: LoadOptions) -> None:
+        self._push_chat(entry, options)
+
     def open_system(self) -> None:
         from tui.screens.system import SystemScreen
 
@@ -306,6 +315,11 @@ class SmollmApp(SmollmAppApi):
         yield SystemCommand("Help", "Every key, per screen", self.action_help)
         yield SystemCommand(
             "Jobs", "Background evaluations: progress, cancel, resume (j)", self.action_jobs
+        )
+        yield SystemCommand(
+            "Which configuration for this board",
+            "Pick: the configurations no other beats on quality, speed and memory",
+            self.open_pick,
         )
         yield SystemCommand(
             "Cycle precision", "auto, fp32, fp16, bf16, int8, int4", self._palette_precision

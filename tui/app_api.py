@@ -238,6 +238,14 @@ class SmollmAppApi(App[None]):
     def open_system(self) -> None:
         raise NotImplementedError
 
+    def open_pick(self) -> None:
+        raise NotImplementedError
+
+    def chat_with(self, entry: ModelEntry, options: LoadOptions) -> None:
+        """Chat with ``entry`` loaded exactly as ``options`` say (a configuration that
+        Pick chose), not with the catalog's precision and runtime."""
+        raise NotImplementedError
+
 
 def smollm_app(node: DOMNode) -> SmollmAppApi:
     """The running app, typed: what a screen or widget uses instead of ``self.app``."""

@@ -2,7 +2,8 @@
 
 The chat screenshot shows the bundled model answering for real (through the worker), the
 Arena the same model on both runtimes; the Compare screenshot shows real evaluations of
-several models (measure_for_compare).
+several models (measure_for_compare), the Pick screenshot the same with their decode
+speed measured by `bench` (measure_for_pick).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ async def _compare(pilot: Pilot) -> None:
     await results_shown(pilot)
 
 
+async def _pick(pilot: Pilot) -> None:
+    await pilot.press("b")
+    await results_shown(pilot)
+
+
 async def _arena(pilot: Pilot) -> None:
     """The bundled model on transformers (left) and on llama.cpp (right), one question."""
     from textual.worker import WorkerState
@@ -103,6 +109,7 @@ SHOTS: dict[str, Callable[[Pilot], Awaitable[None]]] = {
     "chat": _chat,
     "evaluate": _evaluate,
     "compare": _compare,
+    "pick": _pick,
     "arena": _arena,
 }
 
@@ -167,6 +174,33 @@ def measure_for_compare(overlay: Path) -> None:
         )
 
 
+# (model, runtime, precision) benched for the Pick screenshot: the configurations that
+# measure_for_compare evaluated, so that each has quality, speed and peak memory.
+PICK_BENCHES = (
+    ("smollm2-135m-instruct", "transformers", "fp32"),
+    ("smollm2-135m-instruct", "transformers", "int8"),
+    ("smollm2-135m-instruct", "auto", "auto"),
+    ("tiny-llama", "transformers", "fp32"),
+)
+
+
+def measure_for_pick(overlay: Path) -> None:
+    """The `bench` decode test (one timed run) of each PICK_BENCHES entry, stored as any
+    user's is: with measure_for_compare's evaluations, the Pick screen's front is real."""
+    import subprocess
+
+    for model, runtime, precision in PICK_BENCHES:
+        runtimes = [] if runtime == "auto" else ["--runtime", runtime]
+        precisions = [] if precision == "auto" else ["--precision", precision]
+        subprocess.run(
+            [sys.executable, "-m", "tui.cli", "--catalog", str(overlay), "bench", model]
+            + runtimes
+            + precisions
+            + ["--device", "cpu", "--runs", "1"],
+            check=False,  # llama.cpp may not be installed here: the others still count
+        )
+
+
 async def take(
     name: str, steps: Callable[[Pilot], Awaitable[None]], out: Path, overlay: Path | None = None
 ) -> Path:
@@ -187,16 +221,20 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     wanted = argv[1:] or list(SHOTS)
     overlay = None
-    if "compare" in wanted and FIXTURE_TASKS.is_dir():
+    with_results = ("compare", "pick")
+    if any(name in wanted for name in with_results) and FIXTURE_TASKS.is_dir():
         from engine.paths import data_dir
 
         folder = data_dir()  # the screenshots' own app home (see the Makefile)
         folder.mkdir(parents=True, exist_ok=True)
         overlay = tiny_models_overlay(folder)
         measure_for_compare(overlay)
+        if "pick" in wanted:
+            measure_for_pick(overlay)
     for name in wanted:
-        # Only Compare lists the tiny models by name: the catalog shows the shipped models.
-        print(asyncio.run(take(name, SHOTS[name], out, overlay if name == "compare" else None)))
+        # Only Compare and Pick list the tiny models: the catalog shows the shipped models.
+        chosen = overlay if name in with_results else None
+        print(asyncio.run(take(name, SHOTS[name], out, chosen)))
     return 0
 
 

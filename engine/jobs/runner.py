@@ -3,7 +3,8 @@
 Started detached by engine.jobs.process.start_runner (``--detach`` forks once more, so the
 runner is nobody's child). It holds the runner lock, takes the oldest queued job, runs it
 through the same batch code as `smollm-tui eval` (engine.evaluation.batch.run_batch: a fresh
-worker process per model, every task stored as it finishes), writes a heartbeat and the
+worker process per model, every task stored as it finishes; then, for a job that asks for
+it, the decode test of `smollm-tui bench` in a fresh worker), writes a heartbeat and the
 progress every few seconds, and exits when the queue is empty. SIGHUP and SIGINT are
 ignored (it has no terminal); SIGTERM stops the job in progress (failed: it can resume).
 """
@@ -18,10 +19,12 @@ import threading
 import time
 import traceback
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from engine.jobs import process
+from engine.jobs.spec import BENCH
 from engine.jobs.store import Job, JobStore, State
 from engine.records import precision_label
 
@@ -178,43 +181,72 @@ class JobRun:
         catalog = load_catalog(Path(spec.catalog_path) if spec.catalog_path else None)
         eval_spec = spec.eval_spec(str(process.request_cache_dir(self.job.id)))
 
-        def options(model_id: str) -> LoadOptions:
+        def options(model_id: str, runtime: str, precision: str) -> LoadOptions:
             trust = resolve_trust(catalog.get(model_id), False)  # consent given on queueing
             return LoadOptions(
                 model_id=model_id,
-                precision=spec.precision,
+                precision=precision,
                 device=spec.device,
                 trust_remote_code=trust,
                 catalog_path=spec.catalog_path,
-                runtime=spec.runtime,
+                runtime=runtime,
             ).validate()
 
         factory = self.session_factory or self._worker_factory(spec.catalog_path)
         telemetry = _sampler()
         try:
             with ResultsStore(store.path) as results:
-                for model in spec.models:
+                for step in spec.steps():
                     if self.cancel.is_set():
                         break
+                    model, runtime, precision = step
+                    name = spec.step_name(step)
                     # a forced job must still not redo what an earlier attempt finished
-                    tasks = tuple(t for t in spec.tasks if (model, t) not in self.cells)
-                    if not tasks:
-                        continue
-                    run_batch(
-                        [model],
-                        replace(eval_spec, tasks=tasks),
-                        store=results,
-                        session_factory=factory,
-                        load_options=options,
-                        force=spec.force,
-                        on_event=lambda m, e: self._on_event(store, m, e),
-                        cancel=self.cancel,
-                        telemetry=telemetry,
-                    )
+                    tasks = tuple(t for t in spec.tasks if (name, t) not in self.cells)
+                    if tasks:
+                        run_batch(
+                            [model],
+                            replace(eval_spec, tasks=tasks),
+                            store=results,
+                            session_factory=factory,
+                            load_options=partial(options, runtime=runtime, precision=precision),
+                            force=spec.force,
+                            on_event=partial(self._step_event, store, name),
+                            cancel=self.cancel,
+                            telemetry=telemetry,
+                        )
+                    if spec.bench and (name, BENCH) not in self.cells and not self.cancel.is_set():
+                        self._bench(store, results, factory, name, options(*step))
         finally:
             if telemetry is not None:
                 telemetry.stop()
         return "cancelled" if self.cancel.is_set() else "done"
+
+    def _bench(self, store: JobStore, results: Any, factory: Any, name: str, options: Any) -> None:
+        """The decode test of `smollm-tui bench` in a fresh worker, stored as a speed row."""
+        from engine.decode_bench import RUNS, measure, speed_run
+
+        with self._lock:
+            self.progress.update(current_model=name, current_task=BENCH, requests_done=None)
+        client = factory()
+        try:
+            result = measure(client, options, stop=self.cancel, note=lambda t: _say(f"{name}: {t}"))
+        finally:
+            client.close()
+        status = "cancelled" if result.cancelled else ("ok" if result.ok else "failed")
+        entry: dict[str, Any] = {"model": name, "task": BENCH, "status": status}
+        if result.ok:
+            entry["run_id"] = results.add_speed(speed_run(result, RUNS))
+            _say(f"{name} {BENCH}: {result.tokens_per_s:.1f} tok/s")
+        else:
+            _say(f"{name} {BENCH}: {status}" + (f": {result.error}" if result.error else ""))
+        with self._lock:
+            self.runs.append(entry)
+            if status != "cancelled":
+                self.cells.add((name, BENCH))
+            self.progress["cells_done"] = len(self.cells)
+            runs = list(self.runs)
+        store.set_runs(self.job.id, runs)
 
     def _worker_factory(self, catalog_path: str | None) -> Any:
         from engine.worker.client import WorkerClient
@@ -222,6 +254,11 @@ class JobRun:
         return lambda: WorkerClient(catalog_path=catalog_path, log_path=self.job.log_path)
 
     # ---- what the batch reports ----------------------------------------------------------
+
+    def _step_event(self, store: JobStore, name: str, model_id: str, event: Any) -> None:
+        """An event of a step's batch, under the step's name (its model, or for a
+        configurations job the model with its runtime and precision)."""
+        self._on_event(store, name, event)
 
     def _on_event(self, store: JobStore, model_id: str, event: Any) -> None:
         from engine.evaluation.batch import LoadFailed, Skipped, Stored

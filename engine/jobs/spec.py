@@ -15,10 +15,20 @@ class DamagedSpec(SmollmError):
     """A job's stored spec is not one this version can run."""
 
 
+Configuration = tuple[str, str, str]  # model, runtime, precision (as a load asks for it)
+# The name of the decode measurement among a job's cells (beside its tasks).
+BENCH = "bench"
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """Models × tasks, as `eval --models … --tasks …` takes them. ``catalog_path`` is the
-    catalog overlay the queueing command used (absolute), None for the default one."""
+    catalog overlay the queueing command used (absolute), None for the default one.
+
+    ``configurations`` (Pick's measuring job): one step per (model, runtime, precision)
+    instead of each model at ``precision`` on ``runtime``; ``models`` then lists their
+    models. ``bench``: after each step's tasks, the fixed decode test of `smollm-tui bench`
+    (engine.decode_bench), stored as a speed row."""
 
     models: tuple[str, ...]
     tasks: tuple[str, ...]
@@ -32,10 +42,25 @@ class JobSpec:
     batch_size: int = 1
     force: bool = False
     catalog_path: str | None = None
+    configurations: tuple[Configuration, ...] = ()
+    bench: bool = False
 
     @property
     def cells(self) -> int:
-        return len(self.models) * len(self.tasks)
+        return len(self.steps()) * (len(self.tasks) + (1 if self.bench else 0))
+
+    def steps(self) -> list[Configuration]:
+        """What is measured, in order: the configurations, else each model as the spec says."""
+        if self.configurations:
+            return list(self.configurations)
+        return [(model, self.runtime, self.precision) for model in self.models]
+
+    def step_name(self, step: Configuration) -> str:
+        """How a step is named in the job's runs and progress: the model, or for a
+        configurations job the model with its runtime and precision."""
+        if not self.configurations:
+            return step[0]
+        return f"{step[0]} · {step[1]} {step[2]}"
 
     def eval_spec(self, request_cache: str | None = None) -> EvalSpec:
         return EvalSpec(
@@ -50,6 +75,7 @@ class JobSpec:
     def to_json(self) -> str:
         data = asdict(self)
         data["models"], data["tasks"] = list(self.models), list(self.tasks)
+        data["configurations"] = [list(c) for c in self.configurations]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -73,6 +99,8 @@ class JobSpec:
             batch_size=_count(data, "batch_size", 1, default=1) or 1,
             force=_flag(data, "force"),
             catalog_path=_text(data, "catalog_path"),
+            configurations=_configurations(data),
+            bench=_flag(data, "bench"),
         )
 
 
@@ -81,6 +109,22 @@ def _names(data: dict, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
         raise DamagedSpec(f"the job's spec has no valid {key}")
     return tuple(value)
+
+
+def _configurations(data: dict) -> tuple[Configuration, ...]:
+    value = data.get("configurations") or []
+    out = []
+    for item in value if isinstance(value, list) else [None]:
+        if (
+            not isinstance(item, list)
+            or len(item) != 3
+            or not all(isinstance(v, str) and v for v in item)
+            or item[1] not in RUNTIMES
+            or item[2] not in PRECISIONS
+        ):
+            raise DamagedSpec(f"the job's spec has an invalid configuration: {item!r}")
+        out.append((item[0], item[1], item[2]))
+    return tuple(out)
 
 
 def _count(data: dict, key: str, low: int, default: Any = None) -> int | None:

@@ -117,6 +117,7 @@ class CatalogScreen(Screen):
         Binding("p", "cycle_precision", "Precision"),
         Binding("r", "cycle_runtime", "Runtime"),
         Binding("m", "compare", "Compare"),
+        Binding("b", "pick", "Pick", show=False),
         Binding("s", "system", "System"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort", show=False),
@@ -411,3 +412,6 @@ class CatalogScreen(Screen):
 
     def action_system(self) -> None:
         smollm_app(self).open_system()
+
+    def action_pick(self) -> None:
+        smollm_app(self).open_pick()
