@@ -64,9 +64,11 @@ def escape_catalog(tiny_llama: Path, tmp_path_factory) -> Path:
     return path
 
 
-def reply_args(catalog: Path, *args: str) -> list[str]:
-    common = ["--raw", "--temperature", "0", "--max-new-tokens", "12"]
-    return ["--catalog", str(catalog), *args, *common, "--device", "cpu", "--precision", "fp32"]
+def reply_args(
+    catalog: Path, *args: str, precision: tuple[str, ...] = ("--precision",)
+) -> list[str]:
+    common = ["--raw", "--temperature", "0", "--max-new-tokens", "12", "--device", "cpu"]
+    return ["--catalog", str(catalog), *args, *common, *(x for p in precision for x in (p, "fp32"))]
 
 
 def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -115,7 +117,15 @@ def test_a_reply_on_a_terminal_shows_escapes_and_piped_stays_exact(escape_catalo
 
 def test_arena_on_a_terminal_shows_escapes(escape_catalog, cli_env):
     code, out, err = on_a_terminal(
-        reply_args(escape_catalog, "arena", "tiny-esc", "tiny-esc", "hello"), cli_env
+        reply_args(
+            escape_catalog,
+            "arena",
+            "tiny-esc",
+            "tiny-esc",
+            "hello",
+            precision=("--precision-a", "--precision-b"),
+        ),
+        cli_env,
     )
     assert code == 0, err
     assert "\x1b" not in out and "\x07" not in out
@@ -167,9 +177,10 @@ def test_import_and_report_show_names_with_escapes(cli_env, tmp_path):
         report = smollm("report", "--metric", "accuracy", "--format", fmt, env=cli_env)
         assert report.returncode == 0, report.stderr
         assert "\x1b" not in report.stdout and "\x07" not in report.stdout
-        assert model in report.stdout and "62.5" in report.stdout
+        # a row is labelled with the repo's last part, as it was written
+        assert "evil␛]0;" in report.stdout and "62.5" in report.stdout
     saved = tmp_path / "report.md"
     done = smollm("report", "--metric", "accuracy", "--output", str(saved), env=cli_env)
     assert done.returncode == 0, done.stderr
     text = saved.read_text(encoding="utf-8")
-    assert "\x1b" not in text and model in text
+    assert "\x1b" not in text and "evil␛]0;" in text
