@@ -9,7 +9,9 @@ fails with ENOSPC) or SQLite's own max_page_count (SQLITE_FULL)."""
 from __future__ import annotations
 
 import json
+import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -214,3 +216,61 @@ def test_a_full_store_says_so_not_permissions(app_home):
     assert "chmod" not in message and "permission" not in message
     assert kind_of(caught.value) == "disk"
     assert rows() == [("tiny-llama", "fx_choice2")]
+
+
+# A small tmpfs over SMOLLM_TUI_HOME, filled up: its blocks (the store's first write fails)
+# or its inodes (the data folder, or the store's file, cannot be made).
+_FILL = {
+    "blocks": 'dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null',
+    "inodes-folder": 'i=0; while touch "$1/f$i" 2>/dev/null; do i=$((i+1)); done',
+    "inodes-file": 'mkdir "$1/data"; i=0; while touch "$1/f$i" 2>/dev/null; do i=$((i+1)); done',
+}
+
+
+def _full_disk(fill: str) -> str:
+    return (
+        'mount -t tmpfs -o size=256k,nr_inodes=64 tmpfs "$1" && '
+        f'({_FILL[fill]}; true) && shift && exec "$@"'
+    )
+
+
+@pytest.mark.parametrize("fill", list(_FILL))
+def test_a_store_on_a_full_disk_is_not_a_permission_problem(fill, cli_env, app_home, tmp_path):
+    """A real full file system (a tmpfs in a private mount namespace, as root; skipped
+    elsewhere): SQLite's SQLITE_FULL, or ENOSPC making the folder or the file."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to mount a small file system")
+    app_home.mkdir(parents=True, exist_ok=True)
+    script = _full_disk(fill)
+    probe = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(app_home), "true"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"mounts are not allowed here: {probe.stderr}")
+    results = tmp_path / "results_x.json"
+    results.write_text('{"results": {"boolq": {"acc,none": 0.5}}, "date": 5}')
+    command = [sys.executable, "-m", "tui.cli", "import", str(results)]
+    done = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(app_home), *command],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = one_line(done)
+    assert done.returncode == 1
+    assert "no space left on its disk" in line and "free some space" in line
+    assert "permission" not in line and "chmod" not in line
+
+
+def test_a_write_without_space_is_its_own_kind_of_failure(tmp_path):
+    """What the worker and the download queue report for a full disk: "disk", whose fix is
+    space (not "error"); a file-size limit or a used-up quota is the same."""
+    import errno
+
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        assert kind_of(OSError(code, os.strerror(code))) == "disk"
+    assert kind_of(sqlite3.OperationalError("database or disk is full")) == "disk"
+    assert kind_of(PermissionError(errno.EACCES, "Permission denied")) == "error"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine import __version__
-from engine.errors import SmollmError, disk_full_message, is_disk_full
+from engine.errors import SmollmError
 from tui.safe_text import visible
 
 
@@ -79,12 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         name = str(exc.filename or "")
-        short = name if len(name) <= 100 else name[:97] + "..."
-        if is_disk_full(exc):
-            text = disk_full_message(short or "a file")
-        else:
-            text = f"{exc.strerror or exc}{f': {short}' if name else ''}"
-        print(f"smollm-tui: error: {visible(text)}", file=sys.stderr)
+        where = f": {name if len(name) <= 100 else name[:97] + '...'}" if name else ""
+        print(f"smollm-tui: error: {visible(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return 1
 
 
