@@ -3,6 +3,7 @@ and a kind the caller can act on (an exit code, a hint, a retry)."""
 
 from __future__ import annotations
 
+import errno
 from typing import ClassVar, Literal
 
 # What went wrong, in one word a caller can act on. The worker's Failed events, the
@@ -19,7 +20,7 @@ FailureKind = Literal[
     "offline",
     "not-found",
     "gated",
-    "disk",  # downloads from the Hub
+    "disk",  # no space left: a download, a results store, a report (is_disk_full)
 ]
 # Failures the user fixes by asking differently: the command line exits with 2 for them.
 _USAGE_KINDS: frozenset[FailureKind] = frozenset({"usage", "remote-code", "missing-model"})
@@ -39,6 +40,12 @@ class UsageError(SmollmError):
     kind: ClassVar[FailureKind] = "usage"
 
 
+class DiskFull(SmollmError):
+    """A write found no space left (disk, quota or file-size limit): free space, retry."""
+
+    kind: ClassVar[FailureKind] = "disk"
+
+
 def is_oom(exc: BaseException) -> bool:
     """Out of memory, whatever raised it: MemoryError from the allocator on CPU, torch's
     OutOfMemoryError (or a subclass), or an error whose message says so (older torch,
@@ -50,11 +57,32 @@ def is_oom(exc: BaseException) -> bool:
     return "out of memory" in str(exc).lower()
 
 
+# A write refused for want of space: a full disk (ENOSPC), a used-up quota (EDQUOT) or a
+# file-size limit (EFBIG). Not a permission problem: the fix is to free space.
+_DISK_FULL_ERRNOS = frozenset(
+    code for code in (getattr(errno, n, None) for n in ("ENOSPC", "EDQUOT", "EFBIG")) if code
+)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """A write that failed for want of space (an OSError, or SQLite's SQLITE_FULL)."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+        return True
+    return "database or disk is full" in str(exc)
+
+
+def disk_full_message(where: object) -> str:
+    """The one line for a write that found no space: what to do is free space."""
+    return f"no space left to write {where}: free some disk space (or quota) and run it again"
+
+
 def kind_of(exc: BaseException) -> FailureKind:
     """The one word for what ``exc`` means: our errors say it by their class; any other
-    is out of memory or an ``error``."""
+    is out of memory, a full disk or an ``error``."""
     if isinstance(exc, SmollmError):
         return exc.kind
+    if is_disk_full(exc):
+        return "disk"
     return "oom" if is_oom(exc) else "error"
 
 

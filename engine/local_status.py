@@ -5,6 +5,7 @@ reads the cache (its layout: engine.hub.cache)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable
@@ -33,10 +34,14 @@ class LocalStatus:
     missing: tuple[str, ...] = ()  # why it is partial, in words
     other_commits: tuple[str, ...] = ()  # other snapshots of the same repo on disk
     note: str = ""
+    # Quant types of the entry's published GGUF build downloaded (llama.cpp runs them),
+    # whatever ``state`` says of the transformers snapshot; their bytes are in size_bytes.
+    gguf: tuple[str, ...] = ()
 
     @property
     def on_disk(self) -> bool:
-        return self.state == "yes"
+        """Something loadable is here: the weights, or a downloaded GGUF file."""
+        return self.state == "yes" or bool(self.gguf)
 
 
 def local_status(entry: ModelEntry) -> LocalStatus:
@@ -47,7 +52,24 @@ def local_status(entry: ModelEntry) -> LocalStatus:
         return _local_path_status(entry)
     if entry.source == "unavailable" or not entry.repo:
         return LocalStatus(entry.id, entry.source, "no", note=entry.unavailable_reason or "")
-    return _hub_status(entry, entry.repo, entry.revision or "main")
+    return _with_gguf(entry, _hub_status(entry, entry.repo, entry.revision or "main"))
+
+
+def _with_gguf(entry: ModelEntry, status: LocalStatus) -> LocalStatus:
+    """``status`` plus the entry's GGUF files in the cache (their own repo), if any."""
+    if not entry.gguf_repo:
+        return status
+    from engine.gguf_files import downloaded_gguf
+
+    found = downloaded_gguf(entry)
+    if not found:
+        return status
+    return dataclasses.replace(
+        status,
+        gguf=tuple(quant for quant, _ in found),
+        size_bytes=status.size_bytes + tree_size(repo_folder(entry.gguf_repo)),
+        path=status.path or str(found[0][1]),
+    )
 
 
 def all_local_status(entries: Iterable[ModelEntry]) -> list[LocalStatus]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from engine import __version__
 from engine.errors import SmollmError
+from tui.safe_text import visible
 
 
 def command_modules() -> list:
@@ -67,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SmollmError as exc:
         if args.debug:
             raise
-        print(f"smollm-tui: error: {exc}", file=sys.stderr)
+        # Error texts carry names, model files' metadata and servers' words: shown, never
+        # obeyed (an escape sequence in them must not reach the terminal).
+        print(f"smollm-tui: error: {visible(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("smollm-tui: interrupted", file=sys.stderr)
@@ -77,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         name = str(exc.filename or "")
         where = f": {name if len(name) <= 100 else name[:97] + '...'}" if name else ""
-        print(f"smollm-tui: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"smollm-tui: error: {visible(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return 1
 
 

@@ -14,9 +14,10 @@ import shlex
 import sqlite3
 import time
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote
 
-from engine.errors import SmollmError
+from engine.errors import FailureKind, SmollmError, is_disk_full
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
@@ -38,6 +39,16 @@ class StoreDamaged(StoreUnavailable):
 
 class StoreReadOnly(StoreUnavailable):
     """The store (or its folder) cannot be written: a run's results would be lost."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another process held the store's write lock for longer than the busy timeout."""
+
+
+class StoreFull(StoreUnavailable):
+    """A write found no space left on the store's disk (or quota)."""
+
+    kind: ClassVar[FailureKind] = "disk"
 
 
 class StoreTooNew(StoreUnavailable):
@@ -84,6 +95,30 @@ def read_only(path: Path, why: str) -> StoreReadOnly:
             f"the results store {path} cannot be written ({why}): nothing was run, so no "
             f"work is lost. Make it writable (chmod u+w {shlex.quote(str(path))} "
             f"{shlex.quote(str(path.parent))}) or set SMOLLM_TUI_HOME to a writable folder"
+        ),
+    )
+
+
+def busy(path: Path, why: str) -> StoreBusy:
+    return StoreBusy(
+        path,
+        why,
+        (
+            f"the results store {path} is locked by another process ({why}): another "
+            f"smollm-tui (the app, an eval, a background job) or a sqlite3 shell is writing "
+            f"to it; run this again when it has finished"
+        ),
+    )
+
+
+def full(path: Path, why: str) -> StoreFull:
+    return StoreFull(
+        path,
+        why,
+        (
+            f"the results store {path} cannot be written: no space left on its disk "
+            f"({why}); free some space (or set SMOLLM_TUI_HOME to a folder on another disk) "
+            f"and run this again"
         ),
     )
 
@@ -154,6 +189,24 @@ def is_damage(exc: BaseException) -> bool:
 def is_read_only_error(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, sqlite3.OperationalError) and ("readonly" in text or "read-only" in text)
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held the lock past the timeout."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "database is locked" in text or "database table is locked" in text
+    )
+
+
+def unavailable(path: Path, exc: BaseException) -> StoreUnavailable | None:
+    """The StoreUnavailable a write's error means when it is not the store's own fault
+    (locked by another process, no space left), else None."""
+    if is_locked_error(exc):
+        return busy(path, str(exc))
+    if is_disk_full(exc):
+        return full(path, getattr(exc, "strerror", None) or str(exc))
+    return None
 
 
 def not_writable_reason(path: Path) -> str | None:

@@ -93,10 +93,15 @@ def _finite(value: int | float, what: str) -> float:
     return number
 
 
+# Counts are stored as SQLite integers (64 bits); a larger one cannot be a real count.
+_MAX_COUNT = 2**63 - 1
+
+
 def _count(value: Any, what: str) -> int:
-    number = _number(value, what, allow_text=False)
-    if number < 0 or number != int(number):
-        raise _Bad(f"{what} must be a whole number of 0 or more, not {_show(value)}")
+    # An int is taken as it is (through a float, one past 2**53 would change).
+    number = value if type(value) is int else _number(value, what, allow_text=False)
+    if number < 0 or number != int(number) or int(number) > _MAX_COUNT:
+        raise _Bad(f"{what} must be a whole number from 0 to {_MAX_COUNT:,}, not {_show(value)}")
     return int(number)
 
 

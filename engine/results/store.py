@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.errors import is_disk_full
 from engine.paths import PRIVATE_FILE_MODE, make_private_dir, results_db_path, tighten
 from engine.results import health
 from engine.results.runs import (
@@ -104,6 +105,9 @@ class ResultsStore:
             if health.is_read_only_error(exc):
                 why = health.not_writable_reason(self.path) or str(exc)
                 raise health.read_only(self.path, why) from exc
+            problem = health.unavailable(self.path, exc)  # locked elsewhere, a full disk
+            if problem is not None:
+                raise problem from exc
             raise
 
     # ---- evaluation runs -------------------------------------------------------------
@@ -220,6 +224,8 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if is_disk_full(exc):
+            raise health.full(path, exc.strerror or str(exc)) from exc
         raise health.read_only(path, f"its folder cannot be made: {exc.strerror or exc}") from exc
     _check_once(path)  # StoreDamaged before anything is written
     if not path.exists():
@@ -228,6 +234,8 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         except FileExistsError:
             pass  # another process made it first
         except OSError as exc:
+            if is_disk_full(exc):
+                raise health.full(path, exc.strerror or str(exc)) from exc
             raise health.read_only(
                 path, health.not_writable_reason(path) or exc.strerror or str(exc)
             ) from exc
@@ -243,6 +251,9 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         db.close()
         if health.is_damage(exc):
             raise health.damaged(path, str(exc)) from exc
+        problem = health.unavailable(path, exc)  # locked by another process, a full disk
+        if problem is not None:
+            raise problem from exc
         why = health.not_writable_reason(path)
         if why is not None or health.is_read_only_error(exc):
             raise health.read_only(path, why or str(exc)) from exc
@@ -322,6 +333,9 @@ def ensure_writable(path: Path | str | None = None) -> Path:
         except sqlite3.DatabaseError as exc:
             if health.is_read_only_error(exc):
                 raise health.read_only(store.path, "the file system refused a write") from exc
+            problem = health.unavailable(store.path, exc)  # locked elsewhere, a full disk
+            if problem is not None:
+                raise problem from exc
             raise
         finally:
             store.db.rollback()

@@ -29,8 +29,9 @@ from engine.settings import (
     parse_threads,
 )
 from tui.commands import generate
-from tui.commands.common import catalog_from, print_json
+from tui.commands.common import catalog_from, model_text, print_json
 from tui.reply_stats import long_line
+from tui.safe_text import visible
 
 NAME = "arena"
 ORDER = 22
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         _precheck(entry, option)
     plan = plan_pair(entries, configs)
     if not args.json:
-        print(f"arena: {plan.describe()}", file=sys.stderr)
+        print(visible(f"arena: {plan.describe()}"), file=sys.stderr)
     conversation = Conversation(system=args.system).add("user", prompt)
     results = _run_pair(options, configs, plan, conversation, settings, args)
     if args.json:
@@ -254,7 +255,7 @@ def _answer(
         if isinstance(event, Chunk):
             result.pieces.append(event.text)
             if stream:
-                sys.stdout.write(event.text)
+                sys.stdout.write(model_text(event.text))
                 sys.stdout.flush()
         elif isinstance(event, Trimmed):
             result.dropped = event.dropped_turns
@@ -266,7 +267,7 @@ def _answer(
 
 
 def _print_header(index: int, result: SideResult) -> None:
-    print(f"── {SIDES[index].upper()} · {result.config.label()} ──", flush=True)
+    print(visible(f"── {SIDES[index].upper()} · {result.config.label()} ──"), flush=True)
 
 
 def _print_side(index: int, result: SideResult, args: argparse.Namespace, streamed: bool) -> None:
@@ -274,7 +275,7 @@ def _print_side(index: int, result: SideResult, args: argparse.Namespace, stream
         return
     if not streamed:
         _print_header(index, result)
-        sys.stdout.write(result.text)
+        sys.stdout.write(model_text(result.text))
     if result.text and not result.text.endswith("\n"):
         sys.stdout.write("\n")
     if result.error:
@@ -283,7 +284,7 @@ def _print_side(index: int, result: SideResult, args: argparse.Namespace, stream
         line = "stopped before it started"
     else:
         line = long_line(result.stats, result.info, result.dropped)
-    print(line, flush=True)
+    print(visible(line), flush=True)
 
 
 def _exit_code(results: list[SideResult]) -> int:
@@ -318,12 +319,13 @@ def report_leaderboard(args: argparse.Namespace) -> int:
             f"no arena votes stored yet in {db_path}: open the Arena (a on the "
             "catalog, on two models), switch blind mode on and vote"
         )
-    text = render_leaderboard(board, args.format)
+    text = visible(render_leaderboard(board, args.format))  # model ids are names: data
     console = stdout_console()
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-        console.print(Text(f"wrote {args.output.resolve()}"))
+        from tui.commands.report import write_output
+
+        write_output(args.output, text, args.format)
+        console.print(Text(visible(f"wrote {args.output.resolve()}")))
     else:
         console.out(text, end="", highlight=False)
     return 0

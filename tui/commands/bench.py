@@ -19,6 +19,7 @@ from rich.text import Text
 from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads
 from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
 from tui.commands.generate import add_threads_option
+from tui.safe_text import visible
 
 NAME = "bench"
 ORDER = 35
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.consent import resolve_trust
     from engine.decode_bench import NEW_TOKENS, RUNS, measure, plan, speed_run
     from engine.errors import UsageError
-    from engine.results.store import ResultsStore
+    from engine.results.store import ResultsStore, ensure_writable
     from engine.worker.client import WorkerClient
 
     if args.runs < 1 or args.runs > 20:
@@ -78,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     entry = catalog.get(args.model) if args.model else catalog.default()
     configs = plan(entry, args.runtime, args.precision)
     trust = resolve_trust(entry, args.trust_remote_code)
+    # Before anything is measured: a store that cannot take the rows (read-only, locked by
+    # another process, damaged) would lose the whole run at its end.
+    ensure_writable()
     catalog_path = str(args.catalog) if args.catalog else None
     err = stderr_console()
     results = []
@@ -111,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                     with ResultsStore() as store:
                         store.add_speed(speed_run(result, args.runs))
                 elif result.error:
-                    err.print(Text(f"  failed: {result.error}", style="red"))
+                    err.print(Text(visible(f"  failed: {result.error}"), style="red"))
                 if result.cancelled:
                     interrupted.set()
     finally:
@@ -161,7 +165,7 @@ def _table(model_id: str, results, runs: int) -> Table:
         precision = info.precision if info else r.config.precision
         device = info.device if info else "—"
         if not r.ok:
-            why = "cancelled" if r.cancelled else (r.error or "failed")
+            why = "cancelled" if r.cancelled else visible(r.error or "failed")
             table.add_row(
                 r.config.runtime,
                 precision,

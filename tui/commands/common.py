@@ -8,12 +8,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
 from engine.catalog import Catalog, load_catalog
 from engine.errors import UsageError
+from tui.safe_text import visible
 
 T = TypeVar("T")
 
@@ -28,6 +29,19 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
+
+
+def model_text(text: str, stream: TextIO | None = None) -> str:
+    """Model output as it is written to ``stream`` (default stdout). On a terminal, control
+    characters are shown as symbols (ESC as ␛; newline and tab kept), so that a reply cannot
+    retitle the window or clear the screen; piped or redirected, it is the text exactly as
+    the model wrote it, which is what a script asked for."""
+    out = stream if stream is not None else sys.stdout
+    try:
+        on_terminal = out.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream: not a terminal
+        on_terminal = False
+    return visible(text) if on_terminal else text
 
 
 def print_json(value: Any) -> None:

@@ -36,6 +36,7 @@ from tui.commands.common import (
     stderr_console,
     stdout_console,
 )
+from tui.safe_text import visible
 
 NAME = "eval"
 ORDER = 40
@@ -205,7 +206,7 @@ def result_line(model_id: str, result: TaskResult, run: EvalRun | None = None) -
     if result.status != "ok":
         text.append(result.status, style="red" if result.status != "cancelled" else "yellow")
         if result.error:
-            text.append(f": {result.error.splitlines()[0][:400]}")
+            text.append(f": {visible(result.error.splitlines()[0][:400])}")
         return text
     metric = primary_metric(result.task)
     if metric not in result.metrics:
@@ -276,7 +277,7 @@ class _Display:
                 )
             )
         elif isinstance(event, LoadFailed):
-            p.console.print(Text(f"{model_id}: {event.message}", style="red"))
+            p.console.print(Text(visible(f"{model_id}: {event.message}"), style="red"))
         elif isinstance(event, Restarting):
             left = len(event.remaining)
             p.console.print(

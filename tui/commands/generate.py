@@ -3,8 +3,9 @@
 With one positional argument it is the prompt and the bundled model answers; with two,
 the first is the model (a catalog id or a Hub repo id). A prompt of "-" is read from
 standard input. The reply goes to stdout as it is generated and the stats to stderr, or
-everything as one JSON object with --json. Ctrl+C stops the reply and keeps what was
-generated so far.
+everything as one JSON object with --json. On a terminal the reply's control characters
+are shown as symbols; piped, it is written exactly as generated. Ctrl+C stops the reply
+and keeps what was generated so far.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from engine.settings import (
     LoadOptions,
     parse_threads,
 )
-from tui.commands.common import catalog_from, print_json
+from tui.commands.common import catalog_from, model_text, print_json
 from tui.reply_stats import long_line
+from tui.safe_text import visible
 
 NAME = "generate"
 ORDER = 20
-HELP = "generate one reply to a prompt (streams to stdout, stats to stderr)"
+HELP = (
+    "generate one reply to a prompt (streams to stdout, stats to stderr; on a terminal "
+    "control characters in the reply show as symbols, piped it is exact)"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -175,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
                 if isinstance(event, Chunk):
                     pieces.append(event.text)
                     if not args.json:
-                        sys.stdout.write(event.text)
+                        sys.stdout.write(model_text(event.text))
                         sys.stdout.flush()
                 elif isinstance(event, Trimmed):
                     dropped = event.dropped_turns
@@ -203,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         if text and not text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
-        print(long_line(stats, info, dropped), file=sys.stderr)
+        print(visible(long_line(stats, info, dropped)), file=sys.stderr)
     return 130 if not isinstance(final, ReplyDone) else 0
 
 

@@ -11,6 +11,7 @@ from engine.catalog import UnknownModelError
 from engine.results.importer import import_results, machine_label
 from engine.results.store import ResultsStore
 from tui.commands.common import catalog_from, stdout_console
+from tui.safe_text import visible
 
 NAME = "import"
 ORDER = 50
@@ -51,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
     console = stdout_console()
     for run_ in added:
         console.print(
-            Text(f"{run_.model_id}  {run_.task}  {run_.samples} samples  ({run_.source})")
+            Text(visible(f"{run_.model_id}  {run_.task}  {run_.samples} samples  ({run_.source})"))
         )
-    console.print(Text(f"imported {len(added)} result(s) into {where}"))
+    console.print(Text(visible(f"imported {len(added)} result(s) into {where}")))
     origins: dict[tuple[str | None, str | None], int] = {}
     for run_ in added:
         origins[(run_.machine, run_.backend)] = origins.get((run_.machine, run_.backend), 0) + 1

@@ -48,12 +48,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
             )
 
 
+# Job ids are SQLite integers: a larger number can name no job (and SQLite refuses it).
+_MAX_JOB_ID = 2**63 - 1
+
+
 def _job_id(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
+    digits = text.strip()
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 19:
+        number = 0
+    else:
+        number = int(digits)
+    if not 1 <= number <= _MAX_JOB_ID:
+        shown = text if len(text) <= 30 else text[:27] + "..."
         raise argparse.ArgumentTypeError(
-            f"a job number is a whole number of 1 or more, not {text!r}"
+            f"a job number is a whole number from 1 to {_MAX_JOB_ID:,}, not {shown!r}"
         )
-    return int(text)
+    return number
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.commands.common import catalog_from, print_json, stdout_console
+from tui.safe_text import visible
 
 NAME = "list"
 ORDER = 10
@@ -32,14 +33,15 @@ def run(args: argparse.Namespace) -> int:
     console = stdout_console()
     table = _table(catalog, console.width)
     for entry in catalog:
-        # Catalog text is data: pass it as Text so brackets are never read as markup.
+        # Catalog text is data (an overlay is anyone's file): Text, so brackets are never
+        # read as markup, and visible(), so an escape sequence is shown, not obeyed.
         table.add_row(
-            Text(entry.id),
-            Text(entry.name),
+            Text(visible(entry.id)),
+            Text(visible(entry.name)),
             entry.params_label,
-            Text(entry.architecture),
-            Text(entry.license),
-            Text(entry.source),
+            Text(visible(entry.architecture)),
+            Text(visible(entry.license)),
+            Text(visible(entry.source)),
         )
     console.print(table)
     return 0

@@ -12,12 +12,22 @@ from engine.local_status import all_local_status
 from engine.paths import hf_cache_dir
 from engine.units import format_bytes
 from tui.commands.common import catalog_from, print_json, stdout_console
+from tui.safe_text import visible
 
 NAME = "models"
 ORDER = 32
 HELP = "show which catalog models are on disk (size, revision, complete or partial)"
 
 _STATE = {"yes": "yes", "partial": "partial", "no": "-"}
+
+
+def _state(status) -> str:
+    """'yes', 'partial', '-', with the GGUF files on disk: 'GGUF Q8_0' (GGUF only) or
+    'yes + GGUF Q8_0'."""
+    if not status.gguf:
+        return _STATE[status.state]
+    gguf = f"GGUF {', '.join(status.gguf)}"
+    return gguf if status.state == "no" else f"{_STATE[status.state]} + {gguf}"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     table = Table(
-        title=f"models on disk (cache: {hf_cache_dir()})",
+        title=Text(visible(f"models on disk (cache: {hf_cache_dir()})")),
         title_justify="left",
         box=None,
         pad_edge=False,
@@ -52,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
         size = format_bytes(status.size_bytes) if status.size_bytes else ""
         revision = (status.commit or "")[:12] if status.source == "hub" else ""
         table.add_row(
-            Text(status.model_id), _STATE[status.state], size, revision, Text(status.source)
+            Text(visible(status.model_id)),
+            _state(status),
+            size,
+            revision,
+            Text(visible(status.source)),
         )
     stdout_console().print(table)
     partial = [s for s in statuses if s.state == "partial"]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.text import Text
 
-from engine.errors import UsageError
+from engine.errors import DiskFull, UsageError, disk_full_message, is_disk_full
+from engine.paths import write_private_text
 from engine.results.matrix import (
     ACCURACY_CHOICES,
     MATRIX_METRICS,
@@ -20,6 +21,7 @@ from engine.results.report import FORMATS, render
 from engine.results.store import ResultsStore
 from engine.task_registry import parse_task_list
 from tui.commands.common import catalog_from, stdout_console
+from tui.safe_text import visible
 
 NAME = "report"
 ORDER = 45
@@ -136,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
         )
         for m in metrics
     ]
-    text = render(matrices, args.format)
+    text = visible(render(matrices, args.format))  # names are data: see _emit
     console = stdout_console()
     if args.output:
         write_output(args.output, text, args.format)
-        console.print(Text(f"wrote {args.output.resolve()}"))
+        console.print(Text(visible(f"wrote {args.output.resolve()}")))
     else:
         console.out(text, end="", highlight=False)
     return 0
@@ -155,12 +157,16 @@ def check_output(path: Path, fmt: str) -> None:
 
 
 def write_output(path: Path, text: str, fmt: str) -> None:
-    """Write the report; a missing folder is made, anything else is one clear line."""
+    """Write the report; a missing folder is made, anything else is one clear line. The
+    write is atomic: a full disk leaves a file that was there as it was (exit 1)."""
     check_output(path, fmt)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_private_text(path, text)
     except OSError as exc:
+        if is_disk_full(exc):
+            kept = "; a file already there was left as it was"
+            raise DiskFull(visible(disk_full_message(f"--output {path}") + kept)) from None
         why = exc.strerror or str(exc)
         if isinstance(exc, (FileExistsError, NotADirectoryError)):
             why = "a file is in the way of its folder"
@@ -189,9 +195,12 @@ def _speed(args: argparse.Namespace, models: tuple[str, ...] | None) -> int:
 
 
 def _emit(args: argparse.Namespace, text: str) -> None:
+    # Model ids and task names come from imports and overlays: shown, never obeyed, in a
+    # file as on the terminal (control characters as symbols; newline and tab kept).
+    text = visible(text)
     console = stdout_console()
     if args.output:
         write_output(args.output, text, args.format)
-        console.print(Text(f"wrote {args.output.resolve()}"))
+        console.print(Text(visible(f"wrote {args.output.resolve()}")))
     else:
         console.out(text, end="", highlight=False)
