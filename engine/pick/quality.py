@@ -6,10 +6,11 @@ direction (higher_is_better). How the tasks' figures become one quality:
 - every task higher-is-better (accuracies): the mean of the figures in percent, as the
   tables show them; higher is better;
 - every task lower-is-better (perplexities): the mean of the raw figures; lower is better;
-- the tasks mix directions: a mean of ranks instead, because a percent and a perplexity do
-  not add up. For each task a configuration scores the share of the other configurations
-  it beats there (0 to 100; 100 when it is alone), in that task's direction; the quality
-  is the mean of those scores, higher is better, and labelled a rank score.
+- the tasks mix directions or units (a percentage beside a BLEU score): a mean of ranks
+  instead, because a percent and a perplexity do not add up. For each task a
+  configuration scores the share of the other configurations it beats there (0 to 100;
+  100 when it is alone), in that task's direction; the quality is the mean of those
+  scores, higher is better, and labelled a rank score.
 
 A configuration missing one of the tasks gets no quality: it is never averaged over fewer.
 """
@@ -20,24 +21,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.results.metric_kinds import metric_kind
 from engine.results.metrics import is_figure, stored_primary
 from engine.results.store import EvalRun
-
-# Metric names read lower-is-better; any name containing one of LOWER_WORDS is too.
-LOWER_IS_BETTER = frozenset({"perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte"})
-LOWER_WORDS = ("perplexity", "loss")
 
 QualityKind = Literal["percent", "lower", "rank"]
 
 
 def higher_is_better(run: EvalRun, metric: str) -> bool:
-    """Whether a bigger ``metric`` of ``run`` is better (by the metric's name for now:
-    perplexities, bits per byte and losses are lower-is-better, everything else higher).
-    ``run`` is there for the store's own metric kinds, which will take it into account."""
-    name = metric.partition(",")[0].lower()
-    if name in LOWER_IS_BETTER:
-        return False
-    return not any(word in name for word in LOWER_WORDS)
+    """Whether a bigger ``metric`` of ``run`` is better: lm-eval's answer kept with the run
+    (engine.results.metric_kinds), else the metric's name (a perplexity is lower-is-better)."""
+    return metric_kind(run, metric).higher_is_better
 
 
 @dataclass(frozen=True)
@@ -48,6 +42,7 @@ class TaskFigure:
     metric: str
     value: float
     higher_is_better: bool
+    percent: bool = True  # a fraction shown as % (engine.results.metric_kinds)
 
 
 def task_figure(run: EvalRun) -> TaskFigure | None:
@@ -56,12 +51,14 @@ def task_figure(run: EvalRun) -> TaskFigure | None:
     value = run.metrics.get(metric)
     if not is_figure(value):
         return None
-    return TaskFigure(run.task, metric, float(value), higher_is_better(run, metric))
+    kind = metric_kind(run, metric)
+    return TaskFigure(run.task, metric, float(value), kind.higher_is_better, kind.percent)
 
 
-def quality_kind(directions: Sequence[bool]) -> QualityKind:
-    """How the qualities of tasks with these directions are formed (see the module)."""
-    if all(directions):
+def quality_kind(directions: Sequence[bool], percents: Sequence[bool] = ()) -> QualityKind:
+    """How the qualities of tasks with these directions (and, for higher-is-better ones,
+    whether they are percentages) are formed (see the module)."""
+    if all(directions) and all(percents):
         return "percent"
     if not any(directions):
         return "lower"
@@ -76,8 +73,10 @@ def qualities(
     complete = {
         key: by_task for key, by_task in figures.items() if all(t in by_task for t in tasks)
     }
-    directions = [by_task[t].higher_is_better for by_task in complete.values() for t in tasks]
-    kind = quality_kind(directions or [True])
+    figures_in = [by_task[t] for by_task in complete.values() for t in tasks]
+    kind = quality_kind(
+        [f.higher_is_better for f in figures_in] or [True], [f.percent for f in figures_in]
+    )
     if kind != "rank":
         scale = 100.0 if kind == "percent" else 1.0
         means = {

@@ -90,7 +90,7 @@ def kind_by_name(metric: str) -> MetricKind:
     """The kind read from a metric's name alone (rows stored before kinds were kept, or a
     metric lm-eval said nothing about)."""
     name = base_name(metric)
-    if "perplexity" in name or name in _LOWER:
+    if "perplexity" in name or "loss" in name or name in _LOWER:
         return LOWER_AS_IS
     if name in _AS_IS_HIGHER:
         return HIGHER_AS_IS
