@@ -184,3 +184,23 @@ def test_import_and_report_show_names_with_escapes(cli_env, tmp_path):
     assert done.returncode == 0, done.stderr
     text = saved.read_text(encoding="utf-8")
     assert "\x1b" not in text and "evil␛]0;" in text
+
+
+def test_eval_progress_shows_hostile_names_literally():
+    """A task or model name holding markup or an escape sequence is shown as it is in
+    `eval`'s progress bar: no MarkupError, no raw escape reaching the terminal."""
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tui.commands.eval import _Display, progress_columns
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    with Progress(*progress_columns(), console=console, auto_refresh=False) as progress:
+        _Display(progress)._bar("tiny [/]model fx\x1b]0;PWN\x07", 10, 3)
+        progress.refresh()
+    shown = out.getvalue()
+    assert "tiny [/]model fx␛]0;PWN␇" in shown
+    assert "\x07" not in shown

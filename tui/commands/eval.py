@@ -6,7 +6,7 @@ import argparse
 import threading
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
 from engine.catalog import Catalog
@@ -292,8 +292,22 @@ class _Display:
 
     def _bar(self, label: str, total: int | None, done: int, eta: str = "") -> None:
         if self.bar is None:
-            self.bar = self.progress.add_task(label, total=total, eta=eta)
-        self.progress.update(self.bar, description=label, total=total, completed=done, eta=eta)
+            self.bar = self.progress.add_task(visible(label), total=total, eta=eta)
+        self.progress.update(
+            self.bar, description=visible(label), total=total, completed=done, eta=eta
+        )
+
+
+def progress_columns() -> tuple[ProgressColumn, ...]:
+    """The progress bar's columns. Model and task names come from outside (an overlay, a
+    task folder): shown as they are, never read as markup ('[/]' in a task's name
+    would end the run with a MarkupError)."""
+    return (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[eta]}", markup=False),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -356,19 +370,13 @@ def _run(
             err.print("ending the worker now (Ctrl+C again leaves without waiting)")
         return presses >= 3
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[eta]}"),
-    )
     # Board memory and GPU load are sampled beside the run for each row (twice a second);
     # imported here so that the other commands do not pay for it at start-up.
     from engine.telemetry.sampler import Sampler
 
     telemetry = Sampler(interval=0.5).start()
     try:
-        with Progress(*columns, console=console, transient=True) as progress:
+        with Progress(*progress_columns(), console=console, transient=True) as progress:
             return run_in_thread(
                 lambda: run_batch(
                     models,

@@ -27,6 +27,7 @@ HELP = """\
 | `d` | download it · `x` delete it from disk |
 | `m` | compare results · `s` system (board memory, GPU, power) |
 | `j` | background jobs: progress and ETA, `c` cancel, `r` resume a failed one |
+| `b` | which configuration for this board: the measured front of quality, speed, memory |
 
 ## Chat
 | key | does |
@@ -58,6 +59,14 @@ HELP = """\
 | `r` | show published figures; `!` marks a cell > 3 standard errors off |
 | `x` | export the tables as Markdown, CSV and JSON (the path is shown) |
 | `l` | the Arena leaderboard of your blind votes (Bradley–Terry) |
+
+## Which configuration (`b`)
+| key | does |
+|---|---|
+| `tab` | move between the limits: tasks, max MB, min tok/s, longest first token (ms) |
+| `enter` | on a row: chat with that configuration; in a limit box: apply the limits |
+| `m` | queue one background job that measures the configurations not measured yet |
+| `x` | export the table as Markdown (the path is shown) |
 
 ## Arena
 | key | does |
