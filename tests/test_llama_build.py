@@ -24,7 +24,7 @@ from llama_build import Attempt  # noqa: E402
 
 from engine import doctor, llamacpp  # noqa: E402
 from engine.llamacpp import build_status  # noqa: E402
-from engine.paths import data_dir  # noqa: E402
+from engine.llamacpp.build_status import build_dir  # noqa: E402
 
 TARGET = "llama-cpp-python==0.3.36 (CPU)"
 FAILS = "import sys; print('cc1plus: fatal error: cc: command not found', file=sys.stderr); "
@@ -37,7 +37,7 @@ def _python(code: str) -> list[str]:
 
 def _start(attempts: list[Attempt], expected_s: float = 600.0) -> int | None:
     return llama_build.start_background(
-        data_dir(), attempts, kind="cpu", target=TARGET, expected_s=expected_s
+        build_dir(), attempts, kind="cpu", target=TARGET, expected_s=expected_s
     )
 
 
@@ -95,8 +95,8 @@ def test_a_background_build_says_building_with_its_eta_then_ready(tmp_path):
     assert "compiling" in status.log.read_text()
     assert llamacpp.installed() == (importlib.util.find_spec("llama_cpp") is not None)
     # Its measured time is the next build's estimate.
-    measured = llama_build.read_status(data_dir())["measured_s"]["cpu"]
-    assert llama_build.expected_seconds(data_dir(), "cpu", 2) == measured
+    measured = llama_build.read_status(build_dir())["measured_s"]["cpu"]
+    assert llama_build.expected_seconds(build_dir(), "cpu", 2) == measured
 
 
 def test_a_failed_build_shows_the_logs_last_lines_and_the_fix(monkeypatch):
@@ -209,7 +209,7 @@ def test_make_test_waits_for_the_background_build_then_uses_it(tmp_path):
     pid = _start([_held(tmp_path / "hold")])
     assert pid is not None
     foreground = subprocess.Popen(
-        [sys.executable, "-c", WAIT_IN_FOREGROUND, str(REPO / "tools"), str(data_dir())],
+        [sys.executable, "-c", WAIT_IN_FOREGROUND, str(REPO / "tools"), str(build_dir())],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -243,7 +243,7 @@ def test_a_foreground_build_that_fails_fails_the_set_up(capsys):
     """`make test` and CI: no background, and a failed build is a failed set-up."""
     plan = llama_build.LlamaPlan("foreground", "cpu", TARGET, 1)
     plan.attempts.append(Attempt("source build", _python(FAILS), {}, True))
-    assert llama_build.get_llama(plan, [], data_dir(), lambda: True) == 1
+    assert llama_build.get_llama(plan, [], build_dir(), lambda: True) == 1
     out, err = capsys.readouterr()
     assert "cc1plus: fatal error" in out  # the build's output on the terminal
     assert f"setup: failed: llama.cpp ({TARGET}); the log: " in err
@@ -276,3 +276,24 @@ async def test_the_memory_meter_shows_the_build_then_that_it_is_ready(tmp_path):
         _release(tmp_path / "hold")
         _wait(pid)
         assert "llama.cpp ready: next load" in await shown()
+
+
+def test_a_build_for_another_environment_leaves_this_ones_llama_cpp_alone(tmp_path, monkeypatch):
+    """`make test-board` builds llama.cpp for its own venv: while it runs, the app's venv
+    (and a test suite run from it) still has its llama.cpp, and the meter says nothing."""
+    with monkeypatch.context() as board:  # where set-up asks the board venv's Python
+        board.setattr(sys, "executable", str(tmp_path / ".venv-board" / "bin" / "python"))
+        other = build_dir()
+    assert other != build_dir()
+    pid = llama_build.start_background(
+        other, [_held(tmp_path / "hold")], kind="cpu", target=TARGET, expected_s=600.0
+    )
+    assert pid is not None
+    try:
+        assert build_status.read_build_status(other).state == "building"
+        assert build_status.building() is None
+        assert build_status.meter_words(build_status.read_build_status()) is None
+        assert llamacpp.installed() == (importlib.util.find_spec("llama_cpp") is not None)
+    finally:
+        _release(tmp_path / "hold")
+        _wait(pid)

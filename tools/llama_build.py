@@ -265,7 +265,7 @@ def _run_attempts(data_dir: Path, status: dict, *, echo: bool) -> int:
                 if attempt["source"]:
                     status["measured_s"] = {
                         **status.get("measured_s", {}),
-                        status["kind"]: round(time.time() - began, 1),
+                        status["kind"]: round(time.time() - began, 3),
                     }
                 break
             _say(log, echo, f"== llama.cpp: {attempt['name']} failed (exit {code})")

@@ -1,5 +1,6 @@
 """The llama.cpp build that set-up started (tools/llama_build.py): building, ready or
-failed, as its status file beside its log in the data dir says. Read by `smollm-tui
+failed, as its status file beside its log (build_dir(): in the data dir, one folder per
+Python environment) says. Read by `smollm-tui
 doctor`, the memory meter and engine.llamacpp.installed() (a build under way is not yet a
 llama.cpp to load). Only ever read here: the status file is replaced whole by its writer.
 
@@ -9,10 +10,12 @@ exit_code, how (the attempt that worked), target, background, log.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,15 +78,28 @@ def _minutes(seconds: float) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-def status_path(data_dir: Path | None = None) -> Path:
-    return (data_dir or paths.data_dir()) / STATUS_NAME
+def build_dir() -> Path:
+    """Where the build of llama.cpp for this Python environment keeps its status and log:
+    a folder of its own under the data dir, named for the environment (the app's venv and
+    `make test-board`'s each build their own llama-cpp-python, and one's build under way
+    says nothing of the other's llama.cpp)."""
+    # The environment is named by its interpreter's folder (.venv/bin/python -> .venv), not
+    # sys.prefix, which is the base Python's under `python -S`; links are not followed
+    # (a venv's python is a link to the base one).
+    env = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+    key = hashlib.sha256(env.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return paths.data_dir() / "llama-build" / key
 
 
-def read_build_status(data_dir: Path | None = None) -> BuildStatus | None:
+def status_path(build_folder: Path | None = None) -> Path:
+    return (build_folder or build_dir()) / STATUS_NAME
+
+
+def read_build_status(build_folder: Path | None = None) -> BuildStatus | None:
     """The last build's status, None when set-up never started one here. A build whose
     process is gone without saying how it ended (killed, a reboot) reads as failed."""
     try:
-        raw = json.loads(status_path(data_dir).read_text(encoding="utf-8"))
+        raw = json.loads(status_path(build_folder).read_text(encoding="utf-8"))
         state = raw["state"]
         if state == "building" and not _alive(int(raw.get("pid") or 0)):
             state = "failed"
@@ -122,9 +138,9 @@ def _alive(pid: int) -> bool:
     return b"llama_build" in command or b"setup_env" in command
 
 
-def building(data_dir: Path | None = None) -> BuildStatus | None:
+def building(build_folder: Path | None = None) -> BuildStatus | None:
     """The build under way now, if any."""
-    status = read_build_status(data_dir)
+    status = read_build_status(build_folder)
     return status if status is not None and status.state == "building" else None
 
 
