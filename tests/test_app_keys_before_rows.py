@@ -86,7 +86,7 @@ async def test_c_and_a_question_typed_before_the_rows_get_the_answer(
             await rows_shown(pilot)
             chat = app.screen
             assert isinstance(chat, ShortChat) and chat.entry.id == "tiny-llama"
-            assert app.screen_stack[1:] == [catalog, chat]  # nothing else opened
+            assert app.screen_stack == [catalog, chat]  # nothing else opened
             await asyncio.wait_for(chat.replied.wait(), 300)  # (a safety net: a busy CPU)
             await pilot.pause()
             assert not chat.query(QueuedTurn)
@@ -119,7 +119,7 @@ async def test_e_and_enter_before_the_rows_open_their_screen_on_the_first_model(
             gate.set()
             await rows_shown(pilot)
             assert isinstance(app.screen, opens)  # not closed by the Enter typed after
-            assert app.screen_stack[1:] == [catalog, app.screen]
+            assert app.screen_stack == [catalog, app.screen]
             model = app.screen.row.entry if opens is DetailsScreen else app.screen.entry
             assert model.id == bundled.id  # the row highlighted once the rows are in
             assert any("hello⏎" in n for n in notes(app) if n.startswith("Not passed on"))
@@ -204,7 +204,7 @@ async def test_a_question_typed_at_once_after_c_on_the_rows_reaches_the_chat(tin
         await burst(pilot, "c", *"is a sign?", "enter")
         await pilot.pause()  # (the chat queues the question it was sent)
         chat = app.screen
-        assert isinstance(chat, ChatScreen) and app.screen_stack[1:] == [catalog, chat]
+        assert isinstance(chat, ChatScreen) and app.screen_stack == [catalog, chat]
         sent = [q.content_text for q in chat.query(QueuedTurn)]
         sent += [u.content_text for u in chat.query(UserTurn)]
         assert sent == ["is a sign?"] and chat.query_one(PromptInput).text == ""

@@ -66,8 +66,12 @@ class SmollmApp(SmollmAppApi):
         self.jobs_watch = JobsWatch(self)
         self.arena = ArenaPicker(self)
 
+    def get_default_screen(self) -> Screen:
+        # The catalog is the first screen (not pushed on mount over Textual's blank one):
+        # a key typed before the first frame reaches it, as c or a filter letter.
+        return CatalogScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(CatalogScreen())
         self.jobs_watch.start()
         if self.exit_on_signals:
             self.handle_signals()
