@@ -231,7 +231,10 @@ async def test_stored_task_names_and_errors_are_shown_literally(hostile_overlay)
         await results_shown(pilot)
         assert isinstance(app.screen, CompareScreen)
         table = app.screen.query_one("#matrix", DataTable)
-        assert [str(c.label) for c in table.columns.values()][2] == task.replace("\x1b", "␛")
+        # The task's name shown literally, then its metric's direction.
+        assert [str(c.label) for c in table.columns.values()][2] == (
+            task.replace("\x1b", "␛") + " ↑"
+        )
         assert_shown(app, f"task{HOSTILE_DIR_SHOWN}")
         await pilot.press("escape")
 

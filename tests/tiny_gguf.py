@@ -63,12 +63,13 @@ def write_tiny_gguf(
 ) -> Path:
     """Write the file at ``path`` (random weights, fixed seed); returns ``path``."""
     import numpy as np
-    from gguf import GGMLQuantizationType, GGUFWriter, TokenType
+    from gguf import GGMLQuantizationType, GGUFWriter, LlamaFileType, TokenType
     from gguf.quants import quantize
 
     tokens, merges = vocabulary()
     writer = GGUFWriter(str(path), "llama")
     writer.add_name("tiny-gguf")
+    writer.add_file_type(LlamaFileType.MOSTLY_Q8_0)  # its matrices' type, as converters say
     writer.add_block_count(layers)
     writer.add_context_length(context)
     writer.add_embedding_length(hidden)

@@ -145,7 +145,10 @@ def _tokens(llama, prompt: list[int], sampler, max_new: int) -> Iterator[int]:
 
 def _prefill(llama, prompt: list[int]) -> None:
     """Evaluate ``prompt``, keeping the cached part it shares with what was evaluated last.
-    At least its last token is evaluated again: sampling needs fresh logits."""
+    At least its last token is evaluated again: sampling needs fresh logits. The same
+    prompt again (regenerate) is evaluated afresh: its last token evaluated alone over the
+    cache gives logits a little off those of the first, whole-prompt evaluation, and a
+    greedy reply could differ from the first one."""
     cached = llama.input_ids[: llama.n_tokens].tolist()
     common = 0
     for old, new in zip(cached, prompt, strict=False):
@@ -153,7 +156,7 @@ def _prefill(llama, prompt: list[int]) -> None:
             break
         common += 1
     keep = min(common, len(prompt) - 1)
-    if keep > 0 and llama._ctx.kv_cache_seq_rm(-1, keep, -1):
+    if 0 < keep and common < len(prompt) and llama._ctx.kv_cache_seq_rm(-1, keep, -1):
         llama.n_tokens = keep
     else:
         llama.reset()
