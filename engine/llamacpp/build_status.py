@@ -135,7 +135,9 @@ def _alive(pid: int) -> bool:
         command = proc.joinpath("cmdline").read_bytes()
     except (OSError, IndexError):
         return True  # no /proc to ask: the signal said it is there
-    return b"llama_build" in command or b"setup_env" in command
+    # Empty while the kernel sets up a process that has just started (read at once after
+    # the start, on a loaded machine): it is there, and it is the one started.
+    return not command or b"llama_build" in command or b"setup_env" in command
 
 
 def building(build_folder: Path | None = None) -> BuildStatus | None:
