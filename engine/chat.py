@@ -17,7 +17,7 @@ from engine.background import iterate_in_thread
 from engine.errors import UsageError
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
-from engine.prompts import build_prompt
+from engine.prompts import Prompt, build_prompt
 from engine.records import ReplyStats
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
@@ -54,19 +54,8 @@ def stream_reply(
     import torch
 
     tokenizer = loaded.tokenizer
-    seq2seq = loaded.is_seq2seq
-    room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=seq2seq)
-    try:
-        prompt = build_prompt(
-            tokenizer,
-            conversation,
-            entry_format=loaded.entry.prompt_format,
-            is_seq2seq=seq2seq,
-            max_prompt_tokens=room,
-            raw=raw,
-            cancel=cancel,
-        )
-    except TemplateStopped:  # Esc while the chat template was rendering
+    prompt = reply_prompt(loaded, conversation, settings, raw=raw, cancel=cancel)
+    if prompt is None:  # Esc while the chat template was rendering
         yield Cancelled(request_id)
         return
     if prompt.dropped_turns:
@@ -106,6 +95,32 @@ def stream_reply(
         yield Cancelled(request_id, stats)
     else:
         yield ReplyDone(request_id, stats)
+
+
+def reply_prompt(
+    loaded: LoadedModel,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    *,
+    raw: bool,
+    cancel: CancelFlag,
+) -> Prompt | None:
+    """The prompt of a reply, within the context the reply leaves (both runtimes); None
+    when Esc stopped the chat template's render."""
+    seq2seq = loaded.is_seq2seq
+    room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=seq2seq)
+    try:
+        return build_prompt(
+            loaded.tokenizer,
+            conversation,
+            entry_format=loaded.entry.prompt_format,
+            is_seq2seq=seq2seq,
+            max_prompt_tokens=room,
+            raw=raw,
+            cancel=cancel,
+        )
+    except TemplateStopped:
+        return None
 
 
 def context_room(context: int, max_new_tokens: int, *, seq2seq: bool) -> int:

@@ -5,30 +5,13 @@ them landing on a blank screen that comes before the catalog."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
-import subprocess
-import sys
-import termios
 
-from test_app_signals import read_until
+from test_app_signals import read_until, start_app_in_pty
 
 
 def test_c_typed_before_the_first_frame_opens_the_chat_with_the_letters(cli_env):
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = {**cli_env, "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
-    app = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
+    app, master = start_app_in_pty(cli_env)
     # Typed at once, before the app has drawn anything (or even set its terminal mode).
     os.write(master, b"cZebra")
     seen = bytearray()

@@ -43,8 +43,9 @@ def read_until(fd: int, wanted: bytes, seen: bytearray, within_s: float) -> bool
     return True
 
 
-@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_ends_the_app_and_gives_the_terminal_back(cli_env, number):
+def start_app_in_pty(cli_env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """The real app on a 100x30 pseudo-terminal of its own; the process and the terminal's
+    master side (what the app writes is read there, what is written there is typed)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     env = {**cli_env, "TERM": "xterm-256color"}
@@ -58,6 +59,12 @@ def test_a_signal_ends_the_app_and_gives_the_terminal_back(cli_env, number):
         start_new_session=True,
     )
     os.close(slave)
+    return app, master
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_ends_the_app_and_gives_the_terminal_back(cli_env, number):
+    app, master = start_app_in_pty(cli_env)
     seen = bytearray()
     try:
         # The catalog drawn (its title): the app is running in the alternate screen.

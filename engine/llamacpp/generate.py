@@ -20,11 +20,9 @@ from collections.abc import Iterator
 from engine.chat import CancelFlag, _drain, _Streamer
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
-from engine.prompts import build_prompt
 from engine.runtime_choice import LLAMA_CPP, check_settings
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
-from engine.template_guard import TemplateStopped
 
 # Text is sent at most this often (the first piece at once): about 3 tokens a message at
 # 100 tok/s, and still 33 updates a second on the screen.
@@ -41,24 +39,14 @@ def stream_reply_llamacpp(
     request_id: int,
 ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
     """engine.chat.stream_reply for a llama.cpp model (see there)."""
-    from engine.chat import context_room
+    from engine.chat import reply_prompt
 
     check_settings(LLAMA_CPP, settings)
     import llama_cpp
 
     llama, tokenizer = loaded.model, loaded.tokenizer
-    room = context_room(loaded.info.context_length, settings.max_new_tokens, seq2seq=False)
-    try:
-        prompt = build_prompt(
-            tokenizer,
-            conversation,
-            entry_format=loaded.entry.prompt_format,
-            is_seq2seq=False,
-            max_prompt_tokens=room,
-            raw=raw,
-            cancel=cancel,
-        )
-    except TemplateStopped:  # Esc while the chat template was rendering
+    prompt = reply_prompt(loaded, conversation, settings, raw=raw, cancel=cancel)
+    if prompt is None:  # Esc while the chat template was rendering
         yield Cancelled(request_id)
         return
     if prompt.dropped_turns:
@@ -155,9 +143,8 @@ def _prefill(llama, prompt: list[int]) -> None:
         if old != new:
             break
         common += 1
-    keep = min(common, len(prompt) - 1)
-    if 0 < keep and common < len(prompt) and llama._ctx.kv_cache_seq_rm(-1, keep, -1):
-        llama.n_tokens = keep
+    if 0 < common < len(prompt) and llama._ctx.kv_cache_seq_rm(-1, common, -1):
+        llama.n_tokens = common
     else:
         llama.reset()
     llama.eval(prompt[llama.n_tokens :])
