@@ -17,9 +17,11 @@ from tiny_models import overlay_text
 from engine.jobs import JobStore
 from tui.cli import main
 
-# Under this limit, of what is on disk only the tiny model fits (the bundled model on
-# transformers needs about 1 GB; llama.cpp is left out below).
-LIMIT = ["--max-memory", "700", "--tasks", "fx_choice2", "--device", "cpu"]
+# Under this limit, of what is on disk only the tiny model fits: the bundled model on
+# transformers is estimated at about 1.2 GB (llama.cpp is left out below), and the tiny
+# one, estimated at 420 MB, peaks at 781 MB measured under a CUDA build of torch on a CPU
+# (its CUDA libraries mapped too), so the limit leaves room for that.
+LIMIT = ["--max-memory", "1100", "--tasks", "fx_choice2", "--device", "cpu"]
 
 
 @pytest.fixture
