@@ -5,7 +5,6 @@ warning. Also what the app does to jobs: queue one, cancel, resume (each in a th
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -146,20 +145,18 @@ def queue_job(app: Any, spec: JobSpec) -> None:
 
 def queue_evaluation(app: Any, entry: Any, options: Any, spec: Any, rerun: bool) -> None:
     """The Evaluate screen's run, as a background job: this model, the ticked tasks."""
+    from engine.jobs import job_spec
+
     queue_job(
         app,
-        JobSpec(
-            models=(entry.id,),
-            tasks=tuple(spec.tasks),
-            limit=spec.limit,
-            num_fewshot=spec.num_fewshot,
+        job_spec(
+            (entry.id,),
+            spec,
             precision=options.precision,
             device=options.device,
             runtime=getattr(options, "runtime", "transformers"),
-            include_path=spec.include_path or None,
-            batch_size=spec.batch_size,
             force=rerun,
-            catalog_path=absolute(getattr(app, "catalog_path", None)),
+            catalog_path=getattr(app, "catalog_path", None),
         ),
     )
 
@@ -185,7 +182,3 @@ def resume_job(app: Any, job_id: int) -> None:
         return f"Job {job_id} queued again: it continues where it stopped."
 
     _in_thread(app, work, "Resume")
-
-
-def absolute(path: str | None) -> str | None:
-    return str(Path(path).expanduser().resolve()) if path else None

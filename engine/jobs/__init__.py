@@ -8,7 +8,7 @@ command, the app) only read and write rows: queue, watch, cancel, resume.
 
 from __future__ import annotations
 
-from engine.jobs.spec import JobSpec
+from engine.jobs.spec import JobSpec, job_spec
 from engine.jobs.store import Job, JobStore
 
 
@@ -40,4 +40,4 @@ def ensure_runner(store: JobStore) -> bool:
     return store.has_queued() and start_runner()
 
 
-__all__ = ["Job", "JobSpec", "JobStore", "ensure_runner", "resume", "submit"]
+__all__ = ["Job", "JobSpec", "JobStore", "ensure_runner", "job_spec", "resume", "submit"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from engine.errors import SmollmError
@@ -102,6 +105,50 @@ class JobSpec:
             configurations=_configurations(data),
             bench=_flag(data, "bench"),
         )
+
+
+def job_spec(
+    models: Sequence[str],
+    spec: EvalSpec,
+    *,
+    precision: str = "auto",
+    device: str = "auto",
+    runtime: str = "transformers",
+    force: bool = False,
+    catalog_path: str | None = None,
+    configurations: Sequence[Configuration] = (),
+    bench: bool = False,
+) -> JobSpec:
+    """The job for what the user chose: ``models`` × ``spec``'s tasks (its limit, few-shot,
+    task folders and batch size), loaded at ``precision`` on ``device`` with ``runtime``.
+    The one place a JobSpec is built: the Evaluate screen's "in background", `eval
+    --background` and Pick's measuring job. The task folders and the catalog become
+    absolute paths: the runner is another process and may start in another folder."""
+    return JobSpec(
+        models=tuple(models),
+        tasks=tuple(spec.tasks),
+        limit=spec.limit,
+        num_fewshot=spec.num_fewshot,
+        precision=precision,
+        device=device,
+        runtime=runtime,
+        include_path=_absolute_folders(spec.include_path),
+        batch_size=spec.batch_size,
+        force=force,
+        catalog_path=str(Path(catalog_path).expanduser().resolve()) if catalog_path else None,
+        configurations=tuple(configurations),
+        bench=bench,
+    )
+
+
+def _absolute_folders(include_path: str | None) -> str | None:
+    """Each folder of ``include_path`` (joined with os.pathsep) made absolute; None for none."""
+    folders = [
+        str(Path(p.strip()).expanduser().resolve())
+        for p in (include_path or "").split(os.pathsep)
+        if p.strip()
+    ]
+    return os.pathsep.join(folders) or None
 
 
 def _names(data: dict, key: str) -> tuple[str, ...]:

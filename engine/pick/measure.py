@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.decode_bench import NEW_TOKENS, RUNS
-from engine.jobs.spec import JobSpec
+from engine.jobs.spec import JobSpec, job_spec
 from engine.pick.candidates import load_precision
 from engine.pick.missing import Unmeasured
+from engine.records import EvalSpec
 from engine.results.store import EvalRun, SpeedRun
 
 if TYPE_CHECKING:
@@ -53,12 +54,10 @@ def plan_measure(
     later = [u for u in unmeasured if not u.on_disk]
     if not todo or not tasks:
         return MeasurePlan(None, todo, later, None)
-    spec = JobSpec(
-        models=tuple(dict.fromkeys(u.model for u in todo)),
-        tasks=tuple(tasks),
-        limit=QUICK_LIMIT,
+    spec = job_spec(
+        tuple(dict.fromkeys(u.model for u in todo)),
+        EvalSpec(tasks=tuple(tasks), limit=QUICK_LIMIT, include_path=include_path),
         device=todo[0].device,
-        include_path=include_path,
         catalog_path=catalog_path,
         configurations=tuple((u.model, u.runtime, load_precision(u.precision)) for u in todo),
         bench=True,

@@ -17,7 +17,7 @@ from tui.commands.common import catalog_from
 def queue_background(args: argparse.Namespace, spec: EvalSpec, models: list[str]) -> int:
     """Queue ``models`` × ``spec`` and print the job's id; the runner starts if none runs."""
     from engine.evaluation.tasks import include_paths
-    from engine.jobs import JobSpec, submit
+    from engine.jobs import job_spec, submit
 
     if args.in_process:
         raise UsageError("--background runs models in worker processes: drop --in-process")
@@ -27,28 +27,17 @@ def queue_background(args: argparse.Namespace, spec: EvalSpec, models: list[str]
         LoadOptions(
             model_id=model_id, precision=args.precision, device=args.device, trust_remote_code=trust
         ).validate()
-    folders = None
     if spec.include_path:
         include_paths(spec.include_path)  # a missing folder is a usage error now
-        folders = os.pathsep.join(
-            str(Path(p.strip()).expanduser().resolve())
-            for p in spec.include_path.split(os.pathsep)
-            if p.strip()
-        )
-    catalog_path = getattr(args, "catalog", None)
     job = submit(
-        JobSpec(
-            models=tuple(models),
-            tasks=spec.tasks,
-            limit=spec.limit,
-            num_fewshot=spec.num_fewshot,
+        job_spec(
+            models,
+            spec,
             precision=args.precision,
             device=args.device,
             runtime=getattr(args, "runtime", "transformers"),
-            include_path=folders,
-            batch_size=spec.batch_size,
             force=args.force,
-            catalog_path=str(Path(catalog_path).expanduser().resolve()) if catalog_path else None,
+            catalog_path=getattr(args, "catalog", None),
         )
     )
     print(
