@@ -156,6 +156,36 @@ async def test_killed_worker_gives_an_oom_row_and_the_next_run_reloads(tiny_cata
         assert app.session.state == "ready"
 
 
+async def test_a_model_that_does_not_load_is_said_and_nothing_is_stored(tiny_catalog, tmp_path):
+    """A failed load is the app's model state (as in chat), not a measured cell."""
+    from tiny_models import overlay_text
+
+    overlay = tmp_path / "gone.toml"
+    gone = overlay_text({"gone-llama": tmp_path / "no-such-model"})
+    overlay.write_text(tiny_catalog.read_text() + gone)
+    app = make_app(overlay)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = WatchedEvaluate(
+            app.catalog.get("gone-llama"),
+            LoadOptions("gone-llama", catalog_path=str(overlay)),
+            include_path=str(TASKS_DIR),
+        )
+        app.push_screen(screen)
+        await pilot.pause()
+        await choose(pilot, screen, ["fx_yesno", "fx_choice2"], limit="2")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [finished] = screen.finished
+        assert finished.outcome == "failed" and "no-such-model" in (finished.message or "")
+        progress = str(screen.query_one("#progress-text", Static).render())
+        assert progress.startswith("failed:") and "no-such-model" in progress
+        # the model was never measured: no failed rows in the results or the store
+        assert screen.query_one("#results", DataTable).row_count == 0
+        with ResultsStore() as store:
+            assert store.eval_runs() == []
+
+
 async def test_form_errors_are_one_clear_message_and_nothing_runs(tiny_catalog):
     app = make_app(tiny_catalog)
     async with app.run_test(size=(80, 24)) as pilot:

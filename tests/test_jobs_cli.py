@@ -115,8 +115,8 @@ def test_a_killed_runner_fails_the_job_and_resume_finishes_it_from_the_cache(
 ):
     import psutil
 
-    from engine.evaluation.batch import stream_and_store
     from engine.evaluation.in_process import InProcessSession
+    from engine.evaluation.store_stream import stream_and_store
     from engine.records import EvalSpec
     from engine.settings import LoadOptions
 

@@ -69,7 +69,7 @@ class ModelSession:
     def evaluate(self, spec: EvalSpec) -> Iterator[object]:
         """The loaded model's evaluation stream: EvalProgress and TaskDone events, then one
         final event (EvalDone, Cancelled, Failed or WorkerDied). The caller consumes it in a
-        worker thread (engine.evaluation.batch.stream_and_store stores each result)."""
+        worker thread (the Evaluate screen through engine.evaluation.batch, tui.eval_run)."""
         return self.client.evaluate(spec)
 
     @property

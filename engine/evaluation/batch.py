@@ -1,9 +1,11 @@
 """A matrix run: models one by one (a fresh worker each), tasks in one go per model.
 
-Shared by the `eval` command and the Evaluate screen. The transport is a *session*
-with load(options), evaluate(spec), cancel() and close(): the worker client, or
-engine.evaluation.in_process for scripts. Every TaskDone is stored as it arrives, so an
-interrupted night run resumes where it stopped (cells already measured with the same settings are
+Every evaluation runs through it: the `eval` command, the background jobs
+(engine.jobs.runner) and the Evaluate screen (on the app's loaded model). The transport is
+a *session* with load(options), evaluate(spec), cancel() and close(): the worker client,
+engine.evaluation.in_process for scripts, or the screen's wrapper of the app's session.
+Every TaskDone is stored as it arrives (engine.evaluation.store_stream), so an interrupted
+night run resumes where it stopped (cells already measured with the same settings are
 skipped unless forced). A model that fails to load marks that model's remaining cells
 and the batch moves on to the next model. A worker that dies during a task (killed by the
 kernel when memory runs out) takes the blame for that task only: the model's later tasks
@@ -13,21 +15,27 @@ go to a fresh worker.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from engine.errors import SmollmError
-from engine.events import Cancelled, EvalDone, Failed, Loaded, TaskDone, WorkerDied
+from engine.evaluation.store_stream import (
+    died_status,
+    failed_result,
+    store_task,
+    stream_and_store,
+)
+from engine.events import Cancelled, Failed, Loaded, WorkerDied
 from engine.records import EvalSpec, LoadInfo, TaskResult
-from engine.results.store import EvalRun, ResultsStore, eval_run_from_task
+from engine.results.store import EvalRun, ResultsStore
 from engine.settings import LoadOptions
 from engine.states import TaskStatus
 from engine.task_registry import default_fewshot
-from engine.telemetry.peak import finish_peak, start_peak
 
 EventFn = Callable[[str, Any], None]  # (model_id, event)
+# The precision, device and runtime a model's rows are stored under.
+Settings = tuple[str, str, str]
 
 
 class EvalSession(Protocol):
@@ -147,22 +155,12 @@ def load_info_from(
     raise SmollmError("the worker ended the load without a result")
 
 
-def _failure(task: str, spec: EvalSpec, status: TaskStatus, message: str) -> TaskResult:
-    now = time.time()
-    return TaskResult(
-        task=task,
-        status=status,
-        error=message,
-        limit=spec.limit,
-        num_fewshot=spec.num_fewshot,
-        started=now,
-        ended=now,
-    )
-
-
-def _died_status(message: str) -> TaskStatus:
-    text = message.lower()
-    return "oom" if ("memory" in text or "sigkill" in text or "killed" in text) else "failed"
+def known_settings(options: LoadOptions) -> Settings | None:
+    """The settings a load of ``options`` stores its rows under, when none of them is
+    "auto" (else only the load tells)."""
+    if "auto" in (options.precision, options.device, options.runtime):
+        return None
+    return options.precision, options.device, options.runtime
 
 
 def run_batch(
@@ -177,16 +175,30 @@ def run_batch(
     cancel: threading.Event | None = None,
     abort: threading.Event | None = None,
     telemetry: Any = None,
+    before_load: Callable[[LoadOptions], Settings | None] = known_settings,
+    restart: bool = True,
+    keep_load_failures: bool = True,
 ) -> BatchSummary:
     """Evaluate ``spec.tasks`` on each model in turn and store every outcome.
 
     ``cancel`` stops the running task within one chunk of requests (it is stored as
-    cancelled) and starts nothing more; ``abort`` ends the worker at once. ``telemetry`` (a
-    Sampler or Reader, optional) gives each row its peak board memory and GPU load."""
+    cancelled) and starts nothing more; it may be set from any thread (the UI's). ``abort``
+    ends the worker at once. ``telemetry`` (a Sampler or Reader, optional) gives each row
+    its peak board memory and GPU load. ``on_event`` gets each model's load and evaluation
+    events (EvalProgress per chunk of requests, the final event) and this module's
+    Skipped, Stored, LoadFailed and Restarting.
+
+    ``before_load``: the settings a load of the options will give, when known without
+    loading (None: load, then skip what is measured); the tasks measured with them are
+    skipped before any load. ``restart`` False: after a worker ended or failed during a
+    task, the model's later tasks are not run (the Evaluate screen shows the dead worker
+    and reloads on the next run). ``keep_load_failures`` False: a model that fails to load
+    is only told as LoadFailed, nothing is stored (the screen loads the app's model: as in
+    chat, a failed load is told, and the model is not marked as measured)."""
     notify = on_event or (lambda model, event: None)
-    run = _Batch(
-        spec, store, session_factory, force, notify, cancel or threading.Event(), abort, telemetry
-    )
+    run = _Batch(spec, store, session_factory, notify, cancel or threading.Event(), abort)
+    run.force, run.telemetry, run.restart = force, telemetry, restart
+    run.keep_load_failures = keep_load_failures
     for n, model_id in enumerate(models):
         if run.cancel.is_set():
             run.summary.cancelled = True
@@ -194,15 +206,10 @@ def run_batch(
             break
         options = load_options(model_id)
         todo = spec.tasks
-        if (
-            not force
-            and options.precision != "auto"
-            and options.device != "auto"
-            and options.runtime != "auto"
-        ):
-            todo = remaining_tasks(
-                store, model_id, options.precision, options.device, spec, options.runtime
-            )
+        known = None if force else before_load(options)
+        if known is not None:
+            precision, device, runtime = known
+            todo = remaining_tasks(store, model_id, precision, device, spec, runtime)
         skipped = tuple(t for t in spec.tasks if t not in todo)
         run.summary.skipped += [(model_id, t) for t in skipped]
         if skipped:
@@ -213,22 +220,25 @@ def run_batch(
 
 
 class _Batch:
-    """One run_batch call: its settings, its summary, and one worker's share of a model."""
+    """One run_batch call: its settings, its summary, and one worker's share of a model.
+    ``force``, ``telemetry``, ``restart`` and ``keep_load_failures`` are run_batch's."""
+
+    force = False
+    telemetry: Any = None
+    restart = True
+    keep_load_failures = True
 
     def __init__(
         self,
         spec: EvalSpec,
         store: ResultsStore,
         session_factory: Callable[[], EvalSession],
-        force: bool,
         notify: EventFn,
         cancel: threading.Event,
         abort: threading.Event | None,
-        telemetry: Any,
     ):
         self.spec, self.store, self.session_factory = spec, store, session_factory
-        self.force, self.notify, self.cancel, self.abort = force, notify, cancel, abort
-        self.telemetry = telemetry
+        self.notify, self.cancel, self.abort = notify, cancel, abort
         self.summary = BatchSummary()
 
     def not_run(self, model_id: str, tasks: Iterable[str]) -> tuple[str, ...]:
@@ -277,12 +287,12 @@ class _Batch:
                 return self.not_run(model_id, todo)
             except SmollmError as exc:
                 self.notify(model_id, LoadFailed(str(exc)))
-                for task in todo:
+                for task in todo if self.keep_load_failures else ():
                     self.keep_failure(
                         model_id,
                         options,
-                        _failure(
-                            task, spec, _died_status(str(exc)), f"loading {model_id} failed: {exc}"
+                        failed_result(
+                            task, spec, died_status(str(exc)), f"loading {model_id} failed: {exc}"
                         ),
                     )
                 return ()
@@ -329,85 +339,13 @@ class _Batch:
         left = tuple(t for t in spec.tasks if t not in done)
         if isinstance(final, Cancelled) or self.cancel.is_set():
             return self.not_run(model_id, left)
-        if isinstance(final, (Failed, WorkerDied)) and left:
+        if isinstance(final, (Failed, WorkerDied)) and left and self.restart:
             # The task in flight was stored as oom / failed; each death uses up one task,
             # so this ends.
             self.summary.restarts += 1
             self.notify(model_id, Restarting(final.message, kept[-1].task if kept else "", left))
             return left
         return ()
-
-
-def store_task(store: ResultsStore, result: TaskResult, info: LoadInfo, **fields: Any) -> EvalRun:
-    """Store one task's outcome on the model ``info`` describes; the stored row (with id).
-    ``fields`` set further EvalRun fields (the board telemetry of the run)."""
-    run = replace(eval_run_from_task(result, info), **fields)
-    return replace(run, id=store.add_eval(run))
-
-
-def stream_and_store(
-    events: Iterable[Any],
-    spec: EvalSpec,
-    info: LoadInfo,
-    store: ResultsStore,
-    *,
-    on_result: Callable[[TaskResult, EvalRun], object] | None = None,
-    on_event: Callable[[Any], None] | None = None,
-    telemetry: Any = None,
-) -> Any:
-    """Consume an evaluate() stream on a loaded model, storing every TaskDone as it arrives.
-
-    Shared by the `eval` command and the Evaluate screen so both store the same rows. When
-    the stream ends in Failed or WorkerDied, the task in flight is stored as oom / failed
-    (the tasks after it were not run). ``on_result`` gets each stored result and its row;
-    ``on_event`` every other event. With ``telemetry`` (a Sampler or Reader) each row keeps
-    the peak board memory and GPU load seen while its task ran. Returns the final event
-    (None if the stream just ended).
-    """
-    done: set[str] = set()
-    tracker = start_peak(telemetry)
-
-    def keep(result: TaskResult) -> None:
-        nonlocal tracker
-        done.add(result.task)
-        board = finish_peak(tracker)
-        tracker = start_peak(telemetry)  # the next task's peaks start now
-        run = store_task(store, result, info, **board)
-        if on_result is not None:
-            on_result(result, run)
-
-    try:
-        return _consume(events, spec, keep, done, on_event)
-    finally:
-        finish_peak(tracker)
-
-
-def _consume(
-    events: Iterable[Any],
-    spec: EvalSpec,
-    keep: Callable[[TaskResult], None],
-    done: set[str],
-    on_event: Callable[[Any], None] | None,
-) -> Any:
-    for event in events:
-        if isinstance(event, TaskDone):
-            keep(event.result)
-            continue
-        if on_event is not None:
-            on_event(event)
-        if isinstance(event, (EvalDone, Cancelled)):
-            return event
-        if isinstance(event, (Failed, WorkerDied)):
-            status = (
-                _died_status(event.message)
-                if isinstance(event, WorkerDied)
-                else ("oom" if event.kind == "oom" else "failed")
-            )
-            running = [t for t in spec.tasks if t not in done]
-            if running:  # the task in flight takes the blame; the rest were not run
-                keep(_failure(running[0], spec, status, event.message))
-            return event
-    return None
 
 
 class _CancelForwarder:

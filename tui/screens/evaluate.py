@@ -1,14 +1,16 @@
 """Evaluate one model: choose tasks, quick or full, few-shot; progress; results; history.
 
-The run goes through the model's worker (loading it first if needed) in a thread worker;
-every finished task is stored by engine.evaluation.batch.stream_and_store, the same code
-the `eval` command stores with, and reported back as this module's messages. As with the
-command, tasks already measured with the same settings are skipped unless "re-run measured"
-is ticked. `f` sets the folders of the user's own task YAML files (engine.preferences).
+The run goes through engine.evaluation.batch.run_batch in a thread worker, the code the
+`eval` command and the background jobs run through, on the app's model (loaded first if
+needed; tui.eval_run): it skips the tasks already measured with the same settings unless
+"re-run measured" is ticked, stores every finished task, and tells progress, which
+tui.eval_run turns into this module's messages. Esc cancels through it too. `f` sets the
+folders of the user's own task YAML files (engine.preferences).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from rich.text import Text
@@ -16,7 +18,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -32,15 +33,16 @@ from engine import events as ev
 from engine import memory
 from engine.catalog import ModelEntry
 from engine.errors import SmollmError
-from engine.evaluation.batch import remaining_tasks, stream_and_store
+from engine.evaluation.batch import BatchSummary, Settings, run_batch
 from engine.records import EvalSpec
-from engine.results.store import EvalRun, ResultsStore, ensure_writable
+from engine.results.store import EvalRun, ResultsStore
 from engine.runtime_choice import runtime_expected
 from engine.settings import LoadOptions
 from engine.states import EvalOutcome
 from engine.task_registry import short_name
 from tui import messages as m
 from tui.app_api import smollm_app
+from tui.eval_run import AppModel, BatchMessages
 from tui.load_text import loading_text
 from tui.safe_text import plain
 from tui.screens.task_folders import ask_task_folders
@@ -88,6 +90,7 @@ class EvaluateScreen(Screen):
         self.include_path = include_path
         self.running = False
         self.cancelling = False
+        self.cancel = threading.Event()  # the running evaluation's; Esc sets it
         self.spec: EvalSpec | None = None
         self.stored: list[EvalRun] = []  # this screen's runs, in arrival order
         self.skipped: tuple[str, ...] = ()  # ticked but already measured (this run)
@@ -221,6 +224,7 @@ class EvaluateScreen(Screen):
 
     def start(self, spec: EvalSpec) -> None:
         self.running, self.cancelling, self.spec = True, False, spec
+        self.cancel = threading.Event()
         self.query_one("#results", DataTable).clear()
         self.stored, self.skipped = [], ()
         self.query_one(EvalForm).set_running(True)
@@ -228,97 +232,65 @@ class EvaluateScreen(Screen):
         names = ", ".join(short_name(t) for t in spec.tasks)
         mode = f"quick, {spec.limit} samples" if spec.limit else "full"
         self.set_progress_text(plain(f"starting {names} ({mode})"))
-        self._evaluate(spec, rerun=self.query_one(EvalForm).rerun)
+        self._evaluate(spec, self.cancel, rerun=self.query_one(EvalForm).rerun)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
-    def _evaluate(self, spec: EvalSpec, rerun: bool = False) -> None:
-        post = self.post_message
-        session = smollm_app(self).session
+    def _evaluate(self, spec: EvalSpec, cancel: threading.Event, rerun: bool = False) -> None:
+        """The run, through the batch code of the `eval` command and the jobs (the skip
+        rule, the store, progress, cancel), on the app's model: loaded here if it is not."""
+        model = AppModel(smollm_app(self).session, self.post_message, cancel)
+        seen = BatchMessages(self.post_message)
         try:
-            if not rerun and not session.is_loaded(self.options) and self._all_measured(spec):
-                post(m.EvalSkipped(spec.tasks))
-                post(m.EvalFinished("done", _ALL_MEASURED + " (the model was not loaded)"))
-                return
-            ensure_writable()  # before any model loads: results that cannot be kept are lost
-            if not session.is_loaded(self.options):
-                failures: list[str] = []
-
-                def post_load(message: Message) -> None:
-                    if isinstance(message, m.LoadFailed):
-                        failures.append(message.message)
-                    post(message)
-
-                session.load(self.options, post_load)
-                if not session.is_loaded(self.options) or session.info is None:
-                    outcome: EvalOutcome = "cancelled" if self.cancelling else "failed"
-                    post(m.EvalFinished(outcome, failures[-1] if failures else None))
-                    return
-            info = session.info
-            if not rerun and info is not None:
-                spec = self._skip_measured(
-                    spec, info.model_id, info.precision, info.device, info.runtime
+            with ResultsStore() as store:
+                summary = run_batch(
+                    [self.options.model_id],
+                    spec,
+                    store=store,
+                    session_factory=lambda: model,
+                    load_options=lambda model_id: self.options,
+                    force=rerun,
+                    on_event=seen,
+                    cancel=cancel,
+                    telemetry=getattr(self.app, "telemetry", None),
+                    before_load=self._known_before_load,
+                    restart=False,  # a dead worker is shown; the next run reloads
+                    keep_load_failures=False,  # a failed load is told, not stored
                 )
-                if not spec.tasks:
-                    post(m.EvalFinished("done", _ALL_MEASURED))
-                    return
-            final = self._stream(spec, session)
         except Exception as exc:  # a broken store or worker must not leave the screen stuck
-            post(m.EvalFinished("failed", str(exc) or type(exc).__name__))
+            self.post_message(m.EvalFinished("failed", str(exc) or type(exc).__name__))
             return
-        if isinstance(final, ev.WorkerDied):
-            post(m.EvalFinished("died", final.message))
-        elif isinstance(final, ev.Failed):
-            post(m.EvalFinished("failed", final.message))
-        elif isinstance(final, ev.Cancelled) or self.cancelling:
-            post(m.EvalFinished("cancelled"))
-        else:
-            post(m.EvalFinished("done"))
+        self.post_message(self._finished(seen, summary, len(spec.tasks), model.asked))
 
-    def _all_measured(self, spec: EvalSpec) -> bool:
-        """Every task of ``spec`` is stored for this model at the precision and device it
-        would be loaded with ("auto" resolved as the worker resolves it), so no load is
-        needed to know that nothing is left to run."""
+    def _known_before_load(self, options: LoadOptions) -> Settings | None:
+        """The settings a load of ``options`` will give ("auto" resolved as the worker
+        resolves it), so that nothing loads when every task is already measured. None when
+        the model is loaded (the batch takes its settings) or the load decides them."""
+        if smollm_app(self).session.is_loaded(options):
+            return None
         if self.runtime != "transformers":
-            return False  # the GGUF file's quant type is known once it loads
-        precision, device = memory.resolve(self.options.precision, self.options.device)
-        with ResultsStore() as store:
-            return not remaining_tasks(store, self.options.model_id, precision, device, spec)
+            return None  # the GGUF file's quant type is known once it loads
+        precision, device = memory.resolve(options.precision, options.device)
+        return precision, device, self.runtime
 
-    def _skip_measured(
-        self,
-        spec: EvalSpec,
-        model_id: str,
-        precision: str,
-        device: str,
-        runtime: str = "transformers",
-    ) -> EvalSpec:
-        """``spec`` without the tasks already measured on this model at ``precision`` on
-        ``device`` (the same rule as the `eval` command); the skipped ones are reported as
-        EvalSkipped."""
-        with ResultsStore() as store:
-            todo = remaining_tasks(store, model_id, precision, device, spec, runtime)
-        skipped = tuple(t for t in spec.tasks if t not in todo)
-        if skipped:
-            self.post_message(m.EvalSkipped(skipped))
-        return replace(spec, tasks=todo)
-
-    def _stream(self, spec: EvalSpec, session) -> object:
-        post = self.post_message
-
-        def on_event(event: object) -> None:
-            if isinstance(event, ev.EvalProgress):
-                post(m.EvalProgressed(event.task, event.done, event.total, event.eta_s))
-
-        with ResultsStore() as store:
-            return stream_and_store(
-                session.evaluate(spec),
-                spec,
-                session.info,
-                store,
-                on_result=lambda result, run: post(m.EvalTaskStored(run)),
-                on_event=on_event,
-                telemetry=getattr(self.app, "telemetry", None),
+    def _finished(
+        self, seen: BatchMessages, summary: BatchSummary, ticked: int, loaded: bool
+    ) -> m.EvalFinished:
+        """How the run ended, from what the batch told."""
+        final = seen.final
+        if seen.load_failure is not None:
+            outcome: EvalOutcome = "cancelled" if self.cancelling else "failed"
+            return m.EvalFinished(outcome, seen.load_failure or None)
+        if isinstance(final, ev.WorkerDied):
+            return m.EvalFinished("died", final.message)
+        if isinstance(final, ev.Failed):
+            return m.EvalFinished("failed", final.message)
+        if isinstance(final, ev.Cancelled) or self.cancelling or summary.cancelled:
+            return m.EvalFinished("cancelled")
+        if ticked and len(summary.skipped) == ticked:
+            return m.EvalFinished(
+                "done", _ALL_MEASURED + ("" if loaded else " (the model was not loaded)")
             )
+        return m.EvalFinished("done")
 
     # ---- what the worker reports ---------------------------------------------------
 
@@ -403,7 +375,7 @@ class EvaluateScreen(Screen):
         if self.running:
             if not self.cancelling:
                 self.cancelling = True
-                smollm_app(self).session.cancel()
+                self.cancel.set()  # the batch passes it on to the worker
                 self.set_progress_text(
                     Text("cancelling… the running task stops within seconds", style="yellow")
                 )
