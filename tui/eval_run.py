@@ -14,7 +14,6 @@ from engine import events as ev
 from engine.errors import SmollmError
 from engine.evaluation.batch import LoadCancelled, LoadFailed, Skipped, Stored
 from engine.records import EvalSpec, LoadInfo
-from engine.results.store import ensure_writable
 from engine.settings import LoadOptions
 from tui import messages as m
 from tui.session import ModelSession
@@ -34,7 +33,6 @@ class AppModel:
 
     def load(self, options: LoadOptions) -> LoadInfo:
         self.asked = True
-        ensure_writable()  # before any model loads: results that cannot be kept are lost
         if self.session.is_loaded(options) and self.session.info is not None:
             return self.session.info
         failures: list[str] = []

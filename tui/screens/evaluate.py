@@ -35,7 +35,7 @@ from engine.catalog import ModelEntry
 from engine.errors import SmollmError
 from engine.evaluation.batch import BatchSummary, Settings, run_batch
 from engine.records import EvalSpec
-from engine.results.store import EvalRun, ResultsStore
+from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.runtime_choice import runtime_expected
 from engine.settings import LoadOptions
 from engine.states import EvalOutcome
@@ -241,6 +241,9 @@ class EvaluateScreen(Screen):
         model = AppModel(smollm_app(self).session, self.post_message, cancel)
         seen = BatchMessages(self.post_message)
         try:
+            # As the `eval` command does, before the batch opens the store and any model
+            # loads: results that cannot be kept would be lost.
+            ensure_writable()
             with ResultsStore() as store:
                 summary = run_batch(
                     [self.options.model_id],
