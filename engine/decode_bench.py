@@ -169,6 +169,31 @@ def speed_run(result: BenchResult, runs: int = RUNS):
     )
 
 
+def fastest_threads(results: list[BenchResult]) -> dict[str, tuple[int, dict[int, float]]]:
+    """For each runtime measured on the CPU at several thread counts (`bench --threads
+    sweep`): the fastest count, and each count's speed relative to the fastest of its own
+    configuration, averaged over the configurations (so that a small quant and a large
+    one weigh the same). A tie goes to fewer threads: they leave cores to the rest."""
+    by_config: dict[tuple[str, str], dict[int, float]] = {}
+    for r in results:
+        if r.ok and r.info is not None and r.info.device == "cpu" and r.info.threads:
+            key = (r.config.runtime, r.info.precision)
+            by_config.setdefault(key, {})[r.info.threads] = float(r.tokens_per_s or 0.0)
+    relative: dict[str, dict[int, list[float]]] = {}
+    for (runtime, _precision), rates in by_config.items():
+        if len(rates) < 2 or max(rates.values()) <= 0:
+            continue
+        top = max(rates.values())
+        for count, rate in rates.items():
+            relative.setdefault(runtime, {}).setdefault(count, []).append(rate / top)
+    fastest: dict[str, tuple[int, dict[int, float]]] = {}
+    for runtime, counts in relative.items():
+        means = {count: statistics.mean(values) for count, values in sorted(counts.items())}
+        best = max(means, key=lambda count: (means[count], -count))
+        fastest[runtime] = (best, means)
+    return fastest
+
+
 __all__ = [
     "NEW_TOKENS",
     "PROMPT",
@@ -177,6 +202,7 @@ __all__ = [
     "TRANSFORMERS",
     "BenchConfig",
     "BenchResult",
+    "fastest_threads",
     "measure",
     "plan",
     "speed_run",

@@ -1,9 +1,10 @@
 """Small user settings kept between runs: ``settings.json`` in the app's config folder.
 
-Three keys: ``task_folders``, folders of the user's own lm-eval task YAML files, set from
+Four keys: ``task_folders``, folders of the user's own lm-eval task YAML files, set from
 the Evaluate screen and used by the app and the `eval` command alike;
 ``working_context``, the context in tokens the app plans for (see working_context); and
-``threads``, the CPU threads a model computes with (see thread_count). The file is
+``threads``, the CPU threads a model computes with, and ``threads_measured``, the count
+`bench --threads sweep` found fastest per runtime (see thread_count). The file is
 plain JSON so that it can be read and fixed by hand; it is written atomically so that a
 crash mid-write never leaves half a file behind.
 """
@@ -25,6 +26,7 @@ WORKING_CONTEXT = "working_context"
 DEFAULT_WORKING_CONTEXT = 4096
 WORKING_CONTEXT_RANGE = (128, 1_048_576)
 THREADS = "threads"
+MEASURED_THREADS = "threads_measured"
 
 
 class SettingsError(SmollmError):
@@ -155,17 +157,63 @@ def working_context_or_default() -> int:
         return DEFAULT_WORKING_CONTEXT
 
 
-def thread_count(asked: int | None = None) -> int:
+def thread_count(asked: int | None = None, runtime: str | None = None) -> int:
     """The CPU threads a load computes with: ``asked`` (a --threads option), else
-    ``threads`` in settings.json, else every core this process may use. llama-cpp-python's
+    ``threads`` in settings.json, else the count `bench --threads sweep` measured fastest
+    for ``runtime`` on this machine, else every core this process may use. llama-cpp-python's
     own default is half the cores, which left a third of the decode speed unused on a
-    2-core machine (41-44 against 61-64 tok/s)."""
+    2-core machine (41-44 against 61-64 tok/s); on another 2-core machine one thread
+    decoded as fast as two, hence the measurement."""
     if asked is not None:
         return check_threads(asked)
-    value = load_settings().get(THREADS)
-    if value is None:
+    settings = load_settings()
+    value = settings.get(THREADS)
+    if value is not None:
+        problem = threads_problem(value)
+        if problem:
+            raise _broken(settings_path(), f"{THREADS} {problem}; remove it to use every core")
+        return int(value)
+    if runtime is None:
         return usable_cores()
-    problem = threads_problem(value)
-    if problem:
-        raise _broken(settings_path(), f"{THREADS} {problem}; remove it to use every core")
-    return int(value)
+    count = _measured(settings).get(runtime)
+    if count is None:
+        return usable_cores()
+    # Measured on this machine with more cores than this process may use now (a narrower
+    # CPU affinity): every core it may use is the nearest.
+    return min(count, usable_cores())
+
+
+def measured_threads() -> dict[str, int]:
+    """The fastest thread count `bench --threads sweep` measured per runtime; a damaged
+    entry is a SettingsError naming it."""
+    return _measured(load_settings())
+
+
+def _measured(settings: dict[str, Any]) -> dict[str, int]:
+    measured = settings.get(MEASURED_THREADS)
+    if measured is None:
+        return {}
+    if not isinstance(measured, dict):
+        raise _broken(
+            settings_path(),
+            f'{MEASURED_THREADS} must be an object such as {{"llama.cpp": 2}}; remove it '
+            "to use every core",
+        )
+    for runtime, count in measured.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise _broken(
+                settings_path(),
+                f"{MEASURED_THREADS}.{runtime} must be a whole number of threads from 1, not "
+                f"{str(count)[:40]!r}; remove it to use every core",
+            )
+    return measured
+
+
+def save_measured_threads(runtime: str, count: int) -> None:
+    """Remember ``count`` as the fastest thread count measured for ``runtime`` here (a
+    damaged settings file stops this with its message, and is left as it is)."""
+    check_threads(count)
+    settings = load_settings()
+    measured = {**_measured(settings), runtime: count}
+    settings[MEASURED_THREADS] = measured
+    save_settings(settings)

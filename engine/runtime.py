@@ -206,9 +206,9 @@ def load_model(
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
     working = working_context()  # read first: a broken settings file costs no load
-    options = replace(options, threads=thread_count(options.threads))
+    thread_count(options.threads)  # a broken `threads` setting costs no load either
     report = progress or (lambda stage, fraction: None)
-    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+    from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, resolve_runtime
 
     if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
         from engine.llamacpp.load import load_llamacpp
@@ -218,6 +218,7 @@ def load_model(
         report("starting the model runtime (torch, transformers)", None)
     import torch
 
+    options = replace(options, threads=thread_count(options.threads, TRANSFORMERS))
     _set_torch_threads(torch, options.threads)
     _quiet_transformers()
     model_class = _model_class(entry)

@@ -15,6 +15,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ.setdefault("SMOLLM_TUI_HOME", str(_SESSION_HOME / "app"))
+# The set-up tests' llama.cpp wheels, never the machine's own store (tools/llama_build.py).
+os.environ["SMOLLM_TUI_WHEEL_STORE"] = str(_SESSION_HOME / "llama-wheels")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # One conversion of the bundled GGUF (about 15 s) shared by every test and test run.

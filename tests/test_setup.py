@@ -306,7 +306,8 @@ def test_make_llama_cpp_rebuild_compiles_without_the_wheel(tmp_path):
     site, root, _ = _orin(tmp_path)
     llama = _llama_plan(site, root, _board_env(tmp_path), "--llama-only", "--rebuild")
     (source,) = llama["attempts"]
-    assert "--force-reinstall" in source["command"] and llama["mode"] == "foreground"
+    assert "--no-cache-dir" in source["command"] and "--force-reinstall" in source["then"]
+    assert llama["mode"] == "foreground"
 
 
 def test_make_setup_says_what_it_started_in_the_background(tmp_path, capsys, monkeypatch):
@@ -338,6 +339,52 @@ def test_make_setup_says_what_it_started_in_the_background(tmp_path, capsys, mon
     assert f"log: {data / 'llama-build.log'}" in said and "`smollm-tui doctor`" in said
     os.waitpid(int(started.group(1)), 0)  # the runner is our child here
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert len(calls) == 3 and calls[2][0][-3] == "llama-cpp-python==0.3.36"
-    assert calls[2][1] == "torch==2.13.0\n"
+    # The build makes a wheel (into the store), then installs it: both pinned the same.
+    assert len(calls) == 4 and calls[2][0][:3] == ["wheel", "--no-deps", "-w"]
+    assert calls[2][0][-3] == calls[3][0][-3] == "llama-cpp-python==0.3.36"
+    assert calls[2][1] == calls[3][1] == "torch==2.13.0\n"
     assert json.loads((data / "llama-build.json").read_text())["state"] == "ok"
+
+
+def test_a_second_venv_installs_the_wheel_built_before_instead_of_compiling(tmp_path, monkeypatch):
+    """The wheel a source build made is kept per build flags; the next venv with the same
+    flags (CI's board venv, a venv made again) installs it; other flags build afresh."""
+    monkeypatch.setenv("SMOLLM_TUI_WHEEL_STORE", str(tmp_path / "store"))
+    setup = _load_script()
+    log = tmp_path / "pip-calls.jsonl"
+    fake_pip = tmp_path / "pip"
+    fake_pip.write_text(
+        "#!" + sys.executable + "\n"
+        "import json, pathlib, sys\n"
+        "args = sys.argv[1:]\n"
+        "if args[0] == 'wheel':\n"
+        "    out = pathlib.Path(args[args.index('-w') + 1])\n"
+        "    out.mkdir(parents=True, exist_ok=True)\n"
+        "    (out / 'llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl').write_bytes(b'')\n"
+        f"open({str(log)!r}, 'a').write(json.dumps(args) + '\\n')\n"
+    )
+    fake_pip.chmod(0o755)
+    cpu = setup.Facts("x86_64", "3.11", "2.13.0", None, None, None, None, None, False)
+
+    def llama_calls(facts, data):
+        log.write_text("")
+        plan = setup.make_plan(
+            facts, pip=[str(fake_pip)], torch_spec="torch==2.13.0", extras=[], llama="yes"
+        )
+        assert setup.run_plan(plan, data_dir=lambda: data) == 0
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        how = json.loads((data / "llama-build.json").read_text())["how"]
+        return [c[0] for c in calls[2:]], how, plan.llama.attempts
+
+    first, how, attempts = llama_calls(cpu, tmp_path / "first")
+    assert first == ["wheel", "install"] and how == "source build"
+    store = Path(attempts[-1].command[attempts[-1].command.index("-w") + 1])
+    assert store.parent == tmp_path / "store" and list(store.glob("*.whl"))
+
+    again, how, attempts = llama_calls(cpu, tmp_path / "second")
+    assert again == ["install"] and how == "the wheel built here before"
+    assert attempts[0].command[-3:] == ["--find-links", str(store), "llama-cpp-python==0.3.36"]
+
+    cuda = setup.Facts("x86_64", "3.11", "2.13.0", "12.6", None, None, None, "/cuda/nvcc", True)
+    other, how, _ = llama_calls(cuda, tmp_path / "third")
+    assert other == ["wheel", "install"] and how == "source build"

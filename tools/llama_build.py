@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -45,10 +46,11 @@ DEFAULT_CORE_S = {"cpu": 960.0, "cuda": 4800.0}
 class Attempt:
     """One way to get llama-cpp-python: a pip command and its extra environment."""
 
-    name: str  # "Jetson AI Lab wheel" or "source build"
+    name: str  # "Jetson AI Lab wheel", "the wheel built here before" or "source build"
     command: list[str]
     env: dict[str, str]
     source: bool  # a compile (its duration is the one worth remembering)
+    then: list[str] = field(default_factory=list)  # run after ``command`` succeeds (install)
 
 
 @dataclass
@@ -61,6 +63,32 @@ class LlamaPlan:
     target: str  # what is built, in words
     jobs: int
     attempts: list[Attempt] = field(default_factory=list)
+
+
+def wheel_store(flags: Sequence[str]) -> Path:
+    """The folder that keeps the wheel a source build made with these ``flags`` (the
+    package, the build's environment, this CPU's features), so that another venv of this
+    machine (a new one, the board's Python 3.10 one) installs it instead of compiling
+    again: the wheel is `py3-none` (ctypes), while pip's own cache is per Python version.
+    SMOLLM_TUI_WHEEL_STORE moves the store (the tests' own)."""
+    base = os.environ.get("SMOLLM_TUI_WHEEL_STORE")
+    if not base:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = str(Path(cache) / "smollm-tui" / "llama-wheels")
+    key = json.dumps([*flags, _cpu_features()])
+    return Path(base) / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _cpu_features() -> str:
+    """This CPU's instruction-set line: a CPU build is for it (-march=native)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[-1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def status_path(data_dir: Path) -> Path:
@@ -260,6 +288,12 @@ def _run_attempts(data_dir: Path, status: dict, *, echo: bool) -> int:
             _say(log, echo, f"== llama.cpp: {attempt['name']}: {' '.join(command)}")
             began = time.time()
             code = _run(command, dict(os.environ, **attempt["env"]), log, echo)
+            if code == 0 and attempt.get("then"):
+                then = list(attempt["then"])
+                if status.get("constraints"):
+                    then += ["-c", status["constraints"]]
+                _say(log, echo, f"== llama.cpp: install: {' '.join(then)}")
+                code = _run(then, dict(os.environ), log, echo)
             if code == 0:
                 status["how"] = attempt["name"]
                 if attempt["source"]:

@@ -42,7 +42,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
             f"({chosen.path.name}): use --runtime transformers"
         )
     n_ctx = context_size(chosen.path, arch, entry, working_context())
-    threads = thread_count(options.threads)
+    threads = thread_count(options.threads, "llama.cpp")
     report("starting the model runtime (llama.cpp)", None)
     # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
     # the telemetry sampler, other work): measured 15 s instead of 1 s for a prompt on a

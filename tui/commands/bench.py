@@ -16,9 +16,8 @@ import threading
 from rich.table import Table
 from rich.text import Text
 
-from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads
+from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads, usable_cores
 from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
-from tui.commands.generate import add_threads_option
 from tui.safe_text import visible
 
 NAME = "bench"
@@ -49,7 +48,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "GGUF file on disk for llama.cpp)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto")
-    add_threads_option(parser)
+    parser.add_argument(
+        "--threads",
+        metavar="N|sweep",
+        help="CPU threads the model computes with (default: the `threads` setting, else "
+        "the count a sweep measured fastest, else every core); `sweep` measures each count "
+        "from 1 to the cores and remembers the fastest on the CPU for each runtime",
+    )
     parser.add_argument(
         "--runs",
         type=int,
@@ -74,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.runs < 1 or args.runs > 20:
         raise UsageError("--runs must be between 1 and 20")
-    threads = parse_threads(args.threads)
+    sweep = (args.threads or "").strip().lower() == "sweep"
+    counts = list(range(1, usable_cores() + 1)) if sweep else [parse_threads(args.threads)]
+    if sweep:
+        from engine.preferences import measured_threads
+
+        measured_threads()  # a damaged settings file stops a sweep before it measures
     catalog = catalog_from(args)
     entry = catalog.get(args.model) if args.model else catalog.default()
     configs = plan(entry, args.runtime, args.precision)
@@ -89,10 +99,12 @@ def run(args: argparse.Namespace) -> int:
     interrupted = threading.Event()
     try:
         with _ctrl_c_cancels(client, interrupted):
-            for config in configs:
+            for config, threads in [(c, n) for c in configs for n in counts]:
                 if interrupted.is_set():
                     break
                 label = f"{entry.id} · {config.runtime} · precision {config.precision}"
+                if sweep:
+                    label += f" · {_threads(threads)}"
                 err.print(Text(f"bench: {label}"))
                 options = LoadOptions(
                     entry.id,
@@ -120,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                     interrupted.set()
     finally:
         client.close()
+    fastest = _remember_fastest(results, err) if sweep and not interrupted.is_set() else {}
     if args.json:
         print_json(
             {
@@ -127,13 +140,48 @@ def run(args: argparse.Namespace) -> int:
                 "new_tokens": NEW_TOKENS,
                 "runs": args.runs,
                 "results": [_as_json(r) for r in results],
+                **({"fastest_threads": fastest} if sweep else {}),
             }
         )
     else:
-        stdout_console().print(_table(entry.id, results, args.runs or RUNS))
+        stdout_console().print(_table(entry.id, results, args.runs or RUNS, sweep))
     if interrupted.is_set():
         return 130
     return 0 if results and all(r.ok for r in results) else 1
+
+
+def _threads(count: int | None) -> str:
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
+def _remember_fastest(results, err) -> dict:
+    """After a sweep: each runtime's fastest count on the CPU, saved in settings.json for
+    the loads that name no count; what was measured, for --json."""
+    from engine.decode_bench import fastest_threads
+    from engine.preferences import THREADS, load_settings, save_measured_threads
+
+    fastest = fastest_threads(results)
+    if not fastest:
+        err.print(Text("bench: no runtime was measured on the CPU at two counts: nothing saved"))
+    setting = load_settings().get(THREADS)
+    for runtime, (best, relative) in fastest.items():
+        save_measured_threads(runtime, best)
+        others = ", ".join(f"{_threads(n)} {share:.0%}" for n, share in relative.items())
+        err.print(
+            Text(
+                f"bench: fastest on {runtime} here: {_threads(best)} ({others} of each "
+                f"configuration's fastest); saved: loads on {runtime} use {_threads(best)}"
+                + (
+                    f", but your `threads` setting ({setting}) comes first"
+                    if setting is not None
+                    else " unless --threads or the `threads` setting says otherwise"
+                )
+            )
+        )
+    return {
+        runtime: {"threads": best, "relative": {str(n): v for n, v in relative.items()}}
+        for runtime, (best, relative) in fastest.items()
+    }
 
 
 def _as_json(result) -> dict:
@@ -145,13 +193,14 @@ def _as_json(result) -> dict:
     return data
 
 
-def _table(model_id: str, results, runs: int) -> Table:
+def _table(model_id: str, results, runs: int, sweep: bool = False) -> Table:
     from engine.decode_bench import NEW_TOKENS
 
     # One count for a whole bench (the same setting or --threads for every configuration):
-    # in the title, so that the table keeps its columns whole at 80 columns.
+    # in the title, so that the table keeps its columns whole at 80 columns. A sweep's
+    # rows differ by their count: it goes in the runtime's cell.
     counts = sorted({r.info.threads for r in results if r.info and r.info.threads})
-    threads = f", {'/'.join(map(str, counts))} threads" if counts else ""
+    threads = f", {'/'.join(map(str, counts))} threads" if counts and not sweep else ""
     table = Table(
         title=Text(f"{model_id}: greedy, {NEW_TOKENS} new tokens, median of {runs}{threads}"),
         title_justify="left",
@@ -162,12 +211,15 @@ def _table(model_id: str, results, runs: int) -> Table:
         )
     for r in results:
         info = r.info
+        runtime = r.config.runtime
+        if sweep and info is not None and info.threads:
+            runtime += f" ×{info.threads}"
         precision = info.precision if info else r.config.precision
         device = info.device if info else "—"
         if not r.ok:
             why = "cancelled" if r.cancelled else visible(r.error or "failed")
             table.add_row(
-                r.config.runtime,
+                runtime,
                 precision,
                 device,
                 Text(why, style="red", overflow="fold"),
@@ -182,7 +234,7 @@ def _table(model_id: str, results, runs: int) -> Table:
         if r.new_tokens < NEW_TOKENS:
             speed += f" ({r.new_tokens} tok)"
         load = f"{info.load_seconds:.1f} s"
-        table.add_row(r.config.runtime, precision, device, speed, first, load, peak)
+        table.add_row(runtime, precision, device, speed, first, load, peak)
     return table
 
 
