@@ -4,8 +4,9 @@ configurations), one worker each.
 When the pair fits the machine's memory together (the two fit figures against the memory
 available) both load and answer at the same time; otherwise one after the other, each
 worker ended before the next starts (engine.arena.schedule, as the app's Arena does). One
-side failing (out of memory, a bad model) leaves the other answering. Ctrl+C stops both and keeps what they said. The generation options
-are `generate`'s own (the same definitions), applied to both sides.
+side failing (out of memory, a bad model) leaves the other answering. Ctrl+C stops both and
+keeps what they said. The generation options are `generate`'s own (the same definitions),
+applied to both sides.
 
 Also home of `smollm-tui report --arena` (the leaderboard of the votes given in the app).
 """
