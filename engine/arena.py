@@ -1,5 +1,6 @@
 """The Arena's plain parts: each side's configuration, whether the pair fits in memory
-together, and saving both transcripts. No UI and no torch: the app and the CLI share them.
+together, the turns of a round that follow from it, and saving both transcripts. No UI and
+no torch: the app and the CLI share them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from engine import memory
 from engine.catalog import Catalog, ModelEntry
@@ -148,6 +149,34 @@ def plan_pair(
         (n or 0.0) <= (b.available_mb or 0.0) for n, b in zip(needs, budgets, strict=True)
     )
     return PairPlan(together, pair, None)
+
+
+# ---- turns: the plan applied to a round ---------------------------------------------------
+
+Side = TypeVar("Side")
+
+
+@dataclass(frozen=True)
+class Turn(Generic[Side]):
+    """One side's part of a round: load if needed and answer, then end its worker when
+    ``unload_after`` (the other side loads next)."""
+
+    side: Side
+    unload_after: bool = False
+
+
+def schedule(
+    plan: PairPlan, sides: Sequence[Side], loaded: Callable[[Side], bool] | None = None
+) -> list[list[Turn[Side]]]:
+    """A round's turns as waves; the turns of one wave run at once, a wave starts when the
+    one before has ended. Both sides in one wave when the plan has them together; else one
+    side a wave, a side whose model is ``loaded`` first (no load wasted), each worker ended
+    after its turn but the last one's (it stays loaded for the next round). The first
+    wave is also what loads before any round."""
+    if plan.together:
+        return [[Turn(side) for side in sides]]
+    order = sorted(sides, key=lambda side: not (loaded and loaded(side)))
+    return [[Turn(side, unload_after=i < len(order) - 1)] for i, side in enumerate(order)]
 
 
 # ---- saving the pair ---------------------------------------------------------------------

@@ -29,7 +29,8 @@ from tui.widgets.transcript import Notice, QueuedTurn, ReplyTurn, UserTurn
 
 class WatchedChat(ChatScreen):
     """The real chat screen, telling the test when the first chunk of a reply arrived and
-    when a reply finished. (Textual runs the handler of every class in the MRO unless one
+    when a reply finished: the conversation view handled each message first, then it
+    bubbled up here. (Textual runs the handler of every class in the MRO unless one
     prevents the default, so each of these runs the screen's own exactly once.)"""
 
     def __init__(self, *args, on_first_chunk=None) -> None:
@@ -39,8 +40,6 @@ class WatchedChat(ChatScreen):
         self.on_first_chunk = on_first_chunk
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
-        message.prevent_default()
-        await super().on_reply_chunk(message)
         if not self.first_chunk.is_set():
             self.first_chunk.set()
             if self.on_first_chunk is not None:

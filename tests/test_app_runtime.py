@@ -15,6 +15,7 @@ from engine.results.store import ResultsStore
 from tui import messages as m
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
+from tui.widgets.conversation import ConversationView
 from tui.widgets.memory_meter import meter_text
 from tui.widgets.transcript import ReplyTurn
 
@@ -72,13 +73,13 @@ async def test_chat_on_llamacpp_stop_and_switch_to_transformers(tiny_catalog: Pa
         lambda self, text, error=False: (lines.append(text), shown(self, text, error)),
     )
     chunk_seen = asyncio.Event()
-    write_chunk = ChatScreen.on_reply_chunk
+    write_chunk = ConversationView.on_reply_chunk  # the chat's view writes each chunk
 
     async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
         await write_chunk(self, message)
         chunk_seen.set()
 
-    monkeypatch.setattr(ChatScreen, "on_reply_chunk", on_reply_chunk)
+    monkeypatch.setattr(ConversationView, "on_reply_chunk", on_reply_chunk)
     app = make_app(tiny_catalog)
     async with app.run_test(size=(120, 40)) as pilot:
         await rows_shown(pilot)

@@ -33,7 +33,8 @@ APART = PairPlan(False, (15.0, 15.0), 20.0)
 
 
 class WatchedPanel(ArenaPanel):
-    """The real panel, telling the test when its reply's first chunk arrived."""
+    """The real panel, telling the test when its reply's first chunk arrived. (Textual
+    runs the panel's own handler too, after this one: each class in the MRO has its turn.)"""
 
     on_first_chunk = None  # set by a test: called with the panel
 
@@ -41,8 +42,7 @@ class WatchedPanel(ArenaPanel):
         super().__init__(*args, **kwargs)
         self.first_chunk = asyncio.Event()
 
-    async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
-        await super().on_reply_chunk(message)
+    def on_reply_chunk(self, message: m.ReplyChunk) -> None:
         if not self.first_chunk.is_set():
             self.first_chunk.set()
             if WatchedPanel.on_first_chunk is not None:

@@ -10,7 +10,15 @@ import stat
 
 import pytest
 
-from engine.arena import PairPlan, SideConfig, SideTranscript, plan_pair, save_pair
+from engine.arena import (
+    PairPlan,
+    SideConfig,
+    SideTranscript,
+    Turn,
+    plan_pair,
+    save_pair,
+    schedule,
+)
 from engine.catalog import load_catalog
 from engine.memory import Budget
 from engine.results.arena import (
@@ -224,6 +232,19 @@ def test_the_pair_runs_together_only_when_both_needs_fit_the_budget():
     assert plan_with(
         (900.0, 1200.0), {"cpu": 1300.0, "cuda": 1000.0}, devices=("cuda", "cpu")
     ).together
+
+
+def test_a_round_runs_both_at_once_or_the_loaded_side_first_then_the_other():
+    together, apart = PairPlan(True, (1.0, 1.0), 8.0), PairPlan(False, (5.0, 5.0), 8.0)
+    assert schedule(together, ["a", "b"]) == [[Turn("a"), Turn("b")]]
+    # one after the other: each side its own wave, ended after its turn but the last
+    assert schedule(apart, ["a", "b"]) == [[Turn("a", unload_after=True)], [Turn("b")]]
+    # the side whose model is loaded goes first: no load wasted, and it is ended for the other
+    assert schedule(apart, ["a", "b"], loaded=lambda side: side == "b") == [
+        [Turn("b", unload_after=True)],
+        [Turn("a")],
+    ]
+    assert schedule(apart, ["b"]) == [[Turn("b")]]  # one side left: it stays loaded
 
 
 def test_each_side_is_sized_on_its_own_runtime():

@@ -11,6 +11,8 @@ that a type checker holds both sides to the same signatures.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from functools import cached_property
 from typing import Any, Protocol, cast
 
 from textual.app import App
@@ -151,15 +153,21 @@ class SmollmAppApi(App[None]):
         return start_peak(self.telemetry) if isinstance(self.telemetry, Sampler) else None
 
     def record_chat_speed(
-        self, stats: ReplyStats, settings: GenerationSettings, board: dict | None = None
+        self,
+        stats: ReplyStats,
+        settings: GenerationSettings,
+        board: dict | None = None,
+        *,
+        info: LoadInfo | None = None,
     ) -> None:
         """Keep the reply's speed and peak memory: the catalog shows the last measured
         tok/s, and the measured peak replaces the estimate in the fit verdict. ``board``
         (finish_peak of the tracker from begin_peak) adds the board's peak memory and GPU
-        load during the reply. Written in a thread (SpeedStored comes back)."""
+        load during the reply; ``info``: the model that replied (None: the app's session's,
+        an Arena side has its own). Written in a thread (SpeedStored comes back)."""
         from engine.results.store import SpeedRun
 
-        info = self.session.info
+        info = info or self.session.info
         if info is None or stats.new_tokens == 0:
             return
         run = SpeedRun(
@@ -177,12 +185,14 @@ class SmollmAppApi(App[None]):
             **(board or {}),
         )
 
+        lock = self._speed_writes
+
         def write() -> None:
             from engine.results.health import StoreUnavailable
             from engine.results.store import ResultsStore
 
             try:
-                with ResultsStore() as store:
+                with lock, ResultsStore() as store:
                     store.add_speed(run)
             except StoreUnavailable as exc:  # the chat goes on; this reply's speed is not kept
                 self.post_message(m.SpeedStored(str(exc)))
@@ -196,6 +206,13 @@ class SmollmAppApi(App[None]):
                 self.post_message(m.SpeedStored())
 
         self.run_worker(write, thread=True, group="chat-speed", exit_on_error=False)
+
+    @cached_property
+    def _speed_writes(self) -> threading.Lock:
+        """One speed row written at a time: the Arena's two sides end together, and two
+        first opens of a store that does not exist yet both try to create its tables
+        (the second fails with "table ... already exists")."""
+        return threading.Lock()
 
     def on_speed_stored(self, message: m.SpeedStored) -> None:
         if message.problem:

@@ -3,9 +3,10 @@ configurations), one worker each.
 
 When the pair fits the machine's memory together (the two fit figures against the memory
 available) both load and answer at the same time; otherwise one after the other, each
-worker ended before the next starts. One side failing (out of memory, a bad model) leaves
-the other answering. Ctrl+C stops both and keeps what they said. The generation options
-are `generate`'s own (the same definitions), applied to both sides.
+worker ended before the next starts (engine.arena.schedule, as the app's Arena does). One
+side failing (out of memory, a bad model) leaves the other answering. Ctrl+C stops both and
+keeps what they said. The generation options are `generate`'s own (the same definitions),
+applied to both sides.
 
 Also home of `smollm-tui report --arena` (the leaderboard of the votes given in the app).
 """
@@ -19,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.arena import SIDES, PairPlan, SideConfig
+from engine.arena import SIDES, PairPlan, SideConfig, schedule
 from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import (
     PRECISIONS,
@@ -201,24 +202,28 @@ def _run_pair(
     both = _Both(clients, stop)
     try:
         with generate._ctrl_c_cancels(both):
-            if plan.together:
-                threads = [
-                    threading.Thread(
-                        target=answer, args=(i, False, False), daemon=True, name=f"arena-{side}"
-                    )
-                    for i, side in enumerate(SIDES)
-                ]
-                for thread in threads:
-                    thread.start()
-                for index, thread in enumerate(threads):
-                    thread.join()
-                    _print_side(index, results[index], args, streamed=False)
-            else:
-                for index in range(len(SIDES)):
-                    if not args.json:
-                        _print_header(index, results[index])
-                    answer(index, not args.json, unload=index == 0)
-                    _print_side(index, results[index], args, streamed=True)
+            for wave in schedule(plan, range(len(SIDES))):
+                if len(wave) > 1:  # at once: each side printed whole when it is done
+                    threads = [
+                        threading.Thread(
+                            target=answer,
+                            args=(turn.side, False, turn.unload_after),
+                            daemon=True,
+                            name=f"arena-{SIDES[turn.side]}",
+                        )
+                        for turn in wave
+                    ]
+                    for thread in threads:
+                        thread.start()
+                    for turn, thread in zip(wave, threads, strict=True):
+                        thread.join()
+                        _print_side(turn.side, results[turn.side], args, streamed=False)
+                    continue
+                [turn] = wave  # its turn alone: streamed as it comes
+                if not args.json:
+                    _print_header(turn.side, results[turn.side])
+                answer(turn.side, not args.json, turn.unload_after)
+                _print_side(turn.side, results[turn.side], args, streamed=True)
     finally:
         for client in clients:
             client.close()

@@ -1,8 +1,9 @@
 """The Arena: one prompt, two models (or one model in two configurations) side by side.
 
-Each side has its own worker, history and figures (tui.widgets.arena_panel). When the
-pair fits in memory together both answer at once; otherwise they take turns, the loaded
-side first, each worker ended before the other loads. Blind mode shows the sides as A and
+Each side has its own worker, history and figures (tui.widgets.arena_panel, around the
+conversation view Chat uses). When the pair fits in memory together both answer at once;
+otherwise they take turns, the loaded side first, each worker ended before the other loads
+(engine.arena.schedule, as the `arena` command does). Blind mode shows the sides as A and
 B in random order with names hidden until the vote; votes go to the results store and
 make the leaderboard (Compare, `smollm-tui report --arena`).
 """
@@ -23,7 +24,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.arena import PairPlan, SideConfig, SideTranscript
+from engine.arena import PairPlan, SideConfig, SideTranscript, Turn, schedule
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings
 from tui import messages as m
@@ -31,6 +32,7 @@ from tui.app_api import smollm_app
 from tui.session import ModelSession
 from tui.widgets.arena_panel import ArenaPanel
 from tui.widgets.arena_vote import VoteBar
+from tui.widgets.conversation import ConversationView
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.prompt_input import PromptInput
 
@@ -76,7 +78,8 @@ class ArenaScreen(Screen):
         self.hidden = False  # blind and not yet voted
         self.voted = False
         self.prompt = ""  # the last round's prompt
-        self.queue: list[tuple[ArenaPanel, Conversation]] = []  # sides waiting their turn
+        self.queue: list[list[Turn[ArenaPanel]]] = []  # the round's waves still to run
+        self.asked: dict[ArenaPanel, Conversation] = {}  # what each side of the round answers
         self.in_round: list[ArenaPanel] = []
         self.last_round: list[ArenaPanel] = []  # the sides that took part in the last one
 
@@ -137,7 +140,7 @@ class ArenaScreen(Screen):
     def plan_ready(self, plan: PairPlan) -> None:
         self.plan = plan
         self.show_plan()
-        first = self.panels if plan.together else self.panels[:1]
+        first = [turn.side for turn in schedule(plan, self.panels)[0]]
         for panel in first:
             panel.start(None, panel.settings(self.settings))
         for panel in self.panels[len(first) :]:
@@ -194,27 +197,27 @@ class ArenaScreen(Screen):
                 panel.set_state("not loaded: ctrl+r loads it again", error=True)
         self.prompt = text
         self.query_one(VoteBar).close()
-        conversations = {p: await p.begin_round(text) for p in sides}
+        self.asked = {p: await p.begin_round(text) for p in sides}
         self.in_round, self.last_round = list(sides), list(sides)
-        if self.plan is not None and self.plan.together:
-            for panel in sides:
-                panel.start(conversations[panel], panel.settings(self.settings))
-            return True
-        # Turns: the side whose model is loaded answers first.
-        order = sorted(sides, key=lambda p: p.session.state != "ready")
-        self.queue = [(p, conversations[p]) for p in order]
-        for panel, _ in self.queue[1:]:
-            panel.set_state("waits for its turn (one after the other)")
+        # (a round waits for the plan; none would read as one after the other, the safe way)
+        plan = self.plan or PairPlan(False, (None, None), None)
+        self.queue = schedule(plan, sides, loaded=lambda p: p.session.state == "ready")
+        for wave in self.queue[1:]:
+            for turn in wave:
+                turn.side.set_state("waits for its turn (one after the other)")
         self._next_turn()
         return True
 
     def _next_turn(self) -> None:
         if not self.queue or any(p.busy for p in self.panels):
             return
-        panel, conversation = self.queue.pop(0)
-        panel.start(conversation, panel.settings(self.settings), unload_after=bool(self.queue))
+        for turn in self.queue.pop(0):
+            panel = turn.side
+            panel.start(
+                self.asked[panel], panel.settings(self.settings), unload_after=turn.unload_after
+            )
 
-    def on_arena_panel_job_ended(self, message: ArenaPanel.JobEnded) -> None:
+    def on_conversation_view_job_ended(self, message: ConversationView.JobEnded) -> None:
         if self.queue:
             self._next_turn()
             return
@@ -313,8 +316,9 @@ class ArenaScreen(Screen):
             self.app.pop_screen()
             return
         waiting, self.queue = self.queue, []
-        for panel, _ in waiting:
-            await panel.skip_round("stopped before its turn")
+        for wave in waiting:
+            for turn in wave:
+                await turn.side.skip_round("stopped before its turn")
         for panel in self.panels:
             if panel.busy:
                 panel.cancel()

@@ -16,7 +16,6 @@ from textual.widgets import Footer, Header, Input, Static
 from engine import preferences
 from engine.catalog import ModelEntry
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.telemetry.peak import PeakTracker, finish_peak
 from engine.transcripts import save_failure, save_transcript
 from tui import messages as m
 from tui.app_api import smollm_app
@@ -24,6 +23,7 @@ from tui.load_text import loading_text
 from tui.reply_stats import threads_text
 from tui.safe_text import plain, visible
 from tui.screens.dialogs import TextEditScreen
+from tui.widgets.conversation import ConversationView
 from tui.widgets.gen_controls import GenerationControls
 from tui.widgets.memory_meter import MemoryMeter
 from tui.widgets.prompt_input import PromptInput
@@ -52,28 +52,60 @@ class ChatScreen(Screen):
     def __init__(self, entry: ModelEntry, options: LoadOptions):
         super().__init__()
         self.entry = entry
-        self.options = options
-        self.conversation = Conversation()
+        # The conversation itself (the app's session, history, transcript, replies, their
+        # peak memory and speed rows); this screen adds its status and context lines, the
+        # question typed while loading, the controls and the keys.
+        self.view = ConversationView(entry, options)
         self.settings = GenerationSettings()
-        # Base models continue text; chat needs an instruction-tuned model.
-        self.raw = entry.is_base and entry.kind == "causal"
-        self.generating = False
-        self.model_loading = False  # this screen's load is under way (until Loaded / Failed)
         self._load_started = 0.0
         self._load_stage = ""  # what the load is doing, as the worker last said
         self._load_share: float | None = None  # and how much of it is done
         self._queued: QueuedTurn | None = None  # a question sent before the model was ready
-        self.dropped_turns = 0
-        self._reply: ReplyTurn | None = None
-        self._pending: Conversation | None = None
-        self._peak: PeakTracker | None = None  # board peaks during the reply in flight
+
+    # What the conversation holds, under the names the screen's keys use.
+    @property
+    def options(self) -> LoadOptions:
+        return self.view.options
+
+    @options.setter
+    def options(self, options: LoadOptions) -> None:
+        self.view.options = options
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.view.conversation
+
+    @conversation.setter
+    def conversation(self, conversation: Conversation) -> None:
+        self.view.conversation = conversation
+
+    @property
+    def raw(self) -> bool:
+        return self.view.raw
+
+    @raw.setter
+    def raw(self, raw: bool) -> None:
+        self.view.raw = raw
+
+    @property
+    def generating(self) -> bool:
+        return self.view.generating
+
+    @property
+    def model_loading(self) -> bool:
+        """This screen's load is under way (until Loaded / Failed)."""
+        return self.view.phase == "loading"
+
+    @property
+    def dropped_turns(self) -> int:
+        return self.view.dropped_turns
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
             with Vertical():
                 yield Static(id="status")
-                yield Transcript()
+                yield self.view
                 yield Static(id="context")
                 yield PromptInput(id="prompt")
             yield GenerationControls(self.settings, self.raw)
@@ -96,26 +128,19 @@ class ChatScreen(Screen):
     def ensure_loaded(self) -> None:
         session = smollm_app(self).session
         if session.is_loaded(self.options) and session.info is not None:
+            self.view.phase = "ready"
             self.set_status(f"ready · {self.describe_loaded()}")
             self.query_one(GenerationControls).set_runtime(session.info.runtime)
         else:
-            self.model_loading = True
             self._load_started = time.monotonic()
             fit = smollm_app(self).fit_text(self.entry)
             self._load_stage = (
                 f"{self.entry.name} ({self.options.precision}, {self._runtime_label()}), {fit}"
             )
             self._load_share = None
+            self.view.start(None, self.settings)  # the view is "loading" from here
             self.show_loading()
             self._load_ticker.resume()
-            self._load()
-
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
-    def _load(self) -> None:
-        try:
-            smollm_app(self).session.load(self.options, self.post_message)
-        except Exception as exc:  # a waiting question must not wait for ever
-            self.post_message(m.LoadFailed(str(exc) or type(exc).__name__, "error"))
 
     def on_load_stage(self, message: m.LoadStage) -> None:
         self._load_stage, self._load_share = message.stage, message.fraction
@@ -129,7 +154,6 @@ class ChatScreen(Screen):
         self.set_status(loading_text(self._load_stage, self._load_share, seconds))
 
     def load_ended(self) -> None:
-        self.model_loading = False
         self._load_ticker.pause()
 
     async def on_model_loaded(self, message: m.ModelLoaded) -> None:
@@ -144,7 +168,6 @@ class ChatScreen(Screen):
         self.load_ended()
         self.withdraw_queued()
         self.set_status(f"not loaded: {message.message} · ctrl+r tries again", error=True)
-        await self.query_one(Transcript).add_notice(message.message, error=True)
         self.notify(
             message.message,
             title="Could not load the model",
@@ -241,58 +264,15 @@ class ChatScreen(Screen):
         prompt.move_cursor(prompt.document.end)
 
     async def send(self, text: str) -> None:
-        if self.raw:
-            conversation = Conversation(turns=()).add("user", text)
-        else:
-            conversation = self.conversation.add("user", text)
-        await self.query_one(Transcript).add_user(text)
-        await self.start_reply(conversation)
-
-    async def start_reply(self, conversation: Conversation) -> None:
-        self.generating = True
-        self._pending = conversation
-        finish_peak(self._peak)  # a reply that never finished leaves nothing to keep
-        self._peak = smollm_app(self).begin_peak()
-        self._reply = await self.query_one(Transcript).add_reply()
-        self._generate(conversation, self.settings, self.raw)
-
-    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(
-        self, conversation: Conversation, settings: GenerationSettings, raw: bool
-    ) -> None:
-        smollm_app(self).session.generate(conversation, settings, raw, self.post_message)
-
-    async def on_reply_chunk(self, message: m.ReplyChunk) -> None:
-        if self._reply is not None:
-            await self._reply.write(message.text)
-
-    async def on_reply_trimmed(self, message: m.ReplyTrimmed) -> None:
-        self.dropped_turns = message.dropped_turns
-        await self.query_one(Transcript).add_notice(
-            f"The conversation is longer than the context: the {message.dropped_turns} oldest "
-            "turn(s) were left out of the prompt (the system prompt is kept)."
-        )
+        conversation = await self.view.ask(text)
+        self.view.start(conversation, self.settings)
 
     async def on_reply_finished(self, message: m.ReplyFinished) -> None:
-        reply, pending = self._reply, self._pending
-        self.generating, self._reply, self._pending = False, None, None
-        board = finish_peak(self._peak)
-        self._peak = None
-        if reply is None or pending is None:
-            return
-        await reply.finish(message.stats, message.cancelled)
-        self.conversation = pending.add("assistant", reply.text)
+        # The view kept the reply, its peak and its speed row; here, the context line.
         if message.stats is not None:
             self.update_context(message.stats.prompt_tokens + message.stats.new_tokens)
-            smollm_app(self).record_chat_speed(message.stats, self.settings, board)
 
-    async def on_reply_failed(self, message: m.ReplyFailed) -> None:
-        reply = self._reply
-        self.generating, self._reply, self._pending = False, None, None
-        finish_peak(self._peak)
-        self._peak = None
-        if reply is not None:
-            await reply.fail(message.message)
+    def on_reply_failed(self, message: m.ReplyFailed) -> None:
         if message.kind == "died":
             smollm_app(self).model_unloaded("the worker died")
             self.set_status(visible(message.message), error=True)
@@ -324,14 +304,14 @@ class ChatScreen(Screen):
         replies = self.query(ReplyTurn)
         if replies:
             await replies.last().remove()
-        await self.start_reply(replace(self.conversation, turns=turns[:-1]))
+        conversation = replace(self.conversation, turns=turns[:-1])
+        await self.view.begin_reply(conversation)
+        self.view.start(conversation, self.settings)
 
     async def action_clear(self) -> None:
         if self.generating:
             smollm_app(self).session.cancel()
-        self.conversation = Conversation(system=self.conversation.system)
-        self.dropped_turns = 0
-        await self.query_one(Transcript).remove_children()
+        await self.view.clear()
         self.update_context(0)
 
     def action_save(self) -> None:
