@@ -19,7 +19,7 @@ class LoadedModel:
     entry: ModelEntry
     # transformers: a PreTrainedModel (causal LM or seq2seq); llama.cpp: a llama_cpp.Llama
     model: Any
-    # transformers: its tokenizer; llama.cpp: engine.llamacpp.tokenizer.GGUFTokenizer
+    # transformers: its tokenizer; llama.cpp: engine.runtimes.llamacpp.tokenizer.GGUFTokenizer
     tokenizer: Any
     info: LoadInfo
     runtime: str = "transformers"  # transformers | llama.cpp

@@ -151,6 +151,6 @@ class ResultsRead(Message):
 @dataclass
 class LlamaBuildRead(Message):
     """The status of set-up's llama.cpp build, read in a thread for a memory meter (an
-    engine.llamacpp.build_status.BuildStatus, or None when no build was started here)."""
+    engine.runtimes.llamacpp.build_status.BuildStatus, or None when no build was started here)."""
 
     status: Any

@@ -188,7 +188,7 @@ class WorkerClient:
             raise UsageError("no model is loaded: load one first")
 
     def _check_generate(self, settings: GenerationSettings) -> None:
-        from engine.runtime_choice import check_settings
+        from engine.runtimes.choice import check_settings
 
         settings.validate()
         self._need_model()
@@ -375,19 +375,13 @@ def _precheck_load(options: LoadOptions) -> None:
     unavailable models, remote code without consent, missing local paths, hub models
     not downloaded."""
     from engine.catalog import load_catalog
-    from engine.runtime import check_loadable, resolve_source
-    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+    from engine.loading import check_loadable, precheck_files
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
-    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
-        from engine.gguf_files import choose_file
-
-        choose_file(entry, options.precision)  # the file for this precision is there
-    elif entry.source == "hub":
-        resolve_source(entry)
+    precheck_files(entry, options)
 
 
 def _default_log_path() -> Path:

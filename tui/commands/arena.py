@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 def _precheck(entry, options) -> None:
     """Refuse what can never load before starting either side (as the worker client does
     for one): an unavailable model, remote code without consent, a missing download."""
-    from engine.runtime import check_loadable, resolve_source
+    from engine.loading import check_loadable, resolve_source
 
     check_loadable(entry, options)
     if entry.source == "hub":

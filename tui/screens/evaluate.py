@@ -35,7 +35,7 @@ from engine.errors import SmollmError
 from engine.evaluation.batch import remaining_tasks, stream_and_store
 from engine.records import EvalSpec
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
-from engine.runtime_choice import runtime_expected
+from engine.runtimes.choice import runtime_expected
 from engine.settings import LoadOptions
 from engine.states import EvalOutcome
 from engine.task_registry import short_name

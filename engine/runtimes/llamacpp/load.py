@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 
 from engine.catalog import ModelEntry
-from engine.errors import UsageError
+from engine.errors import DeviceUnavailable, UsageError
 from engine.gguf_files import choose_file, read_metadata
-from engine.llamacpp.tokenizer import GGUFTokenizer
 from engine.loaded import LoadedModel
 from engine.preferences import thread_count, working_context
 from engine.records import LoadInfo
+from engine.runtimes.llamacpp import NAME
+from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
 from engine.settings import LoadOptions
 from engine.units import MB
 
@@ -30,7 +31,7 @@ ProgressFn = Callable[[str, "float | None"], None]
 
 def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
     """Load ``entry``'s GGUF file (chosen by ``options.precision``) into llama.cpp."""
-    from engine.llamacpp import require
+    from engine.runtimes.llamacpp import require
 
     require()
     chosen = choose_file(entry, options.precision)
@@ -88,7 +89,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
         load_seconds=time.perf_counter() - started,
         context_length=llama.n_ctx(),
         has_chat_template=tokenizer.chat_template is not None,
-        runtime="llama.cpp",
+        runtime=NAME,
         threads=int(llama.context_params.n_threads),
     )
     report("ready", 1.0)
@@ -97,7 +98,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
         model=llama,
         tokenizer=tokenizer,
         info=info,
-        runtime="llama.cpp",
+        runtime=NAME,
         path=str(chosen.path),
     )
 
@@ -151,7 +152,6 @@ def _model_params(**fields):
 def resolve_device(device: str, llama_cpp) -> str:
     """auto -> cuda when this llama.cpp build offloads to a GPU and one is present."""
     from engine.machine import cuda_gpu_visible
-    from engine.runtime import DeviceUnavailable
 
     offload = bool(llama_cpp.llama_supports_gpu_offload())
     if device == "auto":

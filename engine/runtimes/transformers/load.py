@@ -1,8 +1,7 @@
-"""Load a catalog model into memory with a precision and a device.
+"""Load a catalog model with transformers, at a precision, on a device.
 
-Torch and transformers are imported inside the functions that need them, so the checks
-that need no model (``check_loadable``, ``resolve_source``) stay cheap for the UI and
-the worker client.
+Torch and transformers are imported inside the functions that need them, so finding the
+weights on disk (``resolve_source``) stays cheap for the UI and the worker client.
 """
 
 from __future__ import annotations
@@ -13,47 +12,30 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import Catalog, ModelEntry, load_catalog
-from engine.errors import SmollmError, UsageError
+from engine.catalog import ModelEntry
+from engine.errors import (
+    DeviceUnavailable,
+    ModelNotDownloaded,
+    ModelUnavailable,
+    SmollmError,
+    UsageError,
+)
 from engine.loaded import LoadedModel
 from engine.paths import hf_cache_dir
-from engine.preferences import thread_count, working_context
+from engine.preferences import working_context
 from engine.records import LoadInfo
+from engine.runtimes.transformers import NAME
 from engine.settings import LoadOptions
 from engine.units import MB
 
 ProgressFn = Callable[[str, "float | None"], None]
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-class ModelNotDownloaded(UsageError):
-    """A hub model is not in the local Hugging Face cache (loading never downloads)."""
-
-    kind = "missing-model"
-
-
-class RemoteCodeRefused(UsageError):
-    """The model needs its repo's own Python code and the caller did not consent."""
-
-    kind = "remote-code"
-
-
-class ModelUnavailable(UsageError):
-    """The catalog marks the model as not runnable here."""
-
-
-class LocalPathMissing(UsageError):
-    """A local catalog entry points at a path that does not exist."""
-
-
-class DeviceUnavailable(UsageError):
-    """CUDA was asked for and torch sees no GPU."""
 
 
 class QuantizationUnavailable(SmollmError):
@@ -68,31 +50,6 @@ class ModelSource:
 
     folder: Path
     revision: str | None = None
-
-
-def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
-    """Refuse early, without torch, what can never load: raises a UsageError subclass."""
-    options.validate()
-    if entry.source == "unavailable":
-        raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
-    if entry.trust_remote_code and not options.trust_remote_code:
-        raise RemoteCodeRefused(
-            f"{entry.id} needs to run Python code from its repository ({entry.repo or entry.path}"
-            "): its own modelling files would be imported and executed in the worker. "
-            "Allow it only if you trust that repository, with --trust-remote-code "
-            "(or the consent prompt in the app)."
-        )
-    if entry.source == "local":
-        path = Path(entry.path or "").expanduser()
-        if not path.exists():
-            where = f" (catalog entry at {entry.origin})" if entry.origin else ""
-            raise LocalPathMissing(
-                f"the local model path {path} of {entry.id} does not exist{where}; "
-                "fix the path in your catalog overlay"
-            )
-    from engine.runtime_choice import check_runtime
-
-    check_runtime(entry, options.runtime, options.precision)
 
 
 def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
@@ -189,31 +146,9 @@ def _require_bitsandbytes(device: str) -> None:
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
-def load_model(
-    options: LoadOptions,
-    catalog: Catalog | None = None,
-    progress: ProgressFn | None = None,
-) -> LoadedModel:
-    """Load the catalog model named by ``options`` on its runtime (transformers, or
-    llama.cpp for GGUF weights: see engine.runtime_choice) and report what was loaded.
-
-    Raises a SmollmError subclass for everything a user can cause or fix: unknown or
-    unavailable model, not downloaded, remote code without consent, missing local path,
-    no GPU, bitsandbytes unusable.
-    """
-    options.validate()
-    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path else None)
-    entry = catalog.get(options.model_id)
-    check_loadable(entry, options)
-    working = working_context()  # read first: a broken settings file costs no load
-    options = replace(options, threads=thread_count(options.threads))
-    report = progress or (lambda stage, fraction: None)
-    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
-
-    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
-        from engine.llamacpp.load import load_llamacpp
-
-        return load_llamacpp(entry, options, report)
+def load_transformers(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
+    """Load ``entry`` with transformers (``options.threads`` already resolved)."""
+    working = working_context()
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)
     import torch
@@ -263,9 +198,10 @@ def load_model(
         context_length=min(_context_length(model.config, entry), working),
         has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
         threads=torch.get_num_threads(),
+        runtime=NAME,
     )
     report("ready", 1.0)
-    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info)
+    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info, runtime=NAME)
 
 
 def _set_torch_threads(torch, threads: int | None) -> None:
