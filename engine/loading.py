@@ -13,7 +13,7 @@ from engine.loaded import LoadedModel
 from engine.preferences import thread_count, working_context
 from engine.runtimes import runtime_named
 from engine.runtimes.choice import check_runtime, resolve_runtime
-from engine.runtimes.transformers.load import resolve_source
+from engine.runtimes.transformers.files import resolve_source
 from engine.settings import LoadOptions
 
 ProgressFn = Callable[[str, "float | None"], None]

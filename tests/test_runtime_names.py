@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 from engine import settings
-from engine.runtimes import RUNTIMES
+from engine.runtimes import DEFAULT, RUNTIMES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMES = frozenset(RUNTIMES)
@@ -111,3 +111,4 @@ def test_the_settings_choices_are_auto_and_the_runtimes_there_are():
     # engine.settings sits below the runtimes and cannot import them: its list of choices
     # is the one other place a runtime is named.
     assert settings.RUNTIMES == ("auto", *RUNTIMES)
+    assert settings.LoadOptions("any").runtime == DEFAULT.name

@@ -12,12 +12,7 @@ from engine.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats
 from engine.results.health import StoreUnavailable
 from engine.results.store import EvalRun, SpeedRun
-from engine.states import EvalOutcome, WorkerState
-
-
-@dataclass
-class WorkerStateChanged(Message):
-    state: WorkerState
+from engine.states import EvalOutcome
 
 
 @dataclass

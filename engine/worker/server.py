@@ -1,8 +1,7 @@
 """The worker process: holds one model and answers requests from the client's pipe.
 
-Started by WorkerClient with the spawn context. This module imports nothing heavy at
-module level (the client imports it to name the target function); torch and
-transformers arrive with the first load request.
+Started by WorkerClient with the spawn context, by this module's name (the client does
+not import it). torch and transformers arrive with the first load request.
 """
 
 from __future__ import annotations
@@ -22,6 +21,10 @@ from engine.paths import open_private
 from engine.runtimes import runtime_named
 from engine.units import MB
 from engine.worker.protocol import (
+    CUDA_ALLOCATED,
+    CUDA_PEAK,
+    CUDA_RESERVED,
+    SHARED_SLOTS,
     Cancelled,
     EvalDone,
     EvaluateRequest,
@@ -36,9 +39,6 @@ from engine.worker.protocol import (
     WorkerStatus,
 )
 
-# Indexes into the shared array of CUDA figures (MB; -1 = not known).
-CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
-SHARED_SLOTS = 3
 _LOG_LIMIT = 5 * MB
 _PARENT_POLL_S = 0.5
 

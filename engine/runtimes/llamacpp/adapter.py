@@ -1,5 +1,6 @@
 """The llama.cpp runtime behind engine.runtimes.Runtime: each answer delegates to the
-module that holds it (load, generate, memory, lm). No llama_cpp at module level."""
+module that holds it. What runs in the worker (load, reply, lm-eval model) goes through
+worker_side, imported inside those calls: the questions import no llama_cpp."""
 
 from __future__ import annotations
 
@@ -98,9 +99,9 @@ class LlamaCppRuntime:
     def load(
         self, entry: ModelEntry, options: LoadOptions, report: Callable[[str, float | None], None]
     ) -> LoadedModel:
-        from engine.runtimes.llamacpp.load import load_llamacpp
+        from engine.runtimes.llamacpp import worker_side
 
-        return load_llamacpp(entry, options, report)
+        return worker_side.load_llamacpp(entry, options, report)
 
     def stream_reply(
         self,
@@ -112,16 +113,16 @@ class LlamaCppRuntime:
         cancel: CancelFlag,
         request_id: int,
     ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
-        from engine.runtimes.llamacpp.generate import stream_reply_llamacpp
+        from engine.runtimes.llamacpp import worker_side
 
-        return stream_reply_llamacpp(
+        return worker_side.stream_reply_llamacpp(
             loaded, conversation, settings, raw=raw, cancel=cancel, request_id=request_id
         )
 
     def lm(self, loaded: LoadedModel, batch_size: int | str) -> Any:
-        from engine.runtimes.llamacpp.lm import LlamaCppLM
+        from engine.runtimes.llamacpp import worker_side
 
-        return LlamaCppLM(loaded)  # one request at a time: batch_size does not apply
+        return worker_side.lm(loaded)  # one request at a time: batch_size does not apply
 
     def uses_torch_cuda(self, device: str) -> bool:
         return False  # llama.cpp's GPU memory is its own: the board reader counts it

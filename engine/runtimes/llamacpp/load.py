@@ -99,7 +99,6 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
         tokenizer=tokenizer,
         info=info,
         runtime=NAME,
-        path=str(chosen.path),
     )
 
 

@@ -1,5 +1,6 @@
 """The transformers runtime behind engine.runtimes.Runtime: each answer delegates to the
-module that holds it (load, generate, memory). No torch at module level."""
+module that holds it. What runs in the worker (load, reply, lm-eval model, peak meter)
+goes through worker_side, imported inside those calls: the questions import no torch."""
 
 from __future__ import annotations
 
@@ -57,16 +58,16 @@ class TransformersRuntime:
 
     def check_files(self, entry: ModelEntry, precision: str) -> None:
         if entry.source == "hub":  # bundled and local models: their files were checked
-            from engine.runtimes.transformers.load import resolve_source
+            from engine.runtimes.transformers.files import resolve_source
 
             resolve_source(entry)
 
     def load(
         self, entry: ModelEntry, options: LoadOptions, report: Callable[[str, float | None], None]
     ) -> LoadedModel:
-        from engine.runtimes.transformers.load import load_transformers
+        from engine.runtimes.transformers import worker_side
 
-        return load_transformers(entry, options, report)
+        return worker_side.load_transformers(entry, options, report)
 
     def stream_reply(
         self,
@@ -78,30 +79,21 @@ class TransformersRuntime:
         cancel: CancelFlag,
         request_id: int,
     ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
-        from engine.runtimes.transformers.generate import stream_reply_transformers
+        from engine.runtimes.transformers import worker_side
 
-        return stream_reply_transformers(
+        return worker_side.stream_reply_transformers(
             loaded, conversation, settings, raw=raw, cancel=cancel, request_id=request_id
         )
 
     def lm(self, loaded: LoadedModel, batch_size: int | str) -> Any:
-        from lm_eval.models.huggingface import HFLM
+        from engine.runtimes.transformers import worker_side
 
-        return HFLM(
-            pretrained=loaded.model,
-            tokenizer=loaded.tokenizer,
-            backend="seq2seq" if loaded.is_seq2seq else "causal",
-            batch_size=batch_size,
-        )
+        return worker_side.lm(loaded, batch_size)
 
     def uses_torch_cuda(self, device: str) -> bool:
         return str(device).startswith("cuda")
 
     def peak_meter(self, device: str) -> ProcessPeak:
-        from engine.telemetry.process_peak import ProcessPeak
+        from engine.runtimes.transformers import worker_side
 
-        if self.uses_torch_cuda(device):
-            import torch
-
-            return ProcessPeak(torch)
-        return ProcessPeak()
+        return worker_side.peak_meter(self.uses_torch_cuda(device))
