@@ -8,8 +8,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from engine import settings
-from engine.runtimes import DEFAULT, RUNTIMES
+from engine.errors import UsageError
+from engine.runtimes import DEFAULT, RUNTIMES, UnknownRuntime, runtime_named
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMES = frozenset(RUNTIMES)
@@ -112,3 +115,12 @@ def test_the_settings_choices_are_auto_and_the_runtimes_there_are():
     # is the one other place a runtime is named.
     assert settings.RUNTIMES == ("auto", *RUNTIMES)
     assert settings.LoadOptions("any").runtime == DEFAULT.name
+
+
+def test_an_unknown_runtime_is_refused_naming_those_there_are():
+    assert runtime_named("llama.cpp").name == "llama.cpp"
+    assert runtime_named(None) is DEFAULT  # a run stored before runtimes were recorded
+    with pytest.raises(UnknownRuntime, match="unknown runtime 'vllm': use one of ") as err:
+        runtime_named("vllm")
+    assert isinstance(err.value, UsageError)
+    assert all(name in str(err.value) for name in RUNTIMES)
