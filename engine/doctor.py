@@ -57,7 +57,7 @@ def _torch_and_quant() -> list[Check]:
                 "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack",
             )
         ]
-    from engine.quant import FIX, probe_bitsandbytes
+    from engine.runtimes.transformers.quant import FIX, probe_bitsandbytes
 
     checks = []
     if torch.cuda.is_available():

@@ -19,8 +19,8 @@ from engine.errors import (
 )
 from engine.events import ReplyDone
 from engine.loading import load_model
-from engine.quant import QuantProbe
 from engine.runtimes.transformers.load import QuantizationUnavailable, UnsafeWeights
+from engine.runtimes.transformers.quant import QuantProbe
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

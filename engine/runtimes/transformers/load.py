@@ -59,14 +59,14 @@ def resolve_precision(precision: str, device: str) -> str:
 
 @lru_cache(maxsize=4)
 def _bitsandbytes_probe(device: str):
-    from engine.quant import probe_bitsandbytes
+    from engine.runtimes.transformers.quant import probe_bitsandbytes
 
     return probe_bitsandbytes(device)
 
 
 def _require_bitsandbytes(device: str) -> None:
     """One clear message when 8/4-bit cannot work; the probe runs a real op in a child."""
-    from engine.quant import FIX
+    from engine.runtimes.transformers.quant import FIX
 
     probe = _bitsandbytes_probe(device)
     if not probe.usable:
