@@ -23,7 +23,7 @@ from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
 from engine.settings import LoadOptions
 from engine.units import MB
 
-# Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.
+# Architectures llama.cpp names in a GGUF header but cannot load, refused with one line.
 UNSUPPORTED_ARCHITECTURES = {"gptj": "GPT-J", "opt": "OPT"}
 
 ProgressFn = Callable[[str, "float | None"], None]
