@@ -43,8 +43,8 @@ class BareTransformers:
         import torch
         from transformers.generation.streamers import BaseStreamer
 
+        from engine.loading import load_model
         from engine.prompts import build_prompt
-        from engine.runtime import load_model
 
         self.torch = torch
         self.loaded = load_model(options)
@@ -95,15 +95,20 @@ class BareLlamaCpp:
     with ``threads`` for decode and prompt (None: llama-cpp-python's defaults)."""
 
     def __init__(self, options: LoadOptions, threads: int | None = None):
-        # The same process conditions the worker sets up (see engine/llamacpp/load.py).
+        # The same process conditions the worker sets up (see engine/runtimes/llamacpp/load.py).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
 
         from engine.catalog import load_catalog
         from engine.gguf_files import choose_file, read_metadata
-        from engine.llamacpp.load import _model_params, amx_compiled, context_size, resolve_device
-        from engine.llamacpp.tokenizer import GGUFTokenizer
         from engine.preferences import working_context
+        from engine.runtimes.llamacpp.load import (
+            _model_params,
+            amx_compiled,
+            context_size,
+            resolve_device,
+        )
+        from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
 
         entry = load_catalog().get(options.model_id)
         chosen = choose_file(entry, options.precision)

@@ -33,7 +33,7 @@ def timed(label: str, fn) -> None:
 
 def bundled_load() -> None:
     from engine.bundled import ensure_converted
-    from engine.runtime import load_model
+    from engine.loading import load_model
     from engine.settings import LoadOptions
 
     ensure_converted()  # once, not timed

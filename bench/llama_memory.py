@@ -1,5 +1,5 @@
 """Measure llama.cpp's memory through the real worker, to check the constants of
-engine/gguf_memory.py (LLAMA_CPP_RUNTIME_MB, PREFILL_BYTES_PER_HEAD) on this machine.
+engine/runtimes/llamacpp/memory.py (LLAMA_CPP_RUNTIME_MB, PREFILL_BYTES_PER_HEAD) on this machine.
 
 For each working context: load the bundled Q4_1 file in a fresh worker, reply to a short
 prompt, then (fresh worker again) to a prompt that fills about 85% of the context; the
@@ -51,7 +51,7 @@ def main() -> int:
     args = parser.parse_args()
     from engine import memory
     from engine.catalog import load_catalog
-    from engine.gguf_memory import LLAMA_CPP_RUNTIME_MB, PREFILL_BYTES_PER_HEAD
+    from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB, PREFILL_BYTES_PER_HEAD
 
     entry = load_catalog(use_user_overlay=False).get(MODEL)
     home = tempfile.mkdtemp(prefix="smollm-llama-memory-")

@@ -18,9 +18,9 @@ from engine import memory
 from engine.catalog import Catalog, ModelEntry
 from engine.machine import is_jetson
 from engine.records import LoadInfo
+from engine.runtimes import DEFAULT, is_default
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
-DEFAULT_RUNTIME = "transformers"
 SIDES = ("a", "b")
 
 
@@ -62,7 +62,7 @@ class SideConfig:
     def label(self) -> str:
         """'tiny-llama · fp32' (the runtime added when one other than auto was chosen)."""
         parts = [self.model_id, self.precision]
-        if self.runtime not in (None, DEFAULT_RUNTIME, "auto"):
+        if self.runtime != "auto" and not is_default(self.runtime):
             parts.append(str(self.runtime))
         return " · ".join(parts)
 
@@ -73,7 +73,7 @@ class SideConfig:
             "model_id": self.model_id,
             "precision": self.precision,
             "device": self.device,
-            "runtime": (info.runtime if info else None) or self.runtime or DEFAULT_RUNTIME,
+            "runtime": (info.runtime if info else None) or self.runtime or DEFAULT.name,
         }
         if info is not None:
             out.update(
@@ -134,7 +134,7 @@ def plan_pair(
         # sized on the side's own runtime: the bundled model is ~350 MB on llama.cpp
         # (its Q4_1 file) and ~1.2 GB on transformers (dequantized to fp32)
         rows = rows_for(
-            Catalog([entry]), side.precision, side.device, runtime=side.runtime or DEFAULT_RUNTIME
+            Catalog([entry]), side.precision, side.device, runtime=side.runtime or DEFAULT.name
         )
         needs.append(rows[0].size_mb if rows else None)
         budgets.append(budget_for(side.device))

@@ -130,7 +130,7 @@ def ensure_converted(progress: ProgressFn | None = None, gguf: Path | None = Non
             )
         steps.begin(4)
         # transformers types the attribute as a quantizer; clearing it is what makes the
-        # GGUF-loaded model serializable (DESIGN.md, the bundled model).
+        # GGUF-loaded model serializable.
         cast(Any, model).hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config

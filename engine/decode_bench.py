@@ -17,7 +17,8 @@ from typing import Any
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
 from engine.records import LoadInfo
-from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, available_runtimes, check_runtime
+from engine.runtimes import runtime_named
+from engine.runtimes.choice import TRANSFORMERS, available_runtimes, check_runtime
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
@@ -26,8 +27,6 @@ RUNS = 3
 SETTINGS = GenerationSettings(
     temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=NEW_TOKENS
 )
-# A GGUF quant type -> the precision name that selects it (engine.gguf_files).
-_PRECISION_OF_QUANT = {"Q8_0": "int8", "F16": "fp16", "BF16": "bf16", "F32": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -65,25 +64,11 @@ def plan(
         runtimes = available_runtimes(entry)
     configs: list[BenchConfig] = []
     for runtime in dict.fromkeys(runtimes):
-        chosen = precisions or (_gguf_precisions(entry) if runtime == LLAMA_CPP else ["auto"])
+        chosen = precisions or runtime_named(runtime).default_precisions(entry)
         configs += [BenchConfig(runtime, p) for p in dict.fromkeys(chosen)]
     if not configs:
         raise UsageError(f"nothing to measure for {entry.id}")
     return configs
-
-
-def _gguf_precisions(entry: ModelEntry) -> list[str]:
-    from engine.gguf_files import gguf_paths, quant_type
-
-    quants = [quant_type(p) for p in gguf_paths(entry)]
-    if len(quants) <= 1:
-        return ["auto"]
-    return list(
-        dict.fromkeys(
-            _PRECISION_OF_QUANT.get(q, "int4" if q.startswith(("Q4", "IQ4")) else "auto")
-            for q in quants
-        )
-    )
 
 
 def measure(

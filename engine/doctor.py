@@ -57,7 +57,7 @@ def _torch_and_quant() -> list[Check]:
                 "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack",
             )
         ]
-    from engine.quant import FIX, probe_bitsandbytes
+    from engine.runtimes.transformers.quant import FIX, probe_bitsandbytes
 
     checks = []
     if torch.cuda.is_available():
@@ -103,8 +103,8 @@ def _torch_and_quant() -> list[Check]:
 def _llama_cpp() -> Check:
     """The llama.cpp runtime: its build under way or failed, installed, a real decode works
     (a child process), and built for the GPU where there is one."""
-    from engine.llamacpp import build_status
-    from engine.llamacpp.probe import FIX_BROKEN, FIX_CPU_ONLY, FIX_MISSING, probe_llamacpp
+    from engine.runtimes.llamacpp import build_status
+    from engine.runtimes.llamacpp.probe import FIX_BROKEN, FIX_CPU_ONLY, FIX_MISSING, probe_llamacpp
 
     build = build_status.read_build_status()
     if build is not None and build.state == "building":

@@ -46,6 +46,33 @@ class DiskFull(SmollmError):
     kind: ClassVar[FailureKind] = "disk"
 
 
+# Refusals of a load that every runtime shares (engine.loading, the runtimes' loaders).
+
+
+class ModelNotDownloaded(UsageError):
+    """A hub model is not in the local Hugging Face cache (loading never downloads)."""
+
+    kind: ClassVar[FailureKind] = "missing-model"
+
+
+class RemoteCodeRefused(UsageError):
+    """The model needs its repo's own Python code and the caller did not consent."""
+
+    kind: ClassVar[FailureKind] = "remote-code"
+
+
+class ModelUnavailable(UsageError):
+    """The catalog marks the model as not runnable here."""
+
+
+class LocalPathMissing(UsageError):
+    """A local catalog entry points at a path that does not exist."""
+
+
+class DeviceUnavailable(UsageError):
+    """CUDA was asked for and the runtime sees no GPU."""
+
+
 def is_oom(exc: BaseException) -> bool:
     """Out of memory, whatever raised it: MemoryError from the allocator on CPU, torch's
     OutOfMemoryError (or a subclass), or an error whose message says so (older torch,

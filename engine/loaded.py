@@ -1,8 +1,8 @@
 """A model in memory, ready to generate or be evaluated (inside the worker, or in-process).
 
-The same shape for both runtimes: ``runtime`` says which library ``model`` and
-``tokenizer`` come from, and code that needs the library's own object (evaluation)
-dispatches on it.
+The same shape for every runtime: ``runtime`` names the one that loaded it (which library
+``model`` and ``tokenizer`` come from); code that needs the library's own object (a
+reply, an evaluation) asks that runtime (engine.runtimes.runtime_named).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ class LoadedModel:
     entry: ModelEntry
     # transformers: a PreTrainedModel (causal LM or seq2seq); llama.cpp: a llama_cpp.Llama
     model: Any
-    # transformers: its tokenizer; llama.cpp: engine.llamacpp.tokenizer.GGUFTokenizer
+    # transformers: its tokenizer; llama.cpp: engine.runtimes.llamacpp.tokenizer.GGUFTokenizer
     tokenizer: Any
     info: LoadInfo
     runtime: str = "transformers"  # transformers | llama.cpp
-    path: str | None = None  # the GGUF file llama.cpp loaded (a second context can reuse it)
 
     @property
     def device(self) -> str:

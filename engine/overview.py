@@ -13,12 +13,13 @@ from dataclasses import dataclass, replace
 
 from engine import memory, preferences
 from engine.catalog import Catalog, ModelEntry
-from engine.gguf_memory import memory_runtime
 from engine.local_status import local_status
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
 from engine.results.metric_kinds import metric_kind
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
+from engine.runtimes import runtime_named
+from engine.runtimes.choice import memory_runtime
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,13 @@ def overview(
     device: str = "auto",
     store: ResultsStore | None = None,
     working_context: int | None = None,
-    runtime: str = "transformers",
+    runtime: str | None = None,
 ) -> list[ModelOverview]:
     """Rows for every catalog model at ``precision`` on ``device`` ("auto" allowed), sizes
     estimated at ``working_context`` tokens (default: the setting, see
-    engine.preferences.working_context) on ``runtime`` (auto resolved per model: a model
-    on llama.cpp is sized from its GGUF file, see engine.gguf_memory)."""
+    engine.preferences.working_context) on ``runtime`` (default: the default runtime; auto
+    resolved per model: a model on llama.cpp is sized from its GGUF file, see
+    engine.runtimes.llamacpp.memory)."""
     budget = memory.budget(device)
     problem = None
     working = working_context or preferences.working_context_or_default()
@@ -96,21 +98,23 @@ def _row(
     evals: list[EvalRun],
     speeds: list[SpeedRun],
     working: int,
-    runtime: str = "transformers",
+    runtime: str | None = None,
 ) -> ModelOverview:
     if entry.source == "unavailable":
         return ModelOverview(entry, None, "n/a", "unknown", False, None, None)
-    runtime = memory_runtime(entry, runtime, precision)
+    runtime = memory_runtime(entry, runtime or runtime_named(None).name, precision)
     # llama.cpp's estimate caps the context at the model's own, read from its file.
-    context = working if runtime == "llama.cpp" else min(entry.context_length, working)
+    context = runtime_named(runtime).estimate_context(entry, working)
     estimate = memory.estimate(entry, precision, device, context_length=context, runtime=runtime)
     if estimate is None:  # llama.cpp has no file for this precision
         return _without_estimate(entry, precision, device, speeds, evals)
-    context = estimate.context_length
     full = None
-    if runtime == "llama.cpp" or entry.context_length > context:
+    # The estimate at the model's full context when that may be longer: the catalog says
+    # so, or the runtime caps the context itself (llama.cpp, from its file's header).
+    if context >= working or entry.context_length > estimate.context_length:
         whole = memory.estimate(entry, precision, device, runtime=runtime)
-        full = whole.total_mb if whole and whole.context_length > context else None
+        full = whole.total_mb if whole and whole.context_length > estimate.context_length else None
+    context = estimate.context_length
     same = (estimate.precision, estimate.device, runtime)
     peaks = [r.peak_memory_mb for r in evals if (r.precision, r.device, r.runtime) == same]
     peaks += [s.peak_memory_mb for s in speeds if (s.precision, s.device, s.runtime) == same]

@@ -10,6 +10,8 @@ from engine.errors import UsageError
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8", "int4")
 DEVICES = ("auto", "cuda", "cpu")
 # auto = llama.cpp for GGUF weights when llama-cpp-python is installed, else transformers.
+# engine.runtimes lists the runtimes (and sits above this module); a test keeps these the
+# same (tests/test_runtime_names.py).
 RUNTIMES = ("auto", "transformers", "llama.cpp")
 
 
@@ -106,8 +108,9 @@ class Conversation:
 @dataclass(frozen=True)
 class LoadOptions:
     """What to load and how. ``catalog_path`` is the caller's overlay, so the worker sees
-    the same catalog as the caller. ``runtime`` defaults to transformers for callers that
-    need its model object (evaluation); the app and `generate` ask for "auto"."""
+    the same catalog as the caller. ``runtime`` defaults to transformers, the default
+    runtime, for callers that name none (tests, scripts); the app and the commands ask
+    for "auto" unless told otherwise."""
 
     model_id: str
     precision: str = "auto"

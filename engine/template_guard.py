@@ -2,7 +2,7 @@
 
 A chat template is a Jinja program that comes with the model file: transformers renders
 it with its own sandboxed environment (apply_chat_template), llama.cpp models through
-engine.llamacpp.tokenizer. Jinja's sandbox stops attribute tricks, not work: nested
+engine.runtimes.llamacpp.tokenizer. Jinja's sandbox stops attribute tricks, not work: nested
 ``range()`` loops ran for ever, at 100 % CPU, their output growing by tens of MB a second.
 
 ``limited_render`` runs a render under a trace function that looks only at the template's

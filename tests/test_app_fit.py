@@ -16,10 +16,10 @@ from textual.widgets import DataTable
 
 import engine.machine as machine
 import engine.memory as memory
-from engine import llamacpp
 from engine.catalog import Catalog
-from engine.gguf_memory import LLAMA_CPP_RUNTIME_MB
 from engine.overview import overview
+from engine.runtimes import llamacpp
+from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.dialogs import ChoiceScreen

@@ -23,7 +23,7 @@ def fixed_machine(monkeypatch):
     """The default memory limit is what this machine has free now, and llama.cpp's rows of
     the estimates depend on llama-cpp-python being installed: both fixed for the tests."""
     monkeypatch.setattr("tui.screens.pick.usable_memory_mb", lambda device: 4000.0)
-    monkeypatch.setattr("engine.llamacpp.installed", lambda: True)
+    monkeypatch.setattr("engine.runtimes.llamacpp.installed", lambda: True)
 
 
 def table_rows(screen) -> list[list[str]]:

@@ -10,7 +10,7 @@ import pytest
 import engine.bundled as bundled
 from engine.chat import stream_reply
 from engine.events import Chunk, ReplyDone
-from engine.runtime import load_model
+from engine.loading import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 # One conversion for every test run on this machine (it costs ~15 s); .cache is ignored

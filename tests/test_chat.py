@@ -8,10 +8,11 @@ import threading
 
 import pytest
 
-from engine.chat import _Streamer, stream_reply
+from engine.chat import stream_reply
 from engine.errors import UsageError
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.runtime import load_model
+from engine.loading import load_model
+from engine.reply import Streamer
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 GREEDY = GenerationSettings(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24)
@@ -199,7 +200,7 @@ def test_streamer_never_splits_a_character(llama):
     ids = tokenizer(original, add_special_tokens=False)["input_ids"]
     assert len(ids) > len(original.split())  # multi-byte characters span several tokens
     events: queue.Queue = queue.Queue()
-    streamer = _Streamer(tokenizer, events, (), 0, "cpu")
+    streamer = Streamer(tokenizer, events, (), 0, "cpu")
     streamer.skip_prompt = False
     import torch
 

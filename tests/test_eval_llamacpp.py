@@ -15,7 +15,7 @@ from llama_support import BUNDLED, require_llama_cpp
 
 require_llama_cpp()
 
-from engine.runtime import load_model  # noqa: E402
+from engine.loading import load_model  # noqa: E402
 from engine.settings import LoadOptions  # noqa: E402
 from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone  # noqa: E402
 
@@ -151,7 +151,7 @@ def test_every_task_runs_with_progress_time_and_memory(gguf):
 
 def test_cancel_mid_task_stops_within_a_chunk(gguf, monkeypatch):
     from engine.evaluation import runner
-    from engine.llamacpp.lm import LlamaCppLM
+    from engine.runtimes.llamacpp.lm import LlamaCppLM
 
     cancel = threading.Event()
     scored = []

@@ -12,7 +12,7 @@ from engine.bundled import gguf_path
 from engine.catalog import CatalogError, load_catalog, parse_catalog_text
 from engine.errors import UsageError
 from engine.gguf_files import downloaded_gguf
-from engine.runtime_choice import resolve_runtime
+from engine.runtimes.choice import resolve_runtime
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from tui.cli import main
 

@@ -13,8 +13,8 @@ from llama_support import BUNDLED, require_llama_cpp
 import engine.memory as memory
 from engine import preferences
 from engine.catalog import load_catalog
-from engine.gguf_memory import LLAMA_CPP_RUNTIME_MB
 from engine.overview import overview
+from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.worker.client import WorkerClient
 from engine.worker.protocol import Loaded, ReplyDone

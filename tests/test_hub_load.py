@@ -1,4 +1,4 @@
-"""A model downloaded from the test Hub loads with engine.runtime and generates."""
+"""A model downloaded from the test Hub loads with engine.loading and generates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hub_server import isolate_hf, standard_overlay, standard_server
 
-from engine import hub, runtime
+from engine import errors, hub, loading
 from engine.catalog import load_catalog
 from engine.local_status import local_status
 from engine.settings import LoadOptions
@@ -21,12 +21,12 @@ def test_downloaded_model_loads_and_generates(
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         overlay = standard_overlay(server, tmp_path / "hub.toml")
         catalog = load_catalog(overlay)
-        with pytest.raises(runtime.ModelNotDownloaded):
-            runtime.load_model(LoadOptions(model_id="tiny-hub"), catalog)
+        with pytest.raises(errors.ModelNotDownloaded):
+            loading.load_model(LoadOptions(model_id="tiny-hub"), catalog)
         result = hub.download(catalog.get("tiny-hub"))
 
     # The server is gone: loading never touches the network.
-    loaded = runtime.load_model(
+    loaded = loading.load_model(
         LoadOptions(model_id="tiny-hub", device="cpu", catalog_path=str(overlay)), catalog
     )
     assert loaded.info.revision == result.commit and loaded.info.device == "cpu"
@@ -40,6 +40,6 @@ def test_downloaded_model_loads_and_generates(
     snapshot = Path(local_status(catalog.get("tiny-hub")).path)
     (snapshot / "model.safetensors").unlink()
     with pytest.raises(
-        runtime.ModelNotDownloaded, match=r"only partly downloaded .*smollm-tui download tiny-hub"
+        errors.ModelNotDownloaded, match=r"only partly downloaded .*smollm-tui download tiny-hub"
     ):
-        runtime.load_model(LoadOptions(model_id="tiny-hub", device="cpu"), catalog)
+        loading.load_model(LoadOptions(model_id="tiny-hub", device="cpu"), catalog)

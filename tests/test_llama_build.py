@@ -1,5 +1,5 @@
 """The llama.cpp build that `make run` starts in the background (tools/llama_build.py), as
-doctor, the memory meter and `auto` see it (engine/llamacpp/build_status.py).
+doctor, the memory meter and `auto` see it (engine/runtimes/llamacpp/build_status.py).
 
 The builds here are real detached processes (their own session, output to the log, status
 written by the runner) running stand-in commands instead of pip: one that waits on a FIFO
@@ -22,9 +22,10 @@ sys.path.insert(0, str(REPO / "tools"))  # the set-up's own modules, as it runs 
 import llama_build  # noqa: E402
 from llama_build import Attempt  # noqa: E402
 
-from engine import doctor, llamacpp  # noqa: E402
-from engine.llamacpp import build_status  # noqa: E402
-from engine.llamacpp.build_status import build_dir  # noqa: E402
+from engine import doctor  # noqa: E402
+from engine.runtimes import llamacpp  # noqa: E402
+from engine.runtimes.llamacpp import build_status  # noqa: E402
+from engine.runtimes.llamacpp.build_status import build_dir  # noqa: E402
 
 TARGET = "llama-cpp-python==0.3.36 (CPU)"
 FAILS = "import sys; print('cc1plus: fatal error: cc: command not found', file=sys.stderr); "
@@ -194,7 +195,7 @@ import sys
 repo, view = sys.argv[1:3]
 sys.path[:0] = [repo, view]
 from engine.catalog import load_catalog
-from engine.runtime_choice import resolve_runtime
+from engine.runtimes.choice import resolve_runtime
 entry = load_catalog().default()
 for _ in sys.stdin:
     print(resolve_runtime(entry, "auto"), flush=True)

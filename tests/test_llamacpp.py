@@ -13,11 +13,12 @@ from llama_support import BUNDLED, require_llama_cpp
 require_llama_cpp()
 
 from engine.catalog import load_catalog  # noqa: E402
-from engine.chat import _Streamer, stream_reply  # noqa: E402
+from engine.chat import stream_reply  # noqa: E402
 from engine.errors import UsageError  # noqa: E402
 from engine.gguf_files import NoGGUFFile, choose_file  # noqa: E402
-from engine.runtime import load_model  # noqa: E402
-from engine.runtime_choice import resolve_runtime  # noqa: E402
+from engine.loading import load_model  # noqa: E402
+from engine.reply import Streamer  # noqa: E402
+from engine.runtimes.choice import resolve_runtime  # noqa: E402
 from engine.settings import Conversation, GenerationSettings, LoadOptions  # noqa: E402
 from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed  # noqa: E402
 
@@ -250,7 +251,7 @@ def test_streamer_never_splits_a_character(model):
     assert len(ids) > len(original.split())
     assert tokenizer.decode(ids) == original
     events: queue.Queue = queue.Queue()
-    streamer = _Streamer(tokenizer, events, (), 0, "cpu")
+    streamer = Streamer(tokenizer, events, (), 0, "cpu")
     streamer.skip_prompt = False
     for token in ids:
         streamer.put_ids([token])
@@ -265,7 +266,7 @@ def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
     from test_gguf_files import write_gguf
 
     from engine.bundled import gguf_path
-    from engine.llamacpp.load import load_llamacpp
+    from engine.runtimes.llamacpp.load import load_llamacpp
 
     if what == "cut short":
         path = tmp_path / "cut.gguf"
@@ -298,8 +299,8 @@ def test_every_layer_on_the_gpu():
 def test_cuda_asked_of_a_cpu_build_or_without_a_gpu_is_refused():
     import llama_cpp
 
+    from engine.errors import DeviceUnavailable
     from engine.machine import cuda_gpu_visible
-    from engine.runtime import DeviceUnavailable
 
     if llama_cpp.llama_supports_gpu_offload() and cuda_gpu_visible():
         pytest.skip("this machine runs llama.cpp on its GPU")
@@ -308,7 +309,7 @@ def test_cuda_asked_of_a_cpu_build_or_without_a_gpu_is_refused():
 
 
 def test_text_goes_out_in_batches_the_first_piece_at_once(model, monkeypatch):
-    import engine.llamacpp.generate as generate
+    import engine.runtimes.llamacpp.generate as generate
 
     settings = GREEDY.with_values(max_new_tokens=40)
     monkeypatch.setattr(generate, "BATCH_S", 0.0)  # every piece as it comes

@@ -99,7 +99,7 @@ def test_impossible_runtime_choices_get_one_line_and_exit_2(args, words, tiny_ca
 
 
 def test_llamacpp_not_installed_is_one_line(tiny_catalog, capsys, monkeypatch):
-    from engine import llamacpp
+    from engine.runtimes import llamacpp
 
     monkeypatch.setattr(llamacpp, "installed", lambda: False)
     assert main(["generate", "hi", "--runtime", "llama.cpp"]) == 2
@@ -108,14 +108,15 @@ def test_llamacpp_not_installed_is_one_line(tiny_catalog, capsys, monkeypatch):
     assert "the llama.cpp runtime is not installed" in err and "make setup" in err
     # auto falls back to transformers without a word: nothing was asked of llama.cpp.
     from engine.catalog import load_catalog
-    from engine.runtime_choice import resolve_runtime
+    from engine.runtimes.choice import resolve_runtime
 
     assert resolve_runtime(load_catalog().default(), "auto") == "transformers"
 
 
 def test_doctor_checks_llamacpp_with_a_real_decode(monkeypatch):
-    from engine import doctor, llamacpp, machine
-    from engine.llamacpp import probe
+    from engine import doctor, machine
+    from engine.runtimes import llamacpp
+    from engine.runtimes.llamacpp import probe
 
     monkeypatch.setattr(machine, "cuda_gpu_visible", lambda: False)  # a CPU build fits
     check = doctor._llama_cpp()

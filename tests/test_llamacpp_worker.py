@@ -12,7 +12,7 @@ from llama_support import BUNDLED, require_llama_cpp
 
 require_llama_cpp()
 
-from engine import llamacpp  # noqa: E402
+from engine.runtimes import llamacpp  # noqa: E402
 from engine.settings import Conversation, GenerationSettings, LoadOptions  # noqa: E402
 from engine.worker.client import WorkerClient  # noqa: E402
 from engine.worker.protocol import (  # noqa: E402

@@ -23,7 +23,7 @@ BUNDLED_CACHE = REPO_ROOT / ".cache" / "bundled"
 _MEASURE = r"""
 import json, sys, psutil
 start = psutil.Process().memory_info().rss
-from engine.runtime import load_model
+from engine.loading import load_model
 from engine.settings import LoadOptions
 model_id, catalog, new = sys.argv[1], sys.argv[2], int(sys.argv[3])
 loaded = load_model(LoadOptions(model_id, catalog_path=catalog))

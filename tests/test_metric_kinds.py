@@ -40,7 +40,7 @@ def measured():
     """fx_prose (all six texts) and fx_choice4 (8 questions) evaluated by the runner on the
     bundled model, as the worker does: {task: TaskResult}, and the model's LoadInfo."""
     from engine.evaluation.runner import evaluate
-    from engine.runtime import load_model
+    from engine.loading import load_model
     from engine.settings import LoadOptions
     from engine.worker.protocol import EvalSpec, TaskDone
 

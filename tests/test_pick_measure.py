@@ -29,7 +29,7 @@ def env(cli_env, monkeypatch):
     cli_env["SMOLLM_TUI_JOB_HEARTBEAT_S"] = "0.2"
     monkeypatch.setenv("SMOLLM_TUI_JOB_HEARTBEAT_S", "0.2")
     # llama.cpp's estimates depend on llama-cpp-python being installed here
-    monkeypatch.setattr("engine.llamacpp.installed", lambda: False)
+    monkeypatch.setattr("engine.runtimes.llamacpp.installed", lambda: False)
     yield cli_env
     stop_runners()
 

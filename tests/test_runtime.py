@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from engine.chat import stream_reply
-from engine.events import ReplyDone
-from engine.quant import QuantProbe
-from engine.runtime import (
+from engine.errors import (
     DeviceUnavailable,
     LocalPathMissing,
     ModelNotDownloaded,
     ModelUnavailable,
-    QuantizationUnavailable,
     RemoteCodeRefused,
-    UnsafeWeights,
-    load_model,
 )
+from engine.events import ReplyDone
+from engine.loading import load_model
+from engine.runtimes.transformers.load import QuantizationUnavailable, UnsafeWeights
+from engine.runtimes.transformers.quant import QuantProbe
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +123,7 @@ def test_bitsandbytes_on_cpu(tiny_catalog, precision, layer):
 
 
 def test_broken_bitsandbytes_gives_one_message(tiny_catalog, monkeypatch):
-    import engine.runtime as runtime
+    import engine.runtimes.transformers.load as runtime
 
     monkeypatch.setattr(
         runtime,

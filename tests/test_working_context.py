@@ -18,9 +18,9 @@ from engine import preferences
 from engine.catalog import load_catalog
 from engine.chat import stream_reply
 from engine.events import ReplyDone, Trimmed
+from engine.loading import load_model
 from engine.overview import overview
 from engine.preferences import SettingsError
-from engine.runtime import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from tui.screens.details import DetailsScreen
 

@@ -1,6 +1,6 @@
 """Build llama-cpp-python in the background, detached, or here in the foreground, and
 record how it went in a small status file beside its log in the app's data dir (read by
-`smollm-tui doctor` and the memory meter: engine/llamacpp/build_status.py). Standard
+`smollm-tui doctor` and the memory meter: engine/runtimes/llamacpp/build_status.py). Standard
 library only: run by the system Python from tools/setup_env.py.
 
 Why in the background: the compile is most of a fresh machine's set-up (about 8 of 11

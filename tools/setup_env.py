@@ -302,7 +302,7 @@ def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bo
 
 
 _BUILD_DIR = (
-    "from engine.llamacpp.build_status import build_dir; "
+    "from engine.runtimes.llamacpp.build_status import build_dir; "
     "from engine.paths import make_private_dirs; print(make_private_dirs(build_dir()))"
 )
 
@@ -310,7 +310,7 @@ _BUILD_DIR = (
 def ask_data_dir(python: str) -> Path:
     """Where the llama.cpp build of ``python``'s environment keeps its status and log: a
     folder of the app's data dir (SMOLLM_TUI_HOME honoured), as the installed package says
-    (engine.llamacpp.build_status.build_dir)."""
+    (engine.runtimes.llamacpp.build_status.build_dir)."""
     done = subprocess.run(
         [python, "-c", _BUILD_DIR],
         capture_output=True,

@@ -103,11 +103,11 @@ class SmollmApp(SmollmAppApi):
         """auto (llama.cpp for GGUF weights when installed), transformers, llama.cpp."""
         self.runtime = RUNTIMES[(RUNTIMES.index(self.runtime) + 1) % len(RUNTIMES)]
         note = ""
-        if self.runtime == "llama.cpp":
-            from engine import llamacpp
+        from engine import runtimes
 
-            if not llamacpp.installed():
-                note = " (not installed here: loads will say how to install it)"
+        runtime = runtimes.RUNTIMES.get(self.runtime)  # None for auto
+        if runtime is not None and not runtime.installed():
+            note = " (not installed here: loads will say how to install it)"
         self.notify(f"Runtime: {self.runtime}{note}", timeout=3)
         self.refresh_catalog()
 
@@ -157,7 +157,11 @@ class SmollmApp(SmollmAppApi):
 
     def _prepare_row(self, row: ModelOverview, options: LoadOptions, go) -> None:
         entry = row.entry
-        if entry.source == "hub" and row.on_disk != "yes" and not self._gguf_ready(entry, options):
+        if (
+            entry.source == "hub"
+            and row.on_disk != "yes"
+            and self._on_default_runtime(entry, options)
+        ):
             what = "is only partly downloaded" if row.on_disk == "partial" else "is not on disk"
             self.notify(
                 f"{entry.name} {what}: press d to download it.", severity="warning", markup=False
@@ -187,15 +191,18 @@ class SmollmApp(SmollmAppApi):
             answer,
         )
 
-    def _gguf_ready(self, entry: ModelEntry, options: LoadOptions) -> bool:
-        """Whether the runtime chosen runs this model from a downloaded GGUF file."""
+    def _on_default_runtime(self, entry: ModelEntry, options: LoadOptions) -> bool:
+        """Whether the runtime chosen is the default one (transformers), whose files are
+        the catalog's download; another (llama.cpp) was chosen because its own file is
+        on disk."""
         from engine.errors import SmollmError
-        from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+        from engine.runtimes import is_default
+        from engine.runtimes.choice import resolve_runtime
 
         try:
-            return resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP
+            return is_default(resolve_runtime(entry, options.runtime, options.precision))
         except SmollmError:  # no usable file: the load says why, in full
-            return False
+            return True
 
     def _confirm_fit(self, row: ModelOverview, options: LoadOptions, go) -> None:
         entry = row.entry
@@ -234,7 +241,7 @@ class SmollmApp(SmollmAppApi):
         GGUF file's quant type)."""
         from engine.catalog import Catalog
 
-        if options.precision in ("int8", "int4") or self._gguf_ready(entry, options):
+        if options.precision in ("int8", "int4") or not self._on_default_runtime(entry, options):
             return None
         rows = self.overview_source(Catalog([entry]), "int8", options.device)
         return rows[0] if rows else None

@@ -24,6 +24,7 @@ from textual.signal import Signal
 from engine.catalog import Catalog, ModelEntry
 from engine.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats, precision_label
+from engine.runtimes import load_note
 from engine.settings import GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, start_peak
 from engine.telemetry.sampler import Sampler
@@ -131,8 +132,7 @@ class SmollmAppApi(App[None]):
             return
         precision = precision_label(info.dtype, info.quantization, short=False)
         label = f"{info.model_id} {precision} on {info.device}"
-        if info.runtime != "transformers":
-            label += f" ({info.runtime})"
+        label += load_note(info.runtime)
         if self._marked_model not in (None, label):
             self.telemetry.add_mark(f"unloaded {self._marked_model}")
         self.telemetry.add_mark(f"loaded {label}")

@@ -1,8 +1,10 @@
 """The catalog's rows (engine.overview: SQLite reads and a walk of every model's cache
 folder), kept by the app and read again in a thread worker whenever something they show may
-have changed. The UI thread never reads them itself: it keeps showing the last rows until
-the new ones arrive (an OverviewRead message), then tells whoever shows them (``changed``,
-a Textual Signal that the catalog screen subscribes to).
+have changed. The UI thread never reads these rows itself: it keeps showing the last rows
+until the new ones arrive (an OverviewRead message), then tells whoever shows them
+(``changed``, a Textual Signal that the catalog screen subscribes to). (One model's row at
+int8, for the question a load that may not fit asks, is read on the UI thread:
+tui.app.SmollmApp._eight_bit.)
 """
 
 from __future__ import annotations

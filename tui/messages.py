@@ -12,12 +12,7 @@ from engine.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats
 from engine.results.health import StoreUnavailable
 from engine.results.store import EvalRun, SpeedRun
-from engine.states import EvalOutcome, WorkerState
-
-
-@dataclass
-class WorkerStateChanged(Message):
-    state: WorkerState
+from engine.states import EvalOutcome
 
 
 @dataclass
@@ -151,6 +146,6 @@ class ResultsRead(Message):
 @dataclass
 class LlamaBuildRead(Message):
     """The status of set-up's llama.cpp build, read in a thread for a memory meter (an
-    engine.llamacpp.build_status.BuildStatus, or None when no build was started here)."""
+    engine.runtimes.llamacpp.build_status.BuildStatus, or None when no build was started here)."""
 
     status: Any

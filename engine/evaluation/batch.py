@@ -29,6 +29,7 @@ from engine.evaluation.store_stream import (
 from engine.events import Cancelled, Failed, Loaded, WorkerDied
 from engine.records import EvalSpec, LoadInfo, TaskResult
 from engine.results.store import EvalRun, ResultsStore
+from engine.runtimes import DEFAULT
 from engine.settings import LoadOptions
 from engine.states import TaskStatus
 from engine.task_registry import default_fewshot
@@ -266,7 +267,7 @@ class _Batch:
             load_seconds=0.0,
             context_length=0,
             has_chat_template=False,
-            runtime=options.runtime if options.runtime != "auto" else "transformers",
+            runtime=options.runtime if options.runtime != "auto" else DEFAULT.name,
         )
         self.keep(model_id, result, store_task(self.store, result, fake, model_size_mb=None))
 

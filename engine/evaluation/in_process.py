@@ -24,7 +24,7 @@ class InProcessSession:
         self._cancel = threading.Event()
 
     def load(self, options: LoadOptions) -> LoadInfo:
-        from engine.runtime import load_model
+        from engine.loading import load_model
 
         self.loaded = load_model(options)
         return self.loaded.info

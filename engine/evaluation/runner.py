@@ -33,6 +33,7 @@ from engine.loaded import LoadedModel
 from engine.records import EvalSpec, TaskResult
 from engine.results.metric_kinds import kinds_for
 from engine.results.metrics import metrics_of
+from engine.runtimes import runtime_named
 from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
 from engine.telemetry.process_peak import ProcessPeak
 
@@ -50,16 +51,12 @@ class EvalCancelled(Exception):
 
 def _is_cuda(loaded: LoadedModel) -> bool:
     """Whether torch's CUDA allocator holds the model (llama.cpp's GPU memory is its own)."""
-    return str(loaded.device).startswith("cuda") and loaded.runtime == "transformers"
+    return runtime_named(loaded.runtime).uses_torch_cuda(loaded.device)
 
 
 def _start_peak(loaded: LoadedModel) -> ProcessPeak:
     """Peak memory from now on (engine.telemetry.process_peak, as for a chat reply)."""
-    if _is_cuda(loaded):
-        import torch
-
-        return ProcessPeak(torch)
-    return ProcessPeak(gpu_outside_torch=str(loaded.device).startswith("cuda"))
+    return runtime_named(loaded.runtime).peak_meter(loaded.device)
 
 
 def _free_memory(cuda: bool) -> None:
@@ -133,18 +130,7 @@ class _Watch:
 
 
 def _make_lm(loaded: LoadedModel, spec: EvalSpec) -> Any:
-    if loaded.runtime == "llama.cpp":
-        from engine.llamacpp.lm import LlamaCppLM
-
-        return LlamaCppLM(loaded)  # one request at a time: batch_size does not apply
-    from lm_eval.models.huggingface import HFLM
-
-    return HFLM(
-        pretrained=loaded.model,
-        tokenizer=loaded.tokenizer,
-        backend="seq2seq" if loaded.is_seq2seq else "causal",
-        batch_size=spec.batch_size,
-    )
+    return runtime_named(loaded.runtime).lm(loaded, spec.batch_size)
 
 
 # ---- tasks -------------------------------------------------------------------------------

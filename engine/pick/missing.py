@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from engine import llamacpp, memory, preferences
+from engine import memory, preferences
 from engine.catalog import Catalog, ModelEntry
-from engine.gguf_memory import has_gguf_build
 from engine.local_status import local_status
 from engine.pick.candidates import ConfigKey
-from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS
+from engine.runtimes import llamacpp
+from engine.runtimes.choice import LLAMA_CPP, TRANSFORMERS
+from engine.runtimes.llamacpp.memory import has_gguf_build
 
 
 @dataclass(frozen=True)

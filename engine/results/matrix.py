@@ -24,6 +24,7 @@ from engine.results.metric_kinds import MetricKind, kind_by_name, metric_kind
 from engine.results.metrics import is_figure, metric_label, stderr_key, stored_primary
 from engine.results.references import References
 from engine.results.store import EvalRun
+from engine.runtimes import DEFAULT, is_default
 from engine.task_registry import REGISTRY, lookup, short_name
 
 # metric key -> table title
@@ -61,7 +62,7 @@ class Filters:
             return False
         if self.device and run.device != self.device:
             return False
-        if self.runtime and (run.runtime or "transformers") != self.runtime:
+        if self.runtime and (run.runtime or DEFAULT.name) != self.runtime:
             return False
         if self.mode == "quick" and run.limit is None:
             return False
@@ -111,7 +112,7 @@ Config = tuple[str, str]  # (runtime, precision) of a run
 
 
 def config_of(run: EvalRun) -> Config:
-    return (run.runtime or "transformers", run.precision)
+    return (run.runtime or DEFAULT.name, run.precision)
 
 
 def config_label(config: Config) -> str:
@@ -257,7 +258,7 @@ def split_models(runs: list[EvalRun], filters: Filters) -> dict[str, list[Config
         if filters.accepts(run) and run.status != "cancelled":
             configs.setdefault(run.model_id, set()).add(config_of(run))
     return {
-        model: sorted(found, key=lambda c: (c[0] != "transformers", c))
+        model: sorted(found, key=lambda c: (not is_default(c[0]), c))
         for model, found in configs.items()
         if len({c[0] for c in found}) > 1
     }

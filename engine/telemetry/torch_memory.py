@@ -1,6 +1,7 @@
 """CUDA memory as torch sees it, for use inside the engine worker process only.
 
-Imports torch lazily: the UI process must never load it (see DESIGN.md, "Two processes").
+Imports torch lazily: the UI process must never load it (models run in the worker
+process, engine.worker).
 On an integrated GPU (Jetson) torch's allocator figures are the model's share of board
 memory; torch.cuda.mem_get_info() under-reports free memory there, so it is not used.
 """

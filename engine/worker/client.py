@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import multiprocessing
 import signal
 import sys
@@ -25,9 +26,9 @@ from engine.errors import SmollmError, UsageError, kind_of
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.units import MB
-from engine.worker import server
 from engine.worker.protocol import (
     FINAL_EVENTS,
+    SHARED_SLOTS,
     Cancelled,
     EvalSpec,
     EvaluateRequest,
@@ -40,7 +41,8 @@ from engine.worker.protocol import (
     WorkerStatus,
 )
 
-STATES = ("none", "loading", "ready", "generating", "evaluating", "died")
+# The worker's entry point, started by name (see _worker_main).
+WORKER_MODULE = "engine.worker.server"
 _SHUTDOWN_WAIT_S = 5.0
 _START_LOCK = threading.Lock()
 
@@ -158,13 +160,9 @@ class WorkerClient:
             rss = psutil.Process(proc.pid).memory_info().rss / MB
         except psutil.Error:
             return None
-        figures = [shared[i] for i in range(server.SHARED_SLOTS)]
+        figures = [shared[i] for i in range(SHARED_SLOTS)]
         cuda = [None if f < 0 else f for f in figures]
         return WorkerStatus(proc.pid, rss, info.model_id if info else None, *cuda)
-
-    def unload(self) -> None:
-        """Drop the model by ending its worker: all of its memory is returned."""
-        self.close()
 
     def close(self) -> None:
         """Stop the worker (idempotent). An open request ends with Cancelled."""
@@ -188,7 +186,7 @@ class WorkerClient:
             raise UsageError("no model is loaded: load one first")
 
     def _check_generate(self, settings: GenerationSettings) -> None:
-        from engine.runtime_choice import check_settings
+        from engine.runtimes.choice import check_settings
 
         settings.validate()
         self._need_model()
@@ -212,9 +210,12 @@ class WorkerClient:
         log = self._log_path or str(_default_log_path())
         parent, child = self._ctx.Pipe(duplex=True)
         cancel = self._ctx.Event()
-        shared = self._ctx.Array("d", [-1.0] * server.SHARED_SLOTS, lock=False)
+        shared = self._ctx.Array("d", [-1.0] * SHARED_SLOTS, lock=False)
         proc = self._ctx.Process(
-            target=server.main, args=(child, cancel, shared, log), name="smollm-worker", daemon=True
+            target=_worker_main,
+            args=(child, cancel, shared, log),
+            name="smollm-worker",
+            daemon=True,
         )
         proc.start()
         child.close()  # so that the worker's death reads as EOF here
@@ -364,6 +365,13 @@ def _stop_process(proc, conn) -> None:
         pass
 
 
+def _worker_main(*args: Any) -> None:
+    """The spawned process's target: the worker's main, imported there by its module's
+    name. Importing the server here would make the client, and so the UI, import all the
+    worker reaches (the runtimes and their model libraries)."""
+    importlib.import_module(WORKER_MODULE).main(*args)
+
+
 def _close_if_alive(ref: weakref.ref) -> None:
     client = ref()
     if client is not None:
@@ -375,19 +383,13 @@ def _precheck_load(options: LoadOptions) -> None:
     unavailable models, remote code without consent, missing local paths, hub models
     not downloaded."""
     from engine.catalog import load_catalog
-    from engine.runtime import check_loadable, resolve_source
-    from engine.runtime_choice import LLAMA_CPP, resolve_runtime
+    from engine.loading import check_loadable, precheck_files
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
     check_loadable(entry, options)
-    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
-        from engine.gguf_files import choose_file
-
-        choose_file(entry, options.precision)  # the file for this precision is there
-    elif entry.source == "hub":
-        resolve_source(entry)
+    precheck_files(entry, options)
 
 
 def _default_log_path() -> Path:

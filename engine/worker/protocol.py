@@ -29,6 +29,11 @@ from engine.events import (
 from engine.records import EvalSpec, LoadInfo, ReplyStats, TaskResult, WorkerStatus
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
+# Indexes into the array of CUDA figures the worker shares with its client (MB; -1 = not
+# known): read without asking, while the worker is busy.
+CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
+SHARED_SLOTS = 3
+
 __all__ = [
     "FINAL_EVENTS",
     "Cancelled",

@@ -1,8 +1,7 @@
 """The worker process: holds one model and answers requests from the client's pipe.
 
-Started by WorkerClient with the spawn context. This module imports nothing heavy at
-module level (the client imports it to name the target function); torch and
-transformers arrive with the first load request.
+Started by WorkerClient with the spawn context, by this module's name (the client does
+not import it). torch and transformers arrive with the first load request.
 """
 
 from __future__ import annotations
@@ -19,8 +18,13 @@ from typing import Any
 
 from engine.errors import SmollmError, UsageError, is_oom, kind_of
 from engine.paths import open_private
+from engine.runtimes import runtime_named
 from engine.units import MB
 from engine.worker.protocol import (
+    CUDA_ALLOCATED,
+    CUDA_PEAK,
+    CUDA_RESERVED,
+    SHARED_SLOTS,
     Cancelled,
     EvalDone,
     EvaluateRequest,
@@ -35,9 +39,6 @@ from engine.worker.protocol import (
     WorkerStatus,
 )
 
-# Indexes into the shared array of CUDA figures (MB; -1 = not known).
-CUDA_ALLOCATED, CUDA_RESERVED, CUDA_PEAK = 0, 1, 2
-SHARED_SLOTS = 3
 _LOG_LIMIT = 5 * MB
 _PARENT_POLL_S = 0.5
 
@@ -146,7 +147,7 @@ class _Server:
             self.after_failure(exc)
 
     def load(self, request: LoadRequest) -> None:
-        from engine.runtime import load_model
+        from engine.loading import load_model
 
         rid = request.request_id
         self.loaded = None
@@ -162,7 +163,7 @@ class _Server:
 
         if self.loaded is None:
             raise UsageError("no model is loaded: load one first")
-        cuda = self.loaded.device == "cuda" and self.loaded.runtime == "transformers"
+        cuda = runtime_named(self.loaded.runtime).uses_torch_cuda(self.loaded.device)
         last = time.monotonic()
         for event in stream_reply(
             self.loaded,
@@ -209,7 +210,7 @@ class _Server:
         """Copy CUDA memory figures where the client can read them without asking."""
         if self.loaded is None or self.loaded.device != "cuda":
             return
-        if self.loaded.runtime != "transformers":
+        if not runtime_named(self.loaded.runtime).uses_torch_cuda(self.loaded.device):
             return  # llama.cpp's GPU memory is not torch's: the board reader counts it
         import torch
 

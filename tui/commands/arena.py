@@ -24,6 +24,7 @@ from engine.arena import SIDES, PairPlan, SideConfig, schedule
 from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import (
     PRECISIONS,
+    RUNTIMES,
     SETTING_NAMES,
     Conversation,
     GenerationSettings,
@@ -38,7 +39,6 @@ NAME = "arena"
 ORDER = 22
 HELP = "one prompt, two models side by side (or one model at two precisions)"
 
-RUNTIMES = ("transformers", "llama.cpp")
 # generate's options that apply to both sides as they are (the per-side ones are below).
 _SHARED_OPTIONS = ("system", "raw", *SETTING_NAMES, "device", "threads", "trust_remote_code")
 
@@ -63,7 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     for side in ("a", "b"):
         parser.add_argument(
             f"--runtime-{side}",
-            choices=RUNTIMES,
+            choices=RUNTIMES[1:],  # not auto: each side names its runtime or takes the default
             default=None,
             help=f"side {side.upper()}'s runtime (default transformers)",
         )
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
 def _precheck(entry, options) -> None:
     """Refuse what can never load before starting either side (as the worker client does
     for one): an unavailable model, remote code without consent, a missing download."""
-    from engine.runtime import check_loadable, resolve_source
+    from engine.loading import check_loadable, resolve_source
 
     check_loadable(entry, options)
     if entry.source == "hub":

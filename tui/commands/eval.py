@@ -152,7 +152,7 @@ def _load_options(
     """Each model's load options, settled (remote-code consent included) before the run.
     The runtime is resolved here: `auto` becomes the one the model will run on, and an
     explicit llama.cpp that cannot work is refused with one line before anything loads."""
-    from engine.runtime_choice import resolve_runtime
+    from engine.runtimes.choice import resolve_runtime
 
     catalog_path = str(args.catalog) if getattr(args, "catalog", None) else None
     runtime = getattr(args, "runtime", "auto")

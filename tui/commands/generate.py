@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         threads=parse_threads(args.threads),
     ).validate()
-    from engine.runtime_choice import check_settings, resolve_runtime
+    from engine.runtimes.choice import check_settings, resolve_runtime
 
     # Refused before anything loads: llama.cpp missing, no GGUF file, a control it lacks.
     check_settings(resolve_runtime(entry, options.runtime, options.precision), settings)

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input
 
 from engine.catalog import ModelEntry
 from engine.overview import ModelOverview
-from engine.runtime_choice import SHORT
+from engine.runtimes.choice import SHORT
 from tui.app_api import smollm_app
 from tui.catalog_rows import CatalogRows
 from tui.safe_text import plain

@@ -188,7 +188,7 @@ class ChatScreen(Screen):
         )
 
     def _runtime_label(self) -> str:
-        from engine.runtime_choice import runtime_expected
+        from engine.runtimes.choice import runtime_expected
 
         asked = self.options.runtime
         chosen = runtime_expected(self.entry, asked, self.options.precision)
@@ -365,7 +365,7 @@ class ChatScreen(Screen):
     def action_cycle_runtime(self) -> None:
         """Reload this model on its other runtime; the conversation stays."""
         from engine.errors import SmollmError
-        from engine.runtime_choice import next_runtime
+        from engine.runtimes.choice import next_runtime
 
         if self.generating:
             self.notify("A reply is still coming: press Esc to stop it first.")

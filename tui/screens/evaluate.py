@@ -36,7 +36,8 @@ from engine.errors import SmollmError
 from engine.evaluation.batch import BatchSummary, Settings, run_batch
 from engine.records import EvalSpec
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
-from engine.runtime_choice import runtime_expected
+from engine.runtimes import runtime_named
+from engine.runtimes.choice import runtime_expected
 from engine.settings import LoadOptions
 from engine.states import EvalOutcome
 from engine.task_registry import short_name
@@ -270,8 +271,8 @@ class EvaluateScreen(Screen):
         the model is loaded (the batch takes its settings) or the load decides them."""
         if smollm_app(self).session.is_loaded(options):
             return None
-        if self.runtime != "transformers":
-            return None  # the GGUF file's quant type is known once it loads
+        if self.runtime == "auto" or not runtime_named(self.runtime).precision_before_load:
+            return None  # auto's runtime, a GGUF file's quant type: known once it loads
         precision, device = memory.resolve(options.precision, options.device)
         return precision, device, self.runtime
 

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from engine.errors import UsageError
-from engine.runtime_choice import UNSUPPORTED
+from engine.runtimes.choice import UNSUPPORTED
 from engine.settings import PRESETS, GenerationSettings
 from tui.safe_text import plain
 

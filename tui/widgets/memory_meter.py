@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.llamacpp.build_status import BuildStatus, meter_words, read_build_status
+from engine.runtimes.llamacpp.build_status import BuildStatus, meter_words, read_build_status
 from tui.jobs_watch import meter_text as job_meter_text
 from tui.messages import LlamaBuildRead
 from tui.safe_text import visible

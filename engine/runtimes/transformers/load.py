@@ -1,8 +1,7 @@
-"""Load a catalog model into memory with a precision and a device.
+"""Load a catalog model with transformers, at a precision, on a device.
 
-Torch and transformers are imported inside the functions that need them, so the checks
-that need no model (``check_loadable``, ``resolve_source``) stay cheap for the UI and
-the worker client.
+Torch and transformers are imported inside the functions that need them; the weights are
+found on disk without them (engine.runtimes.transformers.files).
 """
 
 from __future__ import annotations
@@ -13,142 +12,32 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import Catalog, ModelEntry, load_catalog
-from engine.errors import SmollmError, UsageError
+from engine.catalog import ModelEntry
+from engine.errors import (
+    DeviceUnavailable,
+    SmollmError,
+    UsageError,
+)
 from engine.loaded import LoadedModel
-from engine.paths import hf_cache_dir
 from engine.preferences import thread_count, working_context
 from engine.records import LoadInfo
+from engine.runtimes.transformers import NAME
+from engine.runtimes.transformers.files import ModelSource, resolve_source
 from engine.settings import LoadOptions
 from engine.units import MB
 
 ProgressFn = Callable[[str, "float | None"], None]
-
-_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-class ModelNotDownloaded(UsageError):
-    """A hub model is not in the local Hugging Face cache (loading never downloads)."""
-
-    kind = "missing-model"
-
-
-class RemoteCodeRefused(UsageError):
-    """The model needs its repo's own Python code and the caller did not consent."""
-
-    kind = "remote-code"
-
-
-class ModelUnavailable(UsageError):
-    """The catalog marks the model as not runnable here."""
-
-
-class LocalPathMissing(UsageError):
-    """A local catalog entry points at a path that does not exist."""
-
-
-class DeviceUnavailable(UsageError):
-    """CUDA was asked for and torch sees no GPU."""
 
 
 class QuantizationUnavailable(SmollmError):
     """int8/int4 asked for and bitsandbytes is missing or broken on this machine."""
 
     kind = "bitsandbytes"
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where the weights of an entry are on disk, resolved without loading anything."""
-
-    folder: Path
-    revision: str | None = None
-
-
-def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
-    """Refuse early, without torch, what can never load: raises a UsageError subclass."""
-    options.validate()
-    if entry.source == "unavailable":
-        raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
-    if entry.trust_remote_code and not options.trust_remote_code:
-        raise RemoteCodeRefused(
-            f"{entry.id} needs to run Python code from its repository ({entry.repo or entry.path}"
-            "): its own modelling files would be imported and executed in the worker. "
-            "Allow it only if you trust that repository, with --trust-remote-code "
-            "(or the consent prompt in the app)."
-        )
-    if entry.source == "local":
-        path = Path(entry.path or "").expanduser()
-        if not path.exists():
-            where = f" (catalog entry at {entry.origin})" if entry.origin else ""
-            raise LocalPathMissing(
-                f"the local model path {path} of {entry.id} does not exist{where}; "
-                "fix the path in your catalog overlay"
-            )
-    from engine.runtime_choice import check_runtime
-
-    check_runtime(entry, options.runtime, options.precision)
-
-
-def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
-    """Find the weights on disk. Never downloads; may convert a GGUF file once."""
-    if entry.source == "bundled":
-        from engine.bundled import ensure_converted
-
-        return ModelSource(ensure_converted(progress))
-    if entry.source == "local":
-        path = Path(entry.path or "").expanduser()
-        if path.is_file() and path.suffix == ".gguf":
-            # transformers dequantizes a GGUF on every load (~13 s for 135M): convert once.
-            from engine.bundled import ensure_converted
-
-            return ModelSource(ensure_converted(progress, gguf=path.resolve()))
-        return ModelSource(path)
-    if entry.source == "hub":
-        return _hub_snapshot(entry)
-    raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
-
-
-def _hub_snapshot(entry: ModelEntry) -> ModelSource:
-    """The snapshot folder of entry.repo in the standard Hugging Face cache."""
-    assert entry.repo
-    repo_dir = hf_cache_dir() / f"models--{entry.repo.replace('/', '--')}"
-    wanted = entry.revision or "main"
-    commit: str | None = None
-    if _COMMIT_RE.match(wanted):
-        commit = wanted
-    else:
-        ref = repo_dir / "refs" / wanted
-        if ref.is_file():
-            commit = ref.read_text().strip()
-    if commit is None:
-        # No ref file (e.g. copied caches): take the only snapshot there is.
-        snapshots = sorted((repo_dir / "snapshots").glob("*")) if repo_dir.is_dir() else []
-        if len(snapshots) == 1:
-            commit = snapshots[0].name
-    folder = repo_dir / "snapshots" / commit if commit else None
-    if folder is None or not (folder / "config.json").is_file():
-        raise ModelNotDownloaded(
-            f"{entry.id} ({entry.repo}) is not downloaded yet; fetch it with: "
-            f"smollm-tui download {entry.id}"
-        )
-    from engine.local_status import local_status
-
-    # A config without all its weights would fail later, obscurely. (An unfinished
-    # download beside a complete snapshot is no reason to refuse it.)
-    lacking = [m for m in local_status(entry).missing if "unfinished download" not in m]
-    if lacking:
-        why = "; ".join(lacking)
-        raise ModelNotDownloaded(
-            f"{entry.id} ({entry.repo}) is only partly downloaded ({why}); finish it with: "
-            f"smollm-tui download {entry.id}"
-        )
-    return ModelSource(folder, revision=commit if _COMMIT_RE.match(commit or "") else None)
 
 
 def resolve_device(device: str) -> str:
@@ -171,14 +60,14 @@ def resolve_precision(precision: str, device: str) -> str:
 
 @lru_cache(maxsize=4)
 def _bitsandbytes_probe(device: str):
-    from engine.quant import probe_bitsandbytes
+    from engine.runtimes.transformers.quant import probe_bitsandbytes
 
     return probe_bitsandbytes(device)
 
 
 def _require_bitsandbytes(device: str) -> None:
     """One clear message when 8/4-bit cannot work; the probe runs a real op in a child."""
-    from engine.quant import FIX
+    from engine.runtimes.transformers.quant import FIX
 
     probe = _bitsandbytes_probe(device)
     if not probe.usable:
@@ -189,36 +78,15 @@ def _require_bitsandbytes(device: str) -> None:
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 
-def load_model(
-    options: LoadOptions,
-    catalog: Catalog | None = None,
-    progress: ProgressFn | None = None,
-) -> LoadedModel:
-    """Load the catalog model named by ``options`` on its runtime (transformers, or
-    llama.cpp for GGUF weights: see engine.runtime_choice) and report what was loaded.
-
-    Raises a SmollmError subclass for everything a user can cause or fix: unknown or
-    unavailable model, not downloaded, remote code without consent, missing local path,
-    no GPU, bitsandbytes unusable.
-    """
-    options.validate()
-    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path else None)
-    entry = catalog.get(options.model_id)
-    check_loadable(entry, options)
-    working = working_context()  # read first: a broken settings file costs no load
-    thread_count(options.threads)  # a broken `threads` setting costs no load either
-    report = progress or (lambda stage, fraction: None)
-    from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, resolve_runtime
-
-    if resolve_runtime(entry, options.runtime, options.precision) == LLAMA_CPP:
-        from engine.llamacpp.load import load_llamacpp
-
-        return load_llamacpp(entry, options, report)
+def load_transformers(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
+    """Load ``entry`` with transformers (its threads resolved here, after torch: see
+    engine.preferences.thread_count)."""
+    working = working_context()
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)
     import torch
 
-    options = replace(options, threads=thread_count(options.threads, TRANSFORMERS))
+    options = replace(options, threads=thread_count(options.threads, NAME))
     _set_torch_threads(torch, options.threads)
     _quiet_transformers()
     model_class = _model_class(entry)
@@ -264,9 +132,10 @@ def load_model(
         context_length=min(_context_length(model.config, entry), working),
         has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
         threads=torch.get_num_threads(),
+        runtime=NAME,
     )
     report("ready", 1.0)
-    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info)
+    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, info=info, runtime=NAME)
 
 
 def _set_torch_threads(torch, threads: int | None) -> None:

@@ -1,7 +1,7 @@
 """The llama.cpp build that set-up started (tools/llama_build.py): building, ready or
 failed, as its status file beside its log (build_dir(): in the data dir, one folder per
 Python environment) says. Read by `smollm-tui
-doctor`, the memory meter and engine.llamacpp.installed() (a build under way is not yet a
+doctor`, the memory meter and engine.runtimes.llamacpp.installed() (a build under way is not yet a
 llama.cpp to load). Only ever read here: the status file is replaced whole by its writer.
 
 Status file (JSON): state ("building", "ok", "failed"), pid, started, expected_s, ended,

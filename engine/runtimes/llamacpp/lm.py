@@ -43,7 +43,7 @@ class LlamaCppLM(TemplateLM):
 
         self._lib = llama_cpp
         self.llama = loaded.model
-        self.tokenizer = loaded.tokenizer  # engine.llamacpp.tokenizer.GGUFTokenizer
+        self.tokenizer = loaded.tokenizer  # engine.runtimes.llamacpp.tokenizer.GGUFTokenizer
         self._vocab = self.llama._model.vocab
         self._n_vocab = self.llama.n_vocab()
 

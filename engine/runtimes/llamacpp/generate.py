@@ -1,5 +1,5 @@
-"""Streamed replies on llama.cpp: the same events, stop strings, trimming and stats as
-engine.chat's transformers path, from a token loop this module runs itself.
+"""Streamed replies on llama.cpp: the shared reply skeleton (engine.reply: events, stop
+strings, trimming, stats) fed from a token loop this module runs itself.
 
 The loop is pulled by the consumer: every token is sampled only when the previous one
 has been handed on, so a cancel (checked after each token) stops within one token and a
@@ -17,10 +17,18 @@ import queue
 import time
 from collections.abc import Iterator
 
-from engine.chat import CancelFlag, _drain, _Streamer
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
-from engine.runtime_choice import LLAMA_CPP, check_settings
+from engine.reply import (
+    CancelFlag,
+    Streamer,
+    drain,
+    final_event,
+    refuse_unsupported,
+    reply_prompt,
+    reply_stops,
+)
+from engine.runtimes.llamacpp import NAME, UNSUPPORTED
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
 
@@ -39,9 +47,7 @@ def stream_reply_llamacpp(
     request_id: int,
 ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
     """engine.chat.stream_reply for a llama.cpp model (see there)."""
-    from engine.chat import reply_prompt
-
-    check_settings(LLAMA_CPP, settings)
+    refuse_unsupported(UNSUPPORTED, settings)
     import llama_cpp
 
     llama, tokenizer = loaded.model, loaded.tokenizer
@@ -51,9 +57,9 @@ def stream_reply_llamacpp(
         return
     if prompt.dropped_turns:
         yield Trimmed(request_id, prompt.dropped_turns)
-    stops = tuple(dict.fromkeys(settings.stop + prompt.stops))
+    stops = reply_stops(settings, prompt)
     events: queue.Queue = queue.Queue()
-    streamer = _Streamer(tokenizer, events, stops, request_id, loaded.device)
+    streamer = Streamer(tokenizer, events, stops, request_id, loaded.device)
     streamer.skip_prompt = False
     # Process memory, read before and after: llama.cpp allocates its buffers at load and in
     # the prefill, not per token, and the kernel's high-water mark catches what happens
@@ -67,7 +73,7 @@ def stream_reply_llamacpp(
     try:
         for token in _tokens(llama, prompt.input_ids, sampler, settings.max_new_tokens):
             streamer.put_ids([token])
-            yield from batch.add(_drain(events))
+            yield from batch.add(drain(events))
             if llama_cpp.llama_vocab_is_eog(vocab, token):
                 eog.add(token)
                 break
@@ -76,7 +82,7 @@ def stream_reply_llamacpp(
     finally:
         sampler.close()
     streamer.flush()
-    yield from batch.add(_drain(events), final=True)
+    yield from batch.add(drain(events), final=True)
     stats = streamer.stats(
         len(prompt.input_ids),
         memory.peak_mb(),
@@ -84,12 +90,9 @@ def stream_reply_llamacpp(
         eog,
         settings.max_new_tokens,
         cancel.is_set(),
-        runtime=LLAMA_CPP,
+        runtime=NAME,
     )
-    if stats.stop_reason == "cancelled":
-        yield Cancelled(request_id, stats)
-    else:
-        yield ReplyDone(request_id, stats)
+    yield final_event(request_id, stats)
 
 
 class _Batch:

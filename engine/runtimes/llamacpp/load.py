@@ -13,16 +13,17 @@ import time
 from collections.abc import Callable
 
 from engine.catalog import ModelEntry
-from engine.errors import UsageError
+from engine.errors import DeviceUnavailable, UsageError
 from engine.gguf_files import choose_file, read_metadata
-from engine.llamacpp.tokenizer import GGUFTokenizer
 from engine.loaded import LoadedModel
 from engine.preferences import thread_count, working_context
 from engine.records import LoadInfo
+from engine.runtimes.llamacpp import NAME
+from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
 from engine.settings import LoadOptions
 from engine.units import MB
 
-# Architectures llama.cpp names but cannot load (gguf-builds.md), refused with one line.
+# Architectures llama.cpp names in a GGUF header but cannot load, refused with one line.
 UNSUPPORTED_ARCHITECTURES = {"gptj": "GPT-J", "opt": "OPT"}
 
 ProgressFn = Callable[[str, "float | None"], None]
@@ -30,7 +31,7 @@ ProgressFn = Callable[[str, "float | None"], None]
 
 def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
     """Load ``entry``'s GGUF file (chosen by ``options.precision``) into llama.cpp."""
-    from engine.llamacpp import require
+    from engine.runtimes.llamacpp import require
 
     require()
     chosen = choose_file(entry, options.precision)
@@ -42,7 +43,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
             f"({chosen.path.name}): use --runtime transformers"
         )
     n_ctx = context_size(chosen.path, arch, entry, working_context())
-    threads = thread_count(options.threads, "llama.cpp")
+    threads = thread_count(options.threads, NAME)
     report("starting the model runtime (llama.cpp)", None)
     # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
     # the telemetry sampler, other work): measured 15 s instead of 1 s for a prompt on a
@@ -88,7 +89,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
         load_seconds=time.perf_counter() - started,
         context_length=llama.n_ctx(),
         has_chat_template=tokenizer.chat_template is not None,
-        runtime="llama.cpp",
+        runtime=NAME,
         threads=int(llama.context_params.n_threads),
     )
     report("ready", 1.0)
@@ -97,8 +98,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
         model=llama,
         tokenizer=tokenizer,
         info=info,
-        runtime="llama.cpp",
-        path=str(chosen.path),
+        runtime=NAME,
     )
 
 
@@ -151,7 +151,6 @@ def _model_params(**fields):
 def resolve_device(device: str, llama_cpp) -> str:
     """auto -> cuda when this llama.cpp build offloads to a GPU and one is present."""
     from engine.machine import cuda_gpu_visible
-    from engine.runtime import DeviceUnavailable
 
     offload = bool(llama_cpp.llama_supports_gpu_offload())
     if device == "auto":

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from engine.llamacpp import PACKAGE, PIN
+from engine.runtimes.llamacpp import PACKAGE, PIN
 
 FIX_MISSING = (
     f"run `make llama-cpp` (gets {PACKAGE}=={PIN} for this machine: on a Jetson the Jetson "
@@ -28,7 +28,7 @@ import os, sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import llama_cpp
 from engine.bundled import gguf_path
-from engine.llamacpp.load import _model_params, amx_compiled
+from engine.runtimes.llamacpp.load import _model_params, amx_compiled
 offload = bool(llama_cpp.llama_supports_gpu_offload())
 print("offload" if offload else "cpu-only", "amx" if amx_compiled(llama_cpp) else "no-amx")
 with _model_params(use_extra_bufts=not amx_compiled(llama_cpp)):
@@ -52,7 +52,7 @@ class LlamaProbe:
 
 def probe_llamacpp(timeout: float = 120.0) -> LlamaProbe:
     """Load the bundled model with llama.cpp in a child process and decode 3 tokens."""
-    from engine import llamacpp
+    from engine.runtimes import llamacpp
 
     version = llamacpp.version()
     if not llamacpp.installed():

@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.catalog import ModelEntry
 from engine.errors import UsageError
+from engine.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
 from engine.units import MB
 
 LLAMA_CPP_RUNTIME_MB = 70.0
@@ -70,26 +71,17 @@ def has_gguf_build(entry: ModelEntry) -> bool:
     return bool(entry.gguf_repo and entry.gguf_files)
 
 
-def memory_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
-    """The runtime whose memory the catalog shows for ``entry``: auto resolved as a load
-    resolves it; llama.cpp for a model with a GGUF build (downloaded or not), else
-    transformers (the only runtime that model has)."""
-    from engine.runtime_choice import LLAMA_CPP, TRANSFORMERS, resolve_runtime
-
-    if runtime == "auto":
-        return resolve_runtime(entry, "auto", precision)
-    if runtime == LLAMA_CPP and has_gguf_build(entry):
-        return LLAMA_CPP
-    return TRANSFORMERS
-
-
-def estimate_llamacpp(entry: ModelEntry, precision: str, device: str, context_length: int | None):
+def estimate_llamacpp(
+    entry: ModelEntry,
+    precision: str,
+    device: str,
+    context_length: int | None,
+    shared_ram: bool = False,
+) -> FitEstimate | None:
     """engine.memory.estimate on llama.cpp; None when there is no GGUF file for
     ``precision`` (downloaded or published). The context is ``context_length`` capped at
-    the model's trained context, as a load caps it (engine.llamacpp.load.context_size);
-    None = the trained context."""
-    from engine.memory import CUDA_CONTEXT_MB, FitEstimate, is_jetson
-
+    the model's trained context, as a load caps it (engine.runtimes.llamacpp.load.context_size);
+    None = the trained context. ``shared_ram``: the GPU shares the RAM (a Jetson)."""
     chosen = _file_for(entry, precision)
     if chosen is None:
         return None
@@ -114,11 +106,11 @@ def estimate_llamacpp(entry: ModelEntry, precision: str, device: str, context_le
             / MB
         )
     else:
-        kv = weights * 0.15 * ctx / 2048  # as engine.memory guesses an unknown shape
+        kv = weights * 0.15 * ctx / 2048  # as transformers' estimate guesses an unknown shape
     activations = (shape["heads"] or 8) * PREFILL_BYTES_PER_HEAD * ctx / MB
     if device == "cuda":
         # Weights, cache and compute buffer on the GPU; not measured here (no GPU).
-        overhead = CUDA_CONTEXT_MB + (LLAMA_CPP_RUNTIME_MB if is_jetson() else 0.0)
+        overhead = CUDA_CONTEXT_MB + (LLAMA_CPP_RUNTIME_MB if shared_ram else 0.0)
     else:
         overhead = LLAMA_CPP_RUNTIME_MB
     total = overhead + weights + kv + activations

@@ -8,6 +8,10 @@ import importlib.util
 
 from engine.errors import UsageError
 
+NAME = "llama.cpp"
+# Controls llama.cpp lacks, and why: shown disabled in the app, refused by the CLI.
+UNSUPPORTED = {"no_repeat_ngram_size": "llama.cpp has no no-repeat n-gram control"}
+
 PACKAGE = "llama-cpp-python"
 PIN = "0.3.36"
 INSTALL_HINT = (
@@ -23,7 +27,7 @@ def installed() -> bool:
     """Whether llama_cpp can be found (cheap: nothing is imported), asked afresh each time:
     set-up builds it in the background while the app runs, and the app takes it up at the
     next load once the build has landed (a build under way may have written half of it)."""
-    from engine.llamacpp.build_status import building
+    from engine.runtimes.llamacpp.build_status import building
 
     if importlib.util.find_spec("llama_cpp") is None:
         # The import system keeps what it saw of each folder; a package that landed since,
@@ -46,7 +50,7 @@ def version() -> str | None:
 def require() -> None:
     if installed():
         return
-    from engine.llamacpp.build_status import building
+    from engine.runtimes.llamacpp.build_status import building
 
     under_way = building()
     if under_way is not None:
