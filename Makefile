@@ -60,8 +60,12 @@ imports: setup
 types: setup
 	$(VENV)/bin/mypy
 
+# Three test processes (pytest-xdist) on any machine: most tests wait on a worker or a
+# subprocess, so a single one kept about one core busy. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 3
+
 pytest: setup llama-ready
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # make test, like CI, waits for llama.cpp and fails if it cannot be built (LLAMA=try on the
 # command line runs the tests without it).
@@ -84,7 +88,8 @@ test-board:
 	$(BOARD_VENV)/bin/python -c "import sys, torch, transformers; \
 	  print('board stack: Python', sys.version.split()[0], 'torch', torch.__version__, \
 	        'transformers', transformers.__version__)" && \
-	$(BOARD_VENV)/bin/python -m pytest -m "not gpu and not ui" -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BOARD_VENV)/bin/python -m pytest -m "not gpu and not ui" -q -p no:cacheprovider \
+	  -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # A fresh app home each time, so the pictures do not depend on (or change) your own data.
 screenshots: setup

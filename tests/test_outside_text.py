@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -158,8 +159,19 @@ async def test_a_load_error_naming_a_hostile_path_is_shown_literally(hostile_ove
         assert path in str(screen.query_one(Notice).render())
 
 
-async def test_evaluate_shows_folders_and_errors_literally(hostile_overlay, tmp_path):
+@pytest.fixture
+def short_tmp():
+    """A folder with a short path: the Evaluate screen shows a task folder's path in a line
+    of its own width, and pytest's tmp_path under several test processes (`popen-gw1/`)
+    pushed the part this test looks for past the line's end."""
+    path = Path(tempfile.mkdtemp(prefix="smollm-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_evaluate_shows_folders_and_errors_literally(hostile_overlay, short_tmp):
     overlay, missing = hostile_overlay
+    tmp_path = short_tmp
     tasks = tmp_path / "tasks" / HOSTILE_DIR  # "[/]" makes it two folders deep
     shutil.copytree(TASKS_DIR, tasks)
     gone = tmp_path / f"gone-{HOSTILE_DIR}"

@@ -229,3 +229,30 @@ def test_injected_oom_is_stored_as_an_oom_row_and_the_run_goes_on(tiny_catalog, 
     assert rows["fx_yesno"].model_size_mb == pytest.approx(loaded.info.size_mb)
     # the installed lm-eval's version (the project accepts any lm-eval >= 0.4.5)
     assert rows["fx_yesno"].lm_eval_version == metadata.version("lm_eval")
+
+
+def test_two_first_opens_of_a_new_store_at_once_both_work(tmp_path):
+    """The Arena's two sides store their first replies at the same moment, each opening a
+    store that does not exist yet: both must open it (the switch to WAL and each schema
+    step happen once), not say "Results unavailable" (seen: 20 failures in 20 rounds)."""
+    from engine.results.schema import SCHEMA_VERSION
+
+    for round_ in range(20):
+        path = tmp_path / f"r{round_}" / "results.db"
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def first_open(path=path, start=start, errors=errors):
+            start.wait()
+            try:
+                with ResultsStore(path) as store:
+                    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=first_open) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_}: {errors}"

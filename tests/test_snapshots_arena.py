@@ -65,6 +65,7 @@ async def converse(pilot, blind: bool = False) -> None:
         await settle(pilot)
     await pilot.press(*"What is the capital of France?", "enter")
     await settle(pilot)
+    await steady(pilot)  # the cursor as the picture has it, whenever the blink came
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)

@@ -278,7 +278,8 @@ def _add_llama(plan: Plan, facts: Facts, pip: list[str], llama: str, rebuild: bo
     # The build makes a wheel into a store kept per build flags, then installs it; the
     # next venv of this machine with the same flags installs that wheel (seconds, not the
     # 8 minutes of a compile): CI's board venv, a venv made again.
-    store = llama_build.wheel_store([LLAMA_CPP_SPEC, *sorted(f"{k}={v}" for k, v in env.items())])
+    flags = sorted(f"{k}={v}" for k, v in env.items() if k != "CMAKE_BUILD_PARALLEL_LEVEL")
+    store = llama_build.wheel_store([LLAMA_CPP_SPEC, *flags])
     install = [*pip, "install", "--only-binary=llama-cpp-python", "--find-links", str(store)]
     version = LLAMA_CPP_SPEC.split("==")[1]
     if not rebuild and any(store.glob(f"llama_cpp_python-{version}-*.whl")):

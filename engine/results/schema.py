@@ -153,24 +153,41 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(db: sqlite3.Connection, path: Path | None = None) -> int:
-    """Bring the schema to SCHEMA_VERSION; returns the version found before."""
+    """Bring the schema to SCHEMA_VERSION; returns the version found before.
+
+    Each step holds the write lock (BEGIN IMMEDIATE) and reads the version again under it:
+    two connections opening a new store at once (the Arena's two sides storing their first
+    replies) both read version 0 first, and the second must find the step made, not make it
+    again ("table eval_runs already exists")."""
     found = schema_version(db, path)
     for version in range(found, SCHEMA_VERSION):
-        if version + 1 not in _AFTER:
-            with db:
-                db.executescript(
-                    "BEGIN;" + MIGRATIONS[version] + f";PRAGMA user_version={version + 1};COMMIT;"
-                )
-            continue
-        db.executescript("BEGIN;" + MIGRATIONS[version])  # one transaction with the step after
+        db.execute("BEGIN IMMEDIATE")
         try:
-            _AFTER[version + 1](db)
-            db.execute(f"PRAGMA user_version={version + 1}")
+            if schema_version(db, path) <= version:
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                if version + 1 in _AFTER:
+                    _AFTER[version + 1](db)
+                db.execute(f"PRAGMA user_version={version + 1}")
             db.commit()
         except BaseException:
             db.rollback()
             raise
     return found
+
+
+def _statements(script: str) -> list[str]:
+    """``script``'s statements one by one (executescript would commit the open
+    transaction first); a ';' inside a string literal does not end one."""
+    statements, current = [], ""
+    for char in script:
+        current += char
+        if char == ";" and sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
 
 
 def _name_local_machine(db: sqlite3.Connection) -> None:

@@ -244,7 +244,7 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
     # check_same_thread off: the app writes from a worker thread; sqlite serialises.
     db = sqlite3.connect(path, timeout=10, check_same_thread=False)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         db.execute("PRAGMA foreign_keys=ON")
         migrate(db, path)
     except sqlite3.DatabaseError as exc:
@@ -262,6 +262,24 @@ def _open_for_writing(path: Path, own_folder: bool) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _use_wal(db: sqlite3.Connection, wait_s: float = 10.0) -> None:
+    """Switch the store to WAL. SQLite answers "database is locked" at once, without its
+    busy wait, to a connection that switches while another is switching the same new file
+    (the Arena's two sides storing their first replies): then the other has done it, which
+    the next look says; a lock held longer is waited for as SQLite would (``wait_s``)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            time.sleep(0.01)  # the other connection is switching it: a moment
 
 
 _CHECKED: set[str] = set()
