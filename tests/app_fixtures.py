@@ -295,4 +295,9 @@ async def steady(pilot) -> None:
     # it (seen in about 1 snapshot in 4 under load): shown again, as the pause meant.
     for widget in pilot.app.screen.query(Input):
         widget._cursor_visible = True
+    for area in pilot.app.screen.query(TextArea):
+        # TextArea caches its lines by a key without the focus: a line drawn before the
+        # focus came back (no cursor) was drawn again from the cache without one.
+        area.notify_style_update()
+        area.refresh()
     await pilot.pause()  # which it does here

@@ -65,6 +65,16 @@ async def converse(pilot, blind: bool = False) -> None:
         await settle(pilot)
     await pilot.press(*"What is the capital of France?", "enter")
     await settle(pilot)
+    # The round ends when both sides' last messages are handled, and the prompt takes the
+    # focus back then: under load that came after the workers had ended.
+    from tui.widgets.arena_vote import VoteBar
+    from tui.widgets.prompt_input import PromptInput
+
+    screen = pilot.app.screen
+    for _ in range(500):  # pauses, each a turn of the message loop
+        if screen.query_one(PromptInput).has_focus or screen.query_one(VoteBar).is_open:
+            break
+        await pilot.pause()
     await steady(pilot)  # the cursor as the picture has it, whenever the blink came
 
 
