@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from engine.errors import UsageError
-from engine.events import Cancelled, Chunk, ReplyDone
+from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.prompts import Prompt, build_prompt
 from engine.records import ReplyStats
@@ -236,6 +236,29 @@ class Streamer:
             dropped_turns=dropped,
             runtime=runtime,
         )
+
+
+def begin_reply(
+    loaded: LoadedModel,
+    conversation: Conversation,
+    settings: GenerationSettings,
+    *,
+    raw: bool,
+    cancel: CancelFlag,
+    request_id: int,
+) -> Generator[Cancelled | Trimmed, None, tuple[Prompt, queue.Queue, Streamer] | None]:
+    """The start both runtimes' replies share: the prompt within the context (Cancelled
+    when Esc stopped its render, Trimmed when turns were dropped), then the streamer and
+    the queue it fills. ``started = yield from begin_reply(...)``; None when cancelled."""
+    prompt = reply_prompt(loaded, conversation, settings, raw=raw, cancel=cancel)
+    if prompt is None:  # Esc while the chat template was rendering
+        yield Cancelled(request_id)
+        return None
+    if prompt.dropped_turns:
+        yield Trimmed(request_id, prompt.dropped_turns)
+    events: queue.Queue = queue.Queue()
+    stops = reply_stops(settings, prompt)
+    return prompt, events, Streamer(loaded.tokenizer, events, stops, request_id, loaded.device)
 
 
 def held_back(text: str, stops: tuple[str, ...]) -> int:

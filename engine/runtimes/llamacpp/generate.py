@@ -13,7 +13,6 @@ that starts like the previous prompt reuses its KV cache (follow-up turns are fa
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Iterator
 
@@ -21,12 +20,10 @@ from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
 from engine.loaded import LoadedModel
 from engine.reply import (
     CancelFlag,
-    Streamer,
+    begin_reply,
     drain,
     final_event,
     refuse_unsupported,
-    reply_prompt,
-    reply_stops,
 )
 from engine.runtimes.llamacpp import NAME, UNSUPPORTED
 from engine.settings import Conversation, GenerationSettings
@@ -50,16 +47,13 @@ def stream_reply_llamacpp(
     refuse_unsupported(UNSUPPORTED, settings)
     import llama_cpp
 
-    llama, tokenizer = loaded.model, loaded.tokenizer
-    prompt = reply_prompt(loaded, conversation, settings, raw=raw, cancel=cancel)
-    if prompt is None:  # Esc while the chat template was rendering
-        yield Cancelled(request_id)
+    llama = loaded.model
+    started = yield from begin_reply(
+        loaded, conversation, settings, raw=raw, cancel=cancel, request_id=request_id
+    )
+    if started is None:
         return
-    if prompt.dropped_turns:
-        yield Trimmed(request_id, prompt.dropped_turns)
-    stops = reply_stops(settings, prompt)
-    events: queue.Queue = queue.Queue()
-    streamer = Streamer(tokenizer, events, stops, request_id, loaded.device)
+    prompt, events, streamer = started
     streamer.skip_prompt = False
     # Process memory, read before and after: llama.cpp allocates its buffers at load and in
     # the prefill, not per token, and the kernel's high-water mark catches what happens

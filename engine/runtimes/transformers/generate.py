@@ -3,7 +3,6 @@ to the shared reply skeleton (engine.reply), which yields the protocol events.""
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -15,10 +14,9 @@ from engine.loaded import LoadedModel
 from engine.reply import (
     CancelFlag,
     Streamer,
+    begin_reply,
     drain,
     final_event,
-    reply_prompt,
-    reply_stops,
 )
 from engine.runtimes.transformers import NAME
 from engine.settings import Conversation, GenerationSettings
@@ -37,17 +35,12 @@ def stream_reply_transformers(
     """engine.chat.stream_reply for a transformers model (see there)."""
     import torch
 
-    tokenizer = loaded.tokenizer
-    prompt = reply_prompt(loaded, conversation, settings, raw=raw, cancel=cancel)
-    if prompt is None:  # Esc while the chat template was rendering
-        yield Cancelled(request_id)
+    started = yield from begin_reply(
+        loaded, conversation, settings, raw=raw, cancel=cancel, request_id=request_id
+    )
+    if started is None:
         return
-    if prompt.dropped_turns:
-        yield Trimmed(request_id, prompt.dropped_turns)
-
-    stops = reply_stops(settings, prompt)
-    events: queue.Queue = queue.Queue()
-    streamer = Streamer(tokenizer, events, stops, request_id, loaded.device)
+    prompt, events, streamer = started
     abort = threading.Event()
     criteria = _stopping_criteria(torch, cancel, abort, streamer)
     kwargs = _generate_kwargs(loaded, settings, prompt.input_ids, torch)
