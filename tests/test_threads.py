@@ -97,6 +97,7 @@ def test_a_bad_threads_option_is_one_line_and_exit_2(command, value, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"--threads must be a whole number from 1 to {CORES}" in err and value in err
+    assert ("or sweep to measure each count" in err) == (command == "bench")
 
 
 def test_eval_refuses_threads_for_a_background_job(capsys):

@@ -80,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.runs > 20:
         raise UsageError("--runs must be between 1 and 20")
     sweep = (args.threads or "").strip().lower() == "sweep"
-    counts = list(range(1, usable_cores() + 1)) if sweep else [parse_threads(args.threads)]
+    try:
+        counts = list(range(1, usable_cores() + 1)) if sweep else [parse_threads(args.threads)]
+    except UsageError as exc:  # the one value besides a count that bench takes
+        raise UsageError(f"{exc}, or sweep to measure each count") from None
     if sweep:
         from engine.preferences import measured_threads
 
