@@ -93,6 +93,10 @@ def entry_matches(e: ModelEntry, needle: str) -> bool:
 
 
 class CatalogScreen(Screen):
+    # The table has the focus from the first frame: Textual's default gives it to the first
+    # focusable widget, the filter (hidden, its display not yet applied), so that a key typed
+    # at once (j, q, ?, s) was typed into the filter instead of doing what it does.
+    AUTO_FOCUS = "#models"
     DEFAULT_CSS = """
     CatalogScreen #filter { display: none; height: 3; }
     CatalogScreen #filter.visible { display: block; }
