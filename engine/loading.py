@@ -1,27 +1,30 @@
 """Load a catalog model on the runtime chosen for it: the refusals every runtime shares,
-checked without a model library, then the runtime's own load (engine.runtimes)."""
+checked without a model library; the load's one resolution (resolve_load: the runtime,
+the file, the threads), made before a worker starts and carried in its request; then the
+runtime's own load (engine.runtimes)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from engine.catalog import Catalog, ModelEntry, load_catalog
-from engine.errors import LocalPathMissing, ModelUnavailable, RemoteCodeRefused
+from engine.errors import LocalPathMissing, ModelUnavailable, RemoteCodeRefused, UsageError
 from engine.loaded import LoadedModel
 from engine.preferences import thread_count, working_context
-from engine.runtimes import runtime_named
-from engine.runtimes.choice import check_runtime, resolve_runtime
-from engine.runtimes.transformers.files import resolve_source
+from engine.runtimes import RUNTIMES, Runtime, runtime_named
+from engine.runtimes.choice import auto_candidates
 from engine.settings import LoadOptions
 
 ProgressFn = Callable[[str, "float | None"], None]
 
-__all__ = ["check_loadable", "load_model", "resolve_source"]
+__all__ = ["check_loadable", "load_model", "resolve_load"]
 
 
 def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
-    """Refuse early, without torch, what can never load: raises a UsageError subclass."""
+    """Refuse early, without torch, what no runtime can load (the runtime's own refusals
+    come with its file: resolve_load): raises a UsageError subclass."""
     options.validate()
     if entry.source == "unavailable":
         raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
@@ -40,14 +43,50 @@ def check_loadable(entry: ModelEntry, options: LoadOptions) -> None:
                 f"the local model path {path} of {entry.id} does not exist{where}; "
                 "fix the path in your catalog overlay"
             )
-    check_runtime(entry, options.runtime, options.precision)
 
 
-def precheck_files(entry: ModelEntry, options: LoadOptions) -> None:
-    """What the chosen runtime can refuse from the files on disk before a worker starts:
-    a hub model not downloaded, no GGUF file for the precision."""
-    runtime = runtime_named(resolve_runtime(entry, options.runtime, options.precision))
-    runtime.check_files(entry, options.precision)
+def resolve_load(entry: ModelEntry, options: LoadOptions) -> LoadOptions:
+    """The load's one resolution, before a worker starts: ``options`` with the runtime
+    named (auto resolved as engine.runtimes.choice says), the file it runs (llama.cpp's
+    GGUF file for the precision) and the thread count settled, marked resolved. Raises
+    the UsageError of anything that refuses the load (check_loadable, the files on disk,
+    a broken setting). The worker loads what this says and decides none of it again."""
+    if options.resolved:
+        return options
+    check_loadable(entry, options)
+    working_context()  # read first: a broken settings file costs no load
+    runtime, weights = _runtime_and_weights(entry, options)
+    return replace(
+        options,
+        runtime=runtime.name,
+        file=weights,
+        threads=thread_count(options.threads, runtime.name),
+        resolved=True,
+    )
+
+
+def _runtime_and_weights(entry: ModelEntry, options: LoadOptions) -> tuple[Runtime, str | None]:
+    if options.runtime != "auto":
+        runtime = runtime_named(options.runtime)
+        return runtime, runtime.weights_for(entry, options.precision)
+    for candidate in auto_candidates(entry):
+        try:
+            return candidate, candidate.weights_for(entry, options.precision)
+        except UsageError:  # no file for it here: the next one runs that precision
+            continue
+    default = runtime_named(None)
+    return default, default.weights_for(entry, options.precision)
+
+
+def check_resolved(entry: ModelEntry, options: LoadOptions) -> Runtime:
+    """A resolved request, as the worker receives it: a runtime by name, and a file that
+    is one of the runtime's own for this entry (the request crosses a process boundary:
+    a path in it is checked before it is opened)."""
+    runtime = RUNTIMES.get(options.runtime)
+    if runtime is None:
+        raise UsageError(f"the load request names no runtime ({options.runtime!r})")
+    runtime.check_weights(entry, options.file)
+    return runtime
 
 
 def load_model(
@@ -65,9 +104,10 @@ def load_model(
     options.validate()
     catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path else None)
     entry = catalog.get(options.model_id)
-    check_loadable(entry, options)
-    working_context()  # read first: a broken settings file costs no load
-    thread_count(options.threads)  # nor a broken `threads` setting (each runtime resolves it)
+    if options.resolved:  # resolved before the worker started: refused again, not decided
+        check_loadable(entry, options)
+    else:  # a load in this process (bench, an evaluation without a worker)
+        options = resolve_load(entry, options)
+    runtime = check_resolved(entry, options)
     report = progress or (lambda stage, fraction: None)
-    runtime = runtime_named(resolve_runtime(entry, options.runtime, options.precision))
     return runtime.load(entry, options, report)

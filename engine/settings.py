@@ -118,9 +118,14 @@ class LoadOptions:
     trust_remote_code: bool = False
     catalog_path: str | None = None
     runtime: str = "transformers"
-    # CPU threads the runtime computes with; None = the `threads` setting, else every core
-    # this process may use (engine.preferences.thread_count resolves it in the worker).
+    # CPU threads the runtime computes with; None = the `threads` setting, else the count
+    # measured fastest, else every core this process may use (thread_count).
     threads: int | None = None
+    # Set by engine.loading.resolve_load, once, before a worker starts: the runtime named
+    # (never auto), the threads counted and the file the runtime runs (llama.cpp's GGUF
+    # file; None where the worker finds the weights itself).
+    file: str | None = None
+    resolved: bool = False
 
     def validate(self) -> LoadOptions:
         if self.precision not in PRECISIONS:

@@ -266,6 +266,7 @@ def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
     from test_gguf_files import write_gguf
 
     from engine.bundled import gguf_path
+    from engine.loading import resolve_load
     from engine.runtimes.llamacpp.load import load_llamacpp
 
     if what == "cut short":
@@ -280,7 +281,8 @@ def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
     entry = dataclasses.replace(load_catalog().get(BUNDLED), source="local", path=str(path))
     expected = "cannot run GPT-J models" if what == "gptj" else "could not load"
     with pytest.raises(UsageError, match=expected):
-        load_llamacpp(entry, LoadOptions(BUNDLED, runtime="llama.cpp"), lambda *a: None)
+        options = resolve_load(entry, LoadOptions(BUNDLED, runtime="llama.cpp"))
+        load_llamacpp(entry, options, lambda *a: None)
 
 
 @pytest.mark.gpu

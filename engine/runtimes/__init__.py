@@ -76,12 +76,21 @@ class Runtime(Protocol):
         ``precision``."""
         ...
 
-    def check_files(self, entry: ModelEntry, precision: str) -> None:
-        """Refuse, before a worker starts, a load its files on disk cannot serve."""
+    def weights_for(self, entry: ModelEntry, precision: str) -> str | None:
+        """The file it will run ``entry`` from at ``precision`` (llama.cpp: the GGUF file),
+        chosen once before a worker starts and carried in the load request; None when the
+        worker finds the weights itself (transformers' folder). Raises the UsageError that
+        says why the files on disk cannot serve this load (check() included)."""
+        ...
+
+    def check_weights(self, entry: ModelEntry, file: str | None) -> None:
+        """Raise a UsageError unless ``file`` (from a load request) is what weights_for
+        can answer for ``entry``: one of its own files, never another path."""
         ...
 
     def load(self, entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
-        """Load ``entry`` (``options.threads`` resolved) and describe it in a LoadInfo."""
+        """Load ``entry`` as resolved (engine.loading.resolve_load: ``options.file`` and
+        ``options.threads`` set) and describe it in a LoadInfo."""
         ...
 
     def stream_reply(

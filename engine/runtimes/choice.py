@@ -7,7 +7,7 @@ from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.reply import refuse_unsupported
 from engine.reply import unsupported_settings as _unsupported
-from engine.runtimes import DEFAULT, RUNTIMES, runtime_named
+from engine.runtimes import DEFAULT, RUNTIMES, Runtime, runtime_named
 from engine.runtimes.llamacpp import NAME as LLAMA_CPP
 from engine.runtimes.transformers import NAME as TRANSFORMERS
 from engine.settings import GenerationSettings
@@ -17,6 +17,7 @@ __all__ = [
     "SHORT",
     "TRANSFORMERS",
     "UNSUPPORTED",
+    "auto_candidates",
     "available_runtimes",
     "check_runtime",
     "check_settings",
@@ -44,17 +45,25 @@ def check_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> N
     runtime_named(runtime).check(entry, precision)
 
 
+def auto_candidates(entry: ModelEntry) -> list[Runtime]:
+    """The runtimes auto tries for ``entry`` before the default, best first: those with a
+    build of it (a GGUF file) whose library is installed here."""
+    out = []
+    for candidate in sorted(RUNTIMES.values(), key=lambda r: -r.auto_priority):
+        if candidate is DEFAULT:
+            break
+        if candidate.has_build(entry) and candidate.installed():
+            out.append(candidate)
+    return out
+
+
 def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
     """auto -> the usable runtime auto prefers: llama.cpp for GGUF weights when
     llama-cpp-python is installed and a GGUF file on disk serves ``precision`` (fp32 of the
     bundled Q4_1 model is transformers' job), else transformers. An explicit choice is
     checked (check_runtime) and returned."""
     if runtime == "auto":
-        for candidate in sorted(RUNTIMES.values(), key=lambda r: -r.auto_priority):
-            if candidate is DEFAULT:
-                break
-            if not (candidate.has_build(entry) and candidate.installed()):
-                continue
+        for candidate in auto_candidates(entry):
             try:
                 candidate.check(entry, precision)
             except UsageError:  # no file for it here: the next one runs that precision

@@ -113,10 +113,11 @@ class WorkerClient:
         Loaded, Failed, Cancelled (cancel() during a load stops the worker), WorkerDied."""
         if options.catalog_path is None and self.catalog_path is not None:
             options = replace(options, catalog_path=self.catalog_path)
+        resolved: list[LoadOptions] = []  # by the precheck, before the worker starts
         return self._run(
             "loading",
-            lambda rid: LoadRequest(rid, options),
-            precheck=lambda: _precheck_load(options),
+            lambda rid: LoadRequest(rid, resolved[0]),
+            precheck=lambda: resolved.append(_precheck_load(options)),
             fresh=True,
         )
 
@@ -378,18 +379,16 @@ def _close_if_alive(ref: weakref.ref) -> None:
         client.close()
 
 
-def _precheck_load(options: LoadOptions) -> None:
-    """What can be refused without starting a worker: bad options, unknown or
-    unavailable models, remote code without consent, missing local paths, hub models
-    not downloaded."""
+def _precheck_load(options: LoadOptions) -> LoadOptions:
+    """The load resolved (engine.loading.resolve_load) and what can be refused without
+    starting a worker: bad options, unknown or unavailable models, remote code without
+    consent, missing local paths, hub models not downloaded, no file for the runtime."""
     from engine.catalog import load_catalog
-    from engine.loading import check_loadable, precheck_files
+    from engine.loading import resolve_load
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
-    entry = catalog.get(options.model_id)
-    check_loadable(entry, options)
-    precheck_files(entry, options)
+    return resolve_load(catalog.get(options.model_id), options)
 
 
 def _default_log_path() -> Path:

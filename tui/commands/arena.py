@@ -121,6 +121,7 @@ class SideResult:
 def run(args: argparse.Namespace) -> int:
     from engine.arena import plan_pair
     from engine.consent import resolve_trust
+    from engine.loading import resolve_load
 
     catalog = catalog_from(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -145,8 +146,9 @@ def run(args: argparse.Namespace) -> int:
     threads = parse_threads(args.threads)
     # refuses a missing runtime
     options = [dataclasses.replace(c.load_options(catalog_path), threads=threads) for c in configs]
-    for entry, option in zip(entries, options, strict=True):
-        _precheck(entry, option)
+    # Resolved before either side starts (the worker client resolves no further): what
+    # can never load is refused first, as the client does for one.
+    options = [resolve_load(e, o) for e, o in zip(entries, options, strict=True)]
     plan = plan_pair(entries, configs)
     if not args.json:
         print(visible(f"arena: {plan.describe()}"), file=sys.stderr)
@@ -163,16 +165,6 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     return _exit_code(results)
-
-
-def _precheck(entry, options) -> None:
-    """Refuse what can never load before starting either side (as the worker client does
-    for one): an unavailable model, remote code without consent, a missing download."""
-    from engine.loading import check_loadable, resolve_source
-
-    check_loadable(entry, options)
-    if entry.source == "hub":
-        resolve_source(entry)
 
 
 def _run_pair(

@@ -5,6 +5,7 @@ worker_side, imported inside those calls: the questions import no llama_cpp."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError
@@ -92,10 +93,19 @@ class LlamaCppRuntime:
 
         return estimate_llamacpp(entry, precision, device, context_length, shared_ram)
 
-    def check_files(self, entry: ModelEntry, precision: str) -> None:
+    def weights_for(self, entry: ModelEntry, precision: str) -> str | None:
         from engine.gguf_files import choose_file
 
-        choose_file(entry, precision)  # the file for this precision is there
+        self.check(entry)  # installed, causal, GGUF weights on disk
+        return str(choose_file(entry, precision).path)  # NoGGUFFile: what there is
+
+    def check_weights(self, entry: ModelEntry, file: str | None) -> None:
+        from engine.gguf_files import gguf_paths
+
+        if file is None or Path(file) not in gguf_paths(entry):
+            raise UsageError(
+                f"the load request's file {file!r} is not one of {entry.id}'s GGUF files"
+            )
 
     def load(
         self, entry: ModelEntry, options: LoadOptions, report: Callable[[str, float | None], None]

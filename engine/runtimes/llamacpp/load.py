@@ -11,12 +11,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.catalog import ModelEntry
 from engine.errors import DeviceUnavailable, UsageError
-from engine.gguf_files import choose_file, read_metadata
+from engine.gguf_files import GGUFFile, quant_type, read_metadata
 from engine.loaded import LoadedModel
-from engine.preferences import thread_count, working_context
+from engine.preferences import working_context
 from engine.records import LoadInfo
 from engine.runtimes.llamacpp import NAME
 from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
@@ -30,11 +31,13 @@ ProgressFn = Callable[[str, "float | None"], None]
 
 
 def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
-    """Load ``entry``'s GGUF file (chosen by ``options.precision``) into llama.cpp."""
+    """Load ``entry``'s GGUF file, as resolved (``options.file``, checked by the
+    adapter's check_weights), into llama.cpp."""
     from engine.runtimes.llamacpp import require
 
     require()
-    chosen = choose_file(entry, options.precision)
+    assert options.file is not None and options.threads is not None, "a resolved load"
+    chosen = GGUFFile(Path(options.file), quant_type(Path(options.file)))
     header = read_metadata(chosen.path, ("general.architecture",))
     arch = str(header.get("general.architecture", ""))
     if arch in UNSUPPORTED_ARCHITECTURES:
@@ -43,7 +46,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
             f"({chosen.path.name}): use --runtime transformers"
         )
     n_ctx = context_size(chosen.path, arch, entry, working_context())
-    threads = thread_count(options.threads, NAME)
+    threads = options.threads
     report("starting the model runtime (llama.cpp)", None)
     # OpenMP threads that spin between tokens stall whenever the CPU is shared (the app,
     # the telemetry sampler, other work): measured 15 s instead of 1 s for a prompt on a

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import UsageError
 from engine.runtimes.transformers import NAME
 
 if TYPE_CHECKING:
@@ -57,11 +58,18 @@ class TransformersRuntime:
 
         return estimate_transformers(entry, precision, device, context_length, config, shared_ram)
 
-    def check_files(self, entry: ModelEntry, precision: str) -> None:
+    def weights_for(self, entry: ModelEntry, precision: str) -> str | None:
+        """None: the worker finds the folder (and converts the bundled GGUF there, which
+        takes torch); a hub model not downloaded is refused here, before it starts."""
         if entry.source == "hub":  # bundled and local models: their files were checked
             from engine.runtimes.transformers.files import resolve_source
 
             resolve_source(entry)
+        return None
+
+    def check_weights(self, entry: ModelEntry, file: str | None) -> None:
+        if file is not None:
+            raise UsageError(f"transformers finds {entry.id}'s weights itself, not {file!r}")
 
     def load(
         self, entry: ModelEntry, options: LoadOptions, report: Callable[[str, float | None], None]

@@ -12,7 +12,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from engine.errors import (
     UsageError,
 )
 from engine.loaded import LoadedModel
-from engine.preferences import thread_count, working_context
+from engine.preferences import working_context
 from engine.records import LoadInfo
 from engine.runtimes.transformers import NAME
 from engine.runtimes.transformers.files import ModelSource, resolve_source
@@ -79,14 +78,13 @@ def _require_bitsandbytes(device: str) -> None:
 
 
 def load_transformers(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
-    """Load ``entry`` with transformers (its threads resolved here, after torch: see
-    engine.preferences.thread_count)."""
+    """Load ``entry`` with transformers, as resolved (engine.loading.resolve_load)."""
     working = working_context()
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)
     import torch
 
-    options = replace(options, threads=thread_count(options.threads, NAME))
+    assert options.threads is not None, "a resolved load"
     _set_torch_threads(torch, options.threads)
     _quiet_transformers()
     model_class = _model_class(entry)
