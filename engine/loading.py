@@ -93,17 +93,25 @@ def load_model(
     options: LoadOptions,
     catalog: Catalog | None = None,
     progress: ProgressFn | None = None,
+    entry: ModelEntry | None = None,
 ) -> LoadedModel:
     """Load the catalog model named by ``options`` on its runtime (transformers, or
     llama.cpp for GGUF weights: see engine.runtimes.choice) and report what was loaded.
+    ``entry``: the catalog entry the load was resolved for (the worker's request carries
+    it), else read from the catalog.
 
     Raises a SmollmError subclass for everything a user can cause or fix: unknown or
     unavailable model, not downloaded, remote code without consent, missing local path,
     no GPU, bitsandbytes unusable.
     """
     options.validate()
-    catalog = catalog or load_catalog(Path(options.catalog_path) if options.catalog_path else None)
-    entry = catalog.get(options.model_id)
+    if entry is None:  # else the caller's, as it resolved the load for it
+        catalog = catalog or load_catalog(
+            Path(options.catalog_path) if options.catalog_path else None
+        )
+        entry = catalog.get(options.model_id)
+    elif entry.id != options.model_id:
+        raise UsageError(f"the load request is for {options.model_id}, its entry {entry.id}")
     if options.resolved:  # resolved before the worker started: refused again, not decided
         check_loadable(entry, options)
     else:  # a load in this process (bench, an evaluation without a worker)

@@ -80,3 +80,15 @@ def test_the_worker_loads_what_the_request_resolved():
         assert (info.runtime, info.dtype, info.threads) == ("llama.cpp", "Q4_1", 1)
     finally:
         client.close()
+
+
+def test_the_load_takes_the_entry_it_was_resolved_for_not_a_second_read():
+    """The worker got the model id and read the catalog again: an overlay edited between
+    the check and the load would have loaded another model than the one checked. An entry
+    that no catalog file holds loads: it was not looked up again."""
+    entry = dataclasses.replace(load_catalog().get(BUNDLED), id="held-by-the-caller")
+    options = resolve_load(entry, LoadOptions(entry.id, runtime="llama.cpp", threads=1))
+    loaded = load_model(options, entry=entry)
+    assert loaded.info.model_id == "held-by-the-caller"
+    with pytest.raises(UsageError, match="held-by-the-caller"):
+        load_model(dataclasses.replace(options, model_id=BUNDLED), entry=entry)

@@ -22,6 +22,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from engine.catalog import ModelEntry
 from engine.errors import SmollmError, UsageError, kind_of
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
@@ -113,10 +114,10 @@ class WorkerClient:
         Loaded, Failed, Cancelled (cancel() during a load stops the worker), WorkerDied."""
         if options.catalog_path is None and self.catalog_path is not None:
             options = replace(options, catalog_path=self.catalog_path)
-        resolved: list[LoadOptions] = []  # by the precheck, before the worker starts
+        resolved: list[tuple[LoadOptions, ModelEntry]] = []  # before the worker starts
         return self._run(
             "loading",
-            lambda rid: LoadRequest(rid, resolved[0]),
+            lambda rid: LoadRequest(rid, *resolved[0]),
             precheck=lambda: resolved.append(_precheck_load(options)),
             fresh=True,
         )
@@ -379,7 +380,7 @@ def _close_if_alive(ref: weakref.ref) -> None:
         client.close()
 
 
-def _precheck_load(options: LoadOptions) -> LoadOptions:
+def _precheck_load(options: LoadOptions) -> tuple[LoadOptions, ModelEntry]:
     """The load resolved (engine.loading.resolve_load) and what can be refused without
     starting a worker: bad options, unknown or unavailable models, remote code without
     consent, missing local paths, hub models not downloaded, no file for the runtime."""
@@ -388,7 +389,8 @@ def _precheck_load(options: LoadOptions) -> LoadOptions:
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)
-    return resolve_load(catalog.get(options.model_id), options)
+    entry = catalog.get(options.model_id)
+    return resolve_load(entry, options), entry
 
 
 def _default_log_path() -> Path:

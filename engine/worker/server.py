@@ -153,6 +153,7 @@ class _Server:
         self.loaded = None
         self.loaded = load_model(
             request.options,
+            entry=request.entry,
             progress=lambda stage, fraction: self.send(Progress(rid, stage, fraction)),
         )
         self.publish_cuda()
