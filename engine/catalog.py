@@ -16,7 +16,6 @@ from typing import Any
 
 from engine.catalog_checks import (
     INVALID,
-    check_entry,
     check_value,
 )
 from engine.errors import SmollmError, UsageError
@@ -372,3 +371,25 @@ def _entry(
     if len(problems) > before:
         return None
     return entry
+
+
+def check_entry(entry: ModelEntry, problem: Any) -> None:
+    """Rules that tie several fields together."""
+    if entry.source in ("hub", "bundled") and not entry.repo:
+        problem("source", f"source '{entry.source}' needs a repo ('owner/name')")
+    if entry.source == "local" and not entry.path:
+        problem("source", "source 'local' needs a path (a model folder or a .gguf file)")
+    if entry.source == "unavailable" and not entry.unavailable_reason:
+        problem("source", "source 'unavailable' needs an unavailable_reason")
+    if bool(entry.gguf_repo) != bool(entry.gguf_files):
+        problem(
+            "gguf_repo" if entry.gguf_repo else "gguf_files", "gguf_repo and gguf_files go together"
+        )
+    elif entry.gguf_repo and not entry.gguf_facts_from:
+        problem(
+            "gguf_repo", "a GGUF build needs gguf_facts_from (where its file names were checked)"
+        )
+    elif entry.gguf_repo and entry.kind != "causal":
+        problem("gguf_repo", "GGUF builds are run for causal models only")
+    if entry.kind == "seq2seq" and entry.prompt_format not in ("t5", "plain"):
+        problem("prompt_format", "a seq2seq model takes prompt_format 't5' or 'plain'")

@@ -4,12 +4,9 @@ problem with its line): what each key may hold, and the rules that tie several t
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.hub_names import revision_problem
-
-if TYPE_CHECKING:
-    from engine.catalog import ModelEntry
 
 KINDS = ("causal", "seq2seq")
 PROMPT_FORMATS = ("chat-template", "chatml", "alpaca", "plain", "t5")
@@ -92,25 +89,3 @@ def check_value(key: str, value: Any, problem: Any) -> Any:
         problem(key, f"{key} must not be empty")
         return INVALID
     return value
-
-
-def check_entry(entry: ModelEntry, problem: Any) -> None:
-    """Rules that tie several fields together."""
-    if entry.source in ("hub", "bundled") and not entry.repo:
-        problem("source", f"source '{entry.source}' needs a repo ('owner/name')")
-    if entry.source == "local" and not entry.path:
-        problem("source", "source 'local' needs a path (a model folder or a .gguf file)")
-    if entry.source == "unavailable" and not entry.unavailable_reason:
-        problem("source", "source 'unavailable' needs an unavailable_reason")
-    if bool(entry.gguf_repo) != bool(entry.gguf_files):
-        problem(
-            "gguf_repo" if entry.gguf_repo else "gguf_files", "gguf_repo and gguf_files go together"
-        )
-    elif entry.gguf_repo and not entry.gguf_facts_from:
-        problem(
-            "gguf_repo", "a GGUF build needs gguf_facts_from (where its file names were checked)"
-        )
-    elif entry.gguf_repo and entry.kind != "causal":
-        problem("gguf_repo", "GGUF builds are run for causal models only")
-    if entry.kind == "seq2seq" and entry.prompt_format not in ("t5", "plain"):
-        problem("prompt_format", "a seq2seq model takes prompt_format 't5' or 'plain'")

@@ -24,10 +24,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # runs.py imports this module: EvalRun only for the type
-    from engine.results.runs import EvalRun
+
+class _WithKinds(Protocol):
+    """A stored run (engine.results.runs.EvalRun, which imports this module) as seen here:
+    the kinds kept with it."""
+
+    @property
+    def metric_kinds(self) -> Mapping[str, Mapping[str, bool]]: ...
+
 
 UP = "↑"
 DOWN = "↓"
@@ -157,13 +163,10 @@ def parse_kinds(text: str | None) -> dict[str, dict[str, bool]]:
     }
 
 
-def metric_kind(run: EvalRun, metric: str) -> MetricKind:
+def metric_kind(run: _WithKinds, metric: str) -> MetricKind:
     """The kind of ``metric`` in ``run``: the one kept with the run at evaluation or import
     (lm-eval's answer), else read from the metric's name."""
-    kept = run.metric_kinds.get(metric)
-    if kept is not None:
-        return MetricKind(bool(kept["higher_is_better"]), bool(kept["percent"]))
-    return kind_by_name(metric)
+    return kind_of_result(metric, run.metric_kinds)
 
 
 def kind_of_result(metric: str, kinds: Mapping[str, Mapping[str, bool]]) -> MetricKind:
