@@ -187,11 +187,14 @@ class ChatScreen(Screen):
             f"loaded in {info.load_seconds:.1f} s" + (f" · {threads}" if threads else "")
         )
 
-    def _runtime_label(self) -> str:
+    def _runtime_expected(self) -> str:
+        """The runtime a load of this chat's options takes (auto resolved)."""
         from engine.runtimes.choice import runtime_expected
 
-        asked = self.options.runtime
-        chosen = runtime_expected(self.entry, asked, self.options.precision)
+        return runtime_expected(self.entry, self.options.runtime, self.options.precision)
+
+    def _runtime_label(self) -> str:
+        asked, chosen = self.options.runtime, self._runtime_expected()
         return chosen if asked == chosen else f"{asked}: {chosen}"
 
     def set_status(self, text: str, error: bool = False) -> None:
@@ -365,6 +368,7 @@ class ChatScreen(Screen):
     def action_cycle_runtime(self) -> None:
         """Reload this model on its other runtime; the conversation stays."""
         from engine.errors import SmollmError
+        from engine.runtimes import runtime_named
         from engine.runtimes.choice import next_runtime
 
         if self.generating:
@@ -372,13 +376,12 @@ class ChatScreen(Screen):
             return
         info = smollm_app(self).session.info
         loaded = info is not None and smollm_app(self).session.is_loaded(self.options)
-        current = info.runtime if loaded and info else self._runtime_label().rsplit(": ", 1)[-1]
+        current = info.runtime if loaded and info else self._runtime_expected()
         try:
             following = next_runtime(self.entry, current)
         except SmollmError as exc:
-            self.notify(
-                f"Only transformers here: {exc}", severity="warning", timeout=8, markup=False
-            )
+            only = runtime_named(None).name
+            self.notify(f"Only {only} here: {exc}", severity="warning", timeout=8, markup=False)
             return
         self.options = replace(self.options, runtime=following)
         self.sub_title = f"{self.options.precision} · runtime {following}"
