@@ -43,8 +43,8 @@ class BareTransformers:
         import torch
         from transformers.generation.streamers import BaseStreamer
 
-        from engine.loading import load_model
-        from engine.prompts import build_prompt
+        from engine.runtimes.loading import load_model
+        from engine.runtimes.prompts import build_prompt
 
         self.torch = torch
         self.loaded = load_model(options)
@@ -99,7 +99,7 @@ class BareLlamaCpp:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
 
-        from engine.catalog import load_catalog
+        from engine.catalog.entries import load_catalog
         from engine.gguf_files import choose_file, read_metadata
         from engine.preferences import working_context
         from engine.runtimes.llamacpp.load import (

@@ -71,7 +71,7 @@ def with_deadline(limit: float, client, work: Callable[[], tuple[bool, str]]):
 
 
 def decode(runtime: str, precision: str, limit: float) -> tuple[bool, str]:
-    from engine.decode_bench import measure
+    from engine.evaluation.decode_bench import measure
     from engine.worker.client import WorkerClient
 
     client = WorkerClient()

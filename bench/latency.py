@@ -32,8 +32,8 @@ def timed(label: str, fn) -> None:
 
 
 def bundled_load() -> None:
-    from engine.bundled import ensure_converted
-    from engine.loading import load_model
+    from engine.catalog.bundled import ensure_converted
+    from engine.runtimes.loading import load_model
     from engine.settings import LoadOptions
 
     ensure_converted()  # once, not timed
@@ -45,7 +45,7 @@ def bundled_load() -> None:
 def huge_prompt(tiny_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    from engine.prompts import PromptTooLong, build_prompt
+    from engine.runtimes.prompts import PromptTooLong, build_prompt
     from engine.settings import Conversation
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
@@ -85,7 +85,7 @@ def hub_unreachable() -> None:
     from tiny_models import overlay_text, tiny_llama_dir
 
     from engine import hub
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

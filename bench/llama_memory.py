@@ -49,8 +49,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contexts", type=int, nargs="+", default=[1024, 4096])
     args = parser.parse_args()
-    from engine import memory
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
+    from engine.memory import fit as memory
     from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB, PREFILL_BYTES_PER_HEAD
 
     entry = load_catalog(use_user_overlay=False).get(MODEL)

@@ -9,8 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import bundled, machine, paths
-from engine.catalog import load_catalog
+from engine import machine, paths
+from engine.catalog import bundled
+from engine.catalog.entries import load_catalog
 from engine.errors import SmollmError
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"

@@ -46,7 +46,7 @@ class DiskFull(SmollmError):
     kind: ClassVar[FailureKind] = "disk"
 
 
-# Refusals of a load that every runtime shares (engine.loading, the runtimes' loaders).
+# Refusals of a load that every runtime shares (engine.runtimes.loading, the runtimes' loaders).
 
 
 class ModelNotDownloaded(UsageError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import UsageError
 
 # llama_ftype (general.file_type) -> the quant type's usual name.
@@ -200,7 +200,7 @@ def quant_type(path: Path) -> str:
 def gguf_paths(entry: ModelEntry) -> list[Path]:
     """The GGUF files of ``entry`` that are on disk (no header is read)."""
     if entry.source == "bundled":
-        from engine.bundled import BundledModelMissing, gguf_path
+        from engine.catalog.bundled import BundledModelMissing, gguf_path
 
         try:
             return [gguf_path()]

@@ -6,7 +6,7 @@ names a revision. Each of these ends up in a path under ``<cache>/models--*/``
 (``snapshots/<commit>/<file>``, ``blobs/<blob>``, ``refs/<revision>``), so each is checked
 here before it is used: a hostile answer must never write outside the repo's folder.
 
-Outside the engine.hub package, below it: engine.catalog checks an overlay's revision here,
+Outside the engine.hub package, below it: engine.catalog.checks reads an overlay's revision here,
 and importing a module of the package would import the whole package, catalog included.
 """
 

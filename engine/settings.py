@@ -121,7 +121,7 @@ class LoadOptions:
     # CPU threads the runtime computes with; None = the `threads` setting, else the count
     # measured fastest, else every core this process may use (thread_count).
     threads: int | None = None
-    # Set by engine.loading.resolve_load, once, before a worker starts: the runtime named
+    # Set by engine.runtimes.loading.resolve_load, once, before a worker starts: the runtime named
     # (never auto), the threads counted and the file the runtime runs (llama.cpp's GGUF
     # file; None where the worker finds the weights itself).
     file: str | None = None

@@ -22,8 +22,8 @@ TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
 # How an evaluation run (all its tasks) ended, as the Evaluate screen reports it.
 EvalOutcome = Literal["done", "cancelled", "failed", "died"]
 
-# What of a model's weights is on disk (engine.local_status.LocalStatus.state).
+# What of a model's weights is on disk (engine.models.local_status.LocalStatus.state).
 LocalState = Literal["yes", "partial", "no"]
 
-# Whether a model fits in memory (engine.memory): with 20% to spare, without, or not.
+# Whether a model fits in memory (engine.memory.fit): with 20% to spare, without, or not.
 FitVerdict = Literal["fits", "tight", "does not fit"]

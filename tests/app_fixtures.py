@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.catalog import Catalog, load_catalog
-from engine.overview import ModelOverview
+from engine.catalog.entries import Catalog, load_catalog
+from engine.memory.overview import ModelOverview
 from tui.app import SmollmApp
 
 

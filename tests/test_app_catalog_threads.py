@@ -1,6 +1,6 @@
 """The catalog's rows are read in a thread: a slow disk or a locked results store never
 freezes the screen, and what changes them (a chat reply's speed) shows without a restart.
-Real rows (engine.overview), a real SQLite store, the real worker process."""
+Real rows (engine.memory.overview), a real SQLite store, the real worker process."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app_fixtures import make_app, notes, rows_shown
 from test_app_chat import open_chat, send
 from textual.widgets import DataTable
 
-from engine.overview import overview
+from engine.memory.overview import overview
 from engine.results.store import ResultsStore
 from tui.screens.catalog import CatalogScreen, speed_cell
 from tui.screens.help import HelpScreen

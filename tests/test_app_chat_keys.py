@@ -12,8 +12,8 @@ from app_fixtures import make_app, notes, rows_shown
 from textual.widgets import Input, Static, Switch
 from tiny_models import overlay_text
 
+from engine.chat.transcripts import transcripts_dir
 from engine.results.store import ResultsStore
-from engine.transcripts import transcripts_dir
 from tui.screens.chat import ChatScreen
 from tui.screens.dialogs import TextEditScreen
 from tui.widgets.gen_controls import GenerationControls

@@ -10,9 +10,9 @@ import pytest
 from app_fixtures import make_app, rows_shown
 from hub_server import overlay_text
 
-from engine import consent
-from engine.downloads import FINAL_EVENTS
-from engine.overview import overview
+from engine.hub.downloads import FINAL_EVENTS
+from engine.memory.overview import overview
+from engine.models import consent
 from tui.screens.catalog import CatalogScreen
 from tui.screens.dialogs import ChoiceScreen
 
@@ -75,7 +75,7 @@ async def test_download_then_delete_from_the_catalog(hub_overlay: Path):
 
 async def test_remote_code_needs_consent_and_a_no_loads_nothing(hub_overlay: Path):
     from engine import hub
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
 
     entry = load_catalog(hub_overlay).get("tiny-hub")
     hub.download(entry)

@@ -1,4 +1,4 @@
-"""Will it fit, end to end: the real overview (engine/overview.py: estimate, measured
+"""Will it fit, end to end: the real overview (engine/memory/overview.py: estimate, measured
 peaks, the machine's budget, the verdict) on the tiny models, the bundled model and
 catalog models, on a Jetson Orin Nano 8 GB. Only the board's files are fake (its
 device-tree model, /etc/nv_tegra_release and /proc/meminfo, from
@@ -15,9 +15,9 @@ from telemetry_fakes import FIXTURES
 from textual.widgets import DataTable
 
 import engine.machine as machine
-import engine.memory as memory
-from engine.catalog import Catalog
-from engine.overview import overview
+import engine.memory.fit as memory
+from engine.catalog.entries import Catalog
+from engine.memory.overview import overview
 from engine.runtimes import llamacpp
 from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB
 from tui.screens.catalog import CatalogScreen

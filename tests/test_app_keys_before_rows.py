@@ -2,7 +2,7 @@
 second after the first frame): `c`, `e`, `a`, `enter` and `d` act once the rows are in, on
 the row highlighted then, and what is typed meanwhile goes to what opens, shown on the way,
 never to the catalog's own keys. The rows' read is held on an Event, as a slow disk holds
-it; real rows (engine.overview or the fixed figures), the real worker for the chat."""
+it; real rows (engine.memory.overview or the fixed figures), the real worker for the chat."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from test_app_chat import WatchedChat
 from textual import events
 from textual.widgets import DataTable, Input
 
-from engine.overview import overview
+from engine.memory.overview import overview
 from tui.screens.catalog import CatalogScreen
 from tui.screens.chat import ChatScreen
 from tui.screens.details import DetailsScreen

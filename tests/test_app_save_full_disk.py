@@ -13,7 +13,7 @@ from pathlib import Path
 from app_fixtures import make_app, notes
 from test_app_chat import open_chat, send
 
-from engine.transcripts import transcripts_dir
+from engine.chat.transcripts import transcripts_dir
 from tui.screens.chat import ChatScreen
 from tui.widgets.transcript import ReplyTurn, UserTurn
 

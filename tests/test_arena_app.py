@@ -17,10 +17,10 @@ from app_fixtures import make_app, rows_shown
 from textual.widgets import Input, Static
 from textual.worker import WorkerState
 
-from engine.arena import PairPlan, SideConfig
+from engine.chat.arena import PairPlan, SideConfig
+from engine.chat.transcripts import transcripts_dir
 from engine.results.arena import votes
 from engine.results.store import ResultsStore
-from engine.transcripts import transcripts_dir
 from tui import messages as m
 from tui.screens.arena import ArenaScreen
 from tui.screens.catalog import CatalogScreen

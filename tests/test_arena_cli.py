@@ -126,11 +126,13 @@ def test_report_arena_prints_the_leaderboard_with_its_method(capsys):
 
 
 def test_a_pair_that_does_not_fit_together_answers_in_turns(tiny_catalog, capsys, monkeypatch):
-    import engine.arena
-    from engine.arena import PairPlan
+    import engine.chat.arena
+    from engine.chat.arena import PairPlan
 
     monkeypatch.setattr(
-        engine.arena, "plan_pair", lambda entries, configs: PairPlan(False, (400.0, 400.0), 500.0)
+        engine.chat.arena,
+        "plan_pair",
+        lambda entries, configs: PairPlan(False, (400.0, 400.0), 500.0),
     )
     code = main(
         [

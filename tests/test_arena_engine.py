@@ -10,7 +10,8 @@ import stat
 
 import pytest
 
-from engine.arena import (
+from engine.catalog.entries import load_catalog
+from engine.chat.arena import (
     PairPlan,
     SideConfig,
     SideTranscript,
@@ -19,8 +20,7 @@ from engine.arena import (
     save_pair,
     schedule,
 )
-from engine.catalog import load_catalog
-from engine.memory import Budget
+from engine.memory.fit import Budget
 from engine.results.arena import (
     ArenaVote,
     add_vote,
@@ -253,8 +253,8 @@ def test_each_side_is_sized_on_its_own_runtime():
     needs (as the catalog shows them), not the transformers size twice."""
     from llama_support import BUNDLED, require_llama_cpp
 
-    from engine.catalog import Catalog
-    from engine.overview import overview
+    from engine.catalog.entries import Catalog
+    from engine.memory.overview import overview
 
     require_llama_cpp()
     entry = load_catalog(None, use_user_overlay=False).get(BUNDLED)

@@ -11,7 +11,7 @@ from app_fixtures import make_app, rows_shown
 from llama_support import BUNDLED, require_llama_cpp
 from test_arena_app import WatchedPanel, ask, set_settings, settle, state_of
 
-from engine.overview import overview
+from engine.memory.overview import overview
 from tui.screens.arena import ArenaScreen
 from tui.screens.catalog import CatalogScreen
 

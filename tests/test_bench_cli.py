@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from llama_support import BUNDLED, require_llama_cpp
 
-from engine.catalog import load_catalog
-from engine.decode_bench import BenchConfig, plan
+from engine.catalog.entries import load_catalog
+from engine.evaluation.decode_bench import BenchConfig, plan
 from engine.results.store import ResultsStore, SpeedRun
 from engine.settings import usable_cores
 from tui.cli import main
@@ -106,7 +106,7 @@ def test_what_cannot_be_measured_is_one_line(args, words, tiny_catalog, capsys):
 
 
 def test_catalog_speed_is_the_best_figure_with_its_runtime(tiny_catalog):
-    from engine.overview import overview
+    from engine.memory.overview import overview
     from tui.screens.catalog import row_cells
 
     catalog = load_catalog(tiny_catalog)

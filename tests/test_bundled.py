@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import engine.bundled as bundled
-from engine.chat import stream_reply
+import engine.catalog.bundled as bundled
+from engine.chat.stream import stream_reply
 from engine.events import Chunk, ReplyDone
-from engine.loading import load_model
+from engine.runtimes.loading import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 # One conversion for every test run on this machine (it costs ~15 s); .cache is ignored

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.catalog import (
+from engine.catalog.entries import (
     CatalogError,
     UnknownModelError,
     load_catalog,

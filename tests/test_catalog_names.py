@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 
 
 def test_every_shipped_model_has_its_own_display_name():

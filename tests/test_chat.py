@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from engine.chat import stream_reply
+from engine.chat.stream import stream_reply
 from engine.errors import UsageError
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.loading import load_model
-from engine.reply import Streamer
+from engine.runtimes.loading import load_model
+from engine.runtimes.reply import Streamer
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 
 GREEDY = GenerationSettings(temperature=0.0, repetition_penalty=1.0, max_new_tokens=24)

@@ -1,4 +1,4 @@
-"""engine.consent: remote-code consent remembered per model and revision."""
+"""engine.models.consent: remote-code consent remembered per model and revision."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from hub_server import HubServer, isolate_hf, overlay_text
 
-from engine import consent, hub
-from engine.catalog import load_catalog
+from engine import hub
+from engine.catalog.entries import load_catalog
+from engine.models import consent
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""engine.downloads: the one-at-a-time queue, against the test Hub server."""
+"""engine.hub.downloads: the one-at-a-time queue, against the test Hub server."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hub_server import WEIGHTS, HubServer, Slow, standard_overlay
 
-from engine import downloads as dl
-from engine.catalog import load_catalog
-from engine.downloads import (
+from engine.catalog.entries import load_catalog
+from engine.hub import downloads as dl
+from engine.hub.downloads import (
     FINAL_EVENTS,
     DownloadCancelled,
     DownloadDone,
@@ -21,7 +21,7 @@ from engine.downloads import (
     DownloadQueued,
     DownloadStarted,
 )
-from engine.local_status import local_status
+from engine.models.local_status import local_status
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from llama_support import BUNDLED, require_llama_cpp
 
 require_llama_cpp()
 
-from engine.loading import load_model  # noqa: E402
+from engine.runtimes.loading import load_model  # noqa: E402
 from engine.settings import LoadOptions  # noqa: E402
 from engine.worker.protocol import EvalProgress, EvalSpec, TaskDone  # noqa: E402
 
@@ -199,7 +199,7 @@ def test_llamacpp_out_of_memory_is_oom_and_the_next_task_runs(gguf, monkeypatch)
 
 def test_chat_after_an_evaluation_answers_as_before(gguf):
     """Evaluation shares the chat's context: a reply afterwards is the same as before it."""
-    from engine.chat import stream_reply
+    from engine.chat.stream import stream_reply
     from engine.events import Chunk
     from engine.settings import Conversation, GenerationSettings
 

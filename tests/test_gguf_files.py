@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.bundled import gguf_path
-from engine.catalog import load_catalog
+from engine.catalog.bundled import gguf_path
+from engine.catalog.entries import load_catalog
 from engine.gguf_files import GGUFError, NoGGUFFile, choose_file, quant_type, read_metadata
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from llama_support import require_llama_cpp
 
-from engine.bundled import gguf_path
-from engine.catalog import CatalogError, load_catalog, parse_catalog_text
+from engine.catalog.bundled import gguf_path
+from engine.catalog.entries import CatalogError, load_catalog, parse_catalog_text
 from engine.errors import UsageError
 from engine.gguf_files import downloaded_gguf
 from engine.runtimes.choice import resolve_runtime

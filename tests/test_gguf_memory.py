@@ -10,10 +10,10 @@ import pytest
 from app_fixtures import make_app, rows_shown
 from llama_support import BUNDLED, require_llama_cpp
 
-import engine.memory as memory
+import engine.memory.fit as memory
 from engine import preferences
-from engine.catalog import load_catalog
-from engine.overview import overview
+from engine.catalog.entries import load_catalog
+from engine.memory.overview import overview
 from engine.runtimes.llamacpp.memory import LLAMA_CPP_RUNTIME_MB
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.worker.client import WorkerClient
@@ -32,7 +32,7 @@ def bundled():
 
 
 def test_the_estimate_is_the_file_the_kv_cache_and_the_overhead():
-    from engine.bundled import gguf_path
+    from engine.catalog.bundled import gguf_path
 
     guess = memory.estimate(bundled(), "auto", "cpu", context_length=4096, runtime="llama.cpp")
     assert (guess.precision, guess.context_length) == ("Q4_1", 4096)

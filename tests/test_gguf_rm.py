@@ -11,9 +11,9 @@ from app_fixtures import make_app
 from hub_server import HubServer, overlay_text
 
 from engine import hub
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from engine.gguf_files import downloaded_gguf
-from engine.local_status import local_status
+from engine.models.local_status import local_status
 from tui.cli import main
 from tui.screens.dialogs import ChoiceScreen
 

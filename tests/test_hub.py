@@ -22,8 +22,8 @@ from hub_server import (
 )
 
 from engine import hub
-from engine.catalog import load_catalog
-from engine.local_status import local_status
+from engine.catalog.entries import load_catalog
+from engine.models.local_status import local_status
 
 NEEDED = {
     "config.json",

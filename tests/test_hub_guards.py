@@ -19,7 +19,7 @@ import pytest
 from hub_server import TOKEN, WEIGHTS, Drop, HubServer, standard_overlay
 
 from engine import hub
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from engine.hub import listing as listing_module
 from engine.hub.connection import MAX_REDIRECTS, open_url, shown
 from engine.hub.files import RepoFile
@@ -162,7 +162,7 @@ def _cli(args: list[str], cli_env: dict[str, str], *extra: str) -> subprocess.Co
 def test_a_bad_location_is_one_line_in_the_download_command_and_the_app(
     local_hub, cli_env, tmp_path
 ):
-    from engine.downloads import FINAL_EVENTS, DownloadFailed, DownloadQueue
+    from engine.hub.downloads import FINAL_EVENTS, DownloadFailed, DownloadQueue
 
     local_hub.redirect_lfs = True
     local_hub.lfs_location = f"{local_hub.url}/cdn/tests/tiny-llama/model safetensors"

@@ -18,11 +18,11 @@ import pytest
 from hub_server import WEIGHTS, HubServer, standard_overlay
 
 from engine import hub
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from engine.errors import UsageError
 from engine.hub.connection import open_url
 from engine.hub_names import file_name_problem, revision_problem
-from engine.local_status import local_status
+from engine.models.local_status import local_status
 
 REPO = "tests/tiny-llama"
 
@@ -151,7 +151,7 @@ def test_a_bad_revision_is_a_usage_error_before_any_request(revision, catalog, l
 def test_a_catalog_overlay_revision_with_dots_is_refused(tmp_path: Path):
     from hub_server import overlay_text
 
-    from engine.catalog import CatalogError
+    from engine.catalog.entries import CatalogError
 
     overlay = tmp_path / "bad.toml"
     overlay.write_text(overlay_text({"evil": "tests/evil"}, revision={"evil": "../../x"}))

@@ -1,4 +1,4 @@
-"""A model downloaded from the test Hub loads with engine.loading and generates."""
+"""A model downloaded from the test Hub loads with engine.runtimes.loading and generates."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from hub_server import isolate_hf, standard_overlay, standard_server
 
-from engine import errors, hub, loading
-from engine.catalog import load_catalog
-from engine.local_status import local_status
+from engine import errors, hub
+from engine.catalog.entries import load_catalog
+from engine.models.local_status import local_status
+from engine.runtimes import loading
 from engine.settings import LoadOptions
 
 

@@ -194,7 +194,7 @@ ASK_AUTO = """
 import sys
 repo, view = sys.argv[1:3]
 sys.path[:0] = [repo, view]
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from engine.runtimes.choice import resolve_runtime
 entry = load_catalog().default()
 for _ in sys.stdin:

@@ -12,13 +12,13 @@ from llama_support import BUNDLED, require_llama_cpp
 
 require_llama_cpp()
 
-from engine.catalog import load_catalog  # noqa: E402
-from engine.chat import stream_reply  # noqa: E402
+from engine.catalog.entries import load_catalog  # noqa: E402
+from engine.chat.stream import stream_reply  # noqa: E402
 from engine.errors import UsageError  # noqa: E402
 from engine.gguf_files import NoGGUFFile, choose_file  # noqa: E402
-from engine.loading import load_model  # noqa: E402
-from engine.reply import Streamer  # noqa: E402
 from engine.runtimes.choice import resolve_runtime  # noqa: E402
+from engine.runtimes.loading import load_model  # noqa: E402
+from engine.runtimes.reply import Streamer  # noqa: E402
 from engine.settings import Conversation, GenerationSettings, LoadOptions  # noqa: E402
 from engine.worker.protocol import Cancelled, Chunk, ReplyDone, Trimmed  # noqa: E402
 
@@ -265,9 +265,9 @@ def test_streamer_never_splits_a_character(model):
 def test_files_llamacpp_cannot_run_get_one_message(tmp_path, what):
     from test_gguf_files import write_gguf
 
-    from engine.bundled import gguf_path
-    from engine.loading import resolve_load
+    from engine.catalog.bundled import gguf_path
     from engine.runtimes.llamacpp.load import load_llamacpp
+    from engine.runtimes.loading import resolve_load
 
     if what == "cut short":
         path = tmp_path / "cut.gguf"

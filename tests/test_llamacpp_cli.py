@@ -107,7 +107,7 @@ def test_llamacpp_not_installed_is_one_line(tiny_catalog, capsys, monkeypatch):
     assert len(err.splitlines()) == 1
     assert "the llama.cpp runtime is not installed" in err and "make setup" in err
     # auto falls back to transformers without a word: nothing was asked of llama.cpp.
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
     from engine.runtimes.choice import resolve_runtime
 
     assert resolve_runtime(load_catalog().default(), "auto") == "transformers"

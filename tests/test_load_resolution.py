@@ -1,4 +1,4 @@
-"""A load is resolved once, before a worker starts (engine.loading.resolve_load): the
+"""A load is resolved once, before a worker starts (engine.runtimes.loading.resolve_load): the
 runtime named, the file it runs and the thread count travel in the request, and the
 process that loads decides none of them again. A request naming a file that is not one
 of the model's own is refused before the file is opened. The bundled real GGUF, the
@@ -14,10 +14,10 @@ from llama_support import BUNDLED, require_llama_cpp
 require_llama_cpp()
 
 from engine import gguf_files  # noqa: E402
-from engine.bundled import gguf_path  # noqa: E402
-from engine.catalog import load_catalog  # noqa: E402
+from engine.catalog.bundled import gguf_path  # noqa: E402
+from engine.catalog.entries import load_catalog  # noqa: E402
 from engine.errors import UsageError  # noqa: E402
-from engine.loading import load_model, resolve_load  # noqa: E402
+from engine.runtimes.loading import load_model, resolve_load  # noqa: E402
 from engine.settings import LoadOptions, usable_cores  # noqa: E402
 from engine.worker.client import WorkerClient  # noqa: E402
 from engine.worker.protocol import Failed, Loaded  # noqa: E402

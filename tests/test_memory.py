@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import engine.memory as memory
-from engine.catalog import load_catalog
-from engine.memory import budget, estimate, verdict
+import engine.memory.fit as memory
+from engine.catalog.entries import load_catalog
+from engine.memory.fit import budget, estimate, verdict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CACHE = REPO_ROOT / ".cache" / "bundled"
@@ -23,7 +23,7 @@ BUNDLED_CACHE = REPO_ROOT / ".cache" / "bundled"
 _MEASURE = r"""
 import json, sys, psutil
 start = psutil.Process().memory_info().rss
-from engine.loading import load_model
+from engine.runtimes.loading import load_model
 from engine.settings import LoadOptions
 model_id, catalog, new = sys.argv[1], sys.argv[2], int(sys.argv[3])
 loaded = load_model(LoadOptions(model_id, catalog_path=catalog))
@@ -145,8 +145,9 @@ def test_jetson_budget_reads_memavailable(tmp_path, monkeypatch):
 
 def test_memory_module_never_imports_torch(tiny_catalog):
     code = (
-        "import sys; from engine.catalog import load_catalog; from engine.memory import "
-        "estimate, budget; c = load_catalog(); [estimate(e, 'auto', 'auto') for e in c]; "
+        "import sys; from engine.catalog.entries import load_catalog; "
+        "from engine.memory.fit import estimate, budget; c = load_catalog(); "
+        "[estimate(e, 'auto', 'auto') for e in c]; "
         "budget('auto'); assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, timeout=60)

@@ -40,7 +40,7 @@ def measured():
     """fx_prose (all six texts) and fx_choice4 (8 questions) evaluated by the runner on the
     bundled model, as the worker does: {task: TaskResult}, and the model's LoadInfo."""
     from engine.evaluation.runner import evaluate
-    from engine.loading import load_model
+    from engine.runtimes.loading import load_model
     from engine.settings import LoadOptions
     from engine.worker.protocol import EvalSpec, TaskDone
 
@@ -111,7 +111,7 @@ def test_the_eval_command_line_and_the_job_log_say_the_perplexity_as_it_is(measu
 def test_the_evaluate_tables_details_and_catalog_average_read_it_as_it_is(measured):
     from rich.console import Console
 
-    from engine.overview import best_average
+    from engine.memory.overview import best_average
     from tui.widgets.eval_tables import metric_text
     from tui.widgets.model_details import history_table
 

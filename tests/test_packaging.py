@@ -46,7 +46,7 @@ def test_installed_wheel_finds_catalog_and_references(tmp_path: Path):
         capture_output=True,
     )
     code = (
-        "import engine, engine.catalog as c; "
+        "import engine, engine.catalog.entries as c; "
         "cat = c.load_catalog(use_user_overlay=False); "
         "print(engine.__file__); print(c.shipped_catalog_path()); print(len(cat))"
     )

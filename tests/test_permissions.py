@@ -11,10 +11,10 @@ import stat
 import pytest
 from app_fixtures import fill_results_store
 
+from engine.chat.transcripts import save_transcript
 from engine.paths import data_dir, results_db_path
 from engine.results.store import EvalRun, ResultsStore, SpeedRun
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.transcripts import save_transcript
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +122,7 @@ def test_a_folder_that_is_not_ours_is_left_alone(tmp_path):
 
 
 def test_consent_file_and_its_folder_are_private(app_home):
-    from engine import consent
+    from engine.models import consent
 
     consent.give_consent("phonelm-1.5b", "abc123")
     assert mode(consent.consent_path()) == 0o600 and mode(data_dir()) == 0o700
@@ -191,7 +191,7 @@ def test_the_settings_file_is_private(app_home):
 def test_the_bundled_folder_is_private(app_home, monkeypatch):
     """bundled/ is made before the conversion's first step (stopped there: the files in it
     are a copy of the public model, the folder is what keeps the data dir closed)."""
-    from engine import bundled
+    from engine.catalog import bundled
 
     monkeypatch.delenv("SMOLLM_TUI_BUNDLED_DIR")
 

@@ -114,7 +114,7 @@ async def test_m_on_the_pick_screen_queues_one_job(env, tiny_only, monkeypatch):
     from textual.widgets import Input
 
     monkeypatch.setattr("tui.screens.pick.usable_memory_mb", lambda device: 700.0)
-    monkeypatch.setattr("engine.memory._has_cuda", lambda: False)
+    monkeypatch.setattr("engine.memory.fit._has_cuda", lambda: False)
     app = make_app(tiny_only)
     async with app.run_test(size=(120, 40)) as pilot:
         await rows_shown(pilot)

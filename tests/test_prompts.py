@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from engine.errors import UsageError
-from engine.prompts import FORMAT_STOPS, PromptTooLong, build_prompt, prompt_format, render
+from engine.runtimes.prompts import FORMAT_STOPS, PromptTooLong, build_prompt, prompt_format, render
 from engine.settings import Conversation
 
 

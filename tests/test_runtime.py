@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.chat import stream_reply
+from engine.chat.stream import stream_reply
 from engine.errors import (
     DeviceUnavailable,
     LocalPathMissing,
@@ -18,7 +18,7 @@ from engine.errors import (
     RemoteCodeRefused,
 )
 from engine.events import ReplyDone
-from engine.loading import load_model
+from engine.runtimes.loading import load_model
 from engine.runtimes.transformers.load import QuantizationUnavailable, UnsafeWeights
 from engine.runtimes.transformers.quant import QuantProbe
 from engine.settings import Conversation, GenerationSettings, LoadOptions

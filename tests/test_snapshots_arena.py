@@ -10,7 +10,7 @@ import pytest
 from app_fixtures import ScriptedClient, make_app, steady
 from textual.worker import WorkerState
 
-from engine.arena import PairPlan, SideConfig
+from engine.chat.arena import PairPlan, SideConfig
 from tui.screens.arena import ArenaScreen
 from tui.screens.arena_board import ArenaBoardScreen
 
@@ -32,7 +32,7 @@ class ScriptedSide(ScriptedClient):
 
 
 def arena_screen() -> ArenaScreen:
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
 
     entry = load_catalog(None, use_user_overlay=False).get("smollm2-135m-instruct")
     return ArenaScreen(

@@ -28,7 +28,7 @@ from app_fixtures import (
     steady,
 )
 
-from engine import downloads as dl
+from engine.hub import downloads as dl
 from engine.worker import protocol as p
 from tui.session import ModelSession
 
@@ -86,7 +86,7 @@ def test_consent_dialog(snap_compare, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_delete_dialog(snap_compare, size, monkeypatch):
-    from engine import hub_delete
+    from engine.hub import deletion as hub_delete
 
     cache = Path("/home/user/.cache/huggingface/hub")
     monkeypatch.setattr(

@@ -10,7 +10,7 @@ HEAVY = ("torch", "transformers", "lm_eval", "bitsandbytes", "accelerate", "data
 
 SCRIPT = f"""
 import asyncio, sys
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from tui.app import SmollmApp
 import tui.cli
 

@@ -199,7 +199,7 @@ def resource_tracker_running():
 async def test_the_app_opens_chats_and_says_why_results_are_missing(
     tiny_catalog, resource_tracker_running
 ):
-    from engine.overview import overview
+    from engine.memory.overview import overview
     from tui.screens.catalog import CatalogScreen
     from tui.screens.chat import ChatScreen
     from tui.screens.compare import CompareScreen
@@ -274,8 +274,8 @@ def test_a_store_that_cannot_be_opened_is_not_called_damaged(cli_env):
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert f"the results store {path} cannot be opened" in out.stderr
     assert "damaged" not in out.stderr and "mv " not in out.stderr
-    from engine.catalog import load_catalog
-    from engine.overview import overview
+    from engine.catalog.entries import load_catalog
+    from engine.memory.overview import overview
 
     rows = overview(load_catalog(None, use_user_overlay=False), "fp32", "cpu")
     assert rows and all("cannot be opened" in r.results_problem for r in rows)

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from engine import preferences
-from engine.decode_bench import BenchConfig, BenchResult, fastest_threads
+from engine.evaluation.decode_bench import BenchConfig, BenchResult, fastest_threads
 from engine.records import LoadInfo
 from engine.settings import usable_cores
 from tui.cli import main

@@ -142,7 +142,7 @@ class TestLlamaCpp:
             client.close()
 
     def test_decode_and_prompt_threads_reach_llama_cpp(self):
-        from engine.loading import load_model
+        from engine.runtimes.loading import load_model
 
         loaded = load_model(LoadOptions(BUNDLED, runtime="llama.cpp", threads=1))
         params = loaded.model.context_params

@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from engine.arena import SideTranscript, save_pair
+from engine.chat.arena import SideTranscript, save_pair
+from engine.chat.transcripts import save_transcript, transcripts_dir
 from engine.settings import Conversation, GenerationSettings
-from engine.transcripts import save_transcript, transcripts_dir
 
 
 def test_ids_with_dots_keep_their_end():
@@ -50,7 +50,7 @@ _FULL_DISK_SAVE = textwrap.dedent(
     """
     import resource, signal
     from engine.settings import Conversation, GenerationSettings
-    from engine.transcripts import save_failure, save_transcript
+    from engine.chat.transcripts import save_failure, save_transcript
     chat = Conversation().add("user", "hi").add("assistant", "x" * 100_000)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, as ENOSPC on a full disk
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
@@ -77,7 +77,7 @@ def test_a_save_on_a_full_disk_says_so_and_leaves_no_file(app_home):
 def test_a_failed_arena_save_leaves_no_file(app_home, monkeypatch):
     """The json write failing after the .md was written (the disk filled between them)
     removes the .md too: the pair is saved whole or not at all."""
-    import engine.transcripts as transcripts
+    import engine.chat.transcripts as transcripts
 
     real = transcripts.write_private_text
     calls = []

@@ -13,14 +13,14 @@ from app_fixtures import make_app
 from rich.console import Console
 from textual.widgets import Static
 
-import engine.memory as memory
+import engine.memory.fit as memory
 from engine import preferences
-from engine.catalog import load_catalog
-from engine.chat import stream_reply
+from engine.catalog.entries import load_catalog
+from engine.chat.stream import stream_reply
 from engine.events import ReplyDone, Trimmed
-from engine.loading import load_model
-from engine.overview import overview
+from engine.memory.overview import overview
 from engine.preferences import SettingsError
+from engine.runtimes.loading import load_model
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from tui.screens.details import DetailsScreen
 

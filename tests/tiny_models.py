@@ -41,7 +41,7 @@ def tokenizer_dir() -> Path:
     def build(out: Path) -> None:
         from transformers import AutoTokenizer
 
-        from engine.bundled import gguf_path
+        from engine.catalog.bundled import gguf_path
 
         gguf = gguf_path()
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.signal import Signal
 
-from engine.catalog import Catalog, ModelEntry
-from engine.overview import ModelOverview, overview
+from engine.catalog.entries import Catalog, ModelEntry
+from engine.memory.overview import ModelOverview, overview
 from engine.settings import PRECISIONS, RUNTIMES, LoadOptions
 from tui import messages as m
 from tui.app_api import OverviewSource, SmollmAppApi, TypedAhead
@@ -170,7 +170,7 @@ class SmollmApp(SmollmAppApi):
         if not entry.trust_remote_code:
             self._confirm_fit(row, options, go)
             return
-        from engine import consent
+        from engine.models import consent
 
         trusted = replace(options, trust_remote_code=True)
         if not consent.needs_consent(entry):
@@ -239,7 +239,7 @@ class SmollmApp(SmollmAppApi):
         """The catalog's row for ``entry`` in 8-bit (bitsandbytes), where 8-bit is another
         choice: not already 8- or 4-bit, and on transformers (llama.cpp's precision is the
         GGUF file's quant type)."""
-        from engine.catalog import Catalog
+        from engine.catalog.entries import Catalog
 
         if options.precision in ("int8", "int4") or not self._on_default_runtime(entry, options):
             return None

@@ -21,8 +21,8 @@ from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.signal import Signal
 
-from engine.catalog import Catalog, ModelEntry
-from engine.overview import ModelOverview
+from engine.catalog.entries import Catalog, ModelEntry
+from engine.memory.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats, precision_label
 from engine.runtimes import load_note
 from engine.settings import GenerationSettings, LoadOptions
@@ -46,7 +46,7 @@ class TypedAhead:
 
 class OverviewSource(Protocol):
     """(catalog, precision, device, runtime=) -> the catalog's rows:
-    engine.overview.overview, or a test's."""
+    engine.memory.overview.overview, or a test's."""
 
     def __call__(
         self, catalog: Catalog, precision: str, device: str, *, runtime: str = ...

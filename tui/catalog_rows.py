@@ -1,4 +1,4 @@
-"""The catalog's rows (engine.overview: SQLite reads and a walk of every model's cache
+"""The catalog's rows (engine.memory.overview: SQLite reads and a walk of every model's cache
 folder), kept by the app and read again in a thread worker whenever something they show may
 have changed. The UI thread never reads these rows itself: it keeps showing the last rows
 until the new ones arrive (an OverviewRead message), then tells whoever shows them
@@ -15,7 +15,7 @@ from typing import Any
 
 from textual.signal import Signal
 
-from engine.overview import ModelOverview
+from engine.memory.overview import ModelOverview
 from tui import messages as m
 from tui.read_gate import ReadGate
 

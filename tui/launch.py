@@ -6,7 +6,7 @@ import argparse
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from engine.catalog import load_catalog
+    from engine.catalog.entries import load_catalog
     from engine.telemetry.sampler import Sampler
     from tui.app import SmollmApp
     from tui.paste import guard_pastes

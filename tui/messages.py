@@ -8,7 +8,7 @@ from typing import Any
 from textual.message import Message
 
 from engine.errors import FailureKind
-from engine.overview import ModelOverview
+from engine.memory.overview import ModelOverview
 from engine.records import LoadInfo, ReplyStats
 from engine.results.health import StoreUnavailable
 from engine.results.store import EvalRun, SpeedRun
@@ -105,7 +105,7 @@ class SpeedStored(Message):
 
 @dataclass
 class DownloadEvent(Message):
-    """What the download queue's thread reports (an engine.downloads event)."""
+    """What the download queue's thread reports (an engine.hub.downloads event)."""
 
     event: Any
 
@@ -120,7 +120,7 @@ class JobsChanged(Message):
 
 @dataclass
 class PairPlanned(Message):
-    """The Arena's memory plan for its two sides (an engine.arena.PairPlan)."""
+    """The Arena's memory plan for its two sides (an engine.chat.arena.PairPlan)."""
 
     plan: Any
 

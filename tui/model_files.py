@@ -3,10 +3,10 @@ the catalog screen, a question before anything is deleted."""
 
 from __future__ import annotations
 
-from engine import downloads as dl
 from engine import hub
-from engine.catalog import ModelEntry
-from engine.local_status import local_status
+from engine.catalog.entries import ModelEntry
+from engine.hub import downloads as dl
+from engine.models.local_status import local_status
 from engine.units import format_bytes
 from tui.app_api import SmollmAppApi
 from tui.messages import DownloadEvent
@@ -115,7 +115,7 @@ class ModelFiles:
         if self.is_busy(entry.id):
             self.app.notify(f"{entry.name} is being downloaded: cancel it first (d).", markup=False)
             return
-        from engine.hub_delete import deletion_plan
+        from engine.hub.deletion import deletion_plan
 
         plan = deletion_plan(entry)  # the weights' repo and the GGUF files fetched for it
         if not plan:

@@ -16,7 +16,7 @@ from typing import cast
 
 from textual.pilot import Pilot
 
-from engine.catalog import load_catalog
+from engine.catalog.entries import load_catalog
 from engine.telemetry.sampler import Sampler
 from tui.app import SmollmApp
 

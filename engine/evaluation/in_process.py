@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from engine.errors import SmollmError
 from engine.events import Cancelled, EvalDone
-from engine.loaded import LoadedModel
 from engine.records import EvalSpec, LoadInfo
+from engine.runtimes.loaded import LoadedModel
 from engine.settings import LoadOptions
 
 
@@ -24,7 +24,7 @@ class InProcessSession:
         self._cancel = threading.Event()
 
     def load(self, options: LoadOptions) -> LoadInfo:
-        from engine.loading import load_model
+        from engine.runtimes.loading import load_model
 
         self.loaded = load_model(options)
         return self.loaded.info

@@ -29,11 +29,11 @@ from engine.errors import is_oom
 from engine.evaluation.request_cache import MISSING, RequestCache, cache_file
 from engine.evaluation.tasks import DatasetUnavailable, check_dataset, hub_reachable, include_paths
 from engine.events import EvalProgress, TaskDone
-from engine.loaded import LoadedModel
 from engine.records import EvalSpec, TaskResult
 from engine.results.metric_kinds import kinds_for
 from engine.results.metrics import metrics_of
 from engine.runtimes import runtime_named
+from engine.runtimes.loaded import LoadedModel
 from engine.task_registry import default_fewshot, lookup, resolve_name, suggest
 from engine.telemetry.process_peak import ProcessPeak
 

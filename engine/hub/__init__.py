@@ -12,8 +12,8 @@ The modules, from the bottom up:
 - progress: bytes, speed and time left of a download;
 - transfer: download() and download_gguf().
 
-Deleting is engine.hub_delete; what is on disk for a model (bundled, local or in the cache)
-is engine.local_status. Everything here reads the environment at call time (HF_ENDPOINT,
+Deleting is engine.hub.deletion; what is on disk for a model (bundled, local or in the cache)
+is engine.models.local_status. Everything here reads the environment at call time (HF_ENDPOINT,
 HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE), never at import.
 
 huggingface_hub is used where it does the job as we need it: ``hf_hub_url`` builds a
@@ -45,7 +45,7 @@ from engine.hub.progress import ProgressCallback
 from engine.hub.transfer import DownloadResult, download, download_gguf
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelEntry
+    from engine.catalog.entries import ModelEntry
 
 __all__ = [
     "DiskSpaceError",
@@ -78,7 +78,7 @@ __all__ = [
 def delete(entry: ModelEntry, quant: str | None = None) -> int:
     """Remove the model's repo from the Hugging Face cache, and the files of its GGUF build
     (or, with ``quant``, that one GGUF file only); returns the bytes freed. What it removes:
-    engine.hub_delete.deletion_plan."""
-    from engine.hub_delete import delete as delete_files
+    engine.hub.deletion.deletion_plan."""
+    from engine.hub.deletion import delete as delete_files
 
     return delete_files(entry, quant)

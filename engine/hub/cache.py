@@ -16,7 +16,7 @@ import os
 import stat
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.hub.errors import NotOnHubError
 from engine.paths import hf_cache_dir
 

@@ -1,4 +1,4 @@
-"""The Hub's errors: each one message that says what to do next (engine.downloads maps the
+"""The Hub's errors: each one message that says what to do next (engine.hub.downloads maps the
 classes to the kind a download failure shows).
 
 They are not also huggingface_hub's classes (``RepositoryNotFoundError``, ``GatedRepoError``,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.hub.cache import hub_repo, locks_folder, partial_path, repo_folder
 from engine.hub.connection import http_error, open_url
 from engine.hub.environment import hub_endpoint, read_token, redact

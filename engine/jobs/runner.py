@@ -171,9 +171,9 @@ class JobRun:
         return state
 
     def _work(self, store: JobStore) -> State:
-        from engine.catalog import load_catalog
-        from engine.consent import resolve_trust
+        from engine.catalog.entries import load_catalog
         from engine.evaluation.batch import run_batch
+        from engine.models.consent import resolve_trust
         from engine.results.store import ResultsStore
         from engine.settings import LoadOptions
 
@@ -224,7 +224,7 @@ class JobRun:
 
     def _bench(self, store: JobStore, results: Any, factory: Any, name: str, options: Any) -> None:
         """The decode test of `smollm-tui bench` in a fresh worker, stored as a speed row."""
-        from engine.decode_bench import RUNS, measure, speed_run
+        from engine.evaluation.decode_bench import RUNS, measure, speed_run
 
         with self._lock:
             self.progress.update(current_model=name, current_task=BENCH, requests_done=None)

@@ -31,7 +31,7 @@ class JobSpec:
     ``configurations`` (Pick's measuring job): one step per (model, runtime, precision)
     instead of each model at ``precision`` on ``runtime``; ``models`` then lists their
     models. ``bench``: after each step's tasks, the fixed decode test of `smollm-tui bench`
-    (engine.decode_bench), stored as a speed row."""
+    (engine.evaluation.decode_bench), stored as a speed row."""
 
     models: tuple[str, ...]
     tasks: tuple[str, ...]

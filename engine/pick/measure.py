@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.decode_bench import NEW_TOKENS, RUNS
+from engine.evaluation.decode_bench import NEW_TOKENS, RUNS
 from engine.jobs.spec import JobSpec, job_spec
 from engine.pick.candidates import load_precision
 from engine.pick.missing import Unmeasured

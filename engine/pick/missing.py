@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from engine import memory, preferences
-from engine.catalog import Catalog, ModelEntry
-from engine.local_status import local_status
+from engine import preferences
+from engine.catalog.entries import Catalog, ModelEntry
+from engine.memory import fit as memory
+from engine.models.local_status import local_status
 from engine.pick.candidates import ConfigKey
 from engine.runtimes import llamacpp
 from engine.runtimes.choice import LLAMA_CPP, TRANSFORMERS

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.catalog import Catalog
+from engine.catalog.entries import Catalog
 from engine.pick.candidates import Configuration, default_tasks, machines, measured
 from engine.pick.choice import Choice, Left, Limits, Ranked, choose
 from engine.pick.missing import Unmeasured, unmeasured

@@ -4,6 +4,11 @@ Code outside this package never compares a runtime's name: it looks the runtime 
 (``runtime_named``) and asks it. A runtime is a package under engine/runtimes/ whose
 adapter module implements ``Runtime``; ``RUNTIMES`` lists them. Nothing here imports a
 model library: each runtime imports its own inside the calls that need it.
+
+Beside the runtimes' packages sit the modules they share: a model in memory (loaded),
+the load with the refusals every runtime shares (loading), the prompt and its template's
+checks (prompts, template_guard), the start of a reply (reply) and the shape of a memory
+estimate (fit_estimate).
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ from engine.runtimes.llamacpp.adapter import LlamaCppRuntime
 from engine.runtimes.transformers.adapter import TransformersRuntime
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelEntry
+    from engine.catalog.entries import ModelEntry
     from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-    from engine.fit_estimate import FitEstimate
-    from engine.loaded import LoadedModel
-    from engine.reply import CancelFlag
+    from engine.runtimes.fit_estimate import FitEstimate
+    from engine.runtimes.loaded import LoadedModel
+    from engine.runtimes.reply import CancelFlag
     from engine.settings import Conversation, GenerationSettings, LoadOptions
     from engine.telemetry.process_peak import ProcessPeak
 
@@ -89,7 +94,7 @@ class Runtime(Protocol):
         ...
 
     def load(self, entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
-        """Load ``entry`` as resolved (engine.loading.resolve_load: ``options.file`` and
+        """Load ``entry`` as resolved (engine.runtimes.loading.resolve_load: ``options.file`` and
         ``options.threads`` set) and describe it in a LoadInfo."""
         ...
 
@@ -103,7 +108,7 @@ class Runtime(Protocol):
         cancel: CancelFlag,
         request_id: int,
     ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
-        """engine.chat.stream_reply on this runtime."""
+        """engine.chat.stream.stream_reply on this runtime."""
         ...
 
     def lm(self, loaded: LoadedModel, batch_size: int | str) -> Any:

@@ -3,12 +3,12 @@ and the generation controls a runtime does not have. No torch, no llama_cpp impo
 
 from __future__ import annotations
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import SmollmError, UsageError
-from engine.reply import refuse_unsupported
-from engine.reply import unsupported_settings as _unsupported
 from engine.runtimes import DEFAULT, RUNTIMES, Runtime, runtime_named
 from engine.runtimes.llamacpp import NAME as LLAMA_CPP
+from engine.runtimes.reply import refuse_unsupported
+from engine.runtimes.reply import unsupported_settings as _unsupported
 from engine.runtimes.transformers import NAME as TRANSFORMERS
 from engine.settings import GenerationSettings
 

@@ -22,7 +22,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import SmollmError, UsageError, kind_of
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
@@ -381,11 +381,11 @@ def _close_if_alive(ref: weakref.ref) -> None:
 
 
 def _precheck_load(options: LoadOptions) -> tuple[LoadOptions, ModelEntry]:
-    """The load resolved (engine.loading.resolve_load) and what can be refused without
+    """The load resolved (engine.runtimes.loading.resolve_load) and what can be refused without
     starting a worker: bad options, unknown or unavailable models, remote code without
     consent, missing local paths, hub models not downloaded, no file for the runtime."""
-    from engine.catalog import load_catalog
-    from engine.loading import resolve_load
+    from engine.catalog.entries import load_catalog
+    from engine.runtimes.loading import resolve_load
 
     options.validate()
     catalog = load_catalog(Path(options.catalog_path) if options.catalog_path else None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.events import (
     FINAL_EVENTS,
     Cancelled,
@@ -67,7 +67,7 @@ __all__ = [
 @dataclass(frozen=True)
 class LoadRequest:
     request_id: int
-    options: LoadOptions  # resolved (engine.loading.resolve_load)
+    options: LoadOptions  # resolved (engine.runtimes.loading.resolve_load)
     # The catalog entry the caller resolved it for: the worker reads no catalog again
     # (an overlay edited meanwhile would load another model than the one checked).
     entry: ModelEntry | None = None

@@ -147,7 +147,7 @@ class _Server:
             self.after_failure(exc)
 
     def load(self, request: LoadRequest) -> None:
-        from engine.loading import load_model
+        from engine.runtimes.loading import load_model
 
         rid = request.request_id
         self.loaded = None
@@ -160,7 +160,7 @@ class _Server:
         self.send(Loaded(rid, self.loaded.info))
 
     def generate(self, request: GenerateRequest) -> None:
-        from engine.chat import stream_reply
+        from engine.chat.stream import stream_reply
 
         if self.loaded is None:
             raise UsageError("no model is loaded: load one first")

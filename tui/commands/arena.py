@@ -3,7 +3,7 @@ configurations), one worker each.
 
 When the pair fits the machine's memory together (the two fit figures against the memory
 available) both load and answer at the same time; otherwise one after the other, each
-worker ended before the next starts (engine.arena.schedule, as the app's Arena does). One
+worker ended before the next starts (engine.chat.arena.schedule, as the app's Arena does). One
 side failing (out of memory, a bad model) leaves the other answering. Ctrl+C stops both and
 keeps what they said. The generation options are `generate`'s own (the same definitions),
 applied to both sides.
@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.arena import SIDES, PairPlan, SideConfig, schedule
+from engine.chat.arena import SIDES, PairPlan, SideConfig, schedule
 from engine.errors import FailureKind, UsageError, exit_code_of
 from engine.settings import (
     PRECISIONS,
@@ -119,9 +119,9 @@ class SideResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.arena import plan_pair
-    from engine.consent import resolve_trust
-    from engine.loading import resolve_load
+    from engine.chat.arena import plan_pair
+    from engine.models.consent import resolve_trust
+    from engine.runtimes.loading import resolve_load
 
     catalog = catalog_from(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt

@@ -1,6 +1,6 @@
 """`smollm-tui bench MODEL`: decode speed of each runtime × precision, side by side.
 
-The same fixed test for each configuration (engine.decode_bench): the same prompt,
+The same fixed test for each configuration (engine.evaluation.decode_bench): the same prompt,
 greedy, 128 new tokens, median of 3 runs after a warm-up, each in a fresh worker. Every
 finished configuration is stored as a speed row at once; the table follows at the end.
 Ctrl+C stops the configuration in progress (nothing of it is stored) and exits 130.
@@ -71,9 +71,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.consent import resolve_trust
-    from engine.decode_bench import NEW_TOKENS, RUNS, measure, plan, speed_run
     from engine.errors import UsageError
+    from engine.evaluation.decode_bench import NEW_TOKENS, RUNS, measure, plan, speed_run
+    from engine.models.consent import resolve_trust
     from engine.results.store import ResultsStore, ensure_writable
     from engine.worker.client import WorkerClient
 
@@ -160,7 +160,7 @@ def _threads(count: int | None) -> str:
 def _remember_fastest(results, err) -> dict:
     """After a sweep: each runtime's fastest count on the CPU, saved in settings.json for
     the loads that name no count; what was measured, for --json."""
-    from engine.decode_bench import fastest_threads
+    from engine.evaluation.decode_bench import fastest_threads
     from engine.preferences import THREADS, load_settings, save_measured_threads
 
     fastest = fastest_threads(results)
@@ -197,7 +197,7 @@ def _as_json(result) -> dict:
 
 
 def _table(model_id: str, results, runs: int, sweep: bool = False) -> Table:
-    from engine.decode_bench import NEW_TOKENS
+    from engine.evaluation.decode_bench import NEW_TOKENS
 
     # One count for a whole bench (the same setting or --threads for every configuration):
     # in the title, so that the table keeps its columns whole at 80 columns. A sweep's

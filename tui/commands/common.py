@@ -12,7 +12,7 @@ from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 
-from engine.catalog import Catalog, load_catalog
+from engine.catalog.entries import Catalog, load_catalog
 from engine.errors import UsageError
 from tui.safe_text import visible
 

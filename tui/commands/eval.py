@@ -9,8 +9,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
-from engine.catalog import Catalog
-from engine.consent import resolve_trust
+from engine.catalog.entries import Catalog
 from engine.errors import SmollmError, UsageError
 from engine.evaluation.batch import (
     BatchSummary,
@@ -25,6 +24,7 @@ from engine.evaluation.task_names import check_tasks
 from engine.evaluation.tasks import task_available
 from engine.events import EvalProgress, Loaded
 from engine.events import Progress as LoadProgress
+from engine.models.consent import resolve_trust
 from engine.records import EvalSpec, TaskResult
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.settings import DEVICES, PRECISIONS, RUNTIMES, LoadOptions, parse_threads

@@ -7,8 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
-from engine.consent import resolve_trust
 from engine.errors import UsageError
+from engine.models.consent import resolve_trust
 from engine.records import EvalSpec
 from engine.settings import LoadOptions
 from tui.commands.common import catalog_from

@@ -122,8 +122,8 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.consent import resolve_trust
     from engine.events import Cancelled, Chunk, Failed, Loaded, ReplyDone, Trimmed, WorkerDied
+    from engine.models.consent import resolve_trust
     from engine.worker.client import WorkerClient
 
     if args.model is not None and args.prompt is not None and not args.model.strip():

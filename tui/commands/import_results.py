@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.text import Text
 
-from engine.catalog import UnknownModelError
+from engine.catalog.entries import UnknownModelError
 from engine.results.importer import import_results, machine_label
 from engine.results.store import ResultsStore
 from tui.commands.common import catalog_from, stdout_console

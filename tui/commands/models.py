@@ -8,7 +8,7 @@ import dataclasses
 from rich.table import Table
 from rich.text import Text
 
-from engine.local_status import all_local_status
+from engine.models.local_status import all_local_status
 from engine.paths import hf_cache_dir
 from engine.units import format_bytes
 from tui.commands.common import catalog_from, print_json, stdout_console

@@ -62,8 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import memory
     from engine.machine import machine_name
+    from engine.memory import fit as memory
     from engine.pick.choice import Limits
     from engine.pick.report import pick_report
     from engine.results.store import ResultsStore

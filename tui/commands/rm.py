@@ -11,7 +11,7 @@ from rich.text import Text
 
 from engine import hub
 from engine.errors import UsageError
-from engine.hub_delete import deletion_plan
+from engine.hub.deletion import deletion_plan
 from engine.units import format_bytes
 from tui.commands.common import catalog_from, stdout_console
 

@@ -3,7 +3,7 @@
 Each side has its own worker, history and figures (tui.widgets.arena_panel, around the
 conversation view Chat uses). When the pair fits in memory together both answer at once;
 otherwise they take turns, the loaded side first, each worker ended before the other loads
-(engine.arena.schedule, as the `arena` command does). Blind mode shows the sides as A and
+(engine.chat.arena.schedule, as the `arena` command does). Blind mode shows the sides as A and
 B in random order with names hidden until the vote; votes go to the results store and
 make the leaderboard (Compare, `smollm-tui report --arena`).
 """
@@ -24,8 +24,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from engine.arena import PairPlan, SideConfig, SideTranscript, Turn, schedule
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
+from engine.chat.arena import PairPlan, SideConfig, SideTranscript, Turn, schedule
 from engine.settings import Conversation, GenerationSettings
 from tui import messages as m
 from tui.app_api import smollm_app
@@ -133,7 +133,7 @@ class ArenaScreen(Screen):
         self.plan_ready(message.plan)
 
     def _default_plan(self, entries, configs) -> PairPlan:
-        from engine.arena import plan_pair
+        from engine.chat.arena import plan_pair
 
         return plan_pair(entries, configs, rows_for=smollm_app(self).overview_source)
 
@@ -384,8 +384,8 @@ class ArenaScreen(Screen):
 
     @work(thread=True, group="arena-store", exit_on_error=False)
     def _save(self, sides, blind: bool) -> None:
-        from engine.arena import save_pair
-        from engine.transcripts import save_failure
+        from engine.chat.arena import save_pair
+        from engine.chat.transcripts import save_failure
 
         try:
             md_path, json_path = save_pair(sides, blind=blind)

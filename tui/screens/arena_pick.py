@@ -4,8 +4,8 @@ precision: one model in two configurations) opens the Arena on the pair."""
 
 from __future__ import annotations
 
-from engine.arena import SideConfig
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
+from engine.chat.arena import SideConfig
 from engine.errors import UsageError
 from engine.settings import LoadOptions
 from tui.app_api import SmollmAppApi

@@ -11,8 +11,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input
 
-from engine.catalog import ModelEntry
-from engine.overview import ModelOverview
+from engine.catalog.entries import ModelEntry
+from engine.memory.overview import ModelOverview
 from engine.runtimes.choice import SHORT
 from tui.app_api import smollm_app
 from tui.catalog_rows import CatalogRows

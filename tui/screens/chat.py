@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from engine import preferences
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
+from engine.chat.transcripts import save_failure, save_transcript
 from engine.settings import Conversation, GenerationSettings, LoadOptions
-from engine.transcripts import save_failure, save_transcript
 from tui import messages as m
 from tui.app_api import smollm_app
 from tui.load_text import loading_text

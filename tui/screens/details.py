@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from engine.overview import ModelOverview
+from engine.memory.overview import ModelOverview
 from tui import messages as m
 from tui.store_reads import StoreRead
 from tui.widgets.model_details import details_renderable

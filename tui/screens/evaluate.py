@@ -30,10 +30,10 @@ from textual.widgets import (
 )
 
 from engine import events as ev
-from engine import memory
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import SmollmError
 from engine.evaluation.batch import BatchSummary, Settings, run_batch
+from engine.memory import fit as memory
 from engine.records import EvalSpec
 from engine.results.store import EvalRun, ResultsStore, ensure_writable
 from engine.runtimes import runtime_named

@@ -52,8 +52,8 @@ READING = "reading the results store…"
 
 def usable_memory_mb(device: str) -> float | None:
     """The default memory limit: what a new worker may use on this board now (the fit
-    estimate's budget, engine.memory.budget)."""
-    from engine import memory
+    estimate's budget, engine.memory.fit.budget)."""
+    from engine.memory import fit as memory
 
     return memory.budget(device).available_mb
 

@@ -16,8 +16,8 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from engine.arena import SideConfig
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
+from engine.chat.arena import SideConfig
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from tui import messages as m
 from tui.load_text import loading_text

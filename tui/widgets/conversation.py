@@ -24,7 +24,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.records import LoadInfo
 from engine.settings import Conversation, GenerationSettings, LoadOptions
 from engine.telemetry.peak import PeakTracker, finish_peak

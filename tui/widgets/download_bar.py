@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from engine import downloads as dl
+from engine.hub import downloads as dl
 from engine.units import format_bytes
 from tui.safe_text import visible
 from tui.widgets.memory_meter import bar

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.overview import ModelOverview
+from engine.memory.overview import ModelOverview
 from engine.results.store import EvalRun
 from tui.safe_text import plain
 from tui.store_reads import READING

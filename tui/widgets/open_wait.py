@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from tui.app_api import TypedAhead
 from tui.safe_text import plain
 

@@ -1,4 +1,4 @@
-"""Streamed replies on llama.cpp: the shared reply skeleton (engine.reply: events, stop
+"""Streamed replies on llama.cpp: the shared reply skeleton (engine.runtimes.reply: events, stop
 strings, trimming, stats) fed from a token loop this module runs itself.
 
 The loop is pulled by the consumer: every token is sampled only when the previous one
@@ -17,15 +17,15 @@ import time
 from collections.abc import Iterator
 
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.loaded import LoadedModel
-from engine.reply import (
+from engine.runtimes.llamacpp import NAME, UNSUPPORTED
+from engine.runtimes.loaded import LoadedModel
+from engine.runtimes.reply import (
     CancelFlag,
     begin_reply,
     drain,
     final_event,
     refuse_unsupported,
 )
-from engine.runtimes.llamacpp import NAME, UNSUPPORTED
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
 
@@ -43,7 +43,7 @@ def stream_reply_llamacpp(
     cancel: CancelFlag,
     request_id: int,
 ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
-    """engine.chat.stream_reply for a llama.cpp model (see there)."""
+    """engine.chat.stream.stream_reply for a llama.cpp model (see there)."""
     refuse_unsupported(UNSUPPORTED, settings)
     import llama_cpp
 

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import DeviceUnavailable, UsageError
 from engine.gguf_files import GGUFFile, quant_type, read_metadata
-from engine.loaded import LoadedModel
 from engine.preferences import working_context
 from engine.records import LoadInfo
 from engine.runtimes.llamacpp import NAME
 from engine.runtimes.llamacpp.tokenizer import GGUFTokenizer
+from engine.runtimes.loaded import LoadedModel
 from engine.settings import LoadOptions
 from engine.units import MB
 
@@ -108,7 +108,7 @@ def load_llamacpp(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -
 def context_size(path, arch: str, entry: ModelEntry, working: int) -> int:
     """n_ctx for a load: the model's trained context (the file's header, else the
     catalog's), capped at the working context. llama.cpp allocates the KV cache for the
-    whole n_ctx at load, so this is also the context engine.memory's fit estimate assumes
+    whole n_ctx at load, so this is also the context engine.memory.fit's fit estimate assumes
     (an 8k- or 32k-context model would otherwise reserve hundreds of MB a chat never uses)."""
     key = f"{arch}.context_length"
     trained = read_metadata(path, (key,)).get(key)

@@ -24,9 +24,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import UsageError
-from engine.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
+from engine.runtimes.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
 from engine.units import MB
 
 LLAMA_CPP_RUNTIME_MB = 70.0
@@ -78,7 +78,7 @@ def estimate_llamacpp(
     context_length: int | None,
     shared_ram: bool = False,
 ) -> FitEstimate | None:
-    """engine.memory.estimate on llama.cpp; None when there is no GGUF file for
+    """engine.memory.fit.estimate on llama.cpp; None when there is no GGUF file for
     ``precision`` (downloaded or published). The context is ``context_length`` capped at
     the model's trained context, as a load caps it (engine.runtimes.llamacpp.load.context_size);
     None = the trained context. ``shared_ram``: the GPU shares the RAM (a Jetson)."""

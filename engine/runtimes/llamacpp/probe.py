@@ -27,7 +27,7 @@ _PROBE = r"""
 import os, sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import llama_cpp
-from engine.bundled import gguf_path
+from engine.catalog.bundled import gguf_path
 from engine.runtimes.llamacpp.load import _model_params, amx_compiled
 offload = bool(llama_cpp.llama_supports_gpu_offload())
 print("offload" if offload else "cpu-only", "amx" if amx_compiled(llama_cpp) else "no-amx")

@@ -4,10 +4,10 @@ questions (asked by the UI too) to llama_cpp and lm-eval."""
 
 from __future__ import annotations
 
-from engine.loaded import LoadedModel
 from engine.runtimes.llamacpp.generate import stream_reply_llamacpp
 from engine.runtimes.llamacpp.lm import LlamaCppLM
 from engine.runtimes.llamacpp.load import load_llamacpp
+from engine.runtimes.loaded import LoadedModel
 
 __all__ = ["lm", "load_llamacpp", "stream_reply_llamacpp"]
 

@@ -11,11 +11,11 @@ from engine.errors import UsageError
 from engine.runtimes.transformers import NAME
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelEntry
+    from engine.catalog.entries import ModelEntry
     from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-    from engine.fit_estimate import FitEstimate
-    from engine.loaded import LoadedModel
-    from engine.reply import CancelFlag
+    from engine.runtimes.fit_estimate import FitEstimate
+    from engine.runtimes.loaded import LoadedModel
+    from engine.runtimes.reply import CancelFlag
     from engine.settings import Conversation, GenerationSettings, LoadOptions
     from engine.telemetry.process_peak import ProcessPeak
 

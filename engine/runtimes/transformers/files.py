@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import ModelNotDownloaded, ModelUnavailable
 from engine.paths import hf_cache_dir
 
@@ -28,14 +28,14 @@ class ModelSource:
 def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
     """Find the weights on disk. Never downloads; may convert a GGUF file once."""
     if entry.source == "bundled":
-        from engine.bundled import ensure_converted
+        from engine.catalog.bundled import ensure_converted
 
         return ModelSource(ensure_converted(progress))
     if entry.source == "local":
         path = Path(entry.path or "").expanduser()
         if path.is_file() and path.suffix == ".gguf":
             # transformers dequantizes a GGUF on every load (~13 s for 135M): convert once.
-            from engine.bundled import ensure_converted
+            from engine.catalog.bundled import ensure_converted
 
             return ModelSource(ensure_converted(progress, gguf=path.resolve()))
         return ModelSource(path)
@@ -67,7 +67,7 @@ def _hub_snapshot(entry: ModelEntry) -> ModelSource:
             f"{entry.id} ({entry.repo}) is not downloaded yet; fetch it with: "
             f"smollm-tui download {entry.id}"
         )
-    from engine.local_status import local_status
+    from engine.models.local_status import local_status
 
     # A config without all its weights would fail later, obscurely. (An unfinished
     # download beside a complete snapshot is no reason to refuse it.)

@@ -1,5 +1,5 @@
 """Streamed replies on transformers: ``model.generate`` in a helper thread, its tokens fed
-to the shared reply skeleton (engine.reply), which yields the protocol events."""
+to the shared reply skeleton (engine.runtimes.reply), which yields the protocol events."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from engine.background import iterate_in_thread
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.loaded import LoadedModel
-from engine.reply import (
+from engine.runtimes.loaded import LoadedModel
+from engine.runtimes.reply import (
     CancelFlag,
     Streamer,
     begin_reply,
@@ -32,7 +32,7 @@ def stream_reply_transformers(
     cancel: CancelFlag,
     request_id: int,
 ) -> Iterator[Trimmed | Chunk | ReplyDone | Cancelled]:
-    """engine.chat.stream_reply for a transformers model (see there)."""
+    """engine.chat.stream.stream_reply for a transformers model (see there)."""
     import torch
 
     started = yield from begin_reply(

@@ -16,15 +16,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import (
     DeviceUnavailable,
     SmollmError,
     UsageError,
 )
-from engine.loaded import LoadedModel
 from engine.preferences import working_context
 from engine.records import LoadInfo
+from engine.runtimes.loaded import LoadedModel
 from engine.runtimes.transformers import NAME
 from engine.runtimes.transformers.files import ModelSource, resolve_source
 from engine.settings import LoadOptions
@@ -78,7 +78,7 @@ def _require_bitsandbytes(device: str) -> None:
 
 
 def load_transformers(entry: ModelEntry, options: LoadOptions, report: ProgressFn) -> LoadedModel:
-    """Load ``entry`` with transformers, as resolved (engine.loading.resolve_load)."""
+    """Load ``entry`` with transformers, as resolved (engine.runtimes.loading.resolve_load)."""
     working = working_context()
     if "transformers" not in sys.modules:
         report("starting the model runtime (torch, transformers)", None)

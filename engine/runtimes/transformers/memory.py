@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import ModelEntry
-from engine.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
+from engine.catalog.entries import ModelEntry
+from engine.runtimes.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
 from engine.units import MB
 
 # RSS of a process after `import torch, transformers` (230 MB measured) plus what
@@ -39,7 +39,7 @@ def estimate_transformers(
     config: dict[str, Any] | None,
     shared_ram: bool,
 ) -> FitEstimate:
-    """engine.memory.estimate on transformers (``device`` resolved; ``shared_ram``: the
+    """engine.memory.fit.estimate on transformers (``device`` resolved; ``shared_ram``: the
     GPU shares the RAM, so the libraries' overhead counts on top of the CUDA context)."""
     precision = auto_precision(precision, device)
     config = config if config is not None else _read_config(entry) or {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.loaded import LoadedModel
+from engine.runtimes.loaded import LoadedModel
 from engine.runtimes.transformers.generate import stream_reply_transformers
 from engine.runtimes.transformers.load import load_transformers
 from engine.telemetry.process_peak import ProcessPeak

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.paths import data_dir, make_private_dir
 
 UNKNOWN_REVISION = "unknown"
@@ -81,7 +81,7 @@ def consent_revision(entry: ModelEntry) -> str | None:
     same id at other code asks again."""
     if entry.source == "local":
         return local_code_key(Path(entry.path or "").expanduser())
-    from engine.local_status import local_status
+    from engine.models.local_status import local_status
 
     return local_status(entry).commit or entry.revision
 
@@ -122,7 +122,7 @@ def needs_consent(entry: ModelEntry, revision: str | None = None) -> bool:
 
 def consent_question(entry: ModelEntry, revision: str | None = None) -> str:
     """Plain text for the dialog (or the CLI): what will run, and what saying yes means."""
-    from engine.local_status import local_status
+    from engine.models.local_status import local_status
 
     status = local_status(entry)
     code = [f for f in status.files if f.endswith(".py") and "__pycache__" not in f]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-from engine import memory, preferences
-from engine.catalog import Catalog, ModelEntry
-from engine.local_status import local_status
+from engine import preferences
+from engine.catalog.entries import Catalog, ModelEntry
+from engine.memory import fit as memory
+from engine.models.local_status import local_status
 from engine.results.health import StoreUnavailable
 from engine.results.matrix import accuracy_of
 from engine.results.metric_kinds import metric_kind

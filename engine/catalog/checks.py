@@ -1,4 +1,4 @@
-"""The rules a catalog entry's fields follow (engine.catalog reads the file and reports each
+"""The rules a catalog entry's fields follow (engine.catalog.entries reads the file and reports each
 problem with its line): what each key may hold, and the rules that tie several together."""
 
 from __future__ import annotations

@@ -12,12 +12,12 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.loaded import LoadedModel
-from engine.prompts import Prompt, build_prompt
 from engine.records import ReplyStats
+from engine.runtimes.loaded import LoadedModel
+from engine.runtimes.prompts import Prompt, build_prompt
+from engine.runtimes.template_guard import CancelFlag, TemplateStopped
 from engine.settings import Conversation, GenerationSettings
 from engine.telemetry.process_peak import ProcessPeak
-from engine.template_guard import CancelFlag, TemplateStopped
 
 __all__ = [
     "CancelFlag",

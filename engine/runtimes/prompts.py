@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.runtimes.template_guard import CancelFlag, limited_render
 from engine.settings import Conversation
-from engine.template_guard import CancelFlag, limited_render
 
 ALPACA_PREAMBLE = (
     "Below is an instruction that describes a task. Write a response that "
@@ -55,7 +55,7 @@ def render(
 ) -> str:
     """The prompt text of a conversation in format ``fmt`` (ends where the reply starts).
     A chat template (the model file's own program) renders within limits of time and
-    memory, and stops when ``cancel`` is set (engine.template_guard)."""
+    memory, and stops when ``cancel`` is set (engine.runtimes.template_guard)."""
     turns = conversation.turns
     system = conversation.system.strip()
     if fmt == "chat-template":

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.hub.cache import repo_folder, tree_size
 from engine.hub.files import TOKENIZER_FILES
 from engine.hub_names import COMMIT_RE, is_commit, revision_problem
@@ -77,7 +77,7 @@ def all_local_status(entries: Iterable[ModelEntry]) -> list[LocalStatus]:
 
 
 def _bundled_status(entry: ModelEntry) -> LocalStatus:
-    from engine.bundled import BundledModelMissing, gguf_path
+    from engine.catalog.bundled import BundledModelMissing, gguf_path
 
     try:
         path = gguf_path()

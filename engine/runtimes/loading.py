@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from engine.catalog import Catalog, ModelEntry, load_catalog
+from engine.catalog.entries import Catalog, ModelEntry, load_catalog
 from engine.errors import LocalPathMissing, ModelUnavailable, RemoteCodeRefused, UsageError
-from engine.loaded import LoadedModel
 from engine.preferences import thread_count, working_context
 from engine.runtimes import RUNTIMES, Runtime, runtime_named
 from engine.runtimes.choice import auto_candidates
+from engine.runtimes.loaded import LoadedModel
 from engine.settings import LoadOptions
 
 ProgressFn = Callable[[str, "float | None"], None]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.catalog import ModelEntry
-from engine.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
+from engine.catalog.entries import ModelEntry
 from engine.machine import is_jetson
 from engine.runtimes import runtime_named
+from engine.runtimes.fit_estimate import CUDA_CONTEXT_MB, FitEstimate
 from engine.runtimes.transformers.memory import CPU_RUNTIME_MB, auto_precision
 from engine.units import MB
 

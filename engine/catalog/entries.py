@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from engine.catalog_checks import (
+from engine.catalog.checks import (
     INVALID,
     check_value,
 )
@@ -174,7 +174,7 @@ class Catalog:
 
 def shipped_catalog_path() -> Path:
     """catalog.toml inside the installed package, or at the top of a source tree."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # engine/, above engine/catalog/
     for candidate in (here / "catalog.toml", here.parent / "catalog.toml"):
         if candidate.is_file():
             return candidate

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.records import LoadInfo
 
 

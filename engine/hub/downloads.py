@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine import hub
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import FailureKind, SmollmError, kind_of
 
 log = logging.getLogger(__name__)

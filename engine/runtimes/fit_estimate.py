@@ -1,4 +1,4 @@
-"""A model's estimated memory, the shape every runtime's estimate takes (engine.memory
+"""A model's estimated memory, the shape every runtime's estimate takes (engine.memory.fit
 compares it with the machine's budget)."""
 
 from __future__ import annotations

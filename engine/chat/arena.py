@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from engine import memory
-from engine.catalog import Catalog, ModelEntry
+from engine.catalog.entries import Catalog, ModelEntry
 from engine.machine import is_jetson
+from engine.memory import fit as memory
 from engine.records import LoadInfo
 from engine.runtimes import DEFAULT, is_default
 from engine.settings import Conversation, GenerationSettings, LoadOptions
@@ -108,7 +108,9 @@ class PairPlan:
         )
 
 
-RowsFor = Callable[..., list]  # engine.overview.overview(catalog, precision, device, runtime=)
+RowsFor = Callable[
+    ..., list
+]  # engine.memory.overview.overview(catalog, precision, device, runtime=)
 
 
 def plan_pair(
@@ -125,7 +127,7 @@ def plan_pair(
     Sides on different devices of a machine with a discrete GPU are checked each against
     its own device."""
     if rows_for is None:
-        from engine.overview import overview
+        from engine.memory.overview import overview
 
         rows_for = overview
     needs: list[float | None] = []
@@ -199,8 +201,8 @@ def save_pair(
 ) -> tuple[Path, Path]:
     """Write <time>-arena-<a>-vs-<b>.md and .json in the transcripts folder, readable by
     their owner only (0600); returns both paths."""
+    from engine.chat.transcripts import claim_names, transcripts_dir, write_pair
     from engine.paths import data_dir, make_private_dir
-    from engine.transcripts import claim_names, transcripts_dir, write_pair
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     ids = [re.sub(r"[^A-Za-z0-9._-]", "_", str(s.config.get("model_id", "?"))) for s in sides]

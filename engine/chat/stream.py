@@ -2,7 +2,7 @@
 
 ``stream_reply`` yields protocol events as text is decoded: Trimmed (first, if turns were
 dropped), Chunk..., then exactly one of ReplyDone or Cancelled. The runtime generates
-(engine.runtimes); the prompt, stop strings and stats are the same for all (engine.reply).
+(engine.runtimes); the prompt, stop strings and stats are the same for all (engine.runtimes.reply).
 Used in-process (tests, scripts) and by the worker.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from engine.events import Cancelled, Chunk, ReplyDone, Trimmed
-from engine.loaded import LoadedModel
-from engine.reply import CancelFlag, context_room, reply_prompt
 from engine.runtimes import runtime_named
+from engine.runtimes.loaded import LoadedModel
+from engine.runtimes.reply import CancelFlag, context_room, reply_prompt
 from engine.settings import Conversation, GenerationSettings
 
 __all__ = ["CancelFlag", "context_room", "reply_prompt", "stream_reply"]

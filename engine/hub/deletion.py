@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.catalog import ModelEntry
+from engine.catalog.entries import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.hub.cache import hub_repo, locks_folder, repo_folder, tree_size
 from engine.hub_names import inside
