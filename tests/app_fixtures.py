@@ -6,6 +6,7 @@ screenshots are the same on every machine; everything else is real.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +61,29 @@ def make_app(overlay: Path | None = None, **kwargs) -> SmollmApp:
     catalog = load_catalog(overlay, use_user_overlay=False)
     kwargs.setdefault("telemetry", FixedTelemetry())
     kwargs.setdefault("overview_source", fixed_overview)
-    return SmollmApp(catalog, catalog_path=str(overlay) if overlay else None, **kwargs)
+    app = SmollmApp(catalog, catalog_path=str(overlay) if overlay else None, **kwargs)
+    notify_at_once(app)
+    return app
+
+
+def notify_at_once(app: SmollmApp) -> None:
+    """A notification raised on the app's own thread is added at once, as Textual's Notify
+    message adds it a moment later. Textual posts that message: a test that read the
+    notifications after the screen it waited for had opened (in the same handler as the
+    notify) found none when the machine was busy (seen in 2 runs of the suite under
+    load). From another thread it is posted, as Textual does."""
+    from textual.notifications import Notification, Notify
+
+    post = app.notify
+
+    def notify(message, *, title="", severity="information", timeout=None, markup=True):
+        if threading.get_ident() != app._thread_id:
+            return post(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        if timeout is None:
+            timeout = app.NOTIFICATION_TIMEOUT
+        app._on_notify(Notify(Notification(message, title, severity, timeout, markup=markup)))
+
+    app.notify = notify  # type: ignore[method-assign]
 
 
 class ScriptedClient:
