@@ -71,19 +71,19 @@ def notify_at_once(app: SmollmApp) -> None:
     message adds it a moment later. Textual posts that message: a test that read the
     notifications after the screen it waited for had opened (in the same handler as the
     notify) found none when the machine was busy (seen in 2 runs of the suite under
-    load). From another thread it is posted, as Textual does."""
-    from textual.notifications import Notification, Notify
+    load). The app's notify (which makes outside text safe) runs as it is; only the
+    message's delivery is direct. From another thread it is posted, as Textual does."""
+    from textual.notifications import Notify
 
-    post = app.notify
+    post = app.post_message
 
-    def notify(message, *, title="", severity="information", timeout=None, markup=True):
-        if threading.get_ident() != app._thread_id:
-            return post(message, title=title, severity=severity, timeout=timeout, markup=markup)
-        if timeout is None:
-            timeout = app.NOTIFICATION_TIMEOUT
-        app._on_notify(Notify(Notification(message, title, severity, timeout, markup=markup)))
+    def post_message(message) -> bool:
+        if isinstance(message, Notify) and threading.get_ident() == app._thread_id:
+            app._on_notify(message)
+            return True
+        return post(message)
 
-    app.notify = notify  # type: ignore[method-assign]
+    app.post_message = post_message  # type: ignore[method-assign]
 
 
 class ScriptedClient:
