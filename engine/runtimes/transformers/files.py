@@ -1,18 +1,16 @@
-"""Where a catalog model's weights are on disk for transformers, found without torch (the
-worker client checks them before it starts a worker). Never downloads."""
+"""Where a Hub model's weights are on disk for transformers, found without torch (the
+worker client checks them before it starts a worker). Never downloads. The bundled model
+and local GGUF files are converted in the worker (engine.runtimes.transformers.convert)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.catalog.entries import ModelEntry
-from engine.errors import ModelNotDownloaded, ModelUnavailable
+from engine.errors import ModelNotDownloaded
 from engine.paths import hf_cache_dir
-
-ProgressFn = Callable[[str, "float | None"], None]
 
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -25,26 +23,7 @@ class ModelSource:
     revision: str | None = None
 
 
-def resolve_source(entry: ModelEntry, progress: ProgressFn | None = None) -> ModelSource:
-    """Find the weights on disk. Never downloads; may convert a GGUF file once."""
-    if entry.source == "bundled":
-        from engine.catalog.bundled import ensure_converted
-
-        return ModelSource(ensure_converted(progress))
-    if entry.source == "local":
-        path = Path(entry.path or "").expanduser()
-        if path.is_file() and path.suffix == ".gguf":
-            # transformers dequantizes a GGUF on every load (~13 s for 135M): convert once.
-            from engine.catalog.bundled import ensure_converted
-
-            return ModelSource(ensure_converted(progress, gguf=path.resolve()))
-        return ModelSource(path)
-    if entry.source == "hub":
-        return _hub_snapshot(entry)
-    raise ModelUnavailable(f"{entry.id} cannot be run here: {entry.unavailable_reason}")
-
-
-def _hub_snapshot(entry: ModelEntry) -> ModelSource:
+def hub_snapshot(entry: ModelEntry) -> ModelSource:
     """The snapshot folder of entry.repo in the standard Hugging Face cache."""
     assert entry.repo
     repo_dir = hf_cache_dir() / f"models--{entry.repo.replace('/', '--')}"

@@ -26,7 +26,8 @@ from engine.preferences import working_context
 from engine.records import LoadInfo
 from engine.runtimes.loaded import LoadedModel
 from engine.runtimes.transformers import NAME
-from engine.runtimes.transformers.files import ModelSource, resolve_source
+from engine.runtimes.transformers.convert import resolve_source
+from engine.runtimes.transformers.files import ModelSource
 from engine.settings import LoadOptions
 from engine.units import MB
 
