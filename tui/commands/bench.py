@@ -16,7 +16,14 @@ import threading
 from rich.table import Table
 from rich.text import Text
 
-from engine.settings import DEVICES, PRECISIONS, LoadOptions, parse_threads, usable_cores
+from engine.settings import (
+    DEVICES,
+    PRECISIONS,
+    RUNTIMES,
+    LoadOptions,
+    parse_threads,
+    usable_cores,
+)
 from tui.commands.common import catalog_from, print_json, stderr_console, stdout_console
 from tui.safe_text import visible
 
@@ -35,8 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runtime",
         action="append",
-        choices=("transformers", "llama.cpp"),
-        metavar="{transformers,llama.cpp}",
+        choices=RUNTIMES[1:],  # each a runtime's name, not auto
+        metavar="{" + ",".join(RUNTIMES[1:]) + "}",
         help="runtime to measure (repeatable; default: every runtime the model can use here)",
     )
     parser.add_argument(

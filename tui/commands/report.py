@@ -19,6 +19,7 @@ from engine.results.matrix import (
 from engine.results.references import load_references
 from engine.results.report import FORMATS, render
 from engine.results.store import ResultsStore
+from engine.settings import RUNTIMES
 from engine.task_registry import parse_task_list
 from tui.commands.common import catalog_from, stdout_console
 from tui.safe_text import visible
@@ -50,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="only runs on this device (cuda, cpu)")
     parser.add_argument(
         "--runtime",
-        choices=("transformers", "llama.cpp"),
+        choices=RUNTIMES[1:],  # each a runtime's name, not auto
         help="only runs on this runtime (a model measured on both gets a "
         "row per runtime and precision otherwise)",
     )
