@@ -3,6 +3,9 @@ and the generation controls a runtime does not have. No torch, no llama_cpp impo
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from engine.catalog.entries import ModelEntry
 from engine.errors import SmollmError, UsageError
 from engine.runtimes import DEFAULT, RUNTIMES, Runtime, runtime_named
@@ -17,7 +20,7 @@ __all__ = [
     "SHORT",
     "TRANSFORMERS",
     "UNSUPPORTED",
-    "auto_candidates",
+    "auto_choice",
     "available_runtimes",
     "check_runtime",
     "check_settings",
@@ -27,6 +30,8 @@ __all__ = [
     "runtime_expected",
     "unsupported_settings",
 ]
+
+T = TypeVar("T")
 
 # One-letter tags for narrow columns (the catalog's tok/s: "117 L", "35.2 T").
 SHORT = {name: runtime.short for name, runtime in RUNTIMES.items()}
@@ -45,16 +50,21 @@ def check_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> N
     runtime_named(runtime).check(entry, precision)
 
 
-def auto_candidates(entry: ModelEntry) -> list[Runtime]:
-    """The runtimes auto tries for ``entry`` before the default, best first: those with a
-    build of it (a GGUF file) whose library is installed here."""
-    out = []
+def auto_choice(entry: ModelEntry, ask: Callable[[Runtime], T]) -> tuple[Runtime, T] | None:
+    """The first runtime auto prefers to the default for ``entry`` (best first, among
+    those with a build of it whose library is installed here) that ``ask`` does not refuse
+    with a UsageError (no file for it here: the next one runs that precision), with
+    ``ask``'s answer; None when none is left but the default."""
     for candidate in sorted(RUNTIMES.values(), key=lambda r: -r.auto_priority):
         if candidate is DEFAULT:
             break
-        if candidate.has_build(entry) and candidate.installed():
-            out.append(candidate)
-    return out
+        if not (candidate.has_build(entry) and candidate.installed()):
+            continue
+        try:
+            return candidate, ask(candidate)
+        except UsageError:
+            continue
+    return None
 
 
 def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") -> str:
@@ -63,13 +73,8 @@ def resolve_runtime(entry: ModelEntry, runtime: str, precision: str = "auto") ->
     bundled Q4_1 model is transformers' job), else transformers. An explicit choice is
     checked (check_runtime) and returned."""
     if runtime == "auto":
-        for candidate in auto_candidates(entry):
-            try:
-                candidate.check(entry, precision)
-            except UsageError:  # no file for it here: the next one runs that precision
-                continue
-            return candidate.name
-        return DEFAULT.name
+        found = auto_choice(entry, lambda candidate: candidate.check(entry, precision))
+        return found[0].name if found else DEFAULT.name
     check_runtime(entry, runtime, precision)
     return runtime
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from engine.catalog.entries import Catalog, ModelEntry, load_catalog
 from engine.errors import LocalPathMissing, ModelUnavailable, RemoteCodeRefused, UsageError
 from engine.preferences import thread_count, working_context
-from engine.runtimes import RUNTIMES, Runtime, runtime_named
-from engine.runtimes.choice import auto_candidates
+from engine.runtimes import Runtime, runtime_named
+from engine.runtimes.choice import auto_choice
 from engine.runtimes.loaded import LoadedModel
 from engine.settings import LoadOptions
 
@@ -69,11 +69,9 @@ def _runtime_and_weights(entry: ModelEntry, options: LoadOptions) -> tuple[Runti
     if options.runtime != "auto":
         runtime = runtime_named(options.runtime)
         return runtime, runtime.weights_for(entry, options.precision)
-    for candidate in auto_candidates(entry):
-        try:
-            return candidate, candidate.weights_for(entry, options.precision)
-        except UsageError:  # no file for it here: the next one runs that precision
-            continue
+    found = auto_choice(entry, lambda candidate: candidate.weights_for(entry, options.precision))
+    if found:
+        return found
     default = runtime_named(None)
     return default, default.weights_for(entry, options.precision)
 
@@ -82,9 +80,7 @@ def check_resolved(entry: ModelEntry, options: LoadOptions) -> Runtime:
     """A resolved request, as the worker receives it: a runtime by name, and a file that
     is one of the runtime's own for this entry (the request crosses a process boundary:
     a path in it is checked before it is opened)."""
-    runtime = RUNTIMES.get(options.runtime)
-    if runtime is None:
-        raise UsageError(f"the load request names no runtime ({options.runtime!r})")
+    runtime = runtime_named(options.runtime)  # UnknownRuntime, naming those there are
     runtime.check_weights(entry, options.file)
     return runtime
 

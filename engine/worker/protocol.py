@@ -70,7 +70,7 @@ class LoadRequest:
     options: LoadOptions  # resolved (engine.runtimes.loading.resolve_load)
     # The catalog entry the caller resolved it for: the worker reads no catalog again
     # (an overlay edited meanwhile would load another model than the one checked).
-    entry: ModelEntry | None = None
+    entry: ModelEntry
 
 
 @dataclass(frozen=True)

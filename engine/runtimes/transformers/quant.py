@@ -58,10 +58,16 @@ def probe_bitsandbytes(device: str = "cpu", timeout: float = 120.0) -> QuantProb
         return QuantProbe(False, device, None, f"the bitsandbytes check hung for {timeout:.0f} s")
     if done.returncode == 0:
         return QuantProbe(True, device, done.stdout.strip().splitlines()[-1], "ok")
-    tail = (done.stderr or done.stdout).strip().splitlines()
-    last = tail[-1] if tail else f"exit code {done.returncode}"
+    last = child_failure(done)
     if "No module named 'bitsandbytes'" in last:
         return QuantProbe(False, device, None, "bitsandbytes is not installed")
-    if done.returncode < 0:
-        last = f"crashed with signal {-done.returncode}"
     return QuantProbe(False, device, None, f"bitsandbytes failed a tiny 8-bit op: {last}")
+
+
+def child_failure(done: subprocess.CompletedProcess) -> str:
+    """Why a check run in a child process failed, in one line: the signal that ended it,
+    else the last line it wrote, else its exit code."""
+    if done.returncode < 0:
+        return f"crashed with signal {-done.returncode}"
+    tail = (done.stderr or done.stdout or "").strip().splitlines()
+    return tail[-1] if tail else f"exit code {done.returncode}"

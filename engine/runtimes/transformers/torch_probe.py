@@ -9,6 +9,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from engine.runtimes.transformers.quant import child_failure
+
 _PROBE = """
 import json, torch
 seen = {"version": torch.__version__, "cuda": None}
@@ -39,11 +41,7 @@ def probe_torch(timeout: float = 120.0) -> TorchProbe:
         return TorchProbe(None, f"importing torch hung for {timeout:.0f} s")
     lines = (done.stdout or "").strip().splitlines()
     if done.returncode != 0 or not lines:
-        tail = (done.stderr or done.stdout or "").strip().splitlines()
-        why = tail[-1] if tail else f"exit code {done.returncode}"
-        if done.returncode < 0:
-            why = f"crashed with signal {-done.returncode}"
-        return TorchProbe(None, why)
+        return TorchProbe(None, child_failure(done))
     try:
         seen = json.loads(lines[-1])
         cuda = seen["cuda"]
