@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from engine.catalog.entries import load_catalog
 from engine.telemetry.sampler import Sampler
 from tui.app import SmollmApp
+from tui.widgets.memory_meter import MemoryMeter
 
 SIZE = (120, 40)
 
@@ -211,6 +212,11 @@ async def take(
         await rows_shown(pilot)
         await steps(pilot)
         await rows_shown(pilot)  # back on the catalog, or a precision or runtime changed
+        # The meter reads the worker's state once a second: read now, so that a picture
+        # taken just after a reply does not show it still generating.
+        for meter in app.screen.query(MemoryMeter):
+            meter.refresh_meter()
+        await pilot.pause()
         path = out / f"{name}.svg"
         path.write_text(app.export_screenshot(title=f"smollm-tui · {name}"), encoding="utf-8")
     return path
